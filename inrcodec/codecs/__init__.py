@@ -1,0 +1,1 @@
+"""Thin wrappers that expose inrcodec.core to storage libraries."""

@@ -1,0 +1,1 @@
+"""The bitstream part: normalisation, quantization, entropy coding and the container."""

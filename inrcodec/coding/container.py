@@ -1,0 +1,181 @@
+"""The bitstream of one chunk: a few header bytes, the coded content, and a checksum.
+
+Layout of format version 1 (little-endian, varints are LEB128, signed ones zigzag-mapped)::
+
+    magic "IC" | version u8 | model tag u8 (first byte of the model's sha256)
+    u8: dtype code (low 4 bits) | latent bits (high 4 bits, 0 unless kind = LATENTS)
+    u8: ndim (bits 0-2) | Fortran order (bit 3) | kind (bits 4-5) | has mask (bit 6)
+        | big-endian dtype (bit 7)
+    ndim varints: the shape
+    kind LATENTS:  svarint scale code, svarint offset code (see normalise.py)
+    kind CONSTANT: the value, itemsize bytes in the dtype's byte order
+    kind EMPTY:    nothing (every value is NaN)
+    if has mask: varint length, then the zlib-coded NaN mask
+    kind LATENTS: the range-coded latents, to the end
+    crc32 u32 of everything before it, preceded (for LATENTS) by the model's full sha256
+
+Chunks are tiny (tens of bytes), so every field is as short as it can be. The checksum is checked
+before anything is decoded; it covers the model hash, so a chunk decoded with another model is
+refused rather than turned into wrong values.
+"""
+
+import enum
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .normalise import Normalisation
+
+MAGIC = b"IC"
+VERSION = 1
+MAX_NDIM = 7
+MAX_VALUES = 2 ** 32  # a claim of a larger chunk is corruption, not something to allocate
+
+DTYPES = ["f2", "f4", "f8", "u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8"]
+
+
+class ContainerError(ValueError):
+    """Bytes that are not a valid inrcodec chunk (corrupted, truncated or foreign)."""
+
+
+class ModelMismatchError(ContainerError):
+    """A chunk encoded with another model than the one given to decode it."""
+
+
+class Kind(enum.IntEnum):
+    LATENTS = 0
+    CONSTANT = 1
+    EMPTY = 2
+
+
+@dataclass(frozen=True)
+class Container:
+    dtype: np.dtype
+    shape: tuple[int, ...]
+    fortran_order: bool
+    kind: Kind
+    latent_bits: int = 0
+    normalisation: Normalisation | None = None
+    constant: bytes = b""
+    mask: bytes | None = None
+    payload: bytes = b""
+
+    def to_bytes(self, model_hash: str) -> bytes:
+        dtype = np.dtype(self.dtype)
+        big = dtype.byteorder == ">" or (dtype.byteorder == "=" and not _little_endian())
+        out = bytearray(MAGIC)
+        out += bytes([VERSION, _model_tag(model_hash),
+                      DTYPES.index(dtype.kind + str(dtype.itemsize)) | self.latent_bits << 4,
+                      len(self.shape) | self.fortran_order << 3 | self.kind << 4
+                      | (self.mask is not None) << 6 | big << 7])
+        for n in self.shape:
+            out += _varint(n)
+        if self.kind == Kind.LATENTS:
+            out += _varint(_zigzag(self.normalisation.scale_code))
+            out += _varint(_zigzag(self.normalisation.offset_code))
+        elif self.kind == Kind.CONSTANT:
+            out += self.constant
+        if self.mask is not None:
+            out += _varint(len(self.mask)) + self.mask
+        out += self.payload
+        checked = bytes.fromhex(model_hash) + out if self.kind == Kind.LATENTS else out
+        return bytes(out + zlib.crc32(checked).to_bytes(4, "little"))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, model_hash: str) -> "Container":
+        data = bytes(data)
+        if len(data) < 10 or data[:2] != MAGIC:
+            raise ContainerError("not an inrcodec chunk (bad magic bytes or too short)")
+        if data[2] != VERSION:
+            raise ContainerError(f"inrcodec chunk of format version {data[2]}; this inrcodec "
+                                 f"reads version {VERSION}: upgrade inrcodec")
+        body, crc = data[:-4], int.from_bytes(data[-4:], "little")
+        reader = _Reader(body, 4)
+        type_byte, layout = reader.byte(), reader.byte()
+        kind_code = layout >> 4 & 3
+        if (type_byte & 15) >= len(DTYPES) or kind_code > max(Kind):
+            raise ContainerError("corrupted inrcodec chunk: unknown dtype or kind")
+        kind = Kind(kind_code)
+        if kind == Kind.LATENTS and zlib.crc32(bytes.fromhex(model_hash) + body) != crc:
+            if body[3] != _model_tag(model_hash):
+                raise ModelMismatchError(
+                    f"chunk was encoded with another model (tag {body[3]:02x}) than this "
+                    f"codec's model {model_hash[:12]}: open the store with the codec it was "
+                    "written with")
+            raise ContainerError("inrcodec chunk failed its checksum: it is corrupted or "
+                                 "truncated (or was encoded with another model)")
+        if kind != Kind.LATENTS and zlib.crc32(body) != crc:
+            raise ContainerError("inrcodec chunk failed its checksum: corrupted or truncated")
+
+        dtype = np.dtype(DTYPES[type_byte & 15]).newbyteorder(">" if layout >> 7 else "<")
+        ndim = layout & 7
+        shape = tuple(reader.varint() for _ in range(ndim))
+        if np.prod(shape, dtype=np.float64) > MAX_VALUES:
+            raise ContainerError(f"inrcodec chunk claims an impossible shape {shape}")
+        fields = dict(dtype=dtype, shape=shape, fortran_order=bool(layout >> 3 & 1), kind=kind)
+        if kind == Kind.LATENTS:
+            fields["latent_bits"] = type_byte >> 4
+            scale_code = _unzigzag(reader.varint())
+            fields["normalisation"] = Normalisation(_unzigzag(reader.varint()), scale_code)
+        elif kind == Kind.CONSTANT:
+            fields["constant"] = reader.take(dtype.itemsize)
+        if layout >> 6 & 1:
+            fields["mask"] = reader.take(reader.varint())
+        fields["payload"] = reader.rest()
+        if kind != Kind.LATENTS and fields["payload"]:
+            raise ContainerError("corrupted inrcodec chunk: unexpected trailing bytes")
+        return cls(**fields)
+
+
+def _little_endian() -> bool:
+    return np.little_endian
+
+
+def _model_tag(model_hash: str) -> int:
+    return int(model_hash[:2], 16)
+
+
+def _zigzag(n: int) -> int:
+    return 2 * n if n >= 0 else -2 * n - 1
+
+
+def _unzigzag(n: int) -> int:
+    return n // 2 if n % 2 == 0 else -(n + 1) // 2
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes(out)
+
+
+class _Reader:
+    """Reads fields off the header, refusing to run past its end."""
+
+    def __init__(self, data: bytes, pos: int):
+        self.data, self.pos = data, pos
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise ContainerError("truncated inrcodec chunk")
+        self.pos += n
+        return self.data[self.pos - n:self.pos]
+
+    def byte(self) -> int:
+        return self.take(1)[0]
+
+    def varint(self) -> int:
+        value = 0
+        for shift in range(0, 70, 7):
+            b = self.byte()
+            value |= (b & 0x7F) << shift
+            if not b & 0x80:
+                return value
+        raise ContainerError("corrupted inrcodec chunk: overlong integer")
+
+    def rest(self) -> bytes:
+        return self.data[self.pos:]

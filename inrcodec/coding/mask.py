@@ -1,0 +1,25 @@
+"""Lossless coding of where a chunk is not finite (NaN), as zlib-compressed packed bits."""
+
+import zlib
+
+import numpy as np
+
+
+class MaskError(ValueError):
+    pass
+
+
+def encode_mask(missing: np.ndarray) -> bytes:
+    return zlib.compress(np.packbits(missing.ravel()).tobytes(), 9)
+
+
+def decode_mask(data: bytes, size: int) -> np.ndarray:
+    expected = (size + 7) // 8
+    inflater = zlib.decompressobj()
+    try:
+        packed = inflater.decompress(data, expected)  # never inflates past the expected size
+    except zlib.error as e:
+        raise MaskError(f"corrupted NaN mask: {e}") from e
+    if len(packed) != expected or inflater.unconsumed_tail or not inflater.eof:
+        raise MaskError("corrupted NaN mask: wrong length")
+    return np.unpackbits(np.frombuffer(packed, np.uint8), count=size).astype(bool)

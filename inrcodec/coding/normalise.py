@@ -1,0 +1,50 @@
+"""Per-chunk normalisation to a few exactly reproducible numbers.
+
+A chunk is mapped to ``(x - offset) / scale`` before the network sees it. Both numbers are stored
+as small integers so that they cost 2-4 bytes and decode bit for bit on any machine:
+``scale = 2 ** (scale_code / 4)`` (a quarter-octave grid around the chunk's standard deviation)
+and ``offset = offset_code * scale / 16`` (the chunk mean, to 1/16 of the scale). Training uses
+the same rounding, so the network sees the spread of amplitudes it will meet when encoding.
+"""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+# 2 ** (i / 4) written out, so decoding never depends on a platform's pow().
+_QUARTER_OCTAVES = (1.0, 1.189207115002721, 1.4142135623730951, 1.681792830507429)
+OFFSET_STEPS_PER_SCALE = 16
+
+
+def scale_from_code(code: int) -> float:
+    return math.ldexp(_QUARTER_OCTAVES[code % 4], code // 4)
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    offset_code: int
+    scale_code: int
+
+    @property
+    def scale(self) -> float:
+        return scale_from_code(self.scale_code)
+
+    @property
+    def offset(self) -> float:
+        return self.offset_code * self.scale / OFFSET_STEPS_PER_SCALE
+
+    @classmethod
+    def fit(cls, values: np.ndarray) -> "Normalisation":
+        """Normalisation of the finite ``values`` (at least one, not all equal)."""
+        std = float(np.std(values, dtype=np.float64))
+        mean = float(np.mean(values, dtype=np.float64))
+        scale_code = round(4 * math.log2(std))
+        scale = scale_from_code(scale_code)
+        return cls(round(mean * OFFSET_STEPS_PER_SCALE / scale), scale_code)
+
+    def apply(self, values: np.ndarray) -> np.ndarray:
+        return (values.astype(np.float64) - self.offset) / self.scale
+
+    def invert(self, normalised: np.ndarray) -> np.ndarray:
+        return normalised.astype(np.float64) * self.scale + self.offset

@@ -1,0 +1,108 @@
+"""encode(chunk) -> bytes and decode(bytes) -> chunk: the one place that joins nn/ and coding/.
+
+Encode: validate -> normalise (stored) -> cut into patches (padding and NaNs are "don't care")
+-> fit the latents from the meta-learned start -> quantize -> entropy-code -> container.
+Decode runs the same steps backwards and evaluates the base network on the chunk's grid.
+"""
+
+import numpy as np
+import torch
+
+from .coding.container import DTYPES, Container, ContainerError, Kind
+from .coding.entropy import decode_symbols, encode_symbols
+from .coding.mask import decode_mask, encode_mask
+from .coding.normalise import Normalisation
+from .coding.quantize import LatentQuantizer
+from .model import Model
+from .nn.coords import grid
+from .nn.fit import fit_latents
+from .patches import count_patches, from_patches, to_patches
+
+PATCH_BATCH = 256  # patches per forward pass: bounds memory on large chunks
+MAX_INNER_STEPS = 1000
+
+
+def validate(chunk: np.ndarray, model: Model) -> np.ndarray:
+    """The chunk as an ndarray the codec can store, or a clear error saying why not."""
+    chunk = np.asanyarray(chunk)
+    if isinstance(chunk, np.ma.MaskedArray):
+        raise TypeError("masked arrays are not supported: fill masked values with NaN first")
+    if chunk.dtype.kind + str(chunk.dtype.itemsize) not in DTYPES:
+        raise TypeError(f"inrcodec stores float16/32/64 and integer arrays, not {chunk.dtype}; "
+                        "convert the data (e.g. .astype('float32')) first")
+    if chunk.ndim > 7:
+        raise ValueError(f"inrcodec stores arrays of up to 7 dimensions, not {chunk.ndim}")
+    if chunk.ndim and chunk.ndim < model.ndim:
+        raise ValueError(f"the model fits {model.ndim}-D patches; a {chunk.ndim}-D chunk needs "
+                         f"a model of at most {chunk.ndim} dimensions")
+    if chunk.dtype.kind == "f" and np.isinf(chunk).any():
+        raise ValueError("chunk contains +-Inf, which a lossy codec cannot represent: replace "
+                         "infinite values (with NaN to mark them missing) before compressing")
+    return chunk
+
+
+def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int) -> bytes:
+    chunk = validate(chunk, model)
+    fortran = chunk.ndim > 1 and chunk.flags.f_contiguous and not chunk.flags.c_contiguous
+    header = dict(dtype=chunk.dtype, shape=chunk.shape, fortran_order=fortran)
+    finite = np.isfinite(chunk) if chunk.dtype.kind == "f" else np.ones(chunk.shape, bool)
+    mask = None if finite.all() else encode_mask(~finite)
+    if not finite.any():
+        return Container(kind=Kind.EMPTY, **header).to_bytes(model.hash)
+    values = chunk[finite]
+    if values.min() == values.max():
+        return Container(kind=Kind.CONSTANT, constant=values[:1].tobytes(), mask=mask,
+                         **header).to_bytes(model.hash)
+
+    norm = Normalisation.fit(values)
+    normalised = np.where(finite, norm.apply(np.where(finite, chunk, 0)), 0.0).astype(np.float32)
+    target = torch.from_numpy(to_patches(normalised, model.patch_shape))
+    weight = torch.from_numpy(to_patches(finite.astype(np.float32), model.patch_shape))
+    coords = grid(model.patch_shape)
+    latents = torch.cat([
+        fit_latents(model.net, coords, target[i:i + PATCH_BATCH], weight[i:i + PATCH_BATCH],
+                    model.step_sizes, inner_steps)
+        for i in range(0, len(target), PATCH_BATCH)])
+    quantizer = LatentQuantizer(model.latent_mean, model.latent_std, latent_bits)
+    payload = encode_symbols(quantizer.quantize(latents.numpy()), quantizer)
+    return Container(kind=Kind.LATENTS, latent_bits=latent_bits, normalisation=norm, mask=mask,
+                     payload=payload, **header).to_bytes(model.hash)
+
+
+def decode(data: bytes, model: Model) -> np.ndarray:
+    c = Container.from_bytes(data, model.hash)
+    size = int(np.prod(c.shape))
+    missing = decode_mask(c.mask, size).reshape(c.shape) if c.mask is not None else None
+    if c.kind == Kind.EMPTY:
+        if c.dtype.kind != "f":
+            raise ContainerError("corrupted inrcodec chunk: an all-NaN chunk of integers")
+        out = np.full(c.shape, np.nan, dtype=c.dtype)
+    elif c.kind == Kind.CONSTANT:
+        out = np.full(c.shape, np.frombuffer(c.constant, c.dtype)[0], dtype=c.dtype)
+    else:
+        if len(c.shape) < model.ndim:
+            raise ContainerError(f"corrupted inrcodec chunk: shape {c.shape} cannot hold "
+                                 f"{model.ndim}-D patches")
+        quantizer = LatentQuantizer(model.latent_mean, model.latent_std, c.latent_bits)
+        n_patches = count_patches(c.shape, model.patch_shape)
+        latents = torch.from_numpy(quantizer.dequantize(
+            decode_symbols(c.payload, n_patches, quantizer)))
+        coords = grid(model.patch_shape)
+        with torch.no_grad():
+            patches = torch.cat([model.net(coords, latents[i:i + PATCH_BATCH])
+                                 for i in range(0, n_patches, PATCH_BATCH)])
+        values = c.normalisation.invert(from_patches(patches.numpy(), c.shape, model.patch_shape))
+        out = _cast(values, c.dtype)
+    if missing is not None:
+        if c.dtype.kind != "f":
+            raise ContainerError("corrupted inrcodec chunk: a NaN mask on integer data")
+        out[missing] = np.nan
+    return np.asfortranarray(out) if c.fortran_order else out
+
+
+def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Values in ``dtype``: integers rounded and clipped to their range, floats kept finite."""
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    if dtype.kind in "iu":
+        values = np.rint(values)
+    return np.clip(values, info.min, info.max).astype(dtype)

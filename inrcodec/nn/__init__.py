@@ -1,0 +1,1 @@
+"""The neural part: coordinates, the modulated base network, and the latent fit."""

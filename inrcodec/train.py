@@ -1,0 +1,125 @@
+"""Meta-learning a model (COIN++ with Meta-SGD step sizes).
+
+Inner loop: a few SGD steps on each sample's latent, from zero, with a learned step per latent
+dimension. Outer loop: Adam on the shared network, the latent-to-shift map and those step sizes,
+differentiating through the inner loop (full second order unless ``first_order``). Afterwards the
+latents of the training samples give the statistics the quantizer and entropy model use.
+"""
+
+import math
+import time
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .coding.normalise import Normalisation
+from .model import Model
+from .nn.coords import grid
+from .nn.fit import fit_latents, masked_mse
+from .nn.network import ModulatedSiren
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def normalised_samples(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each sample normalised as the codec normalises a chunk; (values with NaN -> 0, weights).
+
+    Samples with fewer than two distinct finite values carry nothing to learn and are dropped.
+    """
+    values, weights = [], []
+    for sample in samples:
+        finite = np.isfinite(sample)
+        if finite.sum() < 2 or np.ptp(sample[finite]) == 0:
+            continue
+        norm = Normalisation.fit(sample[finite])
+        values.append(np.where(finite, norm.apply(np.where(finite, sample, 0.0)), 0.0))
+        weights.append(finite)
+    if not values:
+        raise ValueError("no training sample has two distinct finite values")
+    return np.stack(values).astype(np.float32), np.stack(weights).astype(np.float32)
+
+
+def fit_in_batches(model_net, step_sizes, coords, values, weights, steps, batch_size=256):
+    latents = []
+    for i in range(0, len(values), batch_size):
+        v, w = values[i:i + batch_size], weights[i:i + batch_size]
+        latents.append(fit_latents(model_net, coords, v, w, step_sizes, steps))
+    return torch.cat(latents)
+
+
+def psnr_of(net, step_sizes, coords, values, weights, steps) -> float:
+    """PSNR (dB) of the unquantized fit on normalised samples, over their joint range."""
+    latents = fit_in_batches(net, step_sizes, coords, values, weights, steps)
+    with torch.no_grad():
+        mse = (masked_mse(net(coords, latents), values, weights) * weights.sum(-1)).sum() / weights.sum()
+    finite = values[weights > 0]
+    return float(20 * torch.log10((finite.max() - finite.min()) / mse.sqrt()))
+
+
+def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_dim: int = 64,
+               w0: float = 30.0, inner_steps: int = 3, first_order: bool = False,
+               batch_size: int = 16, lr: float = 5e-4, step_size_init: float = 1e-2,
+               max_steps: int | None = None, time_budget: float | None = None,
+               val_samples: np.ndarray | None = None, val_every: int = 500, seed: int = 0,
+               device: str = "auto", progress: bool = True, card: dict | None = None) -> Model:
+    """Meta-learn a model on ``samples`` of shape (n, *patch_shape); NaNs are "don't care".
+
+    Stops after ``max_steps`` outer steps or ``time_budget`` seconds, whichever comes first.
+    """
+    if max_steps is None and time_budget is None:
+        raise ValueError("give max_steps or time_budget")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    dev = pick_device(device)
+    patch_shape = tuple(samples.shape[1:])
+    values, weights = (torch.from_numpy(a).flatten(1).to(dev) for a in normalised_samples(samples))
+    coords = grid(patch_shape).to(dev)
+    net = ModulatedSiren(len(patch_shape), width, depth, latent_dim, w0).to(dev)
+    step_sizes = torch.full((latent_dim,), step_size_init, device=dev, requires_grad=True)
+    opt = torch.optim.Adam([*net.parameters(), step_sizes], lr=lr)
+    val = None
+    if val_samples is not None:
+        val = [torch.from_numpy(a).flatten(1).to(dev) for a in normalised_samples(val_samples)]
+
+    history = []
+    start, step = time.monotonic(), 0
+    bar = tqdm(total=max_steps, disable=not progress, desc="meta-training")
+    while (max_steps is None or step < max_steps) and (
+            time_budget is None or time.monotonic() - start < time_budget):
+        # Cosine decay over the run (by steps or by time, whichever is further along).
+        done = max(step / max_steps if max_steps else 0.0,
+                   (time.monotonic() - start) / time_budget if time_budget else 0.0)
+        for group in opt.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+        idx = torch.from_numpy(rng.integers(0, len(values), batch_size)).to(dev)
+        v, w = values[idx], weights[idx]
+        latents = fit_latents(net, coords, v, w, step_sizes, inner_steps,
+                              create_graph=not first_order)
+        loss = masked_mse(net(coords, latents), v, w).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        bar.update()
+        if val is not None and step % val_every == 0:
+            val_psnr = psnr_of(net, step_sizes.detach(), coords, *val, inner_steps)
+            history.append({"step": step, "seconds": round(time.monotonic() - start, 1),
+                            "val_psnr": round(val_psnr, 3)})
+            bar.set_postfix(val_psnr=f"{val_psnr:.2f} dB")
+    bar.close()
+
+    net.eval()
+    latents = fit_in_batches(net, step_sizes.detach(), coords, values, weights, inner_steps)
+    card = dict(card or {})
+    card.update({"training": {"outer_steps": step, "seconds": round(time.monotonic() - start, 1),
+                              "inner_steps": inner_steps, "first_order": first_order,
+                              "batch_size": batch_size, "lr": lr, "seed": seed,
+                              "samples": int(len(values)), "device": str(dev)},
+                 "validation": history})
+    return Model(net.cpu(), step_sizes.detach().cpu(), patch_shape,
+                 latents.mean(0).cpu().numpy(), latents.std(0).cpu().numpy(), card)
