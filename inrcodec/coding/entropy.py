@@ -16,13 +16,14 @@ import numpy as np
 from .quantize import LatentQuantizer
 
 _LN2 = 0.6931471805599453
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10  # fdlibm's split
 _MIN_PROBABILITY = 2.0 ** -20  # every symbol stays encodable, clipped tails included
 
 
 def _exp(x: float) -> float:
     """exp(x) to ~1e-15 relative, the same on every IEEE-754 machine (for |x| < 700)."""
     k = math.floor(x / _LN2 + 0.5)
-    r = x - k * _LN2
+    r = (x - k * _LN2_HI) - k * _LN2_LO
     term, total = 1.0, 1.0
     for n in range(1, 18):
         term = term * r / n

@@ -1,0 +1,110 @@
+"""Rate-distortion and speed of a model on the held-out A1B fields 192-239, 37 x 49 chunks.
+
+Every test field is written as its own chunk into a real Zarr (format 2) store with INRCodec
+and read back; bits per value count every stored chunk byte (header, mask, checksum). A PCA
+(EOF) control trained on the same fields 0-191, its coefficients quantized and range-coded with
+the same quantizer and entropy coder and charged the same per-chunk header, shows what a linear
+basis achieves at the same rate.
+
+    python pipelines/evaluate_a1b.py [--model default-2d] [--json out.json]
+"""
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import zarr
+
+sys.path.insert(0, str(Path(__file__).parent))
+from a1b import TEST, TRAIN, load_a1b  # noqa: E402
+
+from inrcodec import INRCodec  # noqa: E402
+from inrcodec.coding.entropy import encode_symbols  # noqa: E402
+from inrcodec.coding.quantize import LatentQuantizer  # noqa: E402
+
+HEADER_BYTES = 16  # magic, version, model tag, type, layout, 3 shape bytes, 3 normalisation, crc
+
+
+def psnr(x: np.ndarray, y: np.ndarray) -> float:
+    return float(20 * np.log10(np.ptp(x) / np.sqrt(np.mean((x.astype(np.float64) - y) ** 2))))
+
+
+def inr_point(test: np.ndarray, codec: INRCodec) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        z = zarr.create_array(store=f"{tmp}/a.zarr", shape=test.shape, dtype=test.dtype,
+                              chunks=(1,) + test.shape[1:], zarr_format=2, compressors=codec)
+        t0 = time.perf_counter()
+        z[:] = test
+        t1 = time.perf_counter()
+        decoded = zarr.open_array(f"{tmp}/a.zarr", mode="r")[:]
+        t2 = time.perf_counter()
+        stored = sum(p.stat().st_size for p in Path(f"{tmp}/a.zarr").iterdir()
+                     if not p.name.startswith("."))
+    mb = test.nbytes / 1e6
+    return {"codec": "inrcodec", "latent_bits": codec.latent_bits,
+            "inner_steps": codec.inner_steps, "bits_per_value": 8 * stored / test.size,
+            "bytes_per_chunk": stored / len(test), "psnr_db": psnr(test, decoded),
+            "max_abs_error": float(np.abs(decoded - test).max()),
+            "encode_mb_s": mb / (t1 - t0), "decode_mb_s": mb / (t2 - t1)}
+
+
+def pca_points(train: np.ndarray, test: np.ndarray, components: int, bits: list[int]) -> list[dict]:
+    """The EOF control: per-field mean removed, basis of the training fields."""
+    flat_train = train.reshape(len(train), -1).astype(np.float64)
+    mean = flat_train.mean(0)
+    _, _, vt = np.linalg.svd(flat_train - mean, full_matrices=False)
+    basis = vt[:components]
+    coef_train = (flat_train - mean) @ basis.T
+    flat_test = test.reshape(len(test), -1).astype(np.float64)
+    coef = (flat_test - mean) @ basis.T
+    points = []
+    for b in bits:
+        q = LatentQuantizer(coef_train.mean(0).astype(np.float32),
+                            coef_train.std(0).astype(np.float32), b)
+        symbols = q.quantize(coef)
+        payload = sum(len(encode_symbols(s[None], q)) for s in symbols)
+        decoded = (q.dequantize(symbols).astype(np.float64) @ basis + mean).reshape(test.shape)
+        points.append({"codec": f"pca-{components}", "latent_bits": b,
+                       "bits_per_value": 8 * (payload + HEADER_BYTES * len(test)) / test.size,
+                       "psnr_db": psnr(test, decoded),
+                       "max_abs_error": float(np.abs(decoded - test).max())})
+    return points
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--model", default="default-2d")
+    p.add_argument("--bits", type=int, nargs="+", default=[3, 4, 5, 6, 7])
+    p.add_argument("--inner-steps", type=int, nargs="+", default=[3, 10])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+
+    fields = load_a1b()
+    train, test = fields[TRAIN], fields[TEST]
+    rows = [inr_point(test, INRCodec(args.model, latent_bits=b, inner_steps=s))
+            for s in args.inner_steps for b in args.bits]
+    for k in (16, 32, 64):
+        rows += pca_points(train, test, k, args.bits)
+    print(f"A1B fields 192-239 (48 x 37 x 49 float32), model {args.model}; "
+          f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    print(f"{'codec':10} {'bits':>4} {'steps':>5} {'bits/value':>10} {'B/chunk':>8} {'PSNR dB':>8} "
+          f"{'max err':>8} {'enc MB/s':>8} {'dec MB/s':>8}")
+    for r in rows:
+        print(f"{r['codec']:10} {r['latent_bits']:>4} {r.get('inner_steps', ''):>5} "
+              f"{r['bits_per_value']:>10.3f} {r.get('bytes_per_chunk', float('nan')):>8.1f} "
+              f"{r['psnr_db']:>8.2f} {r['max_abs_error']:>8.3f} "
+              f"{r.get('encode_mb_s', float('nan')):>8.2f} {r.get('decode_mb_s', float('nan')):>8.2f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "pipelines"))
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def a1b() -> np.ndarray:
+    from a1b import load_a1b
+
+    return load_a1b()
+
+
+@pytest.fixture(scope="session")
+def codec():
+    from inrcodec import INRCodec
+
+    return INRCodec()  # the bundled default model
+
+
+def smooth_field(shape, seed=0) -> np.ndarray:
+    """A smooth random field: a few low-frequency waves, like geophysical data."""
+    rng = np.random.default_rng(seed)
+    axes = np.meshgrid(*[np.linspace(0, 1, n) for n in shape], indexing="ij")
+    out = np.zeros(shape)
+    for _ in range(4):
+        phase = sum(rng.uniform(0, 3) * a for a in axes)
+        out += rng.normal() * np.sin(2 * np.pi * phase + rng.uniform(0, 6))
+    return (280 + 5 * out).astype(np.float32)

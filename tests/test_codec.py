@@ -1,0 +1,175 @@
+import json
+import pickle
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numcodecs
+import numpy as np
+import pytest
+from conftest import smooth_field
+
+from inrcodec import ContainerError, INRCodec, ModelError, ModelMismatchError
+
+
+def round_trip(codec, chunk):
+    decoded = codec.decode(codec.encode(chunk))
+    assert decoded.dtype == chunk.dtype and decoded.shape == chunk.shape
+    return decoded
+
+
+def rel_rmse(a, b):
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    return np.sqrt(np.nanmean((a - b) ** 2)) / np.nanstd(a)
+
+
+@pytest.mark.parametrize("dtype", ["<f2", "<f4", "<f8", ">f4", ">f8"])
+def test_float_types_round_trip(codec, a1b, dtype):
+    chunk = a1b[200:201].astype(dtype)
+    assert rel_rmse(chunk, round_trip(codec, chunk)) < 0.1
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i1", "u2", "i2", "i4", "u4", "i8", "u8"])
+def test_integers_are_rounded_and_clipped_to_their_type(codec, a1b, dtype):
+    info = np.iinfo(dtype)
+    field = a1b[200:201]
+    lo, hi = max(info.min, -1000), min(info.max, 1000)
+    chunk = np.rint(lo + (field - field.min()) / np.ptp(field) * (hi - lo)).astype(dtype)
+    decoded = round_trip(codec, chunk)
+    assert rel_rmse(chunk, decoded) < 0.1
+    assert decoded.min() >= lo - 1 and decoded.max() <= hi + 1  # clipped, never wrapped around
+
+
+@pytest.mark.parametrize("shape", [(37, 49), (3, 37, 49), (2, 2, 20, 70), (1, 1), (40, 2),
+                                   (5, 1, 3)])
+def test_shapes_and_edge_padding(codec, shape):
+    chunk = smooth_field(shape)
+    decoded = round_trip(codec, chunk)
+    if chunk.size > 2:
+        assert rel_rmse(chunk, decoded) < 0.5
+
+
+def test_one_dimensional_chunk_needs_a_one_dimensional_model(codec):
+    with pytest.raises(ValueError, match="2-D patches"):
+        codec.encode(np.arange(100, dtype="f4"))
+
+
+def test_memory_order_is_kept(codec, a1b):
+    chunk = np.asfortranarray(a1b[200:203])
+    decoded = round_trip(codec, chunk)
+    assert decoded.flags.f_contiguous and not decoded.flags.c_contiguous
+    assert rel_rmse(chunk, decoded) < 0.1
+
+
+def test_non_contiguous_view_encodes_as_its_values(codec, a1b):
+    view = a1b[200:202, ::2, ::-1]
+    assert np.array_equal(codec.decode(codec.encode(view)),
+                          codec.decode(codec.encode(np.ascontiguousarray(view))))
+
+
+def test_nans_are_restored_exactly_and_ignored_by_the_fit(codec, a1b):
+    chunk = a1b[200:201].copy()
+    chunk[0, 10:20, 5:30] = np.nan
+    chunk[0, 0, :] = np.nan
+    decoded = round_trip(codec, chunk)
+    assert np.array_equal(np.isnan(decoded), np.isnan(chunk))
+    assert rel_rmse(chunk, decoded) < 0.1
+
+
+def test_constant_all_nan_and_tiny_chunks(codec):
+    for chunk in [np.full((37, 49), 273.15, "f4"), np.full((4, 4), 7, "i2"),
+                  np.array([[1.5]], "f8"), np.full((2, 3), np.nan, "f4")]:
+        assert np.array_equal(round_trip(codec, chunk), chunk, equal_nan=True)
+    chunk = np.full((6, 6), 3.25, "f4")
+    chunk[0, 0] = np.nan
+    assert np.array_equal(round_trip(codec, chunk), chunk, equal_nan=True)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros((4, 4), complex), "complex"),
+    (np.array([["a"]]), "<U1"),
+    (np.zeros((2, 2), object), "object"),
+    (np.zeros((2, 2), bool), "bool"),
+    (np.ma.masked_array(np.zeros((2, 2)), mask=True), "masked"),
+    (np.array([[1.0, np.inf]]), "Inf"),
+])
+def test_bad_input_is_refused_clearly(codec, bad, message):
+    with pytest.raises(ValueError, match=message):
+        codec.encode(bad)
+
+
+def test_encoding_is_deterministic_and_thread_safe(codec, a1b):
+    chunks = [a1b[i:i + 1] for i in range(192, 208)]
+    serial = [codec.encode(c) for c in chunks]
+    assert serial == [codec.encode(c) for c in chunks]
+    with ThreadPoolExecutor(8) as pool:
+        assert list(pool.map(codec.encode, chunks)) == serial
+        decoded = list(pool.map(codec.decode, serial))
+    assert all(np.array_equal(d, codec.decode(s)) for d, s in zip(decoded, serial))
+
+
+def test_config_is_json_and_round_trips(codec):
+    config = codec.get_config()
+    assert json.loads(json.dumps(config)) == config
+    again = numcodecs.get_codec(config)
+    assert again == codec and again.get_config() == config
+    assert pickle.loads(pickle.dumps(codec)) == codec
+    assert len(repr(codec)) < 120
+
+
+def test_codec_is_found_in_a_fresh_process_from_its_config(codec, a1b, tmp_path):
+    data = codec.encode(a1b[200:201])
+    (tmp_path / "config.json").write_text(json.dumps(codec.get_config()))
+    (tmp_path / "chunk.bin").write_bytes(data)
+    script = (
+        "import json, sys, numcodecs, numpy as np\n"
+        f"d = '{tmp_path}'\n"
+        "codec = numcodecs.get_codec(json.load(open(d + '/config.json')))\n"
+        "np.save(d + '/out.npy', codec.decode(open(d + '/chunk.bin', 'rb').read()))\n")
+    subprocess.run([sys.executable, "-c", script], check=True)
+    assert np.array_equal(np.load(tmp_path / "out.npy"), codec.decode(data))
+
+
+def test_settings_are_validated(codec):
+    with pytest.raises(ValueError, match="latent bits"):
+        INRCodec(latent_bits=0)
+    with pytest.raises(ValueError, match="inner_steps"):
+        INRCodec(inner_steps=-1)
+    with pytest.raises(ModelError, match="neither a bundled model"):
+        INRCodec(model="no-such-model")
+    with pytest.raises(ModelError, match="not the model"):
+        INRCodec(model_hash="0" * 64)
+
+
+def test_embedded_model_must_match_its_hash(codec):
+    config = codec.get_config()
+    config["model_hash"] = "f" * 64
+    with pytest.raises(ModelError, match="not the model"):
+        numcodecs.get_codec(config)
+    config = codec.get_config()
+    config["model_data"] = config["model_data"][:-40] + "A" * 40
+    with pytest.raises(ModelError):
+        numcodecs.get_codec(config)
+
+
+def test_chunk_from_another_model_or_garbage_is_refused(codec, a1b, tmp_path):
+    from tiny_models import tiny_model
+
+    other = INRCodec(tiny_model((37, 49), tmp_path))
+    data = codec.encode(a1b[200:201])
+    with pytest.raises(ModelMismatchError):
+        other.decode(data)
+    with pytest.raises(ContainerError):
+        codec.decode(data[:-1])
+    with pytest.raises(ContainerError):
+        codec.decode(b"")
+
+
+def test_settings_change_size_and_quality(codec, a1b):
+    chunk = a1b[192:200]
+    results = {}
+    for bits in (3, 7):
+        c = INRCodec(latent_bits=bits)
+        data = c.encode(chunk)
+        results[bits] = (len(data), rel_rmse(chunk, c.decode(data)))
+    assert results[7][0] > results[3][0] and results[7][1] < results[3][1]

@@ -1,0 +1,52 @@
+import math
+
+import numpy as np
+import pytest
+
+from inrcodec.coding.entropy import _exp, decode_symbols, encode_symbols, probability_tables
+from inrcodec.coding.normalise import Normalisation, scale_from_code
+from inrcodec.coding.quantize import LatentQuantizer
+
+
+def test_portable_exp_matches_libm():
+    for x in np.linspace(-700, 700, 20001):
+        assert _exp(float(x)) == pytest.approx(math.exp(x), rel=1e-14)
+
+
+@pytest.mark.parametrize("bits", [1, 3, 5, 8, 12])
+def test_symbols_round_trip(bits):
+    rng = np.random.default_rng(bits)
+    std = rng.uniform(0.001, 1.0, 24).astype(np.float32)
+    q = LatentQuantizer(rng.normal(size=24).astype(np.float32), std, bits)
+    latents = q.mean + rng.standard_t(3, size=(50, 24)) * std  # heavy tails hit the clipping
+    symbols = q.quantize(latents)
+    assert symbols.min() >= q.low and symbols.max() < q.low + q.alphabet_size
+    assert np.array_equal(decode_symbols(encode_symbols(symbols, q), 50, q), symbols)
+
+
+def test_code_length_is_close_to_the_ideal():
+    rng = np.random.default_rng(0)
+    std = np.geomspace(0.01, 1, 32).astype(np.float32)
+    q = LatentQuantizer(np.zeros(32, np.float32), std, 6)
+    symbols = q.quantize(rng.logistic(size=(2000, 32)) * std * math.sqrt(3) / math.pi)
+    tables = probability_tables(q)
+    ideal = -np.log2(tables[np.arange(32), symbols - q.low]).sum() / 8
+    assert len(encode_symbols(symbols, q)) <= ideal * 1.01 + 8
+
+
+def test_quantizer_step_and_errors():
+    q = LatentQuantizer(np.zeros(2, np.float32), np.array([0.5, 2.0], np.float32), 4)
+    assert q.step == 8 * 2.0 / 16
+    z = np.array([[0.3, -1.1]])
+    assert np.all(np.abs(q.dequantize(q.quantize(z)) - z) <= q.step / 2 + 1e-7)
+    for bad in (0, 13, 2.5):
+        with pytest.raises(ValueError, match="latent bits"):
+            LatentQuantizer(np.zeros(2), np.ones(2), bad)
+
+
+def test_normalisation_is_exact_and_close():
+    values = np.random.default_rng(0).normal(287.3, 11.0, 1000)
+    n = Normalisation.fit(values)
+    assert n.scale == scale_from_code(n.scale_code)
+    assert abs(n.scale / values.std() - 1) < 0.1 and abs(n.offset - values.mean()) < n.scale / 16
+    assert np.allclose(n.invert(n.apply(values)), values)
