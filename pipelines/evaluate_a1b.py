@@ -12,7 +12,6 @@ basis achieves at the same rate.
 import argparse
 import json
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,12 +20,13 @@ import numpy as np
 import torch
 import zarr
 
-sys.path.insert(0, str(Path(__file__).parent))
-from a1b import TEST, TRAIN, load_a1b  # noqa: E402
-
-from inrcodec import INRCodec  # noqa: E402
-from inrcodec.coding.entropy import encode_symbols  # noqa: E402
-from inrcodec.coding.quantize import LatentQuantizer  # noqa: E402
+from inrcodec import INRCodec
+from inrcodec.coding.entropy import encode_symbols
+from inrcodec.coding.normalise import Normalisation
+from inrcodec.coding.quantize import LatentQuantizer
+from inrcodec.sample_data import A1B_TEST as TEST
+from inrcodec.sample_data import A1B_TRAIN as TRAIN
+from inrcodec.sample_data import load_a1b
 
 HEADER_BYTES = 16  # magic, version, model tag, type, layout, 3 shape bytes, 3 normalisation, crc
 
@@ -55,13 +55,17 @@ def inr_point(test: np.ndarray, codec: INRCodec) -> dict:
 
 
 def pca_points(train: np.ndarray, test: np.ndarray, components: int, bits: list[int]) -> list[dict]:
-    """The EOF control: per-field mean removed, basis of the training fields."""
-    flat_train = train.reshape(len(train), -1).astype(np.float64)
+    """The EOF control, normalised per field exactly as the codec normalises a chunk."""
+    def normalise(fields):
+        norms = [Normalisation.fit(f) for f in fields]
+        return np.stack([n.apply(f).ravel() for n, f in zip(norms, fields)]), norms
+
+    flat_train, _ = normalise(train)
     mean = flat_train.mean(0)
     _, _, vt = np.linalg.svd(flat_train - mean, full_matrices=False)
     basis = vt[:components]
     coef_train = (flat_train - mean) @ basis.T
-    flat_test = test.reshape(len(test), -1).astype(np.float64)
+    flat_test, norms = normalise(test)
     coef = (flat_test - mean) @ basis.T
     points = []
     for b in bits:
@@ -69,7 +73,8 @@ def pca_points(train: np.ndarray, test: np.ndarray, components: int, bits: list[
                             coef_train.std(0).astype(np.float32), b)
         symbols = q.quantize(coef)
         payload = sum(len(encode_symbols(s[None], q)) for s in symbols)
-        decoded = (q.dequantize(symbols).astype(np.float64) @ basis + mean).reshape(test.shape)
+        normalised = q.dequantize(symbols).astype(np.float64) @ basis + mean
+        decoded = np.stack([n.invert(f) for n, f in zip(norms, normalised)]).reshape(test.shape)
         points.append({"codec": f"pca-{components}", "latent_bits": b,
                        "bits_per_value": 8 * (payload + HEADER_BYTES * len(test)) / test.size,
                        "psnr_db": psnr(test, decoded),

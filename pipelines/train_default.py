@@ -1,29 +1,27 @@
 """Reproduce the bundled default 2-D model: meta-learned on A1B fields 0-191 (37 x 49 patches).
 
-    python pipelines/train_default.py --minutes 40 --out inrcodec/models/default-2d.safetensors
+    python pipelines/train_default.py --minutes 50 --out inrcodec/models/default-2d.safetensors
 """
 
 import argparse
-import sys
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-from a1b import TRAIN, load_a1b  # noqa: E402
-
-from inrcodec.train import meta_train  # noqa: E402
+from inrcodec.sample_data import A1B_TRAIN as TRAIN
+from inrcodec.sample_data import load_a1b
+from inrcodec.train import meta_train
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--minutes", type=float, default=40.0)
+    p.add_argument("--minutes", type=float, default=50.0)
     p.add_argument("--out", default="inrcodec/models/default-2d.safetensors")
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--depth", type=int, default=4)
     p.add_argument("--latent-dim", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()

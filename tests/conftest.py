@@ -1,18 +1,14 @@
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "pipelines"))
 
 torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="session")
 def a1b() -> np.ndarray:
-    from a1b import load_a1b
+    from inrcodec.sample_data import load_a1b
 
     return load_a1b()
 

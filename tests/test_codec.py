@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numcodecs
 import numpy as np
 import pytest
-from conftest import smooth_field
 
+from conftest import smooth_field
 from inrcodec import ContainerError, INRCodec, ModelError, ModelMismatchError
 
 

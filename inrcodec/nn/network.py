@@ -35,7 +35,8 @@ class ModulatedSiren(nn.Module):
             bound = math.sqrt(6.0 / self.width) / self.w0
             self.out.weight.uniform_(-bound, bound)
             self.out.bias.zero_()
-            self.to_shifts.weight.zero_()
+            # Zero shifts for a zero latent, but a non-zero map: with a zero weight the latent's
+            # gradient is zero too, and meta-learning never leaves that saddle point.
             self.to_shifts.bias.zero_()
 
     def forward(self, coords: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,37 @@
+"""Real sample data that installs with pip (the ``data`` extra), for the demo, tests and pipelines.
+
+iris-sample-data's HadCM3 A1B scenario: annual-mean 2 m air temperature over North America,
+240 fields of 37 x 49 (kelvin). The bundled default model was trained on fields 0-191; fields
+192-239 were never seen in training and are the held-out test split.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+A1B_VARIABLE = "air_temperature"
+A1B_TRAIN, A1B_TEST = slice(0, 192), slice(192, 240)
+
+
+def a1b_path() -> Path:
+    try:
+        import iris_sample_data
+    except ImportError as e:
+        raise ImportError("the A1B sample data comes with iris-sample-data: "
+                          "pip install 'inrcodec[data]'") from e
+    return Path(iris_sample_data.__file__).parent / "sample_data" / "A1B_north_america.nc"
+
+
+def open_a1b():
+    """The A1B file as an xarray Dataset (needs xarray and netCDF4: ``inrcodec[data]``)."""
+    import xarray as xr
+
+    return xr.open_dataset(a1b_path(), engine="netcdf4")
+
+
+def load_a1b() -> np.ndarray:
+    """All 240 A1B fields as a (240, 37, 49) float32 array."""
+    import netCDF4
+
+    with netCDF4.Dataset(a1b_path()) as ds:
+        return np.asarray(ds[A1B_VARIABLE][:], dtype=np.float32)

@@ -1,0 +1,39 @@
+"""Backward compatibility: chunks written by every bitstream version keep decoding the same.
+
+Like numcodecs' ``check_backwards_compatibility``, with a tolerance: decoding runs a network,
+whose float results may differ in the last bits between machines and torch versions.
+"""
+
+import json
+from pathlib import Path
+
+import numcodecs
+import numpy as np
+import pytest
+
+from inrcodec.coding.container import VERSION
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CASES = sorted(FIXTURES.glob("v*/*.bin"))
+
+
+def test_the_current_version_has_fixtures():
+    assert (FIXTURES / f"v{VERSION}" / "codec.json").is_file(), (
+        "new bitstream version without fixtures: run tests/fixtures/make_fixtures.py")
+
+
+@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_fixture_decodes_as_when_it_was_written(path):
+    codec = numcodecs.get_codec(json.loads((path.parent / "codec.json").read_text()))
+    expected = np.load(path.with_suffix(".decoded.npy"))
+    original = np.load(path.with_suffix(".npy"))
+    decoded = codec.decode(path.read_bytes())
+    assert decoded.dtype == expected.dtype and decoded.shape == expected.shape
+    assert decoded.flags.f_contiguous == expected.flags.f_contiguous
+    assert np.array_equal(np.isnan(decoded), np.isnan(original))
+    finite = ~np.isnan(expected)
+    if expected.dtype.kind in "iu":  # rounded to integers: a last-bit change may move one step
+        assert np.abs(decoded.astype(np.int64) - expected).max(initial=0) <= 1
+    else:
+        spread = float(np.ptp(original[finite])) if finite.any() else 0.0
+        assert np.allclose(decoded[finite], expected[finite], rtol=0, atol=1e-4 * spread + 1e-6)
