@@ -4,5 +4,14 @@ from .codecs.numcodecs import INRCodec
 from .coding.container import ContainerError, ModelMismatchError
 from .model import Model, ModelError
 
-__all__ = ["INRCodec", "Model", "ModelError", "ContainerError", "ModelMismatchError"]
+__all__ = ["INRCodec", "INRSerializer", "Model", "ModelError", "ContainerError",
+           "ModelMismatchError"]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name == "INRSerializer":  # needs zarr (the "zarr" extra); numcodecs users may lack it
+        from .codecs.zarr3 import INRSerializer
+
+        return INRSerializer
+    raise AttributeError(f"module 'inrcodec' has no attribute {name!r}")

@@ -66,10 +66,13 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
                batch_size: int = 16, lr: float = 5e-4, step_size_init: float = 1e-2,
                max_steps: int | None = None, time_budget: float | None = None,
                val_samples: np.ndarray | None = None, val_every: int = 500, seed: int = 0,
-               device: str = "auto", progress: bool = True, card: dict | None = None) -> Model:
+               device: str = "auto", progress: bool = True, card: dict | None = None,
+               init: Model | None = None) -> Model:
     """Meta-learn a model on ``samples`` of shape (n, *patch_shape); NaNs are "don't care".
 
     Stops after ``max_steps`` outer steps or ``time_budget`` seconds, whichever comes first.
+    ``init`` continues training an existing model (its architecture wins over the arguments);
+    the learning rate schedule starts afresh.
     """
     if max_steps is None and time_budget is None:
         raise ValueError("give max_steps or time_budget")
@@ -79,14 +82,25 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     patch_shape = tuple(samples.shape[1:])
     values, weights = (torch.from_numpy(a).flatten(1).to(dev) for a in normalised_samples(samples))
     coords = grid(patch_shape).to(dev)
-    net = ModulatedSiren(len(patch_shape), width, depth, latent_dim, w0).to(dev)
-    step_sizes = torch.full((latent_dim,), step_size_init, device=dev, requires_grad=True)
+    if init is not None:
+        if init.patch_shape != patch_shape:
+            raise ValueError(f"cannot continue a model of {init.patch_shape} patches on "
+                             f"samples of {patch_shape}")
+        net = ModulatedSiren(**init.net.architecture())
+        net.load_state_dict(init.net.state_dict())
+        net = net.to(dev).train().requires_grad_(True)
+        step_sizes = init.step_sizes.clone().to(dev).requires_grad_(True)
+    else:
+        net = ModulatedSiren(len(patch_shape), width, depth, latent_dim, w0).to(dev)
+        step_sizes = torch.full((latent_dim,), step_size_init, device=dev, requires_grad=True)
     opt = torch.optim.Adam([*net.parameters(), step_sizes], lr=lr)
     val = None
     if val_samples is not None:
         val = [torch.from_numpy(a).flatten(1).to(dev) for a in normalised_samples(val_samples)]
 
-    history = []
+    earlier = init.card.get("training", {}) if init is not None else {}
+    step0, seconds0 = earlier.get("outer_steps", 0), earlier.get("seconds", 0.0)
+    history = list(init.card.get("validation", [])) if init is not None else []
     start, step = time.monotonic(), 0
     bar = tqdm(total=max_steps, disable=not progress, desc="meta-training")
     while (max_steps is None or step < max_steps) and (
@@ -108,7 +122,8 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
         bar.update()
         if val is not None and step % val_every == 0:
             val_psnr = psnr_of(net, step_sizes.detach(), coords, *val, inner_steps)
-            history.append({"step": step, "seconds": round(time.monotonic() - start, 1),
+            history.append({"step": step0 + step,
+                            "seconds": round(seconds0 + time.monotonic() - start, 1),
                             "val_psnr": round(val_psnr, 3)})
             bar.set_postfix(val_psnr=f"{val_psnr:.2f} dB")
     bar.close()
@@ -116,7 +131,8 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     net.eval()
     latents = fit_in_batches(net, step_sizes.detach(), coords, values, weights, inner_steps)
     card = dict(card or {})
-    card.update({"training": {"outer_steps": step, "seconds": round(time.monotonic() - start, 1),
+    card.update({"training": {"outer_steps": step0 + step,
+                              "seconds": round(seconds0 + time.monotonic() - start, 1),
                               "inner_steps": inner_steps, "first_order": first_order,
                               "batch_size": batch_size, "lr": lr, "seed": seed,
                               "samples": int(len(values)), "device": str(dev)},

@@ -6,11 +6,12 @@ and read back; bits per value count every stored chunk byte (header, mask, check
 the same quantizer and entropy coder and charged the same per-chunk header, shows what a linear
 basis achieves at the same rate.
 
-    python pipelines/evaluate_a1b.py [--model default-2d] [--json out.json]
+    python pipelines/evaluate_a1b.py [--model default-2d] [--markdown docs/a1b.md]
 """
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 import time
@@ -24,9 +25,7 @@ from inrcodec import INRCodec
 from inrcodec.coding.entropy import encode_symbols
 from inrcodec.coding.normalise import Normalisation
 from inrcodec.coding.quantize import LatentQuantizer
-from inrcodec.sample_data import A1B_TEST as TEST
-from inrcodec.sample_data import A1B_TRAIN as TRAIN
-from inrcodec.sample_data import load_a1b
+from inrcodec.sample_data import A1B_TEST as TEST, A1B_TRAIN as TRAIN, load_a1b
 
 HEADER_BYTES = 16  # magic, version, model tag, type, layout, 3 shape bytes, 3 normalisation, crc
 
@@ -77,18 +76,47 @@ def pca_points(train: np.ndarray, test: np.ndarray, components: int, bits: list[
         decoded = np.stack([n.invert(f) for n, f in zip(norms, normalised)]).reshape(test.shape)
         points.append({"codec": f"pca-{components}", "latent_bits": b,
                        "bits_per_value": 8 * (payload + HEADER_BYTES * len(test)) / test.size,
+                       "bytes_per_chunk": payload / len(test) + HEADER_BYTES,
                        "psnr_db": psnr(test, decoded),
                        "max_abs_error": float(np.abs(decoded - test).max())})
     return points
 
 
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
+                 if ln.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return (f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+            f"torch {torch.__version__}")
+
+
+def markdown(rows: list[dict], model: str) -> str:
+    lines = [f"A1B fields 192-239 (48 chunks of 1 x 37 x 49 float32, never seen in training), "
+             f"model `{model}`; {machine()}.", "",
+             "| codec | latent bits | inner steps | bits/value | bytes/chunk | PSNR dB | "
+             "max error K | encode MB/s | decode MB/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        speed = (f"{r['encode_mb_s']:.2f} | {r['decode_mb_s']:.2f}" if "encode_mb_s" in r
+                 else "- | -")
+        lines.append(f"| {r['codec']} | {r['latent_bits']} | {r.get('inner_steps', '-')} | "
+                     f"{r['bits_per_value']:.3f} | {r['bytes_per_chunk']:.1f} | "
+                     f"{r['psnr_db']:.2f} | {r['max_abs_error']:.2f} | {speed} |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", default="default-2d")
-    p.add_argument("--bits", type=int, nargs="+", default=[3, 4, 5, 6, 7])
+    p.add_argument("--bits", type=int, nargs="+", default=[3, 4, 5, 6])
     p.add_argument("--inner-steps", type=int, nargs="+", default=[3, 10])
+    p.add_argument("--pca-bits", type=int, nargs="+", default=[4, 5, 6, 7, 8])
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--json")
+    p.add_argument("--json", help="also write the rows as JSON here")
+    p.add_argument("--markdown", help="also write the table as markdown here")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -97,16 +125,11 @@ def main() -> None:
     rows = [inr_point(test, INRCodec(args.model, latent_bits=b, inner_steps=s))
             for s in args.inner_steps for b in args.bits]
     for k in (16, 32, 64):
-        rows += pca_points(train, test, k, args.bits)
-    print(f"A1B fields 192-239 (48 x 37 x 49 float32), model {args.model}; "
-          f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
-    print(f"{'codec':10} {'bits':>4} {'steps':>5} {'bits/value':>10} {'B/chunk':>8} {'PSNR dB':>8} "
-          f"{'max err':>8} {'enc MB/s':>8} {'dec MB/s':>8}")
-    for r in rows:
-        print(f"{r['codec']:10} {r['latent_bits']:>4} {r.get('inner_steps', ''):>5} "
-              f"{r['bits_per_value']:>10.3f} {r.get('bytes_per_chunk', float('nan')):>8.1f} "
-              f"{r['psnr_db']:>8.2f} {r['max_abs_error']:>8.3f} "
-              f"{r.get('encode_mb_s', float('nan')):>8.2f} {r.get('decode_mb_s', float('nan')):>8.2f}")
+        rows += pca_points(train, test, k, args.pca_bits)
+    table = markdown(rows, args.model)
+    print(table)
+    if args.markdown:
+        Path(args.markdown).write_text(table)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import torch
 
-from inrcodec.sample_data import A1B_TRAIN as TRAIN
-from inrcodec.sample_data import load_a1b
+from inrcodec import Model
+from inrcodec.sample_data import A1B_TRAIN as TRAIN, load_a1b
 from inrcodec.train import meta_train
 
 
@@ -24,6 +24,7 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", help="continue training this model file")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -33,6 +34,7 @@ def main() -> None:
     model = meta_train(train, width=args.width, depth=args.depth, latent_dim=args.latent_dim,
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        time_budget=args.minutes * 60, val_samples=train[-16:],
+                       init=Model.load(args.resume) if args.resume else None,
                        card={"data": "iris-sample-data A1B_north_america.nc air_temperature, "
                                      "fields 0-191 (HadCM3 annual-mean 2 m temperature)"})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import xarray as xr
 import zarr
 
@@ -71,3 +72,44 @@ def test_demo_command_prints_size_ratio_and_errors(capsys):
     assert main(["demo"]) == 0
     out = capsys.readouterr().out
     assert "bits per value" in out and "held out 192-239" in out
+
+
+def test_zarr_format_3_serializer_in_sharded_store_read_in_a_fresh_process(codec, a1b, tmp_path):
+    from inrcodec import INRSerializer
+
+    serializer = INRSerializer()
+    assert INRSerializer.from_dict(serializer.to_dict()) == serializer
+    data = a1b[192:196]
+    z = zarr.create_array(store=tmp_path / "v3.zarr", shape=data.shape, dtype=data.dtype,
+                          chunks=(1, 37, 49), shards=(2, 37, 49), serializer=serializer,
+                          compressors=None, fill_value=np.nan)
+    z[:] = data
+    here = zarr.open_array(tmp_path / "v3.zarr", mode="r")[:]
+    # The same bitstream as the numcodecs codec, chunk for chunk.
+    assert np.array_equal(here, np.concatenate([codec.decode(codec.encode(f[None])) for f in data]))
+    script = ("import numpy as np, zarr\n"
+              f"np.save({str(tmp_path / 'fresh.npy')!r}, zarr.open_array({str(tmp_path / 'v3.zarr')!r})[:])\n")
+    subprocess.run([sys.executable, "-c", script], check=True)
+    assert np.array_equal(np.load(tmp_path / "fresh.npy"), here)
+
+
+def test_xarray_zarr_format_3(tmp_path):
+    from inrcodec import INRSerializer
+
+    ds = open_a1b()[[A1B_VARIABLE]].isel(time=slice(192, 196))
+    ds.to_zarr(tmp_path / "v3.zarr", zarr_format=3, consolidated=False,
+               encoding={A1B_VARIABLE: {"serializer": INRSerializer(), "compressors": None,
+                                        "chunks": (1, 37, 49)}})
+    back = xr.open_zarr(tmp_path / "v3.zarr", consolidated=False)[A1B_VARIABLE].values
+    assert back.shape == (4, 37, 49) and np.isfinite(back).all()
+
+
+def test_zarr_format_3_refuses_what_it_cannot_store(tmp_path):
+    from inrcodec import INRSerializer
+
+    with pytest.raises(TypeError, match="complex"):
+        zarr.create_array(store=tmp_path / "c.zarr", shape=(4, 4), dtype="c8",
+                          serializer=INRSerializer(), compressors=None)
+    with pytest.raises(ValueError, match="2-D patches"):
+        zarr.create_array(store=tmp_path / "1d.zarr", shape=(100,), dtype="f4",
+                          serializer=INRSerializer(), compressors=None)
