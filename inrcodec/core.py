@@ -8,7 +8,7 @@ Decode runs the same steps backwards and evaluates the base network on the chunk
 import numpy as np
 import torch
 
-from .coding.container import DTYPES, Container, ContainerError, Kind
+from .coding.container import DTYPES, MAX_BYTES, Container, ContainerError, Kind
 from .coding.entropy import decode_symbols, encode_symbols
 from .coding.mask import decode_mask, encode_mask
 from .coding.normalise import Normalisation
@@ -35,6 +35,9 @@ def validate(chunk: np.ndarray, model: Model) -> np.ndarray:
     if chunk.ndim and chunk.ndim < model.ndim:
         raise ValueError(f"the model fits {model.ndim}-D patches; a {chunk.ndim}-D chunk needs "
                          f"a model of at most {chunk.ndim} dimensions")
+    if chunk.nbytes > MAX_BYTES:
+        raise ValueError(f"chunk of {chunk.nbytes / 2**30:.1f} GiB: inrcodec stores chunks of at "
+                         f"most {MAX_BYTES / 2**30:.0f} GiB; use smaller chunks")
     if chunk.dtype.kind == "f" and np.isinf(chunk).any():
         raise ValueError("chunk contains +-Inf, which a lossy codec cannot represent: replace "
                          "infinite values (with NaN to mark them missing) before compressing")

@@ -72,3 +72,9 @@ def test_mask_round_trip_and_corruption():
         decode_mask(encode_mask(missing), 1000)
     with pytest.raises(MaskError):
         decode_mask(b"garbage", 1813)
+
+
+def test_a_valid_checksum_cannot_make_decode_allocate_a_huge_chunk():
+    c = latents_container(shape=(2 ** 20, 2 ** 20))  # 4 TiB of float32, with a correct crc
+    with pytest.raises(ContainerError, match="impossible shape"):
+        Container.from_bytes(c.to_bytes(HASH), HASH)

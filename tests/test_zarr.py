@@ -88,7 +88,8 @@ def test_zarr_format_3_serializer_in_sharded_store_read_in_a_fresh_process(codec
     # The same bitstream as the numcodecs codec, chunk for chunk.
     assert np.array_equal(here, np.concatenate([codec.decode(codec.encode(f[None])) for f in data]))
     script = ("import numpy as np, zarr\n"
-              f"np.save({str(tmp_path / 'fresh.npy')!r}, zarr.open_array({str(tmp_path / 'v3.zarr')!r})[:])\n")
+              f"z = zarr.open_array({str(tmp_path / 'v3.zarr')!r})\n"
+              f"np.save({str(tmp_path / 'fresh.npy')!r}, z[:])\n")
     subprocess.run([sys.executable, "-c", script], check=True)
     assert np.array_equal(np.load(tmp_path / "fresh.npy"), here)
 

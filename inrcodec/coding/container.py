@@ -30,7 +30,7 @@ from .normalise import Normalisation
 MAGIC = b"IC"
 VERSION = 1
 MAX_NDIM = 7
-MAX_VALUES = 2 ** 32  # a claim of a larger chunk is corruption, not something to allocate
+MAX_BYTES = 2 ** 31  # a chunk claiming more is corrupt (or crafted): never allocated
 
 DTYPES = ["f2", "f4", "f8", "u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8"]
 
@@ -111,7 +111,7 @@ class Container:
         dtype = np.dtype(DTYPES[type_byte & 15]).newbyteorder(">" if layout >> 7 else "<")
         ndim = layout & 7
         shape = tuple(reader.varint() for _ in range(ndim))
-        if np.prod(shape, dtype=np.float64) > MAX_VALUES:
+        if np.prod(shape, dtype=np.float64) * dtype.itemsize > MAX_BYTES:
             raise ContainerError(f"inrcodec chunk claims an impossible shape {shape}")
         fields = dict(dtype=dtype, shape=shape, fortran_order=bool(layout >> 3 & 1), kind=kind)
         if kind == Kind.LATENTS:

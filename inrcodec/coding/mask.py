@@ -4,9 +4,11 @@ import zlib
 
 import numpy as np
 
+from .container import ContainerError
 
-class MaskError(ValueError):
-    pass
+
+class MaskError(ContainerError):
+    """A NaN mask that does not inflate to exactly the chunk's size."""
 
 
 def encode_mask(missing: np.ndarray) -> bytes:

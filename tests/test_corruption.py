@@ -1,0 +1,50 @@
+"""Corrupted and truncated chunks decode to a clear error or to exactly the original result."""
+
+import json
+from pathlib import Path
+
+import numcodecs
+import numpy as np
+import pytest
+
+from inrcodec import ContainerError
+
+V1 = Path(__file__).parent / "fixtures" / "v1"
+
+
+@pytest.fixture(scope="module")
+def fixture_codec():
+    return numcodecs.get_codec(json.loads((V1 / "codec.json").read_text()))
+
+
+def corruptions(data: bytes, rng: np.random.Generator, n: int):
+    """Bit flips, cut tails, garbage headers and random splices of ``data``."""
+    for _ in range(n):
+        out = bytearray(data)
+        kind = rng.integers(4)
+        if kind == 0:
+            for i in rng.integers(0, 8 * len(out), rng.integers(1, 4)):
+                out[i // 8] ^= 1 << (i % 8)
+        elif kind == 1:
+            out = out[:rng.integers(0, len(out))]
+        elif kind == 2:
+            k = rng.integers(1, min(len(out), 12) + 1)
+            out[:k] = rng.integers(0, 256, k, dtype=np.uint8).tobytes()
+            out[:2] = data[:2] if rng.random() < 0.5 else out[:2]
+        else:
+            i = rng.integers(0, len(out))
+            out[i:i + 4] = rng.integers(0, 256, 4, dtype=np.uint8).tobytes()
+        yield bytes(out)
+
+
+@pytest.mark.parametrize("name", ["f4_nans", "i2", "f8_fortran", "constant", "all_nan"])
+def test_corrupted_chunks_never_decode_to_wrong_data(fixture_codec, name):
+    data = (V1 / f"{name}.bin").read_bytes()
+    expected = fixture_codec.decode(data)
+    rng = np.random.default_rng(sum(map(ord, name)))
+    for corrupted in corruptions(data, rng, 400):
+        try:
+            decoded = fixture_codec.decode(corrupted)
+        except ContainerError:
+            continue
+        assert corrupted == data or np.array_equal(decoded, expected, equal_nan=True)
