@@ -66,14 +66,6 @@ def test_the_xarray_example_runs(tmp_path):
     assert "RMSE" in result.stdout and (tmp_path / "ex.zarr" / "air_temperature").is_dir()
 
 
-def test_demo_command_prints_size_ratio_and_errors(capsys):
-    from inrcodec.cli import main
-
-    assert main(["demo"]) == 0
-    out = capsys.readouterr().out
-    assert "bits per value" in out and "held out 192-239" in out
-
-
 def test_zarr_format_3_serializer_in_sharded_store_read_in_a_fresh_process(codec, a1b, tmp_path):
     from inrcodec import INRSerializer
 

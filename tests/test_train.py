@@ -1,0 +1,47 @@
+"""Meta-learning mechanics on small synthetic fields (quality is measured by pipelines/)."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import smooth_field
+
+from inrcodec import INRCodec, Model
+from inrcodec.train import meta_train
+
+
+@pytest.fixture(scope="module")
+def samples():
+    return np.stack([smooth_field((12, 12), seed) for seed in range(24)])
+
+
+def fit_error(model, samples):
+    codec = INRCodec(model, latent_bits=8, inner_steps=3)
+    return np.mean([np.mean((codec.decode(codec.encode(s)) - s) ** 2) for s in samples[:6]])
+
+
+def test_training_learns_and_is_reproducible(samples):
+    kw = dict(width=16, depth=2, latent_dim=8, batch_size=8, progress=False)
+    untrained = meta_train(samples, max_steps=1, lr=0.0, **kw)
+    trained = meta_train(samples, max_steps=150, lr=3e-3, **kw)
+    assert fit_error(trained, samples) < 0.5 * fit_error(untrained, samples)
+    assert not torch.allclose(trained.step_sizes, untrained.step_sizes)  # Meta-SGD steps learn
+    assert (trained.latent_std > 0).all()
+    again = meta_train(samples, max_steps=150, lr=3e-3, **kw)
+    assert again.hash == trained.hash
+
+
+def test_training_continues_from_a_model(samples, tmp_path):
+    kw = dict(batch_size=8, progress=False, val_samples=samples[:4], val_every=10)
+    first = meta_train(samples, width=16, depth=2, latent_dim=8, max_steps=20, **kw)
+    first.save(tmp_path / "m.safetensors")
+    more = meta_train(samples, max_steps=20, init=Model.load(tmp_path / "m.safetensors"), **kw)
+    assert more.net.architecture() == first.net.architecture()
+    assert more.card["training"]["outer_steps"] == 40
+    assert [v["step"] for v in more.card["validation"]] == [10, 20, 30, 40]
+    with pytest.raises(ValueError, match="patches"):
+        meta_train(samples[:, :6], max_steps=1, init=first, progress=False)
+
+
+def test_samples_without_information_are_refused():
+    with pytest.raises(ValueError, match="two distinct finite values"):
+        meta_train(np.full((4, 8, 8), 3.0, "f4"), max_steps=1, progress=False)
