@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from conftest import smooth_field
 
+from conftest import smooth_field
 from inrcodec import INRCodec, Model
 from inrcodec.train import meta_train
 
