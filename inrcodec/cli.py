@@ -1,7 +1,10 @@
 """The ``inrcodec`` command.
 
-    inrcodec demo    compress the bundled A1B sample with the bundled model, through xarray and
-                     a real Zarr store, and print size, ratio and errors
+    inrcodec demo                      compress the bundled A1B sample with the bundled model
+                                       through xarray and Zarr; print size, ratio and errors
+    inrcodec compress SOURCE... DEST   compress netCDF files, globs or a Zarr store into a Zarr
+                                       store on a dask cluster (resumes an interrupted run)
+    inrcodec info STORE                codec settings, model, stored size and ratio per variable
 """
 
 import argparse
@@ -49,6 +52,58 @@ def demo(out: str | None, latent_bits: int, inner_steps: int) -> None:
               f"{np.abs(x - y).max():>9.3f}")
 
 
+def compress(args) -> None:
+    from .distributed import compress as run
+
+    chunks = dict(_parse_chunks(c) for c in args.chunks or [])
+    report = run(args.source, args.dest, variables=args.var, model=args.model,
+                 zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
+                 n_workers=args.workers, torch_threads=args.torch_threads,
+                 latent_bits=args.latent_bits, inner_steps=args.inner_steps)
+    print(report.table())
+
+
+def _parse_chunks(text: str) -> tuple[str, tuple[int, ...]]:
+    name, _, sizes = text.partition("=")
+    try:
+        return name, tuple(int(n) for n in sizes.split(","))
+    except ValueError:
+        raise ValueError(f"--chunks takes VAR=N,N,N, not {text!r}") from None
+
+
+def info(store: str) -> None:
+    import zarr
+
+    from .distributed import stored_chunk_bytes
+
+    if not Path(store).exists():
+        raise FileNotFoundError(f"no such store: {store}")
+    group = zarr.open_group(store, mode="r")
+    print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'codec':>9} {'bits':>4} {'steps':>5} "
+          f"{'model':>12} {'kB stored':>9} {'ratio':>7} {'bits/val':>8}")
+    for name, array in sorted(group.arrays()):
+        codec = _inrcodec_of(array)
+        if codec is None:
+            continue
+        stored = stored_chunk_bytes(array)
+        nbytes = array.nbytes
+        print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {'inrcodec':>9} "
+              f"{codec.latent_bits:>4} {codec.inner_steps:>5} {codec.model.hash[:12]:>12} "
+              f"{stored / 1e3:>9.1f} {nbytes / max(stored, 1):>7.1f} "
+              f"{8 * stored / max(array.size, 1):>8.3f}")
+
+
+def _inrcodec_of(array):
+    from .codecs.numcodecs import INRCodec
+
+    for codec in (*array.compressors, array.serializer):
+        if isinstance(codec, INRCodec):
+            return codec
+        if hasattr(codec, "codec") and isinstance(codec.codec, INRCodec):
+            return codec.codec
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="inrcodec", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -57,9 +112,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", help="keep the Zarr store at this path")
     p.add_argument("--latent-bits", type=int, default=5)
     p.add_argument("--inner-steps", type=int, default=3)
+    p = commands.add_parser("compress", help="compress datasets into Zarr on a dask cluster")
+    p.add_argument("source", nargs="+", help="netCDF files, globs, or a Zarr store")
+    p.add_argument("dest", help="the Zarr store to write (an existing one is resumed)")
+    p.add_argument("--var", action="append", help="variable to compress (repeat; default: "
+                   "every floating variable)")
+    p.add_argument("--model", default="default-2d")
+    p.add_argument("--latent-bits", type=int, default=5)
+    p.add_argument("--inner-steps", type=int, default=3)
+    p.add_argument("--zarr-format", type=int, choices=[2, 3], default=2)
+    p.add_argument("--chunks", action="append", metavar="VAR=N,N,N",
+                   help="Zarr chunks of a variable (default: aligned with the model's patches)")
+    p.add_argument("--scheduler", help="address of a running dask scheduler (default: start a "
+                   "LocalCluster)")
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
+    p.add_argument("--torch-threads", type=int, default=1, help="torch threads per task")
+    p = commands.add_parser("info", help="what an inrcodec store holds")
+    p.add_argument("store")
     args = parser.parse_args(argv)
     try:
-        demo(args.out, args.latent_bits, args.inner_steps)
+        if args.command == "demo":
+            demo(args.out, args.latent_bits, args.inner_steps)
+        elif args.command == "compress":
+            compress(args)
+        else:
+            info(args.store)
     except (ValueError, ImportError, OSError) as e:  # a readable line, not a traceback
         print(f"inrcodec {args.command}: error: {e}", file=sys.stderr)
         return 1

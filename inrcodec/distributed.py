@@ -1,0 +1,197 @@
+"""Compress datasets into Zarr on a dask.distributed cluster; chunks are fitted in the workers.
+
+The client writes the store's metadata (and the small variables inrcodec does not compress),
+then every Zarr chunk of every compressed variable becomes one task: the worker reads its block
+of the source, encodes it (unless the store already holds it: that is how an interrupted run
+resumes), reads it back and returns a few statistics. Workers need inrcodec installed and the
+source and destination paths reachable; the model travels inside the array metadata.
+"""
+
+import glob
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .model import resolve
+from .xarray import chunks_for, compressible, encoding_for
+
+
+def open_source(source):
+    """An xarray Dataset from a Dataset, a Zarr store, a netCDF file, or a list or glob of them."""
+    import xarray as xr
+
+    if isinstance(source, xr.Dataset):
+        return source
+    paths = [str(p) for p in source] if isinstance(source, list | tuple) else [str(source)]
+    expanded = sorted(p for pattern in paths for p in (glob.glob(pattern) or [pattern]))
+    missing = [p for p in expanded if not Path(p).exists()]
+    if missing:
+        raise FileNotFoundError(f"no such source: {', '.join(missing)}")
+    if len(expanded) == 1 and (Path(expanded[0]).is_dir() or expanded[0].endswith(".zarr")):
+        return xr.open_zarr(expanded[0])
+    if len(expanded) == 1:
+        return xr.open_dataset(expanded[0], chunks={})
+    return xr.open_mfdataset(expanded, combine="by_coords")
+
+
+@dataclass
+class VariableReport:
+    chunks: int = 0
+    encoded: int = 0  # in this run; the others were already in the store
+    values: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    squared_error: float = 0.0
+    max_abs_error: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+    workers: set = field(default_factory=set)
+
+    def add(self, stats: dict) -> None:
+        self.chunks += 1
+        self.encoded += stats["encoded"]
+        self.values += stats["values"]
+        self.bytes_in += stats["bytes_in"]
+        self.bytes_out += stats["bytes_out"]
+        self.squared_error += stats["squared_error"]
+        self.max_abs_error = max(self.max_abs_error, stats["max_abs_error"])
+        self.low, self.high = min(self.low, stats["low"]), max(self.high, stats["high"])
+        self.workers.add(stats["worker"])
+
+    @property
+    def psnr_db(self) -> float:
+        rmse = math.sqrt(self.squared_error / max(self.values, 1))
+        return math.inf if rmse == 0 else 20 * math.log10((self.high - self.low) / rmse)
+
+
+@dataclass
+class Report:
+    dest: str
+    seconds: float
+    variables: dict[str, VariableReport]
+
+    def table(self) -> str:
+        lines = [f"{'variable':20} {'chunks':>7} {'encoded':>7} {'MB in':>8} {'kB out':>8} "
+                 f"{'ratio':>7} {'bits/val':>8} {'PSNR dB':>8} {'max err':>9}"]
+        for name, v in self.variables.items():
+            lines.append(f"{name:20} {v.chunks:>7} {v.encoded:>7} {v.bytes_in / 1e6:>8.2f} "
+                         f"{v.bytes_out / 1e3:>8.1f} {v.bytes_in / max(v.bytes_out, 1):>7.1f} "
+                         f"{8 * v.bytes_out / max(v.values, 1):>8.3f} {v.psnr_db:>8.2f} "
+                         f"{v.max_abs_error:>9.4g}")
+        chunks = sum(v.encoded for v in self.variables.values())
+        lines.append(f"{chunks} chunks encoded in {self.seconds:.1f} s "
+                     f"({chunks / max(self.seconds, 1e-9):.2f} chunks/s) into {self.dest}")
+        return "\n".join(lines)
+
+
+def compress(source, dest, *, variables=None, model="default-2d", zarr_format: int = 2,
+             chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
+             torch_threads: int = 1, progress: bool = True, **settings) -> Report:
+    """Compress ``source`` into the Zarr store ``dest`` on a dask cluster, resuming if it exists.
+
+    ``scheduler`` is the address of a running scheduler; without it a LocalCluster of
+    ``n_workers`` single-threaded worker processes is started (and closed afterwards). Each
+    task uses ``torch_threads`` threads. ``chunks`` overrides the Zarr chunks per variable
+    (``{"t2m": (12, 37, 49)}``); by default they follow the model's patches.
+    ``settings`` go to the codec.
+    """
+    from distributed import Client, LocalCluster, as_completed
+    from tqdm.auto import tqdm
+
+    ds = open_source(source)
+    model = resolve(model)
+    names = compressible(ds, model, variables)
+    chunks = {name: tuple((chunks or {}).get(name) or chunks_for(
+        ds[name].shape, ds[name].dtype.itemsize, model.patch_shape)) for name in names}
+    # One dask block per Zarr chunk: every task writes whole chunks, never part of one.
+    ds = ds.assign({name: ds[name].chunk(dict(zip(ds[name].dims, chunks[name])))
+                    for name in names})
+    encoding = encoding_for(ds, model, zarr_format=zarr_format, variables=names, chunks=chunks,
+                            **settings)
+    dest = str(dest)
+    if not Path(dest).exists():
+        _write_metadata(ds, dest, encoding, zarr_format)
+
+    cluster = None if scheduler else LocalCluster(n_workers=n_workers, threads_per_worker=1,
+                                                   processes=True, dashboard_address=None)
+    start = time.perf_counter()
+    with Client(scheduler or cluster) as client:
+        tasks = [(name, block) for name in encoding for block in ds[name].data.to_delayed().ravel()]
+        futures = {client.compute(_compress_block(block, dest, name, torch_threads)): name
+                   for name, block in tasks}
+        reports = {name: VariableReport() for name in encoding}
+        for future in tqdm(as_completed(futures), total=len(futures), disable=not progress,
+                           desc="compressing chunks", unit="chunk"):
+            reports[futures[future]].add(future.result())
+    if cluster is not None:
+        cluster.close()
+    return Report(dest, time.perf_counter() - start, reports)
+
+
+def _write_metadata(ds, dest: str, encoding: dict, zarr_format: int) -> None:
+    """Create the store: array metadata, coordinates and the variables left uncompressed."""
+    small = [name for name in ds.variables if name not in encoding]
+    ds = ds.assign({name: ds[name].load() for name in small if name in ds.data_vars})
+    ds.to_zarr(dest, mode="w-", compute=False, encoding=encoding, zarr_format=zarr_format,
+               consolidated=True)
+
+
+def _compress_block(block, dest, name, torch_threads):
+    import dask
+
+    return dask.delayed(_compress_in_worker, pure=False)(block, dest, name, torch_threads,
+                                                          block.key[1:])
+
+
+def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads: int,
+                        chunk_coords: tuple[int, ...]) -> dict:
+    import torch
+    import zarr
+
+    torch.set_num_threads(torch_threads)
+    array = zarr.open_array(dest, path=name, mode="r+")
+    region = tuple(slice(c * n, c * n + s) for c, n, s in zip(chunk_coords, array.chunks, values.shape))
+    encoded = _stored_bytes(array, chunk_coords) is None
+    if encoded:
+        array[region] = values
+    stored = _stored_bytes(array, chunk_coords)
+    decoded = array[region].astype(np.float64)
+    original = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(original)
+    error = np.abs(decoded[finite] - original[finite])
+    return {"encoded": int(encoded), "values": int(finite.sum()), "bytes_in": values.nbytes,
+            "bytes_out": len(stored or b""), "squared_error": float((error ** 2).sum()),
+            "max_abs_error": float(error.max(initial=0.0)),
+            "low": float(original[finite].min(initial=math.inf)),
+            "high": float(original[finite].max(initial=-math.inf)), "worker": os.getpid()}
+
+
+def _stored_bytes(array, chunk_coords) -> bytes | None:
+    """The encoded chunk as stored, or None if the store does not hold it yet."""
+    from zarr.core.buffer import default_buffer_prototype
+    from zarr.core.sync import sync
+
+    store_path = array.store_path / array.metadata.encode_chunk_key(chunk_coords)
+    buffer = sync(store_path.get(prototype=default_buffer_prototype()))
+    return None if buffer is None else buffer.to_bytes()
+
+
+def stored_chunk_bytes(array) -> int:
+    """Bytes of the encoded chunks of ``array`` in its store (metadata, and the model, excluded)."""
+    from zarr.core.sync import sync
+
+    store, prefix = array.store_path.store, array.store_path.path
+
+    async def total() -> int:
+        size = 0
+        async for key in store.list_prefix(f"{prefix}/" if prefix else ""):
+            name = key.rsplit("/", 1)[-1]
+            if not name.startswith((".z", "zarr.json")) and not name.endswith(".partial"):
+                size += await store.getsize(key)
+        return size
+
+    return sync(total())

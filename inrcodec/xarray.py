@@ -1,0 +1,110 @@
+"""Zarr encodings for xarray Datasets, and warnings about what silently breaks a lossy codec."""
+
+import math
+import warnings
+
+import numpy as np
+
+from .codecs.numcodecs import INRCodec
+from .model import Model, resolve
+
+TARGET_CHUNK_BYTES = 4 * 2 ** 20  # leading axes are grouped up to about this much input
+
+
+class EncodingWarning(UserWarning):
+    """A setting that would make a lossy store silently worse than the user expects."""
+
+
+def chunks_for(shape: tuple[int, ...], itemsize: int, patch_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Zarr chunks aligned with the model's patches.
+
+    The last axes are tiled by whole patches (up to 4 per axis, or the whole axis when it fits
+    in one patch); the leading axes are grouped until a chunk holds about 4 MiB, which spreads
+    each chunk's header over many patches.
+    """
+    d = len(patch_shape)
+    tiled = tuple(n if n <= p else min(n, 4 * p) for n, p in zip(shape[-d:], patch_shape))
+    lead = list(shape[:-d])
+    per_chunk = max(1, TARGET_CHUNK_BYTES // (math.prod(tiled) * itemsize))
+    chunks = []
+    for n in reversed(lead):  # fill the innermost leading axes first
+        take = max(1, min(n, per_chunk))
+        chunks.insert(0, take)
+        per_chunk = max(1, per_chunk // take) if take == n else 1
+    return tuple(chunks) + tiled
+
+
+def compressible(ds, model: Model, variables=None) -> list[str]:
+    """``variables``, checked, or every floating variable with room for the model's patches."""
+    if variables is None:
+        return [name for name, v in ds.data_vars.items()
+                if np.dtype(v.dtype).kind == "f" and v.ndim >= model.ndim]
+    for name in variables:
+        if name not in ds.data_vars:
+            raise ValueError(f"no variable {name!r}; the dataset has {sorted(ds.data_vars)}")
+        var = ds[name]
+        if np.dtype(var.dtype).kind not in "fiu":
+            raise TypeError(f"variable {name!r} is {var.dtype}: inrcodec stores floats and integers")
+        if var.ndim < model.ndim:
+            raise ValueError(f"variable {name!r} has {var.ndim} dimensions; the model fits "
+                             f"{model.ndim}-D patches")
+    return list(variables)
+
+
+def encoding_for(ds, model: "Model | str" = "default-2d", zarr_format: int = 2,
+                 variables=None, chunks: dict | None = None, **settings) -> dict:
+    """``to_zarr`` encoding that compresses every floating variable of ``ds`` with inrcodec.
+
+    Variables with fewer dimensions than the model's patches are left alone (coordinates,
+    bounds). ``chunks`` sets the Zarr chunks of some variables (default: :func:`chunks_for`).
+    ``settings`` go to the codec (``latent_bits``, ``inner_steps``). Warns
+    (:class:`EncodingWarning`) about a non-NaN ``_FillValue``, dask chunks that straddle Zarr
+    chunks, and variables that were read from an inrcodec store (compressing them again adds a
+    second round of error).
+    """
+    model = resolve(model)
+    codec = INRCodec(model, **settings)
+    encoding = {}
+    for name in compressible(ds, model, variables):
+        var = ds[name]
+        _warn_about(name, var)
+        shape = (chunks or {}).get(name) or chunks_for(var.shape, np.dtype(var.dtype).itemsize,
+                                                       model.patch_shape)
+        entry = {"chunks": tuple(shape)}
+        if zarr_format == 2:
+            entry["compressors"] = codec
+        else:
+            from .codecs.zarr3 import INRSerializer
+
+            entry["serializer"] = INRSerializer(model, **settings)
+            entry["compressors"] = None
+        if var.chunks is not None and not _aligned(var.chunks, entry["chunks"]):
+            warnings.warn(f"{name!r}: dask chunks {tuple(c[0] for c in var.chunks)} straddle the "
+                          f"Zarr chunks {entry['chunks']}: a partial write decodes, merges and "
+                          "re-encodes a chunk, adding error each time. Rechunk with "
+                          f"ds.chunk({dict(zip(var.dims, entry['chunks']))}) first",
+                          EncodingWarning, stacklevel=2)
+        encoding[name] = entry
+    return encoding
+
+
+def _warn_about(name, var) -> None:
+    fill = var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
+    if fill is not None and not (np.ndim(fill) == 0 and np.issubdtype(np.asarray(fill).dtype,
+                                                                    np.floating) and np.isnan(fill)):
+        warnings.warn(f"{name!r} has _FillValue {fill!r}: after lossy decoding, missing values "
+                      "come back near it rather than equal to it and are no longer masked. Use "
+                      f"NaN: ds[{name!r}].encoding['_FillValue'] = float('nan')", EncodingWarning,
+                      stacklevel=3)
+    compressors = var.encoding.get("compressors") or ()
+    serializer = var.encoding.get("serializer")
+    if any(getattr(c, "codec_id", None) == INRCodec.codec_id for c in compressors) or (
+            type(serializer).__name__ == "INRSerializer"):
+        warnings.warn(f"{name!r} was read from an inrcodec store: compressing it again adds a "
+                      "second round of error. Drop the old encoding (ds[name].encoding = {}) if "
+                      "that is what you want", EncodingWarning, stacklevel=3)
+
+
+def _aligned(dask_chunks, zarr_chunks) -> bool:
+    """Whether every dask block boundary falls on a Zarr chunk boundary (the last may be short)."""
+    return all(all(c % z == 0 for c in sizes[:-1]) for sizes, z in zip(dask_chunks, zarr_chunks))

@@ -1,0 +1,64 @@
+"""Compression on a real dask.distributed LocalCluster (2 worker processes), and resuming."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import xarray as xr
+import zarr
+
+from inrcodec.distributed import compress
+from inrcodec.sample_data import A1B_VARIABLE, open_a1b
+from inrcodec.xarray import encoding_for
+
+CHUNKS = (8, 37, 49)
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory):
+    path = tmp_path_factory.mktemp("src") / "a1b_part.nc"
+    open_a1b().isel(time=slice(160, 208)).to_netcdf(path)
+    return path
+
+
+def test_workers_encode_and_the_store_matches_a_single_process_write(source, tmp_path):
+    report = compress(source, tmp_path / "d.zarr", chunks={A1B_VARIABLE: CHUNKS},
+                      n_workers=2, progress=False)
+    stats = report.variables[A1B_VARIABLE]
+    assert stats.chunks == stats.encoded == 6
+    assert os.getpid() not in stats.workers  # fitted in the worker processes
+    assert 0 < stats.bytes_out < stats.bytes_in and stats.psnr_db > 30
+    distributed = xr.open_zarr(tmp_path / "d.zarr")[A1B_VARIABLE].values
+    assert np.array_equal(distributed, single_process_write(source, tmp_path / "s.zarr", CHUNKS))
+    assert "chunks/s" in report.table()
+
+
+def test_an_interrupted_run_resumes_without_redoing_finished_chunks(source, tmp_path):
+    dest = tmp_path / "d.zarr"
+    command = [sys.executable, "-m", "inrcodec.cli", "compress", str(source), str(dest),
+               "--chunks", f"{A1B_VARIABLE}=2,37,49", "--workers", "2"]
+    run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+    chunk_dir = dest / A1B_VARIABLE
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(chunk_dir.glob("*.0.0"))) < 3:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGKILL)  # the client, its cluster and its workers, mid-run
+    run.wait()
+    done = len(list(chunk_dir.glob("*.0.0")))
+    assert 3 <= done < 24
+    report = compress(source, dest, chunks={A1B_VARIABLE: (2, 37, 49)}, progress=False)
+    stats = report.variables[A1B_VARIABLE]
+    assert stats.chunks == 24 and stats.encoded == 24 - done  # Zarr writes chunks atomically
+    reference = single_process_write(source, tmp_path / "s.zarr", (2, 37, 49))
+    assert np.array_equal(xr.open_zarr(dest)[A1B_VARIABLE].values, reference)
+
+
+def single_process_write(source, store, chunks):
+    ds = xr.open_dataset(source)
+    ds.to_zarr(store, zarr_format=2, encoding=encoding_for(ds, chunks={A1B_VARIABLE: chunks}))
+    return zarr.open_array(store, path=A1B_VARIABLE)[:]
