@@ -103,10 +103,10 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     from tqdm.auto import tqdm
 
     ds = open_source(source)
-    model = resolve(model)
-    names = compressible(ds, model, variables)
+    resolved = resolve(model)
+    names = compressible(ds, resolved, variables)
     chunks = {name: tuple((chunks or {}).get(name) or chunks_for(
-        ds[name].shape, ds[name].dtype.itemsize, model.patch_shape)) for name in names}
+        ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape)) for name in names}
     # One dask block per Zarr chunk: every task writes whole chunks, never part of one.
     ds = ds.assign({name: ds[name].chunk(dict(zip(ds[name].dims, chunks[name])))
                     for name in names})

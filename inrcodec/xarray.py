@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 
 from .codecs.numcodecs import INRCodec
-from .model import Model, resolve
+from .model import Model
 
 TARGET_CHUNK_BYTES = 4 * 2 ** 20  # leading axes are grouped up to about this much input
 
@@ -62,14 +62,13 @@ def encoding_for(ds, model: "Model | str" = "default-2d", zarr_format: int = 2,
     chunks, and variables that were read from an inrcodec store (compressing them again adds a
     second round of error).
     """
-    model = resolve(model)
     codec = INRCodec(model, **settings)
     encoding = {}
-    for name in compressible(ds, model, variables):
+    for name in compressible(ds, codec.model, variables):
         var = ds[name]
         _warn_about(name, var)
         shape = (chunks or {}).get(name) or chunks_for(var.shape, np.dtype(var.dtype).itemsize,
-                                                       model.patch_shape)
+                                                       codec.model.patch_shape)
         entry = {"chunks": tuple(shape)}
         if zarr_format == 2:
             entry["compressors"] = codec

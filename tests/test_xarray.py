@@ -1,0 +1,68 @@
+"""The encoding helper: sensible chunks, and warnings about what silently breaks a lossy store."""
+
+import subprocess
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from inrcodec import INRCodec
+from inrcodec.sample_data import A1B_VARIABLE, open_a1b
+from inrcodec.xarray import EncodingWarning, chunks_for, encoding_for
+
+
+@pytest.fixture
+def ds():
+    return open_a1b()[[A1B_VARIABLE, "time_bnds"]].isel(time=slice(192, 200)).load()
+
+
+def test_chunks_follow_the_model_patches():
+    assert chunks_for((240, 37, 49), 4, (37, 49)) == (240, 37, 49)
+    assert chunks_for((100000, 37, 49), 4, (37, 49)) == (578, 37, 49)  # about 4 MiB
+    assert chunks_for((3, 500, 500), 4, (37, 49)) == (3, 148, 196)  # 4 x 4 patches
+    assert chunks_for((5, 7, 37, 49), 8, (37, 49)) == (5, 7, 37, 49)
+
+
+def test_every_floating_variable_with_room_for_patches_is_encoded(ds, tmp_path):
+    encoding = encoding_for(ds, latent_bits=4)
+    assert list(encoding) == [A1B_VARIABLE]  # not the 2-column time bounds
+    assert encoding[A1B_VARIABLE]["compressors"] == INRCodec(latent_bits=4)
+    ds.to_zarr(tmp_path / "a.zarr", zarr_format=2, encoding=encoding)
+    v3 = encoding_for(ds, zarr_format=3)[A1B_VARIABLE]
+    assert v3["compressors"] is None and type(v3["serializer"]).__name__ == "INRSerializer"
+
+
+def test_non_nan_fill_value_warns(ds):
+    ds[A1B_VARIABLE].encoding["_FillValue"] = -999.0
+    with pytest.warns(EncodingWarning, match="_FillValue -999.0"):
+        encoding_for(ds)
+
+
+def test_dask_chunks_straddling_zarr_chunks_warn(ds):
+    with pytest.warns(EncodingWarning, match="straddle"):
+        encoding_for(ds.chunk(time=3), chunks={A1B_VARIABLE: (2, 37, 49)})
+
+
+def test_rewriting_a_store_read_with_inrcodec_warns(ds, tmp_path):
+    ds.to_zarr(tmp_path / "a.zarr", zarr_format=2, encoding=encoding_for(ds))
+    with pytest.warns(EncodingWarning, match="second round of error"):
+        encoding_for(xr.open_zarr(tmp_path / "a.zarr"))
+
+
+@pytest.mark.parametrize("variables, error, message", [
+    (["nope"], ValueError, "no variable 'nope'"),
+    (["time_bnds"], TypeError, "object"),
+])
+def test_bad_variables_are_refused(ds, variables, error, message):
+    with pytest.raises(error, match=message):
+        encoding_for(ds, variables=variables)
+
+
+def test_info_reports_codec_model_and_ratio(ds, tmp_path):
+    ds.to_zarr(tmp_path / "a.zarr", zarr_format=2, encoding=encoding_for(ds))
+    out = subprocess.run(["inrcodec", "info", str(tmp_path / "a.zarr")], check=True,
+                         capture_output=True, text=True).stdout
+    row = next(line for line in out.splitlines() if line.startswith(A1B_VARIABLE))
+    assert INRCodec().model.hash[:12] in row and "inrcodec" in row
+    ratio = float(row.split()[-2])
+    assert ratio > 10 and np.isfinite(ratio)
