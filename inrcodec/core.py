@@ -8,6 +8,7 @@ Decode runs the same steps backwards and evaluates the base network on the chunk
 import numpy as np
 import torch
 
+from .coding import residual
 from .coding.container import DTYPES, MAX_BYTES, Container, ContainerError, Kind
 from .coding.entropy import decode_symbols, encode_symbols
 from .coding.mask import decode_mask, encode_mask
@@ -44,7 +45,10 @@ def validate(chunk: np.ndarray, model: Model) -> np.ndarray:
     return chunk
 
 
-def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int) -> bytes:
+def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int,
+           max_error: float | None = None, relative_error: float | None = None) -> bytes:
+    """The chunk's bytes. With ``max_error`` (absolute) or ``relative_error`` (a fraction of the
+    chunk's value range), every finite value decodes within that bound (see residual.py)."""
     chunk = validate(chunk, model)
     fortran = chunk.ndim > 1 and chunk.flags.f_contiguous and not chunk.flags.c_contiguous
     header = dict(dtype=chunk.dtype, shape=chunk.shape, fortran_order=fortran)
@@ -67,9 +71,25 @@ def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int) 
                     model.step_sizes, inner_steps)
         for i in range(0, len(target), PATCH_BATCH)])
     quantizer = LatentQuantizer(model.latent_mean, model.latent_std, latent_bits)
-    payload = encode_symbols(quantizer.quantize(latents.numpy()), quantizer)
-    return Container(kind=Kind.LATENTS, latent_bits=latent_bits, normalisation=norm, mask=mask,
-                     payload=payload, **header).to_bytes(model.hash)
+    symbols = quantizer.quantize(latents.numpy())
+    fields = dict(latent_bits=latent_bits, normalisation=norm, mask=mask,
+                  payload=encode_symbols(symbols, quantizer), **header)
+    if max_error is None and relative_error is None:
+        return Container(kind=Kind.LATENTS, **fields).to_bytes(model.hash)
+
+    values = values.astype(np.float64)
+    bound = max_error if max_error is not None else relative_error * (values.max() - values.min())
+    magnitude = _magnitude(norm)
+    half = residual.half_step(bound, chunk.dtype, magnitude)
+    if not half > 0:
+        raise ValueError(f"an error bound of {bound:.3g} is below the resolution of "
+                         f"{chunk.dtype} data of this magnitude: store it losslessly instead")
+    prediction = _predict(model, quantizer.dequantize(symbols), chunk.shape, norm, exact=True)
+    residuals, exceptions = residual.quantize(values, prediction[finite], half, bound, magnitude,
+                                              lambda v: _cast(v, chunk.dtype))
+    coded = residual.encode(residuals, exceptions, chunk[finite][exceptions])
+    return Container(kind=Kind.BOUNDED, max_error=bound, residuals=coded,
+                     **fields).to_bytes(model.hash)
 
 
 def decode(data: bytes, model: Model) -> np.ndarray:
@@ -88,19 +108,44 @@ def decode(data: bytes, model: Model) -> np.ndarray:
                                  f"{model.ndim}-D patches")
         quantizer = LatentQuantizer(model.latent_mean, model.latent_std, c.latent_bits)
         n_patches = count_patches(c.shape, model.patch_shape)
-        latents = torch.from_numpy(quantizer.dequantize(
-            decode_symbols(c.payload, n_patches, quantizer)))
-        coords = grid(model.patch_shape)
-        with torch.no_grad():
-            patches = torch.cat([model.net(coords, latents[i:i + PATCH_BATCH])
-                                 for i in range(0, n_patches, PATCH_BATCH)])
-        values = c.normalisation.invert(from_patches(patches.numpy(), c.shape, model.patch_shape))
+        latents = quantizer.dequantize(decode_symbols(c.payload, n_patches, quantizer))
+        bounded = c.kind == Kind.BOUNDED
+        values = _predict(model, latents, c.shape, c.normalisation, exact=bounded)
         out = _cast(values, c.dtype)
+        if bounded:
+            if missing is not None and c.dtype.kind != "f":
+                raise ContainerError("corrupted inrcodec chunk: a NaN mask on integer data")
+            finite = ~missing if missing is not None else np.ones(c.shape, bool)
+            magnitude = _magnitude(c.normalisation)
+            half = residual.half_step(c.max_error, c.dtype, magnitude)
+            symbols, exceptions, exact = residual.decode(c.residuals, int(finite.sum()), c.dtype)
+            kept = _cast(residual.reconstruct(values[finite], symbols, half), c.dtype)
+            kept[exceptions] = exact
+            out[finite] = kept
     if missing is not None:
         if c.dtype.kind != "f":
             raise ContainerError("corrupted inrcodec chunk: a NaN mask on integer data")
         out[missing] = np.nan
     return np.asfortranarray(out) if c.fortran_order else out
+
+
+def _predict(model: Model, latents: np.ndarray, shape: tuple[int, ...], norm: Normalisation,
+             exact: bool = False) -> np.ndarray:
+    """The network's values (float64) on a chunk of ``shape``; ``exact`` evaluates in float64,
+    which error-bounded chunks need so that another machine predicts the same to ~1e-15."""
+    net = model.net64 if exact else model.net
+    dtype = torch.float64 if exact else torch.float32
+    coords = grid(model.patch_shape).to(dtype)
+    latents = torch.from_numpy(latents).to(dtype)
+    with torch.no_grad():
+        patches = torch.cat([net(coords, latents[i:i + PATCH_BATCH])
+                             for i in range(0, len(latents), PATCH_BATCH)])
+    return norm.invert(from_patches(patches.numpy(), shape, model.patch_shape))
+
+
+def _magnitude(norm: Normalisation) -> float:
+    """A bound on the values' magnitude that encoder and decoder derive alike (for slack)."""
+    return abs(norm.offset) + 16.0 * norm.scale
 
 
 def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -5,6 +5,8 @@ cannot run code. The hash covers everything that changes decoded values (weights
 patch shape, latent statistics) and nothing descriptive, so re-describing a model keeps its hash.
 """
 
+import copy
+import functools
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -41,6 +43,11 @@ class Model:
         self.latent_std = np.asarray(self.latent_std, dtype=np.float32)
         self.patch_shape = tuple(int(n) for n in self.patch_shape)
         self.hash = self._hash()
+
+    @functools.cached_property
+    def net64(self) -> ModulatedSiren:
+        """A float64 copy of the network, for predictions that must agree across machines."""
+        return copy.deepcopy(self.net).double()
 
     @property
     def ndim(self) -> int:

@@ -9,7 +9,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
-FIXTURE_CODEC = json.loads((Path(__file__).parent / "fixtures" / "v1" / "codec.json").read_text())
+FIXTURE_CODEC = json.loads(
+    (Path(__file__).parent / "fixtures" / "v1" / "latents" / "codec.json").read_text())
 codec = numcodecs.get_codec(FIXTURE_CODEC)  # a small 2-D model of 8 x 8 patches: fast
 
 DTYPES = ["<f2", "<f4", ">f4", "<f8", "u1", "i1", "<u2", ">i2", "<i4", "<u8", "<i8"]

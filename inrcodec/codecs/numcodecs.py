@@ -5,6 +5,7 @@ The config is the codec: plain JSON holding the settings and, by default, the mo
 """
 
 import base64
+import math
 import threading
 import zlib
 
@@ -43,6 +44,9 @@ class INRCodec(Codec):
         error of the latents and costs about one more bit per latent dimension that varies.
     inner_steps : gradient steps that fit each patch's latent at encode time (decoding never
         fits, so this changes encode speed and quality only).
+    max_error : absolute error bound: every finite value decodes within it (the network
+        predicts, a range-coded residual corrects). Costs more bits than plain latents.
+    relative_error : the same, as a fraction of each chunk's value range.
     embed_model : store the model inside the codec config (default) so the data decodes on
         any machine with inrcodec installed, whatever models it has.
     model_hash, model_data : written by ``get_config``; given back by ``from_config``.
@@ -51,10 +55,16 @@ class INRCodec(Codec):
     codec_id = "inrcodec"
 
     def __init__(self, model="default-2d", latent_bits: int = 5, inner_steps: int = 3,
+                 max_error: float | None = None, relative_error: float | None = None,
                  embed_model: bool = True, model_hash: str | None = None,
                  model_data: str | None = None):
         if not (isinstance(inner_steps, int) and 0 <= inner_steps <= core.MAX_INNER_STEPS):
             raise ValueError(f"inner_steps must be an integer from 0 to {core.MAX_INNER_STEPS}")
+        if max_error is not None and relative_error is not None:
+            raise ValueError("give max_error or relative_error, not both")
+        for name, bound in [("max_error", max_error), ("relative_error", relative_error)]:
+            if bound is not None and not (isinstance(bound, int | float) and 0 < bound < math.inf):
+                raise ValueError(f"{name} must be a positive number, not {bound!r}")
         LatentQuantizer(np.zeros(1), np.ones(1), latent_bits)  # validates latent_bits
         if model_data is not None:
             self.model = _load_embedded(model_data, model_hash)
@@ -66,10 +76,11 @@ class INRCodec(Codec):
                              "was written with")
         self.model_name = model if isinstance(model, str) else str(model.card.get("name", "custom"))
         self.latent_bits, self.inner_steps, self.embed_model = latent_bits, inner_steps, embed_model
+        self.max_error, self.relative_error = max_error, relative_error
 
     def encode(self, buf):
         return core.encode(ensure_ndarray_like(buf), self.model, self.latent_bits,
-                           self.inner_steps)
+                           self.inner_steps, self.max_error, self.relative_error)
 
     def decode(self, buf, out=None):
         decoded = core.decode(ensure_bytes(buf), self.model)
@@ -79,6 +90,9 @@ class INRCodec(Codec):
         config = {"id": self.codec_id, "model": self.model_name, "model_hash": self.model.hash,
                   "latent_bits": self.latent_bits, "inner_steps": self.inner_steps,
                   "embed_model": self.embed_model}
+        for name in ("max_error", "relative_error"):  # only when set: older configs stay valid
+            if getattr(self, name) is not None:
+                config[name] = getattr(self, name)
         if self.embed_model:
             config["model_data"] = base64.b64encode(
                 zlib.compress(self.model.to_bytes(), 9)).decode("ascii")
@@ -88,8 +102,10 @@ class INRCodec(Codec):
         return (_from_config, (self.get_config(),))
 
     def __repr__(self) -> str:
+        bound = "".join(f", {name}={getattr(self, name)!r}" for name in ("max_error", "relative_error")
+                        if getattr(self, name) is not None)
         return (f"INRCodec(model={self.model_name!r}, model_hash={self.model.hash[:12]!r}, "
-                f"latent_bits={self.latent_bits}, inner_steps={self.inner_steps})")
+                f"latent_bits={self.latent_bits}, inner_steps={self.inner_steps}{bound})")
 
 
 def _from_config(config: dict) -> INRCodec:

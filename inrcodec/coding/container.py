@@ -3,16 +3,19 @@
 Layout of format version 1 (little-endian, varints are LEB128, signed ones zigzag-mapped)::
 
     magic "IC" | version u8 | model tag u8 (first byte of the model's sha256)
-    u8: dtype code (low 4 bits) | latent bits (high 4 bits, 0 unless kind = LATENTS)
+    u8: dtype code (low 4 bits) | latent bits (high 4 bits, 0 for CONSTANT and EMPTY)
     u8: ndim (bits 0-2) | Fortran order (bit 3) | kind (bits 4-5) | has mask (bit 6)
         | big-endian dtype (bit 7)
     ndim varints: the shape
-    kind LATENTS:  svarint scale code, svarint offset code (see normalise.py)
+    kind LATENTS, BOUNDED: svarint scale code, svarint offset code (see normalise.py)
+    kind BOUNDED:  the absolute error bound, float64
     kind CONSTANT: the value, itemsize bytes in the dtype's byte order
     kind EMPTY:    nothing (every value is NaN)
     if has mask: varint length, then the zlib-coded NaN mask
     kind LATENTS: the range-coded latents, to the end
-    crc32 u32 of everything before it, preceded (for LATENTS) by the model's full sha256
+    kind BOUNDED: varint length, the range-coded latents, then the residuals (see residual.py)
+        to the end
+    crc32 u32 of everything before it, preceded (for LATENTS, BOUNDED) by the model's sha256
 
 Chunks are tiny (tens of bytes), so every field is as short as it can be. The checksum is checked
 before anything is decoded; it covers the model hash, so a chunk decoded with another model is
@@ -47,6 +50,11 @@ class Kind(enum.IntEnum):
     LATENTS = 0
     CONSTANT = 1
     EMPTY = 2
+    BOUNDED = 3  # latents plus residuals that keep every value within an absolute bound
+
+    @property
+    def uses_model(self) -> bool:
+        return self in (Kind.LATENTS, Kind.BOUNDED)
 
 
 @dataclass(frozen=True)
@@ -59,7 +67,9 @@ class Container:
     normalisation: Normalisation | None = None
     constant: bytes = b""
     mask: bytes | None = None
-    payload: bytes = b""
+    payload: bytes = b""  # the coded latents
+    max_error: float = 0.0
+    residuals: bytes = b""
 
     def to_bytes(self, model_hash: str) -> bytes:
         dtype = np.dtype(self.dtype)
@@ -70,16 +80,21 @@ class Container:
                       len(self.shape) | self.fortran_order << 3 | self.kind << 4
                       | (self.mask is not None) << 6 | big << 7])
         for n in self.shape:
-            out += _varint(n)
-        if self.kind == Kind.LATENTS:
-            out += _varint(_zigzag(self.normalisation.scale_code))
-            out += _varint(_zigzag(self.normalisation.offset_code))
+            out += varint(n)
+        if self.kind.uses_model:
+            out += svarint(self.normalisation.scale_code)
+            out += svarint(self.normalisation.offset_code)
+        if self.kind == Kind.BOUNDED:
+            out += np.float64(self.max_error).astype("<f8").tobytes()
         elif self.kind == Kind.CONSTANT:
             out += self.constant
         if self.mask is not None:
-            out += _varint(len(self.mask)) + self.mask
-        out += self.payload
-        checked = bytes.fromhex(model_hash) + out if self.kind == Kind.LATENTS else out
+            out += varint(len(self.mask)) + self.mask
+        if self.kind == Kind.BOUNDED:
+            out += varint(len(self.payload)) + self.payload + self.residuals
+        else:
+            out += self.payload
+        checked = bytes.fromhex(model_hash) + out if self.kind.uses_model else out
         return bytes(out + zlib.crc32(checked).to_bytes(4, "little"))
 
     @classmethod
@@ -91,13 +106,13 @@ class Container:
             raise ContainerError(f"inrcodec chunk of format version {data[2]}; this inrcodec "
                                  f"reads version {VERSION}: upgrade inrcodec")
         body, crc = data[:-4], int.from_bytes(data[-4:], "little")
-        reader = _Reader(body, 4)
+        reader = Reader(body, 4)
         type_byte, layout = reader.byte(), reader.byte()
         kind_code = layout >> 4 & 3
         if (type_byte & 15) >= len(DTYPES) or kind_code > max(Kind):
             raise ContainerError("corrupted inrcodec chunk: unknown dtype or kind")
         kind = Kind(kind_code)
-        if kind == Kind.LATENTS and zlib.crc32(bytes.fromhex(model_hash) + body) != crc:
+        if kind.uses_model and zlib.crc32(bytes.fromhex(model_hash) + body) != crc:
             if body[3] != _model_tag(model_hash):
                 raise ModelMismatchError(
                     f"chunk was encoded with another model (tag {body[3]:02x}) than this "
@@ -105,7 +120,7 @@ class Container:
                     "written with")
             raise ContainerError("inrcodec chunk failed its checksum: it is corrupted or "
                                  "truncated (or was encoded with another model)")
-        if kind != Kind.LATENTS and zlib.crc32(body) != crc:
+        if not kind.uses_model and zlib.crc32(body) != crc:
             raise ContainerError("inrcodec chunk failed its checksum: corrupted or truncated")
 
         dtype = np.dtype(DTYPES[type_byte & 15]).newbyteorder(">" if layout >> 7 else "<")
@@ -114,17 +129,25 @@ class Container:
         if np.prod(shape, dtype=np.float64) * dtype.itemsize > MAX_BYTES:
             raise ContainerError(f"inrcodec chunk claims an impossible shape {shape}")
         fields = dict(dtype=dtype, shape=shape, fortran_order=bool(layout >> 3 & 1), kind=kind)
-        if kind == Kind.LATENTS:
+        if kind.uses_model:
             fields["latent_bits"] = type_byte >> 4
-            scale_code = _unzigzag(reader.varint())
-            fields["normalisation"] = Normalisation(_unzigzag(reader.varint()), scale_code)
+            scale_code = reader.svarint()
+            fields["normalisation"] = Normalisation(reader.svarint(), scale_code)
+        if kind == Kind.BOUNDED:
+            fields["max_error"] = float(np.frombuffer(reader.take(8), "<f8")[0])
+            if not fields["max_error"] > 0:  # also refuses NaN
+                raise ContainerError("corrupted inrcodec chunk: error bound is not positive")
         elif kind == Kind.CONSTANT:
             fields["constant"] = reader.take(dtype.itemsize)
         if layout >> 6 & 1:
             fields["mask"] = reader.take(reader.varint())
-        fields["payload"] = reader.rest()
-        if kind != Kind.LATENTS and fields["payload"]:
-            raise ContainerError("corrupted inrcodec chunk: unexpected trailing bytes")
+        if kind == Kind.BOUNDED:
+            fields["payload"] = reader.take(reader.varint())
+            fields["residuals"] = reader.rest()
+        else:
+            fields["payload"] = reader.rest()
+            if not kind.uses_model and fields["payload"]:
+                raise ContainerError("corrupted inrcodec chunk: unexpected trailing bytes")
         return cls(**fields)
 
 
@@ -136,15 +159,13 @@ def _model_tag(model_hash: str) -> int:
     return int(model_hash[:2], 16)
 
 
-def _zigzag(n: int) -> int:
-    return 2 * n if n >= 0 else -2 * n - 1
+def svarint(n: int) -> bytes:
+    """A signed integer as a zigzag-mapped varint."""
+    return varint(2 * n if n >= 0 else -2 * n - 1)
 
 
-def _unzigzag(n: int) -> int:
-    return n // 2 if n % 2 == 0 else -(n + 1) // 2
-
-
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """A non-negative integer as LEB128."""
     out = bytearray()
     while True:
         out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
@@ -153,7 +174,7 @@ def _varint(n: int) -> bytes:
             return bytes(out)
 
 
-class _Reader:
+class Reader:
     """Reads fields off the header, refusing to run past its end."""
 
     def __init__(self, data: bytes, pos: int):
@@ -176,6 +197,10 @@ class _Reader:
             if not b & 0x80:
                 return value
         raise ContainerError("corrupted inrcodec chunk: overlong integer")
+
+    def svarint(self) -> int:
+        n = self.varint()
+        return n // 2 if n % 2 == 0 else -(n + 1) // 2
 
     def rest(self) -> bytes:
         return self.data[self.pos:]

@@ -17,7 +17,7 @@ from .quantize import LatentQuantizer
 
 _LN2 = 0.6931471805599453
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10  # fdlibm's split
-_MIN_PROBABILITY = 2.0 ** -20  # every symbol stays encodable, clipped tails included
+MIN_PROBABILITY = 2.0 ** -20  # every symbol stays encodable, clipped tails included
 
 
 def _exp(x: float) -> float:
@@ -35,13 +35,25 @@ def _logistic_cdf(x: float) -> float:
     return 1.0 / (1.0 + _exp(-x)) if x > -700 else 0.0
 
 
+def logistic_cdf_array(x: np.ndarray) -> np.ndarray:
+    """``_logistic_cdf`` over an array, with the same elementwise IEEE operations."""
+    x = np.clip(np.asarray(x, dtype=np.float64), -700.0, 700.0)
+    k = np.floor(-x / _LN2 + 0.5)
+    r = (-x - k * _LN2_HI) - k * _LN2_LO
+    term, total = np.ones_like(r), np.ones_like(r)
+    for n in range(1, 18):
+        term = term * r / n
+        total = total + term
+    return np.where(x > -700, 1.0 / (1.0 + np.ldexp(total, k.astype(np.int32))), 0.0)
+
+
 @lru_cache(maxsize=64)
 def _tables(std: tuple[float, ...], step: float, low: int, size: int) -> np.ndarray:
     tables = np.empty((len(std), size), dtype=np.float32)
     for d, sigma in enumerate(std):
         s = max(sigma, 1e-6 * step) * math.sqrt(3.0) / math.pi / step  # logistic scale in steps
         edges = [0.0] + [_logistic_cdf((low + i + 0.5) / s) for i in range(size - 1)] + [1.0]
-        p = [max(b - a, _MIN_PROBABILITY) for a, b in zip(edges[:-1], edges[1:])]
+        p = [max(b - a, MIN_PROBABILITY) for a, b in zip(edges[:-1], edges[1:])]
         total = sum(p)
         tables[d] = [v / total for v in p]
     return tables

@@ -1,0 +1,83 @@
+"""Error-bounded mode: every finite value decodes within the bound, on any machine."""
+
+import json
+from pathlib import Path
+
+import numcodecs
+import numpy as np
+import pytest
+
+from inrcodec import INRCodec, core
+
+FIXTURES = Path(__file__).parent / "fixtures" / "v1" / "latents"
+SMALL_MODEL = numcodecs.get_codec(json.loads((FIXTURES / "codec.json").read_text())).model
+
+
+def max_abs_error(a, b):
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    finite = ~np.isnan(a)
+    assert np.array_equal(finite, ~np.isnan(b))
+    return np.abs(a[finite] - b[finite]).max(initial=0.0)
+
+
+@pytest.mark.parametrize("bound", [0.02, 0.1, 0.5, 2.0])
+def test_absolute_bound_holds_on_held_out_climate_fields(a1b, bound):
+    codec = INRCodec(max_error=bound)
+    chunk = a1b[192:196].copy()
+    chunk[1, 5:9, 10:30] = np.nan
+    assert max_abs_error(chunk, codec.decode(codec.encode(chunk))) <= bound
+
+
+def test_looser_bounds_cost_fewer_bits(a1b):
+    sizes = [len(INRCodec(max_error=b).encode(a1b[200:204])) for b in (0.05, 0.2, 1.0)]
+    assert sizes[0] > sizes[1] > sizes[2]
+    assert len(INRCodec(max_error=1.0).encode(a1b[200:204])) > len(INRCodec().encode(a1b[200:204]))
+
+
+@pytest.mark.parametrize("name", ["i2", "u1", "f2", "f4_nans", "f8_fortran", "f4_big_endian"])
+@pytest.mark.parametrize("bound", [0.3, 1.0, 2.5])
+def test_bound_holds_for_every_dtype_and_order(name, bound):
+    chunk = np.load(FIXTURES / f"{name}.npy")
+    codec = INRCodec(SMALL_MODEL, max_error=bound)
+    decoded = codec.decode(codec.encode(chunk))
+    assert decoded.dtype == chunk.dtype and decoded.flags.f_contiguous == chunk.flags.f_contiguous
+    assert max_abs_error(chunk, decoded) <= bound
+    if chunk.dtype.kind in "iu" and bound < 1:
+        assert np.array_equal(decoded, chunk)  # integers within less than 1: lossless
+
+
+def test_relative_bound_is_a_fraction_of_the_chunk_range(a1b):
+    chunk = a1b[210:211]
+    decoded = INRCodec(relative_error=0.01).decode(INRCodec(relative_error=0.01).encode(chunk))
+    assert max_abs_error(chunk, decoded) <= 0.01 * np.ptp(chunk)
+
+
+def test_bound_survives_a_decoder_that_predicts_slightly_differently(a1b, monkeypatch):
+    """Another machine's float64 network may differ in its last bits: the slack absorbs it."""
+    codec = INRCodec(max_error=0.05)
+    chunk = a1b[220:224]
+    data = codec.encode(chunk)
+    predict = core._predict
+
+    def perturbed(*args, **kwargs):
+        values = predict(*args, **kwargs)
+        noise = np.random.default_rng(0).uniform(-1, 1, values.shape)
+        return values + noise * 1e-10 * np.abs(values).max()
+
+    monkeypatch.setattr(core, "_predict", perturbed)
+    assert max_abs_error(chunk, codec.decode(data)) <= 0.05
+
+
+def test_bound_settings_are_validated_and_travel_in_the_config(a1b):
+    codec = INRCodec(max_error=0.25)
+    config = codec.get_config()
+    assert config["max_error"] == 0.25 and "relative_error" not in config
+    assert numcodecs.get_codec(json.loads(json.dumps(config))) == codec
+    assert "max_error" not in INRCodec().get_config()
+    for bad in (0, -1.0, float("nan"), float("inf"), "0.1"):
+        with pytest.raises(ValueError, match="positive number"):
+            INRCodec(max_error=bad)
+    with pytest.raises(ValueError, match="not both"):
+        INRCodec(max_error=0.1, relative_error=0.1)
+    with pytest.raises(ValueError, match="resolution of float16"):
+        INRCodec(max_error=1e-3).encode(a1b[200:201].astype("f2"))
