@@ -11,8 +11,6 @@ basis achieves at the same rate.
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import zarr
+from pipelines_common import machine
 
 from inrcodec import INRCodec
 from inrcodec.coding.entropy import encode_symbols
@@ -80,17 +79,6 @@ def pca_points(train: np.ndarray, test: np.ndarray, components: int, bits: list[
                        "psnr_db": psnr(test, decoded),
                        "max_abs_error": float(np.abs(decoded - test).max())})
     return points
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [ln.split(":", 1)[1].strip() for ln in cpuinfo.read_text().splitlines()
-                 if ln.startswith("model name")]
-        cpu = names[0] if names else cpu
-    return (f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
-            f"torch {torch.__version__}")
 
 
 def markdown(rows: list[dict], model: str) -> str:
