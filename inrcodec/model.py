@@ -20,7 +20,7 @@ import torch
 from .nn.network import ModulatedSiren
 
 FORMAT = "inrcodec-model/1"
-BUNDLED = {"default-2d": "default-2d.safetensors"}
+BUNDLED = {"default-2d": "default-2d.safetensors", "default-3d": "default-3d.safetensors"}
 
 
 class ModelError(ValueError):

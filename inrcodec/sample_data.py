@@ -35,3 +35,22 @@ def load_a1b() -> np.ndarray:
 
     with netCDF4.Dataset(a1b_path()) as ds:
         return np.asarray(ds[A1B_VARIABLE][:], dtype=np.float32)
+
+
+def mni_path() -> Path:
+    """nilearn's MNI152 T1 template (197 x 233 x 189 uint8, 1 mm)."""
+    try:
+        import nilearn
+    except ImportError as e:
+        raise ImportError("the MNI brain template comes with nilearn: "
+                          "pip install 'inrcodec[examples]'") from e
+    return (Path(nilearn.__file__).parent / "datasets" / "data"
+            / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz")
+
+
+def load_mni() -> np.ndarray:
+    """The MNI152 T1 template as a (197, 233, 189) uint8 array (needs nibabel)."""
+    import nibabel
+
+    image = nibabel.load(mni_path())
+    return np.asarray(image.dataobj, dtype=np.uint8)

@@ -20,6 +20,9 @@ from .nn.fit import fit_latents, masked_mse
 from .nn.network import ModulatedSiren
 
 
+STATS_SAMPLES = 4096
+
+
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -129,7 +132,10 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     bar.close()
 
     net.eval()
-    latents = fit_in_batches(net, step_sizes.detach(), coords, values, weights, inner_steps)
+    # The quantizer's statistics: a few thousand samples pin down a mean and a spread.
+    some = torch.from_numpy(rng.permutation(len(values))[:STATS_SAMPLES]).to(dev)
+    latents = fit_in_batches(net, step_sizes.detach(), coords, values[some], weights[some],
+                             inner_steps)
     card = dict(card or {})
     card.update({"training": {"outer_steps": step0 + step,
                               "seconds": round(seconds0 + time.monotonic() - start, 1),

@@ -2,7 +2,6 @@
 
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,13 +56,6 @@ def test_xarray_round_trip_read_in_a_fresh_process(codec, tmp_path):
     assert np.array_equal(np.load(tmp_path / "fresh.npy"), here)
     reopened = xr.open_zarr(store)
     assert reopened[A1B_VARIABLE].encoding["compressors"][0] == codec
-
-
-def test_the_xarray_example_runs(tmp_path):
-    example = Path(__file__).parents[1] / "examples" / "xarray_climate.py"
-    result = subprocess.run([sys.executable, str(example), str(tmp_path / "ex.zarr")],
-                            check=True, capture_output=True, text=True)
-    assert "RMSE" in result.stdout and (tmp_path / "ex.zarr" / "air_temperature").is_dir()
 
 
 def test_zarr_format_3_serializer_in_sharded_store_read_in_a_fresh_process(codec, a1b, tmp_path):

@@ -1,0 +1,54 @@
+"""A 3-D turbulence field (fluidsim) compressed on a dask LocalCluster, within an error bound.
+
+    pip install torch==2.13.0 "inrcodec[examples]"
+    python examples/turbulence_cluster.py [--n 64] [--relative-error 0.001] [--out turbulence]
+"""
+
+import argparse
+import math
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from inrcodec.distributed import compress
+
+
+def turbulence(n: int, workdir: Path) -> xr.Dataset:
+    """Decaying 3-D turbulence from random noise, with fluidsim's pseudo-spectral ns3d solver."""
+    os.environ.setdefault("FLUIDSIM_PATH", str(workdir / "fluidsim"))
+    from fluidsim.solvers.ns3d.solver import Simul
+
+    params = Simul.create_default_params()
+    params.oper.nx = params.oper.ny = params.oper.nz = n
+    params.oper.Lx = params.oper.Ly = params.oper.Lz = 2 * math.pi
+    params.oper.type_fft = "fft3d.with_pyfftw"
+    params.nu_2 = 1e-2
+    params.init_fields.type = "noise"
+    params.time_stepping.t_end = 1.0
+    params.output.HAS_TO_SAVE = False
+    params.output.periods_print.print_stdout = 0
+    sim = Simul(params)
+    sim.time_stepping.start()
+    axis = np.linspace(0, 2 * math.pi, n, endpoint=False)
+    return xr.Dataset({name: (("z", "y", "x"), sim.state.state_phys.get_var(name))
+                       for name in ("vx", "vy", "vz")}, coords={"z": axis, "y": axis, "x": axis})
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--n", type=int, default=64)
+    parser.add_argument("--relative-error", type=float, default=1e-3)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", default="turbulence")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(exist_ok=True)
+    source = out / "turbulence.nc"
+    turbulence(args.n, out).to_netcdf(source)
+    shutil.rmtree(out / "turbulence.zarr", ignore_errors=True)  # a new field: start afresh
+    report = compress(source, out / "turbulence.zarr", model="default-3d", n_workers=args.workers,
+                      relative_error=args.relative_error)
+    print(report.table())
