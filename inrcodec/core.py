@@ -113,8 +113,6 @@ def decode(data: bytes, model: Model) -> np.ndarray:
         values = _predict(model, latents, c.shape, c.normalisation, exact=bounded)
         out = _cast(values, c.dtype)
         if bounded:
-            if missing is not None and c.dtype.kind != "f":
-                raise ContainerError("corrupted inrcodec chunk: a NaN mask on integer data")
             finite = ~missing if missing is not None else np.ones(c.shape, bool)
             magnitude = _magnitude(c.normalisation)
             half = residual.half_step(c.max_error, c.dtype, magnitude)
