@@ -96,7 +96,9 @@ def decode(data: bytes, model: Model) -> np.ndarray:
     c = Container.from_bytes(data, model.hash)
     size = int(np.prod(c.shape))
     missing = decode_mask(c.mask, size).reshape(c.shape) if c.mask is not None else None
-    if c.kind == Kind.EMPTY:
+    if c.kind == Kind.EMPTY and size == 0:
+        out = np.empty(c.shape, dtype=c.dtype)
+    elif c.kind == Kind.EMPTY:
         if c.dtype.kind != "f":
             raise ContainerError("corrupted inrcodec chunk: an all-NaN chunk of integers")
         out = np.full(c.shape, np.nan, dtype=c.dtype)

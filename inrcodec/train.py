@@ -19,7 +19,6 @@ from .nn.coords import grid
 from .nn.fit import fit_latents, masked_mse
 from .nn.network import ModulatedSiren
 
-
 STATS_SAMPLES = 4096
 
 
@@ -70,12 +69,14 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
                max_steps: int | None = None, time_budget: float | None = None,
                val_samples: np.ndarray | None = None, val_every: int = 500, seed: int = 0,
                device: str = "auto", progress: bool = True, card: dict | None = None,
-               init: Model | None = None) -> Model:
+               init: Model | None = None, quantization_bits: int | None = None) -> Model:
     """Meta-learn a model on ``samples`` of shape (n, *patch_shape); NaNs are "don't care".
 
     Stops after ``max_steps`` outer steps or ``time_budget`` seconds, whichever comes first.
     ``init`` continues training an existing model (its architecture wins over the arguments);
-    the learning rate schedule starts afresh.
+    the learning rate schedule starts afresh. ``quantization_bits`` trains with uniform noise of
+    that latent quantizer's step added to the fitted latents (quantization-aware training), so
+    the network learns to tolerate the rounding it will meet in the bitstream.
     """
     if max_steps is None and time_budget is None:
         raise ValueError("give max_steps or time_budget")
@@ -104,7 +105,7 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     earlier = init.card.get("training", {}) if init is not None else {}
     step0, seconds0 = earlier.get("outer_steps", 0), earlier.get("seconds", 0.0)
     history = list(init.card.get("validation", [])) if init is not None else []
-    start, step = time.monotonic(), 0
+    start, step, latent_std = time.monotonic(), 0, None
     bar = tqdm(total=max_steps, disable=not progress, desc="meta-training")
     while (max_steps is None or step < max_steps) and (
             time_budget is None or time.monotonic() - start < time_budget):
@@ -117,6 +118,11 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
         v, w = values[idx], weights[idx]
         latents = fit_latents(net, coords, v, w, step_sizes, inner_steps,
                               create_graph=not first_order)
+        if quantization_bits:
+            spread = latents.detach().std(0)  # a running estimate of the quantizer's statistics
+            latent_std = spread if latent_std is None else 0.99 * latent_std + 0.01 * spread
+            step_size = 8 * latent_std.max() / 2 ** quantization_bits
+            latents = latents + (torch.rand_like(latents) - 0.5) * step_size
         loss = masked_mse(net(coords, latents), v, w).mean()
         opt.zero_grad()
         loss.backward()
@@ -141,6 +147,7 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
                               "seconds": round(seconds0 + time.monotonic() - start, 1),
                               "inner_steps": inner_steps, "first_order": first_order,
                               "batch_size": batch_size, "lr": lr, "seed": seed,
+                              "quantization_bits": quantization_bits,
                               "samples": int(len(values)), "device": str(dev)},
                  "validation": history})
     return Model(net.cpu(), step_sizes.detach().cpu(), patch_shape,

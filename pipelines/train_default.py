@@ -25,6 +25,8 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", help="continue training this model file")
+    p.add_argument("--quantization-bits", type=int, help="quantization-aware training at this "
+                   "latent bit depth")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -35,6 +37,7 @@ def main() -> None:
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        time_budget=args.minutes * 60, val_samples=train[-16:],
                        init=Model.load(args.resume) if args.resume else None,
+                       quantization_bits=args.quantization_bits,
                        card={"data": "iris-sample-data A1B_north_america.nc air_temperature, "
                                      "fields 0-191 (HadCM3 annual-mean 2 m temperature)"})
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ The config is the codec: plain JSON holding the settings and, by default, the mo
 """
 
 import base64
+import hashlib
 import math
 import threading
 import zlib
@@ -17,21 +18,24 @@ from .. import core
 from ..coding.quantize import LatentQuantizer
 from ..model import Model, ModelError, resolve
 
-_models: dict[str, Model] = {}  # by hash: configs of the same model share one loaded copy
+# Configs carrying the same embedded model share one loaded copy. Keyed by the embedded text
+# itself, so a damaged copy is never mistaken for a good one seen before.
+_models: dict[bytes, Model] = {}
 _models_lock = threading.Lock()
 
 
-def _load_embedded(model_data: str, model_hash: str | None) -> Model:
+def _load_embedded(model_data: str) -> Model:
+    key = hashlib.sha256(model_data.encode()).digest()
     with _models_lock:
-        if model_hash in _models:
-            return _models[model_hash]
+        if key in _models:
+            return _models[key]
     try:
         raw = zlib.decompress(base64.b64decode(model_data, validate=True))
     except (ValueError, zlib.error) as e:
         raise ModelError(f"the model embedded in the codec config is damaged: {e}") from e
     model = Model.from_bytes(raw)
     with _models_lock:
-        return _models.setdefault(model.hash, model)
+        return _models.setdefault(key, model)
 
 
 class INRCodec(Codec):
@@ -67,7 +71,7 @@ class INRCodec(Codec):
                 raise ValueError(f"{name} must be a positive number, not {bound!r}")
         LatentQuantizer(np.zeros(1), np.ones(1), latent_bits)  # validates latent_bits
         if model_data is not None:
-            self.model = _load_embedded(model_data, model_hash)
+            self.model = _load_embedded(model_data)
         else:
             self.model = resolve(model)
         if model_hash is not None and model_hash != self.model.hash:
