@@ -11,7 +11,9 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     if name == "INRSerializer":  # needs zarr (the "zarr" extra); numcodecs users may lack it
-        from .codecs.zarr3 import INRSerializer
-
+        try:
+            from .codecs.zarr3 import INRSerializer
+        except ImportError as e:
+            raise ImportError(f"INRSerializer needs zarr 3 ({e}): pip install 'inrcodec[zarr]'") from e
         return INRSerializer
     raise AttributeError(f"module 'inrcodec' has no attribute {name!r}")

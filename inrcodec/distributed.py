@@ -99,7 +99,11 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     (``{"t2m": (12, 37, 49)}``); by default they follow the model's patches.
     ``settings`` go to the codec.
     """
-    from distributed import Client, LocalCluster, as_completed
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as e:
+        raise ImportError(f"compressing on a cluster needs dask.distributed ({e}): "
+                          "pip install 'dask[distributed]'") from e
     from tqdm.auto import tqdm
 
     ds = open_source(source)

@@ -80,6 +80,12 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     """
     if max_steps is None and time_budget is None:
         raise ValueError("give max_steps or time_budget")
+    samples = np.asarray(samples)
+    if samples.dtype.kind not in "fiu":
+        raise TypeError(f"training samples must be real numbers, not {samples.dtype}")
+    if not 2 <= samples.ndim <= 5:
+        raise ValueError(f"training samples must be shaped (n, *patch_shape) with 1 to 4 patch "
+                         f"dimensions, not {samples.shape}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     dev = pick_device(device)

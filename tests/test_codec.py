@@ -89,7 +89,8 @@ def test_nans_are_restored_exactly_and_ignored_by_the_fit(codec, a1b):
 
 
 def test_constant_all_nan_tiny_and_empty_chunks(codec):
-    for chunk in [np.zeros((0, 4), "f4"), np.zeros((3, 0), "u2"),np.full((37, 49), 273.15, "f4"), np.full((4, 4), 7, "i2"),
+    for chunk in [np.zeros((0, 4), "f4"), np.zeros((3, 0), "u2"),
+                  np.full((37, 49), 273.15, "f4"), np.full((4, 4), 7, "i2"),
                   np.array([[1.5]], "f8"), np.full((2, 3), np.nan, "f4")]:
         assert np.array_equal(round_trip(codec, chunk), chunk, equal_nan=True)
     chunk = np.full((6, 6), 3.25, "f4")

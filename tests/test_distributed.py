@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -62,3 +63,23 @@ def single_process_write(source, store, chunks):
     ds = xr.open_dataset(source)
     ds.to_zarr(store, zarr_format=2, encoding=encoding_for(ds, chunks={A1B_VARIABLE: chunks}))
     return zarr.open_array(store, path=A1B_VARIABLE)[:]
+
+
+def test_a_worker_killed_mid_run_loses_nothing(source, tmp_path):
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        victim = next(iter(client.run(os.getpid).values()))
+        dest = tmp_path / "d.zarr"
+        with ThreadPoolExecutor(1) as pool:
+            run = pool.submit(compress, source, dest, chunks={A1B_VARIABLE: (2, 37, 49)},
+                              scheduler=cluster.scheduler_address, progress=False)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not list((dest / A1B_VARIABLE).glob("*.0.0")):
+                time.sleep(0.02)
+            os.kill(victim, signal.SIGKILL)  # the nanny restarts it; its tasks run elsewhere
+            report = run.result(timeout=300)
+    assert report.variables[A1B_VARIABLE].chunks == 24
+    reference = single_process_write(source, tmp_path / "s.zarr", (2, 37, 49))
+    assert np.array_equal(xr.open_zarr(dest)[A1B_VARIABLE].values, reference)

@@ -45,3 +45,13 @@ def test_training_continues_from_a_model(samples, tmp_path):
 def test_samples_without_information_are_refused():
     with pytest.raises(ValueError, match="two distinct finite values"):
         meta_train(np.full((4, 8, 8), 3.0, "f4"), max_steps=1, progress=False)
+
+
+@pytest.mark.parametrize("samples, error, message", [
+    (np.zeros((4, 8, 8), complex), TypeError, "real numbers"),
+    (np.zeros(16, "f4"), ValueError, "patch dimensions"),
+    (np.zeros((2, 2, 2, 2, 2, 2), "f4"), ValueError, "patch dimensions"),
+])
+def test_bad_training_input_is_refused_clearly(samples, error, message):
+    with pytest.raises(error, match=message):
+        meta_train(samples, max_steps=1, progress=False)
