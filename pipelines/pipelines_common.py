@@ -1,5 +1,6 @@
 """What every pipeline's report says about the machine it ran on."""
 
+import argparse
 import os
 import platform
 from pathlib import Path
@@ -16,3 +17,41 @@ def machine() -> str:
         cpu = names[0] if names else cpu
     return (f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
             f"torch {torch.__version__}")
+
+
+def training_arguments(description: str, **defaults) -> argparse.Namespace:
+    """The options every training pipeline takes; ``defaults`` override the usual values."""
+    defaults = {"minutes": 50.0, "width": 64, "depth": 4, "latent_dim": 64, "batch_size": 16,
+                "lr": 1e-3, **defaults}
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=defaults["minutes"])
+    p.add_argument("--out", default=defaults["out"])
+    p.add_argument("--width", type=int, default=defaults["width"])
+    p.add_argument("--depth", type=int, default=defaults["depth"])
+    p.add_argument("--latent-dim", type=int, default=defaults["latent_dim"])
+    p.add_argument("--batch-size", type=int, default=defaults["batch_size"])
+    p.add_argument("--lr", type=float, default=defaults["lr"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", help="continue training this model file")
+    p.add_argument("--quantization-bits", type=int,
+                   help="quantization-aware training at this latent bit depth")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    return args
+
+
+def train_and_save(samples, args: argparse.Namespace, **kwargs) -> None:
+    """Meta-learn on ``samples`` with the options in ``args``, save the model, say where."""
+    from inrcodec import Model
+    from inrcodec.train import meta_train
+
+    model = meta_train(samples, width=args.width, depth=args.depth, latent_dim=args.latent_dim,
+                       batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                       time_budget=args.minutes * 60, quantization_bits=args.quantization_bits,
+                       init=Model.load(args.resume) if args.resume else None, **kwargs)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    model.save(args.out)
+    print(f"saved {args.out} ({Path(args.out).stat().st_size} bytes), hash {model.hash[:12]}")
+    print(model.card["validation"][-3:])
