@@ -5,6 +5,8 @@
     inrcodec compress SOURCE... DEST   compress netCDF files, globs or a Zarr store into a Zarr
                                        store on a dask cluster (resumes an interrupted run)
     inrcodec info STORE                codec settings, model, stored size and ratio per variable
+    inrcodec train SOURCE... --var V --patch N,N --out MODEL
+                                       meta-learn a model on windows drawn from an archive
 """
 
 import argparse
@@ -104,6 +106,30 @@ def _inrcodec_of(array):
     return None
 
 
+def train(args) -> None:
+    from .data import sample_patches
+    from .model import Model
+    from .train import meta_train
+
+    patch_shape = tuple(int(n) for n in args.patch.split(","))
+    samples, validation = sample_patches(args.source, args.var, patch_shape, args.samples,
+                                         seed=args.seed)
+    model = meta_train(samples, width=args.width, depth=args.depth, latent_dim=args.latent_dim,
+                       inner_steps=args.inner_steps, first_order=args.first_order,
+                       batch_size=args.batch_size, lr=args.lr, time_budget=args.minutes * 60,
+                       max_steps=args.steps, val_samples=validation, val_every=args.val_every,
+                       seed=args.seed, device=args.device,
+                       init=Model.load(args.resume) if args.resume else None,
+                       checkpoint=f"{args.out}.checkpoint", checkpoint_every=60.0,
+                       card={"data": f"{args.var} from {', '.join(map(str, args.source))}: "
+                                     f"{len(samples)} windows of {patch_shape}"})
+    model.save(args.out)
+    Path(f"{args.out}.checkpoint").unlink(missing_ok=True)
+    last = model.card["validation"][-1:] or [{}]
+    print(f"saved {args.out}: hash {model.hash[:12]}, {model.card['training']['outer_steps']} "
+          f"outer steps, held-out PSNR {last[0].get('val_psnr', 'n/a')} dB")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="inrcodec", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,12 +155,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--torch-threads", type=int, default=1, help="torch threads per task")
     p = commands.add_parser("info", help="what an inrcodec store holds")
     p.add_argument("store")
+    p = commands.add_parser("train", help="meta-learn a model on an archive")
+    p.add_argument("source", nargs="+", help="netCDF files, globs, or a Zarr store")
+    p.add_argument("--var", required=True)
+    p.add_argument("--patch", required=True, help="patch shape, e.g. 37,49 or 16,16,16")
+    p.add_argument("--out", required=True, help="the model file to write (.safetensors)")
+    p.add_argument("--samples", type=int, default=4096, help="training windows to draw")
+    p.add_argument("--minutes", type=float, default=30.0, help="time budget")
+    p.add_argument("--steps", type=int, help="outer steps (default: until the time budget)")
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--depth", type=int, default=4)
+    p.add_argument("--latent-dim", type=int, default=64)
+    p.add_argument("--inner-steps", type=int, default=3)
+    p.add_argument("--first-order", action="store_true", help="first-order MAML (faster)")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda")
+    p.add_argument("--resume", help="continue from this model or checkpoint")
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
             demo(args.out, args.latent_bits, args.inner_steps)
         elif args.command == "compress":
             compress(args)
+        elif args.command == "train":
+            train(args)
         else:
             info(args.store)
     except (ValueError, ImportError, OSError) as e:  # a readable line, not a traceback

@@ -7,7 +7,6 @@ resumes), reads it back and returns a few statistics. Workers need inrcodec inst
 source and destination paths reachable; the model travels inside the array metadata.
 """
 
-import glob
 import math
 import os
 import time
@@ -16,26 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .data import open_source
 from .model import resolve
 from .xarray import chunks_for, compressible, encoding_for
-
-
-def open_source(source):
-    """An xarray Dataset from a Dataset, a Zarr store, a netCDF file, or a list or glob of them."""
-    import xarray as xr
-
-    if isinstance(source, xr.Dataset):
-        return source
-    paths = [str(p) for p in source] if isinstance(source, list | tuple) else [str(source)]
-    expanded = sorted(p for pattern in paths for p in (glob.glob(pattern) or [pattern]))
-    missing = [p for p in expanded if not Path(p).exists()]
-    if missing:
-        raise FileNotFoundError(f"no such source: {', '.join(missing)}")
-    if len(expanded) == 1 and (Path(expanded[0]).is_dir() or expanded[0].endswith(".zarr")):
-        return xr.open_zarr(expanded[0])
-    if len(expanded) == 1:
-        return xr.open_dataset(expanded[0], chunks={})
-    return xr.open_mfdataset(expanded, combine="by_coords")
 
 
 @dataclass

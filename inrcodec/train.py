@@ -6,8 +6,10 @@ differentiating through the inner loop (full second order unless ``first_order``
 latents of the training samples give the statistics the quantizer and entropy model use.
 """
 
+import copy
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -69,14 +71,17 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
                max_steps: int | None = None, time_budget: float | None = None,
                val_samples: np.ndarray | None = None, val_every: int = 500, seed: int = 0,
                device: str = "auto", progress: bool = True, card: dict | None = None,
-               init: Model | None = None, quantization_bits: int | None = None) -> Model:
+               init: Model | None = None, quantization_bits: int | None = None,
+               checkpoint: str | Path | None = None, checkpoint_every: float = 300.0) -> Model:
     """Meta-learn a model on ``samples`` of shape (n, *patch_shape); NaNs are "don't care".
 
     Stops after ``max_steps`` outer steps or ``time_budget`` seconds, whichever comes first.
     ``init`` continues training an existing model (its architecture wins over the arguments);
     the learning rate schedule starts afresh. ``quantization_bits`` trains with uniform noise of
     that latent quantizer's step added to the fitted latents (quantization-aware training), so
-    the network learns to tolerate the rounding it will meet in the bitstream.
+    the network learns to tolerate the rounding it will meet in the bitstream. With
+    ``checkpoint``, a model that ``init`` can continue is saved there every ``checkpoint_every``
+    seconds, so an interrupted run loses at most that much.
     """
     if max_steps is None and time_budget is None:
         raise ValueError("give max_steps or time_budget")
@@ -112,6 +117,7 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     step0, seconds0 = earlier.get("outer_steps", 0), earlier.get("seconds", 0.0)
     history = list(init.card.get("validation", [])) if init is not None else []
     start, step, latent_std = time.monotonic(), 0, None
+    saved = start
     bar = tqdm(total=max_steps, disable=not progress, desc="meta-training")
     while (max_steps is None or step < max_steps) and (
             time_budget is None or time.monotonic() - start < time_budget):
@@ -135,6 +141,14 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
         opt.step()
         step += 1
         bar.update()
+        if checkpoint is not None and time.monotonic() - saved >= checkpoint_every:
+            progress_card = {"training": {"outer_steps": step0 + step,
+                                          "seconds": round(seconds0 + time.monotonic() - start, 1)},
+                             "validation": history}
+            Model(copy.deepcopy(net).cpu(), step_sizes.detach().cpu(), patch_shape,
+                  latents.detach().mean(0).cpu().numpy(), latents.detach().std(0).cpu().numpy(),
+                  progress_card).save(checkpoint)
+            saved = time.monotonic()
         if val is not None and step % val_every == 0:
             val_psnr = psnr_of(net, step_sizes.detach(), coords, *val, inner_steps)
             history.append({"step": step0 + step,

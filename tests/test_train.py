@@ -55,3 +55,31 @@ def test_samples_without_information_are_refused():
 def test_bad_training_input_is_refused_clearly(samples, error, message):
     with pytest.raises(error, match=message):
         meta_train(samples, max_steps=1, progress=False)
+
+
+def test_checkpoints_can_be_resumed(samples, tmp_path):
+    checkpoint = tmp_path / "run.checkpoint"
+    meta_train(samples, width=16, depth=2, latent_dim=8, batch_size=8, max_steps=5,
+               progress=False, checkpoint=checkpoint, checkpoint_every=0.0)
+    saved = Model.load(checkpoint)
+    assert saved.card["training"]["outer_steps"] == 5
+    more = meta_train(samples, max_steps=5, progress=False, init=saved)
+    assert more.card["training"]["outer_steps"] == 10
+
+
+def test_train_command_draws_windows_from_an_archive_and_holds_out_validation(tmp_path, capsys):
+    from inrcodec.cli import main
+    from inrcodec.data import sample_patches
+    from inrcodec.sample_data import a1b_path
+
+    train, validation = sample_patches(a1b_path(), "air_temperature", (16, 16), 50)
+    assert train.shape == (50, 16, 16) and validation.shape == (5, 16, 16)
+    out = tmp_path / "m.safetensors"
+    assert main(["train", str(a1b_path()), "--var", "air_temperature", "--patch", "16,16",
+                 "--out", str(out), "--steps", "20", "--samples", "64", "--val-every", "10",
+                 "--width", "16", "--depth", "2", "--latent-dim", "8"]) == 0
+    model = Model.load(out)
+    assert model.patch_shape == (16, 16) and len(model.card["validation"]) == 2
+    assert "held-out PSNR" in capsys.readouterr().out
+    assert main(["train", str(a1b_path()), "--var", "nope", "--patch", "16,16",
+                 "--out", str(out)]) == 1
