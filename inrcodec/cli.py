@@ -109,6 +109,7 @@ def _inrcodec_of(array):
 def train(args) -> None:
     from .data import sample_patches
     from .model import Model
+    from .report import rate_distortion, write_report
     from .train import meta_train
 
     patch_shape = tuple(int(n) for n in args.patch.split(","))
@@ -123,8 +124,12 @@ def train(args) -> None:
                        checkpoint=f"{args.out}.checkpoint", checkpoint_every=60.0,
                        card={"data": f"{args.var} from {', '.join(map(str, args.source))}: "
                                      f"{len(samples)} windows of {patch_shape}"})
+    if validation is not None:
+        model.card["rate_distortion"] = rate_distortion(model, validation)
     model.save(args.out)
     Path(f"{args.out}.checkpoint").unlink(missing_ok=True)
+    if validation is not None:
+        write_report(model, validation, Path(args.out).with_suffix(".report"))
     last = model.card["validation"][-1:] or [{}]
     print(f"saved {args.out}: hash {model.hash[:12]}, {model.card['training']['outer_steps']} "
           f"outer steps, held-out PSNR {last[0].get('val_psnr', 'n/a')} dB")

@@ -1,5 +1,7 @@
 """Meta-learning mechanics on small synthetic fields (quality is measured by pipelines/)."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -81,5 +83,8 @@ def test_train_command_draws_windows_from_an_archive_and_holds_out_validation(tm
     model = Model.load(out)
     assert model.patch_shape == (16, 16) and len(model.card["validation"]) == 2
     assert "held-out PSNR" in capsys.readouterr().out
+    assert [p["latent_bits"] for p in model.card["rate_distortion"]] == [2, 3, 4, 5, 6, 8]
+    assert (tmp_path / "m.report.png").stat().st_size > 1000
+    assert json.loads((tmp_path / "m.report.json").read_text())["model_hash"] == model.hash
     assert main(["train", str(a1b_path()), "--var", "nope", "--patch", "16,16",
                  "--out", str(out)]) == 1
