@@ -24,6 +24,8 @@ from inrcodec import INRCodec
 from inrcodec.coding.entropy import encode_symbols
 from inrcodec.coding.normalise import Normalisation
 from inrcodec.coding.quantize import LatentQuantizer
+from inrcodec.model import resolve
+from inrcodec.report import write_report
 from inrcodec.sample_data import A1B_TEST as TEST, A1B_TRAIN as TRAIN, load_a1b
 
 HEADER_BYTES = 16  # magic, version, model tag, type, layout, 3 shape bytes, 3 normalisation, crc
@@ -110,6 +112,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", help="also write the rows as JSON here")
     p.add_argument("--markdown", help="also write the table as markdown here")
+    p.add_argument("--report", help="also write the model's training report (PREFIX.json/png)")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -125,6 +128,8 @@ def main() -> None:
     print(table)
     if args.markdown:
         Path(args.markdown).write_text(table)
+    if args.report:
+        write_report(resolve(args.model), test, args.report)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 
