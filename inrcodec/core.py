@@ -86,7 +86,7 @@ def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int,
                          f"{chunk.dtype} data of this magnitude: store it losslessly instead")
     prediction = _predict(model, quantizer.dequantize(symbols), chunk.shape, norm, exact=True)
     residuals, exceptions = residual.quantize(values, prediction[finite], half, bound, magnitude,
-                                              lambda v: _cast(v, chunk.dtype))
+                                              chunk.dtype, lambda v: _cast(v, chunk.dtype))
     coded = residual.encode(residuals, exceptions, chunk[finite][exceptions])
     return Container(kind=Kind.BOUNDED, max_error=bound, residuals=coded,
                      **fields).to_bytes(model.hash)
