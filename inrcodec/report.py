@@ -43,7 +43,7 @@ def write_report(model: Model, samples: np.ndarray, prefix: str | Path) -> dict:
     if report["validation"]:
         left.plot([v["seconds"] / 60 for v in report["validation"]],
                   [v["val_psnr"] for v in report["validation"]], marker="o")
-    left.set(xlabel="training minutes", ylabel="held-out PSNR dB (unquantized latents)",
+    left.set(xlabel="training minutes", ylabel="validation PSNR dB (unquantized latents)",
              title="quality vs training time")
     rd = report["rate_distortion"]
     right.semilogx([p["bits_per_value"] for p in rd], [p["psnr_db"] for p in rd], marker="o")
