@@ -186,3 +186,16 @@ def test_settings_change_size_and_quality(codec, a1b):
         data = c.encode(chunk)
         results[bits] = (len(data), rel_rmse(chunk, c.decode(data)))
     assert results[7][0] > results[3][0] and results[7][1] < results[3][1]
+
+
+def test_a_pickle_posing_as_a_model_is_refused_without_being_run(tmp_path):
+    import torch
+
+    class Boom:
+        def __reduce__(self):
+            return (exec, ("open('" + str(tmp_path / "ran") + "', 'w').close()",))
+
+    torch.save({"payload": Boom()}, tmp_path / "evil.safetensors")
+    with pytest.raises(ModelError, match="not an inrcodec model file"):
+        INRCodec(str(tmp_path / "evil.safetensors"))
+    assert not (tmp_path / "ran").exists()
