@@ -76,7 +76,7 @@ def _parse_chunks(text: str) -> tuple[str, tuple[int, ...]]:
 def info(store: str) -> None:
     import zarr
 
-    from .distributed import stored_chunk_bytes
+    from .distributed import inrcodec_of, stored_chunk_bytes
 
     if not Path(store).exists():
         raise FileNotFoundError(f"no such store: {store}")
@@ -84,7 +84,7 @@ def info(store: str) -> None:
     print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'codec':>9} {'bits':>4} {'steps':>5} "
           f"{'model':>12} {'kB stored':>9} {'ratio':>7} {'bits/val':>8}")
     for name, array in sorted(group.arrays()):
-        codec = _inrcodec_of(array)
+        codec = inrcodec_of(array)
         if codec is None:
             continue
         stored = stored_chunk_bytes(array)
@@ -93,17 +93,6 @@ def info(store: str) -> None:
               f"{codec.latent_bits:>4} {codec.inner_steps:>5} {codec.model.hash[:12]:>12} "
               f"{stored / 1e3:>9.1f} {nbytes / max(stored, 1):>7.1f} "
               f"{8 * stored / max(array.size, 1):>8.3f}")
-
-
-def _inrcodec_of(array):
-    from .codecs.numcodecs import INRCodec
-
-    for codec in (*array.compressors, array.serializer):
-        if isinstance(codec, INRCodec):
-            return codec
-        if hasattr(codec, "codec") and isinstance(codec.codec, INRCodec):
-            return codec.codec
-    return None
 
 
 def train(args) -> None:

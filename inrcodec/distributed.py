@@ -99,7 +99,9 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     encoding = encoding_for(ds, model, zarr_format=zarr_format, variables=names, chunks=chunks,
                             **settings)
     dest = str(dest)
-    if not Path(dest).exists():
+    if Path(dest).exists():
+        _check_resumable(ds, dest, encoding)
+    else:
         _write_metadata(ds, dest, encoding, zarr_format)
 
     cluster = None if scheduler else LocalCluster(n_workers=n_workers, threads_per_worker=1,
@@ -124,6 +126,25 @@ def _write_metadata(ds, dest: str, encoding: dict, zarr_format: int) -> None:
     ds = ds.assign({name: ds[name].load() for name in small if name in ds.data_vars})
     ds.to_zarr(dest, mode="w-", compute=False, encoding=encoding, zarr_format=zarr_format,
                consolidated=True)
+
+
+def _check_resumable(ds, dest: str, encoding: dict) -> None:
+    """Refuse to resume into a store that was started with another source or other settings."""
+    import zarr
+
+    for name, entry in encoding.items():
+        try:
+            array = zarr.open_array(dest, path=name, mode="r")
+        except (FileNotFoundError, KeyError, ValueError) as e:
+            raise ValueError(f"{dest} exists but holds no array {name!r}: it was not started by "
+                             "this command; choose another destination") from e
+        codec = inrcodec_of(array)
+        wanted = entry.get("serializer") or entry["compressors"]
+        wanted = getattr(wanted, "codec", wanted)
+        if (codec is None or codec.get_config() != wanted.get_config()
+                or array.shape != ds[name].shape or tuple(array.chunks) != entry["chunks"]):
+            raise ValueError(f"{dest} was started with other settings for {name!r} (codec, shape "
+                             "or chunks): resume with the same ones, or delete it to start over")
 
 
 def _compress_block(block, dest, name, torch_threads):
@@ -181,3 +202,15 @@ def stored_chunk_bytes(array) -> int:
         return size
 
     return sync(total())
+
+
+def inrcodec_of(array):
+    """The INRCodec that encodes a Zarr array, whichever format; None for other arrays."""
+    from .codecs.numcodecs import INRCodec
+
+    for codec in (*array.compressors, array.serializer):
+        if isinstance(codec, INRCodec):
+            return codec
+        if hasattr(codec, "codec") and isinstance(codec.codec, INRCodec):
+            return codec.codec
+    return None

@@ -83,3 +83,17 @@ def test_a_worker_killed_mid_run_loses_nothing(source, tmp_path):
     assert report.variables[A1B_VARIABLE].chunks == 24
     reference = single_process_write(source, tmp_path / "s.zarr", (2, 37, 49))
     assert np.array_equal(xr.open_zarr(dest)[A1B_VARIABLE].values, reference)
+
+
+def test_resuming_with_other_settings_is_refused(source, tmp_path):
+    from inrcodec.distributed import _write_metadata
+
+    foreign = tmp_path / "foreign.zarr"
+    xr.open_dataset(source).to_zarr(foreign)  # a store this command did not start
+    with pytest.raises(ValueError, match="other settings"):
+        compress(source, foreign, chunks={A1B_VARIABLE: CHUNKS}, progress=False)
+    started = tmp_path / "started.zarr"
+    ds = xr.open_dataset(source).chunk({"time": CHUNKS[0]})
+    _write_metadata(ds, str(started), encoding_for(ds, chunks={A1B_VARIABLE: CHUNKS}), 2)
+    with pytest.raises(ValueError, match="other settings"):
+        compress(source, started, chunks={A1B_VARIABLE: CHUNKS}, latent_bits=4, progress=False)
