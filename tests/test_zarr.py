@@ -98,3 +98,16 @@ def test_zarr_format_3_refuses_what_it_cannot_store(tmp_path):
     with pytest.raises(ValueError, match="2-D patches"):
         zarr.create_array(store=tmp_path / "1d.zarr", shape=(100,), dtype="f4",
                           serializer=INRSerializer(), compressors=None)
+
+
+def test_zarr_format_3_big_endian_integers_with_a_bound(tmp_path):
+    from inrcodec import INRSerializer
+
+    data = (np.random.default_rng(0).normal(size=(3, 37, 49)).cumsum(-1) * 50).astype(">i2")
+    z = zarr.create_array(store=tmp_path / "i.zarr", shape=data.shape, chunks=(1, 37, 49),
+                          dtype=">i2", serializer=INRSerializer(max_error=3),
+                          compressors=None)
+    z[:] = data
+    back = zarr.open_array(tmp_path / "i.zarr", mode="r")[:]
+    assert back.dtype.newbyteorder("=") == np.dtype("i2")  # zarr 3 hands back native order
+    assert np.abs(back.astype(int) - data).max() <= 3

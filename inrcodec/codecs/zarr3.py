@@ -74,6 +74,8 @@ class INRSerializer(ArrayBytesCodec):
     def _decode_sync(self, chunk_bytes, chunk_spec):
         decoded = self.codec.decode(chunk_bytes.to_bytes())
         expected = np.dtype(chunk_spec.dtype.to_native_dtype())
+        if decoded.dtype.newbyteorder("=") == expected.newbyteorder("="):
+            decoded = decoded.astype(expected, copy=False)  # zarr may ask for another byte order
         if decoded.shape != tuple(chunk_spec.shape) or decoded.dtype != expected:
             raise ContainerError(f"inrcodec chunk holds {decoded.dtype} {decoded.shape}, but the "
                                  f"array expects {expected} {tuple(chunk_spec.shape)}")
