@@ -39,6 +39,10 @@ def validate(chunk: np.ndarray, model: Model) -> np.ndarray:
     if chunk.nbytes > MAX_BYTES:
         raise ValueError(f"chunk of {chunk.nbytes / 2**30:.1f} GiB: inrcodec stores chunks of at "
                          f"most {MAX_BYTES / 2**30:.0f} GiB; use smaller chunks")
+    if chunk.dtype.kind in "iu" and chunk.dtype.itemsize == 8 and chunk.size and (
+            chunk.max() > 2 ** 53 or chunk.min() < -2 ** 53):
+        raise ValueError("64-bit integers beyond +-2**53 are not stored exactly enough by "
+                         "inrcodec's float64 arithmetic: store them losslessly instead")
     if chunk.dtype.kind == "f" and np.isinf(chunk).any():
         raise ValueError("chunk contains +-Inf, which a lossy codec cannot represent: replace "
                          "infinite values (with NaN to mark them missing) before compressing")

@@ -199,3 +199,12 @@ def test_a_pickle_posing_as_a_model_is_refused_without_being_run(tmp_path):
     with pytest.raises(ModelError, match="not an inrcodec model file"):
         INRCodec(str(tmp_path / "evil.safetensors"))
     assert not (tmp_path / "ran").exists()
+
+
+def test_values_float64_cannot_resolve_are_refused_clearly(codec):
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        codec.encode((2 ** 62 + np.arange(64).reshape(8, 8) * 3).astype("i8"))
+    with pytest.raises(ValueError, match="too large"):
+        codec.encode(np.array([[1e308, -1e308], [0.0, 1.0]]))
+    tiny_spread = np.full((37, 49), 1e100) * (1 + np.arange(37 * 49).reshape(37, 49) * 2e-16)
+    assert codec.decode(codec.encode(tiny_spread)).shape == (37, 49)
