@@ -81,3 +81,13 @@ def test_bound_settings_are_validated_and_travel_in_the_config(a1b):
         INRCodec(max_error=0.1, relative_error=0.1)
     with pytest.raises(ValueError, match="resolution of float16"):
         INRCodec(max_error=1e-3).encode(a1b[200:201].astype("f2"))
+
+
+def test_bounded_encoding_is_deterministic_across_threads(a1b):
+    from concurrent.futures import ThreadPoolExecutor
+
+    codec = INRCodec(max_error=0.1)
+    chunks = [a1b[i:i + 1] for i in range(200, 208)]
+    with ThreadPoolExecutor(8) as pool:
+        parallel = list(pool.map(codec.encode, chunks))
+    assert parallel == [codec.encode(c) for c in chunks]
