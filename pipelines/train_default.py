@@ -4,7 +4,8 @@
 
 The bundled model is that run (2 threads, 5836 outer steps). Continuing it for 38 minutes with
 ``--resume ... --lr 3e-4 --quantization-bits 3`` gained 0.7 dB at 3-bit latents and lost 1.2 to
-2.1 dB at 4-6 bits, so it was not bundled.
+2.1 dB at 4-6 bits, and 25 minutes with ``--resume ... --lr 3e-4`` lost 0.1-0.3 dB on the held-out
+fields (overfitting 192 fields), so neither was bundled.
 """
 
 from pipelines_common import train_and_save, training_arguments
