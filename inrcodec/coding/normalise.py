@@ -37,8 +37,9 @@ class Normalisation:
     @classmethod
     def fit(cls, values: np.ndarray) -> "Normalisation":
         """Normalisation of the finite ``values`` (at least one, not all equal)."""
-        std = float(np.std(values, dtype=np.float64))
-        mean = float(np.mean(values, dtype=np.float64))
+        with np.errstate(over="ignore"):  # an overflow is refused just below
+            std = float(np.std(values, dtype=np.float64))
+            mean = float(np.mean(values, dtype=np.float64))
         if not math.isfinite(std) or not math.isfinite(mean) or abs(mean) > 1e300:
             raise ValueError("values too large for inrcodec (their spread overflows float64): "
                              "rescale the data first")

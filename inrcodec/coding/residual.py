@@ -30,7 +30,8 @@ def half_step(max_error: float, dtype: np.dtype, magnitude: float) -> float:
     slack = max_error * 2.0 ** -16 + PREDICTION_TOLERANCE * magnitude
     if dtype.kind in "iu":
         return math.floor(max_error) + 0.5 - slack
-    return max_error - slack - float(np.spacing(np.asarray(magnitude, dtype=dtype)))
+    largest = float(np.finfo(dtype).max)
+    return max_error - slack - float(np.spacing(np.asarray(min(magnitude, largest), dtype=dtype)))
 
 
 def reconstruct(prediction: np.ndarray, symbols: np.ndarray, half: float) -> np.ndarray:
