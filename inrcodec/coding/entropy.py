@@ -20,31 +20,26 @@ _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10  # fdl
 MIN_PROBABILITY = 2.0 ** -20  # every symbol stays encodable, clipped tails included
 
 
-def _exp(x: float) -> float:
-    """exp(x) to ~1e-15 relative, the same on every IEEE-754 machine (for |x| < 700)."""
-    k = math.floor(x / _LN2 + 0.5)
+def portable_exp(x: np.ndarray) -> np.ndarray:
+    """exp(x) to ~1e-15 relative, the same on every IEEE-754 machine (for |x| <= 700).
+
+    Range reduction with fdlibm's two-part ln 2 and a fixed Taylor series: elementwise +, -, *,
+    / and exact scaling by powers of two only, which numpy evaluates identically everywhere.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    k = np.floor(x / _LN2 + 0.5)
     r = (x - k * _LN2_HI) - k * _LN2_LO
-    term, total = 1.0, 1.0
-    for n in range(1, 18):
-        term = term * r / n
-        total += term
-    return math.ldexp(total, k)
-
-
-def _logistic_cdf(x: float) -> float:
-    return 1.0 / (1.0 + _exp(-x)) if x > -700 else 0.0
-
-
-def logistic_cdf_array(x: np.ndarray) -> np.ndarray:
-    """``_logistic_cdf`` over an array, with the same elementwise IEEE operations."""
-    x = np.clip(np.asarray(x, dtype=np.float64), -700.0, 700.0)
-    k = np.floor(-x / _LN2 + 0.5)
-    r = (-x - k * _LN2_HI) - k * _LN2_LO
     term, total = np.ones_like(r), np.ones_like(r)
     for n in range(1, 18):
         term = term * r / n
         total = total + term
-    return np.where(x > -700, 1.0 / (1.0 + np.ldexp(total, k.astype(np.int32))), 0.0)
+    return np.ldexp(total, k.astype(np.int32))
+
+
+def logistic_cdf(x: np.ndarray) -> np.ndarray:
+    """The standard logistic CDF, portably (see ``portable_exp``); 0 at and below -700."""
+    x = np.clip(np.asarray(x, dtype=np.float64), -700.0, 700.0)
+    return np.where(x > -700, 1.0 / (1.0 + portable_exp(-x)), 0.0)
 
 
 @lru_cache(maxsize=64)
@@ -52,10 +47,9 @@ def _tables(std: tuple[float, ...], step: float, low: int, size: int) -> np.ndar
     tables = np.empty((len(std), size), dtype=np.float32)
     for d, sigma in enumerate(std):
         s = max(sigma, 1e-6 * step) * math.sqrt(3.0) / math.pi / step  # logistic scale in steps
-        edges = [0.0] + [_logistic_cdf((low + i + 0.5) / s) for i in range(size - 1)] + [1.0]
-        p = [max(b - a, MIN_PROBABILITY) for a, b in zip(edges[:-1], edges[1:])]
-        total = sum(p)
-        tables[d] = [v / total for v in p]
+        edges = logistic_cdf((low + np.arange(size - 1) + 0.5) / s)
+        p = np.maximum(np.diff(np.concatenate([[0.0], edges, [1.0]])), MIN_PROBABILITY)
+        tables[d] = p / sum(p.tolist())  # a sequential sum: the same total on every machine
     return tables
 
 

@@ -18,7 +18,7 @@ import constriction
 import numpy as np
 
 from .container import ContainerError, Reader, svarint, varint
-from .entropy import logistic_cdf_array
+from .entropy import logistic_cdf
 from .normalise import scale_from_code
 
 MAX_SYMBOL = 2 ** 15
@@ -120,7 +120,7 @@ def _best_scale_code(symbols: np.ndarray, k: int) -> int:
 def _probabilities(scale_code: int, k: int) -> np.ndarray:
     """Logistic probabilities of the symbols -k..k with rms ``2 ** (scale_code / 4)``."""
     s = scale_from_code(scale_code) * math.sqrt(3.0) / math.pi
-    edges = logistic_cdf_array((np.arange(-k, k, dtype=np.float64) + 0.5) / s)
+    edges = logistic_cdf((np.arange(-k, k, dtype=np.float64) + 0.5) / s)
     return np.maximum(np.diff(np.concatenate([[0.0], edges, [1.0]])), 1e-300)
 
 
