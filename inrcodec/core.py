@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .coding import residual
-from .coding.container import DTYPES, MAX_BYTES, Container, ContainerError, Kind
+from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind
 from .coding.entropy import decode_symbols, encode_symbols
 from .coding.mask import decode_mask, encode_mask
 from .coding.normalise import Normalisation
@@ -31,8 +31,8 @@ def validate(chunk: np.ndarray, model: Model) -> np.ndarray:
     if chunk.dtype.kind + str(chunk.dtype.itemsize) not in DTYPES:
         raise TypeError(f"inrcodec stores float16/32/64 and integer arrays, not {chunk.dtype}; "
                         "convert the data (e.g. .astype('float32')) first")
-    if chunk.ndim > 7:
-        raise ValueError(f"inrcodec stores arrays of up to 7 dimensions, not {chunk.ndim}")
+    if chunk.ndim > MAX_NDIM:
+        raise ValueError(f"inrcodec stores arrays of up to {MAX_NDIM} dimensions, not {chunk.ndim}")
     if chunk.ndim and chunk.ndim < model.ndim:
         raise ValueError(f"the model fits {model.ndim}-D patches; a {chunk.ndim}-D chunk needs "
                          f"a model of at most {chunk.ndim} dimensions")
@@ -81,17 +81,17 @@ def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int,
     if max_error is None and relative_error is None:
         return Container(kind=Kind.LATENTS, **fields).to_bytes(model.hash)
 
-    values = values.astype(np.float64)
-    bound = max_error if max_error is not None else relative_error * (values.max() - values.min())
+    exact = values.astype(np.float64)
+    bound = max_error if max_error is not None else relative_error * (exact.max() - exact.min())
     magnitude = _magnitude(norm)
     half = residual.half_step(bound, chunk.dtype, magnitude)
     if not half > 0:
         raise ValueError(f"an error bound of {bound:.3g} is below the resolution of "
                          f"{chunk.dtype} data of this magnitude: store it losslessly instead")
     prediction = _predict(model, quantizer.dequantize(symbols), chunk.shape, norm, exact=True)
-    residuals, exceptions = residual.quantize(values, prediction[finite], half, bound, magnitude,
+    residuals, exceptions = residual.quantize(exact, prediction[finite], half, bound, magnitude,
                                               chunk.dtype, lambda v: _cast(v, chunk.dtype))
-    coded = residual.encode(residuals, exceptions, chunk[finite][exceptions])
+    coded = residual.encode(residuals, exceptions, values[exceptions])
     return Container(kind=Kind.BOUNDED, max_error=bound, residuals=coded,
                      **fields).to_bytes(model.hash)
 
