@@ -8,12 +8,13 @@ Decode runs the same steps backwards and evaluates the base network on the chunk
 import numpy as np
 import torch
 
+from . import budget
 from .coding import residual
 from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind
-from .coding.entropy import decode_symbols, encode_symbols
+from .coding.entropy import decode_gated, decode_symbols, encode_symbols
 from .coding.mask import decode_mask, encode_mask
 from .coding.normalise import Normalisation
-from .coding.quantize import LatentQuantizer
+from .coding.quantize import MAX_BITS, LatentQuantizer
 from .model import Model
 from .nn.coords import grid
 from .nn.fit import fit_latents
@@ -50,9 +51,12 @@ def validate(chunk: np.ndarray, model: Model) -> np.ndarray:
 
 
 def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int,
-           max_error: float | None = None, relative_error: float | None = None) -> bytes:
+           max_error: float | None = None, relative_error: float | None = None,
+           bits_per_value: float | None = None) -> bytes:
     """The chunk's bytes. With ``max_error`` (absolute) or ``relative_error`` (a fraction of the
-    chunk's value range), every finite value decodes within that bound (see residual.py)."""
+    chunk's value range), every finite value decodes within that bound (see residual.py). With
+    ``bits_per_value``, the chunk takes at most that many bits per value, header included (see
+    budget.py), and ``latent_bits`` is chosen per chunk."""
     chunk = validate(chunk, model)
     fortran = chunk.ndim > 1 and chunk.flags.f_contiguous and not chunk.flags.c_contiguous
     header = dict(dtype=chunk.dtype, shape=chunk.shape, fortran_order=fortran)
@@ -70,6 +74,9 @@ def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int,
     target = torch.from_numpy(to_patches(normalised, model.patch_shape))
     weight = torch.from_numpy(to_patches(finite.astype(np.float32), model.patch_shape))
     coords = grid(model.patch_shape)
+    if bits_per_value is not None:
+        return _encode_to_budget(chunk.size * bits_per_value, model, coords, target, weight,
+                                 inner_steps, dict(normalisation=norm, mask=mask, **header))
     latents = torch.cat([
         fit_latents(model.net, coords, target[i:i + PATCH_BATCH], weight[i:i + PATCH_BATCH],
                     model.step_sizes, inner_steps)
@@ -96,6 +103,22 @@ def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int,
                      **fields).to_bytes(model.hash)
 
 
+def _encode_to_budget(budget_bits: float, model: Model, coords, target, weight, inner_steps: int,
+                      fields: dict) -> bytes:
+    empty = Container(kind=Kind.LATENTS, gated=True, latent_bits=MAX_BITS, **fields)
+    overhead = len(empty.to_bytes(model.hash))
+    payload_bytes = int(budget_bits // 8) - overhead
+    if payload_bytes < 1:
+        raise ValueError(f"a budget of {budget_bits / target.numel():.3g} bits per value leaves "
+                         f"nothing for the data once this chunk's {overhead}-byte header, mask "
+                         "and checksum are paid: give a larger budget or use larger chunks")
+    quantizer, payload = budget.fit_to_budget(model, coords, target, weight, inner_steps,
+                                              payload_bytes)
+    return Container(kind=Kind.LATENTS, gated=True, latent_bits=quantizer.bits,
+                     latent_fraction=quantizer.fraction, payload=payload,
+                     **fields).to_bytes(model.hash)
+
+
 def decode(data: bytes, model: Model) -> np.ndarray:
     c = Container.from_bytes(data, model.hash)
     size = int(np.prod(c.shape))
@@ -112,9 +135,14 @@ def decode(data: bytes, model: Model) -> np.ndarray:
         if len(c.shape) < model.ndim:
             raise ContainerError(f"corrupted inrcodec chunk: shape {c.shape} cannot hold "
                                  f"{model.ndim}-D patches")
-        quantizer = LatentQuantizer(model.latent_mean, model.latent_std, c.latent_bits)
+        quantizer = LatentQuantizer(model.latent_mean, model.latent_std, c.latent_bits,
+                                    c.latent_fraction)
         n_patches = count_patches(c.shape, model.patch_shape)
-        latents = quantizer.dequantize(decode_symbols(c.payload, n_patches, quantizer))
+        if c.gated:
+            symbols, kept = decode_gated(c.payload, n_patches, quantizer)
+            latents = np.where(kept, quantizer.dequantize(symbols), np.float32(0))
+        else:
+            latents = quantizer.dequantize(decode_symbols(c.payload, n_patches, quantizer))
         bounded = c.kind == Kind.BOUNDED
         values = _predict(model, latents, c.shape, c.normalisation, exact=bounded)
         out = _cast(values, c.dtype)

@@ -35,6 +35,10 @@ class Model:
     latent_mean: np.ndarray  # (latent_dim,) of fitted latents on the training data
     latent_std: np.ndarray
     card: dict = field(default_factory=dict)  # description only: data, time, quality
+    # Meta-learned with L0 gates in the inner loop (size-budget mode): where each gate's
+    # log-odds start, and the inner-loop step for each. None for models trained without gates.
+    gate_init: torch.Tensor | None = None
+    gate_steps: torch.Tensor | None = None
 
     def __post_init__(self):
         self.net.eval().requires_grad_(False)
@@ -42,12 +46,21 @@ class Model:
         self.latent_mean = np.asarray(self.latent_mean, dtype=np.float32)
         self.latent_std = np.asarray(self.latent_std, dtype=np.float32)
         self.patch_shape = tuple(int(n) for n in self.patch_shape)
+        if (self.gate_init is None) != (self.gate_steps is None):
+            raise ModelError("a gated model needs both gate_init and gate_steps")
+        if self.gate_init is not None:
+            self.gate_init = self.gate_init.detach().float()
+            self.gate_steps = self.gate_steps.detach().float()
         self.hash = self._hash()
 
     @functools.cached_property
     def net64(self) -> ModulatedSiren:
         """A float64 copy of the network, for predictions that must agree across machines."""
         return copy.deepcopy(self.net).double()
+
+    @property
+    def gated(self) -> bool:
+        return self.gate_init is not None
 
     @property
     def ndim(self) -> int:
@@ -58,6 +71,9 @@ class Model:
         tensors["step_sizes"] = self.step_sizes.contiguous()
         tensors["latent_mean"] = torch.from_numpy(self.latent_mean)
         tensors["latent_std"] = torch.from_numpy(self.latent_std)
+        if self.gated:  # absent otherwise, so models without gates keep their hash
+            tensors["gate_init"] = self.gate_init.contiguous()
+            tensors["gate_steps"] = self.gate_steps.contiguous()
         return tensors
 
     def _decoding_header(self) -> dict:
@@ -97,7 +113,8 @@ class Model:
             net = ModulatedSiren(**header["architecture"])
             net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
             model = cls(net, tensors["step_sizes"], tuple(header["patch_shape"]),
-                        tensors["latent_mean"].numpy(), tensors["latent_std"].numpy(), card)
+                        tensors["latent_mean"].numpy(), tensors["latent_std"].numpy(), card,
+                        tensors.get("gate_init"), tensors.get("gate_steps"))
         except (KeyError, TypeError, RuntimeError, ValueError) as e:
             raise ModelError(f"incomplete or inconsistent model file: {e}") from e
         stored = header.get("hash")

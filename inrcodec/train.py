@@ -17,8 +17,9 @@ from tqdm.auto import tqdm
 
 from .coding.normalise import Normalisation
 from .model import Model
+from .nn import gates
 from .nn.coords import grid
-from .nn.fit import fit_latents, masked_mse
+from .nn.fit import fit_gated_latents, fit_latents, masked_mse
 from .nn.network import ModulatedSiren
 
 STATS_SAMPLES = 4096
@@ -72,7 +73,8 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
                val_samples: np.ndarray | None = None, val_every: int = 500, seed: int = 0,
                device: str = "auto", progress: bool = True, card: dict | None = None,
                init: Model | None = None, quantization_bits: int | None = None,
-               checkpoint: str | Path | None = None, checkpoint_every: float = 300.0) -> Model:
+               checkpoint: str | Path | None = None, checkpoint_every: float = 300.0,
+               gate_penalty: tuple[float, float] | None = None) -> Model:
     """Meta-learn a model on ``samples`` of shape (n, *patch_shape); NaNs are "don't care".
 
     Stops after ``max_steps`` outer steps or ``time_budget`` seconds, whichever comes first.
@@ -81,7 +83,10 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     that latent quantizer's step added to the fitted latents (quantization-aware training), so
     the network learns to tolerate the rounding it will meet in the bitstream. With
     ``checkpoint``, a model that ``init`` can continue is saved there every ``checkpoint_every``
-    seconds, so an interrupted run loses at most that much.
+    seconds, so an interrupted run loses at most that much. With ``gate_penalty=(low, high)``
+    the inner loop fits L0 gates on the latents too (for the size-budget mode), each sample with
+    its own penalty on the fraction of open gates, drawn log-uniformly from that range so the
+    model learns to drop latents at every rate; the gates' start and steps are meta-learned.
     """
     if max_steps is None and time_budget is None:
         raise ValueError("give max_steps or time_budget")
@@ -108,7 +113,19 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     else:
         net = ModulatedSiren(len(patch_shape), width, depth, latent_dim, w0).to(dev)
         step_sizes = torch.full((latent_dim,), step_size_init, device=dev, requires_grad=True)
-    opt = torch.optim.Adam([*net.parameters(), step_sizes], lr=lr)
+    gate_params = []
+    if gate_penalty is not None:
+        gated_init = init is not None and init.gated
+        gate_init = (init.gate_init.clone() if gated_init
+                     else torch.full((net.latent_dim,), 1.0)).to(dev).requires_grad_(True)
+        # Log-parameterised: the gates' gradients are tiny, their steps must grow a lot.
+        log_gate_steps = (init.gate_steps.log() if gated_init
+                          else torch.full((net.latent_dim,), math.log(1e4))).to(dev).requires_grad_(True)
+        gate_params = [gate_init, log_gate_steps]
+        low, high = (math.log(p) for p in gate_penalty)
+    # The gates start untrained even when the network does not: they learn 30x faster.
+    opt = torch.optim.Adam([{"params": [*net.parameters(), step_sizes], "base_lr": lr},
+                            {"params": gate_params, "base_lr": 30 * lr}], lr=lr)
     val = None
     if val_samples is not None:
         val = [torch.from_numpy(a).flatten(1).to(dev) for a in normalised_samples(val_samples)]
@@ -125,17 +142,26 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
         done = max(step / max_steps if max_steps else 0.0,
                    (time.monotonic() - start) / time_budget if time_budget else 0.0)
         for group in opt.param_groups:
-            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+            group["lr"] = group["base_lr"] * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
         idx = torch.from_numpy(rng.integers(0, len(values), batch_size)).to(dev)
         v, w = values[idx], weights[idx]
-        latents = fit_latents(net, coords, v, w, step_sizes, inner_steps,
-                              create_graph=not first_order)
+        if gate_params:
+            penalty = torch.exp(low + (high - low) * torch.rand(batch_size, device=dev))
+            latents, log_alpha = fit_gated_latents(
+                net, coords, v, w, step_sizes, gate_init, log_gate_steps.exp(), inner_steps,
+                penalty, create_graph=not first_order)
+            rate = (penalty * gates.open_probability(log_alpha).mean(-1)).mean()
+            latents = latents * gates.sample(log_alpha)
+        else:
+            rate = 0.0
+            latents = fit_latents(net, coords, v, w, step_sizes, inner_steps,
+                                  create_graph=not first_order)
         if quantization_bits:
             spread = latents.detach().std(0)  # a running estimate of the quantizer's statistics
             latent_std = spread if latent_std is None else 0.99 * latent_std + 0.01 * spread
             step_size = 8 * latent_std.max() / 2 ** quantization_bits
             latents = latents + (torch.rand_like(latents) - 0.5) * step_size
-        loss = masked_mse(net(coords, latents), v, w).mean()
+        loss = masked_mse(net(coords, latents), v, w).mean() + rate
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -147,7 +173,7 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
                              "validation": history}
             Model(copy.deepcopy(net).cpu(), step_sizes.detach().cpu(), patch_shape,
                   latents.detach().mean(0).cpu().numpy(), latents.detach().std(0).cpu().numpy(),
-                  progress_card).save(checkpoint)
+                  progress_card, *_gate_tensors(gate_params)).save(checkpoint)
             saved = time.monotonic()
         if val is not None and step % val_every == 0:
             val_psnr = psnr_of(net, step_sizes.detach(), coords, *val, inner_steps)
@@ -168,7 +194,17 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
                               "inner_steps": inner_steps, "first_order": first_order,
                               "batch_size": batch_size, "lr": lr, "seed": seed,
                               "quantization_bits": quantization_bits,
+                              "gate_penalty": list(gate_penalty) if gate_penalty else None,
                               "samples": int(len(values)), "device": str(dev)},
                  "validation": history})
     return Model(net.cpu(), step_sizes.detach().cpu(), patch_shape,
-                 latents.mean(0).cpu().numpy(), latents.std(0).cpu().numpy(), card)
+                 latents.mean(0).cpu().numpy(), latents.std(0).cpu().numpy(), card,
+                 *_gate_tensors(gate_params))
+
+
+def _gate_tensors(gate_params: list[torch.Tensor]) -> tuple:
+    """(gate_init, gate_steps) for a Model, or (None, None) when training without gates."""
+    if not gate_params:
+        return None, None
+    gate_init, log_gate_steps = gate_params
+    return gate_init.detach().cpu(), log_gate_steps.detach().exp().cpu()

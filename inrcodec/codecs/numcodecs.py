@@ -21,6 +21,7 @@ from ..model import Model, ModelError, resolve
 # Configs carrying the same embedded model share one loaded copy. Keyed by the embedded text
 # itself, so a damaged copy is never mistaken for a good one seen before.
 _models: dict[bytes, Model] = {}
+_OPTIONAL = ("max_error", "relative_error", "bits_per_value")  # settings in a config only if set
 _models_lock = threading.Lock()
 
 
@@ -51,6 +52,9 @@ class INRCodec(Codec):
     max_error : absolute error bound: every finite value decodes within it (the network
         predicts, a range-coded residual corrects). Costs more bits than plain latents.
     relative_error : the same, as a fraction of each chunk's value range.
+    bits_per_value : size budget: every chunk takes at most this many bits per value, its
+        header included, and comes within a byte or so of it (see ``inrcodec.budget``). The
+        latents' resolution is then chosen per chunk and ``latent_bits`` is not used.
     embed_model : store the model inside the codec config (default) so the data decodes on
         any machine with inrcodec installed, whatever models it has.
     model_hash, model_data : written by ``get_config``; given back by ``from_config``.
@@ -60,13 +64,14 @@ class INRCodec(Codec):
 
     def __init__(self, model="default-2d", latent_bits: int = 5, inner_steps: int = 3,
                  max_error: float | None = None, relative_error: float | None = None,
-                 embed_model: bool = True, model_hash: str | None = None,
-                 model_data: str | None = None):
+                 bits_per_value: float | None = None, embed_model: bool = True,
+                 model_hash: str | None = None, model_data: str | None = None):
         if not (isinstance(inner_steps, int) and 0 <= inner_steps <= core.MAX_INNER_STEPS):
             raise ValueError(f"inner_steps must be an integer from 0 to {core.MAX_INNER_STEPS}")
-        if max_error is not None and relative_error is not None:
-            raise ValueError("give max_error or relative_error, not both")
-        for name, bound in [("max_error", max_error), ("relative_error", relative_error)]:
+        if sum(x is not None for x in (max_error, relative_error, bits_per_value)) > 1:
+            raise ValueError("give one of max_error, relative_error and bits_per_value")
+        for name, bound in [("max_error", max_error), ("relative_error", relative_error),
+                            ("bits_per_value", bits_per_value)]:
             if bound is not None and not (isinstance(bound, int | float) and 0 < bound < math.inf):
                 raise ValueError(f"{name} must be a positive number, not {bound!r}")
         LatentQuantizer(np.zeros(1), np.ones(1), latent_bits)  # validates latent_bits
@@ -81,10 +86,12 @@ class INRCodec(Codec):
         self.model_name = model if isinstance(model, str) else str(model.card.get("name", "custom"))
         self.latent_bits, self.inner_steps, self.embed_model = latent_bits, inner_steps, embed_model
         self.max_error, self.relative_error = max_error, relative_error
+        self.bits_per_value = bits_per_value
 
     def encode(self, buf):
         return core.encode(ensure_ndarray_like(buf), self.model, self.latent_bits,
-                           self.inner_steps, self.max_error, self.relative_error)
+                           self.inner_steps, self.max_error, self.relative_error,
+                           self.bits_per_value)
 
     def decode(self, buf, out=None):
         decoded = core.decode(ensure_bytes(buf), self.model)
@@ -94,7 +101,7 @@ class INRCodec(Codec):
         config = {"id": self.codec_id, "model": self.model_name, "model_hash": self.model.hash,
                   "latent_bits": self.latent_bits, "inner_steps": self.inner_steps,
                   "embed_model": self.embed_model}
-        for name in ("max_error", "relative_error"):  # only when set: older configs stay valid
+        for name in _OPTIONAL:  # only when set: older configs stay valid
             if getattr(self, name) is not None:
                 config[name] = getattr(self, name)
         if self.embed_model:
@@ -106,7 +113,7 @@ class INRCodec(Codec):
         return (_from_config, (self.get_config(),))
 
     def __repr__(self) -> str:
-        bound = "".join(f", {name}={getattr(self, name)!r}" for name in ("max_error", "relative_error")
+        bound = "".join(f", {name}={getattr(self, name)!r}" for name in _OPTIONAL
                         if getattr(self, name) is not None)
         return (f"INRCodec(model={self.model_name!r}, model_hash={self.model.hash[:12]!r}, "
                 f"latent_bits={self.latent_bits}, inner_steps={self.inner_steps}{bound})")

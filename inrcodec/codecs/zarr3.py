@@ -32,20 +32,22 @@ class INRSerializer(ArrayBytesCodec):
     inner_steps: int
     max_error: float | None
     relative_error: float | None
+    bits_per_value: float | None
     embed_model: bool
     codec: INRCodec = field(compare=False, repr=False)
 
     def __init__(self, model="default-2d", latent_bits: int = 5, inner_steps: int = 3,
                  max_error: float | None = None, relative_error: float | None = None,
-                 embed_model: bool = True, model_hash: str | None = None,
-                 model_data: str | None = None):
+                 bits_per_value: float | None = None, embed_model: bool = True,
+                 model_hash: str | None = None, model_data: str | None = None):
         codec = INRCodec(model, latent_bits=latent_bits, inner_steps=inner_steps,
                          max_error=max_error, relative_error=relative_error,
-                         embed_model=embed_model, model_hash=model_hash, model_data=model_data)
+                         bits_per_value=bits_per_value, embed_model=embed_model,
+                         model_hash=model_hash, model_data=model_data)
         for name, value in [("codec", codec), ("model_hash", codec.model.hash),
                             ("latent_bits", latent_bits), ("inner_steps", inner_steps),
                             ("max_error", max_error), ("relative_error", relative_error),
-                            ("embed_model", embed_model)]:
+                            ("bits_per_value", bits_per_value), ("embed_model", embed_model)]:
             object.__setattr__(self, name, value)
 
     @classmethod

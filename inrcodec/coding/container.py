@@ -17,6 +17,12 @@ Layout of format version 1 (little-endian, varints are LEB128, signed ones zigza
         to the end
     crc32 u32 of everything before it, preceded (for LATENTS, BOUNDED) by the model's sha256
 
+Format version 2 is version 1 plus gated latents (size-budget mode): a version 2 chunk is of
+kind LATENTS, has one more byte after the normalisation (the latents' extra resolution in
+sixteenths of a bit, see quantize.py), and its range-coded latents say which latent dimensions
+each patch kept (see entropy.encode_gated). Every other chunk is still written as version 1, byte for byte as
+before, so stores and fixtures written before version 2 existed read unchanged.
+
 Chunks are tiny (tens of bytes), so every field is as short as it can be. The checksum is checked
 before anything is decoded; it covers the model hash, so a chunk decoded with another model is
 refused rather than turned into wrong values.
@@ -29,9 +35,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .normalise import Normalisation
+from .quantize import FRACTIONS
 
 MAGIC = b"IC"
-VERSION = 1
+VERSION = 2  # the newest version this module reads; VERSION_GATED's only addition is gating
+VERSION_GATED = 2
 MAX_NDIM = 7
 MAX_BYTES = 2 ** 31  # a chunk claiming more is corrupt (or crafted): never allocated
 
@@ -70,12 +78,14 @@ class Container:
     payload: bytes = b""  # the coded latents
     max_error: float = 0.0
     residuals: bytes = b""
+    gated: bool = False  # the payload holds gated latents (format version 2)
+    latent_fraction: int = 0  # gated only: sixteenths of a bit of extra latent resolution
 
     def to_bytes(self, model_hash: str) -> bytes:
         dtype = np.dtype(self.dtype)
         big = dtype.byteorder == ">" or (dtype.byteorder == "=" and not _little_endian())
         out = bytearray(MAGIC)
-        out += bytes([VERSION, _model_tag(model_hash),
+        out += bytes([VERSION_GATED if self.gated else 1, _model_tag(model_hash),
                       DTYPES.index(dtype.kind + str(dtype.itemsize)) | self.latent_bits << 4,
                       len(self.shape) | self.fortran_order << 3 | self.kind << 4
                       | (self.mask is not None) << 6 | big << 7])
@@ -84,6 +94,8 @@ class Container:
         if self.kind.uses_model:
             out += svarint(self.normalisation.scale_code)
             out += svarint(self.normalisation.offset_code)
+        if self.gated:
+            out.append(self.latent_fraction)
         if self.kind == Kind.BOUNDED:
             out += np.float64(self.max_error).astype("<f8").tobytes()
         elif self.kind == Kind.CONSTANT:
@@ -102,9 +114,9 @@ class Container:
         data = bytes(data)
         if len(data) < 10 or data[:2] != MAGIC:
             raise ContainerError("not an inrcodec chunk (bad magic bytes or too short)")
-        if data[2] != VERSION:
+        if not 1 <= data[2] <= VERSION:
             raise ContainerError(f"inrcodec chunk of format version {data[2]}; this inrcodec "
-                                 f"reads version {VERSION}: upgrade inrcodec")
+                                 f"reads versions 1 to {VERSION}: upgrade inrcodec")
         body, crc = data[:-4], int.from_bytes(data[-4:], "little")
         reader = Reader(body, 4)
         type_byte, layout = reader.byte(), reader.byte()
@@ -112,6 +124,10 @@ class Container:
         if (type_byte & 15) >= len(DTYPES) or kind_code > max(Kind):
             raise ContainerError("corrupted inrcodec chunk: unknown dtype or kind")
         kind = Kind(kind_code)
+        gated = data[2] == VERSION_GATED
+        if gated and kind != Kind.LATENTS:
+            raise ContainerError("corrupted inrcodec chunk: gated latents in a chunk of kind "
+                                 f"{kind.name}")
         if kind.uses_model and zlib.crc32(bytes.fromhex(model_hash) + body) != crc:
             if body[3] != _model_tag(model_hash):
                 raise ModelMismatchError(
@@ -128,11 +144,16 @@ class Container:
         shape = tuple(reader.varint() for _ in range(ndim))
         if np.prod(shape, dtype=np.float64) * dtype.itemsize > MAX_BYTES:
             raise ContainerError(f"inrcodec chunk claims an impossible shape {shape}")
-        fields = dict(dtype=dtype, shape=shape, fortran_order=bool(layout >> 3 & 1), kind=kind)
+        fields = dict(dtype=dtype, shape=shape, fortran_order=bool(layout >> 3 & 1), kind=kind,
+                      gated=gated)
         if kind.uses_model:
             fields["latent_bits"] = type_byte >> 4
             scale_code = reader.svarint()
             fields["normalisation"] = Normalisation(reader.svarint(), scale_code)
+        if gated:
+            fields["latent_fraction"] = reader.byte()
+            if fields["latent_fraction"] >= FRACTIONS:
+                raise ContainerError("corrupted inrcodec chunk: bad latent resolution")
         if kind == Kind.BOUNDED:
             fields["max_error"] = float(np.frombuffer(reader.take(8), "<f8")[0])
             if not fields["max_error"] > 0:  # also refuses NaN

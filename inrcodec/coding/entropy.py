@@ -13,6 +13,7 @@ from functools import lru_cache
 import constriction
 import numpy as np
 
+from .container import ContainerError
 from .quantize import LatentQuantizer
 
 _LN2 = 0.6931471805599453
@@ -79,3 +80,97 @@ def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer) -> np.
         model = constriction.stream.model.Categorical(tables[d], perfect=False)
         symbols[:, d] = decoder.decode(model, patches)
     return symbols + quantizer.low
+
+
+def code_lengths(quantizer: LatentQuantizer) -> np.ndarray:
+    """(latent_dim, alphabet_size) ideal code length in bits of each symbol in each dimension."""
+    return -np.log2(probability_tables(quantizer).astype(np.float64))
+
+
+def gate_flag_bits(kept: np.ndarray, latent_dim: int) -> np.ndarray:
+    """Ideal bits that say which latents each patch keeps, given ``kept`` per patch."""
+    p = np.clip(kept / latent_dim, 1e-12, 1 - 1e-12)
+    flags = np.where((kept > 0) & (kept < latent_dim),
+                     -latent_dim * (p * np.log2(p) + (1 - p) * np.log2(1 - p)), 0.0)
+    return math.log2(latent_dim + 1) + flags
+
+
+def encode_gated(symbols: np.ndarray, kept: np.ndarray, quantizer: LatentQuantizer) -> bytes:
+    """Range-code the latents a size budget kept: per patch, how many (uniform over 0..D),
+    which (each dimension a flag of probability kept/D: as cheap as enumerating the subset),
+    then their symbols with the dimensions' tables. The stream is cut to the byte (a budget
+    counts bytes), not to the coder's 32-bit word."""
+    tables = probability_tables(quantizer)
+    models = [constriction.stream.model.Categorical(t, perfect=False) for t in tables]
+    patches, dim = symbols.shape
+    count_model = constriction.stream.model.Categorical(np.full(dim + 1, 1 / (dim + 1)),
+                                                        perfect=False)
+    encoder = constriction.stream.queue.RangeEncoder()
+    for p in range(patches):
+        k = int(kept[p].sum())
+        encoder.encode(np.array([k], np.int32), count_model)
+        if 0 < k < dim:
+            encoder.encode(kept[p].astype(np.int32), _flag_model(k, dim))
+        for d in np.flatnonzero(kept[p]):
+            encoder.encode(np.array([symbols[p, d] - quantizer.low], np.int32), models[d])
+    expected = (np.where(kept, symbols, 0), kept.astype(bool))
+    return _shortest(encoder.get_compressed(), lambda data: all(
+        np.array_equal(a, b) for a, b in zip(decode_gated(data, patches, quantizer), expected)))
+
+
+def _shortest(words: np.ndarray, decodes_right) -> bytes:
+    """The coder's words, big-endian, with as many trailing bytes dropped as still decode.
+
+    The decoder pads with zero bytes, so the kept bytes are the words' value rounded up to
+    whole bytes: still inside the coder's final interval when the dropped bytes are not needed.
+    The encoder checks that with the decoder itself.
+    """
+    data = words.astype(">u4").tobytes()
+    value = int.from_bytes(data, "big")
+    for drop in range(min(len(data), 8), 0, -1):
+        unit = 256 ** drop
+        rounded = -(-value // unit) * unit
+        if rounded < 256 ** len(data):
+            candidate = rounded.to_bytes(len(data), "big")[:-drop]
+            try:
+                if decodes_right(candidate):
+                    return candidate
+            except ContainerError:
+                pass
+    return data
+
+
+def decode_gated(data: bytes, patches: int,
+                 quantizer: LatentQuantizer) -> tuple[np.ndarray, np.ndarray]:
+    """(symbols, kept) as ``encode_gated`` took them; symbols of dropped latents are 0."""
+    try:
+        return _decode_gated(data, patches, quantizer)
+    except AssertionError as e:  # constriction's word for bytes that are not a valid stream
+        raise ContainerError(f"corrupted inrcodec chunk: {e}") from e
+
+
+def _decode_gated(data: bytes, patches: int,
+                  quantizer: LatentQuantizer) -> tuple[np.ndarray, np.ndarray]:
+    tables = probability_tables(quantizer)
+    models = [constriction.stream.model.Categorical(t, perfect=False) for t in tables]
+    dim = len(tables)
+    count_model = constriction.stream.model.Categorical(np.full(dim + 1, 1 / (dim + 1)),
+                                                        perfect=False)
+    padded = bytes(data) + b"\0" * (-len(data) % 4 or 4)  # what _shortest dropped, and a word
+    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(padded, ">u4").astype(np.uint32))
+    symbols = np.zeros((patches, dim), dtype=np.int32)
+    kept = np.zeros((patches, dim), dtype=bool)
+    for p in range(patches):
+        k = int(decoder.decode(count_model, 1)[0])
+        if 0 < k < dim:
+            kept[p] = decoder.decode(_flag_model(k, dim), dim).astype(bool)
+        else:
+            kept[p] = k == dim
+        for d in np.flatnonzero(kept[p]):
+            symbols[p, d] = decoder.decode(models[d], 1)[0] + quantizer.low
+    return symbols, kept
+
+
+def _flag_model(kept: int, dim: int):
+    return constriction.stream.model.Categorical(np.array([dim - kept, kept], np.float64) / dim,
+                                                 perfect=False)

@@ -3,7 +3,9 @@
 ``bits`` sets the step: ``step = 8 * max(std) / 2**bits``, so ``bits`` fixed-length bits would
 cover +-4 standard deviations of the widest latent dimension. One shared step spends bits where
 the latents vary (reverse water-filling): a dimension that barely moves costs almost nothing
-once entropy-coded. Symbols are integers in ``[-2**(bits-1), 2**(bits-1))``.
+once entropy-coded. Symbols are integers in ``[-2**(bits-1), 2**(bits-1))``. Size-budget
+chunks add a ``fraction`` of sixteenths of a bit: ``step = 8 * max(std) / 2**(bits + fraction/16)``
+and twice the alphabet, so their resolution can follow a budget closely.
 """
 
 from dataclasses import dataclass
@@ -11,6 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 MIN_BITS, MAX_BITS = 1, 12
+FRACTIONS = 16  # size-budget chunks refine the resolution in sixteenths of a bit
+# 2 ** (f / 16) written out, so every machine derives the same step (and entropy tables) from it.
+_SIXTEENTHS = (1.0, 1.0442737824274138, 1.0905077326652577, 1.1387886347566916,
+               1.189207115002721, 1.241857812073484, 1.2968395546510096, 1.3542555469368927,
+               1.4142135623730951, 1.4768261459394993, 1.5422108254079407, 1.6104903319492543,
+               1.681792830507429, 1.7562521603732995, 1.8340080864093424, 1.9152065613971472)
 
 
 @dataclass(frozen=True, eq=False)
@@ -18,24 +26,30 @@ class LatentQuantizer:
     mean: np.ndarray  # (latent_dim,) float32, from the model
     std: np.ndarray
     bits: int
+    fraction: int = 0  # extra resolution in sixteenths of a bit (size-budget mode)
 
     def __post_init__(self):
         if not (isinstance(self.bits, int) and MIN_BITS <= self.bits <= MAX_BITS):
             raise ValueError(f"latent bits must be an integer from {MIN_BITS} to {MAX_BITS}, "
                              f"not {self.bits!r}")
+        if not (isinstance(self.fraction, int) and 0 <= self.fraction < FRACTIONS):
+            raise ValueError(f"latent bit fraction must be an integer from 0 to {FRACTIONS - 1}")
 
     @property
     def step(self) -> float:
         # The floor keeps a degenerate model (latents that never moved) usable.
-        return 8.0 * max(float(np.max(self.std)), 1e-6) / 2.0 ** self.bits
+        return 8.0 * max(float(np.max(self.std)), 1e-6) / (2.0 ** self.bits
+                                                            * _SIXTEENTHS[self.fraction])
 
     @property
     def low(self) -> int:
-        return -(2 ** (self.bits - 1))
+        return -self.alphabet_size // 2
 
     @property
     def alphabet_size(self) -> int:
-        return 2 ** self.bits
+        # A fraction shrinks the step below 8 * max(std) / 2**bits: twice the symbols keep the
+        # range covered.
+        return 2 ** (self.bits + (self.fraction > 0))
 
     def quantize(self, latents: np.ndarray) -> np.ndarray:
         q = np.rint((latents.astype(np.float64) - self.mean) / self.step)

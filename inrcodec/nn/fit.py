@@ -6,6 +6,7 @@ differentiate through the steps) and encoding (plain steps, no graph kept).
 
 import torch
 
+from . import gates
 from .network import ModulatedSiren
 
 
@@ -31,3 +32,34 @@ def fit_latents(net: ModulatedSiren, coords: torch.Tensor, target: torch.Tensor,
         if not create_graph:
             latents = latents.detach().requires_grad_(True)
     return latents if create_graph else latents.detach()
+
+
+def fit_gated_latents(net: ModulatedSiren, coords: torch.Tensor, target: torch.Tensor,
+                      weight: torch.Tensor, step_sizes: torch.Tensor, gate_init: torch.Tensor,
+                      gate_steps: torch.Tensor, steps: int, penalty: torch.Tensor | float = 0.0,
+                      generator: torch.Generator | None = None,
+                      create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """Latents and gate log-odds (both (B, latent_dim)) fitted together (L0onie's inner loop).
+
+    Each step lowers ``mse(z * gate) + penalty * (expected fraction of open gates)`` for every
+    patch, the gates sampled (hard concrete), so a patch learns which latents it can drop.
+    ``penalty`` may be one number or one per patch.
+    """
+    batch = (target.shape[0], net.latent_dim)
+    latents = torch.zeros(batch, dtype=target.dtype, device=target.device, requires_grad=True)
+    log_alpha = gate_init.expand(batch).clone()
+    if not create_graph:
+        log_alpha = log_alpha.detach().requires_grad_(True)
+    penalty = torch.as_tensor(penalty, dtype=target.dtype, device=target.device).reshape(-1)
+    for _ in range(steps):
+        pred = net(coords, latents * gates.sample(log_alpha, generator))
+        loss = (masked_mse(pred, target, weight)
+                + penalty * gates.open_probability(log_alpha).mean(-1)).sum()
+        grad_z, grad_a = torch.autograd.grad(loss, (latents, log_alpha), create_graph=create_graph)
+        latents, log_alpha = latents - step_sizes * grad_z, log_alpha - gate_steps * grad_a
+        if not create_graph:
+            latents = latents.detach().requires_grad_(True)
+            log_alpha = log_alpha.detach().requires_grad_(True)
+    if create_graph:
+        return latents, log_alpha
+    return latents.detach(), log_alpha.detach()

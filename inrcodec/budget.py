@@ -1,0 +1,190 @@
+"""Size-budget mode: which latents to keep, and how finely, so a chunk fits in a given size.
+
+Two knobs set a chunk's size. The latents' resolution moves in sixteenths of a bit: the finest
+at which every latent's real range-coded bytes still fit the budget is always a candidate.
+Hard-concrete L0 gates (nn/gates.py) drop latents: with a model meta-learned with gates in its
+inner loop, the budget is stated as a constraint, "expected coded bits <= budget", at a finer
+resolution than all latents could afford, and solved as a Lagrangian min-max with cooper
+(L0onie): Adam lowers the reconstruction error over latents and gate log-odds, gradient ascent
+raises the multiplier while the true bit count of the current hard gates (ideal code lengths of
+the range coder's own tables) exceeds the budget. A greedy finish closes the least likely gates
+until the real bytes fit. The candidate that reconstructs the chunk best is kept; no candidate
+ever exceeds the budget.
+"""
+
+import cooper
+import numpy as np
+import torch
+
+from .coding.entropy import code_lengths, encode_gated, gate_flag_bits
+from .coding.quantize import FRACTIONS, MAX_BITS, MIN_BITS, LatentQuantizer
+from .model import Model
+from .nn import gates
+from .nn.fit import fit_gated_latents, fit_latents, masked_mse
+
+SOLVE_STEPS = 100
+GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained without gates
+LATENT_LR, GATE_LR, MULTIPLIER_LR = 0.05, 0.2, 20.0
+_LEVELS = [(bits, f) for bits in range(MIN_BITS, MAX_BITS + 1) for f in range(FRACTIONS)]
+
+
+class BudgetError(ValueError):
+    """A budget that no encoding of the chunk can meet."""
+
+
+class _RateConstraint(cooper.ConstrainedMinimizationProblem):
+    """min error(latents * gates) s.t. coded bits <= budget (both as relative numbers)."""
+
+    def __init__(self, error, expected_bits, true_bits):
+        super().__init__()
+        self.error, self.expected_bits, self.true_bits = error, expected_bits, true_bits
+        self.rate = cooper.Constraint(cooper.ConstraintType.INEQUALITY,
+                                      multiplier=cooper.multipliers.DenseMultiplier(num_constraints=1))
+
+    def compute_cmp_state(self) -> cooper.CMPState:
+        # The differentiable expected rate moves the primal variables; the true bit count of
+        # the current hard gates moves the multiplier (a proxy constraint).
+        rate = cooper.ConstraintState(violation=self.expected_bits().reshape(1),
+                                      strict_violation=self.true_bits().reshape(1))
+        return cooper.CMPState(loss=self.error(), observed_constraints={self.rate: rate})
+
+
+def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
+                  inner_steps: int, payload_bytes: int) -> tuple[LatentQuantizer, bytes]:
+    """The latent quantizer chosen and the coded latents, at most ``payload_bytes`` long."""
+    generator = torch.Generator().manual_seed(0)  # the same chunk always gives the same bytes
+    if model.gated:
+        latents, log_alpha = fit_gated_latents(model.net, coords, target, weight, model.step_sizes,
+                                               model.gate_init, model.gate_steps, inner_steps,
+                                               generator=generator)
+        kept = (gates.deterministic(log_alpha) > 0).numpy()
+        latents = latents * gates.deterministic(log_alpha)
+    else:
+        latents = fit_latents(model.net, coords, target, weight, model.step_sizes, inner_steps)
+        log_alpha = torch.full_like(latents, GATE_START)
+        kept = np.ones(latents.shape, bool)
+    level = _finest_fitting(model, latents.numpy(), kept, payload_bytes)
+    candidates = []
+    if level is not None:
+        quantizer = _quantizer(model, level)
+        symbols = np.where(kept, quantizer.quantize(latents.numpy()), 0)
+        candidates.append((quantizer, encode_gated(symbols, kept, quantizer), symbols, kept))
+    solve_at = [0] if level is None else [level + FRACTIONS // 2, level + FRACTIONS] if model.gated else []
+    for finer in solve_at:
+        if finer < len(_LEVELS):
+            quantizer = _quantizer(model, finer)
+            solved = _solve(model, coords, target, weight, latents, log_alpha, quantizer,
+                            8.0 * payload_bytes, generator)
+            candidates.append(_finish(*solved, quantizer, payload_bytes))
+    candidates = [c for c in candidates if c is not None]
+    if not candidates:
+        raise BudgetError(f"{payload_bytes} bytes cannot hold this chunk's latents even with all "
+                          "but one dropped: give a larger budget")
+    errors = [_error(model, coords, target, weight, *c) for c in candidates]
+    quantizer, payload, _, _ = candidates[int(np.argmin(errors))]
+    return quantizer, payload
+
+
+def _quantizer(model: Model, level: int) -> LatentQuantizer:
+    return LatentQuantizer(model.latent_mean, model.latent_std, *_LEVELS[level])
+
+
+def _finest_fitting(model: Model, latents: np.ndarray, kept: np.ndarray,
+                    payload_bytes: int) -> int | None:
+    """The finest resolution level at which the kept latents' real bytes fit (bisection, as the
+    size grows with the resolution), or None if not even the coarsest does."""
+    def fits(level):
+        quantizer = _quantizer(model, level)
+        symbols = np.where(kept, quantizer.quantize(latents), 0)
+        return len(encode_gated(symbols, kept, quantizer)) <= payload_bytes
+
+    if not fits(0):
+        return None
+    low, high = 0, len(_LEVELS) - 1
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle - 1)
+    # Rounding makes the real size grow unevenly: a slightly finer level may still fit.
+    finer = [level for level in range(low + 1, min(low + 9, len(_LEVELS))) if fits(level)]
+    return max(finer, default=low)
+
+
+def _error(model, coords, target, weight, quantizer, payload, symbols, kept) -> float:
+    latents = np.where(kept, quantizer.dequantize(symbols), np.float32(0))
+    with torch.no_grad():
+        return float(masked_mse(model.net(coords, torch.from_numpy(latents)), target, weight).sum())
+
+
+def _bits(symbols: np.ndarray, kept: np.ndarray, lengths: np.ndarray,
+          quantizer: LatentQuantizer) -> np.ndarray:
+    """Ideal coded bits of each patch (what encode_gated spends, to within a few bits)."""
+    values = np.take_along_axis(lengths[None], (symbols - quantizer.low)[..., None], 2)[..., 0]
+    return (values * kept).sum(1) + gate_flag_bits(kept.sum(1), kept.shape[1])
+
+
+def _solve(model, coords, target, weight, latents, log_alpha, quantizer, budget,
+           generator) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = code_lengths(quantizer)
+    scale = torch.from_numpy(np.maximum(model.latent_std, 1e-6))
+    units = (latents / scale).requires_grad_(True)  # latents in units of their spread
+    log_alpha = log_alpha.clone().requires_grad_(True)
+    with torch.no_grad():
+        reference = masked_mse(model.net(coords, latents), target, weight).sum().clamp_min(1e-12)
+    dim = latents.shape[1]
+
+    def error():
+        gated = units * scale * gates.sample(log_alpha, generator)
+        return masked_mse(model.net(coords, gated), target, weight).sum() / reference
+
+    def symbols_and_kept():
+        with torch.no_grad():
+            value = (units * scale * gates.deterministic(log_alpha)).numpy()
+            return quantizer.quantize(value), gates.deterministic(log_alpha).numpy() > 0
+
+    def expected_bits():
+        symbols, _ = symbols_and_kept()
+        cost = torch.from_numpy(np.take_along_axis(
+            lengths[None], (symbols - quantizer.low)[..., None], 2)[..., 0]).float()
+        p_open = gates.open_probability(log_alpha)
+        share = p_open.mean(1).clamp(1e-6, 1 - 1e-6)
+        flags = -dim * (share * torch.log2(share) + (1 - share) * torch.log2(1 - share))
+        return ((p_open * cost).sum() + flags.sum()) / budget - 1
+
+    def true_bits():
+        symbols, kept = symbols_and_kept()
+        return torch.tensor(_bits(symbols, kept, lengths, quantizer).sum() / budget - 1)
+
+    problem = _RateConstraint(error, expected_bits, true_bits)
+    optimizer = cooper.optim.SimultaneousOptimizer(
+        cmp=problem,
+        primal_optimizers=torch.optim.Adam([{"params": [units], "lr": LATENT_LR},
+                                            {"params": [log_alpha], "lr": GATE_LR}]),
+        dual_optimizers=torch.optim.SGD(problem.dual_parameters(), lr=MULTIPLIER_LR, maximize=True))
+    for _ in range(SOLVE_STEPS):
+        optimizer.roll()
+    return (units * scale).detach(), log_alpha.detach()
+
+
+def _finish(latents, log_alpha, quantizer, payload_bytes) -> tuple | None:
+    """(quantizer, payload, symbols, kept) with the solved gates, the least likely open ones
+    closed until the real bytes fit; None if no choice of gates fits."""
+    lengths = code_lengths(quantizer)
+    gate = gates.deterministic(log_alpha).numpy()
+    kept = gate > 0
+    symbols = quantizer.quantize(latents.numpy() * gate)
+    per_patch = _bits(symbols, kept, lengths, quantizer)
+    order = np.argsort(log_alpha.numpy(), axis=None, kind="stable")  # least likely first
+    flat = kept.reshape(-1)
+    for slack in (0, 8, 16, 32, 64, 128):  # the coder's bytes run a little over the ideal
+        for index in order:
+            if per_patch.sum() <= 8.0 * payload_bytes - slack:
+                break
+            if flat[index]:
+                flat[index] = False
+                patch = index // kept.shape[1]
+                per_patch[patch] = _bits(symbols[patch:patch + 1], kept[patch:patch + 1],
+                                         lengths, quantizer)[0]
+        payload = encode_gated(np.where(kept, symbols, 0), kept, quantizer)
+        if len(payload) <= payload_bytes:
+            return quantizer, payload, np.where(kept, symbols, 0), kept
+    return None

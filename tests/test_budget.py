@@ -1,0 +1,120 @@
+"""Size-budget mode: every chunk fits its budget, comes close to it, and decodes like any other."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numcodecs
+import numpy as np
+import pytest
+import xarray as xr
+
+from conftest import smooth_field
+from inrcodec import INRCodec
+from inrcodec.coding.container import Container, ContainerError
+from inrcodec.sample_data import A1B_VARIABLE, open_a1b
+from inrcodec.xarray import encoding_for
+
+FIXTURES = Path(__file__).parent / "fixtures" / "v2"
+PLAIN = numcodecs.get_codec(json.loads((FIXTURES / "budget" / "codec.json").read_text())).model
+GATED = numcodecs.get_codec(json.loads((FIXTURES / "budget_gated" / "codec.json").read_text())).model
+
+
+def rmse(a, b):
+    return float(np.sqrt(np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+@pytest.mark.parametrize("budget", [0.1, 0.15, 0.2, 0.3, 0.5])
+def test_held_out_climate_fields_fit_their_budget_and_come_close_to_it(a1b, budget):
+    codec = INRCodec(bits_per_value=budget)
+    for field in a1b[192:240:16]:
+        data = codec.encode(field[None])
+        capacity = int(budget * field.size) // 8  # whole bytes
+        # At 0.5 bits per value the finest latents (12 15/16 bits) need less than that.
+        assert (capacity - 2 if budget < 0.5 else 0) <= len(data) <= capacity
+        assert rmse(field, codec.decode(data)[0]) < 1.5  # kelvin, on a 41.6 K range
+
+
+def test_a_larger_budget_buys_a_smaller_error(a1b):
+    chunk = a1b[200:204]
+    errors = [rmse(chunk, INRCodec(bits_per_value=b).decode(INRCodec(bits_per_value=b).encode(chunk)))
+              for b in (0.1, 0.2, 0.4)]
+    assert errors[0] > errors[1] > errors[2]
+
+
+@pytest.mark.parametrize(("model", "name", "budget"), [
+    *[(PLAIN, name, budget) for name in ("f4_nans", "f8_fortran", "i2", "u1", "f2", "f4_big_endian")
+      for budget in (1.0, 3.0)],
+    (GATED, "f4_nans", 1.0), (GATED, "u1", 3.0)])
+def test_every_dtype_and_order_fits_and_round_trips(model, name, budget):
+    chunk = np.load(FIXTURES / "budget" / f"{name}.npy")
+    codec = INRCodec(model, bits_per_value=budget)
+    data = codec.encode(chunk)
+    assert 8 * len(data) <= budget * chunk.size
+    decoded = codec.decode(data)
+    assert decoded.dtype == chunk.dtype and decoded.shape == chunk.shape
+    assert decoded.flags.f_contiguous == chunk.flags.f_contiguous
+    assert np.array_equal(np.isnan(decoded.astype("f8")), np.isnan(chunk.astype("f8")))
+    assert codec.encode(chunk) == data  # deterministic
+
+
+def test_a_gated_model_drops_latents_when_the_budget_is_tight():
+    chunk = np.load(FIXTURES / "budget" / "i2.npy")
+    data = INRCodec(GATED, inner_steps=5, bits_per_value=2.0).encode(chunk)
+    assert data == (FIXTURES / "budget_gated" / "i2.bin").read_bytes()  # the fixture drops 37 of 72
+
+
+def test_a_budget_below_the_header_is_refused_with_the_reason(a1b):
+    with pytest.raises(ValueError, match="header"):
+        INRCodec(bits_per_value=0.02).encode(a1b[200:201])
+
+
+def test_budget_settings_are_validated_and_travel_in_the_config():
+    codec = INRCodec(bits_per_value=0.25)
+    config = codec.get_config()
+    assert config["bits_per_value"] == 0.25 and "max_error" not in config
+    assert numcodecs.get_codec(json.loads(json.dumps(config))) == codec
+    assert "bits_per_value=0.25" in repr(codec)
+    for bad in (0, -1.0, float("nan"), float("inf"), "0.1"):
+        with pytest.raises(ValueError, match="positive number"):
+            INRCodec(bits_per_value=bad)
+    with pytest.raises(ValueError, match="one of"):
+        INRCodec(max_error=0.1, bits_per_value=0.2)
+
+
+def test_gated_chunks_refuse_to_pose_as_another_kind(a1b):
+    codec = INRCodec(bits_per_value=0.3)
+    data = bytearray(codec.encode(a1b[200:201]))
+    assert data[2] == 2 and Container.from_bytes(bytes(data), codec.model.hash).gated
+    for position in range(len(data)):
+        for flip in (1, 0x80):
+            corrupted = bytearray(data)
+            corrupted[position] ^= flip
+            with pytest.raises(ContainerError):
+                codec.decode(bytes(corrupted))
+
+
+def test_xarray_and_the_cli_take_a_budget(tmp_path):
+    ds = open_a1b()[[A1B_VARIABLE]].isel(time=slice(200, 206))
+    ds.to_zarr(tmp_path / "a.zarr", zarr_format=2,
+               encoding=encoding_for(ds, bits_per_value=0.2))
+    chunks = [p for p in (tmp_path / "a.zarr" / A1B_VARIABLE).iterdir() if not p.name.startswith(".")]
+    assert sum(p.stat().st_size for p in chunks) <= 0.2 * ds[A1B_VARIABLE].size / 8
+    assert rmse(ds[A1B_VARIABLE].values, xr.open_zarr(tmp_path / "a.zarr")[A1B_VARIABLE].values) < 1.0
+
+    ds.to_netcdf(tmp_path / "a.nc")
+    done = subprocess.run([sys.executable, "-m", "inrcodec.cli", "compress", str(tmp_path / "a.nc"),
+                           str(tmp_path / "b.zarr"), "--bits-per-value", "0.2", "--workers", "1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    config = json.loads((tmp_path / "b.zarr" / A1B_VARIABLE / ".zarray").read_text())["compressor"]
+    assert config["bits_per_value"] == 0.2
+
+
+def test_smooth_fields_of_a_3d_patch_model_fit_too():
+    codec = INRCodec("default-3d", bits_per_value=0.1)
+    chunk = smooth_field((32, 32, 16), seed=3).astype("f4")
+    data = codec.encode(chunk)
+    assert int(0.1 * chunk.size) // 8 - 2 <= len(data) <= int(0.1 * chunk.size) // 8
+    assert codec.decode(data).shape == chunk.shape
