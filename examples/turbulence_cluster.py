@@ -6,7 +6,6 @@
 
 import argparse
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -14,27 +13,15 @@ import numpy as np
 import xarray as xr
 
 from inrcodec.distributed import compress
+from inrcodec.sample_data import turbulence
 
 
-def turbulence(n: int, workdir: Path) -> xr.Dataset:
+def turbulence_dataset(n: int, workdir: Path) -> xr.Dataset:
     """Decaying 3-D turbulence from random noise, with fluidsim's pseudo-spectral ns3d solver."""
-    os.environ.setdefault("FLUIDSIM_PATH", str(workdir / "fluidsim"))
-    from fluidsim.solvers.ns3d.solver import Simul
-
-    params = Simul.create_default_params()
-    params.oper.nx = params.oper.ny = params.oper.nz = n
-    params.oper.Lx = params.oper.Ly = params.oper.Lz = 2 * math.pi
-    params.oper.type_fft = "fft3d.with_pyfftw"
-    params.nu_2 = 1e-2
-    params.init_fields.type = "noise"
-    params.time_stepping.t_end = 1.0
-    params.output.HAS_TO_SAVE = False
-    params.output.periods_print.print_stdout = 0
-    sim = Simul(params)
-    sim.time_stepping.start()
     axis = np.linspace(0, 2 * math.pi, n, endpoint=False)
-    return xr.Dataset({name: (("z", "y", "x"), sim.state.state_phys.get_var(name))
-                       for name in ("vx", "vy", "vz")}, coords={"z": axis, "y": axis, "x": axis})
+    return xr.Dataset({name: (("z", "y", "x"), values)
+                       for name, values in turbulence(n, workdir).items()},
+                      coords={"z": axis, "y": axis, "x": axis})
 
 
 if __name__ == "__main__":
@@ -47,7 +34,7 @@ if __name__ == "__main__":
     out = Path(args.out)
     out.mkdir(exist_ok=True)
     source = out / "turbulence.nc"
-    turbulence(args.n, out).to_netcdf(source)
+    turbulence_dataset(args.n, out).to_netcdf(source)
     shutil.rmtree(out / "turbulence.zarr", ignore_errors=True)  # a new field: start afresh
     report = compress(source, out / "turbulence.zarr", model="default-3d", n_workers=args.workers,
                       relative_error=args.relative_error)

@@ -7,6 +7,9 @@
     inrcodec info STORE                codec settings, model, stored size and ratio per variable
     inrcodec train SOURCE... --var V --patch N,N --out MODEL
                                        meta-learn a model on windows drawn from an archive
+    inrcodec bench [--quick] [--datasets NAME...] [--codec JSON] [--out DIR]
+                                       rate-distortion, speed and cost against SZ3, ZFP, SPERR,
+                                       BitRound, PCodec and a PCA control on real data
 """
 
 import argparse
@@ -168,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda")
     p.add_argument("--resume", help="continue from this model or checkpoint")
+    p = commands.add_parser("bench", help="benchmark against peer compressors on real data")
+    from .bench.run import add_arguments
+
+    add_arguments(p)
     args = parser.parse_args(argv)
     try:
         if args.command == "demo":
@@ -176,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
             compress(args)
         elif args.command == "train":
             train(args)
+        elif args.command == "bench":
+            from .bench.run import options_from, run_and_report
+
+            run_and_report(options_from(args))
         else:
             info(args.store)
     except (ValueError, ImportError, OSError) as e:  # a readable line, not a traceback

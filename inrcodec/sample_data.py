@@ -5,6 +5,8 @@ iris-sample-data's HadCM3 A1B scenario: annual-mean 2 m air temperature over Nor
 192-239 were never seen in training and are the held-out test split.
 """
 
+import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +56,29 @@ def load_mni() -> np.ndarray:
 
     image = nibabel.load(mni_path())
     return np.asarray(image.dataobj, dtype=np.uint8)
+
+
+def turbulence(n: int, workdir: str | Path) -> dict[str, np.ndarray]:
+    """Velocity components ``vx, vy, vz`` ((n, n, n) float64) of decaying 3-D turbulence from
+    seeded random noise, with fluidsim's pseudo-spectral ns3d solver (``inrcodec[examples]``).
+    fluidsim writes its run folder under ``workdir``."""
+    os.environ.setdefault("FLUIDSIM_PATH", str(Path(workdir) / "fluidsim"))
+    try:
+        from fluidsim.solvers.ns3d.solver import Simul
+    except ImportError as e:
+        raise ImportError("the turbulence field comes from fluidsim: "
+                          "pip install 'inrcodec[examples]'") from e
+
+    params = Simul.create_default_params()
+    params.oper.nx = params.oper.ny = params.oper.nz = n
+    params.oper.Lx = params.oper.Ly = params.oper.Lz = 2 * math.pi
+    params.oper.type_fft = "fft3d.with_pyfftw"
+    params.nu_2 = 1e-2
+    params.init_fields.type = "noise"
+    params.time_stepping.t_end = 1.0
+    params.output.HAS_TO_SAVE = False
+    params.output.periods_print.print_stdout = 0
+    np.random.seed(0)  # fluidsim draws its initial noise from numpy's global generator
+    sim = Simul(params)
+    sim.time_stepping.start()
+    return {name: np.array(sim.state.state_phys.get_var(name)) for name in ("vx", "vy", "vz")}

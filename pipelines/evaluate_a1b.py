@@ -21,18 +21,11 @@ import zarr
 from pipelines_common import machine
 
 from inrcodec import INRCodec
-from inrcodec.coding.entropy import encode_symbols
-from inrcodec.coding.normalise import Normalisation
-from inrcodec.coding.quantize import LatentQuantizer
+from inrcodec.bench.metrics import psnr
+from inrcodec.bench.pca import Basis, PCAControl
 from inrcodec.model import resolve
 from inrcodec.report import write_report
 from inrcodec.sample_data import A1B_TEST as TEST, A1B_TRAIN as TRAIN, load_a1b
-
-HEADER_BYTES = 16  # magic, version, model tag, type, layout, 3 shape bytes, 3 normalisation, crc
-
-
-def psnr(x: np.ndarray, y: np.ndarray) -> float:
-    return float(20 * np.log10(np.ptp(x) / np.sqrt(np.mean((x.astype(np.float64) - y) ** 2))))
 
 
 def inr_point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int = 1) -> dict:
@@ -57,30 +50,17 @@ def inr_point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int = 1) -> d
 
 
 def pca_points(train: np.ndarray, test: np.ndarray, components: int, bits: list[int]) -> list[dict]:
-    """The EOF control, normalised per field exactly as the codec normalises a chunk."""
-    def normalise(fields):
-        norms = [Normalisation.fit(f) for f in fields]
-        return np.stack([n.apply(f).ravel() for n, f in zip(norms, fields)]), norms
-
-    flat_train, _ = normalise(train)
-    mean = flat_train.mean(0)
-    _, _, vt = np.linalg.svd(flat_train - mean, full_matrices=False)
-    basis = vt[:components]
-    coef_train = (flat_train - mean) @ basis.T
-    flat_test, norms = normalise(test)
-    coef = (flat_test - mean) @ basis.T
+    """The EOF control (inrcodec.bench.pca), normalised per field as the codec normalises a chunk."""
+    basis = Basis.fit(list(train))
     points = []
     for b in bits:
-        q = LatentQuantizer(coef_train.mean(0).astype(np.float32),
-                            coef_train.std(0).astype(np.float32), b)
-        symbols = q.quantize(coef)
-        payload = sum(len(encode_symbols(s[None], q)) for s in symbols)
-        normalised = q.dequantize(symbols).astype(np.float64) @ basis + mean
-        decoded = np.stack([n.invert(f) for n, f in zip(norms, normalised)]).reshape(test.shape)
+        control = PCAControl(basis, components, b)
+        encoded = [control.encode(f) for f in test]
+        decoded = np.stack([control.decode(e, f.shape, f.dtype) for e, f in zip(encoded, test)])
+        stored = sum(map(len, encoded))
         points.append({"codec": f"pca-{components}", "fields_per_chunk": 1, "latent_bits": b,
-                       "bits_per_value": 8 * (payload + HEADER_BYTES * len(test)) / test.size,
-                       "bytes_per_field": payload / len(test) + HEADER_BYTES,
-                       "psnr_db": psnr(test, decoded),
+                       "bits_per_value": 8 * stored / test.size,
+                       "bytes_per_field": stored / len(test), "psnr_db": psnr(test, decoded),
                        "max_abs_error": float(np.abs(decoded - test).max())})
     return points
 

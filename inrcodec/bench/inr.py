@@ -1,0 +1,60 @@
+"""inrcodec in the benchmark: its settings as data, the model's size, its arithmetic per value.
+
+Each entry of ``settings`` is one ``INRCodec(model, **keywords)``; a mode is a family of
+entries, so a new mode is one more line. The size-budget mode (``bits_per_value``) is included
+only where this version of ``INRCodec`` accepts that keyword.
+"""
+
+import inspect
+import math
+from pathlib import Path
+
+from ..codecs.numcodecs import INRCodec
+from ..model import bundled_path, resolve
+from .peers import Contender
+
+PLAIN_LATENT_BITS = {False: (3, 4, 5, 6, 7), True: (3, 5)}  # by quick
+BOUNDED_LATENT_BITS = 4
+# Loosest first: a run gives up on a family's tighter settings once one takes too long.
+BUDGETS = {False: (2.0, 1.0, 0.5, 0.25, 0.15), True: (1.0,)}  # bits per value
+
+
+def accepts(keyword: str) -> bool:
+    return keyword in inspect.signature(INRCodec).parameters
+
+
+def settings(bounds: tuple[float, ...], quick: bool) -> list[tuple[str, dict]]:
+    """(family, INRCodec keywords) of every inrcodec point of a run."""
+    out = [("inrcodec", {"latent_bits": b}) for b in PLAIN_LATENT_BITS[quick]]
+    out += [("inrcodec bounded", {"latent_bits": BOUNDED_LATENT_BITS, "max_error": b})
+            for b in bounds]
+    if accepts("bits_per_value"):
+        out += [("inrcodec budget", {"bits_per_value": b}) for b in BUDGETS[quick]]
+    return out
+
+
+def contenders(model: str, bounds: tuple[float, ...], quick: bool) -> list[Contender]:
+    out = []
+    for family, keywords in settings(bounds, quick):
+        codec = INRCodec(model, **keywords)
+        out.append(Contender(family, ", ".join(f"{k}={v:g}" for k, v in keywords.items()),
+                             codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data),
+                             bound=keywords.get("max_error"), params=dict(keywords)))
+    return out
+
+
+def model_bytes(model: str) -> int:
+    """Size of the bundled model file: what a reader needs once, beside the chunks."""
+    return Path(bundled_path(model)).stat().st_size
+
+
+def forward_flops(model: str) -> dict:
+    """The network's arithmetic counted from its architecture (2 FLOPs per multiply-add): per
+    point, the sine layers and output; per patch, the latent -> shift map. A cross-check on the
+    FLOPs torch counts."""
+    loaded = resolve(model)
+    net, patch_points = loaded.net, math.prod(loaded.patch_shape)
+    per_point = 2 * (net.dim_in * net.width + (net.depth - 1) * net.width ** 2 + net.width)
+    per_patch = 2 * net.latent_dim * net.width * net.depth
+    return {"per_point": per_point, "per_patch": per_patch,
+            "per_point_with_shift_map": per_point + per_patch / patch_points}

@@ -1,0 +1,52 @@
+"""What the machine is and how fast it multiplies matrices: the scale for every speed reported."""
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        cpu = names[0] if names else cpu
+    return (f"{cpu}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+            f"torch {torch.__version__}")
+
+
+def matmul_flops(n: int = 1024, repeats: int = 10) -> float:
+    """float32 FLOP/s of one large ``torch.matmul`` with the current torch threads (the best of
+    ``repeats``, so a busy neighbour on another core costs as little as possible)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)  # first call pays for allocation and dispatch
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best
+
+
+def revision() -> str:
+    """inrcodec's version and, in a git checkout, its commit ("+changes": the tree differs)."""
+    from .. import __version__
+
+    here = Path(__file__).parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10)
+        changed = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
+                                  "--untracked-files=no"], capture_output=True, text=True,
+                                 timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return f"inrcodec {__version__}"
+    if commit.returncode:
+        return f"inrcodec {__version__}"
+    return (f"inrcodec {__version__}, commit {commit.stdout.strip()}"
+            + ("+changes" if changed.stdout.strip() else ""))

@@ -1,0 +1,88 @@
+"""The linear control: an EOF (PCA) basis in place of the network, coded like inrcodec.
+
+The basis is fitted on the dataset's train chunks, each normalised exactly as the codec normalises
+a chunk (NaNs set to the chunk mean, i.e. 0 after normalising). A chunk is stored as its
+normalisation codes and NaN mask in a 16-byte header (the size of inrcodec's), the mask itself,
+and its coefficients quantized with inrcodec's ``LatentQuantizer`` (statistics from the train
+coefficients) and range-coded with inrcodec's ``encode_symbols``. A learned codec has to beat it.
+"""
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..coding.entropy import decode_symbols, encode_symbols
+from ..coding.mask import decode_mask, encode_mask
+from ..coding.normalise import Normalisation
+from ..coding.quantize import LatentQuantizer
+from .peers import Contender, cast_back
+
+HEADER = struct.Struct("<qhI2x")  # offset code, scale code, mask length: 16 bytes
+MIN_TRAIN_CHUNKS = 32  # fewer chunks give too few EOFs to mean anything
+COMPONENTS = {False: (16, 32, 64), True: (16,)}  # by quick
+BITS = {False: (4, 5, 6, 7, 8), True: (6,)}
+
+
+def normalised(chunk: np.ndarray) -> tuple[np.ndarray, Normalisation, np.ndarray]:
+    """(flat normalised values with NaNs at 0, the normalisation, where the chunk is finite)."""
+    finite = np.isfinite(chunk)
+    norm = Normalisation.fit(chunk[finite])
+    flat = np.where(finite, norm.apply(np.where(finite, chunk, 0)), 0.0).ravel()
+    return flat, norm, finite
+
+
+@dataclass(frozen=True, eq=False)
+class Basis:
+    mean: np.ndarray  # (values,) mean normalised train chunk
+    eofs: np.ndarray  # (components, values), leading first
+    train_coefficients: np.ndarray  # (train chunks, components)
+
+    @classmethod
+    def fit(cls, train: list[np.ndarray]) -> "Basis":
+        flat = np.stack([normalised(c)[0] for c in train])
+        mean = flat.mean(0)
+        _, _, vt = np.linalg.svd(flat - mean, full_matrices=False)
+        return cls(mean, vt, (flat - mean) @ vt.T)
+
+
+class PCAControl:
+    def __init__(self, basis: Basis, components: int, bits: int):
+        self.mean, self.eofs = basis.mean, basis.eofs[:components]
+        coefficients = basis.train_coefficients[:, :components]
+        self.quantizer = LatentQuantizer(coefficients.mean(0).astype(np.float32),
+                                         coefficients.std(0).astype(np.float32), bits)
+
+    def encode(self, chunk: np.ndarray) -> bytes:
+        flat, norm, finite = normalised(chunk)
+        symbols = self.quantizer.quantize(((flat - self.mean) @ self.eofs.T)[None])
+        mask = b"" if finite.all() else encode_mask(~finite)
+        return (HEADER.pack(norm.offset_code, norm.scale_code, len(mask)) + mask
+                + encode_symbols(symbols, self.quantizer))
+
+    def decode(self, data: bytes, shape: tuple, dtype: np.dtype) -> np.ndarray:
+        offset_code, scale_code, mask_length = HEADER.unpack_from(data)
+        start = HEADER.size + mask_length
+        symbols = decode_symbols(data[start:], 1, self.quantizer)
+        flat = self.quantizer.dequantize(symbols)[0].astype(np.float64) @ self.eofs + self.mean
+        values = cast_back(Normalisation(offset_code, scale_code).invert(flat).reshape(shape), dtype)
+        if mask_length:
+            values[decode_mask(data[HEADER.size:start], values.size).reshape(shape)] = np.nan
+        return values
+
+
+def contenders(train: list[np.ndarray], quick: bool) -> list[Contender]:
+    """The control at several basis sizes and bit depths; none without enough train chunks of
+    one shape."""
+    if len(train) < MIN_TRAIN_CHUNKS or len({c.shape for c in train}) != 1:
+        return []
+    basis = Basis.fit(train)
+    out = []
+    for k in COMPONENTS[quick]:
+        if k >= len(train):
+            continue
+        for b in BITS[quick]:
+            control = PCAControl(basis, k, b)
+            out.append(Contender("PCA control", f"EOFs={k}, bits={b}", control.encode,
+                                 control.decode, params={"components": k, "bits": b}))
+    return out

@@ -1,0 +1,250 @@
+"""One benchmark run: every codec on the same chunks of every dataset, measured alike.
+
+Chunks are encoded one after another in this process, on ``threads`` torch threads (the peers are
+single-threaded), and decoded from the bytes alone plus the chunk's shape and dtype. A codec that
+is not installed, or fails on a dataset, is skipped with a note; the run goes on.
+"""
+
+import argparse
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import inr, pca, report
+from .datasets import DATASETS, Dataset
+from .machine import machine, matmul_flops, revision
+from .metrics import PeakRSS, count_flops, distortion
+from .peers import DEFAULT_PEERS, Contender, Context, from_json
+
+# Absolute error bounds, as fractions of the test data's range: 30% down to 0.01%.
+BOUND_FRACTIONS = {False: (0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4), True: (0.03, 0.003)}
+QUICK_TEST_CHUNKS = 4
+# A setting whose encoding takes longer than this is abandoned, with the family's later settings
+# on that dataset (settings run from cheap to dear), so no codec can stall the whole run.
+SETTING_SECONDS = {False: 120.0, True: 40.0}
+QUICK_DATASETS = ["a1b"]
+
+
+@dataclass
+class Options:
+    datasets: list[str] = field(default_factory=list)  # empty: all (quick: QUICK_DATASETS)
+    quick: bool = False
+    codecs: list[dict] = field(default_factory=list)  # extra numcodecs configs
+    out: Path = Path("bench")
+    threads: int = 1
+
+    def command(self) -> str:
+        parts = ["inrcodec bench", f"--out {self.out}"] + (["--quick"] if self.quick else [])
+        parts += [f"--datasets {' '.join(self.datasets)}"] if self.datasets else []
+        parts += [f"--codec '{json.dumps(c)}'" for c in self.codecs]
+        parts += [f"--threads {self.threads}"] if self.threads != 1 else []
+        return " ".join(parts)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--datasets", nargs="+", metavar="NAME",
+                   help=f"datasets to run (default: all; with --quick: {' '.join(QUICK_DATASETS)}); "
+                        f"one of {', '.join(DATASETS)}")
+    p.add_argument("--quick", action="store_true",
+                   help=f"few settings, at most {QUICK_TEST_CHUNKS} test chunks per dataset")
+    p.add_argument("--codec", action="append", default=[], type=_json_codecs, metavar="JSON",
+                   help="also a numcodecs codec (a config, or a list of configs), e.g. "
+                        "'{\"id\": \"sperr.rs\", \"mode\": \"pwe\", \"pwe\": 0.1}'; repeatable")
+    p.add_argument("--out", type=Path, default=Path("bench"),
+                   help="folder for benchmarks.md, .csv, .json and the plots (default: bench)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+
+
+def _json_codecs(text: str) -> list[dict]:
+    try:
+        configs = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise argparse.ArgumentTypeError(f"not JSON: {e}") from None
+    configs = configs if isinstance(configs, list) else [configs]
+    if not all(isinstance(c, dict) and isinstance(c.get("id"), str) for c in configs):
+        raise argparse.ArgumentTypeError('a codec is a JSON object with an "id"')
+    return configs
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    return Options(datasets=args.datasets or [], quick=args.quick,
+                   codecs=[c for group in args.codec for c in group], out=args.out,
+                   threads=args.threads)
+
+
+def absolute_bounds(value_range: float, dtype: np.dtype, quick: bool) -> tuple[float, ...]:
+    bounds = [float(f"{value_range * f:.2g}") for f in BOUND_FRACTIONS[quick]]
+    if dtype.kind in "iu":  # integer errors are whole: a bound of 2.55 promises what 2 does
+        bounds = sorted({max(1.0, math.floor(b)) for b in bounds}, reverse=True)
+    return tuple(bounds)
+
+
+def run(options: Options) -> dict:
+    """Every dataset and codec; the results as one JSON-ready dict (see report.py)."""
+    names = options.datasets or (QUICK_DATASETS if options.quick else list(DATASETS))
+    unknown = [n for n in names if n not in DATASETS]
+    if unknown:
+        raise ValueError(f"unknown dataset(s) {', '.join(unknown)}; choose from {', '.join(DATASETS)}")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(options.threads)
+    try:
+        start = time.perf_counter()
+        results = {"command": options.command(), "revision": revision(), "machine": machine(),
+                   "matmul_flops": matmul_flops(512 if options.quick else 1024),
+                   "torch_threads": options.threads, "quick": options.quick,
+                   "date": time.strftime("%Y-%m-%d"), "datasets": [], "rows": [], "cost": [],
+                   "notes": []}
+        warm: set[str] = set()  # families whose first-call costs (imports, wasm) are paid
+        for name in names:
+            _run_dataset(DATASETS[name], options, results, warm)
+        results["seconds"] = time.perf_counter() - start
+        return results
+    finally:
+        torch.set_num_threads(threads)
+
+
+def run_and_report(options: Options) -> dict:
+    """``run``, then the report files in ``options.out``; says where they are."""
+    results = run(options)
+    for path in report.write(results, options.out):
+        print(f"wrote {path}")
+    print(f"{len(results['rows'])} results in {results['seconds'] / 60:.1f} minutes")
+    return results
+
+
+def _note(results: dict, text: str) -> None:
+    if text not in results["notes"]:
+        results["notes"].append(text)
+        print(f"note: {text}", flush=True)
+
+
+def _run_dataset(ds: Dataset, options: Options, results: dict, warm: set[str]) -> None:
+    try:
+        array = ds.load()
+    except Exception as e:  # a dataset that is not installed is skipped, never fatal
+        _note(results, f"skipped dataset {ds.name}: {e}")
+        return
+    chunks = ds.test_chunks(array, QUICK_TEST_CHUNKS if options.quick else None)
+    all_test = array[ds.test or slice(None)]
+    finite = np.concatenate([c[np.isfinite(c)].ravel() for c in chunks])
+    has_nans = any(not np.isfinite(c).all() for c in chunks)
+    value_range = float(np.ptp(finite.astype(np.float64)))
+    ctx = Context(array.dtype, has_nans, value_range,
+                  absolute_bounds(value_range, array.dtype, options.quick), options.quick)
+    train = ds.train_chunks(array)
+    model_bits = 8 * inr.model_bytes(ds.model) / all_test.size
+    results["datasets"].append({
+        "name": ds.name, "description": ds.description, "shape": list(array.shape),
+        "dtype": str(array.dtype), "nan_fraction": float(np.mean(~np.isfinite(array)))
+        if array.dtype.kind == "f" else 0.0,
+        "chunks": list(ds.chunks), "test": _describe(ds.test, array.shape[0]),
+        "test_chunks": len(ds.test_chunks(array)), "evaluated_chunks": len(chunks),
+        "evaluated_values": int(sum(c.size for c in chunks)), "value_range": value_range,
+        "train": _describe(ds.train, array.shape[0]) if ds.train else None,
+        "train_chunks": len(train), "model": ds.model, "model_saw": ds.model_saw,
+        "model_data": inr.resolve(ds.model).card.get("data", ""),
+        "model_bytes": inr.model_bytes(ds.model), "model_bits_per_test_value": model_bits,
+        "bounds": list(ctx.bounds), "forward_flops": inr.forward_flops(ds.model)})
+    print(f"{ds.name}: {array.shape} {array.dtype}, {len(chunks)} test chunks of {ds.chunks}",
+          flush=True)
+
+    makers = [("inrcodec", lambda c: inr.contenders(ds.model, c.bounds, c.quick)),
+              ("PCA control", lambda c: pca.contenders(train, c.quick)),
+              *DEFAULT_PEERS.items(), *[(c["id"], from_json(c)) for c in options.codecs]]
+    measured, abandoned = set(), set()
+    for label, make in makers:
+        try:
+            contenders = make(ctx)
+        except Exception as e:
+            _note(results, f"skipped {label}: {e}")
+            continue
+        for contender in contenders:
+            if contender.family in abandoned:
+                continue
+            try:
+                row = measure(contender, chunks, warm, SETTING_SECONDS[options.quick])
+            except TimeoutError as e:
+                abandoned.add(contender.family)
+                _note(results, f"{ds.name}: {contender.family} {contender.setting} {e}; its "
+                               "later settings were not run")
+                continue
+            except Exception as e:
+                _note(results, f"{ds.name}: {contender.family} {contender.setting} failed: "
+                               f"{type(e).__name__}: {e}")
+                continue
+            if contender.family.startswith("inrcodec"):
+                row.update(model_bits_per_value=model_bits,
+                           bits_per_value_with_model=row["bits_per_value"] + model_bits)
+                if contender.family not in measured:
+                    measured.add(contender.family)
+                    results["cost"].append({"dataset": ds.name, **cost(contender, chunks),
+                                            "matmul_flops": results["matmul_flops"]})
+            results["rows"].append({"dataset": ds.name, **row})
+            print(f"  {contender.family:20} {contender.setting:28} {row['bits_per_value']:8.3f} "
+                  f"bits/value {row['psnr_db']:7.2f} dB  max err {row['max_abs_error']:.4g}  "
+                  f"{row['encode_mb_s']:.2f}/{row['decode_mb_s']:.2f} MB/s", flush=True)
+
+
+def _describe(part: slice | None, n: int) -> str:
+    start, stop, _ = (part or slice(None)).indices(n)
+    return f"{start}-{stop - 1} of axis 0" if (start, stop) != (0, n) else "all"
+
+
+def measure(contender: Contender, chunks: list[np.ndarray], warm: set[str],
+            seconds: float = math.inf) -> dict:
+    """Size, errors, speed and memory of one codec setting on ``chunks``. The first setting of
+    a family is run once untimed, so import and compilation costs are not counted as speed.
+    Raises TimeoutError when encoding takes longer than ``seconds``."""
+    if contender.family not in warm:
+        contender.decode(contender.encode(chunks[0]), chunks[0].shape, chunks[0].dtype)
+        warm.add(contender.family)
+    with PeakRSS() as memory:
+        start = time.perf_counter()
+        encoded = []
+        for c in chunks:
+            encoded.append(contender.encode(c))
+            if time.perf_counter() - start > seconds:
+                raise TimeoutError(f"took over {seconds:.0f} s to encode "
+                                   f"{len(encoded)} of {len(chunks)} chunks")
+        encoded_at = time.perf_counter()
+        decoded = [contender.decode(e, c.shape, c.dtype) for e, c in zip(encoded, chunks)]
+        decoded_at = time.perf_counter()
+    for c, d in zip(chunks, decoded):
+        if d.shape != c.shape or d.dtype != c.dtype:
+            raise ValueError(f"decoded {d.shape} {d.dtype}, not {c.shape} {c.dtype}")
+    original = np.concatenate([c.ravel() for c in chunks])
+    errors = distortion(original, np.concatenate([d.ravel() for d in decoded]))
+    stored, megabytes = sum(len(e) for e in encoded), original.nbytes / 1e6
+    bound_held = (None if contender.bound is None
+                  else bool(errors["max_abs_error"] <= contender.bound))
+    return {"family": contender.family, "setting": contender.setting,
+            "params": json.dumps(contender.params, sort_keys=True), "bound": contender.bound,
+            "lossless": contender.lossless or errors["max_abs_error"] == 0,
+            "stored_bytes": stored, "values": original.size,
+            "bits_per_value": 8 * stored / original.size, **errors, "bound_held": bound_held,
+            "encode_mb_s": megabytes / (encoded_at - start),
+            "decode_mb_s": megabytes / (decoded_at - encoded_at), "peak_rss_mb": memory.mb}
+
+
+def cost(contender: Contender, chunks: list[np.ndarray]) -> dict:
+    """FLOPs per value of encoding and decoding the test chunk with the most values (a constant
+    chunk costs none), and the rate achieved on it, timed without the counter."""
+    chunk = max(chunks, key=lambda c: (np.ptp(c[np.isfinite(c)]) > 0, c.size))
+    start = time.perf_counter()
+    data = contender.encode(chunk)
+    encoded_at = time.perf_counter()
+    contender.decode(data, chunk.shape, chunk.dtype)
+    decoded_at = time.perf_counter()
+    encode_flops, data = count_flops(lambda: contender.encode(chunk))
+    decode_flops, _ = count_flops(lambda: contender.decode(data, chunk.shape, chunk.dtype))
+    return {"family": contender.family, "setting": contender.setting,
+            "chunk_shape": list(chunk.shape),
+            "encode_flops_per_value": encode_flops / chunk.size,
+            "decode_flops_per_value": decode_flops / chunk.size,
+            "encode_flop_rate": encode_flops / (encoded_at - start),
+            "decode_flop_rate": decode_flops / (decoded_at - encoded_at)}

@@ -1,0 +1,93 @@
+"""The quick benchmark runs end to end through the CLI and reports what it measured."""
+
+import csv
+import importlib.util
+import json
+
+import pytest
+
+from inrcodec.bench.inr import accepts
+from inrcodec.bench.report import rate_at
+from inrcodec.cli import main
+
+# The quick run's peers; a missing one skips these tests rather than failing them.
+for module in ("pysz", "zfpy", "pcodec", "matplotlib"):
+    pytest.importorskip(module)
+
+FAMILIES = ["inrcodec", "inrcodec bounded", "PCA control", "SZ3", "ZFP fixed-rate",
+            "ZFP fixed-accuracy", "BitRound+Zstd", "Quantize+Zstd", "Zstd (lossless)",
+            "PCodec (lossless)"]
+FAMILIES += ["SPERR"] if importlib.util.find_spec("numcodecs_wasm_sperr") else []
+BOUNDED = {"inrcodec bounded", "SZ3", "ZFP fixed-accuracy", "SPERR"}
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    codec = json.dumps({"id": "zstd", "level": 1})
+    assert main(["bench", "--quick", "--datasets", "a1b", "ostia", "--out", str(out),
+                 "--codec", codec]) == 0
+    return out, json.loads((out / "benchmarks.json").read_text())
+
+
+def test_every_codec_has_results_on_every_dataset(bench):
+    out, results = bench
+    with open(out / "benchmarks.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(results["rows"])
+    expected = FAMILIES + ["zstd"] + (["inrcodec budget"] if accepts("bits_per_value") else [])
+    for dataset in ("a1b", "ostia"):
+        present = {r["family"] for r in rows if r["dataset"] == dataset}
+        missing = set(expected) - present - ({"inrcodec budget"} if dataset == "ostia" else set())
+        assert not missing, (dataset, missing, results["notes"])
+    for r in results["rows"]:
+        assert r["bits_per_value"] > 0 and r["stored_bytes"] > 0
+        assert r["encode_mb_s"] > 0 and r["decode_mb_s"] > 0
+        assert (r["psnr_db"] is None) == r["lossless"]  # JSON writes a lossless infinity as null
+
+
+def test_bounds_hold_nans_come_back_and_lossless_is_lossless(bench):
+    _, results = bench
+    for r in results["rows"]:
+        if r["family"] in BOUNDED:
+            assert r["bound"] > 0 and r["bound_held"] and r["max_abs_error"] <= r["bound"], r
+        if r["lossless"]:
+            assert r["max_abs_error"] == 0
+        assert r["nans_preserved"] is (True if r["dataset"] == "ostia" else None), r
+
+
+def test_inrcodec_is_charged_for_its_model_and_its_flops_are_counted(bench):
+    _, results = bench
+    for r in results["rows"]:
+        if r["family"].startswith("inrcodec"):
+            assert r["bits_per_value_with_model"] > r["bits_per_value"] + 1  # 120 kB, ~90k values
+    cost = {(c["dataset"], c["family"]): c for c in results["cost"]}
+    plain = cost["a1b", "inrcodec"]
+    forward = results["datasets"][0]["forward_flops"]["per_point_with_shift_map"]
+    assert plain["decode_flops_per_value"] == pytest.approx(forward, rel=0.01)  # no padding
+    assert 4 * forward < plain["encode_flops_per_value"] < 10 * forward  # 3 inner steps
+    assert 0 < plain["encode_flop_rate"] < 2 * results["matmul_flops"]
+
+
+def test_the_report_names_the_machine_and_shows_the_plots(bench):
+    out, results = bench
+    report = (out / "benchmarks.md").read_text()
+    assert results["machine"] in report and "GFLOP/s" in report
+    for dataset in ("a1b", "ostia"):
+        assert (out / f"benchmarks-{dataset}.png").stat().st_size > 10_000
+        assert f"benchmarks-{dataset}.png" in report
+    assert "Where inrcodec wins and loses" in report and "PCA control" in report
+
+
+def test_rates_are_read_off_the_front_between_settings():
+    rows = [{"bits_per_value": b, "psnr_db": p} for b, p in [(1, 30), (4, 50), (2, 20)]]
+    assert rate_at(rows, 40) == (pytest.approx(2.0), "")  # halfway in dB, in log rate
+    assert rate_at(rows, 25) == (1, "<=")
+    assert rate_at(rows, 60) is None
+
+
+def test_unknown_datasets_and_bad_codec_json_are_refused(capsys):
+    assert main(["bench", "--quick", "--datasets", "nope"]) == 1
+    assert "unknown dataset(s) nope" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["bench", "--codec", "{not json"])
