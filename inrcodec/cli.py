@@ -64,7 +64,10 @@ def compress(args) -> None:
     report = run(args.source, args.dest, variables=args.var, model=args.model,
                  zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
                  n_workers=args.workers, torch_threads=args.torch_threads,
-                 latent_bits=args.latent_bits, inner_steps=args.inner_steps)
+                 latent_bits=args.latent_bits, inner_steps=args.inner_steps,
+                 **{name: getattr(args, name) for name in ("max_error", "relative_error",
+                                                           "bits_per_value")
+                    if getattr(args, name) is not None})
     print(report.table())
 
 
@@ -143,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="default-2d")
     p.add_argument("--latent-bits", type=int, default=5)
     p.add_argument("--inner-steps", type=int, default=3)
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--max-error", type=float, help="error bound: every value within this")
+    mode.add_argument("--relative-error", type=float,
+                      help="error bound as a fraction of each chunk's range")
+    mode.add_argument("--bits-per-value", type=float,
+                      help="size budget: at most this many bits per value in every chunk")
     p.add_argument("--zarr-format", type=int, choices=[2, 3], default=2)
     p.add_argument("--chunks", action="append", metavar="VAR=N,N,N",
                    help="Zarr chunks of a variable (default: aligned with the model's patches)")

@@ -28,6 +28,9 @@ def training_arguments(description: str, **defaults) -> argparse.Namespace:
     p.add_argument("--resume", help="continue training this model file")
     p.add_argument("--quantization-bits", type=int,
                    help="quantization-aware training at this latent bit depth")
+    p.add_argument("--gate-penalty", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                   help="meta-learn L0 gates on the latents (size-budget mode), penalties drawn "
+                        "log-uniformly from LOW-HIGH")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     return args
@@ -41,6 +44,7 @@ def train_and_save(samples, args: argparse.Namespace, **kwargs) -> None:
     model = meta_train(samples, width=args.width, depth=args.depth, latent_dim=args.latent_dim,
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        time_budget=args.minutes * 60, quantization_bits=args.quantization_bits,
+                       gate_penalty=args.gate_penalty,
                        init=Model.load(args.resume) if args.resume else None, **kwargs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
