@@ -91,3 +91,18 @@ def test_unknown_datasets_and_bad_codec_json_are_refused(capsys):
     assert "unknown dataset(s) nope" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bench", "--codec", "{not json"])
+
+
+def test_chunks_tile_the_array_and_the_pp_reader_reads_glosea4():
+    import numpy as np
+
+    from inrcodec.bench.datasets import DATASETS, load_glosea4, split
+
+    glosea = load_glosea4()
+    assert glosea.shape == (78, 145, 192) and np.isfinite(glosea).all()
+    assert 180 < glosea.min() < glosea.max() < 330  # kelvin
+    chunks = split(np.arange(5 * 7 * 9).reshape(5, 7, 9), (2, 4, 9))
+    assert [c.shape for c in chunks[:2]] == [(2, 4, 9), (2, 3, 9)] and len(chunks) == 6
+    assert sorted(np.concatenate([c.ravel() for c in chunks])) == list(range(5 * 7 * 9))
+    mni = DATASETS["mni"]
+    assert mni.test.start >= 98  # the 3-D model saw x < 98 only

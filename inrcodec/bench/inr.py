@@ -43,9 +43,13 @@ def contenders(model: str, bounds: tuple[float, ...], quick: bool) -> list[Conte
     return out
 
 
-def model_bytes(model: str) -> int:
-    """Size of the bundled model file: what a reader needs once, beside the chunks."""
-    return Path(bundled_path(model)).stat().st_size
+def describe_model(model: str, test_values: int) -> dict:
+    """The bundled model's file size (what a reader needs once, beside the chunks), that size
+    spread over ``test_values``, what it was trained on, and its forward pass's FLOPs."""
+    size = Path(bundled_path(model)).stat().st_size
+    return {"model_bytes": size, "model_bits_per_test_value": 8 * size / test_values,
+            "model_data": resolve(model).card.get("data", ""),
+            "forward_flops": forward_flops(model)}
 
 
 def forward_flops(model: str) -> dict:

@@ -118,6 +118,15 @@ def _rate_text(hit) -> str:
     return "-" if hit is None else f"{hit[1]}{hit[0]:.3g}".replace("<=", "&le; ")
 
 
+def _colour(family: str):
+    """One colour per codec in every plot: the known ones in ORDER, command-line ones after."""
+    import matplotlib
+
+    colours = matplotlib.colormaps["tab20"].colors
+    index = ORDER.index(family) if family in ORDER else len(ORDER) + sum(map(ord, family)) % 8
+    return colours[(2 * index) % 20 + (2 * index) // 20 % 2]
+
+
 # --- plots --------------------------------------------------------------------------------------
 
 def plot(ds: dict, rows: list[dict], path: Path) -> bool:
@@ -130,10 +139,9 @@ def plot(ds: dict, rows: list[dict], path: Path) -> bool:
     except ImportError:
         return False
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
-    colours = plt.get_cmap("tab20").colors
-    for i, family in enumerate(families(rows)):
+    for family in families(rows):
         points = _of(rows, family)
-        style = dict(color=colours[(2 * i) % 20 if i < 10 else (2 * i + 1) % 20],
+        style = dict(color=_colour(family),
                      lw=2.4 if family.startswith("inrcodec") else 1.2,
                      ms=5 if family.startswith("inrcodec") else 3.5)
         if _lossless(points):
@@ -173,7 +181,7 @@ def markdown(results: dict, plots: dict[str, str]) -> str:
         f"{results.get('seconds', 0) / 60:.1f} minutes.", "",
         f"**Machine:** {results['machine']}. One large float32 `torch.matmul` runs at "
         f"{results['matmul_flops'] / 1e9:.1f} GFLOP/s on the same {results['torch_threads']} "
-        "thread(s), measured in the same run.", ""]
+        "thread(s), measured in the same run." + _load_text(results), ""]
     if results["quick"]:
         lines += ["*A quick run: few settings and few chunks; not for quoting.*", ""]
     lines += [*_method(), *_datasets(results), *_headline(results), *_losses(results),
@@ -183,6 +191,16 @@ def markdown(results: dict, plots: dict[str, str]) -> str:
     if results["notes"]:
         lines += ["## Notes from the run", ""] + [f"- {n}" for n in results["notes"]] + [""]
     return "\n".join(lines)
+
+
+def _load_text(results: dict) -> str:
+    loads = [x for x in results.get("load_average", []) if x is not None]
+    if not loads:
+        return ""
+    return (f" The machine's 1-minute load average was {loads[0]:.1f} at the start and "
+            f"{loads[-1]:.1f} at the end of the run; above the number of cores, other processes "
+            "competed with the run for the CPU and every speed here (the matmul rate's too) is "
+            "lower than an idle machine's.")
 
 
 def _method() -> list[str]:

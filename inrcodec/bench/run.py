@@ -8,6 +8,7 @@ is not installed, or fails on a dataset, is skipped with a note; the run goes on
 import argparse
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,15 +98,24 @@ def run(options: Options) -> dict:
         results = {"command": options.command(), "revision": revision(), "machine": machine(),
                    "matmul_flops": matmul_flops(512 if options.quick else 1024),
                    "torch_threads": options.threads, "quick": options.quick,
-                   "date": time.strftime("%Y-%m-%d"), "datasets": [], "rows": [], "cost": [],
-                   "notes": []}
+                   "date": time.strftime("%Y-%m-%d"), "load_average": [_load()],
+                   "datasets": [], "rows": [], "cost": [], "notes": []}
         warm: set[str] = set()  # families whose first-call costs (imports, wasm) are paid
         for name in names:
             _run_dataset(DATASETS[name], options, results, warm)
         results["seconds"] = time.perf_counter() - start
+        results["load_average"].append(_load())
         return results
     finally:
         torch.set_num_threads(threads)
+
+
+def _load() -> float | None:
+    """The 1-minute load average: other work on the machine slows every codec alike."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
 
 
 def run_and_report(options: Options) -> dict:
@@ -130,64 +140,72 @@ def _run_dataset(ds: Dataset, options: Options, results: dict, warm: set[str]) -
         _note(results, f"skipped dataset {ds.name}: {e}")
         return
     chunks = ds.test_chunks(array, QUICK_TEST_CHUNKS if options.quick else None)
-    all_test = array[ds.test or slice(None)]
-    finite = np.concatenate([c[np.isfinite(c)].ravel() for c in chunks])
-    has_nans = any(not np.isfinite(c).all() for c in chunks)
-    value_range = float(np.ptp(finite.astype(np.float64)))
-    ctx = Context(array.dtype, has_nans, value_range,
+    finite = np.concatenate([c[np.isfinite(c)].ravel() for c in chunks]).astype(np.float64)
+    value_range = float(np.ptp(finite))
+    ctx = Context(array.dtype, any(not np.isfinite(c).all() for c in chunks), value_range,
                   absolute_bounds(value_range, array.dtype, options.quick), options.quick)
     train = ds.train_chunks(array)
-    model_bits = 8 * inr.model_bytes(ds.model) / all_test.size
-    results["datasets"].append({
-        "name": ds.name, "description": ds.description, "shape": list(array.shape),
-        "dtype": str(array.dtype), "nan_fraction": float(np.mean(~np.isfinite(array)))
-        if array.dtype.kind == "f" else 0.0,
-        "chunks": list(ds.chunks), "test": _describe(ds.test, array.shape[0]),
-        "test_chunks": len(ds.test_chunks(array)), "evaluated_chunks": len(chunks),
-        "evaluated_values": int(sum(c.size for c in chunks)), "value_range": value_range,
-        "train": _describe(ds.train, array.shape[0]) if ds.train else None,
-        "train_chunks": len(train), "model": ds.model, "model_saw": ds.model_saw,
-        "model_data": inr.resolve(ds.model).card.get("data", ""),
-        "model_bytes": inr.model_bytes(ds.model), "model_bits_per_test_value": model_bits,
-        "bounds": list(ctx.bounds), "forward_flops": inr.forward_flops(ds.model)})
+    record = _record(ds, array, chunks, train, ctx)
+    results["datasets"].append(record)
     print(f"{ds.name}: {array.shape} {array.dtype}, {len(chunks)} test chunks of {ds.chunks}",
           flush=True)
+    measured, abandoned = set(), set()
+    for contender in _contenders(ds, ctx, train, options.codecs, results):
+        if contender.family in abandoned:
+            continue
+        try:
+            row = measure(contender, chunks, warm, SETTING_SECONDS[options.quick])
+        except TimeoutError as e:
+            abandoned.add(contender.family)
+            _note(results, f"{ds.name}: {contender.family} {contender.setting} {e}; its later "
+                           "settings were not run")
+            continue
+        except Exception as e:
+            _note(results, f"{ds.name}: {contender.family} {contender.setting} failed: "
+                           f"{type(e).__name__}: {e}")
+            continue
+        if contender.family.startswith("inrcodec"):
+            model_bits = record["model_bits_per_test_value"]
+            row.update(model_bits_per_value=model_bits,
+                       bits_per_value_with_model=row["bits_per_value"] + model_bits)
+            if contender.family not in measured:
+                measured.add(contender.family)
+                results["cost"].append({"dataset": ds.name, **cost(contender, chunks),
+                                        "matmul_flops": results["matmul_flops"]})
+        results["rows"].append({"dataset": ds.name, **row})
+        print(f"  {contender.family:20} {contender.setting:28} {row['bits_per_value']:8.3f} "
+              f"bits/value {row['psnr_db']:7.2f} dB  max err {row['max_abs_error']:.4g}  "
+              f"{row['encode_mb_s']:.2f}/{row['decode_mb_s']:.2f} MB/s", flush=True)
 
+
+def _record(ds: Dataset, array: np.ndarray, chunks: list[np.ndarray], train: list[np.ndarray],
+            ctx: Context) -> dict:
+    """What the report says about a dataset: the data, its splits, its model."""
+    test_values = array[ds.test or slice(None)].size
+    return {"name": ds.name, "description": ds.description, "shape": list(array.shape),
+            "dtype": str(array.dtype),
+            "nan_fraction": float(np.mean(np.isnan(array))) if array.dtype.kind == "f" else 0.0,
+            "chunks": list(ds.chunks), "test": _describe(ds.test, array.shape[0]),
+            "test_chunks": len(ds.test_chunks(array)), "evaluated_chunks": len(chunks),
+            "evaluated_values": int(sum(c.size for c in chunks)), "value_range": ctx.value_range,
+            "train": _describe(ds.train, array.shape[0]) if ds.train else None,
+            "train_chunks": len(train), "bounds": list(ctx.bounds), "model": ds.model,
+            "model_saw": ds.model_saw, **inr.describe_model(ds.model, test_values)}
+
+
+def _contenders(ds: Dataset, ctx: Context, train: list[np.ndarray], codecs: list[dict],
+                results: dict) -> list[Contender]:
+    """inrcodec, the PCA control and every peer that is installed and applies to the data."""
     makers = [("inrcodec", lambda c: inr.contenders(ds.model, c.bounds, c.quick)),
               ("PCA control", lambda c: pca.contenders(train, c.quick)),
-              *DEFAULT_PEERS.items(), *[(c["id"], from_json(c)) for c in options.codecs]]
-    measured, abandoned = set(), set()
+              *DEFAULT_PEERS.items(), *[(c["id"], from_json(c)) for c in codecs]]
+    out = []
     for label, make in makers:
         try:
-            contenders = make(ctx)
+            out += make(ctx)
         except Exception as e:
             _note(results, f"skipped {label}: {e}")
-            continue
-        for contender in contenders:
-            if contender.family in abandoned:
-                continue
-            try:
-                row = measure(contender, chunks, warm, SETTING_SECONDS[options.quick])
-            except TimeoutError as e:
-                abandoned.add(contender.family)
-                _note(results, f"{ds.name}: {contender.family} {contender.setting} {e}; its "
-                               "later settings were not run")
-                continue
-            except Exception as e:
-                _note(results, f"{ds.name}: {contender.family} {contender.setting} failed: "
-                               f"{type(e).__name__}: {e}")
-                continue
-            if contender.family.startswith("inrcodec"):
-                row.update(model_bits_per_value=model_bits,
-                           bits_per_value_with_model=row["bits_per_value"] + model_bits)
-                if contender.family not in measured:
-                    measured.add(contender.family)
-                    results["cost"].append({"dataset": ds.name, **cost(contender, chunks),
-                                            "matmul_flops": results["matmul_flops"]})
-            results["rows"].append({"dataset": ds.name, **row})
-            print(f"  {contender.family:20} {contender.setting:28} {row['bits_per_value']:8.3f} "
-                  f"bits/value {row['psnr_db']:7.2f} dB  max err {row['max_abs_error']:.4g}  "
-                  f"{row['encode_mb_s']:.2f}/{row['decode_mb_s']:.2f} MB/s", flush=True)
+    return out
 
 
 def _describe(part: slice | None, n: int) -> str:
