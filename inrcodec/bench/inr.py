@@ -45,10 +45,10 @@ def contenders(model: str, bounds: tuple[float, ...], quick: bool) -> list[Conte
 
 def describe_model(model: str, test_values: int) -> dict:
     """The bundled model's file size (what a reader needs once, beside the chunks), that size
-    spread over ``test_values``, what it was trained on, and its forward pass's FLOPs."""
-    size = Path(bundled_path(model)).stat().st_size
+    spread over ``test_values``, its hash, what it was trained on, its forward pass's FLOPs."""
+    size, loaded = Path(bundled_path(model)).stat().st_size, resolve(model)
     return {"model_bytes": size, "model_bits_per_test_value": 8 * size / test_values,
-            "model_data": resolve(model).card.get("data", ""),
+            "model_hash": loaded.hash, "model_data": loaded.card.get("data", ""),
             "forward_flops": forward_flops(model)}
 
 

@@ -439,7 +439,8 @@ def _dataset_section(ds: dict, rows: list[dict], plots: dict[str, str]) -> list[
              f"{ds['test']}, {ds['evaluated_values']:,} values evaluated, range "
              f"{ds['value_range']:.4g}. inrcodec model `{ds['model']}` "
              f"({ds['model_bytes']:,} bytes, {ds['model_bits_per_test_value']:.3g} bits per "
-             f"test value if stored once for this split), trained on {ds['model_saw']}.", ""]
+             f"test value if stored once for this split, hash {ds['model_hash'][:12]}), trained "
+             f"on {ds['model_saw']}.", ""]
     if ds["name"] in plots:
         lines += [f"![{ds['name']} rate-distortion]({plots[ds['name']]})", ""]
     header = " | ".join(f"bits/value @ {t:.0f} dB" for t in PSNR_TARGETS)
