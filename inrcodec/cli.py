@@ -87,7 +87,7 @@ def info(store: str) -> None:
     if not Path(store).exists():
         raise FileNotFoundError(f"no such store: {store}")
     group = zarr.open_group(store, mode="r")
-    print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'codec':>9} {'bits':>4} {'steps':>5} "
+    print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'mode':>14} {'bits':>4} {'steps':>5} "
           f"{'model':>12} {'kB stored':>9} {'ratio':>7} {'bits/val':>8}")
     for name, array in sorted(group.arrays()):
         codec = inrcodec_of(array)
@@ -95,10 +95,21 @@ def info(store: str) -> None:
             continue
         stored = stored_chunk_bytes(array)
         nbytes = array.nbytes
-        print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {'inrcodec':>9} "
+        print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {_mode(codec):>14} "
               f"{codec.latent_bits:>4} {codec.inner_steps:>5} {codec.model.hash[:12]:>12} "
               f"{stored / 1e3:>9.1f} {nbytes / max(stored, 1):>7.1f} "
               f"{8 * stored / max(array.size, 1):>8.3f}")
+
+
+def _mode(codec) -> str:
+    """The codec's promise in a few characters: latents, an error bound or a size budget."""
+    if codec.max_error is not None:
+        return f"+-{codec.max_error:g}"
+    if codec.relative_error is not None:
+        return f"+-{codec.relative_error:g} range"
+    if codec.bits_per_value is not None:
+        return f"<={codec.bits_per_value:g} b/v"
+    return "latents"
 
 
 def train(args) -> None:

@@ -124,6 +124,9 @@ def test_xarray_and_the_cli_take_a_budget(tmp_path):
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "b.zarr" / A1B_VARIABLE / ".zarray").read_text())["compressor"]
     assert config["bits_per_value"] == 0.2
+    info = subprocess.run([sys.executable, "-m", "inrcodec.cli", "info", str(tmp_path / "b.zarr")],
+                          capture_output=True, text=True, check=True).stdout
+    assert "<=0.2 b/v" in info
 
 
 def test_smooth_fields_of_a_3d_patch_model_fit_too():
