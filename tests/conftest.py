@@ -3,7 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(2)
+# The tests check mechanics on small tensors, where a second intra-op thread buys nothing and,
+# on a machine with other work, spins: the size-budget solve ran 25x slower on two threads.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
