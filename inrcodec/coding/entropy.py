@@ -96,26 +96,25 @@ def gate_flag_bits(kept: np.ndarray, latent_dim: int) -> np.ndarray:
 
 
 def encode_gated(symbols: np.ndarray, kept: np.ndarray, quantizer: LatentQuantizer) -> bytes:
-    """Range-code the latents a size budget kept: per patch, how many (uniform over 0..D),
-    which (each dimension a flag of probability kept/D: as cheap as enumerating the subset),
-    then their symbols with the dimensions' tables. The stream is cut to the byte (a budget
-    counts bytes), not to the coder's 32-bit word."""
-    tables = probability_tables(quantizer)
-    models = [constriction.stream.model.Categorical(t, perfect=False) for t in tables]
-    patches, dim = symbols.shape
-    count_model = constriction.stream.model.Categorical(np.full(dim + 1, 1 / (dim + 1)),
-                                                        perfect=False)
+    """Range-code the latents a size budget kept: how many each patch kept (uniform over
+    0..D), which (flags of probability kept/D: as cheap as enumerating the subset), then, one
+    dimension after another, the kept symbols with that dimension's table. The stream is cut to
+    the byte (a budget counts bytes), not to the coder's 32-bit word."""
+    kept = kept.astype(bool)
+    counts, share = _counts_and_flag_probability(kept)
     encoder = constriction.stream.queue.RangeEncoder()
-    for p in range(patches):
-        k = int(kept[p].sum())
-        encoder.encode(np.array([k], np.int32), count_model)
-        if 0 < k < dim:
-            encoder.encode(kept[p].astype(np.int32), _flag_model(k, dim))
-        for d in np.flatnonzero(kept[p]):
-            encoder.encode(np.array([symbols[p, d] - quantizer.low], np.int32), models[d])
-    expected = (np.where(kept, symbols, 0), kept.astype(bool))
+    encoder.encode(counts.astype(np.int32), _count_model(kept.shape[1]))
+    flagged = (counts > 0) & (counts < kept.shape[1])
+    if flagged.any():
+        encoder.encode(kept[flagged].ravel().astype(np.int32), _FLAGS,
+                       np.repeat(share[flagged], kept.shape[1]))
+    for d, table in enumerate(probability_tables(quantizer)):
+        if kept[:, d].any():
+            encoder.encode((symbols[kept[:, d], d] - quantizer.low).astype(np.int32),
+                           constriction.stream.model.Categorical(table, perfect=False))
+    expected = (np.where(kept, symbols, 0), kept)
     return _shortest(encoder.get_compressed(), lambda data: all(
-        np.array_equal(a, b) for a, b in zip(decode_gated(data, patches, quantizer), expected)))
+        np.array_equal(a, b) for a, b in zip(decode_gated(data, len(kept), quantizer), expected)))
 
 
 def _shortest(words: np.ndarray, decodes_right) -> bytes:
@@ -152,25 +151,33 @@ def decode_gated(data: bytes, patches: int,
 def _decode_gated(data: bytes, patches: int,
                   quantizer: LatentQuantizer) -> tuple[np.ndarray, np.ndarray]:
     tables = probability_tables(quantizer)
-    models = [constriction.stream.model.Categorical(t, perfect=False) for t in tables]
     dim = len(tables)
-    count_model = constriction.stream.model.Categorical(np.full(dim + 1, 1 / (dim + 1)),
-                                                        perfect=False)
     padded = bytes(data) + b"\0" * (-len(data) % 4 or 4)  # what _shortest dropped, and a word
     decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(padded, ">u4").astype(np.uint32))
-    symbols = np.zeros((patches, dim), dtype=np.int32)
+    counts = decoder.decode(_count_model(dim), patches).astype(np.int64)
     kept = np.zeros((patches, dim), dtype=bool)
-    for p in range(patches):
-        k = int(decoder.decode(count_model, 1)[0])
-        if 0 < k < dim:
-            kept[p] = decoder.decode(_flag_model(k, dim), dim).astype(bool)
-        else:
-            kept[p] = k == dim
-        for d in np.flatnonzero(kept[p]):
-            symbols[p, d] = decoder.decode(models[d], 1)[0] + quantizer.low
+    kept[counts == dim] = True
+    flagged = (counts > 0) & (counts < dim)
+    if flagged.any():
+        share = np.repeat(counts[flagged] / dim, dim)
+        kept[flagged] = decoder.decode(_FLAGS, share).reshape(-1, dim).astype(bool)
+    if not np.array_equal(kept.sum(1), counts):
+        raise ContainerError("corrupted inrcodec chunk: gate flags disagree with their counts")
+    symbols = np.zeros((patches, dim), dtype=np.int32)
+    for d, table in enumerate(tables):
+        if kept[:, d].any():
+            model = constriction.stream.model.Categorical(table, perfect=False)
+            symbols[kept[:, d], d] = decoder.decode(model, int(kept[:, d].sum())) + quantizer.low
     return symbols, kept
 
 
-def _flag_model(kept: int, dim: int):
-    return constriction.stream.model.Categorical(np.array([dim - kept, kept], np.float64) / dim,
-                                                 perfect=False)
+_FLAGS = constriction.stream.model.Bernoulli(perfect=False)
+
+
+def _counts_and_flag_probability(kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    counts = kept.sum(1)
+    return counts, counts / kept.shape[1]
+
+
+def _count_model(dim: int):
+    return constriction.stream.model.Categorical(np.full(dim + 1, 1 / (dim + 1)), perfect=False)
