@@ -16,6 +16,7 @@ import torch
 from pipelines_common import machine
 
 from inrcodec import INRCodec
+from inrcodec.bench.metrics import count_flops
 from inrcodec.sample_data import A1B_TEST, load_a1b
 
 
@@ -24,13 +25,15 @@ def psnr(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int) -> dict:
+    flops, _ = count_flops(lambda: codec.encode(test[:fields_per_chunk]))
     start = time.perf_counter()
     chunks = [test[i:i + fields_per_chunk] for i in range(0, len(test), fields_per_chunk)]
     encoded = [codec.encode(c) for c in chunks]
     seconds = time.perf_counter() - start
     decoded = np.concatenate([codec.decode(e) for e in encoded])
     return {"bits_per_value": 8 * sum(map(len, encoded)) / test.size, "psnr_db": psnr(test, decoded),
-            "max_abs_error": float(np.abs(decoded - test).max()), "encode_s": seconds}
+            "max_abs_error": float(np.abs(decoded - test).max()), "encode_s": seconds,
+            "encode_flops_per_value": flops / test[:fields_per_chunk].size}
 
 
 def main() -> None:
@@ -50,9 +53,10 @@ def main() -> None:
     lines = [f"Size-budget mode (`bits_per_value=B`) on A1B fields 192-239 (48 fields of 37 x 49 "
              f"float32, range {np.ptp(test):.1f} K, never seen in training) against plain latent "
              f"quantization (`latent_bits=b`); {machine()}. Bits per value count every stored "
-             "byte of the whole array; 'of budget' is achieved / B.", "",
+             "byte of the whole array; 'of budget' is achieved / B. FLOPs (matrix products, "
+             "torch's FlopCounterMode) are counted on the first chunk.", "",
              "| model | fields/chunk | setting | bits/value | of budget | PSNR dB | max error K "
-             "| encode s |", "|---|---|---|---|---|---|---|---|"]
+             "| encode s | encode FLOPs/value |", "|---|---|---|---|---|---|---|---|---|"]
     curves = {}
     for model in args.models:
         name = Path(model).stem if model.endswith(".safetensors") else model
@@ -69,7 +73,7 @@ def main() -> None:
                 share = f"{r['bits_per_value'] / budget:.1%}" if budget else "-"
                 lines.append(f"| {name} | {per_chunk} | {setting} | {r['bits_per_value']:.4f} | "
                              f"{share} | {r['psnr_db']:.2f} | {r['max_abs_error']:.2f} | "
-                             f"{r['encode_s']:.1f} |")
+                             f"{r['encode_s']:.1f} | {r['encode_flops_per_value']:,.0f} |")
                 print(lines[-1], flush=True)
     table = "\n".join(lines) + "\n"
     print(table)

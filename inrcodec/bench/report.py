@@ -412,13 +412,18 @@ def _cost(results: dict) -> list[str]:
              "(% of matmul) | decode GFLOP/s (% of matmul) |", "|---|---|---|---|---|---|---|"]
     for c in cost:
         lines.append(
-            f"| {c['dataset']} | {c['family']} | {tuple(c['chunk_shape'])} | "
+            f"| {c['dataset']} | {c['family']}, {c['setting']} | {tuple(c['chunk_shape'])} | "
             f"{c['encode_flops_per_value']:,.0f} | {c['decode_flops_per_value']:,.0f} | "
             f"{c['encode_flop_rate'] / 1e9:.1f} ({100 * c['encode_flop_rate'] / rate:.0f}%) | "
             f"{c['decode_flop_rate'] / 1e9:.1f} ({100 * c['decode_flop_rate'] / rate:.0f}%) |")
     by_model = {d["model"]: d["forward_flops"] for d in results["datasets"]}
     fractions = [c[f"{k}_flop_rate"] / rate for c in cost for k in ("encode", "decode")]
-    lines += ["", "Cross-check from the architecture: one forward pass costs "
+    lines += ["", "Each mode is counted at its first setting, shown. A size budget that binds "
+              "costs more to encode: with a model trained with gates (the bundled `default-2d`) "
+              "the constrained solve adds 50 steps of forward plus backward per chunk "
+              "(`docs/budget.md` counts them per budget); at 2 bits per value the budget does "
+              "not bind on these chunks and no solve runs.",
+              "", "Cross-check from the architecture: one forward pass costs "
               + "; ".join(f"{f['per_point']:,} FLOPs per point for `{m}`, plus "
                           f"{f['per_patch']:,} per patch for the latent-to-shift map"
                           for m, f in by_model.items())
