@@ -10,12 +10,11 @@ byte; every decoded value is checked against the bound.
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 import pysz
 import torch
-from pipelines_common import machine
+from pipelines_common import machine, publish
 
 from inrcodec import INRCodec
 from inrcodec.sample_data import A1B_TEST, load_a1b
@@ -65,10 +64,7 @@ def main() -> None:
                 error = np.abs(decoded.astype(np.float64) - test).max()
                 lines.append(f"| {per_chunk} | {bound} | {name} | {8 * size / test.size:.3f} | "
                              f"{error:.4f} | {'yes' if error <= bound else 'NO'} | {seconds:.2f} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.markdown:
-        Path(args.markdown).write_text(table)
+    publish(lines, args.markdown)
 
 
 def _timed(function, *args):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pipelines_common import machine
+from pipelines_common import machine, publish
 
 from inrcodec import INRCodec
 from inrcodec.bench.metrics import count_flops
@@ -75,10 +75,7 @@ def main() -> None:
                              f"{share} | {r['psnr_db']:.2f} | {r['max_abs_error']:.2f} | "
                              f"{r['encode_s']:.1f} | {r['encode_flops_per_value']:,.0f} |")
                 print(lines[-1], flush=True)
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.markdown:
-        Path(args.markdown).write_text(table)
+    publish(lines, args.markdown)
     if args.plot:
         plot(curves, args.plot)
 

@@ -50,3 +50,11 @@ def train_and_save(samples, args: argparse.Namespace, **kwargs) -> None:
     model.save(args.out)
     print(f"saved {args.out} ({Path(args.out).stat().st_size} bytes), hash {model.hash[:12]}")
     print(model.card["validation"][-3:])
+
+
+def publish(lines: list[str], markdown: str | None) -> None:
+    """Print a report's lines as one markdown table, and write it to ``markdown`` if given."""
+    table = "\n".join(lines) + "\n"
+    print(table)
+    if markdown:
+        Path(markdown).write_text(table)

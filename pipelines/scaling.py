@@ -10,7 +10,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from pipelines_common import machine
+from pipelines_common import machine, publish
 
 from inrcodec.distributed import compress
 from inrcodec.sample_data import A1B_VARIABLE, a1b_path
@@ -32,10 +32,7 @@ def main() -> None:
         lines.append(f"| {n} | {stats.chunks} | {report.seconds:.1f} | "
                      f"{stats.chunks / report.seconds:.2f} | "
                      f"{stats.bytes_in / 1e6 / report.seconds:.2f} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.markdown:
-        Path(args.markdown).write_text(table)
+    publish(lines, args.markdown)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ batch, fitted by the inner loop and then used in the outer update.
 """
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import torch
-from pipelines_common import machine
+from pipelines_common import machine, publish
 
 from inrcodec.sample_data import A1B_TRAIN, load_a1b, load_mni
 from inrcodec.train import meta_train
@@ -54,10 +53,7 @@ def main() -> None:
         rate = patches_per_second(samples(data), args.steps, args.batch_size, **options)
         lines.append(f"| {name} | {rate:.1f} |")
         print(lines[-1], flush=True)
-    table = "\n".join(lines) + "\n"
-    print(table)
-    if args.markdown:
-        Path(args.markdown).write_text(table)
+    publish(lines, args.markdown)
 
 
 if __name__ == "__main__":
