@@ -20,7 +20,7 @@ from .coding.entropy import code_lengths, encode_gated, gate_flag_bits
 from .coding.quantize import FRACTIONS, MAX_BITS, MIN_BITS, LatentQuantizer
 from .model import Model
 from .nn import gates
-from .nn.fit import fit_gated_latents, fit_latents, masked_mse
+from .nn.fit import fit_gated_latents, fit_in_batches, masked_mse
 
 SOLVE_STEPS = 50  # 100 chose the same chunks' bytes on A1B
 GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained without gates
@@ -60,7 +60,7 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
         kept = (gates.deterministic(log_alpha) > 0).numpy()
         latents = latents * gates.deterministic(log_alpha)
     else:
-        latents = fit_latents(model.net, coords, target, weight, model.step_sizes, inner_steps)
+        latents = fit_in_batches(model.net, model.step_sizes, coords, target, weight, inner_steps)
         log_alpha = torch.full_like(latents, GATE_START)
         kept = np.ones(latents.shape, bool)
     level = _finest_fitting(model, latents.numpy(), kept, payload_bytes)
@@ -79,8 +79,8 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
             candidates.append(_finish(*solved, quantizer, payload_bytes))
     candidates = [c for c in candidates if c is not None]
     if not candidates:
-        raise BudgetError(f"{payload_bytes} bytes cannot hold this chunk's latents even with all "
-                          "but one dropped: give a larger budget")
+        raise BudgetError(f"{payload_bytes} bytes cannot say even that this chunk's "
+                          f"{len(target)} patches dropped every latent: give a larger budget")
     errors = [_error(model, coords, target, weight, *c) for c in candidates]
     quantizer, payload, _, _ = candidates[int(np.argmin(errors))]
     return quantizer, payload

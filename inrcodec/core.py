@@ -17,7 +17,7 @@ from .coding.normalise import Normalisation
 from .coding.quantize import MAX_BITS, LatentQuantizer
 from .model import Model
 from .nn.coords import grid
-from .nn.fit import fit_latents
+from .nn.fit import fit_in_batches
 from .patches import count_patches, from_patches, to_patches
 
 PATCH_BATCH = 256  # patches per forward pass: bounds memory on large chunks
@@ -77,10 +77,8 @@ def encode(chunk: np.ndarray, model: Model, latent_bits: int, inner_steps: int,
     if bits_per_value is not None:
         return _encode_to_budget(chunk.size * bits_per_value, model, coords, target, weight,
                                  inner_steps, dict(normalisation=norm, mask=mask, **header))
-    latents = torch.cat([
-        fit_latents(model.net, coords, target[i:i + PATCH_BATCH], weight[i:i + PATCH_BATCH],
-                    model.step_sizes, inner_steps)
-        for i in range(0, len(target), PATCH_BATCH)])
+    latents = fit_in_batches(model.net, model.step_sizes, coords, target, weight, inner_steps,
+                             PATCH_BATCH)
     quantizer = LatentQuantizer(model.latent_mean, model.latent_std, latent_bits)
     symbols = quantizer.quantize(latents.numpy())
     fields = dict(latent_bits=latent_bits, normalisation=norm, mask=mask,

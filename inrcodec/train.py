@@ -19,7 +19,7 @@ from .coding.normalise import Normalisation
 from .model import Model
 from .nn import gates
 from .nn.coords import grid
-from .nn.fit import fit_gated_latents, fit_latents, masked_mse
+from .nn.fit import fit_gated_latents, fit_in_batches, fit_latents, masked_mse
 from .nn.network import ModulatedSiren
 
 STATS_SAMPLES = 4096
@@ -47,14 +47,6 @@ def normalised_samples(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if not values:
         raise ValueError("no training sample has two distinct finite values")
     return np.stack(values).astype(np.float32), np.stack(weights).astype(np.float32)
-
-
-def fit_in_batches(model_net, step_sizes, coords, values, weights, steps, batch_size=256):
-    latents = []
-    for i in range(0, len(values), batch_size):
-        v, w = values[i:i + batch_size], weights[i:i + batch_size]
-        latents.append(fit_latents(model_net, coords, v, w, step_sizes, steps))
-    return torch.cat(latents)
 
 
 def psnr_of(net, step_sizes, coords, values, weights, steps) -> float:
@@ -90,6 +82,9 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     """
     if max_steps is None and time_budget is None:
         raise ValueError("give max_steps or time_budget")
+    if gate_penalty is not None and not (len(gate_penalty) == 2
+                                         and 0 < gate_penalty[0] <= gate_penalty[1] < math.inf):
+        raise ValueError(f"gate_penalty must be (low, high) with 0 < low <= high, not {gate_penalty!r}")
     samples = np.asarray(samples)
     if samples.dtype.kind not in "fiu":
         raise TypeError(f"training samples must be real numbers, not {samples.dtype}")

@@ -59,6 +59,12 @@ def test_bad_training_input_is_refused_clearly(samples, error, message):
         meta_train(samples, max_steps=1, progress=False)
 
 
+@pytest.mark.parametrize("penalty", [(0.0, 1e-3), (1e-2, 1e-3), (1e-3,), (1e-3, float("inf"))])
+def test_bad_gate_penalties_are_refused_clearly(samples, penalty):
+    with pytest.raises(ValueError, match="gate_penalty"):
+        meta_train(samples, max_steps=1, progress=False, gate_penalty=penalty)
+
+
 def test_checkpoints_can_be_resumed(samples, tmp_path):
     checkpoint = tmp_path / "run.checkpoint"
     meta_train(samples, width=16, depth=2, latent_dim=8, batch_size=8, max_steps=5,

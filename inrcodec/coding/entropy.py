@@ -101,7 +101,8 @@ def encode_gated(symbols: np.ndarray, kept: np.ndarray, quantizer: LatentQuantiz
     dimension after another, the kept symbols with that dimension's table. The stream is cut to
     the byte (a budget counts bytes), not to the coder's 32-bit word."""
     kept = kept.astype(bool)
-    counts, share = _counts_and_flag_probability(kept)
+    counts = kept.sum(1)
+    share = counts / kept.shape[1]
     encoder = constriction.stream.queue.RangeEncoder()
     encoder.encode(counts.astype(np.int32), _count_model(kept.shape[1]))
     flagged = (counts > 0) & (counts < kept.shape[1])
@@ -172,11 +173,6 @@ def _decode_gated(data: bytes, patches: int,
 
 
 _FLAGS = constriction.stream.model.Bernoulli(perfect=False)
-
-
-def _counts_and_flag_probability(kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    counts = kept.sum(1)
-    return counts, counts / kept.shape[1]
 
 
 def _count_model(dim: int):

@@ -34,6 +34,14 @@ def fit_latents(net: ModulatedSiren, coords: torch.Tensor, target: torch.Tensor,
     return latents if create_graph else latents.detach()
 
 
+def fit_in_batches(net: ModulatedSiren, step_sizes: torch.Tensor, coords: torch.Tensor,
+                   target: torch.Tensor, weight: torch.Tensor, steps: int,
+                   batch_size: int = 256) -> torch.Tensor:
+    """``fit_latents`` over ``batch_size`` patches at a time: bounds memory on large inputs."""
+    return torch.cat([fit_latents(net, coords, target[i:i + batch_size], weight[i:i + batch_size],
+                                  step_sizes, steps) for i in range(0, len(target), batch_size)])
+
+
 def fit_gated_latents(net: ModulatedSiren, coords: torch.Tensor, target: torch.Tensor,
                       weight: torch.Tensor, step_sizes: torch.Tensor, gate_init: torch.Tensor,
                       gate_steps: torch.Tensor, steps: int, penalty: torch.Tensor | float = 0.0,
