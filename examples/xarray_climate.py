@@ -17,7 +17,7 @@ ds = open_a1b()[["air_temperature"]]  # (time 240, latitude 37, longitude 49), k
 
 # One chunk per field, matching the bundled model's 37 x 49 patch. Zarr format 2 takes a
 # numcodecs codec under "compressors".
-codec = INRCodec("default-2d", latent_bits=5)
+codec = INRCodec("default-2d", latent_bits=6.5)
 ds.to_zarr(store, mode="w", zarr_format=2,
            encoding={"air_temperature": {"compressors": codec, "chunks": (1, 37, 49)}})
 

@@ -1,7 +1,8 @@
 """Size-budget mode: which latents to keep, and how finely, so a chunk fits in a given size.
 
 Two knobs set a chunk's size. The latents' resolution moves in sixteenths of a bit: the finest
-at which every latent's real range-coded bytes still fit the budget is always a candidate.
+at which every latent's real range-coded bytes still fit the budget is always a candidate (and
+the only one for a model with a latent basis, whose coefficients are not dropped).
 Hard-concrete L0 gates (nn/gates.py) drop latents: with a model meta-learned with gates in its
 inner loop, the budget is stated as a constraint, "expected coded bits <= budget", at a finer
 resolution than all latents could afford, and solved as a Lagrangian min-max with cooper
@@ -16,7 +17,7 @@ import cooper
 import numpy as np
 import torch
 
-from .coding.entropy import code_lengths, encode_gated, gate_flag_bits
+from .coding.entropy import code_lengths, encode_gated, encode_symbols, gate_flag_bits
 from .coding.quantize import FRACTIONS, MAX_BITS, MIN_BITS, LatentQuantizer
 from .model import Model
 from .nn import gates
@@ -50,8 +51,9 @@ class _RateConstraint(cooper.ConstrainedMinimizationProblem):
 
 
 def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
-                  inner_steps: int, payload_bytes: int) -> tuple[LatentQuantizer, bytes]:
-    """The latent quantizer chosen and the coded latents, at most ``payload_bytes`` long."""
+                  inner_steps: int, payload_bytes: int) -> tuple[LatentQuantizer, bytes, bool]:
+    """The latent quantizer chosen, the coded latents (at most ``payload_bytes`` long), and
+    whether they are gated (coded with which latents each patch kept)."""
     generator = torch.Generator().manual_seed(0)  # the same chunk always gives the same bytes
     if model.gated:
         latents, log_alpha = fit_gated_latents(model.net, coords, target, weight, model.step_sizes,
@@ -68,10 +70,11 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
     if level is not None:
         quantizer = _quantizer(model, level)
         symbols = np.where(kept, quantizer.quantize(latents.numpy()), 0)
-        candidates.append((quantizer, encode_gated(symbols, kept, quantizer), symbols, kept))
+        candidates.append((quantizer, _code(model, symbols, kept, quantizer), symbols, kept,
+                           _gated(model, kept)))
     # Half a bit finer than all latents afford: the gates must drop some to pay for it.
     solve_at = [0] if level is None else [level + FRACTIONS // 2] if model.gated else []
-    for finer in solve_at:
+    for finer in solve_at if model.latent_basis is None else []:
         if finer < len(_LEVELS):
             quantizer = _quantizer(model, finer)
             solved = _solve(model, coords, target, weight, latents, log_alpha, quantizer,
@@ -82,12 +85,23 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
         raise BudgetError(f"{payload_bytes} bytes cannot say even that this chunk's "
                           f"{len(target)} patches dropped every latent: give a larger budget")
     errors = [_error(model, coords, target, weight, *c) for c in candidates]
-    quantizer, payload, _, _ = candidates[int(np.argmin(errors))]
-    return quantizer, payload
+    quantizer, payload, _, _, gated = candidates[int(np.argmin(errors))]
+    return quantizer, payload, gated
+
+
+def _gated(model: Model, kept: np.ndarray) -> bool:
+    """Whether latents are coded with which ones each patch kept: needless when all are."""
+    return model.gated or not kept.all()
+
+
+def _code(model: Model, symbols: np.ndarray, kept: np.ndarray, quantizer: LatentQuantizer) -> bytes:
+    if _gated(model, kept):
+        return encode_gated(symbols, kept, quantizer)
+    return encode_symbols(symbols, quantizer)
 
 
 def _quantizer(model: Model, level: int) -> LatentQuantizer:
-    return LatentQuantizer(model.latent_mean, model.latent_std, *_LEVELS[level])
+    return model.quantizer(*_LEVELS[level])
 
 
 def _finest_fitting(model: Model, latents: np.ndarray, kept: np.ndarray,
@@ -97,7 +111,7 @@ def _finest_fitting(model: Model, latents: np.ndarray, kept: np.ndarray,
     def fits(level):
         quantizer = _quantizer(model, level)
         symbols = np.where(kept, quantizer.quantize(latents), 0)
-        return len(encode_gated(symbols, kept, quantizer)) <= payload_bytes
+        return len(_code(model, symbols, kept, quantizer)) <= payload_bytes
 
     if not fits(0):
         return None
@@ -110,7 +124,7 @@ def _finest_fitting(model: Model, latents: np.ndarray, kept: np.ndarray,
     return max(finer, default=low)
 
 
-def _error(model, coords, target, weight, quantizer, payload, symbols, kept) -> float:
+def _error(model, coords, target, weight, quantizer, payload, symbols, kept, gated) -> float:
     latents = np.where(kept, quantizer.dequantize(symbols), np.float32(0))
     with torch.no_grad():
         return float(masked_mse(model.net(coords, torch.from_numpy(latents)), target, weight).sum())
@@ -167,7 +181,7 @@ def _solve(model, coords, target, weight, latents, log_alpha, quantizer, budget,
 
 
 def _finish(latents, log_alpha, quantizer, payload_bytes) -> tuple | None:
-    """(quantizer, payload, symbols, kept) with the solved gates, the least likely open ones
+    """(quantizer, payload, symbols, kept, gated=True) with the solved gates, the least likely open ones
     closed until the real bytes fit; None if no choice of gates fits."""
     lengths = code_lengths(quantizer)
     gate = gates.deterministic(log_alpha).numpy()
@@ -187,5 +201,5 @@ def _finish(latents, log_alpha, quantizer, payload_bytes) -> tuple | None:
                                          lengths, quantizer)[0]
         payload = encode_gated(np.where(kept, symbols, 0), kept, quantizer)
         if len(payload) <= payload_bytes:
-            return quantizer, payload, np.where(kept, symbols, 0), kept
+            return quantizer, payload, np.where(kept, symbols, 0), kept, True
     return None

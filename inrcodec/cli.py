@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 
-def demo(out: str | None, latent_bits: int, inner_steps: int) -> None:
+def demo(out: str | None, latent_bits: float, inner_steps: int) -> None:
     import xarray as xr
 
     from . import INRCodec
@@ -87,7 +87,7 @@ def info(store: str) -> None:
     if not Path(store).exists():
         raise FileNotFoundError(f"no such store: {store}")
     group = zarr.open_group(store, mode="r")
-    print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'mode':>14} {'bits':>4} {'steps':>5} "
+    print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'mode':>14} {'bits':>6} {'steps':>5} "
           f"{'model':>12} {'kB stored':>9} {'ratio':>7} {'bits/val':>8}")
     for name, array in sorted(group.arrays()):
         codec = inrcodec_of(array)
@@ -96,7 +96,7 @@ def info(store: str) -> None:
         stored = stored_chunk_bytes(array)
         nbytes = array.nbytes
         print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {_mode(codec):>14} "
-              f"{codec.latent_bits:>4} {codec.inner_steps:>5} {codec.model.hash[:12]:>12} "
+              f"{codec.latent_bits:>6g} {codec.inner_steps:>5} {codec.model.hash[:12]:>12} "
               f"{stored / 1e3:>9.1f} {nbytes / max(stored, 1):>7.1f} "
               f"{8 * stored / max(array.size, 1):>8.3f}")
 
@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     p = commands.add_parser("demo", help="compress the bundled sample data and report")
     p.add_argument("--out", help="keep the Zarr store at this path")
-    p.add_argument("--latent-bits", type=int, default=5)
+    p.add_argument("--latent-bits", type=float, default=6.5)
     p.add_argument("--inner-steps", type=int, default=3)
     p = commands.add_parser("compress", help="compress datasets into Zarr on a dask cluster")
     p.add_argument("source", nargs="+", help="netCDF files, globs, or a Zarr store")
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--var", action="append", help="variable to compress (repeat; default: "
                    "every floating variable)")
     p.add_argument("--model", default="default-2d")
-    p.add_argument("--latent-bits", type=int, default=5)
+    p.add_argument("--latent-bits", type=float, default=6.5)
     p.add_argument("--inner-steps", type=int, default=3)
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--max-error", type=float, help="error bound: every value within this")

@@ -17,9 +17,12 @@ import numpy as np
 import safetensors.torch
 import torch
 
+from .coding.quantize import HEADROOM, LatentQuantizer
 from .nn.network import ModulatedSiren
 
 FORMAT = "inrcodec-model/1"
+FORMAT_WITH_BASIS = "inrcodec-model/2"  # version 1 plus a latent basis, which older readers
+# would ignore (and so decode wrongly): they refuse this format instead.
 BUNDLED = {"default-2d": "default-2d.safetensors", "default-3d": "default-3d.safetensors"}
 
 
@@ -39,6 +42,9 @@ class Model:
     # log-odds start, and the inner-loop step for each. None for models trained without gates.
     gate_init: torch.Tensor | None = None
     gate_steps: torch.Tensor | None = None
+    # (latent_dim, latent_dim): latents are quantized as coefficients in this basis, and
+    # latent_std is then the coefficients' spread (see nn/basis.py). None: the latents themselves.
+    latent_basis: torch.Tensor | None = None
 
     def __post_init__(self):
         self.net.eval().requires_grad_(False)
@@ -51,7 +57,20 @@ class Model:
         if self.gate_init is not None:
             self.gate_init = self.gate_init.detach().float()
             self.gate_steps = self.gate_steps.detach().float()
+        if self.latent_basis is not None:
+            # Gates drop latents; a basis mixes them: a dropped coefficient has no meaning there.
+            if self.gated:
+                raise ModelError("a model has meta-learned gates or a latent basis, not both")
+            self.latent_basis = self.latent_basis.detach().float()
+            if self.latent_basis.shape != (self.net.latent_dim,) * 2:
+                raise ModelError(f"latent basis of shape {tuple(self.latent_basis.shape)} for "
+                                 f"{self.net.latent_dim} latents")
         self.hash = self._hash()
+
+    def quantizer(self, bits: int, fraction: int = 0, headroom: int = HEADROOM) -> LatentQuantizer:
+        """The quantizer of this model's latents at a resolution of ``bits + fraction / 16``."""
+        basis = None if self.latent_basis is None else self.latent_basis.numpy()
+        return LatentQuantizer(self.latent_mean, self.latent_std, bits, fraction, basis, headroom)
 
     @functools.cached_property
     def net64(self) -> ModulatedSiren:
@@ -74,10 +93,13 @@ class Model:
         if self.gated:  # absent otherwise, so models without gates keep their hash
             tensors["gate_init"] = self.gate_init.contiguous()
             tensors["gate_steps"] = self.gate_steps.contiguous()
+        if self.latent_basis is not None:
+            tensors["latent_basis"] = self.latent_basis.contiguous()
         return tensors
 
     def _decoding_header(self) -> dict:
-        return {"format": FORMAT, "architecture": self.net.architecture(),
+        return {"format": FORMAT if self.latent_basis is None else FORMAT_WITH_BASIS,
+                "architecture": self.net.architecture(),
                 "patch_shape": list(self.patch_shape)}
 
     def _hash(self) -> str:
@@ -107,14 +129,19 @@ class Model:
             card = header.get("card", {})
         except Exception as e:  # safetensors and json raise several types for a bad file
             raise ModelError(f"not an inrcodec model file: {e}") from e
-        if header.get("format") != FORMAT:
-            raise ModelError(f"unsupported model format {header.get('format')!r}; expected {FORMAT}")
+        if header.get("format") not in (FORMAT, FORMAT_WITH_BASIS):
+            raise ModelError(f"unsupported model format {header.get('format')!r}; this inrcodec "
+                             f"reads {FORMAT} and {FORMAT_WITH_BASIS}: upgrade inrcodec")
+        if (header["format"] == FORMAT_WITH_BASIS) != ("latent_basis" in tensors):
+            raise ModelError(f"model file of format {header['format']} "
+                             f"{'without' if 'latent_basis' not in tensors else 'with'} a latent basis")
         try:
             net = ModulatedSiren(**header["architecture"])
             net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
             model = cls(net, tensors["step_sizes"], tuple(header["patch_shape"]),
                         tensors["latent_mean"].numpy(), tensors["latent_std"].numpy(), card,
-                        tensors.get("gate_init"), tensors.get("gate_steps"))
+                        tensors.get("gate_init"), tensors.get("gate_steps"),
+                        tensors.get("latent_basis"))
         except (KeyError, TypeError, RuntimeError, ValueError) as e:
             raise ModelError(f"incomplete or inconsistent model file: {e}") from e
         stored = header.get("hash")

@@ -2,7 +2,11 @@
 
 Training sees the left half of the template (x < 98) only; the right half is held out.
 
-    python pipelines/train_default_3d.py --minutes 15 --out inrcodec/models/default-3d.safetensors
+    python pipelines/train_default_3d.py --minutes 15 --no-latent-basis \
+        --out inrcodec/models/default-3d.safetensors
+
+Without a latent basis: fitting one (``--minutes 0 --resume`` the model) lost 0.1 dB at equal
+rate on a held-out 64^3 cube, where the network's error, not the latents', sets the quality.
 """
 
 import numpy as np

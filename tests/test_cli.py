@@ -14,4 +14,5 @@ def test_bad_settings_give_one_readable_line_and_a_non_zero_exit():
                             text=True)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "inrcodec demo: error: latent bits must be an integer from 1 to 12, not 0"]
+        "inrcodec demo: error: latent bits must be a multiple of 1/16 from 1 to 12 "
+        "(such as 5 or 6.375), not 0.0"]

@@ -20,6 +20,8 @@ def latents_container(**kw):
     latents_container(),
     latents_container(mask=encode_mask(np.eye(37, 49, dtype=bool)), fortran_order=True),
     latents_container(dtype=np.dtype(">i2"), normalisation=Normalisation(-10 ** 12, -300)),
+    latents_container(gated=True, latent_bits=12, latent_fraction=15),
+    latents_container(kind=Kind.BOUNDED, max_error=0.25, residuals=b"\1\2", latent_fraction=3),
     Container(np.dtype("<f8"), (3, 4), False, Kind.CONSTANT, constant=b"\0" * 8),
     Container(np.dtype("<f2"), (5,), False, Kind.EMPTY),
     Container(np.dtype("<u1"), (), False, Kind.CONSTANT, constant=b"\7"),
@@ -29,9 +31,10 @@ def test_round_trip(c):
 
 
 def test_header_is_small():
-    # The per-chunk overhead is what a tiny chunk pays: magic 2, version, model tag, type,
-    # layout, 3 shape bytes, 3 normalisation bytes, crc 4 = 16 bytes around the payload.
-    assert len(latents_container().to_bytes(HASH)) == 16 + 3
+    # The per-chunk overhead is what a tiny chunk pays: marker and version, model tag, type,
+    # layout, 3 shape bytes, resolution, 3 normalisation bytes, crc 4 = 15 bytes around the
+    # payload (format versions 1-2 took 16, and padded the payload to 32-bit words).
+    assert len(latents_container().to_bytes(HASH)) == 15 + 3
 
 
 def test_other_model_is_refused():
@@ -60,9 +63,11 @@ def test_foreign_bytes_and_newer_versions_are_refused():
     with pytest.raises(ContainerError, match="not an inrcodec chunk"):
         Container.from_bytes(b"\x28\xb5\x2f\xfd" + bytes(20), HASH)  # a zstd frame
     data = bytearray(latents_container().to_bytes(HASH))
-    data[2] = 99
-    with pytest.raises(ContainerError, match="version 99"):
+    data[0] = 0xC4
+    with pytest.raises(ContainerError, match="version 4.*upgrade"):
         Container.from_bytes(bytes(data), HASH)
+    with pytest.raises(ContainerError, match="version 99"):  # the magic bytes of versions 1-2
+        Container.from_bytes(b"IC\x63" + bytes(data[1:]), HASH)
 
 
 def test_mask_round_trip_and_corruption():

@@ -2,7 +2,7 @@
 
 The basis is fitted on the dataset's train chunks, each normalised exactly as the codec normalises
 a chunk (NaNs set to the chunk mean, i.e. 0 after normalising). A chunk is stored as its
-normalisation codes and NaN mask in a 16-byte header (the size of inrcodec's), the mask itself,
+normalisation codes and NaN mask in a 15-byte header (inrcodec's for a 1 x 37 x 49 chunk), the mask,
 and its coefficients quantized with inrcodec's ``LatentQuantizer`` (statistics from the train
 coefficients) and range-coded with inrcodec's ``encode_symbols``. A learned codec has to beat it.
 """
@@ -18,7 +18,7 @@ from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
 from .peers import Contender, cast_back
 
-HEADER = struct.Struct("<qhI2x")  # offset code, scale code, mask length: 16 bytes
+HEADER = struct.Struct("<qhIx")  # offset code, scale code, mask length: 15 bytes
 MIN_TRAIN_CHUNKS = 32  # fewer chunks give too few EOFs to mean anything
 COMPONENTS = {False: (16, 32, 64), True: (16,)}  # by quick
 BITS = {False: (4, 5, 6, 7, 8), True: (6,)}

@@ -10,7 +10,6 @@ import math
 import threading
 import zlib
 
-import numpy as np
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_bytes, ensure_ndarray_like, ndarray_copy
 
@@ -45,8 +44,9 @@ class INRCodec(Codec):
     Parameters
     ----------
     model : name of a bundled model (``"default-2d"``), path to a model file, or a ``Model``.
-    latent_bits : quantization resolution of the latents (1-12); each bit roughly halves the
-        error of the latents and costs about one more bit per latent dimension that varies.
+    latent_bits : quantization resolution of the latents, 1-12 in steps of 1/16 (such as 6.5);
+        each bit halves the quantization step and costs about one more bit per latent
+        dimension that varies.
     inner_steps : gradient steps that fit each patch's latent at encode time (decoding never
         fits, so this changes encode speed and quality only).
     max_error : absolute error bound: every finite value decodes within it (the network
@@ -62,7 +62,7 @@ class INRCodec(Codec):
 
     codec_id = "inrcodec"
 
-    def __init__(self, model="default-2d", latent_bits: int = 5, inner_steps: int = 3,
+    def __init__(self, model="default-2d", latent_bits: float = 6.5, inner_steps: int = 3,
                  max_error: float | None = None, relative_error: float | None = None,
                  bits_per_value: float | None = None, embed_model: bool = True,
                  model_hash: str | None = None, model_data: str | None = None):
@@ -74,7 +74,7 @@ class INRCodec(Codec):
                             ("bits_per_value", bits_per_value)]:
             if bound is not None and not (isinstance(bound, int | float) and 0 < bound < math.inf):
                 raise ValueError(f"{name} must be a positive number, not {bound!r}")
-        LatentQuantizer(np.zeros(1), np.ones(1), latent_bits)  # validates latent_bits
+        LatentQuantizer.resolution(latent_bits)  # validates latent_bits
         if model_data is not None:
             self.model = _load_embedded(model_data)
         else:

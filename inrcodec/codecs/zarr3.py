@@ -28,7 +28,7 @@ class INRSerializer(ArrayBytesCodec):
     is_fixed_size = False
 
     model_hash: str
-    latent_bits: int
+    latent_bits: float
     inner_steps: int
     max_error: float | None
     relative_error: float | None
@@ -36,7 +36,7 @@ class INRSerializer(ArrayBytesCodec):
     embed_model: bool
     codec: INRCodec = field(compare=False, repr=False)
 
-    def __init__(self, model="default-2d", latent_bits: int = 5, inner_steps: int = 3,
+    def __init__(self, model="default-2d", latent_bits: float = 6.5, inner_steps: int = 3,
                  max_error: float | None = None, relative_error: float | None = None,
                  bits_per_value: float | None = None, embed_model: bool = True,
                  model_hash: str | None = None, model_data: str | None = None):

@@ -1,13 +1,15 @@
 """The bitstream of one chunk: a few header bytes, the coded content, and a checksum.
 
-Layout of format version 1 (little-endian, varints are LEB128, signed ones zigzag-mapped)::
+Layout of format version 3, the one written (little-endian, varints are LEB128, signed ones
+zigzag-mapped)::
 
-    magic "IC" | version u8 | model tag u8 (first byte of the model's sha256)
-    u8: dtype code (low 4 bits) | latent bits (high 4 bits, 0 for CONSTANT and EMPTY)
-    u8: ndim (bits 0-2) | Fortran order (bit 3) | kind (bits 4-5) | has mask (bit 6)
-        | big-endian dtype (bit 7)
+    u8: 0xC0 | version (3): "a compact inrcodec chunk" and its version in one byte
+    u8: model tag (first byte of the model's sha256)
+    u8: dtype code (bits 0-3) | kind (bits 4-5) | has mask (bit 6) | big-endian dtype (bit 7)
+    u8: ndim (bits 0-2) | Fortran order (bit 3) | gated latents (bit 4)
     ndim varints: the shape
-    kind LATENTS, BOUNDED: svarint scale code, svarint offset code (see normalise.py)
+    kind LATENTS, BOUNDED: u8 resolution: latent bits (bits 0-3) | sixteenths of a bit
+        (bits 4-7, see quantize.py); svarint scale code, svarint offset code (normalise.py)
     kind BOUNDED:  the absolute error bound, float64
     kind CONSTANT: the value, itemsize bytes in the dtype's byte order
     kind EMPTY:    nothing (every value is NaN)
@@ -17,11 +19,14 @@ Layout of format version 1 (little-endian, varints are LEB128, signed ones zigza
         to the end
     crc32 u32 of everything before it, preceded (for LATENTS, BOUNDED) by the model's sha256
 
-Format version 2 is version 1 plus gated latents (size-budget mode): a version 2 chunk is of
-kind LATENTS, has one more byte after the normalisation (the latents' extra resolution in
-sixteenths of a bit, see quantize.py), and its range-coded latents say which latent dimensions
-each patch kept (see entropy.encode_gated). Every other chunk is still written as version 1, byte for byte as
-before, so stores and fixtures written before version 2 existed read unchanged.
+The range-coded latents are the coder's 32-bit words, big-endian, cut to the byte (entropy.py);
+gated ones say which latent dimensions each patch kept (``entropy.encode_gated``).
+
+Versions 1 and 2 (read by legacy.py, never written any more) began with the magic bytes "IC"
+and a version byte, kept the latent bits in the dtype byte, padded plain latents to whole
+32-bit little-endian words, and (version 2, size-budget chunks only) added the resolution
+byte. Version 3 spends at least two bytes less per chunk (a 37 x 49 chunk holds 20-30), and
+gives every chunk a resolution in sixteenths of a bit.
 
 Chunks are tiny (tens of bytes), so every field is as short as it can be. The checksum is checked
 before anything is decoded; it covers the model hash, so a chunk decoded with another model is
@@ -35,11 +40,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .normalise import Normalisation
-from .quantize import FRACTIONS
+from .quantize import MAX_BITS, MIN_BITS
 
-MAGIC = b"IC"
-VERSION = 2  # the newest version this module reads; VERSION_GATED's only addition is gating
-VERSION_GATED = 2
+VERSION = 3  # the version written, and the newest read
+MARKER = 0xC0  # high nibble of a compact (version 3+) chunk's first byte
 MAX_NDIM = 7
 MAX_BYTES = 2 ** 31  # a chunk claiming more is corrupt (or crafted): never allocated
 
@@ -78,24 +82,30 @@ class Container:
     payload: bytes = b""  # the coded latents
     max_error: float = 0.0
     residuals: bytes = b""
-    gated: bool = False  # the payload holds gated latents (format version 2)
-    latent_fraction: int = 0  # gated only: sixteenths of a bit of extra latent resolution
+    gated: bool = False  # the payload says which latents each patch kept
+    latent_fraction: int = 0  # sixteenths of a bit of extra latent resolution
+    version: int = VERSION  # what the chunk was read as: versions 1-2 code plain latents
+    # as little-endian words
 
     def to_bytes(self, model_hash: str) -> bytes:
         dtype = np.dtype(self.dtype)
         big = dtype.byteorder == ">" or (dtype.byteorder == "=" and not _little_endian())
-        out = bytearray(MAGIC)
-        out += bytes([VERSION_GATED if self.gated else 1, _model_tag(model_hash),
-                      DTYPES.index(dtype.kind + str(dtype.itemsize)) | self.latent_bits << 4,
-                      len(self.shape) | self.fortran_order << 3 | self.kind << 4
-                      | (self.mask is not None) << 6 | big << 7])
+        out = bytearray([MARKER | VERSION, _model_tag(model_hash),
+                         DTYPES.index(dtype.kind + str(dtype.itemsize)) | self.kind << 4
+                         | (self.mask is not None) << 6 | big << 7,
+                         len(self.shape) | self.fortran_order << 3 | self.gated << 4])
         for n in self.shape:
             out += varint(n)
         if self.kind.uses_model:
+            out.append(self.latent_bits | self.latent_fraction << 4)
             out += svarint(self.normalisation.scale_code)
             out += svarint(self.normalisation.offset_code)
-        if self.gated:
-            out.append(self.latent_fraction)
+        out += self._body()
+        return _with_checksum(out, model_hash, self.kind)
+
+    def _body(self) -> bytes:
+        """What follows the normalisation: the same in every version."""
+        out = bytearray()
         if self.kind == Kind.BOUNDED:
             out += np.float64(self.max_error).astype("<f8").tobytes()
         elif self.kind == Kind.CONSTANT:
@@ -106,70 +116,92 @@ class Container:
             out += varint(len(self.payload)) + self.payload + self.residuals
         else:
             out += self.payload
-        checked = bytes.fromhex(model_hash) + out if self.kind.uses_model else out
-        return bytes(out + zlib.crc32(checked).to_bytes(4, "little"))
+        return bytes(out)
 
     @classmethod
     def from_bytes(cls, data: bytes, model_hash: str) -> "Container":
         data = bytes(data)
-        if len(data) < 10 or data[:2] != MAGIC:
-            raise ContainerError("not an inrcodec chunk (bad magic bytes or too short)")
-        if not 1 <= data[2] <= VERSION:
-            raise ContainerError(f"inrcodec chunk of format version {data[2]}; this inrcodec "
-                                 f"reads versions 1 to {VERSION}: upgrade inrcodec")
-        body, crc = data[:-4], int.from_bytes(data[-4:], "little")
-        reader = Reader(body, 4)
-        type_byte, layout = reader.byte(), reader.byte()
-        kind_code = layout >> 4 & 3
-        if (type_byte & 15) >= len(DTYPES) or kind_code > max(Kind):
-            raise ContainerError("corrupted inrcodec chunk: unknown dtype or kind")
-        kind = Kind(kind_code)
-        gated = data[2] == VERSION_GATED
-        if gated and kind != Kind.LATENTS:
-            raise ContainerError("corrupted inrcodec chunk: gated latents in a chunk of kind "
-                                 f"{kind.name}")
-        if kind.uses_model and zlib.crc32(bytes.fromhex(model_hash) + body) != crc:
-            if body[3] != _model_tag(model_hash):
-                raise ModelMismatchError(
-                    f"chunk was encoded with another model (tag {body[3]:02x}) than this "
-                    f"codec's model {model_hash[:12]}: open the store with the codec it was "
-                    "written with")
-            raise ContainerError("inrcodec chunk failed its checksum: it is corrupted or "
-                                 "truncated (or was encoded with another model)")
-        if not kind.uses_model and zlib.crc32(body) != crc:
-            raise ContainerError("inrcodec chunk failed its checksum: corrupted or truncated")
+        if data[:2] == b"IC":
+            from .legacy import read_legacy  # versions 1 and 2
 
-        dtype = np.dtype(DTYPES[type_byte & 15]).newbyteorder(">" if layout >> 7 else "<")
-        ndim = layout & 7
-        shape = tuple(reader.varint() for _ in range(ndim))
-        if np.prod(shape, dtype=np.float64) * dtype.itemsize > MAX_BYTES:
-            raise ContainerError(f"inrcodec chunk claims an impossible shape {shape}")
-        fields = dict(dtype=dtype, shape=shape, fortran_order=bool(layout >> 3 & 1), kind=kind,
-                      gated=gated)
+            return read_legacy(data, model_hash)
+        if len(data) < 8 or data[0] & 0xF0 != MARKER:
+            raise ContainerError("not an inrcodec chunk (bad first byte or too short)")
+        if data[0] & 0x0F != VERSION:
+            raise ContainerError(f"inrcodec chunk of format version {data[0] & 0x0F}; this "
+                                 f"inrcodec reads versions 1 to {VERSION}: upgrade inrcodec")
+        reader = Reader(data[:-4], 2)
+        type_byte, layout = reader.byte(), reader.byte()
+        kind = check(data, model_hash, type_byte, type_byte >> 4 & 3)
+        gated = bool(layout >> 4 & 1)
+        if layout >> 5 or (gated and kind != Kind.LATENTS):
+            raise ContainerError("corrupted inrcodec chunk: unknown layout flags")
+        fields = dict(gated=gated, **read_layout(reader, type_byte & 15, type_byte >> 7,
+                                                 layout & 7, layout >> 3 & 1, kind))
         if kind.uses_model:
-            fields["latent_bits"] = type_byte >> 4
+            resolution = reader.byte()
+            fields["latent_bits"], fields["latent_fraction"] = resolution & 15, resolution >> 4
+            if not MIN_BITS <= fields["latent_bits"] <= MAX_BITS:
+                raise ContainerError("corrupted inrcodec chunk: bad latent resolution")
             scale_code = reader.svarint()
             fields["normalisation"] = Normalisation(reader.svarint(), scale_code)
-        if gated:
-            fields["latent_fraction"] = reader.byte()
-            if fields["latent_fraction"] >= FRACTIONS:
-                raise ContainerError("corrupted inrcodec chunk: bad latent resolution")
-        if kind == Kind.BOUNDED:
-            fields["max_error"] = float(np.frombuffer(reader.take(8), "<f8")[0])
-            if not fields["max_error"] > 0:  # also refuses NaN
-                raise ContainerError("corrupted inrcodec chunk: error bound is not positive")
-        elif kind == Kind.CONSTANT:
-            fields["constant"] = reader.take(dtype.itemsize)
-        if layout >> 6 & 1:
-            fields["mask"] = reader.take(reader.varint())
-        if kind == Kind.BOUNDED:
-            fields["payload"] = reader.take(reader.varint())
-            fields["residuals"] = reader.rest()
-        else:
-            fields["payload"] = reader.rest()
-            if not kind.uses_model and fields["payload"]:
-                raise ContainerError("corrupted inrcodec chunk: unexpected trailing bytes")
-        return cls(**fields)
+        return cls(**fields, **read_body(reader, kind, fields["dtype"], type_byte >> 6 & 1))
+
+
+def _with_checksum(out: bytearray, model_hash: str, kind: Kind) -> bytes:
+    checked = bytes.fromhex(model_hash) + out if kind.uses_model else out
+    return bytes(out + zlib.crc32(checked).to_bytes(4, "little"))
+
+
+def check(data: bytes, model_hash: str, type_byte: int, kind_code: int) -> Kind:
+    """The chunk's kind, once its checksum (over the model hash too) has been verified."""
+    if (type_byte & 15) >= len(DTYPES) or kind_code > max(Kind):
+        raise ContainerError("corrupted inrcodec chunk: unknown dtype or kind")
+    kind = Kind(kind_code)
+    body, crc = data[:-4], int.from_bytes(data[-4:], "little")
+    if kind.uses_model and zlib.crc32(bytes.fromhex(model_hash) + body) != crc:
+        tag = data[1] if data[0] & 0xF0 == MARKER else data[3]
+        if tag != _model_tag(model_hash):
+            raise ModelMismatchError(
+                f"chunk was encoded with another model (tag {tag:02x}) than this "
+                f"codec's model {model_hash[:12]}: open the store with the codec it was "
+                "written with")
+        raise ContainerError("inrcodec chunk failed its checksum: it is corrupted or "
+                             "truncated (or was encoded with another model)")
+    if not kind.uses_model and zlib.crc32(body) != crc:
+        raise ContainerError("inrcodec chunk failed its checksum: corrupted or truncated")
+    return kind
+
+
+def read_layout(reader: "Reader", dtype_code: int, big: int, ndim: int, fortran: int,
+                kind: Kind) -> dict:
+    """dtype, shape (read here), order and kind, as every version defines them."""
+    dtype = np.dtype(DTYPES[dtype_code]).newbyteorder(">" if big else "<")
+    shape = tuple(reader.varint() for _ in range(ndim))
+    if np.prod(shape, dtype=np.float64) * dtype.itemsize > MAX_BYTES:
+        raise ContainerError(f"inrcodec chunk claims an impossible shape {shape}")
+    return dict(dtype=dtype, shape=shape, fortran_order=bool(fortran), kind=kind)
+
+
+def read_body(reader: "Reader", kind: Kind, dtype: np.dtype, has_mask: int) -> dict:
+    """The fields ``Container._body`` wrote."""
+    fields = {}
+    if kind == Kind.BOUNDED:
+        fields["max_error"] = float(np.frombuffer(reader.take(8), "<f8")[0])
+        if not fields["max_error"] > 0:  # also refuses NaN
+            raise ContainerError("corrupted inrcodec chunk: error bound is not positive")
+    elif kind == Kind.CONSTANT:
+        fields["constant"] = reader.take(dtype.itemsize)
+    if has_mask:
+        fields["mask"] = reader.take(reader.varint())
+    if kind == Kind.BOUNDED:
+        fields["payload"] = reader.take(reader.varint())
+        fields["residuals"] = reader.rest()
+    else:
+        fields["payload"] = reader.rest()
+        if not kind.uses_model and fields["payload"]:
+            raise ContainerError("corrupted inrcodec chunk: unexpected trailing bytes")
+    return fields
 
 
 def _little_endian() -> bool:

@@ -43,7 +43,7 @@ def logistic_cdf(x: np.ndarray) -> np.ndarray:
     return np.where(x > -700, 1.0 / (1.0 + portable_exp(-x)), 0.0)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)  # a table takes up to 2**17 x latent_dim floats
 def _tables(std: tuple[float, ...], step: float, low: int, size: int) -> np.ndarray:
     tables = np.empty((len(std), size), dtype=np.float32)
     for d, sigma in enumerate(std):
@@ -61,20 +61,26 @@ def probability_tables(quantizer: LatentQuantizer) -> np.ndarray:
 
 
 def encode_symbols(symbols: np.ndarray, quantizer: LatentQuantizer) -> bytes:
-    """Range-code (patches, latent_dim) symbols, dimension by dimension."""
+    """Range-code (patches, latent_dim) symbols, dimension by dimension, cut to the byte."""
     tables = probability_tables(quantizer)
     encoder = constriction.stream.queue.RangeEncoder()
     for d in range(symbols.shape[1]):
         model = constriction.stream.model.Categorical(tables[d], perfect=False)
         encoder.encode((symbols[:, d] - quantizer.low).astype(np.int32), model)
-    # The coder's last word is often padded with zero bytes: they need not be stored.
-    return encoder.get_compressed().astype("<u4").tobytes().rstrip(b"\0")
+    return _shortest(encoder.get_compressed(), lambda data: np.array_equal(
+        decode_symbols(data, len(symbols), quantizer), symbols))
 
 
-def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer) -> np.ndarray:
+def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer,
+                   little_endian_words: bool = False) -> np.ndarray:
+    """What ``encode_symbols`` coded; ``little_endian_words`` for format version 1, which
+    stored the coder's words little-endian with trailing zero bytes dropped."""
     tables = probability_tables(quantizer)
-    padded = bytes(data) + b"\0" * (-len(data) % 4)
-    decoder = constriction.stream.queue.RangeDecoder(np.frombuffer(padded, "<u4").astype(np.uint32))
+    if little_endian_words:
+        words = np.frombuffer(bytes(data) + b"\0" * (-len(data) % 4), "<u4")
+    else:  # what _shortest dropped, and a word
+        words = np.frombuffer(bytes(data) + b"\0" * (-len(data) % 4 or 4), ">u4")
+    decoder = constriction.stream.queue.RangeDecoder(words.astype(np.uint32))
     symbols = np.empty((patches, len(tables)), dtype=np.int32)
     for d in range(len(tables)):
         model = constriction.stream.model.Categorical(tables[d], perfect=False)
@@ -135,7 +141,7 @@ def _shortest(words: np.ndarray, decodes_right) -> bytes:
             try:
                 if decodes_right(candidate):
                     return candidate
-            except ContainerError:
+            except (ContainerError, AssertionError):  # constriction's word for a bad stream
                 pass
     return data
 

@@ -42,6 +42,16 @@ def fit_in_batches(net: ModulatedSiren, step_sizes: torch.Tensor, coords: torch.
                                   step_sizes, steps) for i in range(0, len(target), batch_size)])
 
 
+def errors_in_batches(net: ModulatedSiren, coords: torch.Tensor, latents: torch.Tensor,
+                      target: torch.Tensor, weight: torch.Tensor,
+                      batch_size: int = 256) -> torch.Tensor:
+    """``masked_mse`` of each patch (B,) with ``latents``, ``batch_size`` patches at a time."""
+    with torch.no_grad():
+        return torch.cat([masked_mse(net(coords, latents[i:i + batch_size]),
+                                     target[i:i + batch_size], weight[i:i + batch_size])
+                          for i in range(0, len(target), batch_size)])
+
+
 def fit_gated_latents(net: ModulatedSiren, coords: torch.Tensor, target: torch.Tensor,
                       weight: torch.Tensor, step_sizes: torch.Tensor, gate_init: torch.Tensor,
                       gate_steps: torch.Tensor, steps: int, penalty: torch.Tensor | float = 0.0,
