@@ -84,7 +84,7 @@ def markdown(rows: list[dict], model: str) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", default="default-2d")
-    p.add_argument("--bits", type=int, nargs="+", default=[3, 4, 5, 6])
+    p.add_argument("--bits", type=float, nargs="+", default=[5, 6, 6.375, 6.4375, 6.5, 7, 8])
     p.add_argument("--inner-steps", type=int, nargs="+", default=[3, 10])
     p.add_argument("--fields-per-chunk", type=int, default=12,
                    help="also at this many fields per chunk (headers spread over more values)")

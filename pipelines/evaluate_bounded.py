@@ -41,7 +41,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--model", default="default-2d")
     p.add_argument("--bounds", type=float, nargs="+", default=[0.05, 0.1, 0.25, 0.5, 1.0])
-    p.add_argument("--latent-bits", type=int, nargs="+", default=[3, 4, 5])
+    p.add_argument("--latent-bits", type=float, nargs="+", default=[4, 5, 6])
     p.add_argument("--fields-per-chunk", type=int, nargs="+", default=[1, 12])
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--markdown")

@@ -41,7 +41,7 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=["default-2d"])
     p.add_argument("--budgets", type=float, nargs="+",
                    default=[0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4])
-    p.add_argument("--latent-bits", type=int, nargs="+", default=[2, 3, 4, 5, 6, 7])
+    p.add_argument("--latent-bits", type=float, nargs="+", default=[4, 5, 6, 6.5, 7, 8])
     p.add_argument("--fields-per-chunk", type=int, nargs="+", default=[1, 12])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--markdown")
