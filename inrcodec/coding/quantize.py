@@ -10,8 +10,9 @@ coefficients are the latents minus their mean.
 cover +-4 standard deviations of the widest latent dimension. One shared step spends bits where
 the latents vary (reverse water-filling): a dimension that barely moves costs almost nothing
 once entropy-coded. Symbols are integers in ``[-2**(bits+2), 2**(bits+2))``
-(``[-2**(bits-1), 2**(bits-1))`` in format versions 1-2, see HEADROOM). Size-budget chunks add a ``fraction`` of sixteenths of a bit: ``step = 8 * max(std) / 2**(bits + fraction/16)``
-and twice the alphabet, so their resolution can follow a budget closely. Format version 3 lets
+(``[-2**(bits-1), 2**(bits-1))`` in format versions 1-2, see HEADROOM). Size-budget chunks add
+a ``fraction`` of sixteenths of a bit: ``step = 8 * max(std) / 2**(bits + fraction/16)`` and
+twice the alphabet, so their resolution can follow a budget closely. Format version 3 lets
 every chunk do the same: a resolution such as 6.375 bits is ``bits=6, fraction=6``.
 """
 
