@@ -84,8 +84,7 @@ class Container:
     residuals: bytes = b""
     gated: bool = False  # the payload says which latents each patch kept
     latent_fraction: int = 0  # sixteenths of a bit of extra latent resolution
-    version: int = VERSION  # what the chunk was read as: versions 1-2 code plain latents
-    # as little-endian words
+    version: int = VERSION  # as read: version 1 coded plain latents as little-endian words
 
     def to_bytes(self, model_hash: str) -> bytes:
         dtype = np.dtype(self.dtype)
