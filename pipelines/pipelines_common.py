@@ -31,6 +31,8 @@ def training_arguments(description: str, **defaults) -> argparse.Namespace:
     p.add_argument("--gate-penalty", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="meta-learn L0 gates on the latents (size-budget mode), penalties drawn "
                         "log-uniformly from LOW-HIGH")
+    p.add_argument("--mix", type=float, default=0.0,
+                   help="train on affine mixes x_i + a (x_j - x_k) of the samples, |a| <= MIX")
     p.add_argument("--no-latent-basis", dest="latent_basis", action="store_false",
                    help="quantize the latents themselves, not their coefficients in a fitted basis")
     args = p.parse_args()
@@ -46,7 +48,7 @@ def train_and_save(samples, args: argparse.Namespace, **kwargs) -> None:
     model = meta_train(samples, width=args.width, depth=args.depth, latent_dim=args.latent_dim,
                        batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                        time_budget=args.minutes * 60, quantization_bits=args.quantization_bits,
-                       gate_penalty=args.gate_penalty, latent_basis=args.latent_basis,
+                       gate_penalty=args.gate_penalty, latent_basis=args.latent_basis, mix=args.mix,
                        init=Model.load(args.resume) if args.resume else None, **kwargs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
