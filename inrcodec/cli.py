@@ -125,7 +125,7 @@ def train(args) -> None:
                        inner_steps=args.inner_steps, first_order=args.first_order,
                        batch_size=args.batch_size, lr=args.lr, time_budget=args.minutes * 60,
                        max_steps=args.steps, val_samples=validation, val_every=args.val_every,
-                       seed=args.seed, device=args.device,
+                       seed=args.seed, device=args.device, mix=args.mix,
                        init=Model.load(args.resume) if args.resume else None,
                        checkpoint=f"{args.out}.checkpoint", checkpoint_every=60.0,
                        card={"data": f"{args.var} from {', '.join(map(str, args.source))}: "
@@ -187,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--first-order", action="store_true", help="first-order MAML (faster)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--mix", type=float, default=0.0,
+                   help="train on affine mixes x_i + a (x_j - x_k) of the windows, |a| <= MIX: "
+                        "3 made unseen A1B years 2 dB better (docs/mix.md)")
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda")

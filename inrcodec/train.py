@@ -70,7 +70,8 @@ def affine_mixes(values: torch.Tensor, weights: torch.Tensor, idx: torch.Tensor,
             out[row] = np.where(finite, Normalisation.fit(x[finite]).apply(x), 0.0)
         else:
             w_np[row] = False
-    return torch.from_numpy(out).to(values.device), torch.from_numpy(w_np.astype(np.float32)).to(values.device)
+    return (torch.from_numpy(out).to(values.device),
+            torch.from_numpy(w_np.astype(np.float32)).to(values.device))
 
 
 def psnr_of(net, step_sizes, coords, values, weights, steps) -> float:

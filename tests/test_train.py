@@ -114,9 +114,10 @@ def test_train_command_draws_windows_from_an_archive_and_holds_out_validation(tm
     out = tmp_path / "m.safetensors"
     assert main(["train", str(a1b_path()), "--var", "air_temperature", "--patch", "16,16",
                  "--out", str(out), "--steps", "20", "--samples", "64", "--val-every", "10",
-                 "--width", "16", "--depth", "2", "--latent-dim", "8"]) == 0
+                 "--width", "16", "--depth", "2", "--latent-dim", "8", "--mix", "2"]) == 0
     model = Model.load(out)
     assert model.patch_shape == (16, 16) and len(model.card["validation"]) == 2
+    assert model.card["training"]["mix"] == 2.0
     assert "held-out PSNR" in capsys.readouterr().out
     assert [p["latent_bits"] for p in model.card["rate_distortion"]] == [2, 3, 4, 5, 6, 8]
     assert (tmp_path / "m.report.png").stat().st_size > 1000
