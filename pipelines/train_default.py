@@ -1,6 +1,6 @@
 """Reproduce the bundled default 2-D model: meta-learned on A1B fields 0-191 (37 x 49 patches).
 
-The bundled model is one run of this script, 59 minutes on this 2-core CPU (then 40 s for the
+The bundled model is one run of this script, 59 minutes on this 2-core CPU (then 17 s for the
 latent statistics and basis):
 
     python pipelines/train_default.py --minutes 59 --mix 3 --out inrcodec/models/default-2d.safetensors
