@@ -57,21 +57,15 @@ def affine_mixes(values: torch.Tensor, weights: torch.Tensor, idx: torch.Tensor,
 
     ``a`` is uniform in +-``spread`` and (j, k) a random pair per sample. A few hundred fields
     pin a meta-learned network to themselves; these mixes ask it to represent their affine span,
-    which is where unseen fields of the same kind (a later, warmer climate) mostly lie.
+    which is where unseen fields of the same kind (a later, warmer climate) mostly lie. A point
+    "don't care" in any of the three is "don't care" in the mix.
     """
     n = len(idx)
     j, k = (torch.from_numpy(rng.integers(0, len(values), n)).to(values.device) for _ in "jk")
     a = torch.from_numpy(rng.uniform(-spread, spread, (n, 1)).astype(np.float32)).to(values.device)
-    w = weights[idx] * weights[j] * weights[k]
     mixed = (values[idx] + a * (values[j] - values[k])).cpu().numpy()
-    out, w_np = np.zeros_like(mixed), w.cpu().numpy() > 0
-    for row, (x, finite) in enumerate(zip(mixed, w_np)):
-        if finite.sum() >= 2 and np.ptp(x[finite]) > 0:  # else: all "don't care" (weight 0)
-            out[row] = np.where(finite, Normalisation.fit(x[finite]).apply(x), 0.0)
-        else:
-            w_np[row] = False
-    return (torch.from_numpy(out).to(values.device),
-            torch.from_numpy(w_np.astype(np.float32)).to(values.device))
+    mixed[(weights[idx] * weights[j] * weights[k]).cpu().numpy() == 0] = np.nan
+    return tuple(torch.from_numpy(x).to(values.device) for x in normalised_samples(mixed))
 
 
 def psnr_of(net, step_sizes, coords, values, weights, steps) -> float:

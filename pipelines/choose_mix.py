@@ -31,10 +31,11 @@ def unquantized_psnr(model, fields: np.ndarray, inner_steps: int) -> float:
     """PSNR of the fields, each normalised as the codec does and fitted from a zero latent."""
     values, norms = zip(*[normalised(f)[:2] for f in fields])
     target = torch.tensor(np.stack(values), dtype=torch.float32)
-    latents = fit_latents(model.net, grid(model.patch_shape), target, torch.ones_like(target),
-                          model.step_sizes, inner_steps)
+    coords = grid(model.patch_shape)
+    latents = fit_latents(model.net, coords, target, torch.ones_like(target), model.step_sizes,
+                          inner_steps)
     with torch.no_grad():
-        out = model.net(grid(model.patch_shape), latents).numpy()
+        out = model.net(coords, latents).numpy()
     decoded = [n.invert(o).reshape(f.shape) for o, n, f in zip(out, norms, fields)]
     return psnr(fields, np.stack(decoded))
 

@@ -419,10 +419,10 @@ def _cost(results: dict) -> list[str]:
     by_model = {d["model"]: d["forward_flops"] for d in results["datasets"]}
     fractions = [c[f"{k}_flop_rate"] / rate for c in cost for k in ("encode", "decode")]
     lines += ["", "Each mode is counted at its first setting, shown. A size budget that binds "
-              "costs more to encode: with a model trained with gates (the bundled `default-2d`) "
-              "the constrained solve adds 50 steps of forward plus backward per chunk "
-              "(`docs/budget.md` counts them per budget); at 2 bits per value the budget does "
-              "not bind on these chunks and no solve runs.",
+              "costs more to encode: the latents' resolution is searched per chunk, and a model "
+              "trained with gates (neither bundled model has them) adds a constrained solve of 50 "
+              "steps of forward plus backward per chunk (`docs/budget.md` counts the cost per "
+              "budget).",
               "", "Cross-check from the architecture: one forward pass costs "
               + "; ".join(f"{f['per_point']:,} FLOPs per point for `{m}`, plus "
                           f"{f['per_patch']:,} per patch for the latent-to-shift map"
