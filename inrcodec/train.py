@@ -111,6 +111,8 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     if gate_penalty is not None and not (len(gate_penalty) == 2
                                          and 0 < gate_penalty[0] <= gate_penalty[1] < math.inf):
         raise ValueError(f"gate_penalty must be (low, high) with 0 < low <= high, not {gate_penalty!r}")
+    if not (isinstance(mix, int | float) and 0 <= mix < math.inf):
+        raise ValueError(f"mix must be a spread of 0 (no mixes) or more, not {mix!r}")
     samples = np.asarray(samples)
     if samples.dtype.kind not in "fiu":
         raise TypeError(f"training samples must be real numbers, not {samples.dtype}")

@@ -13,31 +13,13 @@ fields it trained on (how much it has fitted them rather than their kind).
 import argparse
 from concurrent.futures import ProcessPoolExecutor
 
-import numpy as np
 import torch
-from pipelines_common import machine, publish
+from pipelines_common import machine, publish, unquantized_psnr
 
-from inrcodec.bench.metrics import psnr
-from inrcodec.bench.pca import normalised
-from inrcodec.nn.coords import grid
-from inrcodec.nn.fit import fit_latents
 from inrcodec.sample_data import load_a1b
 from inrcodec.train import meta_train
 
 FIT, SCORE = slice(0, 144), slice(144, 192)
-
-
-def unquantized_psnr(model, fields: np.ndarray, inner_steps: int) -> float:
-    """PSNR of the fields, each normalised as the codec does and fitted from a zero latent."""
-    values, norms = zip(*[normalised(f)[:2] for f in fields])
-    target = torch.tensor(np.stack(values), dtype=torch.float32)
-    coords = grid(model.patch_shape)
-    latents = fit_latents(model.net, coords, target, torch.ones_like(target), model.step_sizes,
-                          inner_steps)
-    with torch.no_grad():
-        out = model.net(coords, latents).numpy()
-    decoded = [n.invert(o).reshape(f.shape) for o, n, f in zip(out, norms, fields)]
-    return psnr(fields, np.stack(decoded))
 
 
 def score(mix: float, latent_dim: int, minutes: float) -> dict:

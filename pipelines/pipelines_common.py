@@ -1,13 +1,19 @@
-"""What every pipeline's report says about the machine it ran on."""
+"""What the pipelines share: the machine line of every report, the training options, report
+tables, and the network's unquantized ceiling on a set of fields."""
 
 import argparse
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from inrcodec.bench.machine import machine
+from inrcodec.bench.metrics import psnr
+from inrcodec.bench.pca import normalised
+from inrcodec.nn.coords import grid
+from inrcodec.nn.fit import fit_latents
 
-__all__ = ["machine", "train_and_save", "training_arguments"]
+__all__ = ["machine", "publish", "train_and_save", "training_arguments", "unquantized_psnr"]
 
 
 def training_arguments(description: str, **defaults) -> argparse.Namespace:
@@ -62,3 +68,17 @@ def publish(lines: list[str], markdown: str | None) -> None:
     print(table)
     if markdown:
         Path(markdown).write_text(table)
+
+
+def unquantized_psnr(model, fields, inner_steps: int) -> float:
+    """PSNR (over the fields' range) of the fields, each normalised as the codec does and
+    fitted from a zero latent, the latents unquantized: the network's ceiling on them."""
+    values, norms = zip(*[normalised(f)[:2] for f in fields])
+    target = torch.tensor(np.stack(values), dtype=torch.float32)
+    coords = grid(model.patch_shape)
+    latents = fit_latents(model.net, coords, target, torch.ones_like(target), model.step_sizes,
+                          inner_steps)
+    with torch.no_grad():
+        out = model.net(coords, latents).numpy()
+    decoded = [n.invert(o).reshape(f.shape) for o, n, f in zip(out, norms, fields)]
+    return psnr(fields, np.stack(decoded))

@@ -6,10 +6,11 @@ latent statistics and basis):
     python pipelines/train_default.py --minutes 59 --mix 3 --out inrcodec/models/default-2d.safetensors
 
 ``--mix 3`` trains on affine mixes ``x_i + a (x_j - x_k)`` of the fields (|a| <= 3, each mix
-renormalised as a chunk would be) instead of the fields themselves. 192 fields pin a
-meta-learned network to themselves (it reached 48.4 dB on its training fields and 44.8 on the
-held-out ones); the held-out fields lie mostly in the training fields' span (192 EOFs reach 48.9
-dB on them), and the mixes make the network learn that span. The spread 3 was chosen on fields
+renormalised as a chunk would be) instead of the fields themselves. A few hundred
+fields pin a meta-learned network to themselves (docs/mix.md: 46.35 dB on the fields it trained
+on, 42.81 on the fields after them); the held-out fields lie mostly in the training fields' span
+(all 192 EOFs reach 48.87 dB on them, docs/a1b.md), and the mixes make the network learn that
+span. The spread 3 was chosen on fields
 0-143 against 144-191 (pipelines/choose_mix.py, docs/mix.md), never on the test fields.
 
 The run watches the held-out fields 192-239 (never trained on, nothing chosen by them): the

@@ -94,6 +94,12 @@ def test_bad_gate_penalties_are_refused_clearly(samples, penalty):
         meta_train(samples, max_steps=1, progress=False, gate_penalty=penalty)
 
 
+@pytest.mark.parametrize("mix", [-1.0, float("nan"), float("inf")])
+def test_bad_mix_spreads_are_refused_clearly(samples, mix):
+    with pytest.raises(ValueError, match="mix must be"):
+        meta_train(samples, max_steps=1, progress=False, mix=mix)
+
+
 def test_checkpoints_can_be_resumed(samples, tmp_path):
     checkpoint = tmp_path / "run.checkpoint"
     meta_train(samples, width=16, depth=2, latent_dim=8, batch_size=8, max_steps=5,
