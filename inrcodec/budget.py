@@ -17,7 +17,13 @@ import cooper
 import numpy as np
 import torch
 
-from .coding.entropy import code_lengths, encode_gated, encode_symbols, gate_flag_bits
+from .coding.entropy import (
+    code_lengths,
+    encode_gated,
+    encode_symbols,
+    gate_flag_bits,
+    rate_distortion_symbols,
+)
 from .coding.quantize import FRACTIONS, MAX_BITS, MIN_BITS, LatentQuantizer
 from .model import Model
 from .nn import gates
@@ -69,7 +75,7 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
     candidates = []
     if level is not None:
         quantizer = _quantizer(model, level)
-        symbols = np.where(kept, quantizer.quantize(latents.numpy()), 0)
+        symbols = np.where(kept, rate_distortion_symbols(latents.numpy(), quantizer), 0)
         candidates.append((quantizer, _code(model, symbols, kept, quantizer), symbols, kept,
                            _gated(model, kept)))
     # Half a bit finer than all latents afford: the gates must drop some to pay for it.
@@ -110,7 +116,7 @@ def _finest_fitting(model: Model, latents: np.ndarray, kept: np.ndarray,
     size grows with the resolution), or None if not even the coarsest does."""
     def fits(level):
         quantizer = _quantizer(model, level)
-        symbols = np.where(kept, quantizer.quantize(latents), 0)
+        symbols = np.where(kept, rate_distortion_symbols(latents, quantizer), 0)
         return len(_code(model, symbols, kept, quantizer)) <= payload_bytes
 
     if not fits(0):

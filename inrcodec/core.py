@@ -11,7 +11,7 @@ import torch
 from . import budget
 from .coding import residual
 from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind
-from .coding.entropy import decode_gated, decode_symbols, encode_symbols
+from .coding.entropy import decode_gated, decode_symbols, encode_symbols, rate_distortion_symbols
 from .coding.mask import decode_mask, encode_mask
 from .coding.normalise import Normalisation
 from .coding.quantize import HEADROOM, MAX_BITS, LatentQuantizer
@@ -82,11 +82,15 @@ def encode(chunk: np.ndarray, model: Model, latent_bits: float, inner_steps: int
     latents = fit_in_batches(model.net, model.step_sizes, coords, target, weight, inner_steps,
                              PATCH_BATCH)
     quantizer = model.quantizer(*LatentQuantizer.resolution(latent_bits))
-    symbols = quantizer.quantize(_best_clipped(model, quantizer, latents, coords, target, weight))
+    fitted = _best_clipped(model, quantizer, latents, coords, target, weight)
+    bounded = max_error is not None or relative_error is not None
+    # Residuals pay for every error of a bounded chunk's prediction (measured: 1-3% more bytes at
+    # bounds of 0.05-0.5 K on A1B with rate-distortion symbols), so it keeps nearest rounding.
+    symbols = quantizer.quantize(fitted) if bounded else rate_distortion_symbols(fitted, quantizer)
     fields = dict(latent_bits=quantizer.bits, latent_fraction=quantizer.fraction,
                   normalisation=norm, mask=mask,
                   payload=encode_symbols(symbols, quantizer), **header)
-    if max_error is None and relative_error is None:
+    if not bounded:
         return Container(kind=Kind.LATENTS, **fields).to_bytes(model.hash)
 
     exact = values.astype(np.float64)

@@ -3,7 +3,15 @@ import math
 import numpy as np
 import pytest
 
-from inrcodec.coding.entropy import decode_symbols, encode_symbols, portable_exp, probability_tables
+from inrcodec.coding.entropy import (
+    RATE_WEIGHT,
+    code_lengths,
+    decode_symbols,
+    encode_symbols,
+    portable_exp,
+    probability_tables,
+    rate_distortion_symbols,
+)
 from inrcodec.coding.normalise import Normalisation, scale_from_code
 from inrcodec.coding.quantize import LatentQuantizer
 
@@ -32,6 +40,31 @@ def test_code_length_is_close_to_the_ideal():
     tables = probability_tables(q)
     ideal = -np.log2(tables[np.arange(32), symbols - q.low]).sum() / 8
     assert len(encode_symbols(symbols, q)) <= ideal * 1.01 + 8
+
+
+def test_rate_distortion_symbols_trade_error_for_bits_in_a_basis():
+    rng = np.random.default_rng(1)
+    std = np.geomspace(0.02, 1, 16).astype(np.float32)
+    basis = np.linalg.qr(rng.normal(size=(16, 16)))[0].astype(np.float32)
+    q = LatentQuantizer(np.zeros(16, np.float32), std, 5, basis=basis)
+    latents = q.latents(rng.logistic(size=(500, 16)) * std)
+    nearest, chosen = q.quantize(latents), rate_distortion_symbols(latents, q)
+    lengths, dims = code_lengths(q), np.arange(16)
+    bits_nearest, bits_chosen = (lengths[dims, s - q.low] for s in (nearest, chosen))
+    x = q.coefficients(latents) / q.step
+    error_nearest, error_chosen = (x - nearest) ** 2, (x - chosen) ** 2
+    # Never dearer than nearest rounding, never more extra error than the bits it saved.
+    assert (bits_chosen <= bits_nearest + 1e-12).all() and bits_chosen.sum() < bits_nearest.sum()
+    assert (error_chosen <= error_nearest + RATE_WEIGHT * (bits_nearest - bits_chosen) + 1e-9).all()
+    assert not np.array_equal(chosen, nearest)
+    assert np.array_equal(decode_symbols(encode_symbols(chosen, q), 500, q), chosen)
+
+
+def test_rate_distortion_symbols_round_to_nearest_without_a_basis():
+    rng = np.random.default_rng(2)
+    q = LatentQuantizer(np.zeros(8, np.float32), np.ones(8, np.float32), 4)
+    latents = rng.normal(size=(100, 8)).astype(np.float32)
+    assert np.array_equal(rate_distortion_symbols(latents, q), q.quantize(latents))
 
 
 def test_quantizer_step_and_errors():
