@@ -14,7 +14,7 @@ from ..model import bundled_path, resolve
 from .peers import Contender
 
 PLAIN_LATENT_BITS = {False: (3, 4, 5, 6, 7), True: (3, 5)}  # by quick
-BOUNDED_LATENT_BITS = 4
+BOUNDED_LATENT_BITS = 6  # 4 spent 1.37 b/v at 0.42 K on A1B where 6 spend 0.53 (docs/bounded.md)
 # Loosest first: a run gives up on a family's tighter settings once one takes too long.
 BUDGETS = {False: (2.0, 1.0, 0.5, 0.25, 0.15), True: (1.0,)}  # bits per value
 

@@ -230,7 +230,7 @@ def _method() -> list[str]:
         "every value of error-bounded modes against their bound.",
         "- **Error bounds** are absolute, the same for every bounded codec: 30%, 10%, 3%, 1%, "
         "0.3%, 0.1%, 0.03% and 0.01% of the test data's range (2 significant digits; whole "
-        "numbers of at least 1 for integer data). inrcodec's bounded mode uses 4-bit latents.",
+        "numbers of at least 1 for integer data). inrcodec's bounded mode uses 6-bit latents.",
         "- ZFP and SPERR cannot store NaN: they get the chunk with NaNs set to its mean and the "
         "bench stores inrcodec's lossless NaN mask (zlib-packed bits, with a 4-byte length) in "
         "front, charged like any byte. SZ3, the numcodecs codecs and inrcodec keep NaNs "
