@@ -4,7 +4,8 @@ The basis is fitted on the dataset's train chunks, each normalised exactly as th
 a chunk (NaNs set to the chunk mean, i.e. 0 after normalising). A chunk is stored as its
 normalisation codes and NaN mask in a 15-byte header (inrcodec's for a 1 x 37 x 49 chunk), the mask,
 and its coefficients quantized with inrcodec's ``LatentQuantizer`` (statistics from the train
-coefficients) and range-coded with inrcodec's ``encode_symbols``. A learned codec has to beat it.
+coefficients, rounded by ``rate_distortion_symbols``) and range-coded with inrcodec's
+``encode_symbols``. A learned codec has to beat it.
 """
 
 import struct
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..coding.entropy import decode_symbols, encode_symbols
+from ..coding.entropy import decode_symbols, encode_symbols, rate_distortion_symbols
 from ..coding.mask import decode_mask, encode_mask
 from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
@@ -50,12 +51,15 @@ class PCAControl:
     def __init__(self, basis: Basis, components: int, bits: int):
         self.mean, self.eofs = basis.mean, basis.eofs[:components]
         coefficients = basis.train_coefficients[:, :components]
+        # The EOFs are orthonormal, so squared coefficient errors add up to the field's: an
+        # identity basis gives the control inrcodec's entropy-constrained rounding too.
         self.quantizer = LatentQuantizer(coefficients.mean(0).astype(np.float32),
-                                         coefficients.std(0).astype(np.float32), bits)
+                                         coefficients.std(0).astype(np.float32), bits,
+                                         basis=np.eye(components, dtype=np.float32))
 
     def encode(self, chunk: np.ndarray) -> bytes:
         flat, norm, finite = normalised(chunk)
-        symbols = self.quantizer.quantize(((flat - self.mean) @ self.eofs.T)[None])
+        symbols = rate_distortion_symbols(((flat - self.mean) @ self.eofs.T)[None], self.quantizer)
         mask = b"" if finite.all() else encode_mask(~finite)
         return (HEADER.pack(norm.offset_code, norm.scale_code, len(mask)) + mask
                 + encode_symbols(symbols, self.quantizer))
