@@ -27,17 +27,25 @@ from inrcodec.train import meta_train
 
 FIT, SCORE = slice(0, 144), slice(144, 192)
 RECIPE = {"lr": 1e-3, "mix": 3.0}
-RESOLUTIONS = (5.5, 6, 6.5, 7)  # latent bits around 0.15 bits per value
+RESOLUTIONS = (5.5, 6, 6.5, 7)  # latent bits around 0.15 bits per value, one field per chunk
 
 
-def psnr_at_rate(model, fields: np.ndarray, rate: float = 0.15) -> float:
+def psnr_at_rate(model, fields: np.ndarray, rate: float = 0.15, fields_per_chunk: int = 1,
+                 resolutions=RESOLUTIONS) -> float:
+    """PSNR through the codec, every byte counted, interpolated to ``rate`` bits per value
+    between the latent ``resolutions`` (which must bracket it)."""
     points = []
-    for bits in RESOLUTIONS:
+    chunks = [fields[i:i + fields_per_chunk] for i in range(0, len(fields), fields_per_chunk)]
+    for bits in resolutions:
         codec = INRCodec(model, latent_bits=bits)
-        encoded = [codec.encode(f) for f in fields]
-        decoded = np.stack([codec.decode(e).reshape(f.shape) for e, f in zip(encoded, fields)])
+        encoded = [codec.encode(c) for c in chunks]
+        decoded = np.concatenate([codec.decode(e).reshape(c.shape)
+                                  for e, c in zip(encoded, chunks)])
         points.append((8 * sum(map(len, encoded)) / fields.size, psnr(fields, decoded)))
-    rates, psnrs = zip(*points)
+    rates, psnrs = zip(*sorted(points))
+    if not rates[0] <= rate <= rates[-1]:
+        raise ValueError(f"latent resolutions {resolutions} give {rates[0]:.3f}-{rates[-1]:.3f} "
+                         f"bits per value, which does not bracket {rate}")
     return float(np.interp(rate, rates, psnrs))
 
 
