@@ -49,7 +49,8 @@ def inr_point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int = 1) -> d
             "encode_mb_s": mb / (t1 - t0), "decode_mb_s": mb / (t2 - t1)}
 
 
-def pca_points(train: np.ndarray, test: np.ndarray, components: int, bits: list[int]) -> list[dict]:
+def pca_points(train: np.ndarray, test: np.ndarray, components: int,
+               bits: list[float]) -> list[dict]:
     """The EOF control (inrcodec.bench.pca), normalised per field as the codec normalises a chunk."""
     basis = Basis.fit(list(train))
     points = []
@@ -107,7 +108,9 @@ def main() -> None:
     p.add_argument("--inner-steps", type=int, nargs="+", default=[3, 10])
     p.add_argument("--fields-per-chunk", type=int, default=12,
                    help="also at this many fields per chunk (headers spread over more values)")
-    p.add_argument("--pca-bits", type=int, nargs="+", default=[4, 5, 6, 7, 8])
+    p.add_argument("--pca-bits", type=float, nargs="+", default=[4, 5, 6, 6.5, 7, 8])
+    p.add_argument("--pca-components", type=int, nargs="+", default=[16, 32, 64, 128, 192],
+                   help="EOFs kept by the PCA control (192: all of the training fields')")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", help="also write the rows as JSON here")
     p.add_argument("--markdown", help="also write the table as markdown here")
@@ -121,7 +124,7 @@ def main() -> None:
             for s in args.inner_steps for b in args.bits]
     rows += [inr_point(test, INRCodec(args.model, latent_bits=b), args.fields_per_chunk)
              for b in args.bits]
-    for k in (16, 32, 64):
+    for k in args.pca_components:
         rows += pca_points(train, test, k, args.pca_bits)
     table = markdown(rows, args.model) + "\n" + ceilings(resolve(args.model), train, test)
     print(table)

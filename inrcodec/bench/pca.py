@@ -48,13 +48,15 @@ class Basis:
 
 
 class PCAControl:
-    def __init__(self, basis: Basis, components: int, bits: int):
+    def __init__(self, basis: Basis, components: int, bits: float):
+        """``bits``: the coefficients' resolution, a multiple of 1/16 as inrcodec's latent bits."""
         self.mean, self.eofs = basis.mean, basis.eofs[:components]
         coefficients = basis.train_coefficients[:, :components]
+        whole, sixteenths = LatentQuantizer.resolution(bits)
         # The EOFs are orthonormal, so squared coefficient errors add up to the field's: an
         # identity basis gives the control inrcodec's entropy-constrained rounding too.
         self.quantizer = LatentQuantizer(coefficients.mean(0).astype(np.float32),
-                                         coefficients.std(0).astype(np.float32), bits,
+                                         coefficients.std(0).astype(np.float32), whole, sixteenths,
                                          basis=np.eye(components, dtype=np.float32))
 
     def encode(self, chunk: np.ndarray) -> bytes:
