@@ -14,7 +14,8 @@ span. The spread 3 was chosen on fields
 0-143 against 144-191 (pipelines/choose_mix.py, docs/mix.md), never on the test fields.
 
 The run watches the held-out fields 192-239 (never trained on, nothing chosen by them): the
-card's curve is what more training time buys on unseen fields. The previous bundled model
+card's curve shows the run's progress on unseen fields, its schedule's decay included;
+``training_time.py`` shows what more steps buy, each run with a whole schedule. The previous bundled model
 (bitstream v3's first, hash 6571627b955d) took 80 minutes in two runs without mixes and then
 L0 gates, and reached 44.06 dB at 0.149 bits per value where this one reached 44.65 at 0.146
 (pipelines/evaluate_a1b.py, both with nearest rounding of the latents; with the
@@ -29,7 +30,7 @@ if __name__ == "__main__":
     args = training_arguments(__doc__, out="inrcodec/models/default-2d.safetensors")
     fields = load_a1b()
     # The held-out fields 192-239 are watched, never trained on or chosen by: the card's curve
-    # is then what more training time buys on unseen fields.
+    # is then the run's progress on unseen fields.
     train_and_save(fields[A1B_TRAIN], args, val_samples=fields[A1B_TEST],
                    card={"data": "iris-sample-data A1B_north_america.nc air_temperature, "
                                  "fields 0-191 (HadCM3 annual-mean 2 m temperature)"})
