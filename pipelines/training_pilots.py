@@ -69,6 +69,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2, help="configurations trained at once")
     p.add_argument("--markdown")
     args = p.parse_args()
+    torch.set_num_threads(1)  # as in each worker, so the report's machine line says so
     names, keywords = zip(*[(c.split("=", 1)[0], json.loads(c.split("=", 1)[1]))
                             for c in args.config])
     with ProcessPoolExecutor(args.jobs) as pool:
