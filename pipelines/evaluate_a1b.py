@@ -28,25 +28,31 @@ from inrcodec.report import write_report
 from inrcodec.sample_data import A1B_TEST as TEST, A1B_TRAIN as TRAIN, load_a1b
 
 
-def inr_point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int = 1) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        z = zarr.create_array(store=f"{tmp}/a.zarr", shape=test.shape, dtype=test.dtype,
-                              chunks=(fields_per_chunk,) + test.shape[1:], zarr_format=2,
-                              compressors=codec)
-        t0 = time.perf_counter()
-        z[:] = test
-        t1 = time.perf_counter()
-        decoded = zarr.open_array(f"{tmp}/a.zarr", mode="r")[:]
-        t2 = time.perf_counter()
-        stored = sum(p.stat().st_size for p in Path(f"{tmp}/a.zarr").iterdir()
-                     if not p.name.startswith("."))
+def inr_point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int = 1,
+              repeats: int = 3) -> dict:
+    """One codec setting through a real Zarr store; speeds are the best of ``repeats`` writes
+    and reads (one pass over 48 small fields takes about a second: too short to time once)."""
+    encode_s = decode_s = float("inf")
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            z = zarr.create_array(store=f"{tmp}/a.zarr", shape=test.shape, dtype=test.dtype,
+                                  chunks=(fields_per_chunk,) + test.shape[1:], zarr_format=2,
+                                  compressors=codec)
+            t0 = time.perf_counter()
+            z[:] = test
+            t1 = time.perf_counter()
+            decoded = zarr.open_array(f"{tmp}/a.zarr", mode="r")[:]
+            t2 = time.perf_counter()
+            stored = sum(p.stat().st_size for p in Path(f"{tmp}/a.zarr").iterdir()
+                         if not p.name.startswith("."))
+        encode_s, decode_s = min(encode_s, t1 - t0), min(decode_s, t2 - t1)
     mb = test.nbytes / 1e6
     return {"codec": "inrcodec", "fields_per_chunk": fields_per_chunk,
             "latent_bits": codec.latent_bits, "inner_steps": codec.inner_steps,
             "bits_per_value": 8 * stored / test.size,
             "bytes_per_field": stored / len(test), "psnr_db": psnr(test, decoded),
             "max_abs_error": float(np.abs(decoded - test).max()),
-            "encode_mb_s": mb / (t1 - t0), "decode_mb_s": mb / (t2 - t1)}
+            "encode_mb_s": mb / encode_s, "decode_mb_s": mb / decode_s}
 
 
 def pca_points(train: np.ndarray, test: np.ndarray, components: int,
