@@ -4,7 +4,7 @@ Each configuration trains for a fixed number of outer steps on real patches (A1B
 2-D, MNI brain windows for 3-D) after a few warm-up steps; a patch is one sample of an outer
 batch, fitted by the inner loop and then used in the outer update.
 
-    python pipelines/training_throughput.py [--steps 40] [--markdown docs/training.md]
+    python pipelines/training_throughput.py [--steps 200] [--markdown docs/training.md]
 """
 
 import argparse
@@ -40,7 +40,7 @@ def patches_per_second(data: np.ndarray, steps: int, batch_size: int, **options)
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--steps", type=int, default=40)
+    p.add_argument("--steps", type=int, default=200)
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--markdown")
