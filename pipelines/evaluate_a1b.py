@@ -55,10 +55,8 @@ def inr_point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int = 1,
             "encode_mb_s": mb / encode_s, "decode_mb_s": mb / decode_s}
 
 
-def pca_points(train: np.ndarray, test: np.ndarray, components: int,
-               bits: list[float]) -> list[dict]:
+def pca_points(basis: Basis, test: np.ndarray, components: int, bits: list[float]) -> list[dict]:
     """The EOF control (inrcodec.bench.pca), normalised per field as the codec normalises a chunk."""
-    basis = Basis.fit(list(train))
     points = []
     for b in bits:
         control = PCAControl(basis, components, b)
@@ -72,9 +70,8 @@ def pca_points(train: np.ndarray, test: np.ndarray, components: int,
     return points
 
 
-def ceilings(model, train: np.ndarray, test: np.ndarray) -> str:
+def ceilings(model, basis: Basis, train: np.ndarray, test: np.ndarray) -> str:
     """What the network and the EOFs reach with nothing quantized: where the bits cannot help."""
-    basis = Basis.fit(list(train))
 
     def eofs(k: int) -> float:
         decoded = []
@@ -130,9 +127,10 @@ def main() -> None:
             for s in args.inner_steps for b in args.bits]
     rows += [inr_point(test, INRCodec(args.model, latent_bits=b), args.fields_per_chunk)
              for b in args.bits]
+    basis = Basis.fit(list(train))  # the training fields' EOFs, for every control and ceiling
     for k in args.pca_components:
-        rows += pca_points(train, test, k, args.pca_bits)
-    table = markdown(rows, args.model) + "\n" + ceilings(resolve(args.model), train, test)
+        rows += pca_points(basis, test, k, args.pca_bits)
+    table = markdown(rows, args.model) + "\n" + ceilings(resolve(args.model), basis, train, test)
     print(table)
     if args.markdown:
         Path(args.markdown).write_text(table)
