@@ -26,13 +26,12 @@ from pathlib import Path
 import numpy as np
 import torch
 from pipelines_common import machine, publish, unquantized_psnr
-from training_pilots import psnr_at_rate
+from training_pilots import RECIPE, psnr_at_rate
 
 from inrcodec.model import resolve
 from inrcodec.sample_data import A1B_TEST, A1B_TRAIN, load_a1b
 from inrcodec.train import meta_train
 
-RECIPE = {"lr": 1e-3, "mix": 3.0}  # train_default.py's
 # Latent bits wide enough to bracket 0.15 bits per value for short runs too.
 ONE_PER_CHUNK = (4, 5, 5.5, 6, 6.5, 7, 8, 10, 12)
 TWELVE_PER_CHUNK = (6, 7, 7.5, 8, 8.5, 9, 10, 12)
