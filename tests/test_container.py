@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from inrcodec.coding.container import Container, ContainerError, Kind, ModelMismatchError
+from inrcodec.coding.container import VERSION, Container, ContainerError, Kind, ModelMismatchError
 from inrcodec.coding.mask import MaskError, decode_mask, encode_mask
 from inrcodec.coding.normalise import Normalisation
 
@@ -63,8 +63,8 @@ def test_foreign_bytes_and_newer_versions_are_refused():
     with pytest.raises(ContainerError, match="not an inrcodec chunk"):
         Container.from_bytes(b"\x28\xb5\x2f\xfd" + bytes(20), HASH)  # a zstd frame
     data = bytearray(latents_container().to_bytes(HASH))
-    data[0] = 0xC4
-    with pytest.raises(ContainerError, match="version 4.*upgrade"):
+    data[0] = 0xC0 | VERSION + 1
+    with pytest.raises(ContainerError, match=f"version {VERSION + 1}.*upgrade"):
         Container.from_bytes(bytes(data), HASH)
     with pytest.raises(ContainerError, match="version 99"):  # the magic bytes of versions 1-2
         Container.from_bytes(b"IC\x63" + bytes(data[1:]), HASH)

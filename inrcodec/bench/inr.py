@@ -39,7 +39,7 @@ def contenders(model: str, bounds: tuple[float, ...], quick: bool) -> list[Conte
         codec = INRCodec(model, **keywords)
         out.append(Contender(family, ", ".join(f"{k}={v:g}" for k, v in keywords.items()),
                              codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data),
-                             bound=keywords.get("max_error"), params=dict(keywords)))
+                             bound=codec.mode.absolute_bound, params=dict(keywords)))
     return out
 
 

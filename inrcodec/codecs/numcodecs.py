@@ -1,27 +1,35 @@
 """INRCodec: inrcodec as a numcodecs codec (Zarr format 2, and anything else numcodecs serves).
 
-The config is the codec: plain JSON holding the settings and, by default, the model itself
-(zlib-compressed safetensors, base64), so a store decodes on any machine that has the package.
+The config is the codec: plain JSON holding the settings, the model's name and full hash, and,
+for a model the package does not bundle, the model itself (zlib-compressed safetensors, base64),
+so a store decodes on any machine that has the package. A codec built from a store's config
+loads its model at its first encode or decode, so a dataset opens fast and one variable's
+problem stays that variable's.
 """
 
 import base64
 import hashlib
-import math
+import inspect
+import os
 import threading
 import zlib
 
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_bytes, ensure_ndarray_like, ndarray_copy
 
-from .. import core
-from ..coding.quantize import LatentQuantizer
-from ..model import Model, ModelError, resolve
+from .. import core, modes
+from ..coding.bytes import ContainerError
+from ..model import Model, ModelError, bundled_with_hash, resolve
 
 # Configs carrying the same embedded model share one loaded copy. Keyed by the embedded text
 # itself, so a damaged copy is never mistaken for a good one seen before.
 _models: dict[bytes, Model] = {}
-_OPTIONAL = ("max_error", "relative_error", "bits_per_value")  # settings in a config only if set
 _models_lock = threading.Lock()
+ALLOW_MODEL_FILES = "INRCODEC_ALLOW_MODEL_FILES"  # set to 1 to let stores name local model files
+
+
+class ConfigError(ContainerError):
+    """A codec config this inrcodec cannot use: written by a newer one, or damaged."""
 
 
 def _load_embedded(model_data: str) -> Model:
@@ -51,12 +59,14 @@ class INRCodec(Codec):
         fits, so this changes encode speed and quality only).
     max_error : absolute error bound: every finite value decodes within it (the network
         predicts, a range-coded residual corrects). Costs more bits than plain latents.
-    relative_error : the same, as a fraction of each chunk's value range.
+    relative_error : the same, as a fraction of each chunk's value range (max - min).
     bits_per_value : size budget: every chunk takes at most this many bits per value, its
-        header included, and comes within a byte or so of it (see ``inrcodec.budget``). The
-        latents' resolution is then chosen per chunk and ``latent_bits`` is not used.
-    embed_model : store the model inside the codec config (default) so the data decodes on
-        any machine with inrcodec installed, whatever models it has.
+        header included, and comes within a byte or so of it (see ``inrcodec.modes.budget``).
+        The latents' resolution is then chosen per chunk and ``latent_bits`` is not used.
+    embed_model : store the model inside the codec config, so the data decodes on any machine
+        with inrcodec installed, whatever models it has. By default only a model the package
+        does not bundle is embedded; a bundled one is named by its full hash (the package keeps
+        every model it ever bundled).
     model_hash, model_data : written by ``get_config``; given back by ``from_config``.
     """
 
@@ -64,48 +74,94 @@ class INRCodec(Codec):
 
     def __init__(self, model="default-2d", latent_bits: float = 6.5, inner_steps: int = 3,
                  max_error: float | None = None, relative_error: float | None = None,
-                 bits_per_value: float | None = None, embed_model: bool = True,
+                 bits_per_value: float | None = None, embed_model: bool | None = None,
                  model_hash: str | None = None, model_data: str | None = None):
         if not (isinstance(inner_steps, int) and 0 <= inner_steps <= core.MAX_INNER_STEPS):
             raise ValueError(f"inner_steps must be an integer from 0 to {core.MAX_INNER_STEPS}")
-        if sum(x is not None for x in (max_error, relative_error, bits_per_value)) > 1:
-            raise ValueError("give one of max_error, relative_error and bits_per_value")
-        for name, bound in [("max_error", max_error), ("relative_error", relative_error),
-                            ("bits_per_value", bits_per_value)]:
-            if bound is not None and not (isinstance(bound, int | float) and 0 < bound < math.inf):
-                raise ValueError(f"{name} must be a positive number, not {bound!r}")
-        LatentQuantizer.resolution(latent_bits)  # validates latent_bits
-        if model_data is not None:
-            self.model = _load_embedded(model_data)
-        else:
-            self.model = resolve(model)
-        if model_hash is not None and model_hash != self.model.hash:
-            raise ModelError(f"model {model!r} has hash {self.model.hash[:12]}, but the codec "
-                             f"config expects {model_hash[:12]}: this is not the model the data "
-                             "was written with")
-        self.model_name = model if isinstance(model, str) else str(model.card.get("name", "custom"))
+        self.mode = modes.from_settings(latent_bits, max_error, relative_error, bits_per_value)
         self.latent_bits, self.inner_steps, self.embed_model = latent_bits, inner_steps, embed_model
         self.max_error, self.relative_error = max_error, relative_error
         self.bits_per_value = bits_per_value
+        if isinstance(model, Model):
+            self.model_name = str(model.card.get("name", "custom"))
+        else:
+            self.model_name = os.fspath(model)
+        self._source, self._expected_hash, self._model_data = model, model_hash, model_data
+        self._model: Model | None = None
+        self._lock = threading.Lock()
+        self._from_store = False
+        if not getattr(self, "_lazy", False):
+            self.model  # noqa: B018 - a codec the user builds refuses a bad model at once
+
+    @classmethod
+    def from_config(cls, config: dict) -> "INRCodec":
+        """The codec a store's config describes; its model is loaded when first needed."""
+        config = {k: v for k, v in config.items() if k != "id"}
+        known = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise ConfigError(f"inrcodec codec config has settings {', '.join(unknown)} that this "
+                              "inrcodec does not know: it was written by a newer inrcodec; "
+                              "upgrade inrcodec to read it")
+        codec = cls.__new__(cls)
+        codec._lazy = True
+        try:
+            codec.__init__(**config)
+        except TypeError as e:  # a setting of the wrong type
+            raise ConfigError(f"damaged inrcodec codec config: {e}") from e
+        codec._from_store = True
+        return codec
+
+    @property
+    def model(self) -> Model:
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self) -> Model:
+        source, expected = self._source, self._expected_hash
+        if self._model_data is not None:
+            model = _load_embedded(self._model_data)
+        elif expected is not None and (found := bundled_with_hash(expected)) is not None:
+            model = found
+        elif self._from_store and not isinstance(source, Model) and not _bundled_name(source) \
+                and os.environ.get(ALLOW_MODEL_FILES) != "1":
+            raise ModelError(f"the codec config names the model file {self.model_name!r}; a store "
+                             "may not make its reader read local files. Set "
+                             f"{ALLOW_MODEL_FILES}=1 to allow it")
+        else:
+            model = resolve(source)
+        if expected is not None and expected != model.hash:
+            raise ModelError(f"model {self.model_name!r} has hash {model.hash}, but the codec "
+                             f"config expects {expected}: this is not the model the data was "
+                             "written with (and this inrcodec bundles no model with that hash)")
+        return model
+
+    @property
+    def model_hash(self) -> str:
+        return self._expected_hash or self.model.hash
 
     def encode(self, buf):
-        return core.encode(ensure_ndarray_like(buf), self.model, self.latent_bits,
-                           self.inner_steps, self.max_error, self.relative_error,
-                           self.bits_per_value)
+        return core.encode(ensure_ndarray_like(buf), self.model, self.mode, self.inner_steps)
 
     def decode(self, buf, out=None):
         decoded = core.decode(ensure_bytes(buf), self.model)
         return decoded if out is None else ndarray_copy(decoded, out)
 
+    def _embeds(self) -> bool:
+        if self.embed_model is not None:
+            return bool(self.embed_model)
+        return self._model_data is not None or bundled_with_hash(self.model_hash) is None
+
     def get_config(self) -> dict:
-        config = {"id": self.codec_id, "model": self.model_name, "model_hash": self.model.hash,
+        embed = self._embeds()
+        config = {"id": self.codec_id, "model": self.model_name, "model_hash": self.model_hash,
                   "latent_bits": self.latent_bits, "inner_steps": self.inner_steps,
-                  "embed_model": self.embed_model}
-        for name in _OPTIONAL:  # only when set: older configs stay valid
-            if getattr(self, name) is not None:
-                config[name] = getattr(self, name)
-        if self.embed_model:
-            config["model_data"] = base64.b64encode(
+                  "embed_model": embed}
+        config.update({k: v for k, v in self.mode.settings().items() if k != "latent_bits"})
+        if embed:
+            config["model_data"] = self._model_data or base64.b64encode(
                 zlib.compress(self.model.to_bytes(), 9)).decode("ascii")
         return config
 
@@ -113,13 +169,16 @@ class INRCodec(Codec):
         return (_from_config, (self.get_config(),))
 
     def __repr__(self) -> str:
-        bound = "".join(f", {name}={getattr(self, name)!r}" for name in _OPTIONAL
-                        if getattr(self, name) is not None)
-        return (f"INRCodec(model={self.model_name!r}, model_hash={self.model.hash[:12]!r}, "
+        bound = "".join(f", {k}={v!r}" for k, v in self.mode.settings().items() if k != "latent_bits")
+        return (f"INRCodec(model={self.model_name!r}, model_hash={self.model_hash!r}, "
                 f"latent_bits={self.latent_bits}, inner_steps={self.inner_steps}{bound})")
 
 
+def _bundled_name(source) -> bool:
+    from ..model import BUNDLED
+
+    return isinstance(source, str) and source in BUNDLED
+
+
 def _from_config(config: dict) -> INRCodec:
-    config = dict(config)
-    config.pop("id", None)
     return INRCodec.from_config(config)

@@ -1,18 +1,21 @@
 """INRSerializer: inrcodec as a Zarr format 3 array -> bytes codec (a serializer).
 
-It shares everything with the numcodecs codec: the same settings, the same embedded model, the
-same bitstream. Zarr finds it through the ``zarr.codecs`` entry point under the name written to
-``zarr.json``, so a store opens in a fresh process with nothing but the package installed.
+It shares everything with the numcodecs codec: the same settings, the same model, the same
+bitstream. Like zarr's own wrapper of numcodecs codecs, it holds one thing, the codec config,
+and builds the inner codec from it once, when first used. Zarr finds it through the
+``zarr.codecs`` entry point under the name written to ``zarr.json``, so a store opens in a fresh
+process with nothing but the package installed.
 """
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from zarr.abc.codec import ArrayBytesCodec
 from zarr.core.common import parse_named_configuration
 
-from ..coding.container import ContainerError
+from ..coding.bytes import ContainerError
 from .numcodecs import INRCodec
 
 NAME = "inrcodec"
@@ -27,38 +30,35 @@ class INRSerializer(ArrayBytesCodec):
 
     is_fixed_size = False
 
-    model_hash: str
-    latent_bits: float
-    inner_steps: int
-    max_error: float | None
-    relative_error: float | None
-    bits_per_value: float | None
-    embed_model: bool
-    codec: INRCodec = field(compare=False, repr=False)
+    codec_config: dict
 
-    def __init__(self, model="default-2d", latent_bits: float = 6.5, inner_steps: int = 3,
-                 max_error: float | None = None, relative_error: float | None = None,
-                 bits_per_value: float | None = None, embed_model: bool = True,
-                 model_hash: str | None = None, model_data: str | None = None):
-        codec = INRCodec(model, latent_bits=latent_bits, inner_steps=inner_steps,
-                         max_error=max_error, relative_error=relative_error,
-                         bits_per_value=bits_per_value, embed_model=embed_model,
-                         model_hash=model_hash, model_data=model_data)
-        for name, value in [("codec", codec), ("model_hash", codec.model.hash),
-                            ("latent_bits", latent_bits), ("inner_steps", inner_steps),
-                            ("max_error", max_error), ("relative_error", relative_error),
-                            ("bits_per_value", bits_per_value), ("embed_model", embed_model)]:
-            object.__setattr__(self, name, value)
+    def __init__(self, model="default-2d", **settings):
+        config = INRCodec(model, **settings).get_config()
+        del config["id"]
+        object.__setattr__(self, "codec_config", config)
 
     @classmethod
     def from_dict(cls, data: dict) -> "INRSerializer":
         _, configuration = parse_named_configuration(data, NAME)
-        return cls(**configuration)
+        serializer = cls.__new__(cls)
+        object.__setattr__(serializer, "codec_config", dict(configuration))
+        serializer.codec  # noqa: B018 - checks the settings now; the model loads when first used
+        return serializer
 
     def to_dict(self) -> dict:
-        configuration = self.codec.get_config()
-        del configuration["id"]
-        return {"name": NAME, "configuration": configuration}
+        return {"name": NAME, "configuration": dict(self.codec_config)}
+
+    @cached_property
+    def codec(self) -> INRCodec:
+        return INRCodec.from_config(self.codec_config)
+
+    def __getattr__(self, name):  # the settings, as INRCodec has them (max_error, ...)
+        if name.startswith("_") or name in ("codec", "codec_config"):
+            raise AttributeError(name)
+        return getattr(self.codec, name)
+
+    def __hash__(self) -> int:
+        return hash(self.codec_config["model_hash"])
 
     def validate(self, *, shape, dtype, chunk_grid) -> None:
         native = np.dtype(dtype.to_native_dtype())

@@ -1,32 +1,37 @@
 """The bitstream of one chunk: a few header bytes, the coded content, and a checksum.
 
-Layout of format version 3, the one written (little-endian, varints are LEB128, signed ones
+Layout of format version 4, the one written (little-endian, varints are LEB128, signed ones
 zigzag-mapped)::
 
-    u8: 0xC0 | version (3): "a compact inrcodec chunk" and its version in one byte
+    u8: 0xC0 | version (4): "a compact inrcodec chunk" and its version in one byte
     u8: model tag (first byte of the model's sha256)
-    u8: dtype code (bits 0-3) | kind (bits 4-5) | has mask (bit 6) | big-endian dtype (bit 7)
-    u8: ndim (bits 0-2) | Fortran order (bit 3) | gated latents (bit 4)
+    u8: dtype code (bits 0-3) | kind, low 2 bits (bits 4-5) | has mask (bit 6)
+        | big-endian dtype (bit 7)
+    u8: ndim (bits 0-2) | Fortran order (bit 3) | gated latents (bit 4) | kind, high bit (bit 5)
     ndim varints: the shape
-    kind LATENTS, BOUNDED: u8 resolution: latent bits (bits 0-3) | sixteenths of a bit
+    kinds with latents: u8 resolution: latent bits (bits 0-3) | sixteenths of a bit
         (bits 4-7, see quantize.py); svarint scale code, svarint offset code (normalise.py)
-    kind BOUNDED:  the absolute error bound, float64
+    kinds with a bound: the bound, float64 (absolute; for RELATIVE, the pointwise fraction)
     kind CONSTANT: the value, itemsize bytes in the dtype's byte order
     kind EMPTY:    nothing (every value is NaN)
     if has mask: varint length, then the zlib-coded NaN mask
-    kind LATENTS: the range-coded latents, to the end
-    kind BOUNDED: varint length, the range-coded latents, then the residuals (see residual.py)
-        to the end
-    crc32 u32 of everything before it, preceded (for LATENTS, BOUNDED) by the model's sha256
+    kind LATENTS:  the range-coded latents, to the end
+    kinds with latents and a bound: varint length, the range-coded latents, then the
+        residuals (the mode's own section, see modes/) to the end
+    kinds with a bound only: the mode's section, to the end
+    kind RAW: the values, exactly as given, to the end
+    crc32 u32 of everything before it, preceded (for kinds with latents) by the model's sha256
 
 The range-coded latents are the coder's 32-bit words, big-endian, cut to the byte (entropy.py);
 gated ones say which latent dimensions each patch kept (``entropy.encode_gated``).
 
+Version 3 is version 4 with kinds 0-3 only (bit 5 of the layout byte always 0); version 4
+added RAW, SPATIAL, BOUNDED_SPATIAL and RELATIVE, so a reader of version 3 refuses them.
 Versions 1 and 2 (read by legacy.py, never written any more) began with the magic bytes "IC"
 and a version byte, kept the latent bits in the dtype byte, padded plain latents to whole
 32-bit little-endian words, and (version 2, size-budget chunks only) added the resolution
-byte. Version 3 spends at least two bytes less per chunk (a 37 x 49 chunk holds 20-30), and
-gives every chunk a resolution in sixteenths of a bit.
+byte; legacy.py turns those quirks into ``Container`` fields, so nothing past it reads a
+version.
 
 Chunks are tiny (tens of bytes), so every field is as short as it can be. The checksum is checked
 before anything is decoded; it covers the model hash, so a chunk decoded with another model is
@@ -39,10 +44,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bytes import ContainerError, Reader, svarint, varint
 from .normalise import Normalisation
-from .quantize import MAX_BITS, MIN_BITS
+from .quantize import HEADROOM, MAX_BITS, MIN_BITS
 
-VERSION = 3  # the version written, and the newest read
+VERSION = 4  # the version written, and the newest read
+OLDEST_COMPACT = 3  # the first version with this layout
 MARKER = 0xC0  # high nibble of a compact (version 3+) chunk's first byte
 MAX_NDIM = 7
 MAX_BYTES = 2 ** 31  # a chunk claiming more is corrupt (or crafted): never allocated
@@ -50,23 +57,27 @@ MAX_BYTES = 2 ** 31  # a chunk claiming more is corrupt (or crafted): never allo
 DTYPES = ["f2", "f4", "f8", "u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8"]
 
 
-class ContainerError(ValueError):
-    """Bytes that are not a valid inrcodec chunk (corrupted, truncated or foreign)."""
-
-
 class ModelMismatchError(ContainerError):
     """A chunk encoded with another model than the one given to decode it."""
 
 
 class Kind(enum.IntEnum):
-    LATENTS = 0
+    LATENTS = 0  # the network's reconstruction
     CONSTANT = 1
     EMPTY = 2
     BOUNDED = 3  # latents plus residuals that keep every value within an absolute bound
+    RAW = 4  # the values themselves: when nothing else is smaller
+    SPATIAL = 5  # an absolute bound from spatial prediction alone (no network)
+    BOUNDED_SPATIAL = 6  # latents plus spatially predicted residuals, within an absolute bound
+    RELATIVE = 7  # a pointwise relative bound, |x - y| <= bound * |x|
 
     @property
     def uses_model(self) -> bool:
-        return self in (Kind.LATENTS, Kind.BOUNDED)
+        return self in (Kind.LATENTS, Kind.BOUNDED, Kind.BOUNDED_SPATIAL)
+
+    @property
+    def has_bound(self) -> bool:
+        return self in (Kind.BOUNDED, Kind.SPATIAL, Kind.BOUNDED_SPATIAL, Kind.RELATIVE)
 
 
 @dataclass(frozen=True)
@@ -79,20 +90,24 @@ class Container:
     normalisation: Normalisation | None = None
     constant: bytes = b""
     mask: bytes | None = None
-    payload: bytes = b""  # the coded latents
-    max_error: float = 0.0
-    residuals: bytes = b""
+    payload: bytes = b""  # the coded latents, or (RAW) the values
+    max_error: float = 0.0  # the bound, for kinds that have one
+    residuals: bytes = b""  # the section of a bounded kind's mode
     gated: bool = False  # the payload says which latents each patch kept
     latent_fraction: int = 0  # sixteenths of a bit of extra latent resolution
-    version: int = VERSION  # as read: version 1 coded plain latents as little-endian words
+    # Quirks of versions 1-2, set by legacy.py: their latents' alphabet had no headroom, and
+    # version 1 coded plain latents as little-endian words.
+    latent_headroom: int = HEADROOM
+    little_endian_words: bool = False
 
     def to_bytes(self, model_hash: str) -> bytes:
         dtype = np.dtype(self.dtype)
         big = dtype.byteorder == ">" or (dtype.byteorder == "=" and not _little_endian())
         out = bytearray([MARKER | VERSION, _model_tag(model_hash),
-                         DTYPES.index(dtype.kind + str(dtype.itemsize)) | self.kind << 4
+                         DTYPES.index(dtype.kind + str(dtype.itemsize)) | (self.kind & 3) << 4
                          | (self.mask is not None) << 6 | big << 7,
-                         len(self.shape) | self.fortran_order << 3 | self.gated << 4])
+                         len(self.shape) | self.fortran_order << 3 | self.gated << 4
+                         | self.kind >> 2 << 5])
         for n in self.shape:
             out += varint(n)
         if self.kind.uses_model:
@@ -105,17 +120,15 @@ class Container:
     def _body(self) -> bytes:
         """What follows the normalisation: the same in every version."""
         out = bytearray()
-        if self.kind == Kind.BOUNDED:
+        if self.kind.has_bound:
             out += np.float64(self.max_error).astype("<f8").tobytes()
         elif self.kind == Kind.CONSTANT:
             out += self.constant
         if self.mask is not None:
             out += varint(len(self.mask)) + self.mask
-        if self.kind == Kind.BOUNDED:
-            out += varint(len(self.payload)) + self.payload + self.residuals
-        else:
-            out += self.payload
-        return bytes(out)
+        if self.kind.uses_model and self.kind.has_bound:
+            out += varint(len(self.payload)) + self.payload
+        return bytes(out + (self.residuals if self.kind.has_bound else self.payload))
 
     @classmethod
     def from_bytes(cls, data: bytes, model_hash: str) -> "Container":
@@ -126,15 +139,20 @@ class Container:
             return read_legacy(data, model_hash)
         if len(data) < 8 or data[0] & 0xF0 != MARKER:
             raise ContainerError("not an inrcodec chunk (bad first byte or too short)")
-        if data[0] & 0x0F != VERSION:
-            raise ContainerError(f"inrcodec chunk of format version {data[0] & 0x0F}; this "
+        version = data[0] & 0x0F
+        if not OLDEST_COMPACT <= version <= VERSION:
+            raise ContainerError(f"inrcodec chunk of format version {version}; this "
                                  f"inrcodec reads versions 1 to {VERSION}: upgrade inrcodec")
         reader = Reader(data[:-4], 2)
         type_byte, layout = reader.byte(), reader.byte()
-        kind = check(data, model_hash, type_byte, type_byte >> 4 & 3)
-        gated = bool(layout >> 4 & 1)
-        if layout >> 5 or (gated and kind != Kind.LATENTS):
+        kind_code = type_byte >> 4 & 3 | (layout >> 5 & 1) << 2
+        if layout >> (6 if version >= 4 else 5):
             raise ContainerError("corrupted inrcodec chunk: unknown layout flags")
+        kind = check(data, model_hash, type_byte, kind_code)
+        gated = bool(layout >> 4 & 1)
+        if gated and kind != Kind.LATENTS:
+            raise ContainerError("corrupted inrcodec chunk: gated latents in a chunk of kind "
+                                 f"{kind.name}")
         fields = dict(gated=gated, **read_layout(reader, type_byte & 15, type_byte >> 7,
                                                  layout & 7, layout >> 3 & 1, kind))
         if kind.uses_model:
@@ -172,7 +190,7 @@ def check(data: bytes, model_hash: str, type_byte: int, kind_code: int) -> Kind:
     return kind
 
 
-def read_layout(reader: "Reader", dtype_code: int, big: int, ndim: int, fortran: int,
+def read_layout(reader: Reader, dtype_code: int, big: int, ndim: int, fortran: int,
                 kind: Kind) -> dict:
     """dtype, shape (read here), order and kind, as every version defines them."""
     dtype = np.dtype(DTYPES[dtype_code]).newbyteorder(">" if big else "<")
@@ -182,23 +200,24 @@ def read_layout(reader: "Reader", dtype_code: int, big: int, ndim: int, fortran:
     return dict(dtype=dtype, shape=shape, fortran_order=bool(fortran), kind=kind)
 
 
-def read_body(reader: "Reader", kind: Kind, dtype: np.dtype, has_mask: int) -> dict:
+def read_body(reader: Reader, kind: Kind, dtype: np.dtype, has_mask: int) -> dict:
     """The fields ``Container._body`` wrote."""
     fields = {}
-    if kind == Kind.BOUNDED:
+    if kind.has_bound:
         fields["max_error"] = float(np.frombuffer(reader.take(8), "<f8")[0])
-        if not fields["max_error"] > 0:  # also refuses NaN
+        if not 0 < fields["max_error"] < np.inf:  # also refuses NaN
             raise ContainerError("corrupted inrcodec chunk: error bound is not positive")
     elif kind == Kind.CONSTANT:
         fields["constant"] = reader.take(dtype.itemsize)
     if has_mask:
         fields["mask"] = reader.take(reader.varint())
-    if kind == Kind.BOUNDED:
+    if kind.uses_model and kind.has_bound:
         fields["payload"] = reader.take(reader.varint())
+    if kind.has_bound:
         fields["residuals"] = reader.rest()
     else:
         fields["payload"] = reader.rest()
-        if not kind.uses_model and fields["payload"]:
+        if kind in (Kind.CONSTANT, Kind.EMPTY) and fields["payload"]:
             raise ContainerError("corrupted inrcodec chunk: unexpected trailing bytes")
     return fields
 
@@ -209,50 +228,3 @@ def _little_endian() -> bool:
 
 def _model_tag(model_hash: str) -> int:
     return int(model_hash[:2], 16)
-
-
-def svarint(n: int) -> bytes:
-    """A signed integer as a zigzag-mapped varint."""
-    return varint(2 * n if n >= 0 else -2 * n - 1)
-
-
-def varint(n: int) -> bytes:
-    """A non-negative integer as LEB128."""
-    out = bytearray()
-    while True:
-        out.append(n & 0x7F | (0x80 if n > 0x7F else 0))
-        n >>= 7
-        if not n:
-            return bytes(out)
-
-
-class Reader:
-    """Reads fields off the header, refusing to run past its end."""
-
-    def __init__(self, data: bytes, pos: int):
-        self.data, self.pos = data, pos
-
-    def take(self, n: int) -> bytes:
-        if self.pos + n > len(self.data):
-            raise ContainerError("truncated inrcodec chunk")
-        self.pos += n
-        return self.data[self.pos - n:self.pos]
-
-    def byte(self) -> int:
-        return self.take(1)[0]
-
-    def varint(self) -> int:
-        value = 0
-        for shift in range(0, 70, 7):
-            b = self.byte()
-            value |= (b & 0x7F) << shift
-            if not b & 0x80:
-                return value
-        raise ContainerError("corrupted inrcodec chunk: overlong integer")
-
-    def svarint(self) -> int:
-        n = self.varint()
-        return n // 2 if n % 2 == 0 else -(n + 1) // 2
-
-    def rest(self) -> bytes:
-        return self.data[self.pos:]

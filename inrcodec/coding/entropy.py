@@ -13,7 +13,7 @@ from functools import lru_cache
 import constriction
 import numpy as np
 
-from .container import ContainerError
+from .bytes import ContainerError
 from .quantize import LatentQuantizer
 
 _LN2 = 0.6931471805599453

@@ -9,13 +9,15 @@ Layout (little-endian, varints are LEB128, signed ones zigzag-mapped)::
     ndim varints: the shape
     kind LATENTS, BOUNDED: svarint scale code, svarint offset code
     version 2 only (gated LATENTS): u8 sixteenths of a bit of extra latent resolution
-    then as version 3 (container.py): bound or constant, mask, latents, residuals, crc32
+    then as versions 3-4 (container.py): bound or constant, mask, latents, residuals, crc32
 
 Version 1 range-coded plain latents as 32-bit little-endian words with trailing zero bytes
-dropped; version 2 chunks are gated latents, coded as version 3 codes them.
+dropped; version 2 chunks are gated latents, coded as version 3 codes them. Neither had
+headroom in the latents' alphabet (quantize.py).
 """
 
-from .container import Container, ContainerError, Kind, Reader, check, read_body, read_layout
+from .bytes import ContainerError, Reader
+from .container import Container, Kind, check, read_body, read_layout
 from .normalise import Normalisation
 from .quantize import FRACTIONS
 
@@ -35,7 +37,8 @@ def read_legacy(data: bytes, model_hash: str) -> Container:
     if gated and kind != Kind.LATENTS:
         raise ContainerError(f"corrupted inrcodec chunk: gated latents in a chunk of kind "
                              f"{kind.name}")
-    fields = dict(version=data[2], gated=gated,
+    # The quirks below become fields, so that nothing past this module reads a version.
+    fields = dict(latent_headroom=0, little_endian_words=data[2] == 1, gated=gated,
                   **read_layout(reader, type_byte & 15, layout >> 7, layout & 7, layout >> 3 & 1,
                                 kind))
     if kind.uses_model:

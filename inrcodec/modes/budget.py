@@ -17,17 +17,20 @@ import cooper
 import numpy as np
 import torch
 
-from .coding.entropy import (
+from ..coding.container import Container, Kind
+from ..coding.entropy import (
     code_lengths,
     encode_gated,
     encode_symbols,
     gate_flag_bits,
     rate_distortion_symbols,
 )
-from .coding.quantize import FRACTIONS, MAX_BITS, MIN_BITS, LatentQuantizer
-from .model import Model
-from .nn import gates
-from .nn.fit import fit_gated_latents, fit_in_batches, masked_mse
+from ..coding.quantize import FRACTIONS, MAX_BITS, MIN_BITS, LatentQuantizer
+from ..model import Model
+from ..nn import gates
+from ..nn.coords import grid
+from ..nn.fit import fit_gated_latents, fit_in_batches, masked_mse
+from .base import Chunk, Mode, positive
 
 SOLVE_STEPS = 50  # 100 chose the same chunks' bytes on A1B
 GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained without gates
@@ -37,6 +40,41 @@ _LEVELS = [(bits, f) for bits in range(MIN_BITS, MAX_BITS + 1) for f in range(FR
 
 class BudgetError(ValueError):
     """A budget that no encoding of the chunk can meet."""
+
+
+class Budget(Mode):
+    """Every chunk at most ``bits_per_value`` bits per value, its header, mask and checksum
+    included; the latents' resolution (and, for a gated model, which latents) chosen per chunk."""
+
+    def __init__(self, bits_per_value: float):
+        self.bits_per_value = positive("bits_per_value", bits_per_value)
+
+    def settings(self) -> dict:
+        return {"bits_per_value": self.bits_per_value}
+
+    @property
+    def promise(self) -> str:
+        return (f"every chunk at most {self.bits_per_value:g} bits per value, all its bytes "
+                "included; no bound on the error")
+
+    @property
+    def label(self) -> str:
+        return f"<={self.bits_per_value:g} b/v"
+
+    def encode(self, chunk: Chunk, model: Model, inner_steps: int) -> Container:
+        budget_bits = chunk.array.size * self.bits_per_value
+        fields = dict(normalisation=chunk.norm, **chunk.header)
+        overhead = len(Container(kind=Kind.LATENTS, latent_bits=MAX_BITS, **fields).to_bytes(model.hash))
+        payload_bytes = int(budget_bits // 8) - overhead
+        if payload_bytes < 1:
+            raise BudgetError(f"a budget of {self.bits_per_value:.3g} bits per value leaves nothing "
+                              f"for the data once this chunk's {overhead}-byte header, mask and "
+                              "checksum are paid: give a larger budget or use larger chunks")
+        target, weight = chunk.patches(model.patch_shape)
+        quantizer, payload, gated = fit_to_budget(model, grid(model.patch_shape), target, weight,
+                                                  inner_steps, payload_bytes)
+        return Container(kind=Kind.LATENTS, gated=gated, latent_bits=quantizer.bits,
+                         latent_fraction=quantizer.fraction, payload=payload, **fields)
 
 
 class _RateConstraint(cooper.ConstrainedMinimizationProblem):

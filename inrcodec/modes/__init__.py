@@ -1,0 +1,44 @@
+"""How a chunk's values are stored: one class a mode, each encoding its own kinds of chunk and
+stating its promise (after CompressAI's ``latent_codecs``). ``from_settings`` parses a codec's
+settings into a mode once; ``decode`` reads a chunk of any kind a mode writes.
+
+A new mode is one new class (and, if it writes a new kind of chunk, that kind's decoder below).
+"""
+
+import numpy as np
+
+from ..coding.container import Container, Kind
+from . import bounded, latents
+from .base import Chunk, Mode
+from .bounded import Bounded
+from .budget import Budget, BudgetError
+from .latents import Latents
+
+__all__ = ["Bounded", "Budget", "BudgetError", "Chunk", "Latents", "Mode", "decode",
+           "from_settings"]
+
+# The settings that select a mode other than plain latents; at most one is given.
+BOUND_SETTINGS = ("max_error", "relative_error", "bits_per_value")
+
+DECODERS = {Kind.LATENTS: latents.decode, Kind.BOUNDED: bounded.decode}
+
+
+def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
+                  relative_error: float | None = None, bits_per_value: float | None = None) -> Mode:
+    """The mode that a codec's settings select."""
+    given = {name: value for name, value in [("max_error", max_error),
+                                             ("relative_error", relative_error),
+                                             ("bits_per_value", bits_per_value)]
+             if value is not None}
+    if len(given) > 1:
+        raise ValueError(f"give one of {', '.join(BOUND_SETTINGS)}, not {' and '.join(given)}")
+    if bits_per_value is not None:
+        return Budget(bits_per_value)
+    if given:
+        return Bounded(latent_bits, max_error=max_error, relative_error=relative_error)
+    return Latents(latent_bits)
+
+
+def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
+    """The values of a chunk of a kind some mode writes, in its dtype (NaNs not yet restored)."""
+    return DECODERS[c.kind](c, model, finite)
