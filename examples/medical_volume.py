@@ -16,8 +16,9 @@ import numpy as np
 import zarr
 
 from inrcodec import INRCodec
-from inrcodec.distributed import stored_chunk_bytes
+from inrcodec.measure import psnr_db
 from inrcodec.sample_data import mni_path
+from inrcodec.store import stored_chunk_bytes
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -49,7 +50,7 @@ rmse = np.sqrt(np.mean(error.astype(np.float64) ** 2))
 print(f"{volume.shape} uint8, {volume.nbytes / 1e6:.1f} MB -> {stored / 1e6:.3f} MB of chunks: "
       f"ratio {volume.nbytes / stored:.1f}, {8 * stored / volume.size:.3f} bits per voxel")
 print(f"max error {np.abs(error).max()} (bound {args.max_error}), "
-      f"PSNR {20 * np.log10(255 / max(rmse, 1e-12)):.1f} dB")
+      f"PSNR {psnr_db(255, rmse):.1f} dB (peak 255)")
 lossless = len(zlib.compress(volume.tobytes(), 9))
 print(f"for scale, lossless zlib-9: {8 * lossless / volume.size:.3f} bits per voxel")
 

@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from .data import open_source
+from .measure import psnr_db
 from .model import resolve
+from .store import inrcodec_of, stored_chunk_size
 from .xarray import chunks_for, compressible, encoding_for
 
 
@@ -46,8 +48,7 @@ class VariableReport:
 
     @property
     def psnr_db(self) -> float:
-        rmse = math.sqrt(self.squared_error / max(self.values, 1))
-        return math.inf if rmse == 0 else 20 * math.log10((self.high - self.low) / rmse)
+        return psnr_db(self.high - self.low, math.sqrt(self.squared_error / max(self.values, 1)))
 
 
 @dataclass
@@ -162,55 +163,16 @@ def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads:
     torch.set_num_threads(torch_threads)
     array = zarr.open_array(dest, path=name, mode="r+")
     region = tuple(slice(c * n, c * n + s) for c, n, s in zip(chunk_coords, array.chunks, values.shape))
-    encoded = _stored_bytes(array, chunk_coords) is None
+    encoded = stored_chunk_size(array, chunk_coords) is None
     if encoded:
         array[region] = values
-    stored = _stored_bytes(array, chunk_coords)
+    stored = stored_chunk_size(array, chunk_coords)
     decoded = array[region].astype(np.float64)
     original = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(original)
     error = np.abs(decoded[finite] - original[finite])
     return {"encoded": int(encoded), "values": int(finite.sum()), "bytes_in": values.nbytes,
-            "bytes_out": len(stored or b""), "squared_error": float((error ** 2).sum()),
+            "bytes_out": stored or 0, "squared_error": float((error ** 2).sum()),
             "max_abs_error": float(error.max(initial=0.0)),
             "low": float(original[finite].min(initial=math.inf)),
             "high": float(original[finite].max(initial=-math.inf)), "worker": os.getpid()}
-
-
-def _stored_bytes(array, chunk_coords) -> bytes | None:
-    """The encoded chunk as stored, or None if the store does not hold it yet."""
-    from zarr.core.buffer import default_buffer_prototype
-    from zarr.core.sync import sync
-
-    store_path = array.store_path / array.metadata.encode_chunk_key(chunk_coords)
-    buffer = sync(store_path.get(prototype=default_buffer_prototype()))
-    return None if buffer is None else buffer.to_bytes()
-
-
-def stored_chunk_bytes(array) -> int:
-    """Bytes of the encoded chunks of ``array`` in its store (metadata, and the model, excluded)."""
-    from zarr.core.sync import sync
-
-    store, prefix = array.store_path.store, array.store_path.path
-
-    async def total() -> int:
-        size = 0
-        async for key in store.list_prefix(f"{prefix}/" if prefix else ""):
-            name = key.rsplit("/", 1)[-1]
-            if not name.startswith((".z", "zarr.json")) and not name.endswith(".partial"):
-                size += await store.getsize(key)
-        return size
-
-    return sync(total())
-
-
-def inrcodec_of(array):
-    """The INRCodec that encodes a Zarr array, whichever format; None for other arrays."""
-    from .codecs.numcodecs import INRCodec
-
-    for codec in (*array.compressors, array.serializer):
-        if isinstance(codec, INRCodec):
-            return codec
-        if hasattr(codec, "codec") and isinstance(codec.codec, INRCodec):
-            return codec.codec
-    return None

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from .codecs.numcodecs import INRCodec
+from .measure import codec_round_trip
 from .model import Model
 
 
@@ -13,16 +14,11 @@ def rate_distortion(model: Model, samples: np.ndarray, bits=(2, 3, 4, 5, 6, 8)) 
     """Bits per value (every stored byte) and PSNR (over the samples' joint range) of each
     sample encoded as its own chunk, at several latent bit depths."""
     samples = np.asarray(samples, dtype=np.float32)
-    finite = np.isfinite(samples)
-    spread = float(np.ptp(samples[finite]))
     points = []
     for b in bits:
-        codec = INRCodec(model, latent_bits=b)
-        encoded = [codec.encode(s) for s in samples]
-        decoded = np.stack([codec.decode(e) for e in encoded])
-        rmse = float(np.sqrt(np.mean((decoded[finite] - samples[finite]) ** 2)))
-        points.append({"latent_bits": b, "bits_per_value": 8 * sum(map(len, encoded)) / finite.sum(),
-                       "psnr_db": round(20 * np.log10(spread / max(rmse, 1e-30)), 3)})
+        trip = codec_round_trip(INRCodec(model, latent_bits=b), samples)
+        points.append({"latent_bits": b, "bits_per_value": trip.bits_per_value,
+                       "psnr_db": round(trip.psnr(), 3)})
     return points
 
 

@@ -8,6 +8,7 @@ models without gates) the latent basis they are quantized in (nn/basis.py).
 """
 
 import copy
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -17,12 +18,16 @@ import torch
 from tqdm.auto import tqdm
 
 from .coding.normalise import Normalisation
+from .measure import psnr_db
 from .model import Model
 from .nn import gates
 from .nn.basis import fit_basis
 from .nn.coords import grid
 from .nn.fit import fit_gated_latents, fit_in_batches, fit_latents, masked_mse
 from .nn.network import ModulatedSiren
+from .recipe import BUNDLED, Recipe
+
+__all__ = ["Recipe", "meta_train", "normalised", "normalised_samples", "affine_mixes"]
 
 STATS_SAMPLES = 4096
 
@@ -31,6 +36,14 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def normalised(chunk: np.ndarray) -> tuple[np.ndarray, Normalisation, np.ndarray]:
+    """(the chunk normalised as the codec normalises it, non-finite values at 0, in float64;
+    its normalisation; where it is finite). The chunk needs two distinct finite values."""
+    finite = np.isfinite(chunk)
+    norm = Normalisation.fit(chunk[finite])
+    return np.where(finite, norm.apply(np.where(finite, chunk, 0.0)), 0.0), norm, finite
 
 
 def normalised_samples(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +56,7 @@ def normalised_samples(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         finite = np.isfinite(sample)
         if finite.sum() < 2 or np.ptp(sample[finite]) == 0:
             continue
-        norm = Normalisation.fit(sample[finite])
-        values.append(np.where(finite, norm.apply(np.where(finite, sample, 0.0)), 0.0))
+        values.append(normalised(sample)[0])
         weights.append(finite)
     if not values:
         raise ValueError("no training sample has two distinct finite values")
@@ -74,40 +86,41 @@ def psnr_of(net, step_sizes, coords, values, weights, steps) -> float:
     with torch.no_grad():
         mse = (masked_mse(net(coords, latents), values, weights) * weights.sum(-1)).sum() / weights.sum()
     finite = values[weights > 0]
-    return float(20 * torch.log10((finite.max() - finite.min()) / mse.sqrt()))
+    return psnr_db(float(finite.max() - finite.min()), float(mse.sqrt()))
 
 
-def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_dim: int = 64,
-               w0: float = 30.0, inner_steps: int = 3, first_order: bool = False,
-               batch_size: int = 16, lr: float = 5e-4, step_size_init: float = 1e-2,
-               max_steps: int | None = None, time_budget: float | None = None,
-               val_samples: np.ndarray | None = None, val_every: int = 500, seed: int = 0,
-               device: str = "auto", progress: bool = True, card: dict | None = None,
-               init: Model | None = None, quantization_bits: int | None = None,
+def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
+               val_samples: np.ndarray | None = None, val_every: int = 500, device: str = "auto",
+               progress: bool = True, card: dict | None = None, init: Model | None = None,
                checkpoint: str | Path | None = None, checkpoint_every: float = 300.0,
-               gate_penalty: tuple[float, float] | None = None,
-               latent_basis: bool = True, mix: float = 0.0) -> Model:
+               **changes) -> Model:
     """Meta-learn a model on ``samples`` of shape (n, *patch_shape); NaNs are "don't care".
 
-    Stops after ``max_steps`` outer steps or ``time_budget`` seconds, whichever comes first.
-    ``init`` continues training an existing model (its architecture wins over the arguments);
-    the learning rate schedule starts afresh. ``quantization_bits`` trains with uniform noise of
-    that latent quantizer's step added to the fitted latents (quantization-aware training), so
-    the network learns to tolerate the rounding it will meet in the bitstream. With
-    ``checkpoint``, a model that ``init`` can continue is saved there every ``checkpoint_every``
-    seconds, so an interrupted run loses at most that much. With ``gate_penalty=(low, high)``
-    the inner loop fits L0 gates on the latents too (for the size-budget mode), each sample with
-    its own penalty on the fraction of open gates, drawn log-uniformly from that range so the
-    model learns to drop latents at every rate; the gates' start and steps are meta-learned.
-    ``latent_basis`` fits the basis the latents are quantized in (nn/basis.py; models with gates
-    never have one): on A1B it saved a third of the latents' bits at equal quality, on the MNI
-    brain it lost 0.1 dB, so measure.
-    ``mix`` trains on affine mixes of the samples (``affine_mixes``, ``a`` within +-``mix``)
-    in place of the samples themselves: on A1B (fit on years 0-143 for 15 minutes) a spread of
-    3 took the unseen years 144-191 from 42.8 to 44.8 dB (pipelines/choose_mix.py).
+    ``recipe`` says how (``inrcodec.recipe.Recipe``; by default the bundled model's run), and
+    keywords ``changes`` replace single fields of it: ``meta_train(x, lr=3e-3, max_steps=100)``.
+    The model's card records the recipe whole. What the fields do:
+    ``quantization_bits`` trains with uniform noise of that latent quantizer's step added to the
+    fitted latents (quantization-aware training), so the network learns to tolerate the rounding
+    it will meet in the bitstream. With ``gate_penalty=(low, high)`` the inner loop fits L0 gates
+    on the latents too (for the size-budget mode), each sample with its own penalty on the
+    fraction of open gates, drawn log-uniformly from that range so the model learns to drop
+    latents at every rate; the gates' start and steps are meta-learned. ``latent_basis`` fits
+    the basis the latents are quantized in (nn/basis.py; models with gates never have one): on
+    A1B it saved a third of the latents' bits at equal quality, on the MNI brain it lost 0.1 dB,
+    so measure. ``mix`` trains on affine mixes of the samples (``affine_mixes``, ``a`` within
+    +-``mix``) in place of the samples themselves: on A1B (fit on years 0-143 for 15 minutes) a
+    spread of 3 took the unseen years 144-191 from 42.8 to 44.8 dB (pipelines/choose_mix.py).
+
+    ``init`` continues training an existing model (its architecture wins over the recipe's);
+    the learning rate schedule starts afresh. With ``checkpoint``, a model that ``init`` can
+    continue is saved there every ``checkpoint_every`` seconds, so an interrupted run loses at
+    most that much. ``val_samples`` are scored (unquantized PSNR) every ``val_every`` steps into
+    the card's validation curve.
     """
-    if max_steps is None and time_budget is None:
-        raise ValueError("give max_steps or time_budget")
+    recipe = dataclasses.replace(recipe, **changes)
+    if recipe.max_steps is None and recipe.minutes is None:
+        raise ValueError("give max_steps or minutes")
+    gate_penalty, mix = recipe.gate_penalty, recipe.mix
     if gate_penalty is not None and not (len(gate_penalty) == 2
                                          and 0 < gate_penalty[0] <= gate_penalty[1] < math.inf):
         raise ValueError(f"gate_penalty must be (low, high) with 0 < low <= high, not {gate_penalty!r}")
@@ -119,6 +132,10 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     if not 2 <= samples.ndim <= 5:
         raise ValueError(f"training samples must be shaped (n, *patch_shape) with 1 to 4 patch "
                          f"dimensions, not {samples.shape}")
+    max_steps, time_budget = recipe.max_steps, recipe.time_budget
+    inner_steps, first_order = recipe.inner_steps, recipe.first_order
+    batch_size, lr, seed = recipe.batch_size, recipe.lr, recipe.seed
+    quantization_bits = recipe.quantization_bits
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     dev = pick_device(device)
@@ -134,8 +151,10 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
         net = net.to(dev).train().requires_grad_(True)
         step_sizes = init.step_sizes.clone().to(dev).requires_grad_(True)
     else:
-        net = ModulatedSiren(len(patch_shape), width, depth, latent_dim, w0).to(dev)
-        step_sizes = torch.full((latent_dim,), step_size_init, device=dev, requires_grad=True)
+        net = ModulatedSiren(len(patch_shape), recipe.width, recipe.depth, recipe.latent_dim,
+                             recipe.w0).to(dev)
+        step_sizes = torch.full((recipe.latent_dim,), recipe.step_size_init, device=dev,
+                                requires_grad=True)
     gate_params = []
     if gate_penalty is not None:
         gated_init = init is not None and init.gated
@@ -161,9 +180,12 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     bar = tqdm(total=max_steps, disable=not progress, desc="meta-training")
     while (max_steps is None or step < max_steps) and (
             time_budget is None or time.monotonic() - start < time_budget):
-        # Cosine decay over the run (by steps or by time, whichever is further along).
+        # Cosine decay over the run (by steps or by time, whichever is further along). The
+        # first step runs at the full rate whatever the clock says: a run by steps stays
+        # reproducible (the same model, the same hash) however fast the machine is.
+        elapsed = time.monotonic() - start if step else 0.0
         done = max(step / max_steps if max_steps else 0.0,
-                   (time.monotonic() - start) / time_budget if time_budget else 0.0)
+                   elapsed / time_budget if time_budget else 0.0)
         for group in opt.param_groups:
             group["lr"] = group["base_lr"] * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
         idx = torch.from_numpy(rng.integers(0, len(values), batch_size)).to(dev)
@@ -191,7 +213,8 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
         step += 1
         bar.update()
         if checkpoint is not None and time.monotonic() - saved >= checkpoint_every:
-            progress_card = {"training": {"outer_steps": step0 + step,
+            progress_card = {"recipe": recipe.as_card(),
+                             "training": {"outer_steps": step0 + step,
                                           "seconds": round(seconds0 + time.monotonic() - start, 1)},
                              "validation": history}
             Model(copy.deepcopy(net).cpu(), step_sizes.detach().cpu(), patch_shape,
@@ -210,14 +233,11 @@ def meta_train(samples: np.ndarray, *, width: int = 64, depth: int = 4, latent_d
     some = torch.from_numpy(rng.permutation(len(values))[:STATS_SAMPLES]).to(dev)
     statistics = latent_statistics(net.cpu(), step_sizes.detach().cpu(), coords.cpu(),
                                    values[some].cpu(), weights[some].cpu(), inner_steps,
-                                   with_basis=latent_basis and not gate_params)
+                                   with_basis=recipe.latent_basis and not gate_params)
     card = dict(card or {})
-    card.update({"training": {"outer_steps": step0 + step,
+    card.update({"recipe": recipe.as_card(),
+                 "training": {"outer_steps": step0 + step,
                               "seconds": round(seconds0 + time.monotonic() - start, 1),
-                              "inner_steps": inner_steps, "first_order": first_order,
-                              "batch_size": batch_size, "lr": lr, "seed": seed,
-                              "quantization_bits": quantization_bits, "mix": mix,
-                              "gate_penalty": list(gate_penalty) if gate_penalty else None,
                               "samples": int(len(values)), "device": str(dev)},
                  "validation": history})
     return Model(net, step_sizes.detach().cpu(), patch_shape, card=card,

@@ -10,42 +10,37 @@ fields it trained on (how much it has fitted them rather than their kind).
         [--markdown docs/mix.md]
 """
 
-import argparse
-from concurrent.futures import ProcessPoolExecutor
-
 import torch
-from pipelines_common import machine, publish, unquantized_psnr
+from pipelines_common import (
+    PILOT_FIT,
+    machine,
+    pilot_arguments,
+    pilot_scores,
+    publish,
+    side_by_side,
+    unquantized_psnr,
+)
 
 from inrcodec.sample_data import load_a1b
 from inrcodec.train import meta_train
-
-FIT, SCORE = slice(0, 144), slice(144, 192)
 
 
 def score(mix: float, latent_dim: int, minutes: float) -> dict:
     torch.set_num_threads(1)
     fields = load_a1b()
-    model = meta_train(fields[FIT], latent_dim=latent_dim, lr=1e-3, mix=mix, latent_basis=False,
-                       time_budget=60 * minutes, progress=False)
-    return {"mix": mix, "latent_dim": latent_dim, "steps": model.card["training"]["outer_steps"],
-            "unseen_3": unquantized_psnr(model, fields[SCORE], 3),
-            "unseen_10": unquantized_psnr(model, fields[SCORE], 10),
-            "trained": unquantized_psnr(model, fields[FIT][-48:], 3)}
+    model = meta_train(fields[PILOT_FIT], latent_dim=latent_dim, mix=mix, latent_basis=False,
+                       minutes=minutes, progress=False)
+    return {"mix": mix, "latent_dim": latent_dim, **pilot_scores(model, fields),
+            "trained": unquantized_psnr(model, fields[PILOT_FIT][-48:], 3)}
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--minutes", type=float, default=15.0)
+    p = pilot_arguments(__doc__)
     p.add_argument("--mix", type=float, nargs="+", default=[0, 1, 2, 3, 5])
     p.add_argument("--latent-dim", type=int, nargs="+", default=[64])
-    p.add_argument("--jobs", type=int, default=2, help="configurations trained at once")
-    p.add_argument("--markdown")
     args = p.parse_args()
     configs = [(m, d, args.minutes) for d in args.latent_dim for m in args.mix]
-    with ProcessPoolExecutor(args.jobs) as pool:
-        rows = list(pool.map(score, *zip(*configs)))
-    torch.set_num_threads(1)
+    rows = side_by_side(score, configs, args.jobs)
     lines = [f"Affine-mix spread chosen on A1B: trained on fields 0-143 for {args.minutes:g} "
              f"minutes each, scored on fields 144-191 (unquantized latents, PSNR over their "
              f"range); {machine()}, {args.jobs} configurations at a time.", "",

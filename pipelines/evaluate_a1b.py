@@ -21,11 +21,13 @@ import zarr
 from pipelines_common import machine, unquantized_psnr
 
 from inrcodec import INRCodec
-from inrcodec.bench.metrics import psnr
-from inrcodec.bench.pca import Basis, PCAControl, normalised
+from inrcodec.bench.pca import Basis, PCAControl
+from inrcodec.measure import psnr, round_trip
 from inrcodec.model import resolve
 from inrcodec.report import write_report
 from inrcodec.sample_data import A1B_TEST as TEST, A1B_TRAIN as TRAIN, load_a1b
+from inrcodec.store import stored_chunk_bytes
+from inrcodec.train import normalised
 
 
 def inr_point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int = 1,
@@ -43,8 +45,7 @@ def inr_point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int = 1,
             t1 = time.perf_counter()
             decoded = zarr.open_array(f"{tmp}/a.zarr", mode="r")[:]
             t2 = time.perf_counter()
-            stored = sum(p.stat().st_size for p in Path(f"{tmp}/a.zarr").iterdir()
-                         if not p.name.startswith("."))
+            stored = stored_chunk_bytes(z)
         encode_s, decode_s = min(encode_s, t1 - t0), min(decode_s, t2 - t1)
     mb = test.nbytes / 1e6
     return {"codec": "inrcodec", "fields_per_chunk": fields_per_chunk,
@@ -60,13 +61,11 @@ def pca_points(basis: Basis, test: np.ndarray, components: int, bits: list[float
     points = []
     for b in bits:
         control = PCAControl(basis, components, b)
-        encoded = [control.encode(f) for f in test]
-        decoded = np.stack([control.decode(e, f.shape, f.dtype) for e, f in zip(encoded, test)])
-        stored = sum(map(len, encoded))
+        trip = round_trip(test, control.encode, control.decode)
         points.append({"codec": f"pca-{components}", "fields_per_chunk": 1, "latent_bits": b,
-                       "bits_per_value": 8 * stored / test.size,
-                       "bytes_per_field": stored / len(test), "psnr_db": psnr(test, decoded),
-                       "max_abs_error": float(np.abs(decoded - test).max())})
+                       "bits_per_value": trip.bits_per_value,
+                       "bytes_per_field": trip.stored_bytes / len(test), "psnr_db": trip.psnr(),
+                       "max_abs_error": trip.distortion()["max_abs_error"]})
     return points
 
 
@@ -76,7 +75,8 @@ def ceilings(model, basis: Basis, train: np.ndarray, test: np.ndarray) -> str:
     def eofs(k: int) -> float:
         decoded = []
         for f in test:
-            flat, norm, _ = normalised(f)
+            values, norm, _ = normalised(f)
+            flat = values.ravel()
             coefficients = (flat - basis.mean) @ basis.eofs[:k].T
             decoded.append(norm.invert(basis.mean + coefficients @ basis.eofs[:k]).reshape(f.shape))
         return psnr(test, np.stack(decoded))

@@ -9,7 +9,6 @@ byte; every decoded value is checked against the bound.
 """
 
 import argparse
-import time
 
 import numpy as np
 import pysz
@@ -17,24 +16,22 @@ import torch
 from pipelines_common import machine, publish
 
 from inrcodec import INRCodec
+from inrcodec.measure import RoundTrip, chunks_along_first_axis, codec_round_trip, round_trip
 from inrcodec.sample_data import A1B_TEST, load_a1b
 
 
-def sz3(chunks: list[np.ndarray], bound: float) -> tuple[int, np.ndarray]:
+def sz3(chunks: list[np.ndarray], bound: float) -> RoundTrip:
     config = pysz.szConfig()
     config.errorBoundMode = pysz.szErrorBoundMode.ABS
     config.absErrorBound = bound
-    size, decoded = 0, []
-    for chunk in chunks:
-        data, _ = pysz.sz.compress(np.ascontiguousarray(chunk), config)
-        size += data.nbytes
-        decoded.append(pysz.sz.decompress(data, chunk.dtype, chunk.shape)[0])
-    return size, np.concatenate(decoded)
 
+    def encode(chunk: np.ndarray) -> bytes:
+        return pysz.sz.compress(np.ascontiguousarray(chunk), config)[0].tobytes()
 
-def inr(chunks: list[np.ndarray], codec: INRCodec) -> tuple[int, np.ndarray]:
-    encoded = [codec.encode(c) for c in chunks]
-    return sum(map(len, encoded)), np.concatenate([codec.decode(e) for e in encoded])
+    def decode(data: bytes, shape: tuple, dtype: np.dtype) -> np.ndarray:
+        return pysz.sz.decompress(np.frombuffer(data, np.uint8), dtype, shape)[0]
+
+    return round_trip(chunks, encode, decode)
 
 
 def main() -> None:
@@ -54,23 +51,18 @@ def main() -> None:
              "| fields/chunk | bound K | codec | bits/value | max error K | bound held "
              "| encode + decode s |", "|---|---|---|---|---|---|---|"]
     for per_chunk in args.fields_per_chunk:
-        chunks = [test[i:i + per_chunk] for i in range(0, len(test), per_chunk)]
+        chunks = chunks_along_first_axis(test, per_chunk)
         for bound in args.bounds:
-            rows = [("SZ3", *_timed(sz3, chunks, bound))]
-            rows += [(f"inrcodec, {b}-bit latents", *_timed(
-                inr, chunks, INRCodec(args.model, latent_bits=b, max_error=bound)))
+            rows = [("SZ3", sz3(chunks, bound))]
+            rows += [(f"inrcodec, {b}-bit latents", codec_round_trip(
+                INRCodec(args.model, latent_bits=b, max_error=bound), chunks))
                 for b in args.latent_bits]
-            for name, size, decoded, seconds in rows:
-                error = np.abs(decoded.astype(np.float64) - test).max()
-                lines.append(f"| {per_chunk} | {bound} | {name} | {8 * size / test.size:.3f} | "
+            for name, trip in rows:
+                error = trip.distortion()["max_abs_error"]
+                seconds = trip.encode_seconds + trip.decode_seconds
+                lines.append(f"| {per_chunk} | {bound} | {name} | {trip.bits_per_value:.3f} | "
                              f"{error:.4f} | {'yes' if error <= bound else 'NO'} | {seconds:.2f} |")
     publish(lines, args.markdown)
-
-
-def _timed(function, *args):
-    start = time.perf_counter()
-    size, decoded = function(*args)
-    return size, decoded, time.perf_counter() - start
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ sweep, 12 fields share a chunk). Bits per value count every stored byte of the w
 """
 
 import argparse
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,22 +16,15 @@ from pipelines_common import machine, publish
 
 from inrcodec import INRCodec
 from inrcodec.bench.metrics import count_flops
+from inrcodec.measure import chunks_along_first_axis, codec_round_trip
 from inrcodec.sample_data import A1B_TEST, load_a1b
-
-
-def psnr(x: np.ndarray, y: np.ndarray) -> float:
-    return float(20 * np.log10(np.ptp(x) / np.sqrt(np.mean((x.astype(np.float64) - y) ** 2))))
 
 
 def point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int) -> dict:
     flops, _ = count_flops(lambda: codec.encode(test[:fields_per_chunk]))
-    start = time.perf_counter()
-    chunks = [test[i:i + fields_per_chunk] for i in range(0, len(test), fields_per_chunk)]
-    encoded = [codec.encode(c) for c in chunks]
-    seconds = time.perf_counter() - start
-    decoded = np.concatenate([codec.decode(e) for e in encoded])
-    return {"bits_per_value": 8 * sum(map(len, encoded)) / test.size, "psnr_db": psnr(test, decoded),
-            "max_abs_error": float(np.abs(decoded - test).max()), "encode_s": seconds,
+    trip = codec_round_trip(codec, chunks_along_first_axis(test, fields_per_chunk))
+    return {"bits_per_value": trip.bits_per_value, "psnr_db": trip.psnr(),
+            "max_abs_error": trip.distortion()["max_abs_error"], "encode_s": trip.encode_seconds,
             "encode_flops_per_value": flops / test[:fields_per_chunk].size}
 
 

@@ -2,64 +2,97 @@
 tables, and the network's unquantized ceiling on a set of fields."""
 
 import argparse
+import dataclasses
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from inrcodec import INRCodec
 from inrcodec.bench.machine import machine
-from inrcodec.bench.metrics import psnr
-from inrcodec.bench.pca import normalised
+from inrcodec.measure import chunks_along_first_axis, codec_round_trip, psnr
 from inrcodec.nn.coords import grid
 from inrcodec.nn.fit import fit_latents
+from inrcodec.recipe import BUNDLED, add_recipe_arguments, recipe_from
+from inrcodec.train import normalised
 
-__all__ = ["machine", "publish", "train_and_save", "training_arguments", "unquantized_psnr"]
+__all__ = ["PILOT_FIT", "PILOT_SCORE", "machine", "pilot_arguments", "pilot_scores", "psnr_at_rate",
+           "publish", "side_by_side", "train_and_save", "training_arguments", "unquantized_psnr"]
+
+# Pilots choose settings without the test fields: trained on A1B fields 0-143, scored on the
+# later years 144-191, as the test fields 192-239 are later than all training fields.
+PILOT_FIT, PILOT_SCORE = slice(0, 144), slice(144, 192)
 
 
-def training_arguments(description: str, **defaults) -> argparse.Namespace:
-    """The options every training pipeline takes; ``defaults`` override the usual values."""
-    defaults = {"minutes": 50.0, "width": 64, "depth": 4, "latent_dim": 64, "batch_size": 16,
-                "lr": 1e-3, **defaults}
+def training_arguments(description: str, out: str, **changes) -> argparse.Namespace:
+    """The options every training pipeline takes: the bundled recipe's, with ``changes`` to its
+    fields as the defaults, the model file ``out``, and the torch threads."""
     p = argparse.ArgumentParser(description=description,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--minutes", type=float, default=defaults["minutes"])
-    p.add_argument("--out", default=defaults["out"])
-    p.add_argument("--width", type=int, default=defaults["width"])
-    p.add_argument("--depth", type=int, default=defaults["depth"])
-    p.add_argument("--latent-dim", type=int, default=defaults["latent_dim"])
-    p.add_argument("--batch-size", type=int, default=defaults["batch_size"])
-    p.add_argument("--lr", type=float, default=defaults["lr"])
+    add_recipe_arguments(p, dataclasses.replace(BUNDLED, **changes))
+    p.add_argument("--out", default=out)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", help="continue training this model file")
-    p.add_argument("--quantization-bits", type=int,
-                   help="quantization-aware training at this latent bit depth")
-    p.add_argument("--gate-penalty", type=float, nargs=2, metavar=("LOW", "HIGH"),
-                   help="meta-learn L0 gates on the latents (size-budget mode), penalties drawn "
-                        "log-uniformly from LOW-HIGH")
-    p.add_argument("--mix", type=float, default=0.0,
-                   help="train on affine mixes x_i + a (x_j - x_k) of the samples, |a| <= MIX")
-    p.add_argument("--no-latent-basis", dest="latent_basis", action="store_false",
-                   help="quantize the latents themselves, not their coefficients in a fitted basis")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     return args
 
 
 def train_and_save(samples, args: argparse.Namespace, **kwargs) -> None:
-    """Meta-learn on ``samples`` with the options in ``args``, save the model, say where."""
+    """Meta-learn on ``samples`` with the recipe in ``args``, save the model, say where."""
     from inrcodec import Model
     from inrcodec.train import meta_train
 
-    model = meta_train(samples, width=args.width, depth=args.depth, latent_dim=args.latent_dim,
-                       batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                       time_budget=args.minutes * 60, quantization_bits=args.quantization_bits,
-                       gate_penalty=args.gate_penalty, latent_basis=args.latent_basis, mix=args.mix,
+    model = meta_train(samples, recipe_from(args),
                        init=Model.load(args.resume) if args.resume else None, **kwargs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     print(f"saved {args.out} ({Path(args.out).stat().st_size} bytes), hash {model.hash[:12]}")
     print(model.card["validation"][-3:])
+
+
+def pilot_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every pilot takes; the caller adds what it varies."""
+    p = argparse.ArgumentParser(description=description,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--minutes", type=float, default=15.0, help="training time of each run")
+    p.add_argument("--jobs", type=int, default=2, help="configurations trained at once")
+    p.add_argument("--markdown")
+    return p
+
+
+def side_by_side(score, configs: list[tuple], jobs: int) -> list[dict]:
+    """``score(*config)`` of every configuration, ``jobs`` processes at a time (each should run
+    one torch thread, as this process then does, so the report's machine line says so)."""
+    with ProcessPoolExecutor(jobs) as pool:
+        rows = list(pool.map(score, *zip(*configs)))
+    torch.set_num_threads(1)
+    return rows
+
+
+def pilot_scores(model, fields: np.ndarray) -> dict:
+    """A pilot model's outer steps and its unquantized PSNR on the unseen fields ``PILOT_SCORE``
+    with 3 and 10 inner steps."""
+    return {"steps": model.card["training"]["outer_steps"],
+            "unseen_3": unquantized_psnr(model, fields[PILOT_SCORE], 3),
+            "unseen_10": unquantized_psnr(model, fields[PILOT_SCORE], 10)}
+
+
+RESOLUTIONS = (5.5, 6, 6.5, 7)  # latent bits around 0.15 bits per value, one field per chunk
+
+
+def psnr_at_rate(model, fields: np.ndarray, rate: float = 0.15, fields_per_chunk: int = 1,
+                 resolutions=RESOLUTIONS) -> float:
+    """PSNR through the codec, every byte counted, interpolated to ``rate`` bits per value
+    between the latent ``resolutions`` (which must bracket it)."""
+    chunks = chunks_along_first_axis(fields, fields_per_chunk)
+    trips = [codec_round_trip(INRCodec(model, latent_bits=bits), chunks) for bits in resolutions]
+    rates, psnrs = zip(*sorted((t.bits_per_value, t.psnr()) for t in trips))
+    if not rates[0] <= rate <= rates[-1]:
+        raise ValueError(f"latent resolutions {resolutions} give {rates[0]:.3f}-{rates[-1]:.3f} "
+                         f"bits per value, which does not bracket {rate}")
+    return float(np.interp(rate, rates, psnrs))
 
 
 def publish(lines: list[str], markdown: str | None) -> None:
@@ -74,7 +107,7 @@ def unquantized_psnr(model, fields, inner_steps: int) -> float:
     """PSNR (over the fields' range) of the fields, each normalised as the codec does and
     fitted from a zero latent, the latents unquantized: the network's ceiling on them."""
     values, norms = zip(*[normalised(f)[:2] for f in fields])
-    target = torch.tensor(np.stack(values), dtype=torch.float32)
+    target = torch.tensor(np.stack([v.ravel() for v in values]), dtype=torch.float32)
     coords = grid(model.patch_shape)
     latents = fit_latents(model.net, coords, target, torch.ones_like(target), model.step_sizes,
                           inner_steps)

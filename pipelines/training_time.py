@@ -4,10 +4,11 @@ with its own full learning-rate schedule, scored on the held-out A1B fields 192-
 A run's own validation curve (the model card's) mixes two things: more steps, and the cosine
 schedule decaying towards its end. Separate runs of 1/16, 1/8, 1/4 and 1/2 of the bundled run's
 steps, each with the whole schedule, show what the step count alone buys. Each trains on fields
-0-191 with the bundled recipe (``train_default.py``: lr 1e-3, affine mixes of spread 3, a latent
-basis, seed 0) for a fixed number of outer steps, so a busy machine slows a run down but does not
-change its model; ``--jobs`` run at once, one torch thread each. The bundled model itself
-(10,369 steps by a 59-minute time budget on two threads) is the last point.
+0-191 with the bundled recipe (``inrcodec.recipe.Recipe``'s defaults: lr 1e-3, affine mixes of
+spread 3, a latent basis, seed 0) for a fixed number of outer steps and no time budget, so a
+busy machine slows a run down but does not change its model; ``--jobs`` run at once, one torch
+thread each. The bundled model itself (10,369 steps by a 59-minute time budget on two threads)
+is the last point.
 
 Scores: unquantized latents (3 inner steps, the network's ceiling), and through the codec with
 every byte counted, interpolated to 0.15 bits per value, with one field per chunk and with
@@ -25,10 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pipelines_common import machine, publish, unquantized_psnr
-from training_pilots import RECIPE, psnr_at_rate
+from pipelines_common import machine, psnr_at_rate, publish, unquantized_psnr
 
 from inrcodec.model import resolve
+from inrcodec.recipe import BUNDLED
 from inrcodec.sample_data import A1B_TEST, A1B_TRAIN, load_a1b
 from inrcodec.train import meta_train
 
@@ -49,7 +50,7 @@ def score(model, seconds: float | None) -> dict:
 def train_and_score(steps: int, keep: str | None) -> dict:
     torch.set_num_threads(1)
     start = time.monotonic()
-    model = meta_train(load_a1b()[A1B_TRAIN], **RECIPE, max_steps=steps, progress=False)
+    model = meta_train(load_a1b()[A1B_TRAIN], max_steps=steps, minutes=None, progress=False)
     seconds = time.monotonic() - start
     if keep:
         model.save(Path(keep) / f"a1b-{steps}-steps.safetensors")
@@ -95,11 +96,11 @@ def main() -> None:
     torch.set_num_threads(1)
     full = resolve(args.model)
     rows = sorted(rows + [score(full, full.card["training"]["seconds"])], key=lambda r: r["steps"])
-    lines = [f"The bundled recipe (lr 1e-3, affine mixes of spread 3, batches of 16, full MAML, 3 "
-             f"inner steps) meta-learned on A1B fields 0-191 for each number of outer steps, each "
-             f"run with its whole cosine schedule, scored on fields 192-239; {machine()}, "
-             f"{args.jobs} runs at a time, one torch thread each. The last row is the bundled "
-             f"model `{args.model}` (a 59-minute time budget on two threads).", "",
+    lines = [f"The bundled recipe ({BUNDLED.describe()}) meta-learned on A1B fields 0-191 for "
+             f"each number of outer steps, each run with its whole cosine schedule, scored on "
+             f"fields 192-239; {machine()}, {args.jobs} runs at a time, one torch thread each. "
+             f"The last row is the bundled model `{args.model}` (a 59-minute time budget on two "
+             "threads).", "",
              "| outer steps | minutes here | unquantized PSNR dB | PSNR dB at 0.15 bits/value, "
              "1 field per chunk | 12 fields per chunk |", "|---|---|---|---|---|"]
     lines += [f"| {r['steps']} | {r['seconds'] / 60:.1f} | {r['unquantized']:.2f} | "

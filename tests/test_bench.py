@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from inrcodec.bench.fronts import rate_at
 from inrcodec.bench.inr import accepts
-from inrcodec.bench.report import rate_at
 from inrcodec.cli import main
 
 # The quick run's peers; a missing one skips these tests rather than failing them.

@@ -9,6 +9,8 @@ import torch
 from conftest import smooth_field
 from inrcodec import INRCodec, Model
 from inrcodec.coding.normalise import Normalisation
+from inrcodec.model import resolve
+from inrcodec.recipe import BUNDLED, Recipe
 from inrcodec.train import affine_mixes, meta_train, normalised_samples
 
 
@@ -22,8 +24,47 @@ def fit_error(model, samples):
     return np.mean([np.mean((codec.decode(codec.encode(s)) - s) ** 2) for s in samples[:6]])
 
 
+def test_the_default_recipe_is_the_bundled_models():
+    model = resolve("default-2d")
+    recorded = model.card["training"]  # written before the recipe was data: a flat record
+    assert {k: getattr(BUNDLED, k) for k in recorded if hasattr(BUNDLED, k)} == {
+        k: v for k, v in recorded.items() if hasattr(BUNDLED, k)}
+    assert {"lr", "mix", "batch_size", "inner_steps", "first_order", "seed"} <= set(recorded)
+    architecture = model.net.architecture()
+    assert (BUNDLED.width, BUNDLED.depth, BUNDLED.latent_dim, BUNDLED.w0) == (
+        architecture["width"], architecture["depth"], architecture["latent_dim"], architecture["w0"])
+    assert BUNDLED.latent_basis == (model.latent_basis is not None) and not model.gated
+    # pipelines/train_default.py --minutes 59: the time budget ran out, no step limit.
+    assert BUNDLED.minutes == 59 and BUNDLED.max_steps is None
+    assert BUNDLED.minutes * 60 <= recorded["seconds"] < BUNDLED.minutes * 60 + 60
+
+
+def test_a_new_model_card_records_its_recipe_whole(samples):
+    recipe = Recipe(width=16, depth=2, latent_dim=8, batch_size=8, max_steps=3, minutes=None,
+                    gate_penalty=(1e-3, 1e-2), mix=0.5)
+    model = meta_train(samples, recipe, progress=False)
+    assert Recipe(**model.card["recipe"]) == recipe
+    assert meta_train(samples, recipe, progress=False, lr=0.0).card["recipe"]["lr"] == 0.0
+    with pytest.raises(ValueError, match="max_steps or minutes"):
+        meta_train(samples, recipe, max_steps=None, progress=False)
+
+
+def test_the_train_command_and_the_pipelines_take_the_recipe_field_by_field():
+    import argparse
+
+    from inrcodec.recipe import add_recipe_arguments, recipe_from
+
+    parser = argparse.ArgumentParser()
+    add_recipe_arguments(parser)
+    assert recipe_from(parser.parse_args([])) == BUNDLED
+    changed = recipe_from(parser.parse_args(["--steps", "5", "--no-latent-basis", "--first-order",
+                                             "--gate-penalty", "1e-3", "1e-2", "--mix", "0"]))
+    assert changed == Recipe(max_steps=5, latent_basis=False, first_order=True,
+                             gate_penalty=(1e-3, 1e-2), mix=0.0)
+
+
 def test_training_learns_and_is_reproducible(samples):
-    kw = dict(width=16, depth=2, latent_dim=8, batch_size=8, progress=False)
+    kw = dict(width=16, depth=2, latent_dim=8, batch_size=8, mix=0.0, progress=False)
     untrained = meta_train(samples, max_steps=1, lr=0.0, **kw)
     trained = meta_train(samples, max_steps=150, lr=3e-3, **kw)
     assert fit_error(trained, samples) < 0.5 * fit_error(untrained, samples)
@@ -58,7 +99,7 @@ def test_training_on_mixes_learns(samples):
     trained = meta_train(samples, max_steps=150, lr=3e-3, **kw)
     # Slower than on the samples themselves (0.49x in as many steps): it learns their span.
     assert fit_error(trained, samples) < 0.7 * fit_error(untrained, samples)
-    assert trained.card["training"]["mix"] == 1.0
+    assert trained.card["recipe"]["mix"] == 1.0
 
 
 def test_training_continues_from_a_model(samples, tmp_path):
@@ -123,7 +164,7 @@ def test_train_command_draws_windows_from_an_archive_and_holds_out_validation(tm
                  "--width", "16", "--depth", "2", "--latent-dim", "8", "--mix", "2"]) == 0
     model = Model.load(out)
     assert model.patch_shape == (16, 16) and len(model.card["validation"]) == 2
-    assert model.card["training"]["mix"] == 2.0
+    assert model.card["recipe"]["mix"] == 2.0 and model.card["recipe"]["max_steps"] == 20
     assert "held-out PSNR" in capsys.readouterr().out
     assert [p["latent_bits"] for p in model.card["rate_distortion"]] == [2, 3, 4, 5, 6, 8]
     assert (tmp_path / "m.report.png").stat().st_size > 1000

@@ -1,37 +1,11 @@
-"""Distortion, memory and arithmetic of one codec run.
-
-PSNR is taken over the range of the original's finite values (``20 log10(range / RMSE)``), the
-convention of the climate-compression literature; errors are measured in float64 on the values
-the original has (NaNs excluded, and checked separately).
-"""
+"""Memory and arithmetic of one codec run (distortion and PSNR: ``inrcodec.measure``)."""
 
 import os
 import threading
 import time
 from pathlib import Path
 
-import numpy as np
-
-
-def psnr(original: np.ndarray, decoded: np.ndarray) -> float:
-    finite = np.isfinite(original)
-    x = original[finite].astype(np.float64)
-    rmse = np.sqrt(np.mean((x - decoded[finite].astype(np.float64)) ** 2))
-    return float(20 * np.log10(np.ptp(x) / rmse)) if rmse > 0 else float("inf")
-
-
-def distortion(original: np.ndarray, decoded: np.ndarray) -> dict:
-    """RMSE, PSNR and max abs error over the original's finite values; whether NaNs came back
-    exactly where they were (None when the original has none)."""
-    finite = np.isfinite(original)
-    x, y = original[finite].astype(np.float64), decoded[finite].astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        error = np.abs(y - x)
-    max_error = float(error.max()) if np.isfinite(error).all() else float("inf")
-    rmse = float(np.sqrt(np.mean(error ** 2))) if np.isfinite(max_error) else float("inf")
-    nans = None if finite.all() else bool(np.array_equal(np.isnan(original), np.isnan(decoded)))
-    return {"rmse": rmse, "psnr_db": psnr(original, decoded) if np.isfinite(rmse) else float("nan"),
-            "max_abs_error": max_error, "nans_preserved": nans}
+PEAK_RSS_INTERVAL = 0.002  # seconds between samples of resident memory
 
 
 class PeakRSS:
@@ -40,7 +14,7 @@ class PeakRSS:
     tracemalloc; spikes shorter than the interval can be missed, and memory freed by an earlier
     run but kept by malloc is reused without showing. ``mb`` is None off Linux."""
 
-    def __init__(self, interval: float = 0.002):
+    def __init__(self, interval: float = PEAK_RSS_INTERVAL):
         self.interval, self.mb = interval, None
         self._statm = Path("/proc/self/statm")
 

@@ -17,20 +17,13 @@ from ..coding.entropy import decode_symbols, encode_symbols, rate_distortion_sym
 from ..coding.mask import decode_mask, encode_mask
 from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
+from ..train import normalised
 from .peers import Contender, cast_back
 
 HEADER = struct.Struct("<qhIx")  # offset code, scale code, mask length: 15 bytes
 MIN_TRAIN_CHUNKS = 32  # fewer chunks give too few EOFs to mean anything
 COMPONENTS = {False: (16, 32, 64), True: (16,)}  # by quick
 BITS = {False: (4, 5, 6, 7, 8), True: (6,)}
-
-
-def normalised(chunk: np.ndarray) -> tuple[np.ndarray, Normalisation, np.ndarray]:
-    """(flat normalised values with NaNs at 0, the normalisation, where the chunk is finite)."""
-    finite = np.isfinite(chunk)
-    norm = Normalisation.fit(chunk[finite])
-    flat = np.where(finite, norm.apply(np.where(finite, chunk, 0)), 0.0).ravel()
-    return flat, norm, finite
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,7 +34,7 @@ class Basis:
 
     @classmethod
     def fit(cls, train: list[np.ndarray]) -> "Basis":
-        flat = np.stack([normalised(c)[0] for c in train])
+        flat = np.stack([normalised(c)[0].ravel() for c in train])
         mean = flat.mean(0)
         _, _, vt = np.linalg.svd(flat - mean, full_matrices=False)
         return cls(mean, vt, (flat - mean) @ vt.T)
@@ -60,7 +53,8 @@ class PCAControl:
                                          basis=np.eye(components, dtype=np.float32))
 
     def encode(self, chunk: np.ndarray) -> bytes:
-        flat, norm, finite = normalised(chunk)
+        values, norm, finite = normalised(chunk)
+        flat = values.ravel()
         symbols = rate_distortion_symbols(((flat - self.mean) @ self.eofs.T)[None], self.quantizer)
         mask = b"" if finite.all() else encode_mask(~finite)
         return (HEADER.pack(norm.offset_code, norm.scale_code, len(mask)) + mask

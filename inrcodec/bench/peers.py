@@ -41,11 +41,24 @@ class Context:
     quick: bool
 
 
+# Absolute error bounds, as fractions of the test data's range: 30% down to 0.01%.
+BOUND_FRACTIONS = {False: (0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4), True: (0.03, 0.003)}
+BOUND_DIGITS = 2  # significant digits of a bound
+
+
+def absolute_bounds(value_range: float, dtype: np.dtype, quick: bool) -> tuple[float, ...]:
+    bounds = [float(f"{value_range * f:.{BOUND_DIGITS}g}") for f in BOUND_FRACTIONS[quick]]
+    if dtype.kind in "iu":  # integer errors are whole: a bound of 2.55 promises what 2 does
+        bounds = sorted({max(1.0, math.floor(b)) for b in bounds}, reverse=True)
+    return tuple(bounds)
+
+
 FULL = {"zfp_rates": (1, 2, 4, 8, 12, 16), "keepbits": (2, 4, 6, 8, 10, 12, 16),
         "quantize_fractions": (1e-2, 1e-3, 1e-4)}
 # ZFP fixed rate stays at 1 bit per value or more: below that zfpy corrupted the heap (NOTES).
 QUICK = {"zfp_rates": (4,), "keepbits": (8,), "quantize_fractions": (1e-3,)}
 ZSTD_LEVEL = 9
+MASK_LENGTH = struct.Struct("<I")  # before the NaN mask a peer cannot store itself
 
 
 def require(module: str, install: str) -> None:
@@ -78,16 +91,17 @@ def adapted(compress: Callable[[np.ndarray], bytes],
         mask = encode_mask(missing) if missing.any() else b""
         if mask:  # the mean is a smooth stand-in that costs the codec few bits
             x = np.where(missing, np.nanmean(x), x).astype(x.dtype)
-        return struct.pack("<I", len(mask)) + mask + compress(x)
+        return MASK_LENGTH.pack(len(mask)) + mask + compress(x)
 
     def decode(data: bytes, shape: tuple, dtype: np.dtype) -> np.ndarray:
         squeezed = tuple(n for n in shape if n != 1)
         missing = None
         if mask_nans:
-            (length,) = struct.unpack_from("<I", data)
+            (length,) = MASK_LENGTH.unpack_from(data)
+            start = MASK_LENGTH.size
             if length:
-                missing = decode_mask(data[4:4 + length], math.prod(shape)).reshape(shape)
-            data = data[4 + length:]
+                missing = decode_mask(data[start:start + length], math.prod(shape)).reshape(shape)
+            data = data[start + length:]
         values = decompress(data, squeezed, work_dtype(dtype)).reshape(shape)
         values = cast_back(values, dtype)
         if missing is not None:

@@ -16,14 +16,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..measure import round_trip
 from . import inr, pca, report
 from .datasets import DATASETS, Dataset
 from .machine import machine, matmul_flops, revision
-from .metrics import PeakRSS, count_flops, distortion
-from .peers import DEFAULT_PEERS, Contender, Context, from_json
+from .metrics import PeakRSS, count_flops
+from .peers import DEFAULT_PEERS, Contender, Context, absolute_bounds, from_json
 
-# Absolute error bounds, as fractions of the test data's range: 30% down to 0.01%.
-BOUND_FRACTIONS = {False: (0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4), True: (0.03, 0.003)}
 QUICK_TEST_CHUNKS = 4
 # A setting whose encoding takes longer than this is abandoned, with the family's later settings
 # on that dataset (settings run from cheap to dear), so no codec can stall the whole run.
@@ -76,13 +75,6 @@ def options_from(args: argparse.Namespace) -> Options:
     return Options(datasets=args.datasets or [], quick=args.quick,
                    codecs=[c for group in args.codec for c in group], out=args.out,
                    threads=args.threads)
-
-
-def absolute_bounds(value_range: float, dtype: np.dtype, quick: bool) -> tuple[float, ...]:
-    bounds = [float(f"{value_range * f:.2g}") for f in BOUND_FRACTIONS[quick]]
-    if dtype.kind in "iu":  # integer errors are whole: a bound of 2.55 promises what 2 does
-        bounds = sorted({max(1.0, math.floor(b)) for b in bounds}, reverse=True)
-    return tuple(bounds)
 
 
 def run(options: Options) -> dict:
@@ -222,31 +214,20 @@ def measure(contender: Contender, chunks: list[np.ndarray], warm: set[str],
         contender.decode(contender.encode(chunks[0]), chunks[0].shape, chunks[0].dtype)
         warm.add(contender.family)
     with PeakRSS() as memory:
-        start = time.perf_counter()
-        encoded = []
-        for c in chunks:
-            encoded.append(contender.encode(c))
-            if time.perf_counter() - start > seconds and len(encoded) < len(chunks):
-                raise TimeoutError(f"took over {seconds:.0f} s to encode "
-                                   f"{len(encoded)} of {len(chunks)} chunks")
-        encoded_at = time.perf_counter()
-        decoded = [contender.decode(e, c.shape, c.dtype) for e, c in zip(encoded, chunks)]
-        decoded_at = time.perf_counter()
-    for c, d in zip(chunks, decoded):
+        trip = round_trip(chunks, contender.encode, contender.decode, seconds)
+    for c, d in zip(chunks, trip.decoded):
         if d.shape != c.shape or d.dtype != c.dtype:
             raise ValueError(f"decoded {d.shape} {d.dtype}, not {c.shape} {c.dtype}")
-    original = np.concatenate([c.ravel() for c in chunks])
-    errors = distortion(original, np.concatenate([d.ravel() for d in decoded]))
-    stored, megabytes = sum(len(e) for e in encoded), original.nbytes / 1e6
+    errors, megabytes = trip.distortion(), sum(c.nbytes for c in chunks) / 1e6
     bound_held = (None if contender.bound is None
                   else bool(errors["max_abs_error"] <= contender.bound))
     return {"family": contender.family, "setting": contender.setting,
             "params": json.dumps(contender.params, sort_keys=True), "bound": contender.bound,
             "lossless": contender.lossless or errors["max_abs_error"] == 0,
-            "stored_bytes": stored, "values": original.size,
-            "bits_per_value": 8 * stored / original.size, **errors, "bound_held": bound_held,
-            "encode_mb_s": megabytes / (encoded_at - start),
-            "decode_mb_s": megabytes / (decoded_at - encoded_at), "peak_rss_mb": memory.mb}
+            "stored_bytes": trip.stored_bytes, "values": trip.values,
+            "bits_per_value": trip.bits_per_value, **errors, "bound_held": bound_held,
+            "encode_mb_s": megabytes / trip.encode_seconds,
+            "decode_mb_s": megabytes / trip.decode_seconds, "peak_rss_mb": memory.mb}
 
 
 def cost(contender: Contender, chunks: list[np.ndarray]) -> dict:
