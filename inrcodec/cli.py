@@ -82,7 +82,7 @@ def _parse_chunks(text: str) -> tuple[str, tuple[int, ...]]:
 def info(store: str) -> None:
     import zarr
 
-    from .distributed import inrcodec_of, stored_chunk_bytes
+    from .store import inrcodec_of, stored_chunk_bytes
 
     if not Path(store).exists():
         raise FileNotFoundError(f"no such store: {store}")
@@ -115,17 +115,15 @@ def _mode(codec) -> str:
 def train(args) -> None:
     from .data import sample_patches
     from .model import Model
+    from .recipe import recipe_from
     from .report import rate_distortion, write_report
     from .train import meta_train
 
     patch_shape = tuple(int(n) for n in args.patch.split(","))
     samples, validation = sample_patches(args.source, args.var, patch_shape, args.samples,
                                          seed=args.seed)
-    model = meta_train(samples, width=args.width, depth=args.depth, latent_dim=args.latent_dim,
-                       inner_steps=args.inner_steps, first_order=args.first_order,
-                       batch_size=args.batch_size, lr=args.lr, time_budget=args.minutes * 60,
-                       max_steps=args.steps, val_samples=validation, val_every=args.val_every,
-                       seed=args.seed, device=args.device, mix=args.mix,
+    model = meta_train(samples, recipe_from(args), val_samples=validation,
+                       val_every=args.val_every, device=args.device,
                        init=Model.load(args.resume) if args.resume else None,
                        checkpoint=f"{args.out}.checkpoint", checkpoint_every=60.0,
                        card={"data": f"{args.var} from {', '.join(map(str, args.source))}: "
@@ -178,20 +176,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--patch", required=True, help="patch shape, e.g. 37,49 or 16,16,16")
     p.add_argument("--out", required=True, help="the model file to write (.safetensors)")
     p.add_argument("--samples", type=int, default=4096, help="training windows to draw")
-    p.add_argument("--minutes", type=float, default=30.0, help="time budget")
-    p.add_argument("--steps", type=int, help="outer steps (default: until the time budget)")
-    p.add_argument("--width", type=int, default=64)
-    p.add_argument("--depth", type=int, default=4)
-    p.add_argument("--latent-dim", type=int, default=64)
-    p.add_argument("--inner-steps", type=int, default=3)
-    p.add_argument("--first-order", action="store_true", help="first-order MAML (faster)")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--mix", type=float, default=0.0,
-                   help="train on affine mixes x_i + a (x_j - x_k) of the windows, |a| <= MIX: "
-                        "3 made unseen A1B years 2 dB better (docs/mix.md)")
+    from .recipe import add_recipe_arguments
+
+    add_recipe_arguments(p)  # the bundled model's recipe, field by field
     p.add_argument("--val-every", type=int, default=500)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda")
     p.add_argument("--resume", help="continue from this model or checkpoint")
     p = commands.add_parser("bench", help="benchmark against peer compressors on real data")
