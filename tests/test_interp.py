@@ -1,0 +1,148 @@
+"""The interpolation coder (coding/interp.py): bounds, determinism, edge cases, corruption."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from inrcodec.coding import interp
+
+try:
+    from inrcodec.coding.bytes import ContainerError
+except ImportError:
+    from inrcodec.coding.container import ContainerError
+
+
+def smooth(shape, seed=0, scale=1.0):
+    """A smooth random field: cumulative sums of noise along every axis."""
+    x = np.random.default_rng(seed).normal(size=shape)
+    for axis in range(len(shape)):
+        x = np.cumsum(x, axis=axis)
+    return x * scale
+
+
+def check_round_trip(values, half, missing=None):
+    data, recon = interp.encode(values, half, missing)
+    decoded = interp.decode(data, values.shape, half, missing)
+    assert decoded.dtype == np.float64 and decoded.shape == values.shape
+    assert np.array_equal(decoded.view(np.uint64), recon.view(np.uint64))  # bit for bit
+    keep = np.ones(values.shape, bool) if missing is None else ~missing
+    error = np.abs(decoded - values)[keep]
+    assert error.max(initial=0) <= half * (1 + 1e-12), error.max()
+    return data
+
+
+shapes = st.lists(st.integers(1, 13), min_size=1, max_size=4).map(tuple)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shape=shapes, seed=st.integers(0, 2 ** 16), log_half=st.floats(-6, 2),
+       nan_fraction=st.sampled_from([0.0, 0.1, 0.5, 0.95, 1.0]), rough=st.booleans())
+def test_round_trip_within_half(shape, seed, log_half, nan_fraction, rough):
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=shape) * 10 if rough else smooth(shape, seed)
+    missing = rng.random(shape) < nan_fraction if nan_fraction else None
+    check_round_trip(values, 10.0 ** log_half, missing)
+
+
+@pytest.mark.parametrize("cubic", [False, True])
+@pytest.mark.parametrize("bound_mode", range(len(interp.BOUND_MODES)))
+def test_every_setting_round_trips(cubic, bound_mode):
+    values = smooth((23, 30), seed=3)
+    half = 0.01
+    data, recon = interp.encode(values, half, cubic=cubic, bound_mode=bound_mode)
+    assert data[0] & 1 == cubic and data[0] >> 1 & 3 == bound_mode
+    assert np.array_equal(interp.decode(data, values.shape, half), recon)
+    assert np.abs(recon - values).max() <= half
+
+
+def test_deterministic():
+    values = smooth((40, 50), seed=1)
+    missing = np.random.default_rng(1).random(values.shape) < 0.2
+    first, recon = interp.encode(values, 0.05, missing)
+    second, again = interp.encode(values.copy(), 0.05, missing.copy())
+    assert first == second and np.array_equal(recon.view(np.uint64), again.view(np.uint64))
+    a = interp.decode(first, values.shape, 0.05, missing)
+    b = interp.decode(first, values.shape, 0.05, missing)
+    assert np.array_equal(a.view(np.uint64), b.view(np.uint64))
+
+
+def test_huge_residuals_take_the_escape_path():
+    values = smooth((20, 20), seed=2)
+    values[3, 5], values[10, 11], values[0, 0] = 1e12, -3e11, 7e9
+    data = check_round_trip(values, 1e-3)
+    assert data[1] >= 3  # the anchor and at least the two spikes are escaped
+
+
+def test_values_beyond_the_escape_limit_are_deterministic_not_bounded():
+    values = np.zeros(9)
+    values[4] = 1e300
+    data, recon = interp.encode(values, 1e-3)
+    assert np.array_equal(interp.decode(data, values.shape, 1e-3), recon)  # the caller stores it
+
+
+@pytest.mark.parametrize("shape", [(), (1,), (2,), (3,), (1, 1), (1, 7), (2, 1, 3), (1, 1, 1, 5)])
+def test_tiny_arrays(shape):
+    values = np.asarray(np.random.default_rng(0).normal(size=shape))
+    check_round_trip(values, 1e-4)
+
+
+def test_constant_and_empty():
+    assert len(check_round_trip(np.full((37, 49), 273.15), 0.01)) <= 12
+    data, recon = interp.encode(np.zeros((0, 4)), 0.1)
+    assert recon.shape == (0, 4) and interp.decode(data, (0, 4), 0.1).shape == (0, 4)
+    everything = np.ones((6, 7), bool)
+    data, recon = interp.encode(np.zeros((6, 7)), 0.1, everything)
+    assert len(data) <= 2 and interp.decode(data, (6, 7), 0.1, everything).shape == (6, 7)
+
+
+def test_smooth_data_compresses_far_below_an_iid_coder():
+    y, x = np.mgrid[:100, :100]
+    values = 5 * np.sin(x / 7.0) * np.cos(y / 11.0) + 0.01 * x
+    half = 1e-3
+    data = check_round_trip(values, half)
+    q = np.rint(values / (2 * half)).astype(np.int64)
+    _, counts = np.unique(q, return_counts=True)
+    iid_bits = -(counts * np.log2(counts / q.size)).sum()  # the ideal i.i.d. coder
+    assert 8 * len(data) < 0.25 * iid_bits
+
+
+def test_cost_model_matches_real_bytes():
+    values = smooth((64, 64), seed=5, scale=0.01)
+    sweep, symbols = interp._run(values, 1e-3, None, (True, 1))
+    estimate = interp._plan(sweep, symbols)[3]
+    assert abs(8 * len(interp._write(sweep, symbols)) - estimate) < 0.03 * estimate + 64
+
+
+def test_truncated_and_corrupted_bytes_raise_container_error():
+    values = smooth((30, 31), seed=6)
+    half = 0.01
+    data, _ = interp.encode(values, half)
+    with pytest.raises(ContainerError):
+        interp.decode(b"", values.shape, half)
+    with pytest.raises(ContainerError):
+        interp.decode(bytes([0xE0]) + data[1:], values.shape, half)  # unknown flags
+    with pytest.raises(ContainerError):
+        interp.decode(data[:1] + b"\xff\xff\xff\xff\x7f" + data[2:], values.shape, half)
+    rng = np.random.default_rng(0)
+    for cut in range(len(data)):  # truncation: an error, or (the stream's tail) some values
+        try:
+            out = interp.decode(data[:cut], values.shape, half)
+        except ContainerError:
+            continue
+        assert out.shape == values.shape
+    for _ in range(200):  # random damage: an error or values, never a hang or a crash
+        damaged = bytearray(data)
+        for i in rng.integers(0, len(data), 3):
+            damaged[i] = rng.integers(0, 256)
+        try:
+            out = interp.decode(bytes(damaged), values.shape, half)
+        except ContainerError:
+            continue
+        assert out.shape == values.shape
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError):
+        interp.encode(np.zeros(3), 0.0)
+    with pytest.raises(ValueError):
+        interp.encode(np.zeros(3), 0.1, np.zeros(4, bool))
