@@ -1,7 +1,7 @@
 """encode(chunk) -> bytes and decode(bytes) -> chunk: the one place that joins nn/ and coding/.
 
-Encode: validate -> find the NaNs (a lossless mask) -> store exactly what needs no model (empty,
-constant) -> let the mode store the rest (modes/) -> the container, or the raw values where
+Encode: validate -> find the NaNs, or an integer chunk's zeros (a lossless mask) -> store
+exactly what needs no model (empty, constant) -> let the mode store the rest (modes/) -> the container, or the raw values where
 those are smaller. Decode reads the container and hands it to the decoder of its kind.
 """
 
@@ -48,7 +48,11 @@ def encode(chunk: np.ndarray, model: Model, mode: Mode, inner_steps: int) -> byt
     chunk = validate(chunk, model)
     fortran = chunk.ndim > 1 and chunk.flags.f_contiguous and not chunk.flags.c_contiguous
     layout = dict(dtype=chunk.dtype, shape=chunk.shape, fortran_order=fortran)
-    finite = np.isfinite(chunk) if chunk.dtype.kind == "f" else np.ones(chunk.shape, bool)
+    finite = np.isfinite(chunk) if chunk.dtype.kind == "f" else chunk != 0
+    if chunk.dtype.kind in "iu" and not finite.any():
+        finite[...] = True  # all zeros: a constant chunk
+    # The mask marks what is stored exactly without being coded: NaNs in floats, zeros in
+    # integers (an MNI volume's background must come back exactly zero, whatever the bound).
     mask = None if finite.all() else encode_mask(~finite)
     if not finite.any():
         return Container(kind=Kind.EMPTY, **layout).to_bytes(model.hash)
@@ -88,7 +92,5 @@ def decode(data: bytes, model: Model) -> np.ndarray:
                                  f"{model.ndim}-D patches")
         out = modes.decode(c, model, ~missing if missing is not None else np.ones(c.shape, bool))
     if missing is not None:
-        if c.dtype.kind != "f":
-            raise ContainerError("corrupted inrcodec chunk: a NaN mask on integer data")
-        out[missing] = np.nan
+        out[missing] = np.nan if c.dtype.kind == "f" else 0
     return np.asfortranarray(out) if c.fortran_order else out

@@ -63,6 +63,6 @@ def test_info_reports_codec_model_and_ratio(ds, tmp_path):
     out = subprocess.run(["inrcodec", "info", str(tmp_path / "a.zarr")], check=True,
                          capture_output=True, text=True).stdout
     row = next(line for line in out.splitlines() if line.startswith(A1B_VARIABLE))
-    assert INRCodec().model.hash[:12] in row and "latents" in row
+    assert INRCodec().model.hash[:12] in row and INRCodec().mode.label in row
     ratio = float(row.split()[-2])
     assert ratio > 10 and np.isfinite(ratio)

@@ -55,11 +55,20 @@ class INRCodec(Codec):
     latent_bits : quantization resolution of the latents, 1-12 in steps of 1/16 (such as 6.5);
         each bit halves the quantization step and costs about one more bit per latent
         dimension that varies.
+    min_psnr : with no bound or budget, what every chunk keeps: at least this PSNR (dB, over
+        the chunk's own value range). A chunk whose network reconstruction falls short is stored
+        within the absolute bound that gets there instead (error-bounded coding, below). None:
+        the network's reconstruction, however poor (quality then depends on the model knowing
+        the data).
     inner_steps : gradient steps that fit each patch's latent at encode time (decoding never
         fits, so this changes encode speed and quality only).
     max_error : absolute error bound: every finite value decodes within it (the network
         predicts, a range-coded residual corrects). Costs more bits than plain latents.
-    relative_error : the same, as a fraction of each chunk's value range (max - min).
+    relative_error : the same, as a fraction of each chunk's value range (max - min): one
+        absolute bound per chunk. Not a pointwise relative bound: that is the next setting.
+    pointwise_relative_error : every finite value within this fraction of its own magnitude,
+        ``|x - y| <= eps |x|`` (zeros stay exactly zero), as ClimateBenchPress and
+        compression-safeguards define a relative bound. Coded by spatial prediction alone.
     bits_per_value : size budget: every chunk takes at most this many bits per value, its
         header included, and comes within a byte or so of it (see ``inrcodec.modes.budget``).
         The latents' resolution is then chosen per chunk and ``latent_bits`` is not used.
@@ -75,13 +84,16 @@ class INRCodec(Codec):
     def __init__(self, model="default-2d", latent_bits: float = 6.5, inner_steps: int = 3,
                  max_error: float | None = None, relative_error: float | None = None,
                  bits_per_value: float | None = None, embed_model: bool | None = None,
-                 model_hash: str | None = None, model_data: str | None = None):
+                 model_hash: str | None = None, model_data: str | None = None,
+                 pointwise_relative_error: float | None = None,
+                 min_psnr: float | None = modes.DEFAULT_MIN_PSNR):
         if not (isinstance(inner_steps, int) and 0 <= inner_steps <= core.MAX_INNER_STEPS):
             raise ValueError(f"inner_steps must be an integer from 0 to {core.MAX_INNER_STEPS}")
-        self.mode = modes.from_settings(latent_bits, max_error, relative_error, bits_per_value)
+        self.mode = modes.from_settings(latent_bits, max_error, relative_error, bits_per_value,
+                                        pointwise_relative_error, min_psnr)
         self.latent_bits, self.inner_steps, self.embed_model = latent_bits, inner_steps, embed_model
         self.max_error, self.relative_error = max_error, relative_error
-        self.bits_per_value = bits_per_value
+        self.bits_per_value, self.pointwise_relative_error = bits_per_value, pointwise_relative_error
         if isinstance(model, Model):
             self.model_name = str(model.card.get("name", "custom"))
         else:

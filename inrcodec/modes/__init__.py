@@ -8,35 +8,43 @@ A new mode is one new class (and, if it writes a new kind of chunk, that kind's 
 import numpy as np
 
 from ..coding.container import Container, Kind
-from . import bounded, latents
+from . import bounded, network, relative
 from .base import Chunk, Mode
 from .bounded import Bounded
 from .budget import Budget, BudgetError
-from .latents import Latents
+from .latents import DEFAULT_MIN_PSNR, Latents
+from .relative import PointwiseRelative
 
-__all__ = ["Bounded", "Budget", "BudgetError", "Chunk", "Latents", "Mode", "decode",
-           "from_settings"]
+__all__ = ["DEFAULT_MIN_PSNR", "Bounded", "Budget", "BudgetError", "Chunk", "Latents", "Mode", "PointwiseRelative",
+           "decode", "from_settings"]
 
 # The settings that select a mode other than plain latents; at most one is given.
-BOUND_SETTINGS = ("max_error", "relative_error", "bits_per_value")
+BOUND_SETTINGS = ("max_error", "relative_error", "pointwise_relative_error", "bits_per_value")
 
-DECODERS = {Kind.LATENTS: latents.decode, Kind.BOUNDED: bounded.decode}
+DECODERS = {Kind.LATENTS: network.decode, Kind.BOUNDED: bounded.decode,
+            Kind.BOUNDED_SPATIAL: bounded.decode, Kind.SPATIAL: bounded.decode_spatial,
+            Kind.RELATIVE: relative.decode}
 
 
 def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
-                  relative_error: float | None = None, bits_per_value: float | None = None) -> Mode:
+                  relative_error: float | None = None, bits_per_value: float | None = None,
+                  pointwise_relative_error: float | None = None,
+                  min_psnr: float | None = DEFAULT_MIN_PSNR) -> Mode:
     """The mode that a codec's settings select."""
     given = {name: value for name, value in [("max_error", max_error),
                                              ("relative_error", relative_error),
+                                             ("pointwise_relative_error", pointwise_relative_error),
                                              ("bits_per_value", bits_per_value)]
              if value is not None}
     if len(given) > 1:
         raise ValueError(f"give one of {', '.join(BOUND_SETTINGS)}, not {' and '.join(given)}")
     if bits_per_value is not None:
         return Budget(bits_per_value)
+    if pointwise_relative_error is not None:
+        return PointwiseRelative(pointwise_relative_error)
     if given:
         return Bounded(latent_bits, max_error=max_error, relative_error=relative_error)
-    return Latents(latent_bits)
+    return Latents(latent_bits, min_psnr)
 
 
 def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:

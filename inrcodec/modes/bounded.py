@@ -9,10 +9,10 @@ import numpy as np
 
 from ..coding import residual
 from ..coding.container import Container, Kind
-from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
+from . import spatial
 from .base import Chunk, Mode, cast, positive
-from .latents import fit, latent_fields, latents_of, predict
+from .network import fit, latent_fields, latents_of, predict
 
 
 class Bounded(Mode):
@@ -55,32 +55,59 @@ class Bounded(Mode):
         return self.relative_error * float(exact.max() - exact.min())
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
-        bound = self.bound(chunk.values)
-        magnitude = _magnitude(chunk.norm)
-        half = residual.half_step(bound, chunk.array.dtype, magnitude)
-        if not half > 0:
-            raise ValueError(f"an error bound of {bound:.3g} is below the resolution of "
-                             f"{chunk.array.dtype} data of this magnitude: store it losslessly "
-                             "instead")
-        quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
-        # Residuals pay for every error of a bounded chunk's prediction (measured: 1-3% more bytes
-        # at bounds of 0.05-0.5 K on A1B with rate-distortion symbols), so it keeps nearest rounding.
-        symbols = quantizer.quantize(fit(chunk, model, inner_steps, quantizer))
-        prediction = predict(model, quantizer.dequantize(symbols), chunk.array.shape, chunk.norm,
+        return within(chunk, model, inner_steps, self.bound(chunk.values), self.latent_bits)[0]
+
+
+def within(chunk: Chunk, model, inner_steps: int, bound: float, latent_bits: float,
+           fitted: np.ndarray | None = None) -> tuple[Container, np.ndarray]:
+    """The shortest way to store the chunk with every finite value within ``bound``, and its
+    decoded values: spatial prediction alone, or the network's prediction with its residual
+    coded value by value or by spatial prediction. Where the network predicts poorly its
+    residual holds all of the field's structure, and the spatial predictor alone wins."""
+    array, finite, header = chunk.array, chunk.finite, chunk.header
+    section, decoded = spatial.encode_spatial(array, finite, bound)
+    candidates = [(Container(kind=Kind.SPATIAL, max_error=bound, residuals=section, **header),
+                   decoded)]
+    half = residual.half_step(bound, array.dtype, chunk.norm)
+    if half > 0:
+        quantizer = model.quantizer(*LatentQuantizer.resolution(latent_bits))
+        # Residuals pay for every error of the prediction (measured: 1-3% more bytes at bounds
+        # of 0.05-0.5 K on A1B with rate-distortion symbols), so they keep nearest rounding.
+        if fitted is None:
+            fitted = fit(chunk, model, inner_steps, quantizer)
+        symbols = quantizer.quantize(fitted)
+        prediction = predict(model, quantizer.dequantize(symbols), array.shape, chunk.norm,
                              exact=True)
-        exact = chunk.values.astype(np.float64)
-        dtype = chunk.array.dtype
-        residuals, exceptions = residual.quantize(exact, prediction[chunk.finite], half, bound,
-                                                  magnitude, dtype, lambda v: cast(v, dtype))
-        coded = residual.encode(residuals, exceptions, chunk.values[exceptions])
-        return Container(kind=Kind.BOUNDED, max_error=bound, residuals=coded,
-                         **latent_fields(chunk, quantizer, symbols))
+        fields = latent_fields(chunk, quantizer, symbols)
+        section, decoded = _encode_residual(array, finite, prediction, bound, half, chunk.norm)
+        candidates.append((Container(kind=Kind.BOUNDED, max_error=bound, residuals=section,
+                                     **fields), decoded))
+        section, decoded = spatial.encode_residual(array, finite, prediction, bound, chunk.norm)
+        candidates.append((Container(kind=Kind.BOUNDED_SPATIAL, max_error=bound,
+                                     residuals=section, **fields), decoded))
+    return min(candidates, key=lambda c: len(c[0].to_bytes(model.hash)))
+
+
+def _encode_residual(array, finite, prediction, bound, half, norm) -> tuple[bytes, np.ndarray]:
+    """The network's residual coded value by value (kind BOUNDED), and the decoded chunk."""
+    values, dtype = array[finite], array.dtype
+    exact = values.astype(np.float64)
+    symbols, missed = residual.quantize(exact, prediction[finite], half, bound, norm, dtype,
+                                        lambda v: cast(v, dtype))
+    decoded = cast(prediction, dtype)
+    kept = cast(residual.reconstruct(prediction[finite], symbols, half), dtype)
+    kept[missed] = values[missed]
+    decoded[finite] = kept
+    return residual.encode(symbols, missed, values[missed]), decoded
 
 
 def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
     values = predict(model, latents_of(c, model), c.shape, c.normalisation, exact=True)
+    if c.kind == Kind.BOUNDED_SPATIAL:
+        return spatial.decode_residual(c.residuals, values, c.dtype, finite, c.max_error,
+                                       c.normalisation)
     out = cast(values, c.dtype)
-    half = residual.half_step(c.max_error, c.dtype, _magnitude(c.normalisation))
+    half = residual.half_step(c.max_error, c.dtype, c.normalisation)
     symbols, exceptions, exact = residual.decode(c.residuals, int(finite.sum()), c.dtype)
     kept = cast(residual.reconstruct(values[finite], symbols, half), c.dtype)
     kept[exceptions] = exact
@@ -88,6 +115,5 @@ def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
     return out
 
 
-def _magnitude(norm: Normalisation) -> float:
-    """A bound on the values' magnitude that encoder and decoder derive alike (for slack)."""
-    return abs(norm.offset) + 16.0 * norm.scale
+def decode_spatial(c: Container, model, finite: np.ndarray) -> np.ndarray:
+    return spatial.decode_spatial(c.residuals, c.shape, c.dtype, finite, c.max_error)

@@ -1,104 +1,68 @@
-"""Plain latents: each patch is the network's reconstruction from its quantized latents.
+"""Plain latents: each patch is the network's reconstruction from its quantized latents,
+wherever that reaches the mode's PSNR floor."""
 
-Also the network's side of every other mode that uses it: fitting the latents, reading them
-back from a chunk, and evaluating the network on the chunk's grid.
-"""
+import math
 
 import numpy as np
-import torch
 
 from ..coding.container import Container, Kind
-from ..coding.entropy import decode_gated, decode_symbols, encode_symbols, rate_distortion_symbols
-from ..coding.normalise import Normalisation
+from ..coding.entropy import rate_distortion_symbols
 from ..coding.quantize import LatentQuantizer
-from ..nn.coords import grid
-from ..nn.fit import errors_in_batches, fit_in_batches
-from ..patches import count_patches, from_patches
-from .base import Chunk, Mode, cast
+from ..measure import psnr_db
+from .base import Chunk, Mode, positive
+from .bounded import within
+from .network import decode, fit, latent_fields
 
-PATCH_BATCH = 256  # patches per forward pass: bounds memory on large chunks
-CLIPS = (8.0, 4.0)  # in training spreads: a patch whose coefficients exceed 4 also tries these
+DEFAULT_MIN_PSNR = 40.0  # dB over a chunk's range: what INRCodec() promises on any data
 
 
 class Latents(Mode):
-    """The network's reconstruction at ``latent_bits`` (1-12, in steps of 1/16)."""
+    """The network's reconstruction at ``latent_bits`` (1-12, in steps of 1/16), wherever it
+    reaches ``min_psnr`` dB over the chunk's own range; elsewhere the chunk is stored within the
+    absolute bound that gives that PSNR (modes/bounded.py). ``min_psnr=None``: the network's
+    reconstruction, however poor."""
 
-    def __init__(self, latent_bits: float = 6.5):
+    def __init__(self, latent_bits: float = 6.5, min_psnr: float | None = DEFAULT_MIN_PSNR):
         LatentQuantizer.resolution(latent_bits)  # validates it
-        self.latent_bits = latent_bits
+        if min_psnr is not None:
+            positive("min_psnr", min_psnr)
+        self.latent_bits, self.min_psnr = latent_bits, min_psnr
 
     def settings(self) -> dict:
-        return {"latent_bits": self.latent_bits}
+        return {"latent_bits": self.latent_bits, "min_psnr": self.min_psnr}
 
     @property
     def promise(self) -> str:
-        return (f"no bound: the model's reconstruction at {self.latent_bits:g}-bit latents, "
-                "as good as the model knows data of this kind")
+        if self.min_psnr is None:
+            return (f"no bound: the model's reconstruction at {self.latent_bits:g}-bit latents, "
+                    "as good as the model knows data of this kind")
+        return (f"every chunk at least {self.min_psnr:g} dB PSNR over its own range: the model's "
+                f"reconstruction ({self.latent_bits:g}-bit latents) where it gets there, an error "
+                "bound where it does not")
 
     @property
     def label(self) -> str:
-        return "latents"
+        return "latents" if self.min_psnr is None else f">={self.min_psnr:g} dB"
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
-        symbols = rate_distortion_symbols(fit(chunk, model, inner_steps, quantizer), quantizer)
-        return Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
+        fitted = fit(chunk, model, inner_steps, quantizer)
+        symbols = rate_distortion_symbols(fitted, quantizer)
+        container = Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
+        if self.min_psnr is None or _psnr(chunk, decode(container, model, chunk.finite)) >= self.min_psnr:
+            return container
+        # A uniform quantizer's error has an rms of bound / sqrt(3): start there, and tighten
+        # until the decoded chunk gets there (most chunks do at once).
+        values = chunk.values.astype(np.float64)
+        bound = math.sqrt(3) * float(values.max() - values.min()) * 10 ** (-self.min_psnr / 20)
+        while True:
+            container, decoded = within(chunk, model, inner_steps, bound, self.latent_bits, fitted)
+            if _psnr(chunk, decoded) >= self.min_psnr:  # exact values, at worst, get there
+                return container
+            bound /= 2
 
 
-def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer) -> np.ndarray:
-    """Each patch's latents: a few meta-learned steps from the model's start, then the better of
-    those and the same with their coefficients clipped to a few training spreads. A patch that is
-    mostly padding or NaN has few points to fit, and a few steps can overshoot far beyond anything
-    seen in training: clipping took one A1B corner patch from 0.66 to 0.05 mean squared error."""
-    target, weight = chunk.patches(model.patch_shape)
-    coords = grid(model.patch_shape)
-    fitted = fit_in_batches(model.net, model.step_sizes, coords, target, weight, inner_steps,
-                            PATCH_BATCH).numpy()
-    coefficients = quantizer.coefficients(fitted)
-    # Only patches that some clip would change are worth the extra forward passes.
-    moved = np.flatnonzero((np.abs(coefficients) > min(CLIPS) * quantizer.std).any(-1))
-    if len(moved) == 0:
-        return fitted
-    candidates = [fitted[moved]] + [quantizer.latents(np.clip(coefficients[moved], -k * quantizer.std,
-                                                              k * quantizer.std)) for k in CLIPS]
-    errors = torch.stack([errors_in_batches(model.net, coords, torch.from_numpy(c),
-                                            target[moved], weight[moved], PATCH_BATCH)
-                          for c in candidates])
-    best = fitted.copy()
-    best[moved] = np.stack(candidates)[errors.argmin(0).numpy(), np.arange(len(moved))]
-    return best
-
-
-def latent_fields(chunk: Chunk, quantizer: LatentQuantizer, symbols: np.ndarray) -> dict:
-    """The Container fields of a chunk whose latents are ``symbols``."""
-    return dict(latent_bits=quantizer.bits, latent_fraction=quantizer.fraction,
-                normalisation=chunk.norm, payload=encode_symbols(symbols, quantizer), **chunk.header)
-
-
-def latents_of(c: Container, model) -> np.ndarray:
-    """The dequantized latents of a chunk with latents."""
-    quantizer = model.quantizer(c.latent_bits, c.latent_fraction, headroom=c.latent_headroom)
-    n_patches = count_patches(c.shape, model.patch_shape)
-    if c.gated:
-        symbols, kept = decode_gated(c.payload, n_patches, quantizer)
-        return np.where(kept, quantizer.dequantize(symbols), np.float32(0))
-    return quantizer.dequantize(decode_symbols(c.payload, n_patches, quantizer,
-                                               little_endian_words=c.little_endian_words))
-
-
-def predict(model, latents: np.ndarray, shape: tuple[int, ...], norm: Normalisation,
-            exact: bool = False) -> np.ndarray:
-    """The network's values (float64) on a chunk of ``shape``; ``exact`` evaluates in float64,
-    which error-bounded chunks need so that another machine predicts the same to ~1e-15."""
-    net = model.net64 if exact else model.net
-    dtype = torch.float64 if exact else torch.float32
-    coords = grid(model.patch_shape).to(dtype)
-    latents = torch.from_numpy(latents).to(dtype)
-    with torch.no_grad():
-        patches = torch.cat([net(coords, latents[i:i + PATCH_BATCH])
-                             for i in range(0, len(latents), PATCH_BATCH)])
-    return norm.invert(from_patches(patches.numpy(), shape, model.patch_shape))
-
-
-def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
-    return cast(predict(model, latents_of(c, model), c.shape, c.normalisation), c.dtype)
+def _psnr(chunk: Chunk, decoded: np.ndarray) -> float:
+    values = chunk.values.astype(np.float64)
+    error = decoded[chunk.finite].astype(np.float64) - values
+    return psnr_db(float(values.max() - values.min()), float(np.sqrt(np.mean(error ** 2))))

@@ -1,0 +1,108 @@
+"""The modes' promises on data the model never saw: bounds that cost no more than spatial
+prediction alone, a pointwise relative bound, the default PSNR floor, and raw storage."""
+
+import json
+from pathlib import Path
+
+import numcodecs
+import numpy as np
+import pytest
+
+from inrcodec import INRCodec
+from inrcodec.coding.container import Container, Kind
+from inrcodec.measure import psnr
+
+FIXTURE_CODEC = json.loads(
+    (Path(__file__).parent / "fixtures" / "v3" / "latents" / "codec.json").read_text())
+
+
+def power_law_field(shape, slope=3.0, seed=0) -> np.ndarray:
+    """A Gaussian random field with a power-law spectrum: nothing like the A1B fields."""
+    rng = np.random.default_rng(seed)
+    k = np.sqrt(sum(f ** 2 for f in np.meshgrid(*[np.fft.fftfreq(n) for n in shape], indexing="ij")))
+    spectrum = np.where(k > 0, k, np.inf) ** (-slope / 2)
+    field = np.fft.ifftn(spectrum * np.fft.fftn(rng.normal(size=shape))).real
+    return (field / field.std()).astype(np.float32)
+
+
+def kind(codec, data) -> Kind:
+    return Container.from_bytes(data, codec.model.hash).kind
+
+
+def test_an_unseen_field_within_a_bound_uses_spatial_prediction_alone():
+    field = power_law_field((1, 111, 147))
+    bound = 0.01 * float(np.ptp(field))
+    codec = INRCodec(max_error=bound)
+    data = codec.encode(field)
+    assert np.abs(codec.decode(data) - field).max() <= bound
+    assert kind(codec, data) == Kind.SPATIAL  # the network's residual would cost more
+    assert 8 * len(data) / field.size < 3.0
+
+
+def test_a_learned_field_within_a_bound_uses_the_network(a1b):
+    codec = INRCodec(max_error=0.42)  # 1% of the test fields' range
+    data = codec.encode(a1b[200:201])
+    assert np.abs(codec.decode(data) - a1b[200:201]).max() <= 0.42
+    assert kind(codec, data) in (Kind.BOUNDED, Kind.BOUNDED_SPATIAL)
+
+
+def test_the_default_codec_keeps_its_psnr_floor_on_any_data():
+    codec = INRCodec()
+    assert "40 dB" in codec.mode.promise
+    field = power_law_field((1, 74, 98), slope=2.0, seed=1) * 3 + 280
+    decoded = codec.decode(data := codec.encode(field))
+    assert psnr(field, decoded) >= 40 and kind(codec, data) != Kind.LATENTS
+    raw = INRCodec(min_psnr=None)  # the network alone, however poor: the earlier behaviour
+    assert psnr(field, raw.decode(raw.encode(field))) < 35
+
+
+def test_past_the_networks_ceiling_a_higher_floor_is_kept(a1b):
+    codec = INRCodec(min_psnr=55)
+    assert psnr(a1b[200:201], codec.decode(codec.encode(a1b[200:201]))) >= 55
+
+
+@pytest.mark.parametrize("dtype", ["f4", "f8", "i4", "f2"])
+def test_the_pointwise_relative_bound_holds_with_zeros_negatives_and_nans(dtype):
+    field = power_law_field((1, 37, 49), seed=2).astype(np.float64) * 1000
+    field[0, :5] = 0
+    if dtype[0] == "f":
+        field[0, 10:12, 3:9] = np.nan
+    field = field.astype(dtype)
+    for eps in (1e-2, 1e-3):
+        codec = INRCodec(pointwise_relative_error=eps)
+        decoded = codec.decode(codec.encode(field))
+        finite = np.isfinite(field.astype(np.float64))
+        x, y = field[finite].astype(np.float64), decoded[finite].astype(np.float64)
+        assert np.all(np.abs(y - x) <= eps * np.abs(x))
+        assert np.all(decoded[0, :5] == 0) and np.array_equal(np.isnan(decoded.astype("f8")), ~finite)
+
+
+def test_the_two_relative_settings_cannot_be_confused():
+    assert "range" in INRCodec(relative_error=0.01).mode.promise
+    assert "own magnitude" in INRCodec(pointwise_relative_error=0.01).mode.promise
+    with pytest.raises(ValueError, match="one of"):
+        INRCodec(relative_error=0.01, pointwise_relative_error=0.01)
+    config = INRCodec(pointwise_relative_error=1e-3).get_config()
+    assert numcodecs.get_codec({"id": "inrcodec", "pointwise_relative_error": 1e-3}) == \
+        numcodecs.get_codec(config)
+
+
+@pytest.mark.parametrize("dtype", ["i1", "u2", "i8"])
+def test_incompressible_chunks_are_stored_raw(dtype):
+    info = np.iinfo(dtype)
+    rng = np.random.default_rng(0)
+    noise = rng.integers(max(info.min, -2 ** 50), min(info.max, 2 ** 50), (37, 49), endpoint=True)
+    chunk = noise.astype(dtype)
+    codec = numcodecs.get_codec({**FIXTURE_CODEC, "max_error": 0.5})
+    data = codec.encode(chunk)
+    assert len(data) <= chunk.nbytes + 12  # 64-bit values of 51 random bits code smaller
+    assert kind(codec, data) == Kind.RAW or dtype == "i8"
+    assert np.array_equal(codec.decode(data), chunk)
+
+
+def test_exact_zeros_of_an_integer_volume_stay_zero():
+    volume = np.zeros((16, 16, 16), "i2")
+    volume[4:12, 4:12, 4:12] = np.rint(power_law_field((8, 8, 8)) * 50 + 400)
+    codec = INRCodec("default-3d", max_error=2)
+    decoded = codec.decode(codec.encode(volume))
+    assert np.all(decoded[volume == 0] == 0) and np.abs(decoded.astype(int) - volume).max() <= 2
