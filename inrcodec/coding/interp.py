@@ -17,10 +17,15 @@ both sides know.
 
 Entropy coding (constriction's range coder): each point's context is the local activity of its
 known neighbours (the larger of their first and third differences, in quantizer steps, in
-``CONTEXTS`` octave buckets); its symbol is coded with a discretised logistic whose scale code
-(quarter octaves, normalise.py's grid) is ``max(level code, activity code + 4 bucket)``: one
-code per level, one per chunk, chosen by the encoder for the fewest bits. Symbols beyond the
-table's ``+-K`` take an escape symbol and are stored as svarints beside the stream.
+``CONTEXTS`` octave buckets, found by comparisons, not logarithms); its symbol is coded with a
+discretised table of one of ``SHAPES`` (a Laplace, two Laplace mixtures, a logistic; one per
+chunk) whose rms code (quarter octaves, normalise.py's grid) is
+``max(level code, activity code + 4 bucket)``: one code per level and one per chunk, so a
+37 x 49 chunk spends about 6 bytes on its tables. The encoder picks the codes and shape that
+cost the fewest bits, exactly costed from the symbols' histograms, and the interpolant and level
+bounds from trial sweeps on a central block (``TRIAL_POINTS``). Tables come from portable
+arithmetic only (entropy.portable_exp), so every machine builds the same ones. Symbols beyond a
+table's ``+-K`` take its escape symbol and are stored as svarints beside the stream.
 
 Section layout::
 
@@ -261,22 +266,21 @@ def _quantize(diff: np.ndarray, step: float) -> np.ndarray:
 
 def _choose(values: np.ndarray, half: float, missing: np.ndarray | None,
             cubic: bool | None, bound_mode: int | None) -> tuple[bool, int]:
-    """(cubic, bound mode) with the fewest estimated bits on a central block of the chunk."""
-    options = [(c, b) for c in ((True, False) if cubic is None else (cubic,))
-               for b in (range(len(BOUND_MODES)) if bound_mode is None else (bound_mode,))]
-    if len(options) == 1:
-        return options[0]
+    """(cubic, bound mode) with the fewest estimated bits on a central block of the chunk:
+    the interpolant first (at SZ3's default level bounds), then the level bounds for it."""
     block = _trial_block(values.shape)
     trial = values[block]
-    trial_missing = None if missing is None else missing[block]
+    trial_missing = None if missing is None or not missing[block].any() else missing[block]
 
-    if trial_missing is not None and not trial_missing.any():
-        trial_missing = None
-
+    @lru_cache(maxsize=None)
     def bits(option):
         return _plan(*_run(trial, half, trial_missing, option), shapes=(0,))[3]
 
-    return min(options, key=bits)
+    interpolants = (True, False) if cubic is None else (cubic,)
+    chosen = min(interpolants, key=lambda c: bits((c, 1 if bound_mode is None else bound_mode)))
+    if bound_mode is not None:
+        return chosen, bound_mode
+    return chosen, min(range(len(BOUND_MODES)), key=lambda b: bits((chosen, b)))
 
 
 def _trial_block(shape: tuple[int, ...]) -> tuple:
@@ -351,7 +355,8 @@ def _cell_codes(level_code: int, activity_code: int) -> list[int]:
 
 # --- the stream ----------------------------------------------------------------------------
 
-def _plan(sweep: _Sweep, symbols: list, shapes=range(len(SHAPES))) -> tuple[int, int, dict, float]:
+def _plan(sweep: _Sweep, symbols: list,
+          shapes: tuple[int, ...] | None = None) -> tuple[int, int, dict, float]:
     """(shape, activity code, level codes, estimated bits) for the steps' (q, bucket) pairs:
     the fewest bits over ``shapes``."""
     width = 2 * MAX_K + 3
@@ -366,33 +371,38 @@ def _plan(sweep: _Sweep, symbols: list, shapes=range(len(SHAPES))) -> tuple[int,
     levels = sorted({h[0] for h in histograms}, reverse=True)
     row = {level: i for i, level in enumerate(levels)}
     best = (math.inf,)
-    for shape in shapes:
+    for shape in range(len(SHAPES)) if shapes is None else shapes:
         bits = _bit_matrix(shape)
-        costs = np.zeros((len(levels), CONTEXTS, SCALE_CODES))
+        costs = np.zeros((len(levels), CONTEXTS, SCALE_CODES))  # bits of each cell under each code
         for level, buckets, index, counts in histograms:
             for b in np.unique(buckets):
                 chosen = buckets == b
                 costs[row[level], b] += bits[:, index[chosen]] @ counts[chosen]
-        # Level codes worth trying: near each level's best single table; activity codes: near
-        # any bucket's best.
-        used = costs.any(2)
-        own = costs.argmin(2)[used]
-        activities = np.arange(max(0, own.min() - 4 * CONTEXTS), min(SCALE_CODES, own.max() + 1))
+        # Level codes worth trying: near each level's best single table.
         single = costs.sum(1).argmin(1)
-        offsets = np.arange(-12, 5)
-        levels_codes = np.clip(single[:, None] + offsets, 0, SCALE_CODES - 1)  # (L, offsets)
-        cell = np.minimum(np.maximum(levels_codes[:, None, :, None], activities[None, :, None, None]
-                                     + 4 * np.arange(CONTEXTS)), SCALE_CODES - 1)  # (L, A, O, B)
-        # totals[l, a, o]: level l's bits with activity code a and level code levels_codes[l, o]
-        totals = costs[np.arange(len(levels))[:, None, None, None], np.arange(CONTEXTS), cell].sum(3)
+        level_codes = np.clip(single[:, None] + np.arange(-12, 5), 0, SCALE_CODES - 1)  # (L, O)
+        # Activity codes: every fourth in reach of the cells' own best codes, then around the best.
+        own = costs.argmin(2)[costs.any(2)]
+        coarse = np.arange(max(0, own.min() - 4 * CONTEXTS), min(SCALE_CODES, own.max() + 4), 4)
+        centre = int(coarse[_totals(costs, level_codes, coarse).min(2).sum(0).argmin()])
+        activities = np.arange(max(0, centre - 3), min(SCALE_CODES, centre + 4))
+        totals = _totals(costs, level_codes, activities)
         per_activity = totals.min(2).sum(0)
         a = int(per_activity.argmin())
         total = float(per_activity[a]) + 7.0 * (1 + len(levels))
         if total < best[0]:
             best = (total, shape, SCALE_LOW + int(activities[a]),
-                    {level: SCALE_LOW + int(levels_codes[i, totals[i, a].argmin()])
+                    {level: SCALE_LOW + int(level_codes[i, totals[i, a].argmin()])
                      for i, level in enumerate(levels)})
     return best[1], best[2], best[3], best[0]
+
+
+def _totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray) -> np.ndarray:
+    """[l, a, o]: level l's bits with activity code index ``activities[a]`` and level code index
+    ``level_codes[l, o]`` (every bucket at ``max(level, activity + 4 bucket)``)."""
+    cell = np.minimum(np.maximum(level_codes[:, None, :, None], activities[None, :, None, None]
+                                 + 4 * np.arange(CONTEXTS)), SCALE_CODES - 1)  # (L, A, O, B)
+    return costs[np.arange(len(costs))[:, None, None, None], np.arange(CONTEXTS), cell].sum(3)
 
 
 _UNIFORM = constriction.stream.model.Categorical(np.full(SCALE_CODES, 1.0 / SCALE_CODES,
@@ -438,14 +448,23 @@ def _range_code(segments: list) -> bytes:
     if sum(len(s) for _, s in segments) > SMALL_STREAM:
         return data.rstrip(b"\0")
     value = int.from_bytes(data, "big")
-    for drop in range(min(len(data), 8), 0, -1):
+
+    def cut(drop: int) -> bytes | None:  # rounded up within the coder's final interval
         unit = 256 ** drop
         rounded = -(-value // unit) * unit
-        if rounded < 256 ** len(data):
-            candidate = rounded.to_bytes(len(data), "big")[:-drop]
-            if _decodes(candidate, segments):
-                return candidate
-    return data.rstrip(b"\0")
+        return rounded.to_bytes(len(data), "big")[:-drop] if rounded < 256 ** len(data) else None
+
+    # A cut that decodes leaves every shorter cut decoding too (it lies between the full
+    # value and the longer cut's): bisect for the longest.
+    good, bad = 0, min(len(data), 8) + 1
+    while bad - good > 1:
+        drop = (good + bad) // 2
+        candidate = cut(drop)
+        if candidate is not None and _decodes(candidate, segments):
+            good = drop
+        else:
+            bad = drop
+    return cut(good) if good else data.rstrip(b"\0")
 
 
 def _words(data: bytes) -> np.ndarray:
