@@ -1,8 +1,9 @@
 """inrcodec: lossy compression of scientific arrays with meta-learned neural representations."""
 
+# Only what opening a store needs is imported here: torch (about 1.4 s) waits for the first
+# encode or decode.
 from .codecs.numcodecs import INRCodec
 from .coding.container import ContainerError, ModelMismatchError
-from .model import Model, ModelError
 
 __all__ = ["INRCodec", "INRSerializer", "Model", "ModelError", "ContainerError",
            "ModelMismatchError"]
@@ -10,6 +11,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
+    if name in ("Model", "ModelError"):
+        from . import model
+
+        return getattr(model, name)
     if name == "INRSerializer":  # needs zarr (the "zarr" extra); numcodecs users may lack it
         try:
             from .codecs.zarr3 import INRSerializer

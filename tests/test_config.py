@@ -48,8 +48,25 @@ def test_a_bundled_model_is_named_by_hash_not_embedded(tmp_path):
 def test_an_unknown_setting_says_a_newer_inrcodec_wrote_it():
     config = INRCodec().get_config()
     config["residual_predictor"] = "cubic"
+    codec = numcodecs.get_codec(config)  # a store with it still opens
     with pytest.raises(ConfigError, match="residual_predictor.*newer inrcodec.*upgrade"):
-        numcodecs.get_codec(config)
+        codec.decode(b"")
+    assert codec.get_config() == config
+
+
+def test_one_unusable_variable_leaves_the_others_readable(tmp_path):
+    ds = open_a1b()[[A1B_VARIABLE]].isel(time=slice(200, 202))
+    ds["other"] = ds[A1B_VARIABLE] + 1
+    encoding = {v: {"compressors": INRCodec(), "chunks": (1, 37, 49)} for v in ds.data_vars}
+    ds.to_zarr(tmp_path / "s.zarr", zarr_format=2, consolidated=False, encoding=encoding)
+    meta = tmp_path / "s.zarr" / "other" / ".zarray"
+    zarray = json.loads(meta.read_text())
+    zarray["compressor"]["latent_bits"] = "lots"  # damaged, or a newer inrcodec's
+    meta.write_text(json.dumps(zarray))
+    opened = xr.open_zarr(tmp_path / "s.zarr", consolidated=False)
+    assert np.isfinite(opened[A1B_VARIABLE].values).all()
+    with pytest.raises(ConfigError, match="unusable inrcodec codec config: latent bits"):
+        opened["other"].values
 
 
 def test_a_store_cannot_make_its_reader_read_a_local_file(tmp_path, a1b, monkeypatch):

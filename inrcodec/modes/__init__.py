@@ -12,10 +12,10 @@ from . import bounded, network, relative
 from .base import Chunk, Mode
 from .bounded import Bounded
 from .budget import Budget, BudgetError
-from .latents import DEFAULT_MIN_PSNR, Latents
+from .latents import Latents
 from .relative import PointwiseRelative
 
-__all__ = ["DEFAULT_MIN_PSNR", "Bounded", "Budget", "BudgetError", "Chunk", "Latents", "Mode", "PointwiseRelative",
+__all__ = ["Bounded", "Budget", "BudgetError", "Chunk", "Latents", "Mode", "PointwiseRelative",
            "decode", "from_settings"]
 
 # The settings that select a mode other than plain latents; at most one is given.
@@ -29,8 +29,8 @@ DECODERS = {Kind.LATENTS: network.decode, Kind.BOUNDED: bounded.decode,
 def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
                   relative_error: float | None = None, bits_per_value: float | None = None,
                   pointwise_relative_error: float | None = None,
-                  min_psnr: float | None = DEFAULT_MIN_PSNR) -> Mode:
-    """The mode that a codec's settings select."""
+                  min_psnr: float | None = None) -> Mode:
+    """The mode that a codec's settings select (the codec holds their defaults)."""
     given = {name: value for name, value in [("max_error", max_error),
                                              ("relative_error", relative_error),
                                              ("pointwise_relative_error", pointwise_relative_error),

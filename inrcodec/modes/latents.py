@@ -13,16 +13,13 @@ from .base import Chunk, Mode, positive
 from .bounded import within
 from .network import decode, fit, latent_fields
 
-DEFAULT_MIN_PSNR = 40.0  # dB over a chunk's range: what INRCodec() promises on any data
-
-
 class Latents(Mode):
     """The network's reconstruction at ``latent_bits`` (1-12, in steps of 1/16), wherever it
     reaches ``min_psnr`` dB over the chunk's own range; elsewhere the chunk is stored within the
     absolute bound that gives that PSNR (modes/bounded.py). ``min_psnr=None``: the network's
     reconstruction, however poor."""
 
-    def __init__(self, latent_bits: float = 6.5, min_psnr: float | None = DEFAULT_MIN_PSNR):
+    def __init__(self, latent_bits: float = 6.5, min_psnr: float | None = None):
         LatentQuantizer.resolution(latent_bits)  # validates it
         if min_psnr is not None:
             positive("min_psnr", min_psnr)
