@@ -48,7 +48,7 @@ class Recipe:
     seed: int = _option(0, "seed of the weights and of the batches drawn", type=int)
     minutes: float | None = _option(59.0, "time budget of the outer loop", type=float)
     max_steps: int | None = _option(None, "outer steps (default: until the time budget)",
-                                    flag="--steps", type=int)
+                                    flag="--steps", type=int, metavar="STEPS")
 
     def __post_init__(self):
         if self.gate_penalty is not None:  # JSON and argparse hand back lists

@@ -10,27 +10,21 @@ fields it trained on (how much it has fitted them rather than their kind).
         [--markdown docs/mix.md]
 """
 
-import torch
 from pipelines_common import (
     PILOT_FIT,
     machine,
+    pilot,
     pilot_arguments,
-    pilot_scores,
     publish,
     side_by_side,
+    table,
     unquantized_psnr,
 )
 
-from inrcodec.sample_data import load_a1b
-from inrcodec.train import meta_train
-
 
 def score(mix: float, latent_dim: int, minutes: float) -> dict:
-    torch.set_num_threads(1)
-    fields = load_a1b()
-    model = meta_train(fields[PILOT_FIT], latent_dim=latent_dim, mix=mix, latent_basis=False,
-                       minutes=minutes, progress=False)
-    return {"mix": mix, "latent_dim": latent_dim, **pilot_scores(model, fields),
+    model, fields, scores = pilot(minutes, latent_dim=latent_dim, mix=mix, latent_basis=False)
+    return {"mix": mix, "latent_dim": latent_dim, **scores,
             "trained": unquantized_psnr(model, fields[PILOT_FIT][-48:], 3)}
 
 
@@ -44,10 +38,10 @@ def main() -> None:
     lines = [f"Affine-mix spread chosen on A1B: trained on fields 0-143 for {args.minutes:g} "
              f"minutes each, scored on fields 144-191 (unquantized latents, PSNR over their "
              f"range); {machine()}, {args.jobs} configurations at a time.", "",
-             "| mix | latent dim | outer steps | PSNR dB, fields 144-191, 3 steps | 10 steps | "
-             "PSNR dB, fields 96-143 (trained on) |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['mix']:g} | {r['latent_dim']} | {r['steps']} | {r['unseen_3']:.2f} | "
-              f"{r['unseen_10']:.2f} | {r['trained']:.2f} |" for r in rows]
+             *table(["mix", "latent dim", "outer steps", "PSNR dB, fields 144-191, 3 steps",
+                     "10 steps", "PSNR dB, fields 96-143 (trained on)"],
+                    [[f"{r['mix']:g}", r["latent_dim"], r["steps"], f"{r['unseen_3']:.2f}",
+                      f"{r['unseen_10']:.2f}", f"{r['trained']:.2f}"] for r in rows])]
     publish(lines, args.markdown)
 
 

@@ -17,8 +17,8 @@ from inrcodec.nn.fit import fit_latents
 from inrcodec.recipe import BUNDLED, add_recipe_arguments, recipe_from
 from inrcodec.train import normalised
 
-__all__ = ["PILOT_FIT", "PILOT_SCORE", "machine", "pilot_arguments", "pilot_scores", "psnr_at_rate",
-           "publish", "side_by_side", "train_and_save", "training_arguments", "unquantized_psnr"]
+__all__ = ["PILOT_FIT", "PILOT_SCORE", "machine", "pilot", "pilot_arguments", "psnr_at_rate",
+           "publish", "side_by_side", "table", "train_and_save", "training_arguments", "unquantized_psnr"]
 
 # Pilots choose settings without the test fields: trained on A1B fields 0-143, scored on the
 # later years 144-191, as the test fields 192-239 are later than all training fields.
@@ -71,12 +71,19 @@ def side_by_side(score, configs: list[tuple], jobs: int) -> list[dict]:
     return rows
 
 
-def pilot_scores(model, fields: np.ndarray) -> dict:
-    """A pilot model's outer steps and its unquantized PSNR on the unseen fields ``PILOT_SCORE``
-    with 3 and 10 inner steps."""
-    return {"steps": model.card["training"]["outer_steps"],
-            "unseen_3": unquantized_psnr(model, fields[PILOT_SCORE], 3),
-            "unseen_10": unquantized_psnr(model, fields[PILOT_SCORE], 10)}
+def pilot(minutes: float, **changes) -> tuple:
+    """One pilot run, in a worker process: the bundled recipe with ``changes``, meta-learned on
+    A1B fields ``PILOT_FIT`` for ``minutes`` on one torch thread. (The model, the A1B fields, its
+    outer steps and unquantized PSNR on the unseen fields ``PILOT_SCORE``, 3 and 10 inner steps.)"""
+    from inrcodec.sample_data import load_a1b
+    from inrcodec.train import meta_train
+
+    torch.set_num_threads(1)
+    fields = load_a1b()
+    model = meta_train(fields[PILOT_FIT], **{"minutes": minutes, **changes}, progress=False)
+    return model, fields, {"steps": model.card["training"]["outer_steps"],
+                           "unseen_3": unquantized_psnr(model, fields[PILOT_SCORE], 3),
+                           "unseen_10": unquantized_psnr(model, fields[PILOT_SCORE], 10)}
 
 
 RESOLUTIONS = (5.5, 6, 6.5, 7)  # latent bits around 0.15 bits per value, one field per chunk
@@ -93,6 +100,12 @@ def psnr_at_rate(model, fields: np.ndarray, rate: float = 0.15, fields_per_chunk
         raise ValueError(f"latent resolutions {resolutions} give {rates[0]:.3f}-{rates[-1]:.3f} "
                          f"bits per value, which does not bracket {rate}")
     return float(np.interp(rate, rates, psnrs))
+
+
+def table(columns: list[str], rows: list[list]) -> list[str]:
+    """The lines of a markdown table."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *["| " + " | ".join(map(str, cells)) + " |" for cells in rows]]
 
 
 def publish(lines: list[str], markdown: str | None) -> None:

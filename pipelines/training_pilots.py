@@ -15,28 +15,23 @@ resolutions). PSNR is over those fields' range in K.
 import json
 
 import numpy as np
-import torch
 from pipelines_common import (
-    PILOT_FIT,
     PILOT_SCORE,
     machine,
+    pilot,
     pilot_arguments,
-    pilot_scores,
     psnr_at_rate,
     publish,
     side_by_side,
+    table,
 )
 
 from inrcodec.recipe import BUNDLED
-from inrcodec.sample_data import load_a1b
-from inrcodec.train import meta_train
 
 
 def score(name: str, keywords: dict, minutes: float) -> dict:
-    torch.set_num_threads(1)
-    fields = load_a1b()
-    model = meta_train(fields[PILOT_FIT], **{"minutes": minutes, **keywords}, progress=False)
-    return {"name": name, "keywords": keywords, **pilot_scores(model, fields),
+    model, fields, scores = pilot(minutes, **keywords)
+    return {"name": name, "keywords": keywords, **scores,
             "at_015": psnr_at_rate(model, fields[PILOT_SCORE].astype(np.float64))}
 
 
@@ -50,10 +45,10 @@ def main() -> None:
     lines = [f"Training pilots on A1B: meta-learned on fields 0-143 for {args.minutes:g} minutes "
              f"each (the bundled recipe, {BUNDLED.describe()}, plus the keywords shown), scored "
              f"on fields 144-191; {machine()}, {args.jobs} configurations at a time.", "",
-             "| pilot | meta_train keywords | outer steps | unquantized PSNR dB, 3 steps | "
-             "10 steps | PSNR dB at 0.15 bits/value |", "|---|---|---|---|---|---|"]
-    lines += [f"| {r['name']} | `{json.dumps(r['keywords'])}` | {r['steps']} | "
-              f"{r['unseen_3']:.2f} | {r['unseen_10']:.2f} | {r['at_015']:.2f} |" for r in rows]
+             *table(["pilot", "meta_train keywords", "outer steps", "unquantized PSNR dB, 3 steps",
+                     "10 steps", "PSNR dB at 0.15 bits/value"],
+                    [[r["name"], f"`{json.dumps(r['keywords'])}`", r["steps"], f"{r['unseen_3']:.2f}",
+                      f"{r['unseen_10']:.2f}", f"{r['at_015']:.2f}"] for r in rows])]
     publish(lines, args.markdown)
 
 

@@ -1,0 +1,54 @@
+"""Store inspection (inrcodec.store) on both Zarr formats, through zarr's public API only."""
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import zarr
+
+import inrcodec.store
+from conftest import smooth_field
+from inrcodec import INRCodec, INRSerializer
+from inrcodec.store import inrcodec_of, stored_chunk_bytes, stored_chunk_size
+
+
+def chunk_files(folder: Path) -> dict[str, int]:
+    """Every file of an array's folder but its metadata, by name, with its size."""
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob("*")
+            if p.is_file() and not p.name.startswith(".z") and p.name != "zarr.json"}
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_chunks_are_found_and_counted_without_the_metadata(tmp_path, zarr_format):
+    data = smooth_field((3, 37, 49), seed=1)
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=zarr_format)
+    codec = ({"compressors": INRCodec()} if zarr_format == 2
+             else {"serializer": INRSerializer(), "compressors": None})
+    array = group.create_array("t", shape=data.shape, chunks=(1, 37, 49), dtype=data.dtype, **codec)
+    array[:2] = data[:2]  # the third chunk is not written yet
+    plain = group.create_array("p", shape=(4,), chunks=(2,), dtype="f4")
+
+    files = chunk_files(tmp_path / "s.zarr" / "t")
+    key = "{}.0.0" if zarr_format == 2 else "c/{}/0/0"
+    assert set(files) == {key.format(0), key.format(1)}
+    assert stored_chunk_bytes(array) == sum(files.values())
+    assert [stored_chunk_size(array, (i, 0, 0)) for i in range(3)] == [
+        files[key.format(0)], files[key.format(1)], None]
+    assert isinstance(inrcodec_of(array), INRCodec) and inrcodec_of(plain) is None
+    assert stored_chunk_bytes(plain) == 0
+
+
+def test_it_also_works_inside_a_running_event_loop(tmp_path):
+    array = zarr.create_array(tmp_path / "a.zarr", shape=(4,), chunks=(2,), dtype="f4",
+                              zarr_format=2)
+    array[:] = 1.0
+
+    async def look() -> int:  # as in Jupyter, where a loop already runs
+        return stored_chunk_bytes(array)
+
+    assert asyncio.run(look()) == stored_chunk_bytes(array) > 0
+
+
+def test_only_zarrs_public_api_is_used():
+    source = Path(inrcodec.store.__file__).read_text()
+    assert "zarr.core" not in source and "store_path" not in source
