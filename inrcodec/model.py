@@ -9,6 +9,8 @@ import copy
 import functools
 import hashlib
 import json
+import math
+import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,6 +25,18 @@ from .nn.network import ModulatedSiren
 FORMAT = "inrcodec-model/1"
 FORMAT_WITH_BASIS = "inrcodec-model/2"  # version 1 plus a latent basis, which older readers
 # would ignore (and so decode wrongly): they refuse this format instead.
+# What a model file may declare, checked before anything is allocated: a store's embedded model
+# is untrusted input. Generous for real use (the bundled models: width 64, depth 3-4, 64 latents,
+# patches of 1,813 and 4,096 points; COIN++ used width 512 and depth 15 at most).
+MAX_DIMS = 4  # of a patch and the network's coordinates: the network's own limit
+MAX_WIDTH = 1024
+MAX_DEPTH = 16
+MAX_LATENT_DIM = 1024
+MAX_PATCH_POINTS = 2 ** 16  # 256 x 256, 40^3 or 16^4 points
+MAX_PATCH_ACTIVATIONS = 2 ** 22  # points x width: 32 MiB of float64 per sine layer and patch
+MAX_HEADER_BYTES = 2 ** 20  # the safetensors JSON header, card included (bundled: 2-3 kB)
+# The largest file within these limits (width 1024, depth 16, 1024 latents and a basis) holds
+# 33.6M float32 values, 128 MiB; a compressed model inflates no further than its header says.
 BUNDLED = {"default-2d": "default-2d.safetensors", "default-3d": "default-3d.safetensors"}
 
 
@@ -121,17 +135,17 @@ class Model:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "Model":
+        data = bytes(data)
+        entries, header, n = _read_header(data)
+        card = header.get("card", {})
+        size = _check_sizes(header, entries)  # before anything is allocated
+        if size != len(data) - 8 - n:
+            raise ModelError(f"model file with {len(data) - 8 - n:,} bytes of tensors, but its "
+                             f"header says {size:,}")
         try:
-            tensors = safetensors.torch.load(bytes(data))
-            header_len = int.from_bytes(data[:8], "little")
-            metadata = json.loads(data[8:8 + header_len]).get("__metadata__", {})
-            header = json.loads(metadata["inrcodec"])
-            card = header.get("card", {})
-        except Exception as e:  # safetensors and json raise several types for a bad file
+            tensors = safetensors.torch.load(data)
+        except Exception as e:  # safetensors raises several types for a bad file
             raise ModelError(f"not an inrcodec model file: {e}") from e
-        if header.get("format") not in (FORMAT, FORMAT_WITH_BASIS):
-            raise ModelError(f"unsupported model format {header.get('format')!r}; this inrcodec "
-                             f"reads {FORMAT} and {FORMAT_WITH_BASIS}: upgrade inrcodec")
         if (header["format"] == FORMAT_WITH_BASIS) != ("latent_basis" in tensors):
             raise ModelError(f"model file of format {header['format']} "
                              f"{'without' if 'latent_basis' not in tensors else 'with'} a latent basis")
@@ -151,8 +165,116 @@ class Model:
         return model
 
     @classmethod
+    def from_compressed(cls, data: bytes) -> "Model":
+        """A model from its zlib-compressed file (as a codec config embeds it), inflated no
+        further than its header and then the sizes that header declares: a zlib bomb is refused
+        having allocated next to nothing."""
+        try:
+            head = zlib.decompressobj().decompress(data, 8 + MAX_HEADER_BYTES)
+            entries, header, n = _read_header(head)
+            return cls.from_bytes(decompress_bounded(data, 8 + n + _check_sizes(header, entries)))
+        except zlib.error as e:
+            raise ModelError(f"damaged model data: {e}") from e
+        except ValueError as e:
+            raise e if isinstance(e, ModelError) else ModelError(f"damaged model data: {e}") from e
+
+    @classmethod
     def load(cls, path: str | Path) -> "Model":
         return cls.from_bytes(Path(path).read_bytes())
+
+
+def decompress_bounded(data: bytes, limit: int) -> bytes:
+    """zlib-inflated ``data``; a ValueError, after inflating at most ``limit + 1`` bytes, if the
+    result would be longer than ``limit`` (a zlib bomb) or the stream is damaged."""
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit + 1)
+    except zlib.error as e:
+        raise ValueError(f"damaged zlib stream: {e}") from e
+    if len(out) > limit:
+        raise ValueError(f"zlib stream inflates to more than {limit:,} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise ValueError("zlib stream truncated or followed by other bytes")
+    return out
+
+
+def _read_header(data: bytes) -> tuple[dict, dict, int]:
+    """(tensor entries, inrcodec header, header length) of a safetensors file's first bytes."""
+    n = int.from_bytes(data[:8], "little")
+    if len(data) < 8 or not 2 <= n <= min(MAX_HEADER_BYTES, len(data) - 8):
+        raise ModelError(f"not an inrcodec model file: a header of {n:,} bytes in a file of "
+                         f"{len(data):,} (at most {MAX_HEADER_BYTES:,})")
+    try:
+        entries = json.loads(data[8:8 + n])
+        header = json.loads(entries.pop("__metadata__")["inrcodec"])
+    except Exception as e:  # json raises several types for a bad file
+        raise ModelError(f"not an inrcodec model file: {e}") from e
+    if not isinstance(header, dict):
+        raise ModelError("not an inrcodec model file: its header is not a JSON object")
+    if header.get("format") not in (FORMAT, FORMAT_WITH_BASIS):
+        raise ModelError(f"unsupported model format {header.get('format')!r:.100}; this "
+                         f"inrcodec reads {FORMAT} and {FORMAT_WITH_BASIS}: upgrade inrcodec")
+    return entries, header, n
+
+
+def _check_sizes(header: dict, entries: dict) -> int:
+    """The bytes of tensors that a file's header declares, once every size in it is within the
+    limits and consistent with its architecture."""
+    arch = header.get("architecture")
+    names = ("dim_in", "width", "depth", "latent_dim", "w0")
+    if not isinstance(arch, dict) or not set(names[:4]) <= set(arch) <= set(names):
+        raise ModelError(f"model architecture {arch!r:.200} is not {', '.join(names)} (a newer "
+                         "inrcodec's model? upgrade inrcodec)")
+    for name, limit in [("dim_in", MAX_DIMS), ("width", MAX_WIDTH), ("depth", MAX_DEPTH),
+                        ("latent_dim", MAX_LATENT_DIM)]:
+        value = arch[name]
+        if type(value) is not int or not 1 <= value <= limit:
+            raise ModelError(f"model {name} {value!r:.50} is not an integer from 1 to {limit}")
+    w0 = arch.get("w0", 30.0)
+    if type(w0) not in (int, float) or not math.isfinite(w0):
+        raise ModelError(f"model w0 {w0!r:.50} is not a finite number")
+    patch = header.get("patch_shape")
+    if (not isinstance(patch, list) or len(patch) != arch["dim_in"]
+            or not all(type(n) is int and n >= 1 for n in patch)):
+        raise ModelError(f"model patch shape {patch!r:.100} is not {arch['dim_in']} positive "
+                         "integers")
+    points = math.prod(patch)
+    if points > MAX_PATCH_POINTS or points * arch["width"] > MAX_PATCH_ACTIVATIONS:
+        raise ModelError(f"model patches of {points:,} points and width {arch['width']}: at most "
+                         f"{MAX_PATCH_POINTS:,} points and {MAX_PATCH_ACTIVATIONS:,} points x width")
+    params = {k: v for k, v in arch.items() if k != "w0"}
+    latents = (arch["latent_dim"],)
+    expected = {f"net.{k}": v for k, v in ModulatedSiren.parameter_shapes(**params).items()}
+    expected.update(step_sizes=latents, latent_mean=latents, latent_std=latents)
+    optional = {"gate_init": latents, "gate_steps": latents, "latent_basis": latents * 2}
+    for name, entry in entries.items():
+        shape = expected.get(name, optional.get(name))
+        if shape is None:
+            raise ModelError(f"model file holds an unknown tensor {name!r:.100}")
+        if not isinstance(entry, dict) or entry.get("dtype") != "F32" or entry.get("shape") != list(shape):
+            found = (entry.get("dtype"), entry.get("shape")) if isinstance(entry, dict) else entry
+            raise ModelError(f"model tensor {name} is {found!r:.100}, but the architecture says "
+                             f"F32 {list(shape)}")
+    missing = sorted(set(expected) - set(entries))
+    if missing:
+        raise ModelError(f"incomplete model file: no {', '.join(missing)}")
+    return 4 * sum(math.prod(expected.get(name, optional.get(name))) for name in entries)
+
+
+def bundled_with_hash(model_hash: str) -> "Model | None":
+    """The model with this hash among every model the package has ever bundled, or None.
+
+    ``inrcodec/models/`` keeps each bundled model's file after a newer one takes its name, so a
+    store that names a bundled model by hash (instead of embedding it) opens for good."""
+    return _bundled_by_hash().get(model_hash)
+
+
+@functools.cache
+def _bundled_by_hash() -> dict[str, "Model"]:
+    folder = resources.files("inrcodec") / "models"
+    models = (Model.from_bytes(f.read_bytes()) for f in folder.iterdir()
+              if f.name.endswith(".safetensors"))
+    return {m.hash: m for m in models}
 
 
 def bundled_path(name: str) -> Path:

@@ -1,12 +1,13 @@
 """Error-bounded coding: the network predicts, the residual is quantized and range-coded.
 
 A finite value ``v`` with prediction ``p`` is stored as ``q = rint((v - p) / (2 h))`` and decoded
-as ``p + 2 h q``, where the half step ``h`` sits a little inside the bound ``X``. The slack covers
-what may differ when another machine decodes: the float64 prediction in its last bits, and the
+as ``p + 2 h q``, where the half step ``h`` sits a little inside the bound ``X``: inside by the
 final rounding to the array's dtype (to the nearest float, or to the nearest integer, for which
-``h = floor(X) + 1/2 - slack`` so that the rounding lands within ``floor(X)``). The encoder checks
-every value with the decoder's own arithmetic; a value that would miss the bound, or whose
-``|q|`` exceeds ``MAX_SYMBOL``, is stored exactly instead (an "exception").
+``h = floor(X) + 1/2 - slack`` so that the rounding lands within ``floor(X)``) and by what may
+differ when another machine decodes (``tolerance``: its float64 prediction, in the last bits).
+The encoder checks every value with the decoder's own arithmetic, moved by that tolerance either
+way; a value that would miss the bound, or whose ``|q|`` exceeds ``MAX_SYMBOL``, is stored exactly
+instead (an "exception").
 
 Section layout: svarint scale code | varint K (largest |q|) | varint exception count |
 varint index deltas | exception values (raw, in the chunk's dtype) | range-coded q, to the end.
@@ -17,21 +18,67 @@ import math
 import constriction
 import numpy as np
 
-from .container import ContainerError, Reader, svarint, varint
+from .bytes import ContainerError, Reader, svarint, varint
 from .entropy import logistic_cdf
-from .normalise import scale_from_code
+from .normalise import Normalisation, scale_from_code
 
 MAX_SYMBOL = 2 ** 15
-PREDICTION_TOLERANCE = 1e-9  # of |offset| + scale: far above float64 differences between machines
+# How far another machine's decoded float64 value may lie from this one's. The network's output
+# (in units of the chunk's scale) is within 7e-15 of exact arithmetic on the bundled models and on
+# a SIREN of the largest size a model file may have (width 1024, depth 16; against long double),
+# so two machines differ by < 1.4e-14: the tolerance is 1000 times that. The three roundings that
+# follow (x scale, + offset, + residual) differ by one ulp of their result each; one ulp more
+# covers the check's own rounding.
+NETWORK_TOLERANCE = 2.0 ** -36  # of the chunk's scale
+ROUNDING_ULPS = 4
+SPREADS = 16  # the values are taken to lie within 16 scales of the offset (for the step only)
+# Chunks written before these tolerances took 1e-9 x (|offset| + 16 scale) of slack, far more
+# than machines differ by where the offset is large, and the dtype's spacing at that magnitude
+# (infinite at float16's largest value). Wherever that gave a positive step it still does, so
+# those chunks decode as they always did.
+LEGACY_TOLERANCE = 1e-9
 
 
-def half_step(max_error: float, dtype: np.dtype, magnitude: float) -> float:
-    """The quantizer's half step for a bound ``max_error`` on values of up to ``magnitude``."""
-    slack = max_error * 2.0 ** -16 + PREDICTION_TOLERANCE * magnitude
+def half_step(max_error: float, dtype: np.dtype, norm: Normalisation) -> float:
+    """The quantizer's half step for a bound ``max_error`` on a chunk normalised by ``norm``.
+
+    Not positive (a bound to refuse) only for floats, when the bound is below the dtype's
+    resolution at the chunk's smallest values or below the tolerance; an integer bound is always
+    honoured, by storing exact values at worst.
+    """
+    legacy = _legacy_half_step(max_error, dtype, norm)
+    if legacy > 0:
+        return legacy
+    slack = max_error * 2.0 ** -16 + tolerance(norm, abs(norm.offset) + SPREADS * norm.scale)
+    if dtype.kind in "iu":  # at worst every value an exception: the step only needs to be > 0
+        return math.floor(max_error) + 0.5 - min(slack, 0.25)
+    # The finest spacing the chunk's values need: coarser values (a wide float16 spread reaches
+    # a spacing of 32) may round past the bound and are then stored exactly.
+    smallest = max(abs(norm.offset) - SPREADS * norm.scale, 0.0)
+    return max_error - slack - _spacing(smallest, dtype) / 2
+
+
+def tolerance(norm: Normalisation, size) -> float | np.ndarray:
+    """How far another machine's float64 result may lie from this one's, for values whose
+    prediction and result are at most ``size`` in magnitude (scalar or array)."""
+    size = np.abs(size) + abs(norm.offset)  # bounds every intermediate, |prediction - offset| too
+    return NETWORK_TOLERANCE * norm.scale + ROUNDING_ULPS * np.spacing(size)
+
+
+def _spacing(x: float, dtype: np.dtype) -> float:
+    """The dtype's spacing at ``x``, finite even at the dtype's largest value."""
+    largest = float(np.nextafter(np.finfo(dtype).max, 0, dtype=dtype))
+    return float(np.spacing(np.asarray(min(x, largest), dtype=dtype)))
+
+
+def _legacy_half_step(max_error: float, dtype: np.dtype, norm: Normalisation) -> float:
+    magnitude = abs(norm.offset) + SPREADS * norm.scale
+    slack = max_error * 2.0 ** -16 + LEGACY_TOLERANCE * magnitude
     if dtype.kind in "iu":
         return math.floor(max_error) + 0.5 - slack
     largest = float(np.finfo(dtype).max)
-    return max_error - slack - float(np.spacing(np.asarray(min(magnitude, largest), dtype=dtype)))
+    with np.errstate(over="ignore"):  # inf at float16's largest value: no legacy step there
+        return max_error - slack - float(np.spacing(np.asarray(min(magnitude, largest), dtype=dtype)))
 
 
 def reconstruct(prediction: np.ndarray, symbols: np.ndarray, half: float) -> np.ndarray:
@@ -40,27 +87,30 @@ def reconstruct(prediction: np.ndarray, symbols: np.ndarray, half: float) -> np.
 
 
 def quantize(values: np.ndarray, prediction: np.ndarray, half: float, max_error: float,
-             magnitude: float, dtype: np.dtype, cast) -> tuple[np.ndarray, np.ndarray]:
+             norm: Normalisation, dtype: np.dtype, cast) -> tuple[np.ndarray, np.ndarray]:
     """(symbols, exception indices) for float64 ``values`` and ``prediction`` of equal shape.
 
     ``cast`` is the decoder's final conversion to ``dtype``. A value passes if it decodes within
-    the bound here and would on a machine whose prediction differs by the tolerance: such a
-    difference moves a float result by at most one step of its dtype, and an integer result not
-    at all unless it lies that close to a rounding boundary.
+    the bound from anywhere within the tolerance of this machine's result: ``cast`` is monotonic,
+    so checking both ends of that interval checks every result in it.
     """
     symbols = np.rint((values - prediction) / (2.0 * half))
     exact = reconstruct(prediction, symbols, half)
-    decoded = cast(exact)
-    error = np.abs(decoded.astype(np.float64) - values)
-    tolerance = PREDICTION_TOLERANCE * magnitude
-    if dtype.kind in "iu":
-        ok = (error <= max_error) & (np.abs(np.abs(exact - np.floor(exact)) - 0.5) > tolerance)
-    else:
-        ok = error + np.abs(np.spacing(decoded)).astype(np.float64) + tolerance <= max_error
-    ok &= np.abs(symbols) <= MAX_SYMBOL
+    ok = holds(values, exact, prediction, max_error, norm, cast) & (np.abs(symbols) <= MAX_SYMBOL)
     exceptions = np.flatnonzero(~ok)
     symbols[exceptions] = 0
     return symbols.astype(np.int64), exceptions
+
+
+def holds(values: np.ndarray, exact: np.ndarray, prediction: np.ndarray, max_error: float,
+          norm: Normalisation, cast) -> np.ndarray:
+    """Where float64 ``exact`` (this machine's decoded value, before ``cast``) decodes within
+    ``max_error`` of ``values`` from anywhere within the tolerance of it (see ``quantize``)."""
+    margin = tolerance(norm, np.maximum(np.abs(exact), np.abs(prediction)))
+    ok = np.ones(values.shape, bool)
+    for end in (exact - margin, exact + margin):
+        ok &= np.abs(cast(end).astype(np.float64) - values) <= max_error
+    return ok
 
 
 def encode(symbols: np.ndarray, exceptions: np.ndarray, exact: np.ndarray) -> bytes:

@@ -53,3 +53,16 @@ class ModulatedSiren(nn.Module):
     def architecture(self) -> dict:
         return {"dim_in": self.dim_in, "width": self.width, "depth": self.depth,
                 "latent_dim": self.latent_dim, "w0": self.w0}
+
+    @staticmethod
+    def parameter_shapes(dim_in: int, width: int, depth: int, latent_dim: int,
+                         w0: float = 30.0) -> dict[str, tuple[int, ...]]:
+        """The shape of every tensor in the state dict of this architecture, without building it."""
+        dims = [dim_in] + [width] * depth
+        shapes = {}
+        for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+            shapes[f"hidden.{i}.weight"], shapes[f"hidden.{i}.bias"] = (b, a), (b,)
+        shapes.update({"out.weight": (1, width), "out.bias": (1,),
+                       "to_shifts.weight": (width * depth, latent_dim),
+                       "to_shifts.bias": (width * depth,)})
+        return shapes
