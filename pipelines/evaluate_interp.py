@@ -7,14 +7,19 @@ half step the codec would give it (a little inside the bound, less the rounding 
 dtype); its output is cast to the dtype as the codec does (integers rounded). Bits per value
 count every byte: for chunks with NaNs the coder is charged the codec's zlib NaN mask too (SZ3
 keeps NaNs itself; SPERR gets the benchmark's mask). Every non-NaN value of every codec is
-checked against the bound. Speeds are MB/s of the data's own bytes, one thread, in this run,
-the best of ``--repeats`` passes.
+checked against the bound. Speeds are MB/s of the data's own bytes per CPU second of this
+process (every codec here runs on one thread; CPU time, not wall time, so that other work on a
+shared machine slows no codec), in this run, the best of ``--repeats`` passes.
 
     pip install -e ".[bench]"   (pysz; SPERR via numcodecs-wasm-sperr, optional)
     python pipelines/evaluate_interp.py [--markdown docs/interp.md]
+
+The measurements go to the markdown's .json beside it; ``--from-json`` rewrites the markdown
+from them without measuring again.
 """
 
 import argparse
+import json
 import math
 import time
 from collections import Counter
@@ -56,14 +61,14 @@ class Ours:
     def __init__(self, bound: float, dtype: np.dtype, magnitude: float):
         self.half = half_step(bound, dtype, magnitude)
         self.dtype = dtype
-        self.flags = Counter()
+        self.flags = {}  # id of a chunk -> the flags byte its last encoding chose
 
     def encode(self, chunk: np.ndarray) -> bytes:
         values = chunk.astype(np.float64)
         missing = np.isnan(values)
         missing = missing if missing.any() else None
         data, _ = interp.encode(np.where(np.isnan(values), 0.0, values), self.half, missing)
-        self.flags[data[0]] += 1
+        self.flags[id(chunk)] = data[0]
         mask = b"" if missing is None else encode_mask(missing)
         return len(mask).to_bytes(4, "little") + mask + data
 
@@ -94,11 +99,11 @@ def run_codec(encode, decode, chunks: list[np.ndarray], bound: float, repeats: i
     encode(chunks[0])  # first-call costs (imports, tables) are not speed
     best_enc = best_dec = math.inf
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         encoded = [encode(c) for c in chunks]
-        middle = time.perf_counter()
+        middle = time.process_time()
         decoded = [decode(e, c.shape, c.dtype) for e, c in zip(encoded, chunks)]
-        end = time.perf_counter()
+        end = time.process_time()
         best_enc, best_dec = min(best_enc, middle - start), min(best_dec, end - middle)
     values = sum(c.size for c in chunks)
     worst, misses = 0.0, 0
@@ -133,7 +138,8 @@ def evaluate(name: str, chunks: list[np.ndarray], repeats: int, with_sperr: bool
         ours = Ours(bound, dtype, magnitude)
         row = {"dataset": name, "fraction": fraction, "bound": bound, "mask_bits": mask_bits,
                "ours": run_codec(ours.encode, ours.decode, chunks, bound, repeats, ours.size),
-               "settings": dict(ours.flags)}
+               "settings": {f"{'cubic' if f & 1 else 'linear'} {f >> 1 & 3} {f >> 3}": n
+                            for f, n in sorted(Counter(ours.flags.values()).items())}}
         for peer, contenders in peers.items():
             try:
                 row[peer] = run_codec(contenders[i].encode, contenders[i].decode, chunks, bound,
@@ -173,24 +179,59 @@ def large_speed(repeats: int) -> list[dict]:
     return out
 
 
-def markdown(rows: list[dict], speed: list[dict], notes: list[str], seconds: float) -> str:
+DESIGN = """\
+## What the coder does, and why (see the module's docstring for the bitstream)
+
+- **Prediction**: SZ3's multilevel interpolation, one vectorised numpy pass per level and axis,
+  cubic or linear (a flag per chunk), with QoZ's level-wise bounds
+  (`h_l = h / min(alpha**(l-1), beta)`, four modes, a field per chunk). Choosing per chunk pays:
+  the columns below show every combination in use; cubic wins on smooth fields at tight bounds,
+  linear (with level bounds) at loose ones and on masked or noisy data. The choice is made on
+  trial sweeps over a central block of up to 32768 points (interpolant first, then the mode,
+  stepping from mode 1 while bits fall).
+- **Missing points** are neither coded nor used as data: they take their prediction, so their
+  neighbours predict from something the decoder has too.
+- **Tables**: per level one rms code, per chunk one "activity" code and a table shape; the
+  point's table is `max(level code, activity code + 4 * bucket)`, bucket = octaves of the local
+  activity (first and third differences of the known neighbours, in quantizer steps). Measured
+  while building it (the first six test chunks of a dataset, estimated bits, 1% of the range
+  unless said): contexts save 26-31% over one table per level on example4d (flat background),
+  5-6% on A1B, 2% on hybrid_height (0.1%), nothing on turbulence; a Laplace table beats a
+  logistic by 1.4-3% (A1B 1.452 -> 1.432, example4d 1.677 -> 1.635, turbulence 0.487 -> 0.474
+  bits/value), and the two Laplace mixtures and the logistic stay as per-chunk options because
+  each wins on some chunks (the settings column). The two-parameter context rule spends about
+  6 bytes on a 37 x 49 chunk; a code per (level, bucket) cell (7 bits each) lost on A1B (1.472
+  vs 1.432) and won on example4d (1.542 vs 1.635). Stored histograms were not built: the
+  tables' cost sits 5-16% above the empirical entropy of the (level, bucket) cells (16% on the
+  small A1B chunks, where that entropy is an optimistic bound; 8% on turbulence), an upper
+  bound on what they could save before paying for themselves.
+- **Escapes**: a symbol beyond a table's +-K (K = 16 rms, at most 4096) is coded as an escape
+  and its q stored as an svarint beside the range-coded stream, so any integer q codes.
+- **Stream tail**: up to 65536 symbols the range coder's last word is cut to the fewest bytes
+  that still decode (bisected, each cut checked by decoding), which saves 2-4 bytes a chunk.
+"""
+
+
+def markdown(rows: list[dict], speed: list[dict], notes: list[str], seconds: float,
+             machine_line: str, date: str) -> str:
     peers = [p for p in ("SZ3", "SPERR") if any(p in r for r in rows)]
     lines = ["# The interpolation coder alone against SZ3" + (" and SPERR" if "SPERR" in peers else ""),
              "", "Produced by `python pipelines/evaluate_interp.py` "
-             f"({time.strftime('%Y-%m-%d')}, {seconds / 60:.1f} minutes) on {machine()}.", "",
+             f"({date}, {seconds / 60:.1f} minutes) on {machine_line}.", "",
              __doc__.split("\n\n")[0].replace("\n", " "), "",
              "The coder is `inrcodec/coding/interp.py` with `values` = the data (no network). "
              "Bits per value count every stored byte of every test chunk, the NaN mask "
              "included (the codec's zlib mask, which this coder does not replace). `misses`: "
-             "values outside the bound (of all values checked). Settings: cubic (1) or linear "
-             "(0), level-bound mode (`interp.BOUND_MODES`), table shape (`interp.SHAPES`), and "
+             "values outside the bound (of all values checked). Settings: the interpolant, "
+             "level-bound mode (`interp.BOUND_MODES`), table shape (`interp.SHAPES`), and "
              "how many chunks chose them.", ""]
     header = ["dataset", "bound (of range)", "bound", "interp b/v", "of which NaN mask", "SZ3 b/v",
               "interp / SZ3"]
     if "SPERR" in peers:
         header += ["SPERR b/v", "interp / best peer"]
     header += ["interp misses", "SZ3 misses"] + (["SPERR misses"] if "SPERR" in peers else [])
-    header += ["interp enc / dec MB/s", "SZ3 enc / dec MB/s", "settings (cubic, bound mode, shape): chunks"]
+    header += ["interp enc / dec MB/s", "SZ3 enc / dec MB/s",
+               "settings (interpolant, bound mode, shape): chunks"]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     ratios, best_ratios = [], []
     for r in rows:
@@ -210,8 +251,7 @@ def markdown(rows: list[dict], speed: list[dict], notes: list[str], seconds: flo
             cells.append(f"{r['SPERR']['misses']}" if "SPERR" in r else "-")
         cells += [f"{o['encode']:.1f} / {o['decode']:.1f}",
                   f"{s['encode']:.1f} / {s['decode']:.1f}" if s else "-",
-                  ", ".join(f"{bool(f & 1):d}{f >> 1 & 3}{f >> 3}: {n}"
-                            for f, n in sorted(r["settings"].items()))]
+                  ", ".join(f"{label}: {n}" for label, n in r["settings"].items())]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", f"interp / SZ3: median {np.median(ratios):.2f}, worst {max(ratios):.2f}, "
               f"{sum(x <= 1 for x in ratios)} of {len(ratios)} pairs at or under SZ3."]
@@ -231,7 +271,8 @@ def markdown(rows: list[dict], speed: list[dict], notes: list[str], seconds: flo
                      f"{o['encode'] / s['encode']:.3f} | {o['decode'] / s['decode']:.3f} |")
     if notes:
         lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
-    return "\n".join(lines) + "\n"
+    lines += ["", DESIGN]
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -240,7 +281,23 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--no-sperr", action="store_true")
     p.add_argument("--markdown", default="docs/interp.md")
+    p.add_argument("--from-json", action="store_true", help="rewrite the markdown from its .json")
     args = p.parse_args()
+    results_path = args.markdown.rsplit(".", 1)[0] + ".json"
+    if args.from_json:
+        with open(results_path) as f:
+            results = json.load(f)
+    else:
+        results = measure(args)
+        with open(results_path, "w") as f:
+            json.dump(results, f, indent=1)
+    text = markdown(**results)
+    with open(args.markdown, "w") as f:
+        f.write(text)
+    print(text)
+
+
+def measure(args: argparse.Namespace) -> dict:
     start, notes, rows = time.perf_counter(), [], []
 
     def log(text: str) -> None:
@@ -261,10 +318,8 @@ def main() -> None:
     notes.append("A1B fields 192-239, one field per chunk, are the `a1b` rows (that dataset's "
                  "test split and chunking).")
     speed = large_speed(args.repeats)
-    text = markdown(rows, speed, notes, time.perf_counter() - start)
-    with open(args.markdown, "w") as f:
-        f.write(text)
-    print(text)
+    return {"rows": rows, "speed": speed, "notes": notes, "seconds": time.perf_counter() - start,
+            "machine_line": machine(), "date": time.strftime("%Y-%m-%d")}
 
 
 if __name__ == "__main__":

@@ -78,8 +78,7 @@ def encode(values: np.ndarray, half: float, missing: np.ndarray | None = None,
     """
     values = np.asarray(values, dtype=np.float64)
     missing = _check(values.shape, half, missing)
-    settings = _choose(values, half, missing, cubic, bound_mode)
-    sweep, symbols = _run(values, half, missing, settings)
+    sweep, symbols = _choose(values, half, missing, cubic, bound_mode)
     return _write(sweep, symbols), sweep.recon
 
 
@@ -264,23 +263,34 @@ def _quantize(diff: np.ndarray, step: float) -> np.ndarray:
 
 # --- settings ------------------------------------------------------------------------------
 
-def _choose(values: np.ndarray, half: float, missing: np.ndarray | None,
-            cubic: bool | None, bound_mode: int | None) -> tuple[bool, int]:
-    """(cubic, bound mode) with the fewest estimated bits on a central block of the chunk:
-    the interpolant first (at SZ3's default level bounds), then the level bounds for it."""
+def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: bool | None,
+            bound_mode: int | None) -> tuple["_Sweep", list]:
+    """The encoder's run with the (cubic, bound mode) of the fewest estimated bits on a central
+    block of the chunk: the interpolant first (at SZ3's default level bounds), then the level
+    bounds for it, stepping from mode 1 while that saves bits. A chunk that is its own block
+    keeps the trial's run."""
     block = _trial_block(values.shape)
+    whole = all(b == slice(None) for b in block)
     trial = values[block]
     trial_missing = None if missing is None or not missing[block].any() else missing[block]
+    runs = {}
 
-    @lru_cache(maxsize=None)
     def bits(option):
-        return _plan(*_run(trial, half, trial_missing, option), shapes=(0,))[3]
+        if option not in runs:
+            runs[option] = _run(trial, half, trial_missing, option)
+        return _plan(*runs[option], shapes=(0,))[3]
 
     interpolants = (True, False) if cubic is None else (cubic,)
-    chosen = min(interpolants, key=lambda c: bits((c, 1 if bound_mode is None else bound_mode)))
-    if bound_mode is not None:
-        return chosen, bound_mode
-    return chosen, min(range(len(BOUND_MODES)), key=lambda b: bits((chosen, b)))
+    chosen = interpolants[0] if len(interpolants) == 1 else min(
+        interpolants, key=lambda c: bits((c, 1 if bound_mode is None else bound_mode)))
+    mode = 1 if bound_mode is None else bound_mode
+    if bound_mode is None:  # bits fall, then rise, with alpha: walk down or up while they fall
+        walk = -1 if bits((chosen, 0)) < bits((chosen, 1)) else 1
+        while 0 <= mode + walk < len(BOUND_MODES) and bits((chosen, mode + walk)) < bits((chosen, mode)):
+            mode += walk
+    if whole and (chosen, mode) in runs:
+        return runs[chosen, mode]
+    return _run(values, half, missing, (chosen, mode))
 
 
 def _trial_block(shape: tuple[int, ...]) -> tuple:
@@ -360,24 +370,22 @@ def _plan(sweep: _Sweep, symbols: list,
     """(shape, activity code, level codes, estimated bits) for the steps' (q, bucket) pairs:
     the fewest bits over ``shapes``."""
     width = 2 * MAX_K + 3
-    histograms = []  # (level, bucket, q index into a bit matrix, count) of each distinct pair
-    for step, (q, bucket) in zip(sweep.steps, symbols):
-        if q.size:
-            key = bucket.astype(np.int64) * width + np.clip(q, -MAX_K - 1, MAX_K + 1) + MAX_K + 1
-            keys, counts = np.unique(key, return_counts=True)
-            histograms.append((step.level, keys // width, keys % width, counts))
-    if not histograms:
+    levels = sorted({step.level for step, (q, _) in zip(sweep.steps, symbols) if q.size}, reverse=True)
+    if not levels:
         return 0, 0, {}, 0.0
-    levels = sorted({h[0] for h in histograms}, reverse=True)
     row = {level: i for i, level in enumerate(levels)}
+    # One histogram over (level, bucket, clipped q): keys sort by cell, then by q.
+    keys = np.concatenate([(row[step.level] * CONTEXTS + bucket.astype(np.int64)) * width
+                           + np.clip(q, -MAX_K - 1, MAX_K + 1) + MAX_K + 1
+                           for step, (q, bucket) in zip(sweep.steps, symbols) if q.size])
+    keys, counts = np.unique(keys, return_counts=True)
+    cells, index = keys // width, keys % width
+    starts = np.flatnonzero(np.diff(cells, prepend=-1))
     best = (math.inf,)
     for shape in range(len(SHAPES)) if shapes is None else shapes:
-        bits = _bit_matrix(shape)
-        costs = np.zeros((len(levels), CONTEXTS, SCALE_CODES))  # bits of each cell under each code
-        for level, buckets, index, counts in histograms:
-            for b in np.unique(buckets):
-                chosen = buckets == b
-                costs[row[level], b] += bits[:, index[chosen]] @ counts[chosen]
+        costs = np.zeros((len(levels) * CONTEXTS, SCALE_CODES))  # bits of each cell under each code
+        costs[cells[starts]] = np.add.reduceat(_bit_matrix(shape)[:, index] * counts, starts, axis=1).T
+        costs = costs.reshape(len(levels), CONTEXTS, SCALE_CODES)
         # Level codes worth trying: near each level's best single table.
         single = costs.sum(1).argmin(1)
         level_codes = np.clip(single[:, None] + np.arange(-12, 5), 0, SCALE_CODES - 1)  # (L, O)
