@@ -43,8 +43,9 @@ def with_header(data: bytes, patch_shape=None, **architecture) -> bytes:
     return len(text).to_bytes(8, "little") + text + data[8 + n:]
 
 
-def config_with(model_bytes: bytes) -> bytes:
-    config = dict(FIXTURE, model_data=base64.b64encode(zlib.compress(model_bytes, 9)).decode())
+def config_with(model_bytes: bytes, compressed: bytes | None = None) -> bytes:
+    compressed = zlib.compress(model_bytes, 9) if compressed is None else compressed
+    config = dict(FIXTURE, model_data=base64.b64encode(compressed).decode())
     config.pop("model_hash", None)
     return json.dumps(config).encode()
 
@@ -71,6 +72,7 @@ CRAFTED = {
     "width 16384": lambda: ("config", config_with(with_header(TINY, width=16384))),
     "zlib bomb": lambda: ("compressed", zlib_bomb()),
     "zlib bomb after a model": lambda: ("compressed", zlib_bomb(TINY)),
+    "zlib bomb in a codec config": lambda: ("config", config_with(b"", zlib_bomb(TINY))),
     "20000 x 20000 patches": lambda: ("bytes", huge_patches()),
 }
 HEADROOM = 2 ** 30  # address space a refusal may take beyond an imported torch and inrcodec
@@ -133,6 +135,9 @@ def test_an_embedded_zlib_bomb_is_refused_without_inflating_it(refusals):
     assert f"more than {len(TINY):,} bytes" in refusals["zlib bomb after a model"]["error"]
     assert refusals["zlib bomb"]["peak_mib"] < 100
     assert refusals["zlib bomb after a model"]["peak_mib"] < 100
+    through_a_store = refusals["zlib bomb in a codec config"]
+    assert f"more than {len(TINY):,} bytes" in through_a_store["error"]
+    assert through_a_store["peak_mib"] < 100
 
 
 def test_patches_of_20000_by_20000_with_a_consistent_hash_are_refused(refusals):

@@ -44,10 +44,10 @@ def _load_embedded(model_data: str):
         if key in _models:
             return _models[key]
     try:
-        raw = zlib.decompress(base64.b64decode(model_data, validate=True))
-    except (ValueError, zlib.error) as e:
+        compressed = base64.b64decode(model_data, validate=True)
+    except ValueError as e:
         raise ModelError(f"the model embedded in the codec config is damaged: {e}") from e
-    model = Model.from_bytes(raw)
+    model = Model.from_compressed(compressed)  # inflates no further than the sizes it declares
     with _models_lock:
         return _models.setdefault(key, model)
 
@@ -202,8 +202,8 @@ class INRCodec(Codec):
         return self._model_data is not None or bundled_with_hash(self.model_hash) is None
 
     def get_config(self) -> dict:
-        if "_unusable" in self.__dict__ or "_pending" in self.__dict__:
-            return {"id": self.codec_id, **self.__dict__.get("_pending", self.__dict__.get("_config"))}
+        if "_unusable" in self.__dict__:  # kept as it was, so that rewriting a store keeps it
+            return {"id": self.codec_id, **self._config}
         embed = self._embeds()
         config = {"id": self.codec_id, "model": self.model_name, "model_hash": self.model_hash,
                   "latent_bits": self.latent_bits, "inner_steps": self.inner_steps,

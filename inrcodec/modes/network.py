@@ -1,6 +1,8 @@
 """The network's side of every mode that uses it: fitting a chunk's latents, the Container
 fields that carry them, reading them back, and evaluating the network on the chunk's grid."""
 
+import math
+
 import numpy as np
 import torch
 
@@ -13,7 +15,8 @@ from ..nn.fit import errors_in_batches, fit_in_batches
 from ..patches import count_patches, from_patches
 from .base import Chunk, cast
 
-PATCH_BATCH = 256  # patches per forward pass: bounds memory on large chunks
+PATCH_BATCH = 256  # patches per forward pass at most: bounds memory on large chunks
+ACTIVATIONS = 2 ** 25  # and at most this many points x width per pass (256 MiB of float64)
 CLIPS = (8.0, 4.0)  # in training spreads: a patch whose coefficients exceed 4 also tries these
 
 
@@ -25,7 +28,7 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer) -> np
     target, weight = chunk.patches(model.patch_shape)
     coords = grid(model.patch_shape)
     fitted = fit_in_batches(model.net, model.step_sizes, coords, target, weight, inner_steps,
-                            PATCH_BATCH).numpy()
+                            batch_size(model)).numpy()
     coefficients = quantizer.coefficients(fitted)
     # Only patches that some clip would change are worth the extra forward passes.
     moved = np.flatnonzero((np.abs(coefficients) > min(CLIPS) * quantizer.std).any(-1))
@@ -34,11 +37,17 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer) -> np
     candidates = [fitted[moved]] + [quantizer.latents(np.clip(coefficients[moved], -k * quantizer.std,
                                                               k * quantizer.std)) for k in CLIPS]
     errors = torch.stack([errors_in_batches(model.net, coords, torch.from_numpy(c),
-                                            target[moved], weight[moved], PATCH_BATCH)
+                                            target[moved], weight[moved], batch_size(model))
                           for c in candidates])
     best = fitted.copy()
     best[moved] = np.stack(candidates)[errors.argmin(0).numpy(), np.arange(len(moved))]
     return best
+
+
+def batch_size(model) -> int:
+    """Patches per forward pass: a model file may have patches of 2**16 points and width 1024,
+    whose activations take 32 MiB a patch (model.py's limits)."""
+    return max(1, min(PATCH_BATCH, ACTIVATIONS // (math.prod(model.patch_shape) * model.net.width)))
 
 
 def latent_fields(chunk: Chunk, quantizer: LatentQuantizer, symbols: np.ndarray) -> dict:
@@ -67,8 +76,8 @@ def predict(model, latents: np.ndarray, shape: tuple[int, ...], norm: Normalisat
     coords = grid(model.patch_shape).to(dtype)
     latents = torch.from_numpy(latents).to(dtype)
     with torch.no_grad():
-        patches = torch.cat([net(coords, latents[i:i + PATCH_BATCH])
-                             for i in range(0, len(latents), PATCH_BATCH)])
+        batch = batch_size(model)
+        patches = torch.cat([net(coords, latents[i:i + batch]) for i in range(0, len(latents), batch)])
     return norm.invert(from_patches(patches.numpy(), shape, model.patch_shape))
 
 
