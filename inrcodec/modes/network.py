@@ -16,7 +16,7 @@ from ..patches import count_patches, from_patches
 from .base import Chunk, cast
 
 PATCH_BATCH = 256  # patches per forward pass at most: bounds memory on large chunks
-ACTIVATIONS = 2 ** 25  # and at most this many points x width per pass (256 MiB of float64)
+ACTIVATIONS = 2 ** 26  # and at most this many points x width per pass (512 MiB of float64)
 CLIPS = (8.0, 4.0)  # in training spreads: a patch whose coefficients exceed 4 also tries these
 
 
