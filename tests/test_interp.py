@@ -46,11 +46,12 @@ def test_round_trip_within_half(shape, seed, log_half, nan_fraction, rough):
 
 @pytest.mark.parametrize("cubic", [False, True])
 @pytest.mark.parametrize("bound_mode", range(len(interp.BOUND_MODES)))
-def test_every_setting_round_trips(cubic, bound_mode):
-    values = smooth((23, 30), seed=3)
+@pytest.mark.parametrize("reverse", [False, True])
+def test_every_setting_round_trips(cubic, bound_mode, reverse):
+    values = smooth((23, 1, 30), seed=3)
     half = 0.01
-    data, recon = interp.encode(values, half, cubic=cubic, bound_mode=bound_mode)
-    assert data[0] & 1 == cubic and data[0] >> 1 & 3 == bound_mode
+    data, recon = interp.encode(values, half, cubic=cubic, bound_mode=bound_mode, reverse=reverse)
+    assert (data[0] & 1, data[0] >> 1 & 3, data[0] >> 5) == (cubic, bound_mode, reverse)
     assert np.array_equal(interp.decode(data, values.shape, half), recon)
     assert np.abs(recon - values).max() <= half
 
@@ -108,7 +109,7 @@ def test_smooth_data_compresses_far_below_an_iid_coder():
 
 def test_cost_model_matches_real_bytes():
     values = smooth((64, 64), seed=5, scale=0.01)
-    sweep, symbols = interp._run(values, 1e-3, None, (True, 1))
+    sweep, symbols = interp._run(values, 1e-3, None, (True, 1, False))
     estimate = interp._plan(sweep, symbols)[3]
     assert abs(8 * len(interp._write(sweep, symbols)) - estimate) < 0.03 * estimate + 64
 

@@ -4,7 +4,8 @@
 within ``half`` (up to float64 rounding). Points are visited from a coarse grid down to stride 1
 (SZ3, Zhao et al. ICDE 2021): at level ``l`` (stride ``s = 2**l``) and axis ``d`` the new points
 are those at odd multiples of ``s/2`` along ``d``, on the grid already decoded along the other
-axes (axes before ``d`` at stride ``s/2``, after it at ``s``). Each is predicted from decoded
+axes (axes refined before ``d`` at this level at stride ``s/2``, the others at ``s``; axes go
+first to last, or last to first: a flag). Each is predicted from decoded
 neighbours along ``d`` (cubic -1/16, 9/16, 9/16, -1/16, or linear; quadratic or linear at the
 edges), its error quantized with step ``2 h_l`` and reconstructed as ``pred + 2 h_l q``. One
 level-axis step is one vectorised numpy pass, and the decoder repeats the encoder's arithmetic
@@ -30,7 +31,7 @@ table's ``+-K`` take its escape symbol and are stored as svarints beside the str
 Section layout::
 
     u8 flags: cubic (bit 0) | level-bound mode (bits 1-2, ``BOUND_MODES``) | table shape
-        (bits 3-4, ``SHAPES``); other bits 0
+        (bits 3-4, ``SHAPES``) | axes in reverse order (bit 5); bits 6-7 are 0
     varint E: the number of escaped values; then E svarints: the anchor's q (when it is not
         missing) and each escaped q, in coding order
     the range-coded stream, to the end: 32-bit words big-endian, cut to the byte. In it, when
@@ -67,23 +68,24 @@ TRIAL_POINTS = 1 << 15  # settings are chosen on a central block of about this m
 
 
 def encode(values: np.ndarray, half: float, missing: np.ndarray | None = None,
-           cubic: bool | None = None, bound_mode: int | None = None) -> tuple[bytes, np.ndarray]:
+           cubic: bool | None = None, bound_mode: int | None = None,
+           reverse: bool | None = None) -> tuple[bytes, np.ndarray]:
     """(section bytes, the decoder's reconstruction as float64) of ``values``.
 
     Every non-missing point of the reconstruction is within ``half`` of its value (up to
     float64 rounding; a non-finite value, or one so large that ``|q|`` would pass
     ``ESCAPE_LIMIT``, is not, and the caller must store it otherwise). Missing points decode to
-    their prediction. ``cubic`` and ``bound_mode`` fix the settings the encoder otherwise
-    chooses for the fewest bits.
+    their prediction. ``cubic``, ``bound_mode`` and ``reverse`` (the axis order) fix the
+    settings the encoder otherwise chooses for the fewest bits.
     """
     values = np.asarray(values, dtype=np.float64)
     missing = _check(values.shape, half, missing)
-    sweep, symbols = _choose(values, half, missing, cubic, bound_mode)
+    sweep, symbols = _choose(values, half, missing, cubic, bound_mode, reverse)
     return _write(sweep, symbols), sweep.recon
 
 
 def _run(values: np.ndarray, half: float, missing: np.ndarray | None,
-         settings: tuple[bool, int]) -> tuple["_Sweep", list]:
+         settings: tuple[bool, int, bool]) -> tuple["_Sweep", list]:
     """The encoder's sweep over ``values``, and each step's (q, bucket) of its coded points."""
     sweep = _Sweep(values.shape, half, missing, *settings)
     if sweep.anchor_coded:
@@ -99,9 +101,9 @@ def decode(data: bytes, shape: tuple[int, ...], half: float,
     missing = _check(shape, half, missing)
     reader = Reader(bytes(data), 0)
     flags = reader.byte()
-    if flags >> 5:
+    if flags >> 6:
         raise ContainerError("corrupted interpolation section: unknown flags")
-    sweep = _Sweep(shape, half, missing, bool(flags & 1), flags >> 1 & 3)
+    sweep = _Sweep(shape, half, missing, bool(flags & 1), flags >> 1 & 3, bool(flags >> 5 & 1))
     count = reader.varint()
     if count > sweep.coded + 1:
         raise ContainerError("corrupted interpolation section: too many escaped values")
@@ -109,7 +111,7 @@ def decode(data: bytes, shape: tuple[int, ...], half: float,
     if any(abs(q) > ESCAPE_LIMIT for q in escapes):
         raise ContainerError("corrupted interpolation section: escaped value out of range")
     try:
-        _read(sweep, reader.rest(), escapes, flags >> 3)
+        _read(sweep, reader.rest(), escapes, flags >> 3 & 3)
     except AssertionError as e:  # constriction's word for a stream it cannot decode
         raise ContainerError(f"corrupted interpolation section: {e}") from e
     return sweep.recon
@@ -143,12 +145,12 @@ class _Sweep:
     """The reconstruction as it is built, step by step, the same on both sides."""
 
     def __init__(self, shape: tuple[int, ...], half: float, missing: np.ndarray | None,
-                 cubic: bool, bound_mode: int):
-        self.shape, self.cubic, self.bound_mode = shape, cubic, bound_mode
+                 cubic: bool, bound_mode: int, reverse: bool = False):
+        self.shape, self.cubic, self.bound_mode, self.reverse = shape, cubic, bound_mode, reverse
         self.missing = missing
         self.recon = np.zeros(shape, dtype=np.float64)
         self.levels = _levels(shape)
-        self.steps = list(_steps(shape, self.levels, missing))
+        self.steps = list(_steps(shape, self.levels, missing, reverse))
         self.halves = _halves(half, self.levels, BOUND_MODES[bound_mode])
         self.anchor_coded = math.prod(shape) > 0 and not (missing is not None
                                                          and missing[(0,) * len(shape)])
@@ -200,13 +202,16 @@ def _halves(half: float, levels: int, mode: tuple[float, float]) -> list[float]:
     return halves
 
 
-def _steps(shape: tuple[int, ...], levels: int, missing: np.ndarray | None):
+def _steps(shape: tuple[int, ...], levels: int, missing: np.ndarray | None, reverse: bool):
+    """Each level's passes, one per axis: the first axis first, or (``reverse``) the last."""
+    axes = list(range(len(shape)))[::-1 if reverse else 1]
     for level in range(levels, 0, -1):
         s, h = 2 ** level, 2 ** (level - 1)
-        for d, n in enumerate(shape):
-            if n <= h:
+        for i, d in enumerate(axes):
+            if shape[d] <= h:
                 continue
-            known = tuple(slice(0, None, h) if e < d else slice(0, None, s) for e in range(len(shape)))
+            done = axes[:i]  # refined at this level already
+            known = tuple(slice(0, None, h if e in done else s) for e in range(len(shape)))
             target = known[:d] + (slice(h, None, s),) + known[d + 1:]
             grid = [len(range(*t.indices(m))) for t, m in zip(target, shape)]
             if math.prod(grid):
@@ -264,11 +269,11 @@ def _quantize(diff: np.ndarray, step: float) -> np.ndarray:
 # --- settings ------------------------------------------------------------------------------
 
 def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: bool | None,
-            bound_mode: int | None) -> tuple["_Sweep", list]:
-    """The encoder's run with the (cubic, bound mode) of the fewest estimated bits on a central
-    block of the chunk: the interpolant first (at SZ3's default level bounds), then the level
-    bounds for it, stepping from mode 1 while that saves bits. A chunk that is its own block
-    keeps the trial's run."""
+            bound_mode: int | None, reverse: bool | None) -> tuple["_Sweep", list]:
+    """The encoder's run with the (cubic, bound mode, axis order) of the fewest estimated bits
+    on a central block of the chunk: the interpolant first (at SZ3's default level bounds), then
+    the level bounds for it, stepping from mode 1 while that saves bits, then the axis order.
+    A chunk that is its own block keeps the trial's run."""
     block = _trial_block(values.shape)
     whole = all(b == slice(None) for b in block)
     trial = values[block]
@@ -282,15 +287,21 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
 
     interpolants = (True, False) if cubic is None else (cubic,)
     chosen = interpolants[0] if len(interpolants) == 1 else min(
-        interpolants, key=lambda c: bits((c, 1 if bound_mode is None else bound_mode)))
+        interpolants, key=lambda c: bits((c, 1 if bound_mode is None else bound_mode, False)))
     mode = 1 if bound_mode is None else bound_mode
     if bound_mode is None:  # bits fall, then rise, with alpha: walk down or up while they fall
-        walk = -1 if bits((chosen, 0)) < bits((chosen, 1)) else 1
-        while 0 <= mode + walk < len(BOUND_MODES) and bits((chosen, mode + walk)) < bits((chosen, mode)):
+        walk = -1 if bits((chosen, 0, False)) < bits((chosen, 1, False)) else 1
+        while (0 <= mode + walk < len(BOUND_MODES)
+               and bits((chosen, mode + walk, False)) < bits((chosen, mode, False))):
             mode += walk
-    if whole and (chosen, mode) in runs:
-        return runs[chosen, mode]
-    return _run(values, half, missing, (chosen, mode))
+    option = (chosen, mode, False)
+    if sum(n > 1 for n in values.shape) > 1 and (reverse is None or reverse):
+        reversed_option = (chosen, mode, True)
+        if reverse or bits(reversed_option) < bits(option):
+            option = reversed_option
+    if whole and option in runs:
+        return runs[option]
+    return _run(values, half, missing, option)
 
 
 def _trial_block(shape: tuple[int, ...]) -> tuple:
@@ -437,7 +448,7 @@ def _write(sweep: _Sweep, symbols: list) -> bytes:
                 coded, escaped = _symbols(q[chosen], cells[b], shape)
                 segments.append((_table(cells[b], shape)[2], coded))
                 escapes += escaped.tolist()
-    out = bytearray([int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3])
+    out = bytearray([int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5])
     out += varint(len(escapes))
     for q in escapes:
         out += svarint(int(q))
