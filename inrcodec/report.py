@@ -23,8 +23,10 @@ def rate_distortion(model: Model, samples: np.ndarray, bits=(2, 3, 4, 5, 6, 8)) 
 
 
 def write_report(model: Model, samples: np.ndarray, prefix: str | Path) -> dict:
-    """``PREFIX.json`` (validation PSNR per outer step, rate-distortion) and ``PREFIX.png``."""
-    report = {"model_hash": model.hash, "training": model.card.get("training", {}),
+    """``PREFIX.json`` (the recipe, validation PSNR per outer step, rate-distortion) and
+    ``PREFIX.png``."""
+    report = {"model_hash": model.hash, "recipe": model.card.get("recipe"),
+              "training": model.card.get("training", {}),
               "validation": model.card.get("validation", []),
               "rate_distortion": rate_distortion(model, samples)}
     Path(f"{prefix}.json").write_text(json.dumps(report, indent=1))
