@@ -5,11 +5,11 @@ within ``half`` (up to float64 rounding). Points are visited from a coarse grid 
 (SZ3, Zhao et al. ICDE 2021): at level ``l`` (stride ``s = 2**l``) and axis ``d`` the new points
 are those at odd multiples of ``s/2`` along ``d``, on the grid already decoded along the other
 axes (axes refined before ``d`` at this level at stride ``s/2``, the others at ``s``; axes go
-first to last, or last to first: a flag). Each is predicted from decoded
-neighbours along ``d`` (cubic -1/16, 9/16, 9/16, -1/16, or linear; quadratic or linear at the
-edges), its error quantized with step ``2 h_l`` and reconstructed as ``pred + 2 h_l q``. One
-level-axis step is one vectorised numpy pass, and the decoder repeats the encoder's arithmetic
-exactly (elementwise IEEE operations only), so both hold bit-identical reconstructions.
+first to last, or last to first: a flag). Each is predicted from decoded neighbours along
+``d`` (cubic -1/16, 9/16, 9/16, -1/16, or linear; quadratic or linear at the edges), its error
+quantized with step ``2 h_l`` and reconstructed as ``pred + 2 h_l q``. One level-axis step is
+one vectorised numpy pass, and the decoder repeats the encoder's arithmetic exactly
+(elementwise IEEE operations only), so both hold bit-identical reconstructions.
 
 ``h_l = half / min(alpha**(l-1), beta)`` (QoZ's level-wise bounds): coarse points, from which
 everything finer is predicted, get a finer quantizer. Missing points are neither coded nor used
@@ -22,9 +22,10 @@ known neighbours (the larger of their first and third differences, in quantizer 
 discretised table of one of ``SHAPES`` (a Laplace, two Laplace mixtures, a logistic; one per
 chunk) whose rms code (quarter octaves, normalise.py's grid) is
 ``max(level code, activity code + 4 bucket)``: one code per level and one per chunk, so a
-37 x 49 chunk spends about 6 bytes on its tables. The encoder picks the codes and shape that
-cost the fewest bits, exactly costed from the symbols' histograms, and the interpolant and level
-bounds from trial sweeps on a central block (``TRIAL_POINTS``). Tables come from portable
+37 x 49 chunk spends about 6 bytes on its tables. The encoder picks the codes and shape of the
+fewest bits (the tables' ideal code lengths over the symbols' histograms, within a few bytes of
+the real stream), and the interpolant, level bounds and axis order from trial sweeps on a
+central block (``TRIAL_POINTS``). Tables come from portable
 arithmetic only (entropy.portable_exp), so every machine builds the same ones. Symbols beyond a
 table's ``+-K`` take its escape symbol and are stored as svarints beside the stream.
 
@@ -38,7 +39,7 @@ Section layout::
         any point but the anchor is coded: the activity code (uniform over the 128 scale codes),
         then per level (coarse to fine) that has coded points its level code (uniform), and per
         level-axis step, per context bucket in increasing order, the bucket's symbols (C order of
-        the step's grid, missing points skipped)
+        the step's grid with the step's axis moved first, missing points skipped)
 """
 
 import math
@@ -59,7 +60,7 @@ SCALE_LOW, SCALE_CODES = -48, 128  # scale codes -48..79: rms 2**-12 .. 2**19.75
 MAX_K = 2 ** 12  # a table's widest symbol; anything wider escapes
 TAIL_WIDTH = 16  # a table spans +-TAIL_WIDTH rms (at least +-1)
 MIN_PROBABILITY = 2.0 ** -20
-ESCAPE_LIMIT = 2 ** 62  # |q| is clipped here: such a value misses the bound anyway
+ESCAPE_LIMIT = 2 ** 62  # a larger |q| is coded as 0: such a value misses the bound anyway
 BOUND_MODES = ((1.0, 1.0), (1.25, 2.0), (1.5, 3.0), (2.0, 4.0))  # (alpha, beta) per level
 # Table shapes: (weight, width) of a second Laplace mixed into the first; width 0: a logistic.
 SHAPES = ((0.0, 1.0), (0.1, 4.0), (0.3, 4.0), (0.0, 0.0))
@@ -73,10 +74,11 @@ def encode(values: np.ndarray, half: float, missing: np.ndarray | None = None,
     """(section bytes, the decoder's reconstruction as float64) of ``values``.
 
     Every non-missing point of the reconstruction is within ``half`` of its value (up to
-    float64 rounding; a non-finite value, or one so large that ``|q|`` would pass
-    ``ESCAPE_LIMIT``, is not, and the caller must store it otherwise). Missing points decode to
-    their prediction. ``cubic``, ``bound_mode`` and ``reverse`` (the axis order) fix the
-    settings the encoder otherwise chooses for the fewest bits.
+    float64 rounding; a non-finite value, or one so far from its prediction that ``|q|`` would
+    pass ``ESCAPE_LIMIT``, is not: it decodes to its prediction, and the caller must store it
+    otherwise). Missing points decode to their prediction. ``cubic``, ``bound_mode`` and
+    ``reverse`` (the axis order) fix the settings the encoder otherwise chooses for the fewest
+    bits.
     """
     values = np.asarray(values, dtype=np.float64)
     missing = _check(values.shape, half, missing)
@@ -260,10 +262,14 @@ def _buckets(k: np.ndarray, m: int, step: float) -> np.ndarray:
 
 
 def _quantize(diff: np.ndarray, step: float) -> np.ndarray:
+    """rint(diff / step); 0 where that is not a number or beyond ESCAPE_LIMIT: such a point
+    cannot hold the bound anyway (the caller stores it), and its prediction keeps its
+    neighbours' predictions sound."""
     with np.errstate(invalid="ignore", over="ignore"):
         q = np.rint(diff / step)
-    q = np.clip(q, -ESCAPE_LIMIT, ESCAPE_LIMIT)
-    return np.where(np.isnan(q), 0.0, q)
+        if np.abs(q).max(initial=0.0) <= ESCAPE_LIMIT:  # also False for a NaN
+            return q
+        return np.where(np.abs(q) <= ESCAPE_LIMIT, q, 0.0)
 
 
 # --- settings ------------------------------------------------------------------------------
