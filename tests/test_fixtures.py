@@ -17,9 +17,15 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CASES = sorted(FIXTURES.glob("v*/*/*.bin"))
 
 
-def test_the_current_version_has_fixtures():
-    assert list((FIXTURES / f"v{VERSION}").glob("*/codec.json")), (
-        "new bitstream version without fixtures: run tests/fixtures/make_fixtures.py")
+def test_the_current_version_has_fixtures_of_every_kind():
+    configs = list((FIXTURES / f"v{VERSION}").glob("*/codec.json"))
+    assert configs, "new bitstream version without fixtures: run tests/fixtures/make_fixtures.py"
+    kinds = set()
+    for config in configs:
+        codec = numcodecs.get_codec(json.loads(config.read_text()))
+        kinds |= {Container.from_bytes(p.read_bytes(), codec.model.hash).kind
+                  for p in config.parent.glob("*.bin")}
+    assert kinds == set(Kind)
 
 
 @pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.parent.name}/{p.parent.name}/{p.stem}")
@@ -36,6 +42,10 @@ def test_fixture_decodes_as_when_it_was_written(path):
     if "max_error" in config:  # the promise itself, whatever the decoder's float details
         assert np.all(np.abs(decoded[finite].astype(np.float64) - original[finite])
                       <= config["max_error"])
+    if "pointwise_relative_error" in config:
+        x = original[finite].astype(np.float64)
+        assert np.all(np.abs(decoded[finite].astype(np.float64) - x)
+                      <= config["pointwise_relative_error"] * np.abs(x))
     kind = Container.from_bytes(path.read_bytes(), codec.model.hash).kind
     if "bits_per_value" in config and kind == Kind.LATENTS:  # exact chunks are header only
         assert 8 * path.stat().st_size <= config["bits_per_value"] * original.size
