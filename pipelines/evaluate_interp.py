@@ -1,4 +1,4 @@
-"""The interpolation coder (inrcodec/coding/interp.py) used alone, against SZ3 (and SPERR where
+"""The interpolation coder (inrcodec/coding/interp/) used alone, against SZ3 (and SPERR where
 installed) at the same absolute bounds, on the benchmark datasets' test chunks.
 
 Bounds are 10%, 1%, 0.1% and 0.01% of each dataset's test range, rounded as the benchmark
@@ -223,7 +223,7 @@ def markdown(rows: list[dict], speed: list[dict], notes: list[str], seconds: flo
              "", "Produced by `python pipelines/evaluate_interp.py` "
              f"({date}, {seconds / 60:.1f} minutes) on {machine_line}.", "",
              __doc__.split("\n\n")[0].replace("\n", " "), "",
-             "The coder is `inrcodec/coding/interp.py` with `values` = the data (no network). "
+             "The coder is `inrcodec/coding/interp/` with `values` = the data (no network). "
              "Bits per value count every stored byte of every test chunk, the NaN mask "
              "included (the codec's zlib mask, which this coder does not replace). `misses`: "
              "values outside the bound (of all values checked). Settings: the interpolant, "

@@ -1,15 +1,12 @@
-"""The interpolation coder (coding/interp.py): bounds, determinism, edge cases, corruption."""
+"""The interpolation coder (coding/interp/): bounds, determinism, edge cases, corruption."""
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from inrcodec.coding import interp
-
-try:
-    from inrcodec.coding.bytes import ContainerError
-except ImportError:
-    from inrcodec.coding.container import ContainerError
+from inrcodec.coding.bytes import ContainerError
+from inrcodec.coding.interp import stream, sweep, tables
 
 
 def smooth(shape, seed=0, scale=1.0):
@@ -112,9 +109,9 @@ def test_smooth_data_compresses_far_below_an_iid_coder():
 
 def test_cost_model_matches_real_bytes():
     values = smooth((64, 64), seed=5, scale=0.01)
-    sweep, symbols = interp._run(values, 1e-3, None, (True, 1, False))
-    estimate = interp._plan(sweep, symbols)[3]
-    assert abs(8 * len(interp._write(sweep, symbols)) - estimate) < 0.03 * estimate + 64
+    run, symbols = sweep.run(values, 1e-3, None, (True, 1, False))
+    estimate = tables.plan(run, symbols)[3]
+    assert abs(8 * len(stream.write(run, symbols)) - estimate) < 0.03 * estimate + 64
 
 
 def test_truncated_and_corrupted_bytes_raise_container_error():

@@ -1,0 +1,161 @@
+"""Error-bounded coding with SZ3-style multilevel interpolation prediction.
+
+``encode(values, half)`` codes a float64 array so that ``decode`` returns every non-missing value
+within ``half`` (up to float64 rounding). Points are visited from a coarse grid down to stride 1
+(SZ3, Zhao et al. ICDE 2021): at level ``l`` (stride ``s = 2**l``) and axis ``d`` the new points
+are those at odd multiples of ``s/2`` along ``d``, on the grid already decoded along the other
+axes (axes refined before ``d`` at this level at stride ``s/2``, the others at ``s``; axes go
+first to last, or last to first: a flag). Each is predicted from decoded neighbours along
+``d`` (cubic -1/16, 9/16, 9/16, -1/16, or linear; quadratic or linear at the edges), its error
+quantized with step ``2 h_l`` and reconstructed as ``pred + 2 h_l q``. One level-axis step is
+one vectorised numpy pass, and the decoder repeats the encoder's arithmetic exactly
+(elementwise IEEE operations only), so both hold bit-identical reconstructions.
+
+``h_l = half / min(alpha**(l-1), beta)`` (QoZ's level-wise bounds): coarse points, from which
+everything finer is predicted, get a finer quantizer. Missing points are neither coded nor used
+as data: their reconstruction is their prediction, so neighbours still predict from something
+both sides know.
+
+Entropy coding (constriction's range coder): each point's context is the local activity of its
+known neighbours (the larger of their first and third differences, in quantizer steps, in
+``CONTEXTS`` octave buckets, found by comparisons, not logarithms); its symbol is coded with a
+discretised table of one of ``SHAPES`` (a Laplace, two Laplace mixtures, a logistic; one per
+chunk) whose rms code (quarter octaves, normalise.py's grid) is
+``max(level code, activity code + 4 bucket)``: one code per level and one per chunk, so a
+37 x 49 chunk spends about 6 bytes on its tables. The encoder picks the codes and shape of the
+fewest bits (the tables' ideal code lengths over the symbols' histograms, within a few bytes of
+the real stream), and the interpolant, level bounds and axis order from trial sweeps on a
+central block (``TRIAL_POINTS``). Tables come from portable
+arithmetic only (entropy.portable_exp), so every machine builds the same ones. Symbols beyond a
+table's ``+-K`` take its escape symbol and are stored as svarints beside the stream.
+
+Section layout::
+
+    u8 flags: cubic (bit 0) | level-bound mode (bits 1-2, ``BOUND_MODES``) | table shape
+        (bits 3-4, ``SHAPES``) | axes in reverse order (bit 5); bits 6-7 are 0
+    varint E: the number of escaped values; then E svarints: the anchor's q (when it is not
+        missing) and each escaped q, in coding order
+    the range-coded stream, to the end: 32-bit words big-endian, cut to the byte. In it, when
+        any point but the anchor is coded: the activity code (uniform over the 128 scale codes),
+        then per level (coarse to fine) that has coded points its level code (uniform), and per
+        level-axis step, per context bucket in increasing order, the bucket's symbols (C order of
+        the step's grid with the step's axis moved first, missing points skipped)
+
+Modules: ``sweep`` (levels, axes, prediction, quantization), ``tables`` (context buckets,
+probability tables, the cost model), ``stream`` (the section's bytes); this one holds the entry
+points and the encoder's choice of settings.
+"""
+
+import math
+
+import numpy as np
+
+from ..bytes import ContainerError, Reader
+from . import stream
+from .sweep import BOUND_MODES, ESCAPE_LIMIT, Sweep, run
+from .tables import CONTEXTS, SHAPES, plan
+
+__all__ = ["encode", "decode", "BOUND_MODES", "CONTEXTS", "ESCAPE_LIMIT", "SHAPES", "TRIAL_POINTS"]
+
+TRIAL_POINTS = 1 << 15  # settings are chosen on a central block of about this many points
+
+
+def encode(values: np.ndarray, half: float, missing: np.ndarray | None = None,
+           cubic: bool | None = None, bound_mode: int | None = None,
+           reverse: bool | None = None) -> tuple[bytes, np.ndarray]:
+    """(section bytes, the decoder's reconstruction as float64) of ``values``.
+
+    Every non-missing point of the reconstruction is within ``half`` of its value (up to
+    float64 rounding; a non-finite value, or one so far from its prediction that ``|q|`` would
+    pass ``ESCAPE_LIMIT``, is not: it decodes to its prediction, and the caller must store it
+    otherwise). Missing points decode to their prediction. ``cubic``, ``bound_mode`` and
+    ``reverse`` (the axis order) fix the settings the encoder otherwise chooses for the fewest
+    bits.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    missing = _check(values.shape, half, missing)
+    chosen, symbols = _choose(values, half, missing, cubic, bound_mode, reverse)
+    return stream.write(chosen, symbols), chosen.recon
+
+
+def decode(data: bytes, shape: tuple[int, ...], half: float,
+           missing: np.ndarray | None = None) -> np.ndarray:
+    """The float64 reconstruction ``encode`` returned; ContainerError for bad bytes."""
+    shape = tuple(int(n) for n in shape)
+    missing = _check(shape, half, missing)
+    reader = Reader(bytes(data), 0)
+    flags = reader.byte()
+    if flags >> 6:
+        raise ContainerError("corrupted interpolation section: unknown flags")
+    rebuilt = Sweep(shape, half, missing, bool(flags & 1), flags >> 1 & 3, bool(flags >> 5 & 1))
+    count = reader.varint()
+    if count > rebuilt.coded + 1:
+        raise ContainerError("corrupted interpolation section: too many escaped values")
+    escapes = [reader.svarint() for _ in range(count)]
+    if any(abs(q) > ESCAPE_LIMIT for q in escapes):
+        raise ContainerError("corrupted interpolation section: escaped value out of range")
+    try:
+        stream.read(rebuilt, reader.rest(), escapes, flags >> 3 & 3)
+    except AssertionError as e:  # constriction's word for a stream it cannot decode
+        raise ContainerError(f"corrupted interpolation section: {e}") from e
+    return rebuilt.recon
+
+
+def _check(shape: tuple[int, ...], half: float, missing: np.ndarray | None) -> np.ndarray | None:
+    if not (math.isfinite(half) and half > 0):
+        raise ValueError(f"the half step must be positive and finite, not {half}")
+    if missing is None:
+        return None
+    missing = np.asarray(missing, dtype=bool)
+    if missing.shape != tuple(shape):
+        raise ValueError(f"missing mask of shape {missing.shape} for values of shape {shape}")
+    return missing if missing.any() else None
+
+
+def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: bool | None,
+            bound_mode: int | None, reverse: bool | None) -> tuple[Sweep, list]:
+    """The encoder's run with the (cubic, bound mode, axis order) of the fewest estimated bits
+    on a central block of the chunk: the interpolant first (at SZ3's default level bounds), then
+    the level bounds for it, stepping from mode 1 while that saves bits, then the axis order.
+    A chunk that is its own block keeps the trial's run."""
+    block = _trial_block(values.shape)
+    whole = all(b == slice(None) for b in block)
+    trial = values[block]
+    trial_missing = None if missing is None or not missing[block].any() else missing[block]
+    runs = {}
+
+    def bits(option):
+        if option not in runs:
+            runs[option] = run(trial, half, trial_missing, option)
+        return plan(*runs[option], shapes=(0,))[3]
+
+    interpolants = (True, False) if cubic is None else (cubic,)
+    chosen = interpolants[0] if len(interpolants) == 1 else min(
+        interpolants, key=lambda c: bits((c, 1 if bound_mode is None else bound_mode, False)))
+    mode = 1 if bound_mode is None else bound_mode
+    if bound_mode is None:  # bits fall, then rise, with alpha: walk down or up while they fall
+        walk = -1 if bits((chosen, 0, False)) < bits((chosen, 1, False)) else 1
+        while (0 <= mode + walk < len(BOUND_MODES)
+               and bits((chosen, mode + walk, False)) < bits((chosen, mode, False))):
+            mode += walk
+    option = (chosen, mode, False)
+    if sum(n > 1 for n in values.shape) > 1 and (reverse is None or reverse):
+        reversed_option = (chosen, mode, True)
+        if reverse or bits(reversed_option) < bits(option):
+            option = reversed_option
+    if whole and option in runs:
+        return runs[option]
+    return run(values, half, missing, option)
+
+
+def _trial_block(shape: tuple[int, ...]) -> tuple:
+    """A central block of about TRIAL_POINTS points, with the chunk's aspect where it can."""
+    size = math.prod(shape)
+    if size <= TRIAL_POINTS:
+        return tuple(slice(None) for _ in shape)
+    shrink = (TRIAL_POINTS / size) ** (1 / max(1, sum(n > 1 for n in shape)))
+    block = []
+    for n in shape:
+        m = max(1, min(n, int(n * shrink) + 1))
+        block.append(slice((n - m) // 2, (n - m) // 2 + m))
+    return tuple(block)

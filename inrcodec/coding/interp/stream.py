@@ -1,0 +1,128 @@
+"""The interpolation section's bytes: the flags, the escaped values and the range-coded stream
+(constriction's range coder), written from an encoder's sweep and read back into a decoder's."""
+
+import constriction
+import numpy as np
+
+from ..bytes import ContainerError, svarint, varint
+from .sweep import Sweep
+from .tables import CONTEXTS, SCALE_LOW, UNIFORM, cell_codes, plan, symbols_of, table
+
+SMALL_STREAM = 1 << 16  # up to this many symbols, the stream's tail is cut as short as decodes
+
+
+def write(sweep: Sweep, symbols: list) -> bytes:
+    """The section of an encoder's sweep and its steps' (q, bucket) pairs."""
+    shape, activity, level_codes, _ = plan(sweep, symbols)
+    escapes = [sweep.anchor_q] if sweep.anchor_coded else []
+    segments = []  # (model, symbols): what the decoder will decode, in order
+    if level_codes:
+        segments.append((UNIFORM, np.array([activity - SCALE_LOW], np.int32)))
+    current = None
+    for step, (q, bucket) in zip(sweep.steps, symbols):
+        if not q.size:
+            continue
+        if step.level != current:
+            current = step.level
+            segments.append((UNIFORM, np.array([level_codes[current] - SCALE_LOW], np.int32)))
+            cells = cell_codes(level_codes[current], activity)
+        for b in range(CONTEXTS):
+            chosen = bucket == b
+            if chosen.any():
+                coded, escaped = symbols_of(q[chosen], cells[b], shape)
+                segments.append((table(cells[b], shape)[2], coded))
+                escapes += escaped.tolist()
+    out = bytearray([int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5])
+    out += varint(len(escapes))
+    for q in escapes:
+        out += svarint(int(q))
+    return bytes(out) + range_code(segments)
+
+
+def range_code(segments: list) -> bytes:
+    """The segments range-coded, cut to as few bytes as still decode (checked for small
+    streams; large ones only lose their trailing zero bytes, which the decoder puts back)."""
+    if not segments:
+        return b""
+    encoder = constriction.stream.queue.RangeEncoder()
+    for model, symbols in segments:
+        encoder.encode(symbols, model)
+    data = encoder.get_compressed().astype(">u4").tobytes()
+    if sum(len(s) for _, s in segments) > SMALL_STREAM:
+        return data.rstrip(b"\0")
+    value = int.from_bytes(data, "big")
+
+    def cut(drop: int) -> bytes | None:  # rounded up within the coder's final interval
+        unit = 256 ** drop
+        rounded = -(-value // unit) * unit
+        return rounded.to_bytes(len(data), "big")[:-drop] if rounded < 256 ** len(data) else None
+
+    # A cut that decodes leaves every shorter cut decoding too (it lies between the full
+    # value and the longer cut's): bisect for the longest.
+    good, bad = 0, min(len(data), 8) + 1
+    while bad - good > 1:
+        drop = (good + bad) // 2
+        candidate = cut(drop)
+        if candidate is not None and _decodes(candidate, segments):
+            good = drop
+        else:
+            bad = drop
+    return cut(good) if good else data.rstrip(b"\0")
+
+
+def _words(data: bytes) -> np.ndarray:
+    padded = data + b"\0" * (-len(data) % 4 or 4)  # what the encoder cut, and a word
+    return np.frombuffer(padded, ">u4").astype(np.uint32)
+
+
+def _decodes(data: bytes, segments: list) -> bool:
+    decoder = constriction.stream.queue.RangeDecoder(_words(data))
+    try:
+        return all(np.array_equal(decoder.decode(model, len(s)), s) for model, s in segments)
+    except AssertionError:
+        return False
+
+
+def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
+    """Rebuild ``sweep.recon`` from the range-coded ``stream`` and the escaped values."""
+    pending = iter(escapes)
+    if sweep.anchor_coded:
+        sweep.anchor(float(_next(pending)))
+    decoder = constriction.stream.queue.RangeDecoder(_words(stream))
+    if sweep.coded:
+        activity = SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0])
+    current = None
+    for step in sweep.steps:
+        pred, bucket = sweep.predict(step)
+        q = np.zeros(pred.shape)
+        if step.count:
+            if step.level != current:
+                current = step.level
+                cells = cell_codes(SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0]), activity)
+            flat = bucket if step.coded is None else bucket[step.coded]
+            values = np.zeros(flat.shape, np.float64)
+            for b in range(CONTEXTS):
+                chosen = flat == b
+                n = int(chosen.sum())
+                if n:
+                    k, _, model = table(cells[b], shape)
+                    symbols = decoder.decode(model, n).astype(np.int64)
+                    got = (symbols - k).astype(np.float64)
+                    out = symbols == 2 * k + 1
+                    if out.any():
+                        got[out] = [float(_next(pending)) for _ in range(int(out.sum()))]
+                    values[chosen] = got
+            if step.coded is None:
+                q = values.reshape(pred.shape)
+            else:
+                q[step.coded] = values
+        sweep.store(step, pred, q)
+    if next(pending, None) is not None:
+        raise ContainerError("corrupted interpolation section: unused escaped values")
+
+
+def _next(pending) -> int:
+    value = next(pending, None)
+    if value is None:
+        raise ContainerError("corrupted interpolation section: too few escaped values")
+    return value

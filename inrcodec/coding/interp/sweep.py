@@ -1,0 +1,141 @@
+"""The interpolation coder's traversal and prediction: levels coarse to fine, one vectorised
+pass per level and axis, the same arithmetic on both sides (elementwise IEEE operations only)."""
+
+import math
+
+import numpy as np
+
+from .tables import buckets
+
+ESCAPE_LIMIT = 2 ** 62  # a larger |q| is coded as 0: such a value misses the bound anyway
+BOUND_MODES = ((1.0, 1.0), (1.25, 2.0), (1.5, 3.0), (2.0, 4.0))  # (alpha, beta) per level
+
+
+class Step:
+    """One level-axis pass: where its points lie, their predictions, contexts and coded ones."""
+
+    def __init__(self, level: int, axis: int, known: tuple, target: tuple, order: tuple,
+                 shape: tuple, coded: np.ndarray | None):
+        self.level, self.axis, self.known, self.target = level, axis, known, target
+        self.order, self.shape = order, shape  # the axes with ``axis`` first, the grid's shape so
+        self.coded = coded  # boolean mask over that grid; None: all coded
+        self.count = math.prod(shape) if coded is None else int(coded.sum())  # how many are coded
+
+
+class Sweep:
+    """The reconstruction as it is built, step by step, the same on both sides."""
+
+    def __init__(self, shape: tuple[int, ...], half: float, missing: np.ndarray | None,
+                 cubic: bool, bound_mode: int, reverse: bool = False):
+        self.shape, self.cubic, self.bound_mode, self.reverse = shape, cubic, bound_mode, reverse
+        self.missing = missing
+        self.recon = np.zeros(shape, dtype=np.float64)
+        self.levels = levels_of(shape)
+        self.steps = list(steps_of(shape, self.levels, missing, reverse))
+        self.halves = halves_of(half, self.levels, BOUND_MODES[bound_mode])
+        self.anchor_coded = math.prod(shape) > 0 and not (missing is not None
+                                                         and missing[(0,) * len(shape)])
+        self.anchor_step = 2.0 * self.halves[self.levels + 1]
+        self.anchor_q = 0
+        self.coded = sum(s.count for s in self.steps)
+
+    def predict(self, step: Step) -> tuple[np.ndarray, np.ndarray]:
+        """(prediction, context bucket) of the step's points, axis first."""
+        known = self.recon[step.known].transpose(step.order)
+        m = step.shape[0]
+        pred = interpolate(known, m, self.cubic)
+        return pred, buckets(known, m, 2.0 * self.halves[step.level])
+
+    def store(self, step: Step, pred: np.ndarray, q: np.ndarray) -> None:
+        """Reconstruct the step's points from their prediction and (float) q; q = 0 where missing."""
+        out = self.recon[step.target].transpose(step.order)
+        out[...] = pred + q * (2.0 * self.halves[step.level])
+
+    def encode_step(self, values: np.ndarray, step: Step) -> tuple[np.ndarray, np.ndarray]:
+        """(q, bucket) of the step's coded points, after storing their reconstruction."""
+        pred, bucket = self.predict(step)
+        v = values[step.target].transpose(step.order)
+        q = quantize(v - pred, 2.0 * self.halves[step.level])
+        if step.coded is not None:
+            q[~step.coded] = 0.0
+        self.store(step, pred, q)
+        if step.coded is not None:
+            return q[step.coded].astype(np.int64), bucket[step.coded]
+        return q.ravel().astype(np.int64), bucket.ravel()
+
+    def anchor(self, q: float) -> None:
+        self.recon[(0,) * len(self.shape)] = q * self.anchor_step
+
+
+def run(values: np.ndarray, half: float, missing: np.ndarray | None,
+        settings: tuple[bool, int, bool]) -> tuple[Sweep, list]:
+    """The encoder's sweep over ``values``, and each step's (q, bucket) of its coded points."""
+    sweep = Sweep(values.shape, half, missing, *settings)
+    if sweep.anchor_coded:
+        sweep.anchor_q = int(quantize(values[(0,) * values.ndim], sweep.anchor_step))
+        sweep.anchor(sweep.anchor_q)
+    return sweep, [sweep.encode_step(values, step) for step in sweep.steps]
+
+
+def levels_of(shape: tuple[int, ...]) -> int:
+    n = max(shape, default=1)
+    return math.ceil(math.log2(n)) if n > 1 else 0
+
+
+def halves_of(half: float, levels: int, mode: tuple[float, float]) -> list[float]:
+    """Half steps per level (index 0 unused; levels + 1 is the anchor), by exact products so that
+    every machine gets the same numbers (no pow())."""
+    alpha, beta = mode
+    halves, ratio = [half, half], 1.0
+    for _ in range(2, levels + 2):
+        ratio = min(ratio * alpha, beta)
+        halves.append(half / ratio)
+    return halves
+
+
+def steps_of(shape: tuple[int, ...], levels: int, missing: np.ndarray | None, reverse: bool):
+    """Each level's passes, one per axis: the first axis first, or (``reverse``) the last."""
+    axes = list(range(len(shape)))[::-1 if reverse else 1]
+    for level in range(levels, 0, -1):
+        s, h = 2 ** level, 2 ** (level - 1)
+        for i, d in enumerate(axes):
+            if shape[d] <= h:
+                continue
+            done = axes[:i]  # refined at this level already
+            known = tuple(slice(0, None, h if e in done else s) for e in range(len(shape)))
+            target = known[:d] + (slice(h, None, s),) + known[d + 1:]
+            grid = [len(range(*t.indices(m))) for t, m in zip(target, shape)]
+            if math.prod(grid):
+                order = (d,) + tuple(e for e in range(len(shape)) if e != d)  # the axis first
+                coded = None if missing is None else ~missing[target].transpose(order)
+                yield Step(level, d, known, target, order, tuple(grid[e] for e in order), coded)
+
+
+def interpolate(k: np.ndarray, m: int, cubic: bool) -> np.ndarray:
+    """Predictions of the ``m`` points between (and, if m == len(k), after) the known ``k``."""
+    n = k.shape[0]
+    pred = np.empty((m,) + k.shape[1:])
+    if n == 1:
+        pred[0] = k[0]
+        return pred
+    if cubic and n >= 3:
+        if n >= 4:
+            pred[1:n - 2] = (-k[:n - 3] + 9.0 * k[1:n - 2] + 9.0 * k[2:n - 1] - k[3:]) / 16.0
+        pred[0] = (3.0 * k[0] + 6.0 * k[1] - k[2]) / 8.0
+        pred[n - 2] = (-k[n - 3] + 6.0 * k[n - 2] + 3.0 * k[n - 1]) / 8.0
+    else:
+        pred[:n - 1] = (k[:-1] + k[1:]) * 0.5
+    if m == n:  # a point past the last known one: linear extrapolation
+        pred[n - 1] = 1.5 * k[n - 1] - 0.5 * k[n - 2]
+    return pred
+
+
+def quantize(diff: np.ndarray, step: float) -> np.ndarray:
+    """rint(diff / step); 0 where that is not a number or beyond ESCAPE_LIMIT: such a point
+    cannot hold the bound anyway (the caller stores it), and its prediction keeps its
+    neighbours' predictions sound."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        q = np.rint(diff / step)
+        if np.abs(q).max(initial=0.0) <= ESCAPE_LIMIT:  # also False for a NaN
+            return q
+        return np.where(np.abs(q) <= ESCAPE_LIMIT, q, 0.0)

@@ -1,0 +1,144 @@
+"""The interpolation coder's tables: context buckets, the discretised rms tables, and the cost
+model (ideal code lengths over histograms) that picks the codes and shape of the fewest bits."""
+
+import math
+from functools import lru_cache
+
+import constriction
+import numpy as np
+
+from ..entropy import logistic_cdf, portable_exp
+from ..normalise import scale_from_code
+
+CONTEXTS = 6
+SCALE_LOW, SCALE_CODES = -48, 128  # scale codes -48..79: rms 2**-12 .. 2**19.75 steps
+MAX_K = 2 ** 12  # a table's widest symbol; anything wider escapes
+TAIL_WIDTH = 16  # a table spans +-TAIL_WIDTH rms (at least +-1)
+MIN_PROBABILITY = 2.0 ** -20
+# Table shapes: (weight, width) of a second Laplace mixed into the first; width 0: a logistic.
+SHAPES = ((0.0, 1.0), (0.1, 4.0), (0.3, 4.0), (0.0, 0.0))
+
+UNIFORM = constriction.stream.model.Categorical(np.full(SCALE_CODES, 1.0 / SCALE_CODES,
+                                                         dtype=np.float32), perfect=False)
+
+
+def buckets(k: np.ndarray, m: int, step: float) -> np.ndarray:
+    """Context of each point: octaves of its neighbours' activity, in quantizer steps.
+
+    Thresholds are compared, never logarithms taken, so both sides agree exactly."""
+    n = k.shape[0]
+    activity = np.zeros((m,) + k.shape[1:])
+    if n >= 2:
+        j = min(m, n - 1)
+        activity[:j] = np.abs(k[1:j + 1] - k[:j])
+        if n >= 4:  # third difference: how far from a straight line the neighbours lie
+            third = np.abs(k[:n - 3] - k[1:n - 2] - k[2:n - 1] + k[3:])
+            np.maximum(activity[1:n - 2], third, out=activity[1:n - 2])
+        if m == n:
+            activity[n - 1] = np.abs(k[n - 1] - k[n - 2])
+    bucket = np.zeros(activity.shape, np.int8)
+    for i in range(1, CONTEXTS):
+        bucket += activity >= (2.0 ** i - 1.0) * step
+    return bucket
+
+
+@lru_cache(maxsize=SCALE_CODES * len(SHAPES))
+def table(code: int, shape: int) -> tuple[int, np.ndarray, object]:
+    """(K, probabilities float32 of q = -K..K then the escape, constriction model) of a scale
+    code and shape. Portable arithmetic only (entropy.portable_exp), so both sides agree."""
+    rms = scale_from_code(code)
+    k = int(min(MAX_K, max(1, math.ceil(TAIL_WIDTH * rms))))
+    weight, ratio = SHAPES[shape]
+    if ratio == 0:  # a logistic
+        s = rms * math.sqrt(3.0) / math.pi
+        edges = logistic_cdf((np.arange(-k, k + 2, dtype=np.float64) - 0.5) / s)
+        p = np.concatenate([np.diff(edges), [edges[0] + (1.0 - edges[-1])]])
+    else:  # a mixture of two Laplace distributions, the wide one ``ratio`` times as wide
+        upper = np.zeros(k + 2)  # mass above q - 1/2, for q = 0..k+1
+        for w, b in ((1.0 - weight, rms / math.sqrt(2.0)), (weight, ratio * rms / math.sqrt(2.0))):
+            if w:
+                upper[1:] += w * 0.5 * portable_exp(np.maximum(-(np.arange(k + 1) + 0.5) / b, -700.0))
+        upper[0] = 1.0  # (not used)
+        half_masses = upper[1:-1] - upper[2:]  # q = 1..k
+        p = np.concatenate([half_masses[::-1], [1.0 - 2.0 * upper[1]], half_masses,
+                            [2.0 * upper[-1]]])
+    p = np.maximum(p, MIN_PROBABILITY).astype(np.float32)
+    return k, p, constriction.stream.model.Categorical(p, perfect=False)
+
+
+@lru_cache(maxsize=len(SHAPES))
+def bit_matrix(shape: int) -> np.ndarray:
+    """bits[c, q + MAX_K + 1] of coding q (clipped to +-(MAX_K + 1)) with scale code index c,
+    escapes included (their svarint bytes too): the encoder's cost model."""
+    q = np.arange(-MAX_K - 1, MAX_K + 2)
+    escape_bits = 8.0 * np.ceil((np.floor(np.log2(2 * np.abs(q) + 1)) + 1) / 7)
+    bits = np.empty((SCALE_CODES, q.size))
+    for i in range(SCALE_CODES):
+        k, p, _ = table(SCALE_LOW + i, shape)
+        lengths = -np.log2(p.astype(np.float64) / p.astype(np.float64).sum())
+        row = np.full(q.size, lengths[-1]) + escape_bits
+        inside = np.abs(q) <= k
+        row[inside] = lengths[q[inside] + k]
+        bits[i] = row
+    return bits
+
+
+def symbols_of(q: np.ndarray, code: int, shape: int) -> tuple[np.ndarray, np.ndarray]:
+    """(symbols int32, the escaped q) of ``q`` under the table of ``code`` and ``shape``."""
+    k = table(code, shape)[0]
+    out = np.abs(q) > k
+    symbols = np.where(out, 2 * k + 1, q + k).astype(np.int32)
+    return symbols, q[out]
+
+
+def cell_codes(level_code: int, activity_code: int) -> list[int]:
+    """Scale code of each context bucket of a level."""
+    return [min(SCALE_LOW + SCALE_CODES - 1, max(level_code, activity_code + 4 * b))
+            for b in range(CONTEXTS)]
+
+
+def plan(sweep, symbols: list, shapes: tuple[int, ...] | None = None) -> tuple[int, int, dict, float]:
+    """(shape, activity code, level codes, estimated bits) for the steps' (q, bucket) pairs:
+    the fewest bits over ``shapes``."""
+    width = 2 * MAX_K + 3
+    levels = sorted({step.level for step, (q, _) in zip(sweep.steps, symbols) if q.size}, reverse=True)
+    if not levels:
+        return 0, 0, {}, 0.0
+    row = {level: i for i, level in enumerate(levels)}
+    # One histogram over (level, bucket, clipped q): keys sort by cell, then by q.
+    keys = np.concatenate([(row[step.level] * CONTEXTS + bucket.astype(np.int64)) * width
+                           + np.clip(q, -MAX_K - 1, MAX_K + 1) + MAX_K + 1
+                           for step, (q, bucket) in zip(sweep.steps, symbols) if q.size])
+    keys, counts = np.unique(keys, return_counts=True)
+    cells, index = keys // width, keys % width
+    starts = np.flatnonzero(np.diff(cells, prepend=-1))
+    best = (math.inf,)
+    for shape in range(len(SHAPES)) if shapes is None else shapes:
+        costs = np.zeros((len(levels) * CONTEXTS, SCALE_CODES))  # bits of each cell under each code
+        costs[cells[starts]] = np.add.reduceat(bit_matrix(shape)[:, index] * counts, starts, axis=1).T
+        costs = costs.reshape(len(levels), CONTEXTS, SCALE_CODES)
+        # Level codes worth trying: near each level's best single table.
+        single = costs.sum(1).argmin(1)
+        level_codes = np.clip(single[:, None] + np.arange(-12, 5), 0, SCALE_CODES - 1)  # (L, O)
+        # Activity codes: every fourth in reach of the cells' own best codes, then around the best.
+        own = costs.argmin(2)[costs.any(2)]
+        coarse = np.arange(max(0, own.min() - 4 * CONTEXTS), min(SCALE_CODES, own.max() + 4), 4)
+        centre = int(coarse[_totals(costs, level_codes, coarse).min(2).sum(0).argmin()])
+        activities = np.arange(max(0, centre - 3), min(SCALE_CODES, centre + 4))
+        totals = _totals(costs, level_codes, activities)
+        per_activity = totals.min(2).sum(0)
+        a = int(per_activity.argmin())
+        total = float(per_activity[a]) + 7.0 * (1 + len(levels))
+        if total < best[0]:
+            best = (total, shape, SCALE_LOW + int(activities[a]),
+                    {level: SCALE_LOW + int(level_codes[i, totals[i, a].argmin()])
+                     for i, level in enumerate(levels)})
+    return best[1], best[2], best[3], best[0]
+
+
+def _totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray) -> np.ndarray:
+    """[l, a, o]: level l's bits with activity code index ``activities[a]`` and level code index
+    ``level_codes[l, o]`` (every bucket at ``max(level, activity + 4 bucket)``)."""
+    cell = np.minimum(np.maximum(level_codes[:, None, :, None], activities[None, :, None, None]
+                                 + 4 * np.arange(CONTEXTS)), SCALE_CODES - 1)  # (L, A, O, B)
+    return costs[np.arange(len(costs))[:, None, None, None], np.arange(CONTEXTS), cell].sum(3)
