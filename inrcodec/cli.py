@@ -59,14 +59,14 @@ def demo(out: str | None, latent_bits: float, inner_steps: int) -> None:
 
 def compress(args) -> None:
     from .distributed import compress as run
+    from .modes import BOUND_SETTINGS
 
     chunks = dict(_parse_chunks(c) for c in args.chunks or [])
     report = run(args.source, args.dest, variables=args.var, model=args.model,
                  zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
                  n_workers=args.workers, torch_threads=args.torch_threads,
                  latent_bits=args.latent_bits, inner_steps=args.inner_steps,
-                 **{name: getattr(args, name) for name in ("max_error", "relative_error",
-                                                           "bits_per_value")
+                 **{name: getattr(args, name) for name in (*BOUND_SETTINGS, "min_psnr")
                     if getattr(args, name) is not None})
     print(report.table())
 
@@ -95,21 +95,10 @@ def info(store: str) -> None:
             continue
         stored = stored_chunk_bytes(array)
         nbytes = array.nbytes
-        print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {_mode(codec):>14} "
+        print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {codec.mode.label:>14} "
               f"{codec.latent_bits:>6g} {codec.inner_steps:>5} {codec.model.hash[:12]:>12} "
               f"{stored / 1e3:>9.1f} {nbytes / max(stored, 1):>7.1f} "
               f"{8 * stored / max(array.size, 1):>8.3f}")
-
-
-def _mode(codec) -> str:
-    """The codec's promise in a few characters: latents, an error bound or a size budget."""
-    if codec.max_error is not None:
-        return f"+-{codec.max_error:g}"
-    if codec.relative_error is not None:
-        return f"+-{codec.relative_error:g} range"
-    if codec.bits_per_value is not None:
-        return f"<={codec.bits_per_value:g} b/v"
-    return "latents"
 
 
 def train(args) -> None:
@@ -161,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
                       help="error bound as a fraction of each chunk's range")
     mode.add_argument("--bits-per-value", type=float,
                       help="size budget: at most this many bits per value in every chunk")
+    mode.add_argument("--pointwise-relative-error", type=float,
+                      help="every value within this fraction of its own magnitude (zeros exact)")
+    p.add_argument("--min-psnr", type=float,
+                   help="without a bound or budget: every chunk at least this PSNR (dB) over its "
+                        "range (default: the codec's, 40)")
     p.add_argument("--zarr-format", type=int, choices=[2, 3], default=2)
     p.add_argument("--chunks", action="append", metavar="VAR=N,N,N",
                    help="Zarr chunks of a variable (default: aligned with the model's patches)")

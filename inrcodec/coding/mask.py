@@ -4,7 +4,7 @@ import zlib
 
 import numpy as np
 
-from .container import ContainerError
+from .bytes import ContainerError
 
 
 class MaskError(ContainerError):
