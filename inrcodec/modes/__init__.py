@@ -11,11 +11,11 @@ from ..coding.container import Container, Kind
 from . import bounded, network, relative
 from .base import Chunk, Mode
 from .bounded import Bounded
-from .budget import Budget, BudgetError
+from .budget import Budget, BudgetError, BudgetWarning
 from .latents import Latents
 from .relative import PointwiseRelative
 
-__all__ = ["Bounded", "Budget", "BudgetError", "Chunk", "Latents", "Mode", "PointwiseRelative",
+__all__ = ["Bounded", "Budget", "BudgetError", "BudgetWarning", "Chunk", "Latents", "Mode", "PointwiseRelative",
            "decode", "from_settings"]
 
 # The settings that select a mode other than plain latents; at most one is given.

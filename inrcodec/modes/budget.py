@@ -13,6 +13,8 @@ until the real bytes fit. The candidate that reconstructs the chunk best is kept
 ever exceeds the budget.
 """
 
+import warnings
+
 import cooper
 import numpy as np
 import torch
@@ -31,6 +33,7 @@ from ..nn import gates
 from ..nn.coords import grid
 from ..nn.fit import fit_gated_latents, fit_in_batches, masked_mse
 from .base import Chunk, Mode, positive
+from .network import fit, latent_fields
 
 SOLVE_STEPS = 50  # 100 chose the same chunks' bytes on A1B
 GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained without gates
@@ -55,26 +58,47 @@ class Budget(Mode):
     @property
     def promise(self) -> str:
         return (f"every chunk at most {self.bits_per_value:g} bits per value, all its bytes "
-                "included; no bound on the error")
+                "included, but for a chunk whose header and NaN mask leave nothing for its data "
+                "(stored at the coarsest latents, with a BudgetWarning); no bound on the error")
 
     @property
     def label(self) -> str:
         return f"<={self.bits_per_value:g} b/v"
 
     def encode(self, chunk: Chunk, model: Model, inner_steps: int) -> Container:
-        budget_bits = chunk.array.size * self.bits_per_value
+        budget_bytes = int(chunk.array.size * self.bits_per_value // 8)
         fields = dict(normalisation=chunk.norm, **chunk.header)
         overhead = len(Container(kind=Kind.LATENTS, latent_bits=MAX_BITS, **fields).to_bytes(model.hash))
-        payload_bytes = int(budget_bits // 8) - overhead
-        if payload_bytes < 1:
-            raise BudgetError(f"a budget of {self.bits_per_value:.3g} bits per value leaves nothing "
-                              f"for the data once this chunk's {overhead}-byte header, mask and "
-                              "checksum are paid: give a larger budget or use larger chunks")
         target, weight = chunk.patches(model.patch_shape)
-        quantizer, payload, gated = fit_to_budget(model, grid(model.patch_shape), target, weight,
-                                                  inner_steps, payload_bytes)
+        try:
+            if budget_bytes - overhead < 1:
+                raise BudgetError("nothing is left for the data")
+            quantizer, payload, gated = fit_to_budget(model, grid(model.patch_shape), target, weight,
+                                                      inner_steps, budget_bytes - overhead)
+        except BudgetError:
+            return self._over_budget(chunk, model, inner_steps, budget_bytes, overhead)
         return Container(kind=Kind.LATENTS, gated=gated, latent_bits=quantizer.bits,
                          latent_fraction=quantizer.fraction, payload=payload, **fields)
+
+    def _over_budget(self, chunk: Chunk, model: Model, inner_steps: int, budget_bytes: int,
+                     overhead: int) -> Container:
+        """A chunk no encoding fits: its coarsest latents, and a warning about the data. Failing
+        instead would end a whole archive's run on one chunk with too many NaNs."""
+        quantizer = model.quantizer(MIN_BITS)
+        symbols = rate_distortion_symbols(fit(chunk, model, inner_steps, quantizer), quantizer)
+        container = Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
+        nans = 1 - chunk.finite.mean()
+        warnings.warn(BudgetWarning(
+            f"a chunk of shape {chunk.array.shape} ({nans:.0%} NaN) cannot be stored in its budget "
+            f"of {budget_bytes} bytes ({self.bits_per_value:g} bits per value): its header and "
+            f"NaN mask take {overhead}; stored at the coarsest latents in "
+            f"{len(container.to_bytes(model.hash))} bytes. Give a larger budget or larger chunks"),
+            stacklevel=2)
+        return container
+
+
+class BudgetWarning(UserWarning):
+    """A chunk stored over its size budget, because nothing fits in it."""
 
 
 class _RateConstraint(cooper.ConstrainedMinimizationProblem):
