@@ -1,8 +1,9 @@
-"""encode(chunk) -> bytes and decode(bytes) -> chunk: the one place that joins nn/ and coding/.
+"""encode(chunk) -> bytes and decode(bytes) -> chunk: what every chunk goes through.
 
 Encode: validate -> find the NaNs, or an integer chunk's zeros (a lossless mask) -> store
-exactly what needs no model (empty, constant) -> let the mode store the rest (modes/) -> the container, or the raw values where
-those are smaller. Decode reads the container and hands it to the decoder of its kind.
+exactly what needs no model (empty, constant) -> let the mode store the rest (modes/, where nn/
+and coding/ meet) -> the container, or the raw values where those are smaller. Decode reads the
+container and hands it to the decoder of its kind.
 """
 
 import numpy as np

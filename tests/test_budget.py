@@ -12,9 +12,9 @@ import xarray as xr
 
 from conftest import smooth_field
 from inrcodec import INRCodec
-from inrcodec.modes import BudgetWarning
 from inrcodec.coding.container import Container, ContainerError
 from inrcodec.coding.entropy import decode_gated
+from inrcodec.modes import BudgetWarning
 from inrcodec.patches import count_patches
 from inrcodec.sample_data import A1B_VARIABLE, open_a1b
 from inrcodec.xarray import encoding_for

@@ -15,8 +15,8 @@ from .budget import Budget, BudgetError, BudgetWarning
 from .latents import Latents
 from .relative import PointwiseRelative
 
-__all__ = ["Bounded", "Budget", "BudgetError", "BudgetWarning", "Chunk", "Latents", "Mode", "PointwiseRelative",
-           "decode", "from_settings"]
+__all__ = ["Bounded", "Budget", "BudgetError", "BudgetWarning", "Chunk", "Latents", "Mode",
+           "PointwiseRelative", "decode", "from_settings"]
 
 # The settings that select a mode other than plain latents; at most one is given.
 BOUND_SETTINGS = ("max_error", "relative_error", "pointwise_relative_error", "bits_per_value")

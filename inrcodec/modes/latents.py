@@ -13,6 +13,7 @@ from .base import Chunk, Mode, positive
 from .bounded import within
 from .network import decode, fit, latent_fields
 
+
 class Latents(Mode):
     """The network's reconstruction at ``latent_bits`` (1-12, in steps of 1/16), wherever it
     reaches ``min_psnr`` dB over the chunk's own range; elsewhere the chunk is stored within the
