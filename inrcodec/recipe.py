@@ -8,6 +8,7 @@ recipe whole, so a run can be repeated from the card alone.
 
 import argparse
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 
@@ -51,8 +52,17 @@ class Recipe:
                                     flag="--steps", type=int, metavar="STEPS")
 
     def __post_init__(self):
-        if self.gate_penalty is not None:  # JSON and argparse hand back lists
-            object.__setattr__(self, "gate_penalty", tuple(self.gate_penalty))
+        if self.max_steps is None and self.minutes is None:
+            raise ValueError("give max_steps or minutes")
+        penalty = self.gate_penalty
+        if penalty is not None:
+            penalty = tuple(penalty)  # JSON and argparse hand back lists
+            object.__setattr__(self, "gate_penalty", penalty)
+            if not (len(penalty) == 2 and 0 < penalty[0] <= penalty[1] < math.inf):
+                raise ValueError(f"gate_penalty must be (low, high) with 0 < low <= high, not "
+                                 f"{penalty!r}")
+        if not (isinstance(self.mix, int | float) and 0 <= self.mix < math.inf):
+            raise ValueError(f"mix must be a spread of 0 (no mixes) or more, not {self.mix!r}")
 
     @property
     def time_budget(self) -> float | None:

@@ -117,15 +117,8 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     most that much. ``val_samples`` are scored (unquantized PSNR) every ``val_every`` steps into
     the card's validation curve.
     """
-    recipe = dataclasses.replace(recipe, **changes)
-    if recipe.max_steps is None and recipe.minutes is None:
-        raise ValueError("give max_steps or minutes")
+    recipe = dataclasses.replace(recipe, **changes)  # a recipe refuses bad values itself
     gate_penalty, mix = recipe.gate_penalty, recipe.mix
-    if gate_penalty is not None and not (len(gate_penalty) == 2
-                                         and 0 < gate_penalty[0] <= gate_penalty[1] < math.inf):
-        raise ValueError(f"gate_penalty must be (low, high) with 0 < low <= high, not {gate_penalty!r}")
-    if not (isinstance(mix, int | float) and 0 <= mix < math.inf):
-        raise ValueError(f"mix must be a spread of 0 (no mixes) or more, not {mix!r}")
     samples = np.asarray(samples)
     if samples.dtype.kind not in "fiu":
         raise TypeError(f"training samples must be real numbers, not {samples.dtype}")

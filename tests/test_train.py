@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from conftest import smooth_field
-from inrcodec import INRCodec, Model
+from inrcodec import Model
 from inrcodec.coding.normalise import Normalisation
 from inrcodec.model import resolve
+from inrcodec.nn.coords import grid
+from inrcodec.nn.fit import fit_in_batches, masked_mse
 from inrcodec.recipe import BUNDLED, Recipe
 from inrcodec.train import affine_mixes, meta_train, normalised_samples
 
@@ -20,8 +22,14 @@ def samples():
 
 
 def fit_error(model, samples):
-    codec = INRCodec(model, latent_bits=8, inner_steps=3)
-    return np.mean([np.mean((codec.decode(codec.encode(s)) - s) ** 2) for s in samples[:6]])
+    """Mean squared error of the network's unquantized fit (3 inner steps) to normalised
+    samples: the network alone, whatever the codec would choose to store (a PSNR floor, a
+    spatial coder)."""
+    values, weights = (torch.from_numpy(a).flatten(1) for a in normalised_samples(samples[:6]))
+    coords = grid(model.patch_shape)
+    latents = fit_in_batches(model.net, model.step_sizes, coords, values, weights, 3)
+    with torch.no_grad():
+        return float(masked_mse(model.net(coords, latents), values, weights).mean())
 
 
 def test_the_default_recipe_is_the_bundled_models():
@@ -97,7 +105,7 @@ def test_training_on_mixes_learns(samples):
     kw = dict(width=16, depth=2, latent_dim=8, batch_size=8, progress=False, mix=1.0)
     untrained = meta_train(samples, max_steps=1, lr=0.0, **kw)
     trained = meta_train(samples, max_steps=150, lr=3e-3, **kw)
-    # Slower than on the samples themselves (0.49x in as many steps): it learns their span.
+    # Slower than on the samples themselves (0.63x where they reach 0.43x): it learns their span.
     assert fit_error(trained, samples) < 0.7 * fit_error(untrained, samples)
     assert trained.card["recipe"]["mix"] == 1.0
 
