@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from inrcodec.coding import interp
 from inrcodec.coding.bytes import ContainerError
-from inrcodec.coding.interp import stream, sweep, tables
+from inrcodec.coding.interp import stream, sweep, tables, trials
 
 
 def smooth(shape, seed=0, scale=1.0):
@@ -112,6 +112,28 @@ def test_cost_model_matches_real_bytes():
     run, symbols = sweep.run(values, 1e-3, None, (True, 1, False))
     estimate = tables.plan(run, symbols)[3]
     assert abs(8 * len(stream.write(run, symbols)) - estimate) < 0.03 * estimate + 64
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_batched_trials_are_the_single_sweeps(reverse):
+    """The encoder keeps a trial's run: each setting's slice of a batch must be its own sweep,
+    bit for bit (and the bytes written from it the same), and its estimate near the planner's."""
+    values = smooth((13, 1, 18), seed=7)
+    values[4, 0, 5] = 1e9  # an escape
+    missing = np.random.default_rng(7).random(values.shape) < 0.2
+    options = [(c, m) for c in (True, False) for m in range(len(interp.BOUND_MODES))]
+    batch = trials.Batch(values, 0.01, missing, options, reverse)
+    estimates = batch.bits()
+    for i, option in enumerate(batch.options):
+        alone, symbols = sweep.run(values, 0.01, missing, option + (reverse,))
+        together, taken = batch.take(i)
+        assert np.array_equal(alone.recon.view(np.uint64), together.recon.view(np.uint64))
+        assert alone.anchor_q == together.anchor_q
+        for (q, bucket), (q2, bucket2) in zip(symbols, taken):
+            assert np.array_equal(q, q2) and np.array_equal(bucket, bucket2)
+        assert stream.write(alone, symbols) == stream.write(together, taken)
+        planned = tables.plan(alone, symbols, shapes=(0,))[3]
+        assert abs(estimates[i] - planned) < 0.05 * planned + 64
 
 
 def test_truncated_and_corrupted_bytes_raise_container_error():

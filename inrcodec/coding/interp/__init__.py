@@ -42,8 +42,9 @@ Section layout::
         the step's grid with the step's axis moved first, missing points skipped)
 
 Modules: ``sweep`` (levels, axes, prediction, quantization), ``tables`` (context buckets,
-probability tables, the cost model), ``stream`` (the section's bytes); this one holds the entry
-points and the encoder's choice of settings.
+probability tables, the cost model), ``stream`` (the section's bytes), ``trials`` (the encoder's
+batched trial sweeps and their estimated bits); this one holds the entry points and the
+encoder's choice of settings.
 """
 
 import math
@@ -53,11 +54,15 @@ import numpy as np
 from ..bytes import ContainerError, Reader
 from . import stream
 from .sweep import BOUND_MODES, ESCAPE_LIMIT, Sweep, run
-from .tables import CONTEXTS, SHAPES, plan
+from .tables import CONTEXTS, SHAPES
+from .trials import Batch
 
-__all__ = ["encode", "decode", "BOUND_MODES", "CONTEXTS", "ESCAPE_LIMIT", "SHAPES", "TRIAL_POINTS"]
+__all__ = ["encode", "decode", "BOUND_MODES", "CONTEXTS", "ESCAPE_LIMIT", "SHAPES", "REVERSED",
+           "SMALL_TRIAL", "TRIAL_POINTS"]
 
 TRIAL_POINTS = 1 << 15  # settings are chosen on a central block of about this many points
+SMALL_TRIAL = 1 << 14  # up to this many trial points, every setting is swept at once
+REVERSED = 2  # the settings of the fewest bits in the first axis order tried in the other
 
 
 def encode(values: np.ndarray, half: float, missing: np.ndarray | None = None,
@@ -115,37 +120,34 @@ def _check(shape: tuple[int, ...], half: float, missing: np.ndarray | None) -> n
 def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: bool | None,
             bound_mode: int | None, reverse: bool | None) -> tuple[Sweep, list]:
     """The encoder's run with the (cubic, bound mode, axis order) of the fewest estimated bits
-    on a central block of the chunk: the interpolant first (at SZ3's default level bounds), then
-    the level bounds for it, stepping from mode 1 while that saves bits, then the axis order.
-    A chunk that is its own block keeps the trial's run."""
+    on a central block of the chunk (trials.py). Every interpolant and level-bound mode allowed
+    is swept at once in the first-to-last axis order (a block over ``SMALL_TRIAL`` points: the
+    interpolants at mode 1 first, then every mode with the better one), then the ``REVERSED``
+    best (one on a large block) in the other order. A chunk that is its own block keeps the
+    trial's run."""
     block = _trial_block(values.shape)
-    whole = all(b == slice(None) for b in block)
     trial = values[block]
     trial_missing = None if missing is None or not missing[block].any() else missing[block]
-    runs = {}
-
-    def bits(option):
-        if option not in runs:
-            runs[option] = run(trial, half, trial_missing, option)
-        return plan(*runs[option], shapes=(0,))[3]
-
     interpolants = (True, False) if cubic is None else (cubic,)
-    chosen = interpolants[0] if len(interpolants) == 1 else min(
-        interpolants, key=lambda c: bits((c, 1 if bound_mode is None else bound_mode, False)))
-    mode = 1 if bound_mode is None else bound_mode
-    if bound_mode is None:  # bits fall, then rise, with alpha: walk down or up while they fall
-        walk = -1 if bits((chosen, 0, False)) < bits((chosen, 1, False)) else 1
-        while (0 <= mode + walk < len(BOUND_MODES)
-               and bits((chosen, mode + walk, False)) < bits((chosen, mode, False))):
-            mode += walk
-    option = (chosen, mode, False)
-    if sum(n > 1 for n in values.shape) > 1 and (reverse is None or reverse):
-        reversed_option = (chosen, mode, True)
-        if reverse or bits(reversed_option) < bits(option):
-            option = reversed_option
-    if whole and option in runs:
-        return runs[option]
-    return run(values, half, missing, option)
+    modes = range(len(BOUND_MODES)) if bound_mode is None else (bound_mode,)
+    small = trial.size <= SMALL_TRIAL
+    if not small and len(interpolants) > 1 and len(modes) > 1:
+        batch = Batch(trial, half, trial_missing, [(c, 1) for c in interpolants], False)
+        interpolants = (batch.options[int(batch.bits().argmin())][0],)
+    batch = Batch(trial, half, trial_missing, [(c, m) for c in interpolants for m in modes], False)
+    bits = batch.bits()
+    best = (float(bits.min()), batch, int(bits.argmin()))
+    several = sum(n > 1 for n in values.shape) > 1
+    if several and (reverse is None or reverse):
+        ranked = np.argsort(bits, kind="stable")[:REVERSED if small else 1]
+        batch = Batch(trial, half, trial_missing, [batch.options[i] for i in ranked], True)
+        bits = batch.bits()
+        if reverse or bits.min() < best[0]:
+            best = (float(bits.min()), batch, int(bits.argmin()))
+    _, batch, i = best
+    if trial.shape == values.shape:
+        return batch.take(i)
+    return run(values, half, missing, batch.options[i] + (batch.reverse,))
 
 
 def _trial_block(shape: tuple[int, ...]) -> tuple:

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..bytes import ContainerError, svarint, varint
 from .sweep import Sweep
-from .tables import CONTEXTS, SCALE_LOW, UNIFORM, cell_codes, plan, symbols_of, table
+from .tables import CONTEXTS, SCALE_LOW, UNIFORM, cell_codes, plan, table
 
 SMALL_STREAM = 1 << 16  # up to this many symbols, the stream's tail is cut as short as decodes
 
@@ -26,12 +26,18 @@ def write(sweep: Sweep, symbols: list) -> bytes:
             current = step.level
             segments.append((UNIFORM, np.array([level_codes[current] - SCALE_LOW], np.int32)))
             cells = cell_codes(level_codes[current], activity)
+            widths = np.array([table(code, shape)[0] for code in cells])
+        # Bucket by bucket, each in the step's order (a stable sort): K + q, or the escape.
+        order = np.argsort(bucket, kind="stable")
+        q, bucket = q[order], bucket[order]
+        k = widths[bucket]
+        out = np.abs(q) > k
+        coded = np.where(out, 2 * k + 1, q + k).astype(np.int32)
+        escapes += q[out].tolist()
+        edges = np.concatenate([[0], np.cumsum(np.bincount(bucket, minlength=CONTEXTS))])
         for b in range(CONTEXTS):
-            chosen = bucket == b
-            if chosen.any():
-                coded, escaped = symbols_of(q[chosen], cells[b], shape)
-                segments.append((table(cells[b], shape)[2], coded))
-                escapes += escaped.tolist()
+            if edges[b + 1] > edges[b]:
+                segments.append((table(cells[b], shape)[2], coded[edges[b]:edges[b + 1]]))
     out = bytearray([int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5])
     out += varint(len(escapes))
     for q in escapes:
@@ -44,6 +50,7 @@ def range_code(segments: list) -> bytes:
     streams; large ones only lose their trailing zero bytes, which the decoder puts back)."""
     if not segments:
         return b""
+    segments = _merged(segments)
     encoder = constriction.stream.queue.RangeEncoder()
     for model, symbols in segments:
         encoder.encode(symbols, model)
@@ -75,12 +82,24 @@ def _words(data: bytes) -> np.ndarray:
     return np.frombuffer(padded, ">u4").astype(np.uint32)
 
 
+def _merged(segments: list) -> list:
+    """The segments with each run under one model joined: the same stream, fewer calls."""
+    out = []
+    for model, symbols in segments:
+        if out and out[-1][0] is model:
+            out[-1][1].append(symbols)
+        else:
+            out.append((model, [symbols]))
+    return [(model, parts[0] if len(parts) == 1 else np.concatenate(parts)) for model, parts in out]
+
+
 def _decodes(data: bytes, segments: list) -> bool:
     decoder = constriction.stream.queue.RangeDecoder(_words(data))
     try:
-        return all(np.array_equal(decoder.decode(model, len(s)), s) for model, s in segments)
+        got = [decoder.decode(model, len(s)) for model, s in segments]
     except AssertionError:
         return False
+    return all(np.array_equal(g, s) for g, (_, s) in zip(got, segments))
 
 
 def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:

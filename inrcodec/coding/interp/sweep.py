@@ -26,13 +26,15 @@ class Sweep:
     """The reconstruction as it is built, step by step, the same on both sides."""
 
     def __init__(self, shape: tuple[int, ...], half: float, missing: np.ndarray | None,
-                 cubic: bool, bound_mode: int, reverse: bool = False):
+                 cubic: bool, bound_mode: int, reverse: bool = False,
+                 steps: list | None = None, halves: list | None = None):
+        """``steps`` and ``halves``, where given, are the ones this would build (a trial's)."""
         self.shape, self.cubic, self.bound_mode, self.reverse = shape, cubic, bound_mode, reverse
         self.missing = missing
         self.recon = np.zeros(shape, dtype=np.float64)
         self.levels = levels_of(shape)
-        self.steps = list(steps_of(shape, self.levels, missing, reverse))
-        self.halves = halves_of(half, self.levels, BOUND_MODES[bound_mode])
+        self.steps = list(steps_of(shape, self.levels, missing, reverse)) if steps is None else steps
+        self.halves = halves_of(half, self.levels, BOUND_MODES[bound_mode]) if halves is None else halves
         self.anchor_coded = math.prod(shape) > 0 and not (missing is not None
                                                          and missing[(0,) * len(shape)])
         self.anchor_step = 2.0 * self.halves[self.levels + 1]

@@ -27,7 +27,7 @@ def buckets(k: np.ndarray, m: int, step: float) -> np.ndarray:
 
     Thresholds are compared, never logarithms taken, so both sides agree exactly."""
     n = k.shape[0]
-    activity = np.zeros((m,) + k.shape[1:])
+    activity = (np.empty if n >= 2 else np.zeros)((m,) + k.shape[1:])  # m is n - 1 or n
     if n >= 2:
         j = min(m, n - 1)
         activity[:j] = np.abs(k[1:j + 1] - k[:j])
@@ -68,8 +68,8 @@ def table(code: int, shape: int) -> tuple[int, np.ndarray, object]:
 
 @lru_cache(maxsize=len(SHAPES))
 def bit_matrix(shape: int) -> np.ndarray:
-    """bits[c, q + MAX_K + 1] of coding q (clipped to +-(MAX_K + 1)) with scale code index c,
-    escapes included (their svarint bytes too): the encoder's cost model."""
+    """bits[q + MAX_K + 1, c] of coding q (clipped to +-(MAX_K + 1)) with scale code index c,
+    escapes included (their svarint bytes too): the encoder's cost model, a row per q."""
     q = np.arange(-MAX_K - 1, MAX_K + 2)
     escape_bits = 8.0 * np.ceil((np.floor(np.log2(2 * np.abs(q) + 1)) + 1) / 7)
     bits = np.empty((SCALE_CODES, q.size))
@@ -80,15 +80,7 @@ def bit_matrix(shape: int) -> np.ndarray:
         inside = np.abs(q) <= k
         row[inside] = lengths[q[inside] + k]
         bits[i] = row
-    return bits
-
-
-def symbols_of(q: np.ndarray, code: int, shape: int) -> tuple[np.ndarray, np.ndarray]:
-    """(symbols int32, the escaped q) of ``q`` under the table of ``code`` and ``shape``."""
-    k = table(code, shape)[0]
-    out = np.abs(q) > k
-    symbols = np.where(out, 2 * k + 1, q + k).astype(np.int32)
-    return symbols, q[out]
+    return np.ascontiguousarray(bits.T)
 
 
 def cell_codes(level_code: int, activity_code: int) -> list[int]:
@@ -113,10 +105,17 @@ def plan(sweep, symbols: list, shapes: tuple[int, ...] | None = None) -> tuple[i
     cells, index = keys // width, keys % width
     starts = np.flatnonzero(np.diff(cells, prepend=-1))
     best = (math.inf,)
-    for shape in range(len(SHAPES)) if shapes is None else shapes:
-        costs = np.zeros((len(levels) * CONTEXTS, SCALE_CODES))  # bits of each cell under each code
-        costs[cells[starts]] = np.add.reduceat(bit_matrix(shape)[:, index] * counts, starts, axis=1).T
-        costs = costs.reshape(len(levels), CONTEXTS, SCALE_CODES)
+    shapes = range(len(SHAPES)) if shapes is None else shapes
+    tables = {}  # bits of each cell under each code, and a bound below any plan's bits
+    for shape in shapes:
+        costs = np.zeros((len(levels) * CONTEXTS, SCALE_CODES))
+        costs[cells[starts]] = np.add.reduceat(bit_matrix(shape)[index] * counts[:, None], starts, axis=0)
+        tables[shape] = costs.reshape(len(levels), CONTEXTS, SCALE_CODES), float(costs.min(1).sum())
+    # A shape whose every cell at its own best code loses to the best plan so far cannot win.
+    for shape in sorted(shapes, key=lambda s: tables[s][1]):
+        costs, bound = tables[shape]
+        if bound + 7.0 * (1 + len(levels)) > best[0] * (1 + 1e-9) + 1e-6:
+            continue
         # Level codes worth trying: near each level's best single table.
         single = costs.sum(1).argmin(1)
         level_codes = np.clip(single[:, None] + np.arange(-12, 5), 0, SCALE_CODES - 1)  # (L, O)
@@ -129,7 +128,7 @@ def plan(sweep, symbols: list, shapes: tuple[int, ...] | None = None) -> tuple[i
         per_activity = totals.min(2).sum(0)
         a = int(per_activity.argmin())
         total = float(per_activity[a]) + 7.0 * (1 + len(levels))
-        if total < best[0]:
+        if total < best[0] or total == best[0] and shape < best[1]:  # the first shape on a tie
             best = (total, shape, SCALE_LOW + int(activities[a]),
                     {level: SCALE_LOW + int(level_codes[i, totals[i, a].argmin()])
                      for i, level in enumerate(levels)})

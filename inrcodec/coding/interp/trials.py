@@ -1,0 +1,120 @@
+"""The encoder's trials: many settings swept at once, and their bits estimated.
+
+Settings of one axis order share every step's geometry, so they are stacked along a second axis
+(the step's axis stays first) and swept together: one numpy pass per level and axis serves them
+all, which is what makes small chunks cheap. Each setting's slice sees exactly the arithmetic of
+its own sweep (elementwise IEEE operations with the same operands), so a trial's reconstruction
+and symbols are the ones ``sweep.run`` would give, bit for bit, and the chosen one is kept.
+
+Bits are estimated from one histogram per (setting, level, context bucket) cell: each cell at
+its own best table of the first shape (``tables.bit_matrix``), plus the codes' bits. That is a
+little below what ``tables.plan`` finds (it ties the cells' codes together), by about as much
+for every setting, so it ranks them nearly as well at a fraction of the cost.
+"""
+
+import numpy as np
+
+from .sweep import BOUND_MODES, Sweep, halves_of, interpolate, quantize
+from .tables import CONTEXTS, MAX_K, SCALE_CODES, SCALE_LOW, bit_matrix, buckets
+
+OFFSETS = (-6, -4, -2, 0, 2)  # the scale codes tried about a cell's rms code (quarter octaves)
+
+
+class Batch:
+    """Sweeps of ``options`` ((cubic, bound mode) pairs) in one axis order over ``values``."""
+
+    def __init__(self, values: np.ndarray, half: float, missing: np.ndarray | None,
+                 options: list[tuple[bool, int]], reverse: bool):
+        order = sorted(range(len(options)), key=lambda i: not options[i][0])  # cubic ones first
+        self.options = [options[i] for i in order]
+        self.reverse = reverse
+        self.geometry = Sweep(values.shape, half, missing, False, 0, reverse)
+        count = len(self.options)
+        self.cubic = sum(c for c, _ in self.options)
+        levels = self.geometry.levels
+        self.halves = np.array([halves_of(half, levels, BOUND_MODES[m]) for _, m in self.options])
+        self.recon = np.zeros((count,) + values.shape)
+        self.anchor_q = np.zeros(count)
+        if self.geometry.anchor_coded:
+            anchor_step = 2.0 * self.halves[:, levels + 1]
+            q = quantize(np.full(count, values[(0,) * values.ndim]), anchor_step)
+            self.anchor_q = q + 0.0  # as sweep.run's integer: no -0
+            self.recon[(slice(None),) + (0,) * values.ndim] = self.anchor_q * anchor_step
+        self.results = [self._step(values, step) for step in self.geometry.steps]
+
+    def _step(self, values: np.ndarray, step) -> tuple[np.ndarray, np.ndarray]:
+        """(q, bucket) of every point of the step, shaped (axis, setting, other axes)."""
+        axes = (step.order[0] + 1, 0) + tuple(e + 1 for e in step.order[1:])
+        known = self.recon[(slice(None),) + step.known].transpose(axes)
+        m = step.shape[0]
+        size = (1, len(self.options)) + (1,) * (known.ndim - 2)
+        quantum = (2.0 * self.halves[:, step.level]).reshape(size)
+        if self.cubic in (0, len(self.options)):
+            pred = interpolate(known, m, self.cubic > 0)
+        else:
+            pred = np.concatenate([interpolate(known[:, :self.cubic], m, True),
+                                   interpolate(known[:, self.cubic:], m, False)], axis=1)
+        bucket = buckets(known, m, quantum)
+        v = values[step.target].transpose(step.order)[:, None]
+        q = quantize(v - pred, quantum)
+        if step.coded is not None:
+            q = np.where(step.coded[:, None], q, 0.0)
+        out = self.recon[(slice(None),) + step.target].transpose(axes)
+        out[...] = pred + q * quantum
+        return q, bucket
+
+    def bits(self) -> np.ndarray:
+        """Estimated bits of each option."""
+        steps = self.geometry.steps
+        count = len(self.options)
+        levels = sorted({s.level for s in steps if s.count}, reverse=True)
+        if not levels:
+            return np.zeros(count)
+        row = {level: i for i, level in enumerate(levels)}
+        cells, qs = [], []
+        for step, (q, bucket) in zip(steps, self.results):
+            if not step.count:
+                continue
+            setting = np.arange(count).reshape((1, count) + (1,) * (q.ndim - 2))
+            cell = (setting * len(levels) + row[step.level]) * CONTEXTS + bucket
+            if step.coded is None:
+                cells.append(cell.ravel())
+                qs.append(q.ravel())
+            else:
+                coded = np.broadcast_to(step.coded[:, None], q.shape)
+                cells.append(np.broadcast_to(cell, q.shape)[coded])
+                qs.append(q[coded])
+        cell, q = np.concatenate(cells), np.concatenate(qs)
+        size = count * len(levels) * CONTEXTS
+        # Each cell's best table lies near the rms of its bulk (spikes, which escape, left out:
+        # values over 32 times its median's octave): try a few codes about it.
+        octave = np.minimum(np.log2(np.abs(q) + 1.0), 15.0).astype(np.int64)
+        below = np.bincount(cell * 16 + octave, None, size * 16).reshape(size, 16).cumsum(1)
+        median = (below < below[:, -1:] / 2.0).sum(1)
+        bulk = np.abs(q) < np.exp2(median + 5.0)[cell]
+        rms = np.sqrt(np.bincount(cell, q * q * bulk, size) / np.maximum(np.bincount(cell, bulk, size), 1))
+        centre = (np.rint(4.0 * np.log2(np.maximum(rms, 2.0 ** -13))) - SCALE_LOW).astype(np.int64)
+        index = (np.clip(q, -MAX_K - 1, MAX_K + 1).astype(np.int64) + (MAX_K + 1)) * SCALE_CODES
+        matrix = bit_matrix(0).ravel()
+        best = np.full(size, np.inf)
+        for offset in OFFSETS:
+            codes = np.clip(centre + offset, 0, SCALE_CODES - 1)
+            np.minimum(best, np.bincount(cell, matrix.take(index + codes[cell]), size), out=best)
+        return best.reshape(count, -1).sum(1) + 7.0 * (1 + len(levels))
+
+    def take(self, i: int) -> tuple[Sweep, list]:
+        """Option ``i``'s sweep and its steps' (q, bucket) of coded points, as ``sweep.run``."""
+        cubic, mode = self.options[i]
+        g = self.geometry
+        chosen = Sweep(g.shape, 0.0, g.missing, cubic, mode, self.reverse, steps=g.steps,
+                       halves=list(self.halves[i]))
+        chosen.recon = self.recon[i].copy()
+        chosen.anchor_q = int(self.anchor_q[i]) if g.anchor_coded else 0
+        symbols = []
+        for step, (q, bucket) in zip(g.steps, self.results):
+            q, bucket = q[:, i], bucket[:, i]
+            if step.coded is not None:
+                symbols.append((q[step.coded].astype(np.int64), bucket[step.coded]))
+            else:
+                symbols.append((q.ravel().astype(np.int64), bucket.ravel()))
+        return chosen, symbols
