@@ -88,7 +88,7 @@ class Batch:
         size = count * len(levels) * CONTEXTS
         # Each cell's best table lies near the rms of its bulk (spikes, which escape, left out:
         # values over 32 times its median's octave): try a few codes about it.
-        octave = np.minimum(np.log2(np.abs(q) + 1.0), 15.0).astype(np.int64)
+        octave = np.minimum(np.frexp(np.abs(q) + 1.0)[1] - 1, 15)  # floor(log2(|q| + 1)), at most 15
         below = np.bincount(cell * 16 + octave, None, size * 16).reshape(size, 16).cumsum(1)
         median = (below < below[:, -1:] / 2.0).sum(1)
         bulk = np.abs(q) < np.exp2(median + 5.0)[cell]
