@@ -15,7 +15,7 @@ from inrcodec.cli import main
 for module in ("pysz", "zfpy", "pcodec", "matplotlib"):
     pytest.importorskip(module)
 
-FAMILIES = ["inrcodec", "inrcodec bounded", "PCA control", "SZ3", "ZFP fixed-rate",
+FAMILIES = ["inrcodec", "inrcodec floor", "inrcodec bounded", "PCA control", "SZ3", "ZFP fixed-rate",
             "ZFP fixed-accuracy", "BitRound+Zstd", "Quantize+Zstd", "Zstd (lossless)",
             "PCodec (lossless)"]
 FAMILIES += ["SPERR"] if importlib.util.find_spec("numcodecs_wasm_sperr") else []

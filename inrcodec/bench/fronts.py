@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 # The order of codecs in every table and plot; codecs given on the command line come after.
-ORDER = ("inrcodec", "inrcodec bounded", "inrcodec budget", "PCA control", "SZ3", "SPERR",
+ORDER = ("inrcodec", "inrcodec floor", "inrcodec bounded", "inrcodec budget", "PCA control", "SZ3", "SPERR",
          "ZFP fixed-accuracy", "ZFP fixed-rate", "BitRound+Zstd", "Quantize+Zstd",
          "PCodec (lossless)", "Zstd (lossless)")
 CONTROL = "PCA control"

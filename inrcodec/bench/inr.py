@@ -14,7 +14,8 @@ from ..model import bundled_path, resolve
 from .peers import Contender
 
 PLAIN_LATENT_BITS = {False: (3, 4, 5, 6, 7), True: (3, 5)}  # by quick
-BOUNDED_LATENT_BITS = 6  # 4 spent 1.37 b/v at 0.42 K on A1B where 6 spend 0.53 (docs/bounded.md)
+FLOORS = {False: (30.0, 40.0, 50.0), True: (40.0,)}  # the default codec's PSNR floor, dB
+DEFAULT_LATENT_BITS = inspect.signature(INRCodec).parameters["latent_bits"].default
 # Loosest first: a run gives up on a family's tighter settings once one takes too long.
 BUDGETS = {False: (2.0, 1.0, 0.5, 0.25, 0.15), True: (1.0,)}  # bits per value
 
@@ -25,9 +26,10 @@ def accepts(keyword: str) -> bool:
 
 def settings(bounds: tuple[float, ...], quick: bool) -> list[tuple[str, dict]]:
     """(family, INRCodec keywords) of every inrcodec point of a run."""
-    out = [("inrcodec", {"latent_bits": b}) for b in PLAIN_LATENT_BITS[quick]]
-    out += [("inrcodec bounded", {"latent_bits": BOUNDED_LATENT_BITS, "max_error": b})
-            for b in bounds]
+    # The network's own curve: plain latents without the floor that falls back to error bounds.
+    out = [("inrcodec", {"latent_bits": b, "min_psnr": None}) for b in PLAIN_LATENT_BITS[quick]]
+    out += [("inrcodec floor", {"min_psnr": p}) for p in FLOORS[quick]]
+    out += [("inrcodec bounded", {"max_error": b}) for b in bounds]
     if accepts("bits_per_value"):
         out += [("inrcodec budget", {"bits_per_value": b}) for b in BUDGETS[quick]]
     return out
@@ -37,7 +39,8 @@ def contenders(model: str, bounds: tuple[float, ...], quick: bool) -> list[Conte
     out = []
     for family, keywords in settings(bounds, quick):
         codec = INRCodec(model, **keywords)
-        out.append(Contender(family, ", ".join(f"{k}={v:g}" for k, v in keywords.items()),
+        out.append(Contender(family, ", ".join(f"{k}={v:g}" for k, v in keywords.items()
+                                               if v is not None),
                              codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data),
                              bound=codec.mode.absolute_bound, params=dict(keywords)))
     return out

@@ -4,7 +4,7 @@ inrcodec wins and loses (verdicts.py), its cost, and a section per dataset."""
 import numpy as np
 
 from .fronts import bounded, bounded_families, families, lossless, of, rate_at, rate_text
-from .inr import BOUNDED_LATENT_BITS
+from .inr import DEFAULT_LATENT_BITS, FLOORS
 from .metrics import PEAK_RSS_INTERVAL
 from .pca import HEADER as PCA_HEADER, MIN_TRAIN_CHUNKS
 from .peers import BOUND_DIGITS, BOUND_FRACTIONS, MASK_LENGTH, ZSTD_LEVEL
@@ -61,7 +61,11 @@ def _method(quick: bool) -> list[str]:
         "- **Error bounds** are absolute, the same for every bounded codec: "
         f"{', '.join(fractions[:-1])} and {fractions[-1]} of the test data's range "
         f"({BOUND_DIGITS} significant digits; whole numbers of at least 1 for integer data). "
-        f"inrcodec's bounded mode uses {BOUNDED_LATENT_BITS}-bit latents.",
+        f"inrcodec's bounded mode is the default codec's ({DEFAULT_LATENT_BITS}-bit latents where "
+        "the network pays; each chunk keeps the smallest of spatial prediction alone and the network's "
+        "residual coded value by value or spatially). `inrcodec` alone is the network's own "
+        "curve (`min_psnr=None`); `inrcodec floor` is the default codec's PSNR floor at "
+        f"{', '.join(f'{p:g}' for p in FLOORS[quick])} dB.",
         "- ZFP and SPERR cannot store NaN: they get the chunk with NaNs set to its mean and the "
         "bench stores inrcodec's lossless NaN mask (zlib-packed bits, with a "
         f"{MASK_LENGTH.size}-byte length) in "
