@@ -66,21 +66,23 @@ def table(code: int, shape: int) -> tuple[int, np.ndarray, object]:
     return k, p, constriction.stream.model.Categorical(p, perfect=False)
 
 
-@lru_cache(maxsize=len(SHAPES))
-def bit_matrix(shape: int) -> np.ndarray:
-    """bits[q + MAX_K + 1, c] of coding q (clipped to +-(MAX_K + 1)) with scale code index c,
-    escapes included (their svarint bytes too): the encoder's cost model, a row per q."""
+@lru_cache(maxsize=1)
+def bit_matrix() -> np.ndarray:
+    """bits[q + MAX_K + 1, shape, c] of coding q (clipped to +-(MAX_K + 1)) with table shape
+    ``shape`` and scale code index c, escapes included (their svarint bytes too): the encoder's
+    cost model, a row per q."""
     q = np.arange(-MAX_K - 1, MAX_K + 2)
     escape_bits = 8.0 * np.ceil((np.floor(np.log2(2 * np.abs(q) + 1)) + 1) / 7)
-    bits = np.empty((SCALE_CODES, q.size))
-    for i in range(SCALE_CODES):
-        k, p, _ = table(SCALE_LOW + i, shape)
-        lengths = -np.log2(p.astype(np.float64) / p.astype(np.float64).sum())
-        row = np.full(q.size, lengths[-1]) + escape_bits
-        inside = np.abs(q) <= k
-        row[inside] = lengths[q[inside] + k]
-        bits[i] = row
-    return np.ascontiguousarray(bits.T)
+    bits = np.empty((q.size, len(SHAPES), SCALE_CODES))
+    for shape in range(len(SHAPES)):
+        for i in range(SCALE_CODES):
+            k, p, _ = table(SCALE_LOW + i, shape)
+            lengths = -np.log2(p.astype(np.float64) / p.astype(np.float64).sum())
+            row = np.full(q.size, lengths[-1]) + escape_bits
+            inside = np.abs(q) <= k
+            row[inside] = lengths[q[inside] + k]
+            bits[:, shape, i] = row
+    return bits
 
 
 def cell_codes(level_code: int, activity_code: int) -> list[int]:
@@ -107,9 +109,12 @@ def plan(sweep, symbols: list, shapes: tuple[int, ...] | None = None) -> tuple[i
     best = (math.inf,)
     shapes = range(len(SHAPES)) if shapes is None else shapes
     tables = {}  # bits of each cell under each code, and a bound below any plan's bits
-    for shape in shapes:
+    rows = bit_matrix()[index]
+    every = np.add.reduceat((rows if len(shapes) == len(SHAPES) else rows[:, list(shapes)])
+                            * counts[:, None, None], starts, axis=0)  # (cell, shape, code)
+    for j, shape in enumerate(shapes):
         costs = np.zeros((len(levels) * CONTEXTS, SCALE_CODES))
-        costs[cells[starts]] = np.add.reduceat(bit_matrix(shape)[index] * counts[:, None], starts, axis=0)
+        costs[cells[starts]] = every[:, j]
         tables[shape] = costs.reshape(len(levels), CONTEXTS, SCALE_CODES), float(costs.min(1).sum())
     # A shape whose every cell at its own best code loses to the best plan so far cannot win.
     for shape in sorted(shapes, key=lambda s: tables[s][1]):

@@ -15,7 +15,7 @@ for every setting, so it ranks them nearly as well at a fraction of the cost.
 import numpy as np
 
 from .sweep import BOUND_MODES, Sweep, halves_of, interpolate, quantize
-from .tables import CONTEXTS, MAX_K, SCALE_CODES, SCALE_LOW, bit_matrix, buckets
+from .tables import CONTEXTS, MAX_K, SCALE_CODES, SCALE_LOW, SHAPES, bit_matrix, buckets
 
 OFFSETS = (-6, -4, -2, 0, 2)  # the scale codes tried about a cell's rms code (quarter octaves)
 
@@ -94,8 +94,9 @@ class Batch:
         bulk = np.abs(q) < np.exp2(median + 5.0)[cell]
         rms = np.sqrt(np.bincount(cell, q * q * bulk, size) / np.maximum(np.bincount(cell, bulk, size), 1))
         centre = (np.rint(4.0 * np.log2(np.maximum(rms, 2.0 ** -13))) - SCALE_LOW).astype(np.int64)
-        index = (np.clip(q, -MAX_K - 1, MAX_K + 1).astype(np.int64) + (MAX_K + 1)) * SCALE_CODES
-        matrix = bit_matrix(0).ravel()
+        row = len(SHAPES) * SCALE_CODES
+        index = (np.clip(q, -MAX_K - 1, MAX_K + 1).astype(np.int64) + (MAX_K + 1)) * row
+        matrix = bit_matrix().ravel()  # shape 0: the first SCALE_CODES of each row
         best = np.full(size, np.inf)
         for offset in OFFSETS:
             codes = np.clip(centre + offset, 0, SCALE_CODES - 1)
