@@ -43,7 +43,7 @@ def normalised(chunk: np.ndarray) -> tuple[np.ndarray, Normalisation, np.ndarray
     its normalisation; where it is finite). The chunk needs two distinct finite values."""
     finite = np.isfinite(chunk)
     norm = Normalisation.fit(chunk[finite])
-    return np.where(finite, norm.apply(np.where(finite, chunk, 0.0)), 0.0), norm, finite
+    return norm.apply_where(chunk, finite), norm, finite
 
 
 def normalised_samples(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -52,5 +52,10 @@ class Normalisation:
     def apply(self, values: np.ndarray) -> np.ndarray:
         return (values.astype(np.float64) - self.offset) / self.scale
 
+    def apply_where(self, chunk: np.ndarray, where: np.ndarray) -> np.ndarray:
+        """The chunk normalised (float64) where ``where`` holds, 0 elsewhere (NaNs, padding):
+        what the network sees, in training and at encode time alike."""
+        return np.where(where, self.apply(np.where(where, chunk, 0)), 0.0)
+
     def invert(self, normalised: np.ndarray) -> np.ndarray:
         return normalised.astype(np.float64) * self.scale + self.offset

@@ -30,8 +30,7 @@ class Chunk:
 
     def patches(self, patch_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
         """(normalised values, weights) cut into patches: padding and NaNs weigh nothing."""
-        normalised = np.where(self.finite, self.norm.apply(np.where(self.finite, self.array, 0)),
-                              0.0).astype(np.float32)
+        normalised = self.norm.apply_where(self.array, self.finite).astype(np.float32)
         return (torch.from_numpy(to_patches(normalised, patch_shape)),
                 torch.from_numpy(to_patches(self.finite.astype(np.float32), patch_shape)))
 
