@@ -121,33 +121,43 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
             bound_mode: int | None, reverse: bool | None) -> tuple[Sweep, list]:
     """The encoder's run with the (cubic, bound mode, axis order) of the fewest estimated bits
     on a central block of the chunk (trials.py). Every interpolant and level-bound mode allowed
-    is swept at once in the first-to-last axis order (a block over ``SMALL_TRIAL`` points: the
-    interpolants at mode 1 first, then every mode with the better one), then the ``REVERSED``
-    best (one on a large block) in the other order. A chunk that is its own block keeps the
-    trial's run."""
+    is swept at once in the first-to-last axis order (on a block over ``SMALL_TRIAL`` points,
+    the interpolants at mode 1 first, then the other modes with the better one), then the
+    ``REVERSED`` best (one on a large block) in the other order. A chunk that is its own block
+    keeps the trial's run."""
     block = _trial_block(values.shape)
     trial = values[block]
     trial_missing = None if missing is None or not missing[block].any() else missing[block]
+    tried = []  # (estimated bits, batch, index in the batch)
+
+    def sweep_all(options: list, backwards: bool) -> list:
+        batch = Batch(trial, half, trial_missing, options, backwards)
+        found = [(float(b), batch, i) for i, b in enumerate(batch.bits())]
+        tried.extend(found)
+        return found
+
     interpolants = (True, False) if cubic is None else (cubic,)
     modes = range(len(BOUND_MODES)) if bound_mode is None else (bound_mode,)
     small = trial.size <= SMALL_TRIAL
-    if not small and len(interpolants) > 1 and len(modes) > 1:
-        batch = Batch(trial, half, trial_missing, [(c, 1) for c in interpolants], False)
-        interpolants = (batch.options[int(batch.bits().argmin())][0],)
-    batch = Batch(trial, half, trial_missing, [(c, m) for c in interpolants for m in modes], False)
-    bits = batch.bits()
-    best = (float(bits.min()), batch, int(bits.argmin()))
-    several = sum(n > 1 for n in values.shape) > 1
-    if several and (reverse is None or reverse):
-        ranked = np.argsort(bits, kind="stable")[:REVERSED if small else 1]
-        batch = Batch(trial, half, trial_missing, [batch.options[i] for i in ranked], True)
-        bits = batch.bits()
-        if reverse or bits.min() < best[0]:
-            best = (float(bits.min()), batch, int(bits.argmin()))
-    _, batch, i = best
+    if small or len(interpolants) == 1 or len(modes) == 1:
+        sweep_all([(c, m) for c in interpolants for m in modes], False)
+    else:
+        _, batch, i = min(sweep_all([(c, 1) for c in interpolants], False), key=_bits)
+        chosen = batch.options[i][0]
+        sweep_all([(chosen, m) for m in modes if m != 1], False)
+    if sum(n > 1 for n in values.shape) > 1 and (reverse is None or reverse):
+        ranked = sorted(tried, key=_bits)[:REVERSED if small else 1]
+        backwards = sweep_all([batch.options[i] for _, batch, i in ranked], True)
+        if reverse:
+            tried = backwards
+    _, batch, i = min(tried, key=_bits)
     if trial.shape == values.shape:
         return batch.take(i)
     return run(values, half, missing, batch.options[i] + (batch.reverse,))
+
+
+def _bits(candidate: tuple) -> float:
+    return candidate[0]
 
 
 def _trial_block(shape: tuple[int, ...]) -> tuple:
