@@ -6,10 +6,12 @@ all, which is what makes small chunks cheap. Each setting's slice sees exactly t
 its own sweep (elementwise IEEE operations with the same operands), so a trial's reconstruction
 and symbols are the ones ``sweep.run`` would give, bit for bit, and the chosen one is kept.
 
-Bits are estimated from one histogram per (setting, level, context bucket) cell: each cell at
-its own best table of the first shape (``tables.bit_matrix``), plus the codes' bits. That is a
-little below what ``tables.plan`` finds (it ties the cells' codes together), by about as much
-for every setting, so it ranks them nearly as well at a fraction of the cost.
+Bits are estimated per (setting, level, context bucket) cell: each cell at the best of a few
+tables of the first shape about the rms of its bulk (``OFFSETS``; spikes, which escape, left
+out), costed by ``tables.bit_matrix``, plus the codes' bits. That is near what ``tables.plan``
+finds (it ties the cells' codes together), by about as much for every setting, so it ranks them
+nearly as well at a fraction of the cost: on A1B and four other datasets' test chunks the bytes
+are within 0.02% of choosing by ``plan`` after greedy single sweeps, as the encoder did before.
 """
 
 import numpy as np
