@@ -3,7 +3,7 @@ exactly zero and small values keep as many digits as large ones (ClimateBenchPre
 compression-safeguards' relative bound; not ``relative_error``, which is a fraction of a chunk's
 range).
 
-It codes ``log2 |x|`` within ``log2(1 + bound)`` by spatial prediction (coding/interp.py), and
+It codes ``log2 |x|`` within ``log2(1 + bound)`` by spatial prediction (coding/interp/), and
 stores where the zeros and the negative values are; no network.
 
 Section: u8 e (the half step is ``log2(1 + bound) (1 - 2**-e)``) | u8 flags: has zeros (bit 0),

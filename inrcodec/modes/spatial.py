@@ -1,5 +1,5 @@
 """Spatial prediction for the bounded modes: a field coded by multilevel interpolation
-(coding/interp.py), from the values themselves (kind SPATIAL) or from the network's residual
+(coding/interp/), from the values themselves (kind SPATIAL) or from the network's residual
 (kind BOUNDED_SPATIAL), and the values stored exactly where the bound would still be missed.
 
 SPATIAL section: u8 e | varint n, the interpolation section (n bytes) | exceptions, to the end.
