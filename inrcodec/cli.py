@@ -23,9 +23,11 @@ import numpy as np
 
 def demo(out: str | None, latent_bits: float, inner_steps: int) -> None:
     import xarray as xr
+    import zarr
 
     from . import INRCodec
     from .sample_data import A1B_TEST, A1B_VARIABLE, a1b_path, open_a1b
+    from .store import store_size, stored_bytes
 
     codec = INRCodec("default-2d", latent_bits=latent_bits, inner_steps=inner_steps)
     ds = open_a1b()[[A1B_VARIABLE]]
@@ -39,22 +41,27 @@ def demo(out: str | None, latent_bits: float, inner_steps: int) -> None:
         written = time.perf_counter()
         decoded = xr.open_zarr(store)[A1B_VARIABLE].values
         read = time.perf_counter()
-        stored = sum(p.stat().st_size for p in (store / A1B_VARIABLE).iterdir()
-                     if not p.name.startswith("."))
+        group = zarr.open_group(store, mode="r")
+        chunks, metadata = stored_bytes(group[A1B_VARIABLE])
+        whole, files = store_size(group.store)
 
+    stored = chunks + metadata
     print(f"{a1b_path().name}: {A1B_VARIABLE} {original.shape} {original.dtype}, "
           f"{original.nbytes / 1e6:.2f} MB, model trained on fields 0-191")
     print(f"codec: {codec!r}")
-    print(f"stored {stored} bytes of chunks: ratio {original.nbytes / stored:.1f}x, "
-          f"{8 * stored / original.size:.3f} bits per value (headers, checksums included)")
+    print(f"promise: {codec.mode.promise}")
+    print(f"stored {stored} bytes ({chunks} of chunks, headers and checksums included, {metadata} "
+          f"of the variable's metadata): ratio {original.nbytes / stored:.1f}x, "
+          f"{8 * stored / original.size:.3f} bits per value (every stored byte over every value)")
+    print(f"whole store: {whole} bytes in {files} files, coordinates included")
     print(f"write {written - start:.1f} s, read {read - written:.2f} s"
           + (f"; store kept at {out}" if out else ""))
-    print(f"{'fields':24} {'PSNR dB':>8} {'RMSE K':>8} {'max err K':>9}")
+    print(f"{'fields':24} {'PSNR dB':>8} {'RMSE K':>8} {'max err K':>9} {'bias K':>8}")
     for label, part in [("all 0-239", slice(None)), ("held out 192-239", A1B_TEST)]:
         x, y = original[part].astype(np.float64), decoded[part]
         rmse = float(np.sqrt(np.mean((x - y) ** 2)))
         print(f"{label:24} {20 * np.log10(np.ptp(x) / rmse):>8.2f} {rmse:>8.3f} "
-              f"{np.abs(x - y).max():>9.3f}")
+              f"{np.abs(x - y).max():>9.3f} {np.mean(y - x):>8.4f}")
 
 
 def compress(args) -> None:
@@ -79,26 +86,43 @@ def _parse_chunks(text: str) -> tuple[str, tuple[int, ...]]:
         raise ValueError(f"--chunks takes VAR=N,N,N, not {text!r}") from None
 
 
-def info(store: str) -> None:
+def info(store: str, sample: int = 1000) -> None:
     import zarr
 
-    from .store import inrcodec_of, stored_chunk_bytes
+    from .store import chunk_kinds, describe_kinds, inrcodec_of, store_size, stored_bytes
 
-    if not Path(store).exists():
+    if not Path(store).exists() and "://" not in store:
         raise FileNotFoundError(f"no such store: {store}")
     group = zarr.open_group(store, mode="r")
-    print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'mode':>14} {'bits':>6} {'steps':>5} "
-          f"{'model':>12} {'kB stored':>9} {'ratio':>7} {'bits/val':>8}")
+    print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'promise':>14} {'bits':>5} {'steps':>5} "
+          f"{'model':>12} {'kB chunks':>9} {'kB meta':>7} {'ratio':>7} {'bits/val':>8} "
+          f"{'network':>9}")
+    details, values = [], 0
     for name, array in sorted(group.arrays()):
         codec = inrcodec_of(array)
         if codec is None:
             continue
-        stored = stored_chunk_bytes(array)
-        nbytes = array.nbytes
+        chunks, metadata = stored_bytes(array)
+        kinds, held = chunk_kinds(array, sample)
+        network = sum(n for k, n in kinds.items() if k in ("LATENTS", "BOUNDED", "BOUNDED_SPATIAL"))
+        values += array.size
         print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {codec.mode.label:>14} "
-              f"{codec.latent_bits:>6g} {codec.inner_steps:>5} {codec.model.hash[:12]:>12} "
-              f"{stored / 1e3:>9.1f} {nbytes / max(stored, 1):>7.1f} "
-              f"{8 * stored / max(array.size, 1):>8.3f}")
+              f"{codec.latent_bits:>5g} {codec.inner_steps:>5} {codec.model_hash[:12]:>12} "
+              f"{chunks / 1e3:>9.1f} {metadata / 1e3:>7.1f} "
+              f"{array.nbytes / max(chunks + metadata, 1):>7.1f} "
+              f"{8 * (chunks + metadata) / max(array.size, 1):>8.3f} "
+              f"{f'{network}/{sum(kinds.values())}':>9}")
+        looked = sum(kinds.values())
+        of = f"all {held} stored" if looked == held else f"{looked} sampled of {held} stored"
+        details.append(f"  {name}: chunks ({of}, of {array.nchunks}) "
+                       f"{describe_kinds(kinds)}; promise: {codec.mode.promise}")
+    print("\n".join(details))
+    whole, files = store_size(group.store)
+    print(f"whole store: {whole / 1e3:.1f} kB in {files} files, "
+          f"{8 * whole / max(values, 1):.3f} bits per value of the inrcodec variables")
+    print("ratio and bits/val count each variable's chunks and its own metadata: bits/val = 8 x "
+          "those bytes / every value of the variable, NaNs included; network: chunks stored by "
+          "the network (LATENTS, BOUNDED, BOUNDED_SPATIAL) of those looked at")
 
 
 def train(args) -> None:
@@ -194,7 +218,11 @@ def main(argv: list[str] | None = None) -> int:
             run_and_report(options_from(args))
         else:
             info(args.store)
-    except (ValueError, ImportError, OSError) as e:  # a readable line, not a traceback
+    except KeyboardInterrupt:
+        again = ": run the same command again to resume" if args.command == "compress" else ""
+        print(f"inrcodec {args.command}: interrupted{again}", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, ImportError, OSError) as e:  # a readable line, not a traceback
         print(f"inrcodec {args.command}: error: {e}", file=sys.stderr)
         return 1
     return 0

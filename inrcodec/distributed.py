@@ -1,74 +1,36 @@
 """Compress datasets into Zarr on a dask.distributed cluster; chunks are fitted in the workers.
 
 The client writes the store's metadata (and the small variables inrcodec does not compress),
-then every Zarr chunk of every compressed variable becomes one task: the worker reads its block
-of the source, encodes it (unless the store already holds it: that is how an interrupted run
-resumes), reads it back and returns a few statistics. Workers need inrcodec installed and the
-source and destination paths reachable; the model travels inside the array metadata.
+then every Zarr chunk of every compressed variable becomes one task, all submitted at once: the
+worker reads its block of the source, encodes it (unless the store already holds it: that is
+how an interrupted run resumes), reads the stored chunk back and returns a few statistics (its
+errors, its bytes and kind, whether it kept the codec's promise). Workers need inrcodec
+installed and the source and destination paths reachable; the codec config in the array
+metadata names the model (a bundled one by its hash; any other travels inside it).
 """
 
+import glob
+import logging
 import math
 import os
+import re
+import signal
+import threading
 import time
-from dataclasses import dataclass, field
+import uuid
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from .data import open_source
-from .measure import psnr_db
 from .model import resolve
-from .store import inrcodec_of, stored_chunk_size
+from .store import chunk_kind, inrcodec_of, stored_chunk
+from .summary import Report, VariableReport
 from .xarray import chunks_for, compressible, encoding_for
 
-
-@dataclass
-class VariableReport:
-    chunks: int = 0
-    encoded: int = 0  # in this run; the others were already in the store
-    values: int = 0
-    bytes_in: int = 0
-    bytes_out: int = 0
-    squared_error: float = 0.0
-    max_abs_error: float = 0.0
-    low: float = math.inf
-    high: float = -math.inf
-    workers: set = field(default_factory=set)
-
-    def add(self, stats: dict) -> None:
-        self.chunks += 1
-        self.encoded += stats["encoded"]
-        self.values += stats["values"]
-        self.bytes_in += stats["bytes_in"]
-        self.bytes_out += stats["bytes_out"]
-        self.squared_error += stats["squared_error"]
-        self.max_abs_error = max(self.max_abs_error, stats["max_abs_error"])
-        self.low, self.high = min(self.low, stats["low"]), max(self.high, stats["high"])
-        self.workers.add(stats["worker"])
-
-    @property
-    def psnr_db(self) -> float:
-        return psnr_db(self.high - self.low, math.sqrt(self.squared_error / max(self.values, 1)))
-
-
-@dataclass
-class Report:
-    dest: str
-    seconds: float
-    variables: dict[str, VariableReport]
-
-    def table(self) -> str:
-        lines = [f"{'variable':20} {'chunks':>7} {'encoded':>7} {'MB in':>8} {'kB out':>8} "
-                 f"{'ratio':>7} {'bits/val':>8} {'PSNR dB':>8} {'max err':>9}"]
-        for name, v in self.variables.items():
-            lines.append(f"{name:20} {v.chunks:>7} {v.encoded:>7} {v.bytes_in / 1e6:>8.2f} "
-                         f"{v.bytes_out / 1e3:>8.1f} {v.bytes_in / max(v.bytes_out, 1):>7.1f} "
-                         f"{8 * v.bytes_out / max(v.values, 1):>8.3f} {v.psnr_db:>8.2f} "
-                         f"{v.max_abs_error:>9.4g}")
-        chunks = sum(v.encoded for v in self.variables.values())
-        lines.append(f"{chunks} chunks encoded in {self.seconds:.1f} s "
-                     f"({chunks / max(self.seconds, 1e-9):.2f} chunks/s) into {self.dest}")
-        return "\n".join(lines)
+__all__ = ["Report", "VariableReport", "compress"]
 
 
 def compress(source, dest, *, variables=None, model="default-2d", zarr_format: int = 2,
@@ -79,54 +41,180 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     ``scheduler`` is the address of a running scheduler; without it a LocalCluster of
     ``n_workers`` single-threaded worker processes is started (and closed afterwards). Each
     task uses ``torch_threads`` threads. ``chunks`` overrides the Zarr chunks per variable
-    (``{"t2m": (12, 37, 49)}``); by default they follow the model's patches.
-    ``settings`` go to the codec.
+    (``{"t2m": (12, 37, 49)}``); by default a resumed store keeps its own, and a new one gets
+    :func:`inrcodec.xarray.chunks_for`'s. ``settings`` go to the codec.
     """
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client
     except ImportError as e:
         raise ImportError(f"compressing on a cluster needs dask.distributed ({e}): "
                           "pip install 'dask[distributed]'") from e
     from tqdm.auto import tqdm
 
-    ds = open_source(source)
+    begun = time.perf_counter()
+    ds = _open(source)
     resolved = resolve(model)
     names = compressible(ds, resolved, variables)
-    chunks = {name: tuple((chunks or {}).get(name) or chunks_for(
+    dest = str(dest)
+    started = _started(dest)
+    kept = _stored_chunks(dest, names) if started else {}
+    chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(
         ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape)) for name in names}
     # One dask block per Zarr chunk: every task writes whole chunks, never part of one.
     ds = ds.assign({name: ds[name].chunk(dict(zip(ds[name].dims, chunks[name])))
                     for name in names})
     encoding = encoding_for(ds, model, zarr_format=zarr_format, variables=names, chunks=chunks,
                             **settings)
-    dest = str(dest)
-    if Path(dest).exists():
+    if started:
         _check_resumable(ds, dest, encoding)
-    else:
-        _write_metadata(ds, dest, encoding, zarr_format)
+    _check_writable(dest)
+    total = sum(math.prod(len(c) for c in ds[name].chunks) for name in encoding)
+    bar = tqdm(total=total, disable=not progress, desc="starting", unit="chunk")
+    with _cluster(scheduler, n_workers) as address, Client(address) as client:
+        if not started:
+            bar.set_description("writing metadata")
+            _write_metadata(ds, dest, encoding, zarr_format)
+        bar.set_description("submitting")
+        submitted = time.perf_counter()
+        blocks = [(name, block) for name in encoding
+                  for block in ds[name].data.to_delayed().ravel()]
+        futures = client.compute([_compress_block(block, dest, name, torch_threads)
+                                  for name, block in blocks])
+        bar.set_description("compressing")
+        reports = _collect(client, dict(zip(futures, (name for name, _ in blocks))), encoding, bar)
+    bar.close()
+    return Report.of(dest, ds, reports, time.perf_counter() - submitted, submitted - begun)
 
-    cluster = None if scheduler else LocalCluster(n_workers=n_workers, threads_per_worker=1,
-                                                   processes=True, dashboard_address=None)
-    start = time.perf_counter()
-    with Client(scheduler or cluster) as client:
-        tasks = [(name, block) for name in encoding for block in ds[name].data.to_delayed().ravel()]
-        futures = {client.compute(_compress_block(block, dest, name, torch_threads)): name
-                   for name, block in tasks}
-        reports = {name: VariableReport() for name in encoding}
-        for future in tqdm(as_completed(futures), total=len(futures), disable=not progress,
-                           desc="compressing chunks", unit="chunk"):
+
+def _collect(client, futures: dict, encoding: dict, bar) -> dict:
+    """Every task's statistics, per variable, as they come; on an error or an interrupt the
+    other tasks are cancelled and the cluster's logs silenced, so that one line says why."""
+    from distributed import as_completed
+
+    reports = {name: VariableReport(mode=_codec(entry).mode) for name, entry in encoding.items()}
+    try:
+        for future in as_completed(futures):
             reports[futures[future]].add(future.result())
-    if cluster is not None:
+            bar.update()
+    except BaseException:
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
+        client.cancel(list(futures))
+        raise
+    return reports
+
+
+def _codec(entry: dict):
+    codec = entry.get("serializer") or entry["compressors"]
+    return getattr(codec, "codec", codec)
+
+
+@contextmanager
+def _cluster(scheduler: str | None, n_workers: int):
+    """The scheduler's address: the one given, or a LocalCluster's, closed afterwards.
+
+    The cluster's processes start with SIGINT ignored (where this is the main thread), so that
+    Ctrl-C interrupts the client alone: the workers are stopped by closing the cluster, not by
+    five tracebacks of their own."""
+    if scheduler:
+        yield scheduler
+        return
+    from distributed import LocalCluster
+
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    try:
+        cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None, silence_logs=logging.CRITICAL)
+    finally:
+        if main:
+            signal.signal(signal.SIGINT, previous)
+    try:
+        yield cluster.scheduler_address
+    finally:
         cluster.close()
-    return Report(dest, time.perf_counter() - start, reports)
+
+
+def _open(source):
+    """The source as one Dataset; files that cannot be combined into one are refused in a line
+    that says what they disagree on."""
+    import xarray as xr
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "In a future version of xarray", FutureWarning)
+        warnings.filterwarnings("ignore", "Increasing number of chunks")
+        try:
+            return open_source(source)
+        except (xr.MergeError, ValueError) as e:
+            paths = [] if isinstance(source, xr.Dataset) else sorted(
+                p for pattern in ([source] if isinstance(source, str | Path) else source)
+                for p in (glob.glob(str(pattern)) or [str(pattern)]))
+            if len(paths) < 2:
+                raise
+            raise ValueError(_disagreement(paths, e)) from None
+
+
+def _disagreement(paths: list, error: Exception) -> str:
+    """One line: what the files disagree on, and the data variables of each."""
+    import xarray as xr
+
+    quoted = re.findall(r"variable '([^']+)'", str(error))
+    what = f"{quoted[0]!r}" if quoted else str(error).splitlines()[0]
+    held = []
+    for path in paths[:4]:
+        with xr.open_dataset(path) as ds:
+            held.append(f"{Path(path).name} has {', '.join(sorted(map(str, ds.data_vars)))}")
+    more = f" (and {len(paths) - 4} more)" if len(paths) > 4 else ""
+    return (f"the source files cannot be combined into one dataset: they disagree on {what} "
+            f"({'; '.join(held)}{more}); compress each file, or each set of files that "
+            "share their coordinates, into a store of its own")
+
+
+def _started(dest: str) -> bool:
+    """Whether ``dest`` holds something: a missing or empty folder is a new destination."""
+    path = Path(dest)
+    return path.exists() and (not path.is_dir() or any(path.iterdir()))
+
+
+def _check_writable(dest: str) -> None:
+    """Refuse, in a line, a local destination this process cannot write (before any worker
+    starts and fails on it)."""
+    if "://" in dest:
+        return  # an fsspec URL: its store says so at the first write
+    path = Path(dest)
+    folder = path if path.is_dir() else next((p for p in path.parents if p.exists()), Path("."))
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"cannot write to {dest}: it is a file, not a Zarr store")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot write to {dest}: {folder} is a file, not a folder")
+    probe = folder / f".inrcodec-probe-{uuid.uuid4().hex}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise PermissionError(f"cannot write to {dest}: {folder} is not writable "
+                              f"({e.strerror or e})") from None
 
 
 def _write_metadata(ds, dest: str, encoding: dict, zarr_format: int) -> None:
     """Create the store: array metadata, coordinates and the variables left uncompressed."""
     small = [name for name in ds.variables if name not in encoding]
     ds = ds.assign({name: ds[name].load() for name in small if name in ds.data_vars})
-    ds.to_zarr(dest, mode="w-", compute=False, encoding=encoding, zarr_format=zarr_format,
+    mode = "w" if Path(dest).is_dir() else "w-"  # an empty folder (see _started)
+    ds.to_zarr(dest, mode=mode, compute=False, encoding=encoding, zarr_format=zarr_format,
                consolidated=True)
+
+
+def _stored_chunks(dest: str, names: list[str]) -> dict:
+    """The chunks of the arrays an existing store holds, by name."""
+    import zarr
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = tuple(zarr.open_array(dest, path=name, mode="r").chunks)
+        except (FileNotFoundError, KeyError, ValueError):
+            pass
+    return found
 
 
 def _check_resumable(ds, dest: str, encoding: dict) -> None:
@@ -140,9 +228,7 @@ def _check_resumable(ds, dest: str, encoding: dict) -> None:
             raise ValueError(f"{dest} exists but holds no array {name!r}: it was not started by "
                              "this command; choose another destination") from e
         codec = inrcodec_of(array)
-        wanted = entry.get("serializer") or entry["compressors"]
-        wanted = getattr(wanted, "codec", wanted)
-        if (codec is None or codec.get_config() != wanted.get_config()
+        if (codec is None or codec.get_config() != _codec(entry).get_config()
                 or array.shape != ds[name].shape or tuple(array.chunks) != entry["chunks"]):
             raise ValueError(f"{dest} was started with other settings for {name!r} (codec, shape "
                              "or chunks): resume with the same ones, or delete it to start over")
@@ -160,19 +246,27 @@ def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads:
     import torch
     import zarr
 
+    from .promises import measure
+
     torch.set_num_threads(torch_threads)
     array = zarr.open_array(dest, path=name, mode="r+")
     region = tuple(slice(c * n, c * n + s) for c, n, s in zip(chunk_coords, array.chunks, values.shape))
-    encoded = stored_chunk_size(array, chunk_coords) is None
+    stored = stored_chunk(array, chunk_coords)
+    encoded = stored is None
     if encoded:
         array[region] = values
-    stored = stored_chunk_size(array, chunk_coords)
+        stored = stored_chunk(array, chunk_coords) or b""
     decoded = array[region].astype(np.float64)
     original = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(original)
-    error = np.abs(decoded[finite] - original[finite])
-    return {"encoded": int(encoded), "values": int(finite.sum()), "bytes_in": values.nbytes,
-            "bytes_out": stored or 0, "squared_error": float((error ** 2).sum()),
-            "max_abs_error": float(error.max(initial=0.0)),
+    error = decoded[finite] - original[finite]
+    promise = measure(inrcodec_of(array).mode, original, decoded, len(stored),
+                      math.prod(array.chunks))
+    return {"encoded": int(encoded), "values": int(values.size), "finite": int(finite.sum()),
+            "bytes_in": values.nbytes, "bytes_out": len(stored),
+            "kind": chunk_kind(stored[:6]) or "other", "squared_error": float((error ** 2).sum()),
+            "error_sum": float(error.sum()), "max_abs_error": float(np.abs(error).max(initial=0.0)),
             "low": float(original[finite].min(initial=math.inf)),
-            "high": float(original[finite].max(initial=-math.inf)), "worker": os.getpid()}
+            "high": float(original[finite].max(initial=-math.inf)),
+            "promise": promise, "worker": os.getpid()}
+

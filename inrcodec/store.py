@@ -1,14 +1,20 @@
-"""What a Zarr store holds, read through zarr's public API: which arrays inrcodec encodes, and
-the bytes their chunks take (``inrcodec info``, the cluster's resumable writes, the examples).
+"""What a Zarr store holds, read through zarr's public API: which arrays inrcodec encodes, the
+bytes their chunks and metadata take, and the kind of each chunk (``inrcodec info``, the
+cluster's resumable writes and its report, the examples).
 
 zarr's stores are asynchronous and its own way of waiting on them is private, so each look
 runs on an event loop of its own.
 """
 
 import asyncio
+import os
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 METADATA_KEYS = (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")  # formats 2 and 3
+HEADER_BYTES = 6  # enough for the kind of a chunk of any version (bytes 2-3, or 5 for 1-2)
+NETWORK_KINDS = ("LATENTS", "BOUNDED", "BOUNDED_SPATIAL")  # the kinds that use the model
 
 
 def inrcodec_of(array):
@@ -21,6 +27,19 @@ def inrcodec_of(array):
         if hasattr(codec, "codec") and isinstance(codec.codec, INRCodec):
             return codec.codec
     return None
+
+
+def stored_chunk(array, chunk_coords: tuple[int, ...]) -> bytes | None:
+    """The bytes of one chunk as stored, or None while the store does not hold it."""
+    from zarr.buffer import default_buffer_prototype
+
+    key = _key(array, array.metadata.encode_chunk_key(chunk_coords))
+
+    async def get() -> bytes | None:
+        found = await array.store.get(key, prototype=default_buffer_prototype())
+        return None if found is None else found.to_bytes()
+
+    return _wait(get())
 
 
 def stored_chunk_size(array, chunk_coords: tuple[int, ...]) -> int | None:
@@ -38,17 +57,99 @@ def stored_chunk_size(array, chunk_coords: tuple[int, ...]) -> int | None:
 def stored_chunk_bytes(array) -> int:
     """Bytes of the encoded chunks of ``array`` in its store (metadata, and the model, excluded;
     so are a write's unfinished ``.partial`` files)."""
+    return stored_bytes(array)[0]
+
+
+def stored_bytes(array) -> tuple[int, int]:
+    """(bytes of the array's chunks, bytes of its own metadata files) in its store."""
     store, prefix = array.store, _key(array, "")
 
-    async def total() -> int:
-        size = 0
+    async def total() -> tuple[int, int]:
+        chunks = metadata = 0
         async for key in store.list_prefix(prefix):
             name = key.rsplit("/", 1)[-1]
-            if name not in METADATA_KEYS and not name.endswith(".partial"):
-                size += await store.getsize(key)
-        return size
+            if name in METADATA_KEYS:
+                metadata += await store.getsize(key)
+            elif not name.endswith(".partial"):
+                chunks += await store.getsize(key)
+        return chunks, metadata
 
     return _wait(total())
+
+
+def store_size(store) -> tuple[int, int]:
+    """(bytes, number of files) of everything a store holds: chunks, metadata, coordinates."""
+    async def total() -> tuple[int, int]:
+        size = files = 0
+        async for key in store.list():
+            if not key.endswith(".partial"):
+                size, files = size + await store.getsize(key), files + 1
+        return size, files
+
+    return _wait(total())
+
+
+def disk_usage(path) -> int | None:
+    """What ``du`` says a local store takes (its files' and folders' allocated blocks), or None
+    for a store that is not a local folder. Small chunk files round up to whole blocks."""
+    root = Path(path)
+    if not root.is_dir():
+        return None
+    used = os.lstat(root).st_blocks
+    for folder, dirs, files in os.walk(root):
+        used += sum(os.lstat(os.path.join(folder, n)).st_blocks for n in (*dirs, *files))
+    return 512 * used
+
+
+def chunk_kind(header: bytes) -> str | None:
+    """The kind of an inrcodec chunk (``"LATENTS"``, ``"SPATIAL"``, ...) from its first bytes,
+    without checking it; None for bytes that are no inrcodec chunk (another codec's, a shard)."""
+    from .coding.container import MARKER, OLDEST_COMPACT, VERSION, Kind
+
+    header = bytes(header)
+    if header[:2] == b"IC" and len(header) >= 6:  # versions 1 and 2: kind in bits 4-5 of byte 5
+        code = header[5] >> 4 & 3
+    elif len(header) >= 4 and header[0] & 0xF0 == MARKER and OLDEST_COMPACT <= header[0] & 15 <= VERSION:
+        code = header[2] >> 4 & 3 | (header[3] >> 5 & 1) << 2
+    else:
+        return None
+    return Kind(code).name if code <= max(Kind) else None
+
+
+def chunk_kinds(array, limit: int | None = 1000) -> tuple[Counter, int]:
+    """(how many chunks of each kind, how many chunks the store holds) of an inrcodec array.
+
+    Only each chunk's first bytes are read. With more than ``limit`` chunks stored, ``limit``
+    of them, evenly spaced, are read: the counts then cover those (their sum says how many).
+    """
+    from zarr.abc.store import RangeByteRequest
+    from zarr.buffer import default_buffer_prototype
+
+    store, prefix = array.store, _key(array, "")
+
+    async def look() -> tuple[Counter, int]:
+        keys = [k async for k in store.list_prefix(prefix)
+                if k.rsplit("/", 1)[-1] not in METADATA_KEYS and not k.endswith(".partial")]
+        keys.sort()
+        chosen = keys if limit is None or len(keys) <= limit else [
+            keys[i * len(keys) // limit] for i in range(limit)]
+        heads = await asyncio.gather(*(store.get(k, prototype=default_buffer_prototype(),
+                                                 byte_range=RangeByteRequest(0, HEADER_BYTES))
+                                       for k in chosen))
+        return Counter(chunk_kind(h.to_bytes()) or "other" for h in heads if h is not None), len(keys)
+
+    return _wait(look())
+
+
+def describe_kinds(kinds: Counter) -> str:
+    """``"12 by the network (LATENTS 10, BOUNDED_SPATIAL 2), 3 without it (SPATIAL 3)"``."""
+    def part(names, label: str) -> str:
+        found = {k: n for k, n in sorted(kinds.items()) if k in names}
+        detail = ", ".join(f"{k} {n}" for k, n in found.items())
+        return f"{sum(found.values())} {label}" + (f" ({detail})" if detail else "")
+
+    others = [k for k in kinds if k not in NETWORK_KINDS]
+    return f"{part(NETWORK_KINDS, 'by the network')}, {part(others, 'without it')}"
 
 
 def _key(array, name: str) -> str:

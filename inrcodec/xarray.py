@@ -8,7 +8,9 @@ import numpy as np
 from .codecs.numcodecs import INRCodec
 from .model import Model
 
-TARGET_CHUNK_BYTES = 4 * 2 ** 20  # leading axes are grouped up to about this much input
+MAX_CHUNK_BYTES = 2 ** 20  # a chunk holds at most about this much input (one patch tile more)
+MIN_CHUNK_BYTES = 2 ** 16  # ... and at least this much, where the variable has it
+MIN_CHUNKS = 16  # a variable that has the bytes for it is split into at least this many chunks
 
 
 class EncodingWarning(UserWarning):
@@ -16,19 +18,27 @@ class EncodingWarning(UserWarning):
 
 
 def chunks_for(shape: tuple[int, ...], itemsize: int, patch_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Zarr chunks aligned with the model's patches.
+    """Zarr chunks aligned with the model's patches, for parallelism, memory and random access.
 
     The last axes are tiled by whole patches (up to 4 per axis, or the whole axis when it fits
-    in one patch); the leading axes are grouped until a chunk holds about 4 MiB, which spreads
-    each chunk's header over many patches.
+    in one patch); the leading axes are grouped, innermost first, into chunks of a sixteenth of
+    the variable, but no more than 1 MiB (a task's memory, and what reading one field decodes)
+    and no less than 64 KiB (each chunk's header and file, spread over many values). The last
+    chunk of the grouped axis is kept as full as a size down to 3/4 of that one allows.
     """
     d = len(patch_shape)
     tiled = tuple(n if n <= p else min(n, 4 * p) for n, p in zip(shape[-d:], patch_shape))
     lead = list(shape[:-d])
-    per_chunk = max(1, TARGET_CHUNK_BYTES // (math.prod(tiled) * itemsize))
+    tile_bytes = math.prod(tiled) * itemsize
+    tiles = math.prod(-(-n // t) for n, t in zip(shape[-d:], tiled))
+    total = math.prod(lead) * tiles * tile_bytes
+    target = min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, total // MIN_CHUNKS))
+    per_chunk = max(1, target // tile_bytes)
     chunks = []
     for n in reversed(lead):  # fill the innermost leading axes first
         take = max(1, min(n, per_chunk))
+        if take < n:  # the size, down to 3/4 of it, whose last chunk is fullest
+            take = max(range(take - take // 4, take + 1), key=lambda t: ((n - 1) % t, t))
         chunks.insert(0, take)
         per_chunk = max(1, per_chunk // take) if take == n else 1
     return tuple(chunks) + tiled
@@ -58,9 +68,10 @@ def encoding_for(ds, model: "Model | str" = "default-2d", zarr_format: int = 2,
     Variables with fewer dimensions than the model's patches are left alone (coordinates,
     bounds). ``chunks`` sets the Zarr chunks of some variables (default: :func:`chunks_for`).
     ``settings`` go to the codec (``latent_bits``, ``inner_steps``). Warns
-    (:class:`EncodingWarning`) about a non-NaN ``_FillValue``, dask chunks that straddle Zarr
-    chunks, and variables that were read from an inrcodec store (compressing them again adds a
-    second round of error).
+    (:class:`EncodingWarning`) about a non-NaN ``_FillValue`` attribute (one in the encoding, as
+    a netCDF source has, is dropped: its NaNs are stored as NaNs), dask chunks that straddle
+    Zarr chunks, and variables that were read from an inrcodec store (compressing them again
+    adds a second round of error).
     """
     codec = INRCodec(model, **settings)
     encoding = {}
@@ -88,12 +99,17 @@ def encoding_for(ds, model: "Model | str" = "default-2d", zarr_format: int = 2,
 
 
 def _warn_about(name, var) -> None:
-    fill = var.encoding.get("_FillValue", var.attrs.get("_FillValue"))
+    # A _FillValue in the encoding (a netCDF source's, decoded to NaN when it was read) is
+    # dropped: to_zarr replaces a variable's encoding with the one given, so NaNs are stored as
+    # NaNs. One in the attributes is applied to the data before the codec sees it.
+    fill = var.attrs.get("_FillValue")
     if fill is not None and not (np.ndim(fill) == 0 and np.issubdtype(np.asarray(fill).dtype,
                                                                     np.floating) and np.isnan(fill)):
-        warnings.warn(f"{name!r} has _FillValue {fill!r}: after lossy decoding, missing values "
-                      "come back near it rather than equal to it and are no longer masked. Use "
-                      f"NaN: ds[{name!r}].encoding['_FillValue'] = float('nan')", EncodingWarning,
+        warnings.warn(f"{name!r} has _FillValue {fill!r} in its attributes: it is applied to "
+                      "the data before the codec sees it, and after lossy decoding missing values "
+                      "come back near it rather than equal to it and are no longer masked. Mask "
+                      f"them as NaN first: ds[{name!r}] = ds[{name!r}].where(ds[{name!r}] != "
+                      f"{fill!r}), and drop the attribute", EncodingWarning,
                       stacklevel=3)
     compressors = var.encoding.get("compressors") or ()
     serializer = var.encoding.get("serializer")

@@ -36,6 +36,17 @@ def test_workers_encode_and_the_store_matches_a_single_process_write(source, tmp
     distributed = xr.open_zarr(tmp_path / "d.zarr")[A1B_VARIABLE].values
     assert np.array_equal(distributed, single_process_write(source, tmp_path / "s.zarr", CHUNKS))
     assert "chunks/s" in report.table()
+    # The report adds up to the store on disk, and to the data.
+    files = [p for p in (tmp_path / "d.zarr").rglob("*") if p.is_file()]
+    folder = [p for p in files if p.parent.name == A1B_VARIABLE]
+    assert (report.store_bytes, report.store_files) == (sum(p.stat().st_size for p in files), len(files))
+    assert stats.bytes_out == sum(p.stat().st_size for p in folder if not p.name.startswith("."))
+    assert stats.metadata_bytes == sum(p.stat().st_size for p in folder if p.name.startswith("."))
+    assert stats.bits_per_value == 8 * (stats.bytes_out + stats.metadata_bytes) / distributed.size
+    original = xr.open_dataset(source)[A1B_VARIABLE].values.astype(np.float64)
+    assert stats.max_abs_error == np.abs(distributed - original).max()
+    assert stats.bias == pytest.approx(np.mean(distributed - original), rel=1e-6, abs=1e-9)
+    assert stats.kept and sum(stats.kinds.values()) == 6 and stats.network_chunks <= 6
 
 
 def test_an_interrupted_run_resumes_without_redoing_finished_chunks(source, tmp_path):

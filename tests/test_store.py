@@ -52,3 +52,49 @@ def test_it_also_works_inside_a_running_event_loop(tmp_path):
 def test_only_zarrs_public_api_is_used():
     source = Path(inrcodec.store.__file__).read_text()
     assert "zarr.core" not in source and "store_path" not in source
+
+
+def test_chunk_kinds_are_read_from_the_first_bytes_alone(tmp_path):
+    import numpy as np
+
+    from inrcodec.coding.container import Container
+    from inrcodec.store import chunk_kind, chunk_kinds
+
+    codec = INRCodec(min_psnr=None)
+    field = smooth_field((1, 37, 49), seed=2)
+    noise = np.random.default_rng(0).normal(size=(1, 37, 49)).astype(np.float32)
+    chunks = {"LATENTS": field, "CONSTANT": np.full_like(field, 3.0),
+              "EMPTY": np.full_like(field, np.nan)}
+    for expected, values in chunks.items():
+        data = codec.encode(values)
+        assert chunk_kind(data[:6]) == Container.from_bytes(data, codec.model.hash).kind.name == expected
+    bounded = INRCodec(max_error=1e-3).encode(noise)  # the network cannot predict noise
+    assert chunk_kind(bounded[:6]) == Container.from_bytes(bounded, codec.model.hash).kind.name
+    assert chunk_kind(b"\x28\xb5/\xfd\x00\x00") is None  # zstd's, not ours
+
+    array = zarr.create_array(tmp_path / "k.zarr", shape=(4, 37, 49), chunks=(1, 37, 49),
+                              dtype="f4", compressors=codec, zarr_format=2)
+    array[:] = np.concatenate([field, field + 1, np.full_like(field, 3.0), field - 1])
+    kinds, held = chunk_kinds(array)
+    assert held == 4 and kinds == {"LATENTS": 3, "CONSTANT": 1}
+    sampled, held = chunk_kinds(array, limit=2)
+    assert held == 4 and sum(sampled.values()) == 2
+
+
+def test_store_size_and_disk_usage_match_the_files_and_du(tmp_path):
+    import subprocess
+
+    from inrcodec.store import disk_usage, store_size, stored_bytes
+
+    group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
+    array = group.create_array("t", shape=(3, 37, 49), chunks=(1, 37, 49), dtype="f4",
+                               compressors=INRCodec(min_psnr=None))
+    array[:] = smooth_field((3, 37, 49), seed=3)
+    files = [p for p in (tmp_path / "s.zarr").rglob("*") if p.is_file()]
+    assert store_size(group.store) == (sum(p.stat().st_size for p in files), len(files))
+    chunks, metadata = stored_bytes(array)
+    assert chunks == sum(chunk_files(tmp_path / "s.zarr" / "t").values())
+    assert metadata == sum(p.stat().st_size for p in (tmp_path / "s.zarr" / "t").glob(".z*"))
+    du = subprocess.run(["du", "-s", "-B1", str(tmp_path / "s.zarr")], capture_output=True,
+                        text=True, check=True).stdout.split()[0]
+    assert disk_usage(tmp_path / "s.zarr") == int(du)

@@ -17,10 +17,13 @@ def ds():
 
 
 def test_chunks_follow_the_model_patches():
-    assert chunks_for((240, 37, 49), 4, (37, 49)) == (240, 37, 49)
-    assert chunks_for((100000, 37, 49), 4, (37, 49)) == (578, 37, 49)  # about 4 MiB
-    assert chunks_for((3, 500, 500), 4, (37, 49)) == (3, 148, 196)  # 4 x 4 patches
-    assert chunks_for((5, 7, 37, 49), 8, (37, 49)) == (5, 7, 37, 49)
+    assert chunks_for((240, 37, 49), 4, (37, 49)) == (15, 37, 49)  # 16 chunks of 109 kB
+    assert chunks_for((100000, 37, 49), 4, (37, 49)) == (137, 37, 49)  # <= 1 MiB; the last holds 127
+    assert chunks_for((6, 37, 49), 4, (37, 49)) == (6, 37, 49)  # at least 64 KiB, or all of it
+    assert chunks_for((100, 37, 49), 4, (37, 49)) == (8, 37, 49)  # the last holds 4, not 1 of 9
+    assert chunks_for((3, 500, 500), 4, (37, 49)) == (2, 148, 196)  # 4 x 4 patches
+    assert chunks_for((5, 7, 37, 49), 8, (37, 49)) == (1, 4, 37, 49)
+    assert chunks_for((54, 18, 432), 4, (37, 49)) == (9, 18, 196)
 
 
 def test_every_floating_variable_with_room_for_patches_is_encoded(ds, tmp_path):
@@ -32,10 +35,29 @@ def test_every_floating_variable_with_room_for_patches_is_encoded(ds, tmp_path):
     assert v3["compressors"] is None and type(v3["serializer"]).__name__ == "INRSerializer"
 
 
-def test_non_nan_fill_value_warns(ds):
-    ds[A1B_VARIABLE].encoding["_FillValue"] = -999.0
+def test_a_fill_value_in_the_attributes_warns(ds):
+    ds[A1B_VARIABLE].attrs["_FillValue"] = -999.0
     with pytest.warns(EncodingWarning, match="_FillValue -999.0"):
         encoding_for(ds)
+
+
+def test_a_netcdf_sources_fill_value_is_dropped_and_its_nans_come_back(ds, tmp_path):
+    import warnings
+
+    ds[A1B_VARIABLE][:, :5, :7] = np.nan
+    ds[A1B_VARIABLE].encoding["_FillValue"] = np.float32(1e20)  # as OSTIA's netCDF has it
+    ds.to_netcdf(tmp_path / "a.nc")
+    source = xr.open_dataset(tmp_path / "a.nc")
+    assert source[A1B_VARIABLE].encoding["_FillValue"] == np.float32(1e20)
+    for zarr_format in (2, 3):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", EncodingWarning)
+            encoding = encoding_for(source, zarr_format=zarr_format)
+        store = tmp_path / f"a{zarr_format}.zarr"
+        source.to_zarr(store, zarr_format=zarr_format, encoding=encoding)
+        back = xr.open_zarr(store)[A1B_VARIABLE].values
+        assert np.array_equal(np.isnan(back), np.isnan(source[A1B_VARIABLE].values))
+        assert np.nanmax(np.abs(back - source[A1B_VARIABLE].values)) < 5  # no 1e20 in the fit
 
 
 def test_dask_chunks_straddling_zarr_chunks_warn(ds):
@@ -58,11 +80,15 @@ def test_bad_variables_are_refused(ds, variables, error, message):
         encoding_for(ds, variables=variables)
 
 
-def test_info_reports_codec_model_and_ratio(ds, tmp_path):
+def test_info_reports_codec_model_ratio_promise_and_chunk_kinds(ds, tmp_path):
     ds.to_zarr(tmp_path / "a.zarr", zarr_format=2, encoding=encoding_for(ds))
     out = subprocess.run(["inrcodec", "info", str(tmp_path / "a.zarr")], check=True,
                          capture_output=True, text=True).stdout
     row = next(line for line in out.splitlines() if line.startswith(A1B_VARIABLE))
     assert INRCodec().model.hash[:12] in row and INRCodec().mode.label in row
-    ratio = float(row.split()[-2])
-    assert ratio > 10 and np.isfinite(ratio)
+    *_, ratio, bits, network = row.split()
+    assert float(ratio) > 10 and np.isfinite(float(ratio)) and network == "1/1"
+    assert 8 * ds[A1B_VARIABLE].nbytes / float(ratio) / ds[A1B_VARIABLE].size == pytest.approx(
+        float(bits), rel=1e-2)
+    assert f"{A1B_VARIABLE}: chunks (all 1 stored, of 1) 1 by the network (LATENTS 1)" in out
+    assert INRCodec().mode.promise in out

@@ -1,0 +1,141 @@
+"""The report of ``inrcodec compress``: per variable what it cost and what it kept, and the
+store as a whole, every number of it checkable against the store on disk.
+
+One definition of bits per value, here and in ``inrcodec info`` and ``inrcodec demo``: every
+stored byte of a variable (its chunks and its own metadata files) over every value of the
+variable, NaNs included. PSNR is over the variable's finite range (``measure.psnr``).
+"""
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .measure import psnr_db
+from .store import NETWORK_KINDS, describe_kinds
+
+LEGEND = ("kB meta: the variable's own metadata (codec config, attributes); ratio and bits/val "
+          "count its chunks and its metadata: bits/val = 8 x those bytes / every value of the "
+          "variable, NaNs included. PSNR over the variable's finite range; bias = mean(decoded - "
+          "original); network: chunks stored by the network (LATENTS, BOUNDED, BOUNDED_SPATIAL) "
+          "of all")
+
+
+@dataclass
+class VariableReport:
+    mode: object = None  # the codec's mode: what each chunk promises
+    chunks: int = 0
+    encoded: int = 0  # in this run; the others were already in the store
+    values: int = 0  # every value, NaNs included
+    finite: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0  # the chunks as stored
+    metadata_bytes: int = 0  # the array's own metadata files
+    squared_error: float = 0.0
+    error_sum: float = 0.0
+    max_abs_error: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+    kinds: Counter = field(default_factory=Counter)
+    worst: float | None = None  # the worst chunk's measure of the promise (promises.measure)
+    kept: bool | None = None  # None: nothing promised
+    workers: set = field(default_factory=set)
+
+    def add(self, stats: dict) -> None:
+        from .promises import higher_is_better
+
+        self.chunks += 1
+        for name in ("encoded", "values", "finite", "bytes_in", "bytes_out", "squared_error",
+                     "error_sum"):
+            setattr(self, name, getattr(self, name) + stats[name])
+        self.max_abs_error = max(self.max_abs_error, stats["max_abs_error"])
+        self.low, self.high = min(self.low, stats["low"]), max(self.high, stats["high"])
+        self.kinds[stats["kind"]] += 1
+        self.workers.add(stats["worker"])
+        if stats.get("promise") is not None:
+            value, kept = stats["promise"]
+            worse = min if higher_is_better(self.mode) else max
+            self.worst = value if self.worst is None else worse(self.worst, value)
+            self.kept = kept if self.kept is None else self.kept and kept
+
+    @property
+    def stored_bytes(self) -> int:
+        return self.bytes_out + self.metadata_bytes
+
+    @property
+    def ratio(self) -> float:
+        return self.bytes_in / max(self.stored_bytes, 1)
+
+    @property
+    def bits_per_value(self) -> float:
+        return 8 * self.stored_bytes / max(self.values, 1)
+
+    @property
+    def psnr_db(self) -> float:
+        if not self.finite:
+            return math.nan
+        return psnr_db(self.high - self.low, math.sqrt(self.squared_error / self.finite))
+
+    @property
+    def bias(self) -> float:
+        return self.error_sum / self.finite if self.finite else math.nan
+
+    @property
+    def network_chunks(self) -> int:
+        return sum(n for kind, n in self.kinds.items() if kind in NETWORK_KINDS)
+
+
+@dataclass
+class Report:
+    dest: str
+    seconds: float  # from submitting the tasks to the last result
+    variables: dict[str, VariableReport]
+    setup_seconds: float = 0.0  # opening the source, starting the cluster, writing metadata
+    store_bytes: int = 0  # every file of the store: chunks, metadata, coordinates
+    store_files: int = 0
+    disk_bytes: int | None = None  # what du says, for a local store
+    source_bytes: int = 0  # every variable the store holds, as the source has it in memory
+
+    @classmethod
+    def of(cls, dest: str, ds, variables: dict, seconds: float, setup_seconds: float) -> "Report":
+        """The report, with the store measured once every chunk is in it."""
+        import zarr
+
+        from .store import disk_usage, store_size, stored_bytes
+
+        group = zarr.open_group(dest, mode="r")
+        for name, report in variables.items():
+            report.metadata_bytes = stored_bytes(group[name])[1]
+        size, files = store_size(group.store)
+        return cls(dest, seconds, variables, setup_seconds, size, files, disk_usage(dest),
+                   sum(int(ds[name].nbytes) for name in ds.variables))
+
+    def table(self) -> str:
+        from .promises import describe
+
+        lines = [f"{'variable':20} {'chunks':>6} {'encoded':>7} {'network':>7} {'MB in':>8} "
+                 f"{'kB chunks':>9} {'kB meta':>7} {'ratio':>7} {'bits/val':>8} {'PSNR dB':>7} "
+                 f"{'max err':>9} {'bias':>9}  {'promise':14} kept"]
+        for name, v in self.variables.items():
+            label = getattr(v.mode, "label", "?")
+            lines.append(f"{name:20} {v.chunks:>6} {v.encoded:>7} {v.network_chunks:>7} "
+                         f"{v.bytes_in / 1e6:>8.2f} {v.bytes_out / 1e3:>9.1f} "
+                         f"{v.metadata_bytes / 1e3:>7.1f} {v.ratio:>7.1f} {v.bits_per_value:>8.3f} "
+                         f"{v.psnr_db:>7.2f} {v.max_abs_error:>9.4g} {v.bias:>9.2g}  {label:14} "
+                         f"{describe(v.mode, v.worst, v.kept)}")
+            lines.append(f"  {name}: chunks {describe_kinds(v.kinds)}; promise: "
+                         f"{getattr(v.mode, 'promise', '?')}")
+        values = sum(v.values for v in self.variables.values())
+        du = "" if self.disk_bytes is None else (
+            f"; du: {self.disk_bytes / 1e3:.1f} kB (whole file-system blocks)")
+        lines.append(f"whole store: {self.store_bytes / 1e3:.1f} kB in {self.store_files} files "
+                     f"for {self.source_bytes / 1e6:.2f} MB of variables and coordinates: ratio "
+                     f"{self.source_bytes / max(self.store_bytes, 1):.1f}, "
+                     f"{8 * self.store_bytes / max(values, 1):.3f} bits per value of the "
+                     f"compressed variables{du}")
+        lines.append(LEGEND)
+        chunks = sum(v.encoded for v in self.variables.values())
+        lines.append(f"{chunks} chunks encoded in {self.seconds:.1f} s "
+                     f"({chunks / max(self.seconds, 1e-9):.2f} chunks/s) after "
+                     f"{self.setup_seconds:.1f} s of setup (source, cluster, metadata) into "
+                     f"{self.dest}")
+        return "\n".join(lines)
