@@ -133,6 +133,11 @@ def evaluate(name: str) -> dict:
             "values": int(values.size), "range": value_range, "bounds": rows, "pointwise": pointwise}
 
 
+def rate(megabytes_per_second: float) -> str:
+    """Two significant digits, without an exponent."""
+    return f"{megabytes_per_second:.2g}" if megabytes_per_second < 10 else f"{megabytes_per_second:.0f}"
+
+
 def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}" if a is not None and b else "-"
 
@@ -161,7 +166,7 @@ def markdown(results: list[dict], header: str) -> list[str]:
                 f"| {ratio(inr, s)} | {ratio(inr, best)} "
                 f"| {row['inrcodec misses']}, {row.get('SZ3 misses', '-')}, {row.get('SPERR misses', '-')} "
                 f"| {row['kinds']} | "
-                + " | ".join("-" if m is None else f"{m[0]:.1f} / {m[1]:.1f}" for m in mbs) + " |")
+                + " | ".join("-" if m is None else f"{rate(m[0])} / {rate(m[1])}" for m in mbs) + " |")
     lines += ["", f"inrcodec at or under SZ3 on {under_sz3} of {pairs} (dataset, bound) pairs, at or "
               f"under the better of SZ3 and SPERR on {under_best} of {pairs}; {missed} of {checked} "
               "checked values outside their bound.", ""]
@@ -175,7 +180,7 @@ def markdown(results: list[dict], header: str) -> list[str]:
             lines.append(f"| {r['name']} | {row['eps']:g} | {row['inrcodec b/v']:.3f} "
                          f"| {row['SZ3 b/v']:.3f} | {ratio(row['inrcodec b/v'], row['SZ3 b/v'])} "
                          f"| {row['inrcodec misses']}, {row['SZ3 misses']} "
-                         f"| {mi[0]:.1f} / {mi[1]:.1f} | {ms[0]:.1f} / {ms[1]:.1f} |")
+                         f"| {rate(mi[0])} / {rate(mi[1])} | {rate(ms[0])} / {rate(ms[1])} |")
     return lines
 
 
