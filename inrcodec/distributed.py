@@ -52,10 +52,11 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     from tqdm.auto import tqdm
 
     begun = time.perf_counter()
+    dest = str(dest)
+    _check_writable(dest)
     ds = _open(source)
     resolved = resolve(model)
     names = compressible(ds, resolved, variables)
-    dest = str(dest)
     started = _started(dest)
     kept = _stored_chunks(dest, names) if started else {}
     chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(
@@ -67,22 +68,24 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
                             **settings)
     if started:
         _check_resumable(ds, dest, encoding)
-    _check_writable(dest)
     total = sum(math.prod(len(c) for c in ds[name].chunks) for name in encoding)
     bar = tqdm(total=total, disable=not progress, desc="starting", unit="chunk")
-    with _cluster(scheduler, n_workers) as address, Client(address) as client:
-        if not started:
-            bar.set_description("writing metadata")
-            _write_metadata(ds, dest, encoding, zarr_format)
-        bar.set_description("submitting")
-        submitted = time.perf_counter()
-        blocks = [(name, block) for name in encoding
-                  for block in ds[name].data.to_delayed().ravel()]
-        futures = client.compute([_compress_block(block, dest, name, torch_threads)
-                                  for name, block in blocks])
-        bar.set_description("compressing")
-        reports = _collect(client, dict(zip(futures, (name for name, _ in blocks))), encoding, bar)
-    bar.close()
+    try:
+        with _cluster(scheduler, n_workers) as address, Client(address) as client:
+            if not started:
+                bar.set_description("writing metadata")
+                _write_metadata(ds, dest, encoding, zarr_format)
+            bar.set_description("submitting")
+            submitted = time.perf_counter()
+            blocks = [(name, block) for name in encoding
+                      for block in ds[name].data.to_delayed().ravel()]
+            futures = client.compute([_compress_block(block, dest, name, torch_threads)
+                                      for name, block in blocks])
+            bar.set_description("compressing")
+            reports = _collect(client, dict(zip(futures, (name for name, _ in blocks))), encoding,
+                               bar)
+    finally:
+        bar.close()  # before whatever says why it stopped
     return Report.of(dest, ds, reports, time.perf_counter() - submitted, submitted - begun)
 
 

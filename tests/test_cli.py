@@ -1,6 +1,16 @@
+import os
+import signal
 import subprocess
+import sys
+import time
+from pathlib import Path
 
+import pytest
+import xarray as xr
+
+from inrcodec.bench.datasets import iris_sample
 from inrcodec.cli import main
+from inrcodec.sample_data import A1B_VARIABLE, open_a1b
 
 
 def test_demo_prints_size_ratio_and_errors(capsys):
@@ -16,3 +26,59 @@ def test_bad_settings_give_one_readable_line_and_a_non_zero_exit():
     assert result.stderr.strip().splitlines() == [
         "inrcodec demo: error: latent bits must be a multiple of 1/16 from 1 to 12 "
         "(such as 5 or 6.375), not 0.0"]
+
+
+@pytest.fixture(scope="module")
+def a1b_part(tmp_path_factory):
+    path = tmp_path_factory.mktemp("src") / "a1b_part.nc"
+    open_a1b().isel(time=slice(192, 240)).to_netcdf(path)
+    return path
+
+
+def last_line(stderr: str) -> str:
+    """stderr's last line (after the progress bar's carriage returns)."""
+    return stderr.replace("\r", "\n").strip().splitlines()[-1]
+
+
+def test_an_unwritable_destination_is_one_line_before_any_worker_starts(a1b_part, tmp_path,
+                                                                        capsys):
+    (tmp_path / "a_file").write_text("")
+    for dest, reason in [(tmp_path / "a_file" / "out.zarr", "is a file, not a folder"),
+                         (tmp_path / "a_file", "it is a file, not a Zarr store"),
+                         *([("/sys/inrcodec-test.zarr", "is not writable")]
+                           if Path("/sys/kernel").is_dir() else [])]:
+        assert main(["compress", str(a1b_part), str(dest)]) == 1
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"inrcodec compress: error: cannot write to {dest}: ")
+        assert reason in line
+
+
+def test_files_that_disagree_are_refused_in_one_line(a1b_part, tmp_path, capsys):
+    ostia = tmp_path / "ostia.nc"
+    xr.open_dataset(iris_sample("ostia_monthly.nc")).isel(time=slice(0, 2)).to_netcdf(ostia)
+    assert main(["compress", str(a1b_part), str(ostia), str(tmp_path / "out.zarr")]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "inrcodec compress: error: the source files cannot be combined into one dataset: they "
+        "disagree on 'forecast_period' (a1b_part.nc has air_temperature, latitude_longitude, "
+        "time_bnds; ostia.nc has forecast_reference_time_bnds, latitude_longitude, "
+        "surface_temperature, time_bnds); compress each file, or each set of files that share "
+        "their coordinates, into a store of its own"]
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_ctrl_c_in_an_empty_destination_folder_is_one_line(a1b_part, tmp_path):
+    dest = tmp_path / "out.zarr"
+    dest.mkdir()  # just made by the user: a fine destination
+    run = subprocess.Popen([sys.executable, "-m", "inrcodec.cli", "compress", str(a1b_part),
+                            str(dest)], start_new_session=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list((dest / A1B_VARIABLE).glob("*.0.0")):
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends: the client and its cluster
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    assert "Traceback" not in err and "Error" not in err, err
+    assert last_line(err) == "inrcodec compress: interrupted: run the same command again to resume"
+    done = len(list((dest / A1B_VARIABLE).glob("*.0.0")))
+    assert 1 <= done < 6  # 48 fields in chunks of 8
