@@ -89,7 +89,7 @@ def _parse_chunks(text: str) -> tuple[str, tuple[int, ...]]:
 def info(store: str, sample: int = 1000) -> None:
     import zarr
 
-    from .store import chunk_kinds, describe_kinds, inrcodec_of, store_size, stored_bytes
+    from .store import NETWORK_KINDS, chunk_kinds, describe_kinds, inrcodec_of, store_size, stored_bytes
 
     if not Path(store).exists() and "://" not in store:
         raise FileNotFoundError(f"no such store: {store}")
@@ -104,7 +104,7 @@ def info(store: str, sample: int = 1000) -> None:
             continue
         chunks, metadata = stored_bytes(array)
         kinds, held = chunk_kinds(array, sample)
-        network = sum(n for k, n in kinds.items() if k in ("LATENTS", "BOUNDED", "BOUNDED_SPATIAL"))
+        network = sum(n for k, n in kinds.items() if k in NETWORK_KINDS)
         values += array.size
         print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {codec.mode.label:>14} "
               f"{codec.latent_bits:>5g} {codec.inner_steps:>5} {codec.model_hash[:12]:>12} "

@@ -120,7 +120,7 @@ class Report:
             lines.append(f"{name:20} {v.chunks:>6} {v.encoded:>7} {v.network_chunks:>7} "
                          f"{v.bytes_in / 1e6:>8.2f} {v.bytes_out / 1e3:>9.1f} "
                          f"{v.metadata_bytes / 1e3:>7.1f} {v.ratio:>7.1f} {v.bits_per_value:>8.3f} "
-                         f"{v.psnr_db:>7.2f} {v.max_abs_error:>9.4g} {v.bias:>9.2g}  {label:14} "
+                         f"{v.psnr_db:>7.2f} {v.max_abs_error:>9.4g} {v.bias:>9.3g}  {label:14} "
                          f"{describe(v.mode, v.worst, v.kept)}")
             lines.append(f"  {name}: chunks {describe_kinds(v.kinds)}; promise: "
                          f"{getattr(v.mode, 'promise', '?')}")

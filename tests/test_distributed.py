@@ -26,9 +26,17 @@ def source(tmp_path_factory):
     return path
 
 
-def test_workers_encode_and_the_store_matches_a_single_process_write(source, tmp_path):
+def test_workers_encode_and_the_store_matches_a_single_process_write(source, tmp_path,
+                                                                    monkeypatch):
+    from distributed import Client
+
+    calls = []
+    compute = Client.compute
+    monkeypatch.setattr(Client, "compute", lambda self, *a, **k: calls.append(1) or compute(
+        self, *a, **k))
     report = compress(source, tmp_path / "d.zarr", chunks={A1B_VARIABLE: CHUNKS},
                       n_workers=2, progress=False)
+    assert len(calls) == 1  # every chunk submitted at once
     stats = report.variables[A1B_VARIABLE]
     assert stats.chunks == stats.encoded == 6
     assert os.getpid() not in stats.workers  # fitted in the worker processes

@@ -9,7 +9,14 @@ import zarr
 import inrcodec.store
 from conftest import smooth_field
 from inrcodec import INRCodec, INRSerializer
-from inrcodec.store import inrcodec_of, stored_chunk_bytes, stored_chunk_size
+from inrcodec.store import (
+    chunk_kinds,
+    inrcodec_of,
+    stored_bytes,
+    stored_chunk,
+    stored_chunk_bytes,
+    stored_chunk_size,
+)
 
 
 def chunk_files(folder: Path) -> dict[str, int]:
@@ -36,6 +43,18 @@ def test_chunks_are_found_and_counted_without_the_metadata(tmp_path, zarr_format
         files[key.format(0)], files[key.format(1)], None]
     assert isinstance(inrcodec_of(array), INRCodec) and inrcodec_of(plain) is None
     assert stored_chunk_bytes(plain) == 0
+    folder = tmp_path / "s.zarr" / "t"
+    assert stored_bytes(array) == (sum(files.values()), sum(
+        p.stat().st_size for p in folder.iterdir() if p.name in (".zarray", ".zattrs", "zarr.json")))
+    assert stored_chunk(array, (1, 0, 0)) == (folder / key.format(1)).read_bytes()
+    assert stored_chunk(array, (2, 0, 0)) is None
+    from collections import Counter
+
+    from inrcodec.coding.container import Container
+
+    kinds = Counter(Container.from_bytes((folder / key.format(i)).read_bytes(),
+                                         inrcodec_of(array).model_hash).kind.name for i in (0, 1))
+    assert chunk_kinds(array) == (kinds, 2)
 
 
 def test_it_also_works_inside_a_running_event_loop(tmp_path):
@@ -58,7 +77,7 @@ def test_chunk_kinds_are_read_from_the_first_bytes_alone(tmp_path):
     import numpy as np
 
     from inrcodec.coding.container import Container
-    from inrcodec.store import chunk_kind, chunk_kinds
+    from inrcodec.store import chunk_kind
 
     codec = INRCodec(min_psnr=None)
     field = smooth_field((1, 37, 49), seed=2)
@@ -84,7 +103,7 @@ def test_chunk_kinds_are_read_from_the_first_bytes_alone(tmp_path):
 def test_store_size_and_disk_usage_match_the_files_and_du(tmp_path):
     import subprocess
 
-    from inrcodec.store import disk_usage, store_size, stored_bytes
+    from inrcodec.store import disk_usage, store_size
 
     group = zarr.open_group(tmp_path / "s.zarr", mode="w", zarr_format=2)
     array = group.create_array("t", shape=(3, 37, 49), chunks=(1, 37, 49), dtype="f4",
