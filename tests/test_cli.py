@@ -1,8 +1,4 @@
-import os
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -10,7 +6,7 @@ import xarray as xr
 
 from inrcodec.bench.datasets import iris_sample
 from inrcodec.cli import main
-from inrcodec.sample_data import A1B_VARIABLE, open_a1b
+from inrcodec.sample_data import open_a1b
 
 
 def test_demo_prints_size_ratio_and_errors(capsys):
@@ -33,11 +29,6 @@ def a1b_part(tmp_path_factory):
     path = tmp_path_factory.mktemp("src") / "a1b_part.nc"
     open_a1b().isel(time=slice(192, 240)).to_netcdf(path)
     return path
-
-
-def last_line(stderr: str) -> str:
-    """stderr's last line (after the progress bar's carriage returns)."""
-    return stderr.replace("\r", "\n").strip().splitlines()[-1]
 
 
 def test_an_unwritable_destination_is_one_line_before_any_worker_starts(a1b_part, tmp_path,
@@ -64,21 +55,3 @@ def test_files_that_disagree_are_refused_in_one_line(a1b_part, tmp_path, capsys)
         "surface_temperature, time_bnds); compress each file, or each set of files that share "
         "their coordinates, into a store of its own"]
     assert not (tmp_path / "out.zarr").exists()
-
-
-def test_ctrl_c_in_an_empty_destination_folder_is_one_line(a1b_part, tmp_path):
-    dest = tmp_path / "out.zarr"
-    dest.mkdir()  # just made by the user: a fine destination
-    run = subprocess.Popen([sys.executable, "-m", "inrcodec.cli", "compress", str(a1b_part),
-                            str(dest)], start_new_session=True, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not list((dest / A1B_VARIABLE).glob("*.0.0")):
-        time.sleep(0.05)
-    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends: the client and its cluster
-    out, err = run.communicate(timeout=120)
-    assert run.returncode == 130, err
-    assert "Traceback" not in err and "Error" not in err, err
-    assert last_line(err) == "inrcodec compress: interrupted: run the same command again to resume"
-    done = len(list((dest / A1B_VARIABLE).glob("*.0.0")))
-    assert 1 <= done < 6  # 48 fields in chunks of 8

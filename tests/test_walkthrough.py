@@ -2,14 +2,18 @@
 on the bundled A1B netCDF and on a real file with NaNs (OSTIA sea surface temperature, land
 masked), every number of the report checked against the store on disk and against the data.
 
-The quick variant (OSTIA, 4 months) is in the default suite; the whole walk-through (all of
-A1B, a year of OSTIA) is marked slow: ``pytest -m slow tests/test_walkthrough.py``.
+The quick variant (OSTIA, 4 months, interrupted with Ctrl-C and resumed) is in the default
+suite; the whole walk-through (all of A1B, a year of OSTIA) is marked slow:
+``pytest -m slow tests/test_walkthrough.py``.
 """
 
 import math
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -41,9 +45,14 @@ def ostia(tmp_path, months: int):
     return path
 
 
-def walk_through(source, variable: str, tmp_path) -> None:
+def walk_through(source, variable: str, tmp_path, interrupt: bool = False) -> None:
+    """``inrcodec compress SOURCE out.zarr`` (into a folder just made; with ``interrupt``,
+    Ctrl-C once a chunk is written, then the same command again), then ``inrcodec info``."""
     tmp_path.mkdir(exist_ok=True)
     dest = tmp_path / "out.zarr"
+    dest.mkdir()  # "mkdir out.zarr" first: a fine destination
+    if interrupt:
+        interrupted = ctrl_c_once_a_chunk_is_written(source, dest / variable)
     report = inrcodec("compress", source, dest).stdout
     row = dict(zip(COLUMNS, map(float, report_row(report, variable)[:len(COLUMNS)])))
     whole = re.search(r"whole store: ([\d.]+) kB in (\d+) files for ([\d.]+) MB .*: ratio ([\d.]+), "
@@ -87,11 +96,29 @@ def walk_through(source, variable: str, tmp_path) -> None:
         head = (dest / variable / ".".join(map(str, index))).read_bytes()[:6]
         network += chunk_kind(head) in NETWORK_KINDS
     assert kept[1] == "yes" and float(kept[2]) == pytest.approx(worst, abs=0.006) and worst >= 40
-    assert row["network"] == network and row["chunks"] == row["encoded"] == array.nchunks
+    assert row["network"] == network and row["chunks"] == array.nchunks
+    assert row["encoded"] == array.nchunks - (interrupted if interrupt else 0)
 
     # inrcodec info says the same of the store.
     info = report_row(inrcodec("info", dest).stdout, variable)
     assert info[-3:] == [f"{row['ratio']:.1f}", f"{row['bits']:.3f}", f"{network}/{array.nchunks}"]
+
+
+def ctrl_c_once_a_chunk_is_written(source, folder) -> int:
+    """Start ``inrcodec compress``, press Ctrl-C once it has written a chunk, check that it said
+    so in one line; the chunks it had written."""
+    run = subprocess.Popen([sys.executable, "-m", "inrcodec.cli", "compress", str(source),
+                            str(folder.parent)], start_new_session=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not [p for p in folder.glob("[0-9]*") if p.is_file()]:
+        time.sleep(0.05)
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends: to the client and its cluster
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130 and "Traceback" not in err and "Error" not in err, err
+    assert err.replace("\r", "\n").strip().splitlines()[-1] == (
+        "inrcodec compress: interrupted: run the same command again to resume")
+    return len([p for p in folder.glob("[0-9]*") if p.is_file()])
 
 
 def report_row(text: str, variable: str) -> list[str]:
@@ -100,8 +127,8 @@ def report_row(text: str, variable: str) -> list[str]:
     return line.split()[1:]
 
 
-def test_a_newcomer_compresses_a_file_with_nans(tmp_path):
-    walk_through(ostia(tmp_path, 4), OSTIA, tmp_path)
+def test_a_newcomer_compresses_a_file_with_nans_interrupts_and_resumes(tmp_path):
+    walk_through(ostia(tmp_path, 4), OSTIA, tmp_path / "ostia", interrupt=True)
 
 
 @pytest.mark.slow
