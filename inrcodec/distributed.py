@@ -71,10 +71,11 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     total = sum(math.prod(len(c) for c in ds[name].chunks) for name in encoding)
     bar = tqdm(total=total, disable=not progress, desc="starting", unit="chunk")
     try:
+        if not started:
+            bar.set_description("writing metadata")
+            _write_metadata(ds, dest, encoding, zarr_format)
+            bar.set_description("starting the cluster")
         with _cluster(scheduler, n_workers) as address, Client(address) as client:
-            if not started:
-                bar.set_description("writing metadata")
-                _write_metadata(ds, dest, encoding, zarr_format)
             bar.set_description("submitting")
             submitted = time.perf_counter()
             blocks = [(name, block) for name in encoding
