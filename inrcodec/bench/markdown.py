@@ -53,7 +53,9 @@ def _method(quick: bool) -> list[str]:
         "- **Bits per value** count every stored byte of every chunk (headers, checksums, NaN "
         "masks) over all values of the chunks, NaNs included. inrcodec's model file is reported "
         "separately, amortized over the dataset's whole test split (`model_bits_per_value` and "
-        "`bits_per_value_with_model` in the CSV); a store embeds it once in its metadata.",
+        "`bits_per_value_with_model` in the CSV): a reader needs it once, from the package "
+        "(a store names a bundled model by its hash) or from the store (which embeds any other "
+        "model once per variable).",
         "- **PSNR** is `20 log10(range / RMSE)` over the evaluated test values' range; RMSE and "
         "**max abs error** are taken over the original's finite values in float64. **NaNs "
         "preserved** checks that NaNs come back exactly where they were. **Bound held** checks "
