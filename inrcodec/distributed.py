@@ -250,8 +250,6 @@ def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads:
     import torch
     import zarr
 
-    from .promises import measure
-
     torch.set_num_threads(torch_threads)
     array = zarr.open_array(dest, path=name, mode="r+")
     region = tuple(slice(c * n, c * n + s) for c, n, s in zip(chunk_coords, array.chunks, values.shape))
@@ -264,8 +262,8 @@ def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads:
     original = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(original)
     error = decoded[finite] - original[finite]
-    promise = measure(inrcodec_of(array).mode, original, decoded, len(stored),
-                      math.prod(array.chunks))
+    promise = inrcodec_of(array).mode.measure(original, decoded, len(stored),
+                                              math.prod(array.chunks))
     return {"encoded": int(encoded), "values": int(values.size), "finite": int(finite.sum()),
             "bytes_in": values.nbytes, "bytes_out": len(stored),
             "kind": chunk_kind(stored[:6]) or "other", "squared_error": float((error ** 2).sum()),

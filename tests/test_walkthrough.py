@@ -22,7 +22,6 @@ import zarr
 
 from inrcodec.bench.datasets import iris_sample
 from inrcodec.measure import psnr
-from inrcodec.promises import measure
 from inrcodec.sample_data import A1B_VARIABLE, a1b_path
 from inrcodec.store import NETWORK_KINDS, chunk_kind
 
@@ -90,7 +89,7 @@ def walk_through(source, variable: str, tmp_path, interrupt: bool = False) -> No
     worst, network = math.inf, 0
     for index in np.ndindex(*array.cdata_shape):
         part = tuple(slice(i * n, (i + 1) * n) for i, n in zip(index, array.chunks))
-        value, chunk_kept = measure(mode, original[part], decoded[part], 0, 0)
+        value, chunk_kept = mode.measure(original[part], decoded[part], 0, 0)
         worst = min(worst, value)
         assert chunk_kept  # the promise, on every chunk
         head = (dest / variable / ".".join(map(str, index))).read_bytes()[:6]

@@ -43,6 +43,7 @@ class Mode(ABC):
     """
 
     absolute_bound: float | None = None  # set by modes that promise one (the bench groups by it)
+    higher_is_better = False  # whether a larger measure (a PSNR) is a better chunk
 
     @abstractmethod
     def settings(self) -> dict:
@@ -62,6 +63,17 @@ class Mode(ABC):
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         ...
 
+    def measure(self, original: np.ndarray, decoded: np.ndarray, stored_bytes: int,
+                chunk_values: int) -> tuple[float, bool] | None:
+        """A chunk against the promise, on its values as decoded from a store: (the promise's
+        measure, whether it was kept), or None where nothing is promised. ``chunk_values`` is the
+        chunk's size as encoded (padded at an array's edge), which a budget counts."""
+        return None
+
+    def describe(self, worst: float) -> str:
+        """The worst chunk's measure, in words."""
+        return f"worst {worst:.4g}"
+
     def __eq__(self, other) -> bool:
         return type(self) is type(other) and self.settings() == other.settings()
 
@@ -70,6 +82,13 @@ class Mode(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings().items())})"
+
+
+def errors(original: np.ndarray, decoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the original's finite values, their absolute errors), in float64."""
+    finite = np.isfinite(original)
+    x = original[finite].astype(np.float64)
+    return x, np.abs(decoded[finite].astype(np.float64) - x)
 
 
 def cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

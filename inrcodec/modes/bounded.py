@@ -5,13 +5,15 @@ The bound is absolute (``max_error``) or a fraction of each chunk's value range
 and the slack that keeps the bound when another machine decodes.
 """
 
+import math
+
 import numpy as np
 
 from ..coding import residual
 from ..coding.container import Container, Kind
 from ..coding.quantize import LatentQuantizer
 from . import spatial
-from .base import Chunk, Mode, cast, positive
+from .base import Chunk, Mode, cast, errors, positive
 from .network import fit, latent_fields, latents_of, predict
 
 
@@ -46,6 +48,18 @@ class Bounded(Mode):
         if self.max_error is not None:
             return f"+-{self.max_error:g}"
         return f"+-{self.relative_error:g} range"
+
+    def measure(self, original, decoded, stored_bytes, chunk_values):
+        x, error = errors(original, decoded)
+        bound, worst = self.bound(x) if x.size else math.inf, float(error.max(initial=0.0))
+        if self.max_error is not None:
+            return worst, bool(worst <= bound)
+        return (worst / bound if bound > 0 else 0.0 if worst == 0 else math.inf), bool(worst <= bound)
+
+    def describe(self, worst: float) -> str:
+        if self.max_error is not None:
+            return f"max error {worst:.4g}"
+        return f"max error {worst:.3g} x chunk bound"
 
     def bound(self, values: np.ndarray) -> float:
         """The absolute bound for a chunk's finite ``values``."""

@@ -65,6 +65,13 @@ class Budget(Mode):
     def label(self) -> str:
         return f"<={self.bits_per_value:g} b/v"
 
+    def measure(self, original, decoded, stored_bytes, chunk_values):
+        bits = 8 * stored_bytes / max(chunk_values, 1)
+        return bits, bool(8 * stored_bytes <= self.bits_per_value * chunk_values)
+
+    def describe(self, worst: float) -> str:
+        return f"max chunk {worst:.3f} bits/value"
+
     def encode(self, chunk: Chunk, model: Model, inner_steps: int) -> Container:
         budget_bytes = int(chunk.array.size * self.bits_per_value // 8)
         fields = dict(normalisation=chunk.norm, **chunk.header)

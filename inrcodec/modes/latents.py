@@ -9,7 +9,7 @@ from ..coding.container import Container, Kind
 from ..coding.entropy import rate_distortion_symbols
 from ..coding.quantize import LatentQuantizer
 from ..measure import psnr_db
-from .base import Chunk, Mode, positive
+from .base import Chunk, Mode, errors, positive
 from .bounded import within
 from .network import decode, fit, latent_fields
 
@@ -41,6 +41,19 @@ class Latents(Mode):
     @property
     def label(self) -> str:
         return "latents" if self.min_psnr is None else f">={self.min_psnr:g} dB"
+
+    higher_is_better = True
+
+    def measure(self, original, decoded, stored_bytes, chunk_values):
+        if self.min_psnr is None:
+            return None
+        x, error = errors(original, decoded)
+        rmse = math.sqrt(float(np.mean(error ** 2))) if x.size else 0.0
+        value = psnr_db(float(np.ptp(x)) if x.size else 0.0, rmse)
+        return value, bool(value >= self.min_psnr - 1e-9)
+
+    def describe(self, worst: float) -> str:
+        return f"worst chunk {worst:.2f} dB"
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))

@@ -20,7 +20,7 @@ from ..coding import exceptions, interp
 from ..coding.bytes import ContainerError, Reader, varint
 from ..coding.container import Container, Kind
 from ..coding.mask import decode_mask, encode_mask
-from .base import Chunk, Mode, cast, positive
+from .base import Chunk, Mode, cast, errors, positive
 from .spatial import MAX_SHRINK
 
 ROUNDING_ULPS = 4  # float64 ulps by which another machine's exp2 and products may differ
@@ -45,6 +45,16 @@ class PointwiseRelative(Mode):
     @property
     def label(self) -> str:
         return f"+-{self.pointwise_relative_error:g} x|v|"
+
+    def measure(self, original, decoded, stored_bytes, chunk_values):
+        x, error = errors(original, decoded)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = np.where(x == 0, np.where(error == 0, 0.0, math.inf), error / np.abs(x))
+        return (float(relative.max(initial=0.0)),
+                bool(np.all(error <= self.pointwise_relative_error * np.abs(x))))
+
+    def describe(self, worst: float) -> str:
+        return f"max error {worst:.3g} x |value|"
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         bound = self.pointwise_relative_error
