@@ -37,12 +37,15 @@ def corruptions(data: bytes, rng: np.random.Generator, n: int):
 @pytest.mark.parametrize("name", ["f4_nans", "i2", "f8_fortran", "constant", "all_nan"])
 def test_corrupted_chunks_never_decode_to_wrong_data(setting, name):
     fixture_codec = numcodecs.get_codec(json.loads((V1 / setting / "codec.json").read_text()))
-    data = (V1 / setting / f"{name}.bin").read_bytes()
-    expected = fixture_codec.decode(data)
-    rng = np.random.default_rng(sum(map(ord, setting + name)))
-    for corrupted in corruptions(data, rng, 200):
+    never_wrong(fixture_codec, (V1 / setting / f"{name}.bin").read_bytes(), setting + name)
+
+
+def never_wrong(codec, data: bytes, seed: str) -> None:
+    """200 corruptions of ``data`` each raise ContainerError or decode exactly as ``data``."""
+    expected = codec.decode(data)
+    for corrupted in corruptions(data, np.random.default_rng(sum(map(ord, seed))), 200):
         try:
-            decoded = fixture_codec.decode(corrupted)
+            decoded = codec.decode(corrupted)
         except ContainerError:
             continue
         assert corrupted == data or np.array_equal(decoded, expected, equal_nan=True)
@@ -67,13 +70,4 @@ V4_KINDS = one_fixture_of_each_kind("v4")
 @pytest.mark.parametrize("kind", sorted(V4_KINDS))
 def test_corrupted_chunks_of_every_kind_never_decode_to_wrong_data(kind):
     config, path = V4_KINDS[kind]
-    codec = numcodecs.get_codec(json.loads(config.read_text()))
-    data = path.read_bytes()
-    expected = codec.decode(data)
-    rng = np.random.default_rng(sum(map(ord, kind)))
-    for corrupted in corruptions(data, rng, 200):
-        try:
-            decoded = codec.decode(corrupted)
-        except ContainerError:
-            continue
-        assert corrupted == data or np.array_equal(decoded, expected, equal_nan=True)
+    never_wrong(numcodecs.get_codec(json.loads(config.read_text())), path.read_bytes(), kind)
