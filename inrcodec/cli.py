@@ -86,6 +86,14 @@ def _parse_chunks(text: str) -> tuple[str, tuple[int, ...]]:
         raise ValueError(f"--chunks takes VAR=N,N,N, not {text!r}") from None
 
 
+def _safeguarded(array) -> bool:
+    """Whether numcodecs-safeguards' SafeguardedCodec (codec id "safeguards") wraps the codec."""
+    codecs = (*array.compressors, array.serializer)
+    ids = {getattr(c, "codec_id", None) for c in codecs}
+    ids |= {getattr(getattr(c, "codec", None), "codec_id", None) for c in codecs}
+    return "safeguards" in ids
+
+
 def info(store: str, sample: int = 1000) -> None:
     import zarr
 
@@ -106,16 +114,23 @@ def info(store: str, sample: int = 1000) -> None:
         kinds, held = chunk_kinds(array, sample)
         network = sum(n for k, n in kinds.items() if k in NETWORK_KINDS)
         values += array.size
-        print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {codec.mode.label:>14} "
+        guarded = _safeguarded(array)
+        label = f"safeguarded {codec.mode.label}" if guarded else codec.mode.label
+        print(f"{name:20} {str(array.shape):>18} {str(array.chunks):>14} {label:>14} "
               f"{codec.latent_bits:>5g} {codec.inner_steps:>5} {codec.model_hash[:12]:>12} "
               f"{chunks / 1e3:>9.1f} {metadata / 1e3:>7.1f} "
               f"{array.nbytes / max(chunks + metadata, 1):>7.1f} "
               f"{8 * (chunks + metadata) / max(array.size, 1):>8.3f} "
-              f"{f'{network}/{sum(kinds.values())}':>9}")
+              f"{'-' if guarded else f'{network}/{sum(kinds.values())}':>9}")
         looked = sum(kinds.values())
         of = f"all {held} stored" if looked == held else f"{looked} sampled of {held} stored"
-        details.append(f"  {name}: chunks ({of}, of {array.nchunks}) "
-                       f"{describe_kinds(kinds)}; promise: {codec.mode.promise}")
+        if guarded:
+            details.append(f"  {name}: chunks ({held} stored, of {array.nchunks}) inside numcodecs-"
+                           f"safeguards' frame, kinds not read; promise: {codec.mode.promise}; and "
+                           f"the safeguards' own")
+        else:
+            details.append(f"  {name}: chunks ({of}, of {array.nchunks}) "
+                           f"{describe_kinds(kinds)}; promise: {codec.mode.promise}")
     print("\n".join(details))
     whole, files = store_size(group.store)
     print(f"whole store: {whole / 1e3:.1f} kB in {files} files, "

@@ -18,14 +18,18 @@ NETWORK_KINDS = ("LATENTS", "BOUNDED", "BOUNDED_SPATIAL")  # the kinds that use 
 
 
 def inrcodec_of(array):
-    """The INRCodec that encodes a Zarr array, whichever format; None for other arrays."""
+    """The INRCodec that encodes a Zarr array, whichever format; None for other arrays.
+
+    It is found inside a wrapper that keeps its codec in ``.codec``: inrcodec's Zarr v3
+    serializer, or numcodecs-safeguards' ``SafeguardedCodec``.
+    """
     from .codecs.numcodecs import INRCodec
 
     for codec in (*array.compressors, array.serializer):
-        if isinstance(codec, INRCodec):
-            return codec
-        if hasattr(codec, "codec") and isinstance(codec.codec, INRCodec):
-            return codec.codec
+        for _ in range(3):
+            if isinstance(codec, INRCodec):
+                return codec
+            codec = getattr(codec, "codec", None)
     return None
 
 
