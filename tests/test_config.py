@@ -40,7 +40,7 @@ def test_a_bundled_model_is_named_by_hash_not_embedded(tmp_path):
     encoding = {v: {"compressors": INRCodec(), "chunks": (1, 37, 49)} for v in ds.data_vars}
     ds.to_zarr(tmp_path / "s.zarr", zarr_format=2, consolidated=True, encoding=encoding)
     metadata = sum(p.stat().st_size for p in (tmp_path / "s.zarr").rglob(".z*"))
-    assert metadata < 20_000  # five variables; each embedded model would be ~200 kB
+    assert metadata < 20_000  # four variables; each embedded model would be ~200 kB
     config = json.loads((tmp_path / "s.zarr" / "a" / ".zarray").read_text())["compressor"]
     assert "model_data" not in config and len(config["model_hash"]) == 64
     assert np.isfinite(xr.open_zarr(tmp_path / "s.zarr")["c"].values).all()
