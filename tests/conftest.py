@@ -31,3 +31,13 @@ def smooth_field(shape, seed=0) -> np.ndarray:
         phase = sum(rng.uniform(0, 3) * a for a in axes)
         out += rng.normal() * np.sin(2 * np.pi * phase + rng.uniform(0, 6))
     return (280 + 5 * out).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def a1b_netcdf(tmp_path_factory):
+    """48 A1B fields (160-207, some seen in training, most not) as a netCDF source file."""
+    from inrcodec.sample_data import open_a1b
+
+    path = tmp_path_factory.mktemp("src") / "a1b_part.nc"
+    open_a1b().isel(time=slice(160, 208)).to_netcdf(path)
+    return path

@@ -1,12 +1,10 @@
 import subprocess
 from pathlib import Path
 
-import pytest
 import xarray as xr
 
 from inrcodec.bench.datasets import iris_sample
 from inrcodec.cli import main
-from inrcodec.sample_data import open_a1b
 
 
 def test_demo_prints_size_ratio_and_errors(capsys):
@@ -24,30 +22,23 @@ def test_bad_settings_give_one_readable_line_and_a_non_zero_exit():
         "(such as 5 or 6.375), not 0.0"]
 
 
-@pytest.fixture(scope="module")
-def a1b_part(tmp_path_factory):
-    path = tmp_path_factory.mktemp("src") / "a1b_part.nc"
-    open_a1b().isel(time=slice(192, 240)).to_netcdf(path)
-    return path
-
-
-def test_an_unwritable_destination_is_one_line_before_any_worker_starts(a1b_part, tmp_path,
+def test_an_unwritable_destination_is_one_line_before_any_worker_starts(a1b_netcdf, tmp_path,
                                                                         capsys):
     (tmp_path / "a_file").write_text("")
     for dest, reason in [(tmp_path / "a_file" / "out.zarr", "is a file, not a folder"),
                          (tmp_path / "a_file", "it is a file, not a Zarr store"),
                          *([("/sys/inrcodec-test.zarr", "is not writable")]
                            if Path("/sys/kernel").is_dir() else [])]:
-        assert main(["compress", str(a1b_part), str(dest)]) == 1
+        assert main(["compress", str(a1b_netcdf), str(dest)]) == 1
         [line] = capsys.readouterr().err.strip().splitlines()
         assert line.startswith(f"inrcodec compress: error: cannot write to {dest}: ")
         assert reason in line
 
 
-def test_files_that_disagree_are_refused_in_one_line(a1b_part, tmp_path, capsys):
+def test_files_that_disagree_are_refused_in_one_line(a1b_netcdf, tmp_path, capsys):
     ostia = tmp_path / "ostia.nc"
     xr.open_dataset(iris_sample("ostia_monthly.nc")).isel(time=slice(0, 2)).to_netcdf(ostia)
-    assert main(["compress", str(a1b_part), str(ostia), str(tmp_path / "out.zarr")]) == 1
+    assert main(["compress", str(a1b_netcdf), str(ostia), str(tmp_path / "out.zarr")]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         "inrcodec compress: error: the source files cannot be combined into one dataset: they "
         "disagree on 'forecast_period' (a1b_part.nc has air_temperature, latitude_longitude, "

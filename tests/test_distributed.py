@@ -13,20 +13,13 @@ import xarray as xr
 import zarr
 
 from inrcodec.distributed import compress
-from inrcodec.sample_data import A1B_VARIABLE, open_a1b
+from inrcodec.sample_data import A1B_VARIABLE
 from inrcodec.xarray import encoding_for
 
 CHUNKS = (8, 37, 49)
 
 
-@pytest.fixture(scope="module")
-def source(tmp_path_factory):
-    path = tmp_path_factory.mktemp("src") / "a1b_part.nc"
-    open_a1b().isel(time=slice(160, 208)).to_netcdf(path)
-    return path
-
-
-def test_workers_encode_and_the_store_matches_a_single_process_write(source, tmp_path,
+def test_workers_encode_and_the_store_matches_a_single_process_write(a1b_netcdf, tmp_path,
                                                                     monkeypatch):
     from distributed import Client
 
@@ -34,7 +27,7 @@ def test_workers_encode_and_the_store_matches_a_single_process_write(source, tmp
     compute = Client.compute
     monkeypatch.setattr(Client, "compute", lambda self, *a, **k: calls.append(1) or compute(
         self, *a, **k))
-    report = compress(source, tmp_path / "d.zarr", chunks={A1B_VARIABLE: CHUNKS},
+    report = compress(a1b_netcdf, tmp_path / "d.zarr", chunks={A1B_VARIABLE: CHUNKS},
                       n_workers=2, progress=False)
     assert len(calls) == 1  # every chunk submitted at once
     stats = report.variables[A1B_VARIABLE]
@@ -42,7 +35,7 @@ def test_workers_encode_and_the_store_matches_a_single_process_write(source, tmp
     assert os.getpid() not in stats.workers  # fitted in the worker processes
     assert 0 < stats.bytes_out < stats.bytes_in and stats.psnr_db > 30
     distributed = xr.open_zarr(tmp_path / "d.zarr")[A1B_VARIABLE].values
-    assert np.array_equal(distributed, single_process_write(source, tmp_path / "s.zarr", CHUNKS))
+    assert np.array_equal(distributed, single_process_write(a1b_netcdf, tmp_path / "s.zarr", CHUNKS))
     assert "chunks/s" in report.table()
     # The report adds up to the store on disk, and to the data.
     files = [p for p in (tmp_path / "d.zarr").rglob("*") if p.is_file()]
@@ -51,15 +44,15 @@ def test_workers_encode_and_the_store_matches_a_single_process_write(source, tmp
     assert stats.bytes_out == sum(p.stat().st_size for p in folder if not p.name.startswith("."))
     assert stats.metadata_bytes == sum(p.stat().st_size for p in folder if p.name.startswith("."))
     assert stats.bits_per_value == 8 * (stats.bytes_out + stats.metadata_bytes) / distributed.size
-    original = xr.open_dataset(source)[A1B_VARIABLE].values.astype(np.float64)
+    original = xr.open_dataset(a1b_netcdf)[A1B_VARIABLE].values.astype(np.float64)
     assert stats.max_abs_error == np.abs(distributed - original).max()
     assert stats.bias == pytest.approx(np.mean(distributed - original), rel=1e-6, abs=1e-9)
     assert stats.kept and sum(stats.kinds.values()) == 6 and stats.network_chunks <= 6
 
 
-def test_an_interrupted_run_resumes_without_redoing_finished_chunks(source, tmp_path):
+def test_an_interrupted_run_resumes_without_redoing_finished_chunks(a1b_netcdf, tmp_path):
     dest = tmp_path / "d.zarr"
-    command = [sys.executable, "-m", "inrcodec.cli", "compress", str(source), str(dest),
+    command = [sys.executable, "-m", "inrcodec.cli", "compress", str(a1b_netcdf), str(dest),
                "--chunks", f"{A1B_VARIABLE}=2,37,49", "--workers", "2"]
     run = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
@@ -71,10 +64,10 @@ def test_an_interrupted_run_resumes_without_redoing_finished_chunks(source, tmp_
     run.wait()
     done = len(list(chunk_dir.glob("*.0.0")))
     assert 3 <= done < 24
-    report = compress(source, dest, chunks={A1B_VARIABLE: (2, 37, 49)}, progress=False)
+    report = compress(a1b_netcdf, dest, chunks={A1B_VARIABLE: (2, 37, 49)}, progress=False)
     stats = report.variables[A1B_VARIABLE]
     assert stats.chunks == 24 and stats.encoded == 24 - done  # Zarr writes chunks atomically
-    reference = single_process_write(source, tmp_path / "s.zarr", (2, 37, 49))
+    reference = single_process_write(a1b_netcdf, tmp_path / "s.zarr", (2, 37, 49))
     assert np.array_equal(xr.open_zarr(dest)[A1B_VARIABLE].values, reference)
 
 
@@ -84,7 +77,7 @@ def single_process_write(source, store, chunks):
     return zarr.open_array(store, path=A1B_VARIABLE)[:]
 
 
-def test_a_worker_killed_mid_run_loses_nothing(source, tmp_path):
+def test_a_worker_killed_mid_run_loses_nothing(a1b_netcdf, tmp_path):
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -92,7 +85,7 @@ def test_a_worker_killed_mid_run_loses_nothing(source, tmp_path):
         victim = next(iter(client.run(os.getpid).values()))
         dest = tmp_path / "d.zarr"
         with ThreadPoolExecutor(1) as pool:
-            run = pool.submit(compress, source, dest, chunks={A1B_VARIABLE: (2, 37, 49)},
+            run = pool.submit(compress, a1b_netcdf, dest, chunks={A1B_VARIABLE: (2, 37, 49)},
                               scheduler=cluster.scheduler_address, progress=False)
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline and not list((dest / A1B_VARIABLE).glob("*.0.0")):
@@ -100,19 +93,19 @@ def test_a_worker_killed_mid_run_loses_nothing(source, tmp_path):
             os.kill(victim, signal.SIGKILL)  # the nanny restarts it; its tasks run elsewhere
             report = run.result(timeout=300)
     assert report.variables[A1B_VARIABLE].chunks == 24
-    reference = single_process_write(source, tmp_path / "s.zarr", (2, 37, 49))
+    reference = single_process_write(a1b_netcdf, tmp_path / "s.zarr", (2, 37, 49))
     assert np.array_equal(xr.open_zarr(dest)[A1B_VARIABLE].values, reference)
 
 
-def test_resuming_with_other_settings_is_refused(source, tmp_path):
+def test_resuming_with_other_settings_is_refused(a1b_netcdf, tmp_path):
     from inrcodec.distributed import _write_metadata
 
     foreign = tmp_path / "foreign.zarr"
-    xr.open_dataset(source).to_zarr(foreign)  # a store this command did not start
+    xr.open_dataset(a1b_netcdf).to_zarr(foreign)  # a store this command did not start
     with pytest.raises(ValueError, match="other settings"):
-        compress(source, foreign, chunks={A1B_VARIABLE: CHUNKS}, progress=False)
+        compress(a1b_netcdf, foreign, chunks={A1B_VARIABLE: CHUNKS}, progress=False)
     started = tmp_path / "started.zarr"
-    ds = xr.open_dataset(source).chunk({"time": CHUNKS[0]})
+    ds = xr.open_dataset(a1b_netcdf).chunk({"time": CHUNKS[0]})
     _write_metadata(ds, str(started), encoding_for(ds, chunks={A1B_VARIABLE: CHUNKS}), 2)
     with pytest.raises(ValueError, match="other settings"):
-        compress(source, started, chunks={A1B_VARIABLE: CHUNKS}, latent_bits=4, progress=False)
+        compress(a1b_netcdf, started, chunks={A1B_VARIABLE: CHUNKS}, latent_bits=4, progress=False)

@@ -101,9 +101,8 @@ class INRCodec(Codec):
             raise ValueError(f"inner_steps must be an integer from 0 to {MAX_INNER_STEPS}")
         self.mode = modes.from_settings(latent_bits, max_error, relative_error, bits_per_value,
                                         pointwise_relative_error, min_psnr)
+        # The bound or budget lives in self.mode alone; latent_bits stays in every config.
         self.latent_bits, self.inner_steps, self.embed_model = latent_bits, inner_steps, embed_model
-        self.max_error, self.relative_error = max_error, relative_error
-        self.bits_per_value, self.pointwise_relative_error = bits_per_value, pointwise_relative_error
         if isinstance(model, Model):
             self.model_name = str(model.card.get("name", "custom"))
         else:

@@ -52,7 +52,7 @@ class INRSerializer(ArrayBytesCodec):
     def codec(self) -> INRCodec:
         return INRCodec.from_config(self.codec_config)
 
-    def __getattr__(self, name):  # the settings, as INRCodec has them (max_error, ...)
+    def __getattr__(self, name):  # what INRCodec has: mode, model, latent_bits, ...
         if name.startswith("_") or name in ("codec", "codec_config"):
             raise AttributeError(name)
         return getattr(self.codec, name)

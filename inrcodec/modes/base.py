@@ -74,12 +74,6 @@ class Mode(ABC):
         """The worst chunk's measure, in words."""
         return f"worst {worst:.4g}"
 
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.settings() == other.settings()
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(sorted(self.settings().items()))))
-
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings().items())})"
 
