@@ -71,7 +71,7 @@ def compress(args) -> None:
     chunks = dict(_parse_chunks(c) for c in args.chunks or [])
     report = run(args.source, args.dest, variables=args.var, model=args.model,
                  zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
-                 n_workers=args.workers, torch_threads=args.torch_threads,
+                 n_workers=args.workers, torch_threads=args.torch_threads, plots=args.plots,
                  latent_bits=args.latent_bits, inner_steps=args.inner_steps,
                  **{name: getattr(args, name) for name in (*BOUND_SETTINGS, "min_psnr")
                     if getattr(args, name) is not None})
@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
                    "LocalCluster)")
     p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
     p.add_argument("--torch-threads", type=int, default=1, help="torch threads per task")
+    p.add_argument("--plots", metavar="DIR", help="write each variable's error map and histogram "
+                   "of errors to DIR/VAR.errors.png (needs matplotlib)")
     p = commands.add_parser("info", help="what an inrcodec store holds")
     p.add_argument("store")
     p = commands.add_parser("train", help="meta-learn a model on an archive")

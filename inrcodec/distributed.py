@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import classic, error_plots
 from .data import open_source
 from .model import resolve
 from .store import chunk_kind, inrcodec_of, stored_chunk
@@ -35,14 +36,16 @@ __all__ = ["Report", "VariableReport", "compress"]
 
 def compress(source, dest, *, variables=None, model="default-2d", zarr_format: int = 2,
              chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
-             torch_threads: int = 1, progress: bool = True, **settings) -> Report:
+             torch_threads: int = 1, progress: bool = True, plots: str | None = None,
+             **settings) -> Report:
     """Compress ``source`` into the Zarr store ``dest`` on a dask cluster, resuming if it exists.
 
     ``scheduler`` is the address of a running scheduler; without it a LocalCluster of
     ``n_workers`` single-threaded worker processes is started (and closed afterwards). Each
     task uses ``torch_threads`` threads. ``chunks`` overrides the Zarr chunks per variable
     (``{"t2m": (12, 37, 49)}``); by default a resumed store keeps its own, and a new one gets
-    :func:`inrcodec.xarray.chunks_for`'s. ``settings`` go to the codec.
+    :func:`inrcodec.xarray.chunks_for`'s. ``plots`` is a folder for each variable's error map
+    and histogram (error_plots.py), computed on the cluster. ``settings`` go to the codec.
     """
     try:
         from distributed import Client
@@ -54,6 +57,8 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     begun = time.perf_counter()
     dest = str(dest)
     _check_writable(dest)
+    if plots is not None:
+        error_plots.check()
     ds = _open(source)
     resolved = resolve(model)
     names = compressible(ds, resolved, variables)
@@ -85,9 +90,15 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
             bar.set_description("compressing")
             reports = _collect(client, dict(zip(futures, (name for name, _ in blocks))), encoding,
                                bar)
+            seconds = time.perf_counter() - submitted
+            if plots is not None:
+                bar.set_description("plotting errors")
+                drawn = error_plots.write(ds, dest, list(encoding), plots)
     finally:
         bar.close()  # before whatever says why it stopped
-    return Report.of(dest, ds, reports, time.perf_counter() - submitted, submitted - begun)
+    report = Report.of(dest, ds, reports, seconds, submitted - begun)
+    report.plots = drawn if plots is not None else []
+    return report
 
 
 def _collect(client, futures: dict, encoding: dict, bar) -> dict:
@@ -262,13 +273,16 @@ def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads:
     original = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(original)
     error = decoded[finite] - original[finite]
-    promise = inrcodec_of(array).mode.measure(original, decoded, len(stored),
-                                              math.prod(array.chunks))
+    codec = inrcodec_of(array)
+    promise = codec.mode.measure(original, decoded, len(stored), math.prod(array.chunks))
+    worst = float(np.abs(error).max(initial=0.0))
+    rmse = math.sqrt(float((error ** 2).mean())) if error.size else 0.0
     return {"encoded": int(encoded), "values": int(values.size), "finite": int(finite.sum()),
             "bytes_in": values.nbytes, "bytes_out": len(stored),
             "kind": chunk_kind(stored[:6]) or "other", "squared_error": float((error ** 2).sum()),
-            "error_sum": float(error.sum()), "max_abs_error": float(np.abs(error).max(initial=0.0)),
+            "error_sum": float(error.sum()), "max_abs_error": worst,
             "low": float(original[finite].min(initial=math.inf)),
             "high": float(original[finite].max(initial=-math.inf)),
-            "promise": promise, "worker": os.getpid()}
+            "promise": promise, "worker": os.getpid(),
+            "classic": classic.compare(np.asarray(values), worst, rmse, codec.model)}
 

@@ -39,6 +39,9 @@ class VariableReport:
     worst: float | None = None  # the worst chunk's measure of the promise (Mode.measure)
     kept: bool | None = None  # None: nothing promised
     workers: set = field(default_factory=set)
+    # The chunks a classic codec was tried on (classic.compare: all but the lossless ones), what
+    # it needed for them, and what inrcodec stored them in at what quality.
+    classic: Counter = field(default_factory=Counter)
 
     def add(self, stats: dict) -> None:
         self.chunks += 1
@@ -49,6 +52,12 @@ class VariableReport:
         self.low, self.high = min(self.low, stats["low"]), max(self.high, stats["high"])
         self.kinds[stats["kind"]] += 1
         self.workers.add(stats["worker"])
+        if stats.get("classic") is not None:
+            c = stats["classic"]
+            self.classic.update(chunks=1, finite=stats["finite"], bytes=c["bytes"],
+                                squared_error=c["squared_error"], inrcodec_bytes=stats["bytes_out"],
+                                inrcodec_squared_error=stats["squared_error"])
+            self.classic["max_abs_error"] = max(self.classic["max_abs_error"], c["max_abs_error"])
         if stats.get("promise") is not None:
             value, kept = stats["promise"]
             worse = min if self.mode.higher_is_better else max
@@ -77,6 +86,26 @@ class VariableReport:
     def bias(self) -> float:
         return self.error_sum / self.finite if self.finite else math.nan
 
+    def against_classic(self) -> str | None:
+        """One sentence: whether a classic error-bounded codec would have stored this variable
+        in fewer bytes at no worse a quality (max error and RMSE), and what to do about it."""
+        c = self.classic
+        if not c["chunks"]:
+            return None
+        ratio = c["bytes"] / max(c["inrcodec_bytes"], 1)
+        rmse, mine = (math.sqrt(c[k] / max(c["finite"], 1))
+                      for k in ("squared_error", "inrcodec_squared_error"))
+        quality = (f"max error {c['max_abs_error']:.4g} (inrcodec {self.max_abs_error:.4g}), "
+                   f"RMSE {rmse:.4g} (inrcodec {mine:.4g})")
+        of = "" if c["chunks"] == self.chunks else f" on the {c['chunks']} lossy chunks"
+        if ratio < 1 and rmse <= mine * 1.0001:
+            return (f"WORSE than a classic codec: SZ3-style interpolation would have stored it in "
+                    f"{c['bytes'] / 1e3:.1f} kB, {ratio:.2f}x inrcodec's {c['inrcodec_bytes'] / 1e3:.1f} "
+                    f"kB{of}, at {quality}. The model does not know this data: an error bound "
+                    "(--max-error or --relative-error) never costs more than that coder")
+        return (f"a classic codec (SZ3-style interpolation) would have needed {ratio:.2f}x "
+                f"these bytes{of} ({c['bytes'] / 1e3:.1f} kB), at {quality}")
+
     @property
     def network_chunks(self) -> int:
         return sum(n for kind, n in self.kinds.items() if kind in NETWORK_KINDS)
@@ -92,6 +121,7 @@ class Report:
     store_files: int = 0
     disk_bytes: int | None = None  # what du says, for a local store
     source_bytes: int = 0  # every variable the store holds, as the source has it in memory
+    plots: list = field(default_factory=list)  # the error maps and histograms written
 
     @classmethod
     def of(cls, dest: str, ds, variables: dict, seconds: float, setup_seconds: float) -> "Report":
@@ -120,6 +150,8 @@ class Report:
                          f"{kept_text(v.mode, v.worst, v.kept)}")
             lines.append(f"  {name}: chunks {describe_kinds(v.kinds)}; promise: "
                          f"{getattr(v.mode, 'promise', '?')}")
+            if (verdict := v.against_classic()) is not None:
+                lines.append(f"  {name}: {verdict}")
         values = sum(v.values for v in self.variables.values())
         du = "" if self.disk_bytes is None else (
             f"; du: {self.disk_bytes / 1e3:.1f} kB (whole file-system blocks)")
@@ -134,6 +166,8 @@ class Report:
                      f"({chunks / max(self.seconds, 1e-9):.2f} chunks/s) after "
                      f"{self.setup_seconds:.1f} s of setup (source, cluster, metadata) into "
                      f"{self.dest}")
+        if self.plots:
+            lines.append(f"error maps and histograms: {', '.join(map(str, self.plots))}")
         return "\n".join(lines)
 
 
