@@ -20,6 +20,8 @@ import safetensors.torch
 import torch
 
 from .coding.quantize import HEADROOM, LatentQuantizer
+from .nn.coords import grid
+from .nn.fit import Linearisation
 from .nn.network import ModulatedSiren
 
 FORMAT = "inrcodec-model/1"
@@ -85,6 +87,11 @@ class Model:
         """The quantizer of this model's latents at a resolution of ``bits + fraction / 16``."""
         basis = None if self.latent_basis is None else self.latent_basis.numpy()
         return LatentQuantizer(self.latent_mean, self.latent_std, bits, fraction, basis, headroom)
+
+    @functools.cached_property
+    def linearisation(self) -> Linearisation:
+        """The network at a zero latent on the patch grid, for an encoder's first inner step."""
+        return Linearisation(self.net, grid(self.patch_shape))
 
     @functools.cached_property
     def net64(self) -> ModulatedSiren:

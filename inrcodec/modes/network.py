@@ -28,7 +28,7 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer) -> np
     target, weight = chunk.patches(model.patch_shape)
     coords = grid(model.patch_shape)
     fitted = fit_in_batches(model.net, model.step_sizes, coords, target, weight, inner_steps,
-                            batch_size(model)).numpy()
+                            batch_size(model), model.linearisation).numpy()
     coefficients = quantizer.coefficients(fitted)
     # Only patches that some clip would change are worth the extra forward passes.
     moved = np.flatnonzero((np.abs(coefficients) > min(CLIPS) * quantizer.std).any(-1))

@@ -1,7 +1,8 @@
 """The inner loop: a few gradient steps on the latents, from zero, with per-dimension step sizes.
 
 The same function serves meta-learning (``create_graph=True`` so the outer loop can
-differentiate through the steps) and encoding (plain steps, no graph kept).
+differentiate through the steps) and encoding (plain steps, no graph kept). An encoder's first
+step is a matrix product (``Linearisation``): every patch starts from the same zero latent.
 """
 
 import torch
@@ -15,16 +16,52 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -
     return ((pred - target) ** 2 * weight).sum(-1) / weight.sum(-1).clamp_min(1.0)
 
 
+class Linearisation:
+    """The network at a zero latent on one grid of points: its values ``f0`` (N,) and their
+    Jacobian ``J`` (N, latent_dim) with respect to the latent.
+
+    Every patch's first inner step starts from that same zero latent, so its gradient is
+    ``2 / n * ((f0 - target) * weight) @ J``: one matrix product per patch in place of a forward
+    and a backward pass through the network (a third of an encoder's 3-step fit). Each point's
+    value depends on the latent only through the shifts, and on no other point's, so one
+    backward pass with a copy of the shifts per point gives every point's gradient at once; the
+    latent -> shift map's weight takes it to latents.
+    """
+
+    def __init__(self, net: ModulatedSiren, coords: torch.Tensor):
+        zero = torch.zeros(1, net.latent_dim, dtype=coords.dtype, device=coords.device)
+        with torch.enable_grad():
+            shifts = net.shifts(zero).detach().expand(1, net.depth, coords.shape[0], net.width)
+            shifts = shifts.clone().requires_grad_(True)
+            value = net.evaluate(coords, shifts)[0]
+            (per_point,) = torch.autograd.grad(value.sum(), shifts)
+        self.value = value.detach()
+        per_point = per_point[0].permute(1, 0, 2).reshape(coords.shape[0], net.depth * net.width)
+        self.jacobian = per_point @ (net.w0 * net.to_shifts.weight.detach())  # (N, latent_dim)
+
+    def first_step(self, target: torch.Tensor, weight: torch.Tensor,
+                   step_sizes: torch.Tensor) -> torch.Tensor:
+        """The latents after one inner step from zero, for each patch of ``target`` (B, N)."""
+        residual = (self.value - target) * weight
+        grad = 2 * (residual @ self.jacobian) / weight.sum(-1, keepdim=True).clamp_min(1.0)
+        return -step_sizes * grad
+
+
 def fit_latents(net: ModulatedSiren, coords: torch.Tensor, target: torch.Tensor,
                 weight: torch.Tensor, step_sizes: torch.Tensor, steps: int,
-                create_graph: bool = False) -> torch.Tensor:
+                create_graph: bool = False, linearisation: Linearisation | None = None
+                ) -> torch.Tensor:
     """Latents (B, latent_dim) that fit ``target`` (B, N) at ``coords`` (N, d).
 
     Points whose ``weight`` is 0 (padding, NaNs) are "don't care": they never enter the loss.
-    The per-patch losses are summed, so each latent follows its own patch's gradient.
+    The per-patch losses are summed, so each latent follows its own patch's gradient. With a
+    ``linearisation`` of ``net`` on ``coords``, the first step is its matrix product.
     """
     latents = torch.zeros(target.shape[0], net.latent_dim, dtype=target.dtype,
                           device=target.device, requires_grad=True)
+    if linearisation is not None and steps and not create_graph:
+        latents = linearisation.first_step(target, weight, step_sizes).requires_grad_(True)
+        steps -= 1
     for _ in range(steps):
         loss = masked_mse(net(coords, latents), target, weight).sum()
         (grad,) = torch.autograd.grad(loss, latents, create_graph=create_graph)
@@ -36,10 +73,12 @@ def fit_latents(net: ModulatedSiren, coords: torch.Tensor, target: torch.Tensor,
 
 def fit_in_batches(net: ModulatedSiren, step_sizes: torch.Tensor, coords: torch.Tensor,
                    target: torch.Tensor, weight: torch.Tensor, steps: int,
-                   batch_size: int = 256) -> torch.Tensor:
+                   batch_size: int = 256, linearisation: Linearisation | None = None
+                   ) -> torch.Tensor:
     """``fit_latents`` over ``batch_size`` patches at a time: bounds memory on large inputs."""
     return torch.cat([fit_latents(net, coords, target[i:i + batch_size], weight[i:i + batch_size],
-                                  step_sizes, steps) for i in range(0, len(target), batch_size)])
+                                  step_sizes, steps, linearisation=linearisation)
+                      for i in range(0, len(target), batch_size)])
 
 
 def errors_in_batches(net: ModulatedSiren, coords: torch.Tensor, latents: torch.Tensor,

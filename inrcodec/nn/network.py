@@ -42,12 +42,27 @@ class ModulatedSiren(nn.Module):
 
     def forward(self, coords: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
         """Values at ``coords`` (N, dim_in) for each latent in ``latents`` (B, latent_dim): (B, N)."""
+        return self.evaluate(coords, self.shifts(latents))
+
+    def shifts(self, latents: torch.Tensor) -> torch.Tensor:
+        """Each latent's shift of every hidden unit: (B, depth, 1, width), w0 included."""
         # w0 scales the small weights and shifts, not every pre-activation: one elementwise pass
         # fewer over the (B, N, width) activations per layer, where a forward pass spends most.
-        shifts = (self.w0 * self.to_shifts(latents)).view(latents.shape[0], self.depth, 1, self.width)
+        return (self.w0 * self.to_shifts(latents)).view(latents.shape[0], self.depth, 1, self.width)
+
+    def evaluate(self, coords: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+        """Values at ``coords`` (N, dim_in) under ``shifts`` (B, depth, 1 or N, width): (B, N)."""
+        # Without autograd (decoding, evaluating) the layers work in place: the same arithmetic,
+        # so the same bits, without a new (B, N, width) tensor for each sum and sine.
+        in_place = not torch.is_grad_enabled()
         h = coords.unsqueeze(0)
         for i, layer in enumerate(self.hidden):
-            h = torch.sin(F.linear(h, self.w0 * layer.weight) + (shifts[:, i] + self.w0 * layer.bias))
+            pre = F.linear(h, self.w0 * layer.weight)
+            bias = shifts[:, i] + self.w0 * layer.bias
+            if in_place and pre.shape == torch.broadcast_shapes(pre.shape, bias.shape):
+                h = pre.add_(bias).sin_()
+            else:
+                h = torch.sin(pre + bias)
         return self.out(h).squeeze(-1)
 
     def architecture(self) -> dict:
