@@ -72,6 +72,7 @@ def compress(args) -> None:
     report = run(args.source, args.dest, variables=args.var, model=args.model,
                  zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
                  n_workers=args.workers, torch_threads=args.torch_threads, plots=args.plots,
+                 adapt=args.adapt,
                  latent_bits=args.latent_bits, inner_steps=args.inner_steps,
                  **{name: getattr(args, name) for name in (*BOUND_SETTINGS, "min_psnr")
                     if getattr(args, name) is not None})
@@ -141,30 +142,61 @@ def info(store: str, sample: int = 1000) -> None:
 
 
 def train(args) -> None:
+    """By time (``--minutes``, the default): the whole command within that budget (adapt.py),
+    from ``--init`` or afresh. By steps (``--steps``): exactly that many outer steps, a run any
+    machine repeats bit for bit, with a validation curve and a rate-distortion report."""
+    import dataclasses
+
+    from .model import resolve
+    from .recipe import BUNDLED, recipe_from
+
+    if args.init is None and args.patch is None:
+        raise ValueError("give --patch (a new model's patch shape) or --init (a model to adapt)")
+    if args.init is not None and args.resume is not None:
+        raise ValueError("--init and --resume both give the starting model: give one")
+    recipe = recipe_from(args)
+    start = args.init or args.resume
+    init = resolve(start) if start is not None else None
+    patch_shape = (init.patch_shape if init is not None
+                   else tuple(int(n) for n in args.patch.split(",")))
+    if args.patch is not None and init is not None and patch_shape != tuple(
+            int(n) for n in args.patch.split(",")):
+        raise ValueError(f"--patch {args.patch} differs from the model's patches {patch_shape}; "
+                         "leave --patch out with --init")
+    card = {"data": f"{args.var} from {', '.join(map(str, args.source))}: windows of {patch_shape}"}
+    if recipe.max_steps is None:
+        from .adapt import adapt
+
+        changes = {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)
+                   if getattr(recipe, f.name) != getattr(BUNDLED, f.name)
+                   and f.name not in ("minutes", "max_steps")}
+        adaptation = adapt(args.source, args.var, recipe.minutes, init=init,
+                           patch_shape=patch_shape, samples=args.samples, seed=recipe.seed,
+                           device=args.device, card=card, **changes)
+        adaptation.model.save(args.out)
+        print(f"saved {args.out}: hash {adaptation.model.hash[:12]}; {adaptation.describe()}")
+        return
+    _train_by_steps(args, recipe, init, patch_shape, card)
+
+
+def _train_by_steps(args, recipe, init, patch_shape, card) -> None:
     from .data import sample_patches
-    from .model import Model
-    from .recipe import recipe_from
-    from .report import rate_distortion, write_report
+    from .report import write_report
     from .train import meta_train
 
-    patch_shape = tuple(int(n) for n in args.patch.split(","))
-    samples, validation = sample_patches(args.source, args.var, patch_shape, args.samples,
-                                         seed=args.seed)
-    model = meta_train(samples, recipe_from(args), val_samples=validation,
-                       val_every=args.val_every, device=args.device,
-                       init=Model.load(args.resume) if args.resume else None,
+    windows = sample_patches(args.source, args.var, patch_shape, args.samples, seed=recipe.seed)
+    model = meta_train(windows.train, recipe, val_samples=windows.validation,
+                       val_every=args.val_every, device=args.device, init=init,
                        checkpoint=f"{args.out}.checkpoint", checkpoint_every=60.0,
-                       card={"data": f"{args.var} from {', '.join(map(str, args.source))}: "
-                                     f"{len(samples)} windows of {patch_shape}"})
-    if validation is not None:
-        model.card["rate_distortion"] = rate_distortion(model, validation)
+                       card={**card, "windows": windows.describe()})
+    if windows.validation is not None:  # the rate-distortion report, once: the card keeps it
+        report = write_report(model, windows.validation, Path(args.out).with_suffix(".report"))
+        model.card["rate_distortion"] = report["rate_distortion"]
     model.save(args.out)
     Path(f"{args.out}.checkpoint").unlink(missing_ok=True)
-    if validation is not None:
-        write_report(model, validation, Path(args.out).with_suffix(".report"))
     last = model.card["validation"][-1:] or [{}]
     print(f"saved {args.out}: hash {model.hash[:12]}, {model.card['training']['outer_steps']} "
-          f"outer steps, held-out PSNR {last[0].get('val_psnr', 'n/a')} dB")
+          f"outer steps on {windows.describe()}, held-out PSNR {last[0].get('val_psnr', 'n/a')} dB")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +233,10 @@ def main(argv: list[str] | None = None) -> int:
                    "LocalCluster)")
     p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
     p.add_argument("--torch-threads", type=int, default=1, help="torch threads per task")
+    p.add_argument("--adapt", type=float, metavar="MINUTES",
+                   help="first fine-tune the model on distinct windows of the source for at most "
+                        "this long (all variables together, reading and measuring included), "
+                        "and compress with the adapted model, embedded in the store")
     p.add_argument("--plots", metavar="DIR", help="write each variable's error map and histogram "
                    "of errors to DIR/VAR.errors.png (needs matplotlib)")
     p = commands.add_parser("info", help="what an inrcodec store holds")
@@ -208,9 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("train", help="meta-learn a model on an archive")
     p.add_argument("source", nargs="+", help="netCDF files, globs, or a Zarr store")
     p.add_argument("--var", required=True)
-    p.add_argument("--patch", required=True, help="patch shape, e.g. 37,49 or 16,16,16")
+    p.add_argument("--patch", help="a new model's patch shape, e.g. 37,49 or 16,16,16")
+    p.add_argument("--init", help="adapt this model (a bundled name or a file): its patch "
+                                  "shape and architecture")
     p.add_argument("--out", required=True, help="the model file to write (.safetensors)")
-    p.add_argument("--samples", type=int, default=4096, help="training windows to draw")
+    p.add_argument("--samples", type=int, default=4096, help="distinct training windows to read")
     from .recipe import add_recipe_arguments
 
     add_recipe_arguments(p)  # the bundled model's recipe, field by field

@@ -4,6 +4,8 @@ Only the drawn windows are read, so an archive larger than memory trains like a 
 """
 
 import glob
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,15 +29,40 @@ def open_source(source):
     return xr.open_mfdataset(expanded, combine="by_coords")
 
 
-def sample_patches(source, variable: str, patch_shape: tuple[int, ...], count: int,
-                   seed: int = 0, validation_fraction: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """(training, validation) windows of ``patch_shape`` from ``variable`` in ``source``.
+@dataclass
+class Windows:
+    """Distinct training windows, distinct held-out windows, and how many the archive holds."""
 
-    Windows sit at random positions in the variable's last ``len(patch_shape)`` axes; each
-    index of the leading axes is a separate sample. The last ``validation_fraction`` of the
-    first axis (time, usually) is held out: validation windows come only from there, so the
-    validation PSNR measures data the model never saw.
+    train: np.ndarray  # (n, *patch_shape)
+    validation: np.ndarray | None  # from the held-out end of the first axis; None without one
+    asked: int
+    available: int  # distinct training windows on the grid of starts
+
+    def describe(self) -> str:
+        held = ("no held-out windows (the variable has no leading axis to hold out)"
+                if self.validation is None else
+                f"{len(self.validation)} distinct held-out windows from the last tenth of the "
+                "first axis")
+        if self.available < self.asked:
+            return (f"all {len(self.train)} distinct windows the archive holds (of {self.asked} "
+                    f"asked for), {held}")
+        return f"{len(self.train)} distinct windows, {held}"
+
+
+def sample_patches(source, variable: str, patch_shape: tuple[int, ...], count: int,
+                   seed: int = 0, validation_fraction: float = 0.1, progress: bool = False) -> Windows:
+    """Distinct training and held-out windows of ``patch_shape`` from ``variable`` in ``source``.
+
+    A window is an index of the leading axes and a start in the last ``len(patch_shape)``
+    axes, on a grid of half a patch (and the last start, so that the edges are covered): no two
+    windows are the same, and none overlaps another of the same index by more than half. The
+    last ``validation_fraction`` of the first axis (time, usually) is held out: validation
+    windows come only from there, so the validation PSNR measures data the model never saw.
+    When the archive holds fewer windows than ``count``, all of them are taken (``Windows``
+    says so).
     """
+    from tqdm.auto import tqdm
+
     ds = open_source(source)
     if variable not in ds.data_vars:
         raise ValueError(f"no variable {variable!r} in the source; it has {sorted(ds.data_vars)}")
@@ -43,19 +70,47 @@ def sample_patches(source, variable: str, patch_shape: tuple[int, ...], count: i
     d = len(patch_shape)
     if var.ndim < d or any(p > n for p, n in zip(patch_shape, var.shape[-d:])):
         raise ValueError(f"{variable!r} of shape {var.shape} cannot hold {patch_shape} patches")
-    lead = var.shape[:-d] or (1,)
-    held_out = int(round(lead[0] * validation_fraction)) if var.ndim > d else 0
+    lead = var.shape[:-d]
+    held_out = int(round(lead[0] * validation_fraction)) if lead else 0
+    starts = [sorted(set(range(0, n - p + 1, max(1, p // 2))) | {n - p})
+              for n, p in zip(var.shape[-d:], patch_shape)]
     rng = np.random.default_rng(seed)
 
-    def draw(n: int, first: range) -> np.ndarray:
+    def draw(n: int, first: range, desc: str) -> tuple[np.ndarray, int]:
+        grid = (len(first), *lead[1:], *map(len, starts))
+        total = math.prod(grid)
+        by_index: dict[tuple, list] = {}
+        for flat in _distinct(rng, total, n):
+            where = np.unravel_index(int(flat), grid)
+            index = (first[where[0]], *where[1:len(lead)]) if lead else ()
+            corner = tuple(int(axis[i]) for axis, i in zip(starts, where[len(lead):]))
+            by_index.setdefault(tuple(int(i) for i in index), []).append(corner)
+        # One read per index of the leading axes (a field, a volume): the box around its windows.
         windows = []
-        for _ in range(n):
-            index = (int(rng.choice(first)),) + tuple(int(rng.integers(m)) for m in lead[1:])
-            start = [int(rng.integers(size - p + 1)) for size, p in zip(var.shape[-d:], patch_shape)]
-            window = index[:var.ndim - d] + tuple(slice(s, s + p) for s, p in zip(start, patch_shape))
-            windows.append(np.asarray(var[window].values, dtype=np.float32))
-        return np.stack(windows)
+        for index, corners in tqdm(by_index.items(), desc=desc, unit="field", disable=not progress):
+            low = np.min(corners, 0)
+            high = np.max(corners, 0) + patch_shape
+            box = np.asarray(var[index + tuple(slice(a, b) for a, b in zip(low, high))].values,
+                             dtype=np.float32)
+            for corner in corners:
+                windows.append(box[tuple(slice(c - a, c - a + p) for c, a, p in
+                                         zip(corner, low, patch_shape))])
+        order = rng.permutation(len(windows))  # not grouped by field
+        return np.stack(windows)[order], total
 
-    train = draw(count, range(lead[0] - held_out))
-    validation = draw(max(count // 10, 1), range(lead[0] - held_out, lead[0])) if held_out else None
-    return train, validation
+    first = range(lead[0] - held_out) if lead else range(1)
+    train, available = draw(count, first, "reading training windows")
+    validation = (draw(max(count // 10, 1), range(lead[0] - held_out, lead[0]),
+                       "reading held-out windows")[0] if held_out else None)
+    return Windows(train, validation, count, available)
+
+
+def _distinct(rng: np.random.Generator, total: int, count: int) -> np.ndarray:
+    """``min(count, total)`` distinct integers below ``total``, in random order."""
+    if total <= 4 * count:
+        return rng.permutation(total)[:count]
+    chosen: dict[int, None] = {}
+    while len(chosen) < count:
+        for i in rng.integers(0, total, count - len(chosen)):
+            chosen.setdefault(int(i))
+    return np.fromiter(chosen, dtype=np.int64)

@@ -37,7 +37,7 @@ __all__ = ["Report", "VariableReport", "compress"]
 def compress(source, dest, *, variables=None, model="default-2d", zarr_format: int = 2,
              chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
              torch_threads: int = 1, progress: bool = True, plots: str | None = None,
-             **settings) -> Report:
+             adapt: float | None = None, **settings) -> Report:
     """Compress ``source`` into the Zarr store ``dest`` on a dask cluster, resuming if it exists.
 
     ``scheduler`` is the address of a running scheduler; without it a LocalCluster of
@@ -45,7 +45,10 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     task uses ``torch_threads`` threads. ``chunks`` overrides the Zarr chunks per variable
     (``{"t2m": (12, 37, 49)}``); by default a resumed store keeps its own, and a new one gets
     :func:`inrcodec.xarray.chunks_for`'s. ``plots`` is a folder for each variable's error map
-    and histogram (error_plots.py), computed on the cluster. ``settings`` go to the codec.
+    and histogram (error_plots.py), computed on the cluster. ``adapt`` is a time budget in
+    minutes for learning the source first (adapt.py): each variable gets its share of it, its
+    own fine-tuned ``model``, embedded in its metadata; a resumed store keeps the models it was
+    started with. ``settings`` go to the codec.
     """
     try:
         from distributed import Client
@@ -63,14 +66,25 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     resolved = resolve(model)
     names = compressible(ds, resolved, variables)
     started = _started(dest)
+    models, adaptations = {name: resolved for name in names}, {}
+    if adapt is not None and started:
+        models = _stored_models(dest, names)
+    elif adapt is not None:
+        from .adapt import adapt as learn
+
+        for name in names:
+            adaptations[name] = learn(ds, name, adapt / len(names), init=resolved, progress=progress)
+            models[name] = adaptations[name].model
     kept = _stored_chunks(dest, names) if started else {}
     chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(
-        ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape)) for name in names}
+        ds[name].shape, ds[name].dtype.itemsize, models[name].patch_shape)) for name in names}
     # One dask block per Zarr chunk: every task writes whole chunks, never part of one.
     ds = ds.assign({name: ds[name].chunk(dict(zip(ds[name].dims, chunks[name])))
                     for name in names})
-    encoding = encoding_for(ds, model, zarr_format=zarr_format, variables=names, chunks=chunks,
-                            **settings)
+    encoding = {}
+    for name in names:
+        encoding.update(encoding_for(ds, models[name], zarr_format=zarr_format, variables=[name],
+                                     chunks=chunks, **settings))
     if started:
         _check_resumable(ds, dest, encoding)
     total = sum(math.prod(len(c) for c in ds[name].chunks) for name in encoding)
@@ -98,6 +112,7 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
         bar.close()  # before whatever says why it stopped
     report = Report.of(dest, ds, reports, seconds, submitted - begun)
     report.plots = drawn if plots is not None else []
+    report.adaptations = adaptations
     return report
 
 
@@ -217,6 +232,23 @@ def _write_metadata(ds, dest: str, encoding: dict, zarr_format: int) -> None:
     mode = "w" if Path(dest).is_dir() else "w-"  # an empty folder (see _started)
     ds.to_zarr(dest, mode=mode, compute=False, encoding=encoding, zarr_format=zarr_format,
                consolidated=True)
+
+
+def _stored_models(dest: str, names: list[str]) -> dict:
+    """The model each variable of an existing store was written with, by name."""
+    import zarr
+
+    models = {}
+    for name in names:
+        try:
+            codec = inrcodec_of(zarr.open_array(dest, path=name, mode="r"))
+        except (FileNotFoundError, KeyError, ValueError) as e:
+            raise ValueError(f"{dest} exists but holds no array {name!r}: it was not started by "
+                             "this command; choose another destination") from e
+        if codec is None:
+            raise ValueError(f"{dest} holds {name!r} without inrcodec: choose another destination")
+        models[name] = codec.model
+    return models
 
 
 def _stored_chunks(dest: str, names: list[str]) -> dict:

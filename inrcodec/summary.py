@@ -122,6 +122,7 @@ class Report:
     disk_bytes: int | None = None  # what du says, for a local store
     source_bytes: int = 0  # every variable the store holds, as the source has it in memory
     plots: list = field(default_factory=list)  # the error maps and histograms written
+    adaptations: dict = field(default_factory=dict)  # by variable: adapt.Adaptation
 
     @classmethod
     def of(cls, dest: str, ds, variables: dict, seconds: float, setup_seconds: float) -> "Report":
@@ -150,6 +151,8 @@ class Report:
                          f"{kept_text(v.mode, v.worst, v.kept)}")
             lines.append(f"  {name}: chunks {describe_kinds(v.kinds)}; promise: "
                          f"{getattr(v.mode, 'promise', '?')}")
+            if name in self.adaptations:
+                lines.append(f"  {name}: {self.adaptations[name].describe()}")
             if (verdict := v.against_classic()) is not None:
                 lines.append(f"  {name}: {verdict}")
         values = sum(v.values for v in self.variables.values())
@@ -164,7 +167,7 @@ class Report:
         chunks = sum(v.encoded for v in self.variables.values())
         lines.append(f"{chunks} chunks encoded in {self.seconds:.1f} s "
                      f"({chunks / max(self.seconds, 1e-9):.2f} chunks/s) after "
-                     f"{self.setup_seconds:.1f} s of setup (source, cluster, metadata) into "
+                     f"{self.setup_seconds:.1f} s of setup (source, adaptation, cluster, metadata) into "
                      f"{self.dest}")
         if self.plots:
             lines.append(f"error maps and histograms: {', '.join(map(str, self.plots))}")

@@ -93,7 +93,7 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
                val_samples: np.ndarray | None = None, val_every: int = 500, device: str = "auto",
                progress: bool = True, card: dict | None = None, init: Model | None = None,
                checkpoint: str | Path | None = None, checkpoint_every: float = 300.0,
-               **changes) -> Model:
+               stats_samples: int = STATS_SAMPLES, **changes) -> Model:
     """Meta-learn a model on ``samples`` of shape (n, *patch_shape); NaNs are "don't care".
 
     ``recipe`` says how (``inrcodec.recipe.Recipe``; by default the bundled model's run), and
@@ -115,7 +115,8 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     the learning rate schedule starts afresh. With ``checkpoint``, a model that ``init`` can
     continue is saved there every ``checkpoint_every`` seconds, so an interrupted run loses at
     most that much. ``val_samples`` are scored (unquantized PSNR) every ``val_every`` steps into
-    the card's validation curve.
+    the card's validation curve. The quantizer's statistics come from ``stats_samples`` samples
+    at most, after the outer loop.
     """
     recipe = dataclasses.replace(recipe, **changes)  # a recipe refuses bad values itself
     gate_penalty, mix = recipe.gate_penalty, recipe.mix
@@ -223,7 +224,7 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     bar.close()
 
     net.eval()
-    some = torch.from_numpy(rng.permutation(len(values))[:STATS_SAMPLES]).to(dev)
+    some = torch.from_numpy(rng.permutation(len(values))[:stats_samples]).to(dev)
     statistics = latent_statistics(net.cpu(), step_sizes.detach().cpu(), coords.cpu(),
                                    values[some].cpu(), weights[some].cpu(), inner_steps,
                                    with_basis=recipe.latent_basis and not gate_params)

@@ -44,10 +44,13 @@ def train_and_save(samples, args: argparse.Namespace, **kwargs) -> None:
     from inrcodec import Model
     from inrcodec.train import meta_train
 
-    model = meta_train(samples, recipe_from(args),
-                       init=Model.load(args.resume) if args.resume else None, **kwargs)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    # A checkpoint a minute: a run cut short by the end of a session resumes with --resume.
+    checkpoint = Path(f"{args.out}.checkpoint")
+    model = meta_train(samples, recipe_from(args), checkpoint=checkpoint, checkpoint_every=60.0,
+                       init=Model.load(args.resume) if args.resume else None, **kwargs)
     model.save(args.out)
+    checkpoint.unlink(missing_ok=True)
     print(f"saved {args.out} ({Path(args.out).stat().st_size} bytes), hash {model.hash[:12]}")
     print(model.card["validation"][-3:])
 

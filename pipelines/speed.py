@@ -17,6 +17,7 @@ such as numcodecs-safeguards rely on it).
 """
 
 import argparse
+import copy
 import json
 import time
 
@@ -47,17 +48,20 @@ def cases(quick: bool) -> dict[str, list[np.ndarray]]:
             "synthetic 1000 x 1000, one chunk": [synthetic.astype(np.float32)[None]]}
 
 
-def codecs(chunks: list[np.ndarray]) -> dict:
-    """(encode, decode) of each codec, at an error bound of 1% of the case's range."""
+def codecs(chunks: list[np.ndarray], models: list[str]) -> dict:
+    """(encode, decode) of each codec, at an error bound of 1% of the case's range; inrcodec's
+    with each of ``models``."""
     values = np.concatenate([c[np.isfinite(c)] for c in chunks])
     value_range = float(values.max() - values.min())
     bound = float(f"{0.01 * value_range:.2g}")
     ctx = Context(np.dtype(np.float32), any(np.isnan(c).any() for c in chunks), value_range,
                   (bound,), False)
     out = {}
-    for label, codec in [("inrcodec default (40 dB floor)", INRCodec()),
-                         (f"inrcodec max_error={bound:g}", INRCodec(max_error=bound))]:
-        out[label] = (codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data))
+    for model in models:
+        name = model if len(models) > 1 else "default"
+        for label, codec in [(f"inrcodec {name} (40 dB floor)", INRCodec(model)),
+                             (f"inrcodec {name} max_error={bound:g}", INRCodec(model, max_error=bound))]:
+            out[label] = (codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data))
     peers = [sz3(ctx)[0], sperr(ctx)[0], next(p for p in zfp(ctx) if p.bound is not None)]
     return {**out, **{f"{p.family} {p.setting}": (p.encode, p.decode) for p in peers}}
 
@@ -125,21 +129,30 @@ def architectures(repeats: int, compile_default: bool) -> list[dict]:
         net = ModulatedSiren(2, width, depth, 64).eval().requires_grad_(False)
         steps = torch.full((64,), 1e-2)
         with torch.no_grad():
-            forward_s, _ = timed(lambda: net(coords, latents), repeats + 2)
-        fit_s, _ = timed(lambda: fit_latents(net, coords, target, torch.ones_like(target), steps, 3),
+            forward_s, _ = timed(lambda net=net: net(coords, latents), repeats + 2)
+        fit_s, _ = timed(lambda net=net, steps=steps: fit_latents(
+            net, coords, target, torch.ones_like(target), steps, 3),
                          repeats)
         per_point = 2 * (2 * width + (depth - 1) * width ** 2 + width)
         rows.append({"width": width, "depth": depth, "flops_per_value": per_point,
                      "forward_mb_s": megabytes / forward_s, "fit_mb_s": megabytes / fit_s})
+        if (width, depth) == SIZES[0]:  # half precision, where this CPU has it
+            for dtype in (torch.bfloat16, torch.float16):
+                half = copy.deepcopy(net).to(dtype)
+                with torch.no_grad():
+                    forward_s, _ = timed(lambda half=half, dtype=dtype: half(coords.to(dtype),
+                                                                          latents.to(dtype)), repeats)
+                rows.append({**rows[0], "dtype": str(dtype).removeprefix("torch."),
+                             "forward_mb_s": megabytes / forward_s, "fit_mb_s": None})
         if compile_default and (width, depth) == SIZES[0]:
             start = time.perf_counter()
             compiled = torch.compile(net)
             with torch.no_grad():
                 compiled(coords, latents)
                 compile_s = time.perf_counter() - start
-                forward_s, out = timed(lambda: compiled(coords, latents), repeats + 2)
+                forward_s, out = timed(lambda compiled=compiled: compiled(coords, latents), repeats + 2)
                 same = torch.equal(out, net(coords, latents))
-            rows.append({**rows[-1], "compiled": True, "compile_s": compile_s, "same": same,
+            rows.append({**rows[0], "compiled": True, "compile_s": compile_s, "same": same,
                          "forward_mb_s": megabytes / forward_s, "fit_mb_s": None})
     return rows
 
@@ -149,6 +162,8 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--quick", action="store_true", help="A1B cases only, 12 single fields")
+    p.add_argument("--models", nargs="+", default=["default-2d"],
+                   help="inrcodec's models to measure, each beside the same peers")
     p.add_argument("--markdown")
     p.add_argument("--json")
     args = p.parse_args()
@@ -158,12 +173,12 @@ def main() -> None:
     results = {}
     for case, chunks in cases(args.quick).items():
         rows = {}
-        for label, (encode, decode) in codecs(chunks).items():
+        for label, (encode, decode) in codecs(chunks, args.models).items():
             rows[label] = measure(chunks, encode, decode, args.repeats)
             print(f"{case} | {label}: enc {rows[label]['encode_mb_s']:.2f} dec "
                   f"{rows[label]['decode_mb_s']:.2f} MB/s", flush=True)
-        default = next(iter(rows))
-        costs = network_costs(chunks, INRCodec(), rows[default]["encoded"], rate)
+        costs = {model: network_costs(chunks, INRCodec(model), rows[label]["encoded"], rate)
+                 for model, label in zip(args.models, list(rows)[::2])}
         results[case] = {"rows": {k: {n: v for n, v in r.items() if n != "encoded"}
                                   for k, r in rows.items()}, "network": costs}
     sizes = architectures(args.repeats, not args.quick)
@@ -184,8 +199,9 @@ def size_report(sizes: list[dict]) -> list[str]:
                   f"{r['forward_mb_s']:.3g}", "-" if r["fit_mb_s"] is None else f"{r['fit_mb_s']:.3g}",
                   (f"compiled in {r['compile_s']:.0f} s, output "
                    f"{'identical' if r['same'] else 'not bit-identical'} to eager")
-                  if r.get("compiled") else ("today's default" if (r["width"], r["depth"]) == SIZES[0]
-                                             else "")] for r in sizes]), ""]
+                  if r.get("compiled") else f"in {r['dtype']}" if r.get("dtype")
+                  else "today's default" if (r["width"], r["depth"]) == SIZES[0] else ""]
+                 for r in sizes]), ""]
 
 
 def fraction(ratio: float) -> str:
@@ -206,15 +222,16 @@ def report(results: dict, rate: float, repeats: int, seconds: float) -> list[str
             [[k, f"{r['bits_per_value']:.3f}", f"{r['psnr_db']:.2f}", f"{r['encode_mb_s']:.3g}",
               fraction(r["encode_mb_s"] / sz3_row["encode_mb_s"]), f"{r['decode_mb_s']:.3g}",
               fraction(r["decode_mb_s"] / sz3_row["decode_mb_s"])] for k, r in rows.items()]), ""]
-        n, default = result["network"], next(iter(rows.values()))
         share = lambda flops, mb_s: flops * mb_s * 1e6 / 4 / rate  # noqa: E731
-        lines += [f"inrcodec default: {n['encode_flops_per_value']:,.0f} matrix FLOPs per value to "
-                  f"encode ({100 * share(n['encode_flops_per_value'], default['encode_mb_s']):.0f}% of "
-                  f"the matmul rate at its speed), {n['decode_flops_per_value']:,.0f} to decode "
-                  f"({100 * share(n['decode_flops_per_value'], default['decode_mb_s']):.0f}%); "
-                  f"peak memory of one encode {n['encode_peak_mb']:.0f} MB; decoding "
-                  f"{'gives the same bytes' if n['repeatable'] else 'DIFFERS'} twice and on 2 "
-                  "threads.", ""]
+        for (model, n), row in zip(result["network"].items(), list(rows.values())[::2]):
+            encode, decode = n["encode_flops_per_value"], n["decode_flops_per_value"]
+            lines += [f"inrcodec {model} (40 dB floor): {encode:,.0f} matrix FLOPs per value to "
+                      f"encode ({100 * share(encode, row['encode_mb_s']):.0f}% of the matmul rate "
+                      f"at its speed), {decode:,.0f} to decode "
+                      f"({100 * share(decode, row['decode_mb_s']):.0f}%); peak "
+                      f"memory of one encode {n['encode_peak_mb']:.0f} MB; decoding "
+                      f"{'gives the same bytes' if n['repeatable'] else 'DIFFERS'} twice and on 2 "
+                      "threads.", ""]
     return lines
 
 

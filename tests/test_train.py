@@ -164,8 +164,8 @@ def test_train_command_draws_windows_from_an_archive_and_holds_out_validation(tm
     from inrcodec.data import sample_patches
     from inrcodec.sample_data import a1b_path
 
-    train, validation = sample_patches(a1b_path(), "air_temperature", (16, 16), 50)
-    assert train.shape == (50, 16, 16) and validation.shape == (5, 16, 16)
+    windows = sample_patches(a1b_path(), "air_temperature", (16, 16), 50)
+    assert windows.train.shape == (50, 16, 16) and windows.validation.shape == (5, 16, 16)
     out = tmp_path / "m.safetensors"
     assert main(["train", str(a1b_path()), "--var", "air_temperature", "--patch", "16,16",
                  "--out", str(out), "--steps", "20", "--samples", "64", "--val-every", "10",

@@ -22,22 +22,13 @@ class Linearisation:
 
     Every patch's first inner step starts from that same zero latent, so its gradient is
     ``2 / n * ((f0 - target) * weight) @ J``: one matrix product per patch in place of a forward
-    and a backward pass through the network (a third of an encoder's 3-step fit). Each point's
-    value depends on the latent only through the shifts, and on no other point's, so one
-    backward pass with a copy of the shifts per point gives every point's gradient at once; the
-    latent -> shift map's weight takes it to latents.
+    and a backward pass through the network (a third of an encoder's 3-step fit).
     """
 
     def __init__(self, net: ModulatedSiren, coords: torch.Tensor):
         zero = torch.zeros(1, net.latent_dim, dtype=coords.dtype, device=coords.device)
-        with torch.enable_grad():
-            shifts = net.shifts(zero).detach().expand(1, net.depth, coords.shape[0], net.width)
-            shifts = shifts.clone().requires_grad_(True)
-            value = net.evaluate(coords, shifts)[0]
-            (per_point,) = torch.autograd.grad(value.sum(), shifts)
-        self.value = value.detach()
-        per_point = per_point[0].permute(1, 0, 2).reshape(coords.shape[0], net.depth * net.width)
-        self.jacobian = per_point @ (net.w0 * net.to_shifts.weight.detach())  # (N, latent_dim)
+        value, jacobian = net.latent_jacobian(coords, zero)
+        self.value, self.jacobian = value[0], jacobian[0]  # (N,), (N, latent_dim)
 
     def first_step(self, target: torch.Tensor, weight: torch.Tensor,
                    step_sizes: torch.Tensor) -> torch.Tensor:

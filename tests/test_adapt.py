@@ -1,0 +1,88 @@
+"""Learning a user's archive in one command: distinct windows, a time budget kept by the whole
+command, what the adaptation bought, and a store that carries its adapted model."""
+
+import subprocess
+import sys
+import time
+
+import xarray as xr
+
+from inrcodec import Model
+from inrcodec.adapt import MARGIN_S, adapt
+from inrcodec.cli import main
+from inrcodec.data import sample_patches
+from inrcodec.sample_data import A1B_VARIABLE, a1b_path
+from tiny_models import tiny_model
+
+
+def test_windows_are_distinct_and_held_out_ones_come_from_the_end():
+    windows = sample_patches(a1b_path(), A1B_VARIABLE, (16, 16), 300)
+    assert len({w.tobytes() for w in windows.train}) == 300 == len(windows.train)
+    held = {w.tobytes() for w in windows.validation}
+    assert len(held) == 30 and not held & {w.tobytes() for w in windows.train}
+    # Whole 37 x 49 fields: one window a field, 216 before the held-out tenth; all are taken.
+    fields = sample_patches(a1b_path(), A1B_VARIABLE, (37, 49), 4096)
+    assert fields.available == len(fields.train) == 216 and len(fields.validation) == 24
+    assert fields.describe().startswith("all 216 distinct windows the archive holds (of 4096")
+    values = xr.open_dataset(a1b_path())[A1B_VARIABLE].values
+    assert {w.tobytes() for w in fields.train} == {f.tobytes() for f in values[:216]}
+
+
+def test_train_init_keeps_its_budget_and_says_what_adapting_bought(a1b_netcdf, tmp_path, capsys):
+    init = tiny_model((16, 16), tmp_path)
+    out = tmp_path / "adapted.safetensors"
+    begun = time.monotonic()
+    assert main(["train", str(a1b_netcdf), "--var", A1B_VARIABLE, "--init", init, "--minutes",
+                 "0.4", "--samples", "200", "--out", str(out)]) == 0
+    seconds = time.monotonic() - begun
+    assert seconds <= 24 + MARGIN_S
+    printed = capsys.readouterr().out
+    model = Model.load(out)
+    adaptation = model.card["adaptation"]
+    assert adaptation["from"] == Model.load(init).hash and adaptation["windows"] == 200
+    assert adaptation["outer_steps"] > 0 and model.patch_shape == (16, 16)
+    assert f"{adaptation['outer_steps']} outer steps on 200 distinct windows" in printed
+    before, after = adaptation["before"], adaptation["after"]
+    assert f"{before['psnr_db']:.2f} dB at {before['bits_per_value']:.3f} bits/value before" in printed
+    assert f"{after['psnr_db']:.2f} dB" in printed
+
+
+def test_a_budget_too_small_to_train_is_refused_in_a_line(a1b_netcdf, tmp_path, capsys):
+    init = tiny_model((16, 16), tmp_path)
+    assert main(["train", str(a1b_netcdf), "--var", A1B_VARIABLE, "--init", init, "--minutes",
+                 "0.001", "--out", str(tmp_path / "m.safetensors")]) == 1
+    assert "leaves no time to train" in capsys.readouterr().err
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_an_adaptation_that_does_worse_gives_way_to_the_model_it_started_from(a1b_netcdf, tmp_path):
+    init = Model.load(tiny_model((16, 16), tmp_path, steps=40))
+    # A learning rate this large spoils the network in a few steps.
+    worse = adapt(a1b_netcdf, A1B_VARIABLE, 0.3, init=init, samples=64, progress=False, lr=3.0)
+    assert not worse.kept and worse.model.hash == init.hash
+    if worse.after is None:  # diverged to non-finite values
+        assert worse.describe().endswith("the training diverged, so the starting model is kept")
+    else:
+        assert worse.after["psnr_db"] < worse.before["psnr_db"]
+        assert worse.describe().endswith("that is worse, so the starting model is kept")
+
+
+def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_path):
+    init = tiny_model((16, 16), tmp_path)
+    dest = tmp_path / "a.zarr"
+    run = subprocess.run([sys.executable, "-m", "inrcodec.cli", "compress", str(a1b_netcdf),
+                          str(dest), "--model", init, "--adapt", "0.4", "--min-psnr", "20"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    line = next(line for line in run.stdout.splitlines() if "adapted in" in line)
+    assert line.startswith(f"  {A1B_VARIABLE}: adapted in") and "outer steps on" in line
+    # A fresh process reads it back with the model the store carries.
+    read = subprocess.run([sys.executable, "-c", f"import xarray as xr, numpy as np; "
+                           f"x = xr.open_zarr({str(dest)!r})[{A1B_VARIABLE!r}].values; "
+                           "print(np.isfinite(x).all(), x.shape)"],
+                          capture_output=True, text=True, timeout=300)
+    assert read.stdout.split() == ["True", "(48,", "37,", "49)"], read.stderr
+    import zarr
+
+    codec = zarr.open_array(dest, path=A1B_VARIABLE, mode="r").compressors[0]
+    assert codec.model.card["adaptation"]["from"] == Model.load(init).hash
