@@ -58,6 +58,18 @@ def _tables(std: tuple[float, ...], step: float, low: int, size: int) -> np.ndar
     return tables
 
 
+@lru_cache(maxsize=4)
+def _models(std: tuple[float, ...], step: float, low: int, size: int) -> list:
+    """One constriction model per dimension of ``_tables``: built once, not once a chunk."""
+    return [constriction.stream.model.Categorical(t, perfect=False)
+            for t in _tables(std, step, low, size)]
+
+
+def symbol_models(quantizer: LatentQuantizer) -> list:
+    return _models(tuple(float(s) for s in quantizer.std), quantizer.step, quantizer.low,
+                   quantizer.alphabet_size)
+
+
 def probability_tables(quantizer: LatentQuantizer) -> np.ndarray:
     """(latent_dim, alphabet_size) float32 probabilities of each symbol in each dimension."""
     return _tables(tuple(float(s) for s in quantizer.std), quantizer.step, quantizer.low,
@@ -66,10 +78,8 @@ def probability_tables(quantizer: LatentQuantizer) -> np.ndarray:
 
 def encode_symbols(symbols: np.ndarray, quantizer: LatentQuantizer) -> bytes:
     """Range-code (patches, latent_dim) symbols, dimension by dimension, cut to the byte."""
-    tables = probability_tables(quantizer)
     encoder = constriction.stream.queue.RangeEncoder()
-    for d in range(symbols.shape[1]):
-        model = constriction.stream.model.Categorical(tables[d], perfect=False)
+    for d, model in enumerate(symbol_models(quantizer)):
         encoder.encode((symbols[:, d] - quantizer.low).astype(np.int32), model)
     return _shortest(encoder.get_compressed(), lambda data: np.array_equal(
         decode_symbols(data, len(symbols), quantizer), symbols))
@@ -79,15 +89,14 @@ def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer,
                    little_endian_words: bool = False) -> np.ndarray:
     """What ``encode_symbols`` coded; ``little_endian_words`` for format version 1, which
     stored the coder's words little-endian with trailing zero bytes dropped."""
-    tables = probability_tables(quantizer)
+    models = symbol_models(quantizer)
     if little_endian_words:
         words = np.frombuffer(bytes(data) + b"\0" * (-len(data) % 4), "<u4")
     else:  # what _shortest dropped, and a word
         words = np.frombuffer(bytes(data) + b"\0" * (-len(data) % 4 or 4), ">u4")
     decoder = constriction.stream.queue.RangeDecoder(words.astype(np.uint32))
-    symbols = np.empty((patches, len(tables)), dtype=np.int32)
-    for d in range(len(tables)):
-        model = constriction.stream.model.Categorical(tables[d], perfect=False)
+    symbols = np.empty((patches, len(models)), dtype=np.int32)
+    for d, model in enumerate(models):
         symbols[:, d] = decoder.decode(model, patches)
     return symbols + quantizer.low
 

@@ -1,0 +1,44 @@
+"""The base network's shortcuts agree with plain autograd: its Jacobian by one backward pass, an
+encoder's first inner step as a matrix product, and in-place evaluation without autograd."""
+
+import torch
+
+from inrcodec.nn.coords import grid
+from inrcodec.nn.fit import Linearisation, fit_latents
+from inrcodec.nn.network import ModulatedSiren
+
+
+def network(seed=0) -> ModulatedSiren:
+    torch.manual_seed(seed)
+    return ModulatedSiren(2, 16, 3, 8).eval().requires_grad_(False)
+
+
+def test_the_latent_jacobian_is_autograds():
+    net, coords = network(), grid((5, 7))
+    latents = 0.3 * torch.randn(3, 8)
+    values, jacobian = net.latent_jacobian(coords, latents)
+    for latent, mine, value in zip(latents, jacobian, values):
+        expected = torch.func.jacfwd(lambda z: net(coords, z[None])[0])(latent)
+        assert torch.allclose(mine, expected, rtol=1e-4, atol=1e-5)
+        assert torch.allclose(value, net(coords, latent[None])[0], rtol=1e-5, atol=1e-6)
+
+
+def test_the_first_inner_step_as_a_matrix_product_is_the_gradient_step():
+    net, coords = network(1), grid((6, 6))
+    target = torch.randn(4, 36)
+    weight = (torch.rand(4, 36) > 0.3).float()  # don't-care points as NaNs and padding make them
+    steps = torch.full((8,), 0.05)
+    for n in (1, 3):
+        plain = fit_latents(net, coords, target, weight, steps, n)
+        linear = fit_latents(net, coords, target, weight, steps, n,
+                             linearisation=Linearisation(net, coords))
+        assert torch.allclose(plain, linear, rtol=1e-4, atol=1e-6)
+
+
+def test_evaluating_in_place_gives_the_same_bits():
+    net, coords = network(2), grid((9, 4))
+    latents = torch.randn(5, 8)
+    with torch.enable_grad():
+        reference = net(coords, latents.requires_grad_(True)).detach()
+    with torch.no_grad():
+        assert torch.equal(net(coords, latents.detach()), reference)
