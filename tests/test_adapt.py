@@ -86,3 +86,7 @@ def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_
 
     codec = zarr.open_array(dest, path=A1B_VARIABLE, mode="r").compressors[0]
     assert codec.model.card["adaptation"]["from"] == Model.load(init).hash
+    # The same command again resumes with the store's adapted model: nothing to learn or encode.
+    again = subprocess.run(run.args, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert "adapted in" not in again.stdout and "0 chunks encoded" in again.stdout
