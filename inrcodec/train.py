@@ -93,7 +93,7 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
                val_samples: np.ndarray | None = None, val_every: int = 500, device: str = "auto",
                progress: bool = True, card: dict | None = None, init: Model | None = None,
                checkpoint: str | Path | None = None, checkpoint_every: float = 300.0,
-               stats_samples: int = STATS_SAMPLES, **changes) -> Model:
+               stats_samples: int = STATS_SAMPLES, linearise: bool = True, **changes) -> Model:
     """Meta-learn a model on ``samples`` of shape (n, *patch_shape); NaNs are "don't care".
 
     ``recipe`` says how (``inrcodec.recipe.Recipe``; by default the bundled model's run), and
@@ -116,7 +116,8 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     continue is saved there every ``checkpoint_every`` seconds, so an interrupted run loses at
     most that much. ``val_samples`` are scored (unquantized PSNR) every ``val_every`` steps into
     the card's validation curve. The quantizer's statistics come from ``stats_samples`` samples
-    at most, after the outer loop.
+    at most, after the outer loop. ``linearise=False`` takes the first inner step by autograd
+    too (``fit_latents``), to measure what its matrix product saves.
     """
     recipe = dataclasses.replace(recipe, **changes)  # a recipe refuses bad values itself
     gate_penalty, mix = recipe.gate_penalty, recipe.mix
@@ -194,7 +195,7 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
         else:
             rate = 0.0
             latents = fit_latents(net, coords, v, w, step_sizes, inner_steps,
-                                  create_graph=not first_order)
+                                  create_graph=not first_order, linearise=linearise)
         if quantization_bits:
             spread = latents.detach().std(0)  # a running estimate of the quantizer's statistics
             latent_std = spread if latent_std is None else 0.99 * latent_std + 0.01 * spread

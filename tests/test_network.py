@@ -4,7 +4,7 @@ encoder's first inner step as a matrix product, and in-place evaluation without 
 import torch
 
 from inrcodec.nn.coords import grid
-from inrcodec.nn.fit import Linearisation, fit_latents
+from inrcodec.nn.fit import Linearisation, fit_latents, masked_mse
 from inrcodec.nn.network import ModulatedSiren
 
 
@@ -42,3 +42,25 @@ def test_evaluating_in_place_gives_the_same_bits():
         reference = net(coords, latents.requires_grad_(True)).detach()
     with torch.no_grad():
         assert torch.equal(net(coords, latents.detach()), reference)
+
+
+def test_meta_learning_through_the_linearised_first_step_has_autograds_gradients():
+    net, coords = network(3), grid((6, 5))
+    net.train().requires_grad_(True)
+    target, weight = torch.randn(4, 30), (torch.rand(4, 30) > 0.2).float()
+    steps = torch.full((8,), 0.05, requires_grad=True)
+
+    def outer_gradients(linearised: bool):
+        if linearised:
+            latents = fit_latents(net, coords, target, weight, steps, 3, create_graph=True)
+        else:  # the plain inner loop, every step by autograd
+            latents = torch.zeros(4, 8, requires_grad=True)
+            for _ in range(3):
+                loss = masked_mse(net(coords, latents), target, weight).sum()
+                (grad,) = torch.autograd.grad(loss, latents, create_graph=True)
+                latents = latents - steps * grad
+        loss = masked_mse(net(coords, latents), target, weight).mean()
+        return torch.autograd.grad(loss, [*net.parameters(), steps])
+
+    for mine, plain in zip(outer_gradients(True), outer_gradients(False)):
+        assert torch.allclose(mine, plain, rtol=1e-3, atol=1e-6)

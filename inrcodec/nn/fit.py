@@ -22,12 +22,14 @@ class Linearisation:
 
     Every patch's first inner step starts from that same zero latent, so its gradient is
     ``2 / n * ((f0 - target) * weight) @ J``: one matrix product per patch in place of a forward
-    and a backward pass through the network (a third of an encoder's 3-step fit).
+    and a backward pass through the network (a third of an encoder's 3-step fit), and, in
+    meta-learning (``create_graph``), one patch's forward and backward where a batch took one
+    each.
     """
 
-    def __init__(self, net: ModulatedSiren, coords: torch.Tensor):
+    def __init__(self, net: ModulatedSiren, coords: torch.Tensor, create_graph: bool = False):
         zero = torch.zeros(1, net.latent_dim, dtype=coords.dtype, device=coords.device)
-        value, jacobian = net.latent_jacobian(coords, zero)
+        value, jacobian = net.latent_jacobian(coords, zero, create_graph)
         self.value, self.jacobian = value[0], jacobian[0]  # (N,), (N, latent_dim)
 
     def first_step(self, target: torch.Tensor, weight: torch.Tensor,
@@ -40,18 +42,23 @@ class Linearisation:
 
 def fit_latents(net: ModulatedSiren, coords: torch.Tensor, target: torch.Tensor,
                 weight: torch.Tensor, step_sizes: torch.Tensor, steps: int,
-                create_graph: bool = False, linearisation: Linearisation | None = None
-                ) -> torch.Tensor:
+                create_graph: bool = False, linearisation: Linearisation | None = None,
+                linearise: bool = True) -> torch.Tensor:
     """Latents (B, latent_dim) that fit ``target`` (B, N) at ``coords`` (N, d).
 
     Points whose ``weight`` is 0 (padding, NaNs) are "don't care": they never enter the loss.
-    The per-patch losses are summed, so each latent follows its own patch's gradient. With a
-    ``linearisation`` of ``net`` on ``coords``, the first step is its matrix product.
+    The per-patch losses are summed, so each latent follows its own patch's gradient. The first
+    step is a ``Linearisation``'s matrix product: ``linearisation`` (of ``net`` on ``coords``,
+    an encoder's, cached) or one built on the spot (in the graph, when meta-learning);
+    ``linearise=False`` takes it by autograd like the others, to measure what it saves.
     """
     latents = torch.zeros(target.shape[0], net.latent_dim, dtype=target.dtype,
                           device=target.device, requires_grad=True)
-    if linearisation is not None and steps and not create_graph:
-        latents = linearisation.first_step(target, weight, step_sizes).requires_grad_(True)
+    if steps and linearise:
+        linearisation = linearisation or Linearisation(net, coords, create_graph=create_graph)
+        latents = linearisation.first_step(target, weight, step_sizes)
+        if not create_graph:
+            latents = latents.detach().requires_grad_(True)
         steps -= 1
     for _ in range(steps):
         loss = masked_mse(net(coords, latents), target, weight).sum()

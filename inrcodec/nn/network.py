@@ -65,21 +65,27 @@ class ModulatedSiren(nn.Module):
                 h = torch.sin(pre + bias)
         return self.out(h).squeeze(-1)
 
-    def latent_jacobian(self, coords: torch.Tensor, latents: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    def latent_jacobian(self, coords: torch.Tensor, latents: torch.Tensor,
+                        create_graph: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """(values (B, N), their Jacobian with respect to each latent (B, N, latent_dim)).
 
         A point's value depends on the latent only through the shifts, and on no other point's
         shifts, so one backward pass through a copy of the shifts per point gives every point's
-        gradient at once; the latent -> shift map's weight takes it to latents.
+        gradient at once; the latent -> shift map's weight takes it to latents. With
+        ``create_graph`` both stay differentiable (meta-learning through them).
         """
         n = coords.shape[0]
         with torch.enable_grad():
-            shifts = self.shifts(latents.detach()).detach().expand(-1, -1, n, -1).clone()
-            values = self.evaluate(coords, shifts.requires_grad_(True))
-            (per_point,) = torch.autograd.grad(values.sum(), shifts)
+            shifts = self.shifts(latents if create_graph else latents.detach())
+            shifts = shifts.expand(-1, -1, n, -1).clone()
+            if not create_graph:
+                shifts = shifts.detach().requires_grad_(True)
+            values = self.evaluate(coords, shifts)
+            (per_point,) = torch.autograd.grad(values.sum(), shifts, create_graph=create_graph)
         per_point = per_point.permute(0, 2, 1, 3).reshape(len(latents), n, self.depth * self.width)
-        return values.detach(), per_point @ (self.w0 * self.to_shifts.weight.detach())
+        weight = self.to_shifts.weight if create_graph else self.to_shifts.weight.detach()
+        jacobian = per_point @ (self.w0 * weight)
+        return (values if create_graph else values.detach()), jacobian
 
     def architecture(self) -> dict:
         return {"dim_in": self.dim_in, "width": self.width, "depth": self.depth,
