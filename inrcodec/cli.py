@@ -170,6 +170,8 @@ def train(args) -> None:
         changes = {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)
                    if getattr(recipe, f.name) != getattr(BUNDLED, f.name)
                    and f.name not in ("minutes", "max_steps")}
+        if args.resume is not None:  # continuing a run: its own rate, not a fine-tuning one
+            changes["lr"] = recipe.lr
         adaptation = adapt(args.source, args.var, recipe.minutes, init=init,
                            patch_shape=patch_shape, samples=args.samples, seed=recipe.seed,
                            device=args.device, card=card, **changes)
