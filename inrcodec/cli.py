@@ -157,10 +157,9 @@ def train(args) -> None:
     recipe = recipe_from(args)
     start = args.init or args.resume
     init = resolve(start) if start is not None else None
-    patch_shape = (init.patch_shape if init is not None
-                   else tuple(int(n) for n in args.patch.split(",")))
-    if args.patch is not None and init is not None and patch_shape != tuple(
-            int(n) for n in args.patch.split(",")):
+    asked = None if args.patch is None else tuple(int(n) for n in args.patch.split(","))
+    patch_shape = init.patch_shape if init is not None else asked
+    if asked is not None and asked != patch_shape:
         raise ValueError(f"--patch {args.patch} differs from the model's patches {patch_shape}; "
                          "leave --patch out with --init")
     card = {"data": f"{args.var} from {', '.join(map(str, args.source))}: windows of {patch_shape}"}

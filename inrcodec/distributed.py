@@ -107,7 +107,8 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
             seconds = time.perf_counter() - submitted
             if plots is not None:
                 bar.set_description("plotting errors")
-                drawn = error_plots.write(ds, dest, list(encoding), plots)
+                drawn = error_plots.write(ds, dest, {name: r.max_abs_error for name, r in
+                                                     reports.items()}, plots)
     finally:
         bar.close()  # before whatever says why it stopped
     report = Report.of(dest, ds, reports, seconds, submitted - begun)

@@ -12,8 +12,10 @@ import numpy as np
 BINS = 101
 
 
-def write(source, dest: str, names: list[str], folder: str | Path) -> list[Path]:
-    """``FOLDER/NAME.errors.png`` for each variable, and the paths written."""
+def write(source, dest: str, worst: dict[str, float], folder: str | Path) -> list[Path]:
+    """``FOLDER/NAME.errors.png`` for each variable of ``worst`` (its largest absolute error,
+    which the compress tasks measured: the histogram's range), and the paths written. Each
+    variable is read and decoded once, for its map and its histogram together."""
     import dask
     import dask.array as da
     import xarray as xr
@@ -23,21 +25,19 @@ def write(source, dest: str, names: list[str], folder: str | Path) -> list[Path]
     folder.mkdir(parents=True, exist_ok=True)
     stored = xr.open_zarr(dest)
     written = []
-    for name in names:
+    for name, largest in worst.items():
         error = (stored[name].data.astype(np.float64)
                  - da.asarray(source[name].data).astype(np.float64)).rechunk(stored[name].data.chunks)
         leading = tuple(range(max(error.ndim - 2, 0)))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-            worst, error_map = dask.compute(da.nanmax(abs(error)), da.nanmax(abs(error), axis=leading))
-        worst = float(worst) if np.isfinite(worst) else 0.0
-        edge = worst if worst > 0 else 1.0
+        edge = largest if largest > 0 else 1.0
         # NaNs (missing in both) land outside the range and are not counted.
         counts, edges = da.histogram(da.where(da.isfinite(error), error, 2 * edge), bins=BINS,
                                      range=(-edge, edge))
-        counts = counts.compute()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+            error_map, counts = dask.compute(da.nanmax(abs(error), axis=leading), counts)
         path = folder / f"{name}.errors.png"
-        _draw(plt, name, np.atleast_2d(error_map), counts, edges, worst,
+        _draw(plt, name, np.atleast_2d(error_map), counts, edges, largest,
               [stored[name].dims[i] for i in leading], path)
         written.append(path)
     return written

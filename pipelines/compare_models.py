@@ -12,7 +12,6 @@ or a universal one (issue #18) has to show it keeps the quality.
 
 import argparse
 import json
-import math
 
 import numpy as np
 import torch
@@ -21,15 +20,10 @@ from speed import fraction, measure
 from training_time import score
 
 from inrcodec import INRCodec
+from inrcodec.bench.inr import forward_flops
 from inrcodec.bench.peers import Context, sz3
 from inrcodec.model import resolve
 from inrcodec.sample_data import A1B_TEST, load_a1b
-
-
-def flops_per_value(model) -> int:
-    net = model.net
-    per_point = 2 * (net.dim_in * net.width + (net.depth - 1) * net.width ** 2 + net.width)
-    return round(per_point + 2 * net.latent_dim * net.width * net.depth / math.prod(model.patch_shape))
 
 
 def main() -> None:
@@ -53,7 +47,7 @@ def main() -> None:
         reference = measure(chunks, peer.encode, peer.decode, 3)
         training = model.card.get("training", {})
         rows.append({"model": name, "hash": model.hash[:12], **model.net.architecture(),
-                     "flops_per_value": flops_per_value(model),
+                     "flops_per_value": round(forward_flops(model)["per_point_with_shift_map"]),
                      "outer_steps": training.get("outer_steps"),
                      "minutes": (training.get("seconds") or 0) / 60,
                      **score(model, training.get("seconds")),

@@ -137,7 +137,8 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
         kept = (gates.deterministic(log_alpha) > 0).numpy()
         latents = latents * gates.deterministic(log_alpha)
     else:
-        latents = fit_in_batches(model.net, model.step_sizes, coords, target, weight, inner_steps)
+        latents = fit_in_batches(model.net, model.step_sizes, coords, target, weight, inner_steps,
+                                 linearisation=model.linearisation)
         log_alpha = torch.full_like(latents, GATE_START)
         kept = np.ones(latents.shape, bool)
     level = _finest_fitting(model, latents.numpy(), kept, payload_bytes)

@@ -74,6 +74,7 @@ def fit_in_batches(net: ModulatedSiren, step_sizes: torch.Tensor, coords: torch.
                    batch_size: int = 256, linearisation: Linearisation | None = None
                    ) -> torch.Tensor:
     """``fit_latents`` over ``batch_size`` patches at a time: bounds memory on large inputs."""
+    linearisation = linearisation or Linearisation(net, coords)  # one for every batch
     return torch.cat([fit_latents(net, coords, target[i:i + batch_size], weight[i:i + batch_size],
                                   step_sizes, steps, linearisation=linearisation)
                       for i in range(0, len(target), batch_size)])
