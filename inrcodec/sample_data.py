@@ -58,7 +58,7 @@ def load_mni() -> np.ndarray:
     return np.asarray(image.dataobj, dtype=np.uint8)
 
 
-def turbulence(n: int, workdir: str | Path) -> dict[str, np.ndarray]:
+def turbulence(n: int, workdir: str | Path, seed: int = 0) -> dict[str, np.ndarray]:
     """Velocity components ``vx, vy, vz`` ((n, n, n) float64) of decaying 3-D turbulence from
     seeded random noise, with fluidsim's pseudo-spectral ns3d solver (``inrcodec[examples]``).
     fluidsim writes its run folder under ``workdir``."""
@@ -78,7 +78,7 @@ def turbulence(n: int, workdir: str | Path) -> dict[str, np.ndarray]:
     params.time_stepping.t_end = 1.0
     params.output.HAS_TO_SAVE = False
     params.output.periods_print.print_stdout = 0
-    np.random.seed(0)  # fluidsim draws its initial noise from numpy's global generator
+    np.random.seed(seed)  # fluidsim draws its initial noise from numpy's global generator
     sim = Simul(params)
     sim.time_stepping.start()
     return {name: np.array(sim.state.state_phys.get_var(name)) for name in ("vx", "vy", "vz")}

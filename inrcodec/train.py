@@ -11,6 +11,7 @@ import copy
 import dataclasses
 import math
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,20 @@ def normalised_samples(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(values).astype(np.float32), np.stack(weights).astype(np.float32)
 
 
+def as_normalised(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Samples normalised beforehand, as (values with NaN -> 0, weights); those with fewer than
+    two distinct finite values are dropped, as ``normalised_samples`` drops them."""
+    finite = np.isfinite(samples)
+    flat = np.where(finite, samples, np.nan).reshape(len(samples), -1)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN samples are dropped just below
+        keep = (finite.reshape(len(samples), -1).sum(-1) >= 2) & (np.nanmax(flat, -1) > np.nanmin(flat, -1))
+    if not keep.any():
+        raise ValueError("no training sample has two distinct finite values")
+    return (np.where(finite, samples, 0)[keep].astype(np.float32),
+            finite[keep].astype(np.float32))
+
+
 def affine_mixes(values: torch.Tensor, weights: torch.Tensor, idx: torch.Tensor,
                  spread: float, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Samples ``idx`` moved along differences of others: ``x_i + a (x_j - x_k)``, renormalised.
@@ -93,7 +108,8 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
                val_samples: np.ndarray | None = None, val_every: int = 500, device: str = "auto",
                progress: bool = True, card: dict | None = None, init: Model | None = None,
                checkpoint: str | Path | None = None, checkpoint_every: float = 300.0,
-               stats_samples: int = STATS_SAMPLES, linearise: bool = True, **changes) -> Model:
+               stats_samples: int = STATS_SAMPLES, linearise: bool = True, normalise: bool = True,
+               **changes) -> Model:
     """Meta-learn a model on ``samples`` of shape (n, *patch_shape); NaNs are "don't care".
 
     ``recipe`` says how (``inrcodec.recipe.Recipe``; by default the bundled model's run), and
@@ -117,7 +133,10 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     most that much. ``val_samples`` are scored (unquantized PSNR) every ``val_every`` steps into
     the card's validation curve. The quantizer's statistics come from ``stats_samples`` samples
     at most, after the outer loop. ``linearise=False`` takes the first inner step by autograd
-    too (``fit_latents``), to measure what its matrix product saves.
+    too (``fit_latents``), to measure what its matrix product saves. ``normalise=False`` takes
+    samples already normalised (patches of chunks the codec's way, each chunk as a whole, NaN
+    where nothing counts), as the universal models train (pipelines/train_universal.py); it
+    needs ``mix=0``, since a mix is renormalised as a sample of its own.
     """
     recipe = dataclasses.replace(recipe, **changes)  # a recipe refuses bad values itself
     gate_penalty, mix = recipe.gate_penalty, recipe.mix
@@ -135,7 +154,10 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     rng = np.random.default_rng(seed)
     dev = pick_device(device)
     patch_shape = tuple(samples.shape[1:])
-    values, weights = (torch.from_numpy(a).flatten(1).to(dev) for a in normalised_samples(samples))
+    if not normalise and mix:
+        raise ValueError("samples normalised beforehand take no affine mixes (mix=0)")
+    prepare = normalised_samples if normalise else as_normalised
+    values, weights = (torch.from_numpy(a).flatten(1).to(dev) for a in prepare(samples))
     coords = grid(patch_shape).to(dev)
     if init is not None:
         if init.patch_shape != patch_shape:
@@ -165,7 +187,7 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
                             {"params": gate_params, "base_lr": 30 * lr}], lr=lr)
     val = None
     if val_samples is not None:
-        val = [torch.from_numpy(a).flatten(1).to(dev) for a in normalised_samples(val_samples)]
+        val = [torch.from_numpy(a).flatten(1).to(dev) for a in prepare(val_samples)]
 
     earlier = init.card.get("training", {}) if init is not None else {}
     step0, seconds0 = earlier.get("outer_steps", 0), earlier.get("seconds", 0.0)
