@@ -3,8 +3,8 @@ fine-tuned on them (or meta-learned afresh), and what that bought on held-out wi
 
 The budget covers the whole step: reading the windows, the outer loop, the quantizer's
 statistics and the measurements before and after. The measurement before training is timed, and
-so are the statistics on ``PROBE_WINDOWS`` windows; the outer loop stops ``RESERVE`` times their
-cost (the statistics scaled to ``STATS_WINDOWS``) before the deadline, so the step ends within
+so are the statistics on ``PROBE_PATCHES`` patches; the outer loop stops ``RESERVE`` times their
+cost (the statistics scaled to ``STATS_PATCHES``) before the deadline, so the step ends within
 the budget and ``MARGIN_S`` seconds (a slow last outer step, a busy machine).
 """
 
@@ -13,17 +13,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import Windows, sample_patches
+from .data import Windows, codec_patches, open_source, sample_patches
+from .patches import count_patches
 from .measure import codec_round_trip
 from .model import Model, resolve
 
 MARGIN_S = 10.0  # the stated margin past the budget
-REPORT_WINDOWS = 64  # held-out windows measured before and after
-STATS_WINDOWS = 256  # windows the quantizer's statistics are fitted on (a choice, not tuned)
+REPORT_PATCHES = 64  # held-out windows of about this many patches are measured before and after
+STATS_PATCHES = 256  # patches the quantizer's statistics are fitted on (a choice, not tuned)
 REPORT_LATENT_BITS = 6.5  # the codec's default
 FINE_TUNE_LR = 1e-4  # a tenth of the recipe's, for fine-tuning a trained model (not tuned)
 RESERVE = 1.5  # the outer loop stops this many times the estimated rest before the deadline
-PROBE_WINDOWS = 64  # windows the statistics are timed on
+PROBE_PATCHES = 64  # patches the statistics are timed on
 
 
 @dataclass
@@ -36,10 +37,12 @@ class Adaptation:
     kept: bool  # False: the adapted model did worse on the held-out windows; ``model`` is the start
     seconds: float
     budget_s: float
+    patches: int = 0  # the windows cut into patches as the codec cuts chunks
 
     def describe(self) -> str:
         text = (f"adapted in {self.seconds:.0f} s of a {self.budget_s:.0f} s budget (margin "
-                f"{MARGIN_S:.0f} s): {self.outer_steps} outer steps on {self.windows.describe()}")
+                f"{MARGIN_S:.0f} s): {self.outer_steps} outer steps on {self.patches} patches of "
+                f"{self.windows.describe()}")
         if not self.kept and self.after is None:
             return f"{text}; the training diverged, so the starting model is kept"
         if self.after is None:
@@ -56,12 +59,18 @@ class Adaptation:
 
 
 def adapt(source, variable: str, minutes: float, *, init: "Model | str | None" = None,
-          patch_shape: tuple[int, ...] | None = None, samples: int = 4096, seed: int = 0,
-          device: str = "auto", progress: bool = True, card: dict | None = None,
-          **recipe_changes) -> Adaptation:
+          patch_shape: tuple[int, ...] | None = None, chunks: tuple[int, ...] | None = None,
+          samples: int = 4096, seed: int = 0, device: str = "auto", progress: bool = True,
+          card: dict | None = None, **recipe_changes) -> Adaptation:
     """A model for ``variable`` of ``source``: ``init`` (a model or a bundled name) fine-tuned,
-    or, without it, one of ``patch_shape`` meta-learned afresh, all within ``minutes``."""
+    or, without it, one of ``patch_shape`` meta-learned afresh, all within ``minutes``.
+
+    It learns from distinct windows of the variable's chunks (``chunks``, by default those
+    ``compress`` would choose), each normalised as a whole and cut into about ``samples``
+    patches as the codec cuts a chunk: the model learns what it will meet in the store.
+    """
     from .train import meta_train
+    from .xarray import chunks_for
 
     began = time.monotonic()
     budget = 60.0 * minutes
@@ -71,18 +80,30 @@ def adapt(source, variable: str, minutes: float, *, init: "Model | str | None" =
     if start is None and patch_shape is None:
         raise ValueError("give the model to adapt, or the patch shape of a new one")
     shape = start.patch_shape if start is not None else tuple(patch_shape)
-    windows = sample_patches(source, variable, shape, samples, seed=seed, progress=progress)
-    held_out = None if windows.validation is None else windows.validation[:REPORT_WINDOWS]
+    ds = open_source(source)
+    if variable not in ds.data_vars:
+        raise ValueError(f"no variable {variable!r} in the source; it has {sorted(ds.data_vars)}")
+    var, d = ds[variable], len(shape)
+    if var.ndim < d:
+        raise ValueError(f"{variable!r} of shape {var.shape} has fewer axes than {d}-D patches")
+    chunks = chunks or chunks_for(var.shape, var.dtype.itemsize, shape)
+    window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
+    per_window = count_patches(window, shape)
+    windows = sample_patches(ds, variable, window, -(-samples // per_window), seed=seed,
+                             progress=progress)
+    train = codec_patches(windows.train, shape)
+    held_out = (None if windows.validation is None
+                else windows.validation[:-(-REPORT_PATCHES // per_window)])
 
     # What follows the outer loop, timed on this machine: measuring the held-out windows, and
-    # the quantizer's statistics (timed on a few windows, then scaled to STATS_WINDOWS).
+    # the quantizer's statistics (timed on a few patches, then scaled to STATS_PATCHES).
     probe = start if start is not None else _fresh(shape, recipe_changes, seed)
     clock = time.monotonic()
     before = measure(probe, held_out) if held_out is not None else None
     report_s = time.monotonic() - clock
     before = before if start is not None else None
-    stats = min(len(windows.train), STATS_WINDOWS)
-    few = windows.train[:PROBE_WINDOWS]
+    stats = min(len(train), STATS_PATCHES)
+    few = train[:PROBE_PATCHES]
     clock = time.monotonic()
     _statistics(probe, few)
     rest = report_s + (time.monotonic() - clock) * stats / len(few)
@@ -91,28 +112,31 @@ def adapt(source, variable: str, minutes: float, *, init: "Model | str | None" =
         needed = (time.monotonic() - began + RESERVE * rest) / 60
         raise ValueError(f"a budget of {minutes:g} minutes leaves no time to train: reading "
                          f"the windows and measuring take {needed:.1f} minutes here; give more")
-    if start is not None:
-        recipe_changes = {"lr": FINE_TUNE_LR, **recipe_changes}
+    if start is not None:  # fine-tuning: a smaller rate, and the starting model's own data mix
+        mix = start.card.get("recipe", {}).get("mix", 0.0)
+        recipe_changes = {"lr": FINE_TUNE_LR, "mix": mix, **recipe_changes}
     try:
-        model = meta_train(windows.train, init=start, device=device, progress=progress,
+        model = meta_train(train, init=start, device=device, progress=progress, normalise=False,
                            stats_samples=stats, card=card, seed=seed, minutes=train_s / 60,
                            max_steps=None, **recipe_changes)
     except np.linalg.LinAlgError:  # the latents' statistics of a network gone non-finite
         if start is None:
             raise ValueError("training diverged (the network's values are no longer finite): "
                              "try a smaller --lr") from None
-        return Adaptation(start, windows, before, None, 0, False, time.monotonic() - began, budget)
+        return Adaptation(start, windows, before, None, 0, False, time.monotonic() - began, budget,
+                          len(train))
     after = None if held_out is None else measure(model, held_out)
     steps = model.card["training"]["outer_steps"] - (
         start.card.get("training", {}).get("outer_steps", 0) if start is not None else 0)
     model.card["adaptation"] = {"before": before, "after": after, "outer_steps": steps,
-                                "windows": len(windows.train), "held_out": 0 if held_out is None
+                                "windows": len(windows.train), "patches": len(train),
+                                "held_out": 0 if held_out is None
                                 else len(held_out), "from": None if start is None else start.hash}
     # Adapting must not make things worse: a model that does worse on the held-out windows
     # than the one it started from gives way to it.
     kept = before is None or after is None or after["psnr_db"] >= before["psnr_db"]
     return Adaptation(model if kept else start, windows, before, after, steps, kept,
-                      time.monotonic() - began, budget)
+                      time.monotonic() - began, budget, len(train))
 
 
 def measure(model: Model, windows: np.ndarray) -> dict:
@@ -146,9 +170,9 @@ def _statistics(model: Model, windows: np.ndarray) -> None:
     import torch
 
     from .nn.coords import grid
-    from .train import latent_statistics, normalised_samples
+    from .train import as_normalised, latent_statistics
 
-    values, weights = (torch.from_numpy(a).flatten(1) for a in normalised_samples(windows))
+    values, weights = (torch.from_numpy(a).flatten(1) for a in as_normalised(windows))
     latent_statistics(model.net, model.step_sizes, grid(model.patch_shape), values, weights,
                       3, with_basis=True)
 

@@ -10,6 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .coding.normalise import Normalisation
+from .patches import to_patches
+
+MIN_FINITE = 1 / 8  # of a patch's points: emptier patches (land, padding) teach a model little
+
 
 def open_source(source):
     """An xarray Dataset from a Dataset, a Zarr store, a netCDF file, or a list or glob of them."""
@@ -114,3 +119,26 @@ def _distinct(rng: np.random.Generator, total: int, count: int) -> np.ndarray:
         for i in rng.integers(0, total, count - len(chosen)):
             chosen.setdefault(int(i))
     return np.fromiter(chosen, dtype=np.int64)
+
+
+def codec_patches(windows, patch_shape: tuple[int, ...]) -> np.ndarray:
+    """The patches the codec would fit in ``windows`` (arrays of any shape, as chunks): each
+    window normalised as a whole, as the codec normalises a chunk, then cut as the codec cuts
+    one, its edges padded with NaN ("don't care"). Patches with less than ``MIN_FINITE`` of
+    their points finite, or a single value, are left out. (n, *patch_shape) float32, NaN where
+    nothing counts: what ``meta_train(..., normalise=False)`` takes."""
+    out = []
+    for window in windows:
+        window = np.asarray(window, dtype=np.float32)
+        finite = np.isfinite(window)
+        if finite.sum() < 2 or np.ptp(window[finite]) == 0:
+            continue
+        normalised = np.where(finite, Normalisation.fit(window[finite]).apply_where(window, finite),
+                              np.nan).astype(np.float32)
+        for patch in to_patches(normalised, patch_shape, pad_value=np.nan):
+            kept = patch[np.isfinite(patch)]
+            if len(kept) >= MIN_FINITE * len(patch) and np.ptp(kept) > 0:
+                out.append(patch.reshape(patch_shape))
+    if not out:
+        raise ValueError("no window holds a patch with two distinct finite values")
+    return np.stack(out)

@@ -66,6 +66,10 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     resolved = resolve(model)
     names = compressible(ds, resolved, variables)
     started = _started(dest)
+    kept = _stored_chunks(dest, names) if started else {}
+    # Adapting keeps the patch shape, so the chunks can be chosen first (and adapted to).
+    chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(
+        ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape)) for name in names}
     models, adaptations = {name: resolved for name in names}, {}
     if adapt is not None and started:
         models = _stored_models(dest, names)
@@ -73,11 +77,9 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
         from .adapt import adapt as learn
 
         for name in names:
-            adaptations[name] = learn(ds, name, adapt / len(names), init=resolved, progress=progress)
+            adaptations[name] = learn(ds, name, adapt / len(names), init=resolved,
+                                      chunks=chunks[name], progress=progress)
             models[name] = adaptations[name].model
-    kept = _stored_chunks(dest, names) if started else {}
-    chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(
-        ds[name].shape, ds[name].dtype.itemsize, models[name].patch_shape)) for name in names}
     # One dask block per Zarr chunk: every task writes whole chunks, never part of one.
     ds = ds.assign({name: ds[name].chunk(dict(zip(ds[name].dims, chunks[name])))
                     for name in names})

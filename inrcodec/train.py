@@ -135,8 +135,8 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     at most, after the outer loop. ``linearise=False`` takes the first inner step by autograd
     too (``fit_latents``), to measure what its matrix product saves. ``normalise=False`` takes
     samples already normalised (patches of chunks the codec's way, each chunk as a whole, NaN
-    where nothing counts), as the universal models train (pipelines/train_universal.py); it
-    needs ``mix=0``, since a mix is renormalised as a sample of its own.
+    where nothing counts: ``data.codec_patches``), as the universal models train
+    (pipelines/train_universal.py); a mix of them is renormalised as a sample of its own.
     """
     recipe = dataclasses.replace(recipe, **changes)  # a recipe refuses bad values itself
     gate_penalty, mix = recipe.gate_penalty, recipe.mix
@@ -154,8 +154,6 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     rng = np.random.default_rng(seed)
     dev = pick_device(device)
     patch_shape = tuple(samples.shape[1:])
-    if not normalise and mix:
-        raise ValueError("samples normalised beforehand take no affine mixes (mix=0)")
     prepare = normalised_samples if normalise else as_normalised
     values, weights = (torch.from_numpy(a).flatten(1).to(dev) for a in prepare(samples))
     coords = grid(patch_shape).to(dev)

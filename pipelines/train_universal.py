@@ -28,16 +28,15 @@ import numpy as np
 import torch
 
 from inrcodec.bench.datasets import DATASETS, iris_sample, netcdf, package_file, read_pp
-from inrcodec.patches import to_patches
+from inrcodec.data import codec_patches
 from inrcodec.recipe import BUNDLED, Recipe
 from inrcodec.sample_data import load_mni, turbulence
-from inrcodec.train import meta_train, normalised
+from inrcodec.train import meta_train
 
 PATCH = {2: (32, 32), 3: (16, 16, 16)}
 ARCHITECTURE = {2: dict(width=64, depth=4, latent_dim=64),  # the bundled default-2d's
                 3: dict(width=64, depth=3, latent_dim=64, batch_size=8)}  # default-3d's
 PER_SOURCE = 6000  # patches at most from each source
-MIN_FINITE = 1 / 8  # of a patch's points; emptier patches (land, padding) teach little
 
 
 def train_split(name: str) -> np.ndarray:
@@ -117,23 +116,19 @@ def fronts(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     return field.astype(np.float32)
 
 
-def codec_patches(field: np.ndarray, patch: tuple[int, ...], count: int,
+def chunk_patches(field: np.ndarray, patch: tuple[int, ...], count: int,
                   rng: np.random.Generator) -> list[np.ndarray]:
-    """Up to ``count`` patches of chunks drawn from ``field`` as the codec cuts and normalises a
-    chunk: extents from half a patch to the field's (or eight patches), at random corners."""
+    """Up to ``count`` patches of chunks drawn from ``field``, cut and normalised as the codec
+    cuts and normalises a chunk: extents from half a patch to the field's (or eight patches),
+    at random corners."""
     out, tries = [], 0
     while len(out) < count and tries < 4 * count:
         tries += 1
         extent = [int(rng.integers(min(n, p // 2), min(n, 8 * p) + 1)) for n, p in zip(field.shape, patch)]
         corner = [int(rng.integers(0, n - e + 1)) for n, e in zip(field.shape, extent)]
-        chunk = field[tuple(slice(c, c + e) for c, e in zip(corner, extent))]
-        finite = np.isfinite(chunk)
-        if finite.sum() < 2 or np.ptp(chunk[finite]) == 0:
-            continue
-        values = np.where(finite, normalised(chunk)[0], np.nan).astype(np.float32)
-        for p in to_patches(values, patch, pad_value=np.nan):
-            if np.isfinite(p).mean() >= MIN_FINITE and np.nanmax(p) > np.nanmin(p):
-                out.append(p.reshape(patch))
+        with contextlib.suppress(ValueError):  # a chunk of one value, or all NaN
+            out += list(codec_patches([field[tuple(slice(c, c + e) for c, e in zip(corner, extent))]],
+                                      patch))
     return out[:count]
 
 
@@ -144,7 +139,7 @@ def training_patches(sources: dict[str, list[np.ndarray]], patch: tuple[int, ...
     for name, fields in sources.items():
         got, quota = [], max(8, -(-PER_SOURCE // len(fields)))
         for i in rng.permutation(len(fields)):
-            got += codec_patches(np.asarray(fields[i], np.float32), patch,
+            got += chunk_patches(np.asarray(fields[i], np.float32), patch,
                                  min(PER_SOURCE - len(got), quota), rng)
             if len(got) >= PER_SOURCE:
                 break

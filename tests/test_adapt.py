@@ -39,9 +39,13 @@ def test_train_init_keeps_its_budget_and_says_what_adapting_bought(a1b_netcdf, t
     printed = capsys.readouterr().out
     model = Model.load(out)
     adaptation = model.card["adaptation"]
-    assert adaptation["from"] == Model.load(init).hash and adaptation["windows"] == 200
+    # Windows are the chunks compress would choose (whole 37 x 49 fields here), each cut into
+    # the 3 x 4 patches of 16 x 16 the codec cuts it into: 17 windows for 200 patches. The last
+    # column of patches holds one column of values (1/16 of a patch) and is left out.
+    assert adaptation["from"] == Model.load(init).hash and adaptation["windows"] == 17
+    assert adaptation["patches"] == 17 * 9
     assert adaptation["outer_steps"] > 0 and model.patch_shape == (16, 16)
-    assert f"{adaptation['outer_steps']} outer steps on 200 distinct windows" in printed
+    assert f"{adaptation['outer_steps']} outer steps on 153 patches of 17 distinct windows" in printed
     before, after = adaptation["before"], adaptation["after"]
     assert f"{before['psnr_db']:.2f} dB at {before['bits_per_value']:.3f} bits/value before" in printed
     assert f"{after['psnr_db']:.2f} dB" in printed
