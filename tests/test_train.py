@@ -9,6 +9,7 @@ import torch
 from conftest import smooth_field
 from inrcodec import Model
 from inrcodec.coding.normalise import Normalisation
+from inrcodec.data import codec_patches
 from inrcodec.model import resolve
 from inrcodec.nn.coords import grid
 from inrcodec.nn.fit import fit_in_batches, masked_mse
@@ -179,3 +180,23 @@ def test_train_command_draws_windows_from_an_archive_and_holds_out_validation(tm
     assert json.loads((tmp_path / "m.report.json").read_text())["model_hash"] == model.hash
     assert main(["train", str(a1b_path()), "--var", "nope", "--patch", "16,16",
                  "--out", str(out)]) == 1
+
+
+def test_codec_patches_normalise_each_window_whole_and_pad_as_the_codec_does():
+    window = smooth_field((40, 40), 3) * 5 + 280
+    patches = codec_patches([window], (32, 32))
+    # 2 x 2 patches; the corner one holds 8 x 8 of 1,024 points (< 1/8) and is left out.
+    assert patches.shape == (3, 32, 32)
+    whole = Normalisation.fit(window).apply(window)
+    np.testing.assert_array_equal(patches[0], whole[:32, :32].astype(np.float32))
+    np.testing.assert_array_equal(patches[1][:, :8], whole[:32, 32:].astype(np.float32))
+    assert np.isnan(patches[1][:, 8:]).all() and np.isnan(patches[2][8:]).all()
+
+
+def test_samples_normalised_beforehand_train_as_the_same_samples_normalised_by_training(samples):
+    # Windows of exactly one patch: normalising each whole is what training does to a sample.
+    before = meta_train(codec_patches(samples, samples.shape[1:]), normalise=False, mix=0,
+                        width=16, depth=2, latent_dim=8, batch_size=4, max_steps=3, progress=False)
+    within = meta_train(samples, mix=0, width=16, depth=2, latent_dim=8, batch_size=4,
+                        max_steps=3, progress=False)
+    assert before.hash == within.hash
