@@ -157,6 +157,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, help="outer steps instead (a smoke test)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=3e-4,
+                   help="Adam's rate (1e-3, the bundled recipe's, stalled on this mixture; 3e-4 learned)")
+    p.add_argument("--per-patch", action="store_true",
+                   help="normalise each patch on its own, not as part of its chunk")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -167,10 +171,10 @@ def main() -> None:
     held = min(256, len(samples) // 20)  # a curve for the card, not a test
     recipe = Recipe(**{**BUNDLED.as_card(), **ARCHITECTURE[args.dims], "mix": 0.0,
                        "gate_penalty": None, "minutes": None if args.steps else args.minutes,
-                       "max_steps": args.steps, "seed": args.seed})
+                       "max_steps": args.steps, "seed": args.seed, "lr": args.lr})
     checkpoint = Path(f"{args.out}.checkpoint")
     model = meta_train(samples[held:], recipe, val_samples=samples[:held], val_every=250,
-                       normalise=False, checkpoint=checkpoint, checkpoint_every=60.0,
+                       normalise=args.per_patch, checkpoint=checkpoint, checkpoint_every=60.0,
                        card={"data": f"universal {args.dims}-D: " + "; ".join(
                            f"{name} ({n} patches)" for name, n in counts.items()),
                              "patches": "chunks of random extents, each normalised whole, cut "
