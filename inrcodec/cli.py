@@ -69,7 +69,8 @@ def compress(args) -> None:
     from .modes import BOUND_SETTINGS
 
     chunks = dict(_parse_chunks(c) for c in args.chunks or [])
-    report = run(args.source, args.dest, variables=args.var, model=args.model,
+    model = args.model or ("universal-2d" if args.adapt is not None else "default-2d")
+    report = run(args.source, args.dest, variables=args.var, model=model,
                  zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
                  n_workers=args.workers, torch_threads=args.torch_threads, plots=args.plots,
                  adapt=args.adapt,
@@ -213,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("dest", help="the Zarr store to write (an existing one is resumed)")
     p.add_argument("--var", action="append", help="variable to compress (repeat; default: "
                    "every floating variable)")
-    p.add_argument("--model", default="default-2d")
+    p.add_argument("--model", help="a bundled model's name or a model file (default: "
+                   "default-2d, or with --adapt universal-2d; universal-3d for volumes)")
     p.add_argument("--latent-bits", type=float, default=6.5)
     p.add_argument("--inner-steps", type=int, default=3)
     mode = p.add_mutually_exclusive_group()

@@ -39,7 +39,10 @@ MAX_PATCH_ACTIVATIONS = 2 ** 22  # points x width: 32 MiB of float64 per sine la
 MAX_HEADER_BYTES = 2 ** 20  # the safetensors JSON header, card included (bundled: 2-3 kB)
 # The largest file within these limits (width 1024, depth 16, 1024 latents and a basis) holds
 # 33.6M float32 values, 128 MiB; a compressed model inflates no further than its header says.
-BUNDLED = {"default-2d": "default-2d.safetensors", "default-3d": "default-3d.safetensors"}
+BUNDLED = {"default-2d": "default-2d.safetensors", "default-3d": "default-3d.safetensors",
+           # Meta-learned on many kinds of data (pipelines/train_universal.py): where adapting
+           # to a user's archive starts.
+           "universal-2d": "universal-2d.safetensors", "universal-3d": "universal-3d.safetensors"}
 
 
 class ModelError(ValueError):

@@ -107,11 +107,16 @@ def evaluate(name: str, minutes_list: list[float], universal: str | None, second
         rows.append(row)
         print(f"{name:11} {contender.family:24} {contender.setting:22} "
               f"{row['bits_per_value']:8.3f} bits/value {row['psnr_db']:7.2f} dB", flush=True)
-    return {"name": name, "split": {"axis": axis, "adapt": [learn.start, learn.stop],
-                                    "test": [test.start, test.stop]},
+    n = array.shape[axis]
+    return {"name": name, "split": {"axis": axis, "adapt": _span(learn, n), "test": _span(test, n)},
             "adapt_values": int(source[name].size), "test_chunks": len(chunks),
             "test_values": int(sum(c.size for c in chunks)), "adaptations": adaptations,
             "models": list(models), "rows": rows}
+
+
+def _span(where: slice, n: int) -> str:
+    start, stop, _ = where.indices(n)
+    return f"{start}-{stop - 1}"
 
 
 def worst_ratio(rows: list[dict], family: str):
@@ -231,8 +236,8 @@ def main() -> None:
         result = evaluate(args.curve, args.curve_minutes, universal(args.curve), args.seconds)
         axis, learn, test = SPLITS[args.curve]
         header = (f"# What more adaptation buys: {args.curve}\n\n{where} Adapted on "
-                  f"{learn.start}-{learn.stop - 1} of axis {axis}, tested on {test.start}- of it "
-                  f"({result['test_chunks']} chunks).")
+                  f"{result['split']['adapt']} of axis {axis}, tested on {result['split']['test']} "
+                  f"of it ({result['test_chunks']} chunks).")
         plot = Path(args.markdown).with_suffix(".png") if args.markdown else None
         lines, results = curve_report(result, header, plot), [result]
     else:

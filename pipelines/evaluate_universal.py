@@ -100,31 +100,26 @@ def rate(hit) -> str:
 
 
 def report(results: list[dict], header: str) -> list[str]:
-    lines = [header, ""]
-    columns = ["dataset", "the universal model saw", "network alone, best dB"]
-    columns += [f"{t:.0f} dB: {who}" for t in TARGETS
-                for who in ("universal", "bundled", "SZ3", "SPERR")]
-    columns += ["universal / better peer, worst over 30-50 dB"]
-    cells, beaten = [], []
-    for result in results:
-        s = summarise(result)
-        row = [result["name"], result["model_saw"],
-               "-" if s["network_best_db"] is None else f"{s['network_best_db']:.1f}"]
-        for t in TARGETS:
-            row += [rate(s["at"][f][t]) for f in ("inrcodec universal", "inrcodec bundled",
-                                                  "SZ3", "SPERR")]
-        worst = s["worst"]
-        row.append("-" if worst is None else f"{worst[0]:.2f} (at {worst[1]:.0f} dB)")
-        if worst is not None and worst[0] > 1:
-            beaten.append(result["name"])
-        cells.append(row)
-    lines += table(columns, cells)
-    never = [r["name"] for r in results if r["model_saw"] == "never"
-             or r["model_saw"].startswith("never")]
+    summaries = [summarise(r) for r in results]
+    lines = [header, "", "## What each dataset is to the universal model", ""]
+    lines += table(["dataset", "test chunks", "the universal model saw", "network alone, best dB",
+                    "universal / better of SZ3 and SPERR, worst over 30-50 dB"],
+                   [[r["name"], f"{r['test_chunks']} of {tuple(r['chunks'])}", r["model_saw"],
+                     "-" if s["network_best_db"] is None else f"{s['network_best_db']:.1f}",
+                     "-" if s["worst"] is None else f"{s['worst'][0]:.2f} (at {s['worst'][1]:.0f} dB)"]
+                    for r, s in zip(results, summaries)])
+    families = ("inrcodec universal", "inrcodec bundled", "SZ3", "SPERR")
+    for t in TARGETS:
+        lines += ["", f"## Bits per value at {t:.0f} dB", ""]
+        lines += table(["dataset", "universal", "bundled", "SZ3", "SPERR"],
+                       [[r["name"]] + [rate(s["at"][f][t]) for f in families]
+                        for r, s in zip(results, summaries)])
+    beaten = [r["name"] for r, s in zip(results, summaries) if s["worst"] and s["worst"][0] > 1]
+    never = [r["name"] for r in results if r["model_saw"].startswith("never")]
     lines += ["", f"The universal model needs more bits than the better of SZ3 and SPERR somewhere "
                   f"between 30 and 50 dB on {len(beaten)} of {len(results)} datasets"
                   + (f" ({', '.join(beaten)})" if beaten else "")
-              + f"; the datasets it never saw: {', '.join(never)}."]
+                  + f"; of those, it never saw {', '.join(n for n in beaten if n in never) or 'none'}."]
     return lines
 
 
