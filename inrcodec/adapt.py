@@ -66,8 +66,10 @@ def adapt(source, variable: str, minutes: float, *, init: "Model | str | None" =
     or, without it, one of ``patch_shape`` meta-learned afresh, all within ``minutes``.
 
     It learns from distinct windows of the variable's chunks (``chunks``, by default those
-    ``compress`` would choose), each normalised as a whole and cut into about ``samples``
-    patches as the codec cuts a chunk: the model learns what it will meet in the store.
+    ``compress`` would choose), each normalised as a whole and cut into patches as the codec
+    cuts a chunk, enough windows for ``samples`` patches (fewer where patches that are mostly
+    padding or NaN are left out, or the archive holds fewer windows): the model learns what it
+    will meet in the store.
     """
     from .train import meta_train
     from .xarray import chunks_for
@@ -84,9 +86,10 @@ def adapt(source, variable: str, minutes: float, *, init: "Model | str | None" =
     if variable not in ds.data_vars:
         raise ValueError(f"no variable {variable!r} in the source; it has {sorted(ds.data_vars)}")
     var, d = ds[variable], len(shape)
-    if var.ndim < d:
-        raise ValueError(f"{variable!r} of shape {var.shape} has fewer axes than {d}-D patches")
     chunks = chunks or chunks_for(var.shape, var.dtype.itemsize, shape)
+    # A window is one slice of a chunk (its leading axes at one index): the codec normalises a
+    # chunk's slices together, so where chunks group several fields a window's normalisation
+    # is that of one of them (the same wherever the leading extent is 1).
     window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
     per_window = count_patches(window, shape)
     windows = sample_patches(ds, variable, window, -(-samples // per_window), seed=seed,
@@ -113,7 +116,8 @@ def adapt(source, variable: str, minutes: float, *, init: "Model | str | None" =
         raise ValueError(f"a budget of {minutes:g} minutes leaves no time to train: reading "
                          f"the windows and measuring take {needed:.1f} minutes here; give more")
     if start is not None:  # fine-tuning: a smaller rate, and the starting model's own data mix
-        mix = start.card.get("recipe", {}).get("mix", 0.0)
+        trained = start.card.get("recipe") or start.card.get("training", {})  # older cards
+        mix = trained.get("mix", 0.0)
         recipe_changes = {"lr": FINE_TUNE_LR, "mix": mix, **recipe_changes}
     try:
         model = meta_train(train, init=start, device=device, progress=progress, normalise=False,

@@ -163,8 +163,11 @@ def train(args) -> None:
     if asked is not None and asked != patch_shape:
         raise ValueError(f"--patch {args.patch} differs from the model's patches {patch_shape}; "
                          "leave --patch out with --init")
-    card = {"data": f"{args.var} from {', '.join(map(str, args.source))}: windows of {patch_shape}"}
-    if recipe.max_steps is None:
+    by_time = recipe.max_steps is None
+    card = {"data": f"{args.var} from {', '.join(map(str, args.source))}: " + (
+        f"patches of {patch_shape} cut from windows of its chunks" if by_time
+        else f"windows of {patch_shape}")}
+    if by_time:
         from .adapt import adapt
 
         changes = {f.name: getattr(recipe, f.name) for f in dataclasses.fields(recipe)
@@ -251,7 +254,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", help="adapt this model (a bundled name or a file): its patch "
                                   "shape and architecture")
     p.add_argument("--out", required=True, help="the model file to write (.safetensors)")
-    p.add_argument("--samples", type=int, default=4096, help="distinct training windows to read")
+    p.add_argument("--samples", type=int, default=4096,
+                   help="training patches: by time, cut from distinct windows of the variable's "
+                        "chunks; by steps, distinct windows of the patch shape")
     from .recipe import add_recipe_arguments
 
     add_recipe_arguments(p)  # the bundled model's recipe, field by field

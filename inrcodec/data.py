@@ -1,4 +1,5 @@
-"""Training data: windows of the model's patch shape drawn lazily from any archive.
+"""Training data: distinct windows drawn lazily from any archive, and the patches the codec
+would cut them into.
 
 Only the drawn windows are read, so an archive larger than memory trains like a small one.
 """
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .coding.normalise import Normalisation
+from .coding.normalise import normalised
 from .patches import to_patches
 
 MIN_FINITE = 1 / 8  # of a patch's points: emptier patches (land, padding) teach a model little
@@ -38,7 +39,7 @@ def open_source(source):
 class Windows:
     """Distinct training windows, distinct held-out windows, and how many the archive holds."""
 
-    train: np.ndarray  # (n, *patch_shape)
+    train: np.ndarray  # (n, *window_shape)
     validation: np.ndarray | None  # from the held-out end of the first axis; None without one
     asked: int
     available: int  # distinct training windows on the grid of starts
@@ -133,9 +134,8 @@ def codec_patches(windows, patch_shape: tuple[int, ...]) -> np.ndarray:
         finite = np.isfinite(window)
         if finite.sum() < 2 or np.ptp(window[finite]) == 0:
             continue
-        normalised = np.where(finite, Normalisation.fit(window[finite]).apply_where(window, finite),
-                              np.nan).astype(np.float32)
-        for patch in to_patches(normalised, patch_shape, pad_value=np.nan):
+        values = np.where(finite, normalised(window)[0], np.nan).astype(np.float32)
+        for patch in to_patches(values, patch_shape, pad_value=np.nan):
             kept = patch[np.isfinite(patch)]
             if len(kept) >= MIN_FINITE * len(patch) and np.ptp(kept) > 0:
                 out.append(patch.reshape(patch_shape))

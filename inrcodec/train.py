@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .coding.normalise import Normalisation
+from .coding.normalise import normalised
 from .measure import psnr_db
 from .model import Model
 from .nn import gates
@@ -37,14 +37,6 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def normalised(chunk: np.ndarray) -> tuple[np.ndarray, Normalisation, np.ndarray]:
-    """(the chunk normalised as the codec normalises it, non-finite values at 0, in float64;
-    its normalisation; where it is finite). The chunk needs two distinct finite values."""
-    finite = np.isfinite(chunk)
-    norm = Normalisation.fit(chunk[finite])
-    return norm.apply_where(chunk, finite), norm, finite
 
 
 def normalised_samples(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,19 +71,31 @@ def as_normalised(samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def affine_mixes(values: torch.Tensor, weights: torch.Tensor, idx: torch.Tensor,
-                 spread: float, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+                 spread: float, rng: np.random.Generator,
+                 renormalise: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Samples ``idx`` moved along differences of others: ``x_i + a (x_j - x_k)``, renormalised.
 
     ``a`` is uniform in +-``spread`` and (j, k) a random pair per sample. A few hundred fields
     pin a meta-learned network to themselves; these mixes ask it to represent their affine span,
     which is where unseen fields of the same kind (a later, warmer climate) mostly lie. A point
-    "don't care" in any of the three is "don't care" in the mix.
+    "don't care" in any of the three is "don't care" in the mix. Each mix is normalised as a
+    chunk; with ``renormalise=False`` (patches normalised as parts of their chunks) it is given
+    the mean and spread of ``x_i`` instead, so it keeps that patch's place in its chunk.
     """
     n = len(idx)
     j, k = (torch.from_numpy(rng.integers(0, len(values), n)).to(values.device) for _ in "jk")
     a = torch.from_numpy(rng.uniform(-spread, spread, (n, 1)).astype(np.float32)).to(values.device)
     mixed = (values[idx] + a * (values[j] - values[k])).cpu().numpy()
     mixed[(weights[idx] * weights[j] * weights[k]).cpu().numpy() == 0] = np.nan
+    if not renormalise:
+        base = values[idx].cpu().numpy()
+        base[np.isnan(mixed)] = np.nan
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN mixes are dropped below
+            spread_of = np.nanstd(mixed, -1, keepdims=True)
+            mixed = (np.nanmean(base, -1, keepdims=True) + (mixed - np.nanmean(mixed, -1, keepdims=True))
+                     * np.nanstd(base, -1, keepdims=True) / np.where(spread_of > 0, spread_of, np.inf))
+        return tuple(torch.from_numpy(x).to(values.device) for x in as_normalised(mixed))
     return tuple(torch.from_numpy(x).to(values.device) for x in normalised_samples(mixed))
 
 
@@ -136,7 +140,8 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     too (``fit_latents``), to measure what its matrix product saves. ``normalise=False`` takes
     samples already normalised (patches of chunks the codec's way, each chunk as a whole, NaN
     where nothing counts: ``data.codec_patches``), as the universal models train
-    (pipelines/train_universal.py); a mix of them is renormalised as a sample of its own.
+    (pipelines/train_universal.py); a mix of them keeps the mean and spread of the patch it
+    moves (``affine_mixes``).
     """
     recipe = dataclasses.replace(recipe, **changes)  # a recipe refuses bad values itself
     gate_penalty, mix = recipe.gate_penalty, recipe.mix
@@ -204,7 +209,8 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
         for group in opt.param_groups:
             group["lr"] = group["base_lr"] * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
         idx = torch.from_numpy(rng.integers(0, len(values), batch_size)).to(dev)
-        v, w = affine_mixes(values, weights, idx, mix, rng) if mix else (values[idx], weights[idx])
+        v, w = (affine_mixes(values, weights, idx, mix, rng, renormalise=normalise) if mix
+                else (values[idx], weights[idx]))
         if gate_params:
             penalty = torch.exp(low + (high - low) * torch.rand(batch_size, device=dev))
             latents, log_alpha = fit_gated_latents(

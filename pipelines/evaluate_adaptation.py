@@ -15,19 +15,21 @@ bounds every bounded codec gets, one front per model; model files are not counte
 """
 
 import argparse
+import dataclasses
 import json
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from evaluate_universal import PLAIN_BITS, SWEEP, TARGETS, UNIVERSAL, rate
+from evaluate_universal import SWEEP, TARGETS, UNIVERSAL, inrcodec_contenders, rate
 from pipelines_common import machine, table
 
 # dataset: (axis, adaptation part, test part): a tenth of the dataset to adapt on, and test data
 # neither the universal model nor the adaptation saw. Where the universal model trained on a
 # dataset's train split, both parts come from its benchmark test split.
 SPLITS = {
+    "a1b": (0, slice(192, 216), slice(216, None)),  # 0-191 trained the universal model
     "ostia": (0, slice(43, 48), slice(48, None)),  # 0-42 trained the universal model
     "glosea4": (0, slice(60, 68), slice(68, None)),  # 0-59 trained it
     "eofs_sst": (0, slice(40, 45), slice(45, None)),  # 0-39 trained it
@@ -42,26 +44,6 @@ def part(array: np.ndarray, axis: int, where: slice) -> np.ndarray:
     return array[(slice(None),) * axis + (where,)]
 
 
-def contenders(models: dict, ctx, settings_for) -> list:
-    from inrcodec.bench.peers import Contender, sperr, sz3
-    from inrcodec.codecs.numcodecs import INRCodec
-
-    out = []
-    for label, model in models.items():
-        for keywords in settings_for(ctx):
-            codec = INRCodec(model, **keywords)
-            out.append(Contender(f"inrcodec {label}", ", ".join(
-                f"{k}={v:g}" for k, v in keywords.items() if v is not None), codec.encode,
-                lambda data, shape, dtype, codec=codec: codec.decode(data),
-                bound=codec.mode.absolute_bound, params=dict(keywords)))
-    return out + sz3(ctx) + sperr(ctx)
-
-
-def all_settings(ctx) -> list[dict]:
-    return ([{"latent_bits": b, "min_psnr": None} for b in PLAIN_BITS]
-            + [{"min_psnr": p} for p in TARGETS] + [{"max_error": b} for b in ctx.bounds])
-
-
 def evaluate(name: str, minutes_list: list[float], universal: str | None, seconds: float) -> dict:
     """One dataset: adapt for each of ``minutes_list`` (0: the universal model as it is), then
     measure every model and the peers on the test chunks (one process, one torch thread)."""
@@ -69,8 +51,8 @@ def evaluate(name: str, minutes_list: list[float], universal: str | None, second
     import xarray as xr
 
     from inrcodec.adapt import adapt
-    from inrcodec.bench.datasets import DATASETS, split
-    from inrcodec.bench.peers import Context, absolute_bounds
+    from inrcodec.bench.datasets import DATASETS
+    from inrcodec.bench.peers import Context, absolute_bounds, sperr, sz3
     from inrcodec.bench.run import measure
     from inrcodec.model import resolve
 
@@ -79,10 +61,7 @@ def evaluate(name: str, minutes_list: list[float], universal: str | None, second
     axis, learn, test = SPLITS[name]
     array = ds.load()
     start = resolve(universal or UNIVERSAL[resolve(ds.model).ndim])
-    chunks = split(part(array, axis, test), ds.chunks)
-    if ds.max_test_chunks and len(chunks) > ds.max_test_chunks:
-        keep = np.linspace(0, len(chunks) - 1, ds.max_test_chunks).round().astype(int)
-        chunks = [chunks[i] for i in np.unique(keep)]
+    chunks = dataclasses.replace(ds, test=None).test_chunks(part(array, axis, test))
     finite = np.concatenate([c[np.isfinite(c)].ravel() for c in chunks]).astype(np.float64)
     value_range = float(np.ptp(finite))
     ctx = Context(array.dtype, any(not np.isfinite(c).all() for c in chunks), value_range,
@@ -102,7 +81,7 @@ def evaluate(name: str, minutes_list: list[float], universal: str | None, second
                               "patches": adaptation.patches, "describe": adaptation.describe()}
         print(f"{name}: {adaptation.describe()}", flush=True)
     rows, warm = [], set()
-    for contender in contenders(models, ctx, all_settings):
+    for contender in inrcodec_contenders(models, ctx) + sz3(ctx) + sperr(ctx):
         try:
             row = measure(contender, chunks, warm, seconds)
         except TimeoutError:
@@ -182,7 +161,7 @@ def curve_report(result: dict, header: str, plot: Path | None) -> list[str]:
                       rate(rate_at(rows, 50.0))])
         points.append((minutes, best["psnr_db"], at40[0] if at40 else None))
     peers = {p: rate_at(of(result["rows"], p), 40.0) for p in ("SZ3", "SPERR")}
-    lines += table(["minutes", "adaptation", "network alone (7-bit latents)", "bits at 30 dB",
+    lines += table(["minutes", "adaptation", "network alone (best plain-latent point)", "bits at 30 dB",
                     "bits at 40 dB", "bits at 50 dB"], cells)
     lines += ["", "At 40 dB on the same chunks: " + ", ".join(
         f"{p} {rate(h)} bits/value" for p, h in peers.items()) + "."]
@@ -223,6 +202,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=300.0)
     p.add_argument("--markdown")
     args = p.parse_args()
+    if not args.minutes > 0 or any(m < 0 for m in args.curve_minutes):
+        p.error("adaptation minutes must be positive (0 in --curve-minutes: the universal model)")
     import torch
 
     from inrcodec.bench.datasets import DATASETS

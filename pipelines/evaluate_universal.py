@@ -33,14 +33,32 @@ SAW = {"a1b": "train split (0-191); test 192-239 unseen",
        "turbulence": "never (another fluidsim run, other initial noise)"}
 
 
+def inrcodec_contenders(models: dict, ctx) -> list:
+    """Every setting of the default codec with each of ``models`` (label: model): plain latents,
+    the PSNR floors, and the error bounds of ``ctx``; one family per model."""
+    from inrcodec.bench.peers import Contender
+    from inrcodec.codecs.numcodecs import INRCodec
+
+    settings = ([{"latent_bits": b, "min_psnr": None} for b in PLAIN_BITS]
+                + [{"min_psnr": p} for p in TARGETS] + [{"max_error": b} for b in ctx.bounds])
+    out = []
+    for label, model in models.items():
+        for keywords in settings:
+            codec = INRCodec(model, **keywords)
+            out.append(Contender(f"inrcodec {label}", ", ".join(
+                f"{k}={v:g}" for k, v in keywords.items() if v is not None), codec.encode,
+                lambda data, shape, dtype, codec=codec: codec.decode(data),
+                bound=codec.mode.absolute_bound, params=dict(keywords)))
+    return out
+
+
 def evaluate(name: str, universal: str | None, seconds: float) -> dict:
     """Every row of one dataset (one process, one torch thread)."""
     import torch
 
     from inrcodec.bench.datasets import DATASETS
-    from inrcodec.bench.peers import Context, Contender, absolute_bounds, sperr, sz3
+    from inrcodec.bench.peers import Context, absolute_bounds, sperr, sz3
     from inrcodec.bench.run import measure
-    from inrcodec.codecs.numcodecs import INRCodec
     from inrcodec.model import resolve
 
     torch.set_num_threads(1)
@@ -53,18 +71,7 @@ def evaluate(name: str, universal: str | None, seconds: float) -> dict:
                   absolute_bounds(value_range, array.dtype, False), False)
     dims = resolve(ds.model).ndim
     models = {"universal": universal or UNIVERSAL[dims], "bundled": ds.model}
-    contenders = []
-    for label, model in models.items():
-        settings = ([{"latent_bits": b, "min_psnr": None} for b in PLAIN_BITS]
-                    + [{"min_psnr": p} for p in TARGETS] + [{"max_error": b} for b in ctx.bounds])
-        for keywords in settings:
-            codec = INRCodec(model, **keywords)
-            contenders.append(Contender(
-                f"inrcodec {label}", ", ".join(f"{k}={v:g}" for k, v in keywords.items()
-                                               if v is not None),
-                codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data),
-                bound=codec.mode.absolute_bound, params=dict(keywords)))
-    contenders += sz3(ctx) + sperr(ctx)
+    contenders = inrcodec_contenders(models, ctx) + sz3(ctx) + sperr(ctx)
     rows, warm = [], set()
     for contender in contenders:
         try:

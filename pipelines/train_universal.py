@@ -178,7 +178,8 @@ def main() -> None:
                        normalise=args.per_patch, checkpoint=checkpoint, checkpoint_every=60.0,
                        card={"data": f"universal {args.dims}-D: " + "; ".join(
                            f"{name} ({n} patches)" for name, n in counts.items()),
-                             "patches": "chunks of random extents, each normalised whole, cut "
+                             "patches": "each patch normalised on its own" if args.per_patch else
+                                        "chunks of random extents, each normalised whole, cut "
                                         "into patches as the codec cuts them"})
     model.save(args.out)
     checkpoint.unlink(missing_ok=True)

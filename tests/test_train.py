@@ -200,3 +200,14 @@ def test_samples_normalised_beforehand_train_as_the_same_samples_normalised_by_t
     within = meta_train(samples, mix=0, width=16, depth=2, latent_dim=8, batch_size=4,
                         max_steps=3, progress=False)
     assert before.hash == within.hash
+
+
+def test_mixes_of_patches_normalised_beforehand_keep_the_place_of_the_patch_they_move(samples):
+    values, weights = (torch.from_numpy(a).flatten(1) for a in normalised_samples(samples))
+    values = values * 0.3 - 1.2  # as a patch in a corner of its chunk might be
+    idx = torch.arange(8)
+    mixed, w = affine_mixes(values, weights, idx, 3.0, np.random.default_rng(0), renormalise=False)
+    assert mixed.shape == (8, values.shape[1]) and bool((w == 1).all())
+    np.testing.assert_allclose(mixed.mean(-1), values[idx].mean(-1), atol=1e-5)
+    np.testing.assert_allclose(mixed.std(-1, correction=0), values[idx].std(-1, correction=0), rtol=1e-4)
+    assert not torch.allclose(mixed, values[idx])

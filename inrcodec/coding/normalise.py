@@ -59,3 +59,11 @@ class Normalisation:
 
     def invert(self, normalised: np.ndarray) -> np.ndarray:
         return normalised.astype(np.float64) * self.scale + self.offset
+
+
+def normalised(chunk: np.ndarray) -> tuple[np.ndarray, "Normalisation", np.ndarray]:
+    """(the chunk normalised as the codec normalises it, non-finite values at 0, in float64;
+    its normalisation; where it is finite). The chunk needs two distinct finite values."""
+    finite = np.isfinite(chunk)
+    norm = Normalisation.fit(chunk[finite])
+    return norm.apply_where(chunk, finite), norm, finite
