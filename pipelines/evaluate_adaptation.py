@@ -3,7 +3,8 @@ measured on the rest against SZ3 and SPERR, on the same chunks, in one run; and 
 minutes of adaptation buy.
 
     python pipelines/evaluate_adaptation.py --minutes 5 --markdown docs/adaptation.md
-    python pipelines/evaluate_adaptation.py --curve glosea4 --curve-minutes 0 1 3 10 --markdown docs/adaptation-curve.md
+    python pipelines/evaluate_adaptation.py --curve glosea4 --curve-minutes 0 1 3 10 \
+        --markdown docs/adaptation-curve.md
 
 Each dataset is cut along one axis (``SPLITS``): adaptation (``inrcodec.adapt``, the step
 ``compress --adapt`` takes, with the benchmark's chunks) reads a tenth of it; the test chunks
@@ -21,7 +22,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-
 from evaluate_universal import SWEEP, TARGETS, UNIVERSAL, inrcodec_contenders, rate
 from pipelines_common import machine, table
 
@@ -144,7 +144,7 @@ def table_report(results: list[dict], header: str) -> list[str]:
 
 
 def curve_report(result: dict, header: str, plot: Path | None) -> list[str]:
-    from inrcodec.bench.fronts import of, psnr_at, rate_at
+    from inrcodec.bench.fronts import of, rate_at
 
     lines = [header, ""]
     cells, points = [], []

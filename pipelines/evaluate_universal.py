@@ -16,7 +16,6 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-
 from pipelines_common import machine, table
 
 TARGETS = (30.0, 40.0, 50.0)
