@@ -201,6 +201,8 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--seconds", type=float, default=300.0)
     p.add_argument("--markdown")
+    p.add_argument("--merge", nargs="+", metavar="JSON",
+                   help="write the table of earlier runs' JSON files instead")
     args = p.parse_args()
     if not args.minutes > 0 or any(m < 0 for m in args.curve_minutes):
         p.error("adaptation minutes must be positive (0 in --curve-minutes: the universal model)")
@@ -225,10 +227,14 @@ def main() -> None:
         plot = Path(args.markdown).with_suffix(".png") if args.markdown else None
         lines, results = curve_report(result, header, plot), [result]
     else:
-        with ProcessPoolExecutor(args.jobs) as pool:
-            futures = [pool.submit(evaluate, n, [0, args.minutes], universal(n), args.seconds)
-                       for n in args.datasets]
-            results = [f.result() for f in futures]
+        if args.merge:
+            results = [r for path in args.merge for r in json.loads(Path(path).read_text())]
+            results.sort(key=lambda r: list(SPLITS).index(r["name"]))
+        else:
+            with ProcessPoolExecutor(args.jobs) as pool:
+                futures = [pool.submit(evaluate, n, [0, args.minutes], universal(n), args.seconds)
+                           for n in args.datasets]
+                results = [f.result() for f in futures]
         header = (f"# The universal models adapted for {args.minutes:g} minutes\n\n{where} The "
                   f"goal (issue #18): at most half the bits of the better classic codec at every "
                   f"PSNR from 30 to 50 dB.")
