@@ -89,7 +89,8 @@ def sample_patches(source, variable: str, patch_shape: tuple[int, ...], count: i
         for flat in _distinct(rng, total, n):
             where = np.unravel_index(int(flat), grid)
             index = (first[where[0]], *where[1:len(lead)]) if lead else ()
-            corner = tuple(int(axis[i]) for axis, i in zip(starts, where[len(lead):]))
+            # The grid has one leading entry even without leading axes (the single index).
+            corner = tuple(int(axis[i]) for axis, i in zip(starts, where[max(len(lead), 1):]))
             by_index.setdefault(tuple(int(i) for i in index), []).append(corner)
         # One read per index of the leading axes (a field, a volume): the box around its windows.
         windows = []

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import xarray as xr
 
 from inrcodec import Model
@@ -94,3 +95,13 @@ def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_
     again = subprocess.run(run.args, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert "adapted in" not in again.stdout and "0 chunks encoded" in again.stdout
+
+
+def test_windows_of_a_variable_without_leading_axes_are_distinct_and_cover_it():
+    # A volume and a 3-D model: every axis is tiled by windows, none is an index.
+    volume = np.random.default_rng(0).random((20, 70, 50)).astype(np.float32)
+    windows = sample_patches(xr.Dataset({"v": (("x", "y", "z"), volume)}), "v", (20, 32, 32), 100)
+    starts = [(0,), (0, 16, 32, 38), (0, 16, 18)]  # half-window steps, and the last start
+    assert windows.available == len(windows.train) == 12 and windows.validation is None
+    expected = {volume[:, y:y + 32, z:z + 32].tobytes() for y in starts[1] for z in starts[2]}
+    assert {w.tobytes() for w in windows.train} == expected
