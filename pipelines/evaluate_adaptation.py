@@ -232,9 +232,14 @@ def main() -> None:
             results.sort(key=lambda r: list(SPLITS).index(r["name"]))
         else:
             with ProcessPoolExecutor(args.jobs) as pool:
-                futures = [pool.submit(evaluate, n, [0, args.minutes], universal(n), args.seconds)
-                           for n in args.datasets]
-                results = [f.result() for f in futures]
+                futures = {n: pool.submit(evaluate, n, [0, args.minutes], universal(n), args.seconds)
+                           for n in args.datasets}
+                results = []
+                for n, future in futures.items():  # one dataset failing loses only itself
+                    try:
+                        results.append(future.result())
+                    except Exception as e:
+                        print(f"{n} failed: {type(e).__name__}: {e}", flush=True)
         header = (f"# The universal models adapted for {args.minutes:g} minutes\n\n{where} The "
                   f"goal (issue #18): at most half the bits of the better classic codec at every "
                   f"PSNR from 30 to 50 dB.")
