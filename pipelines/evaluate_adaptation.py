@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from evaluate_universal import SWEEP, TARGETS, UNIVERSAL, inrcodec_contenders, rate
-from pipelines_common import machine, table
+from pipelines_common import machine, publish_results, table
 
 # dataset: (axis, adaptation part, test part): a tenth of the dataset to adapt on, and test data
 # neither the universal model nor the adaptation saw. Where the universal model trained on a
@@ -244,11 +244,7 @@ def main() -> None:
                   f"goal (issue #18): at most half the bits of the better classic codec at every "
                   f"PSNR from 30 to 50 dB.")
         lines = table_report(results, header)
-    print("\n".join(lines))
-    if args.markdown:
-        Path(args.markdown).write_text("\n".join(lines) + "\n")
-        Path(args.markdown).with_suffix(".json").write_text(json.dumps(results, indent=1,
-                                                                      default=float))
+    publish_results(lines, results, args.markdown)
 
 
 if __name__ == "__main__":

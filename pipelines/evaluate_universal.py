@@ -16,7 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from pipelines_common import machine, table
+from pipelines_common import machine, publish_results, table
 
 TARGETS = (30.0, 40.0, 50.0)
 SWEEP = np.arange(30.0, 50.01, 1.0)  # where "never more bits than the better peer" is checked
@@ -169,11 +169,7 @@ def main() -> None:
               f"it. 'universal' is `universal-2d` or `universal-3d`, 'bundled' the per-archive "
               f"model the benchmark uses (`default-2d`, `default-3d`).")
     lines = report(results, header)
-    print("\n".join(lines))
-    if args.markdown:
-        Path(args.markdown).write_text("\n".join(lines) + "\n")
-        Path(args.markdown).with_suffix(".json").write_text(json.dumps(results, indent=1,
-                                                                      default=float))
+    publish_results(lines, results, args.markdown)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ from inrcodec.recipe import BUNDLED, add_recipe_arguments, recipe_from
 from inrcodec.train import normalised
 
 __all__ = ["PILOT_FIT", "PILOT_SCORE", "machine", "pilot", "pilot_arguments", "psnr_at_rate",
-           "publish", "side_by_side", "table", "train_and_save", "training_arguments", "unquantized_psnr"]
+           "publish", "publish_results", "side_by_side", "table", "train_and_save",
+           "training_arguments", "unquantized_psnr"]
 
 # Pilots choose settings without the test fields: trained on A1B fields 0-143, scored on the
 # later years 144-191, as the test fields 192-239 are later than all training fields.
@@ -109,6 +110,15 @@ def table(columns: list[str], rows: list[list]) -> list[str]:
     """The lines of a markdown table."""
     return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
             *["| " + " | ".join(map(str, cells)) + " |" for cells in rows]]
+
+
+def publish_results(lines: list[str], results: list[dict], markdown: str | None) -> None:
+    """``publish`` the report, and its results beside it as JSON (what ``--merge`` reads)."""
+    publish(lines, markdown)
+    if markdown:
+        import json
+
+        Path(markdown).with_suffix(".json").write_text(json.dumps(results, indent=1, default=float))
 
 
 def publish(lines: list[str], markdown: str | None) -> None:
