@@ -106,3 +106,41 @@ def test_exact_zeros_of_an_integer_volume_stay_zero():
     codec = INRCodec("default-3d", max_error=2)
     decoded = codec.decode(codec.encode(volume))
     assert np.all(decoded[volume == 0] == 0) and np.abs(decoded.astype(int) - volume).max() <= 2
+
+
+def test_the_network_is_not_fitted_where_a_sample_of_patches_says_it_cannot_help():
+    from inrcodec.coding.quantize import LatentQuantizer
+    from inrcodec.modes.base import Chunk
+    from inrcodec.modes.bounded import within
+    from inrcodec.modes.network import fit, hopeless_rms
+
+    field = power_law_field((1, 222, 294), slope=2.0, seed=2) * 3 + 280  # 36 patches, all unseen
+    codec = INRCodec()
+    model, finite = codec.model, np.isfinite(field)
+    chunk = Chunk(field, finite, dict(mask=None, dtype=field.dtype, shape=field.shape,
+                                      fortran_order=False))
+    quantizer = model.quantizer(*LatentQuantizer.resolution(6.5))
+    bound = 0.01 * float(np.ptp(field))
+    assert fit(chunk, model, 3, quantizer, give_up_above=hopeless_rms(bound)) is None
+    # What the codec stores is what spatial prediction alone stores, and it keeps the floor.
+    data = codec.encode(field)
+    assert kind(codec, data) == Kind.SPATIAL and psnr(field, codec.decode(data)) >= 40
+    bounded = INRCodec(max_error=bound)
+    expected = within(chunk, model, 3, bound, 6.5, network=False)[0].to_bytes(model.hash)
+    assert bounded.encode(field) == expected
+
+
+def test_where_the_sample_says_the_network_helps_every_patch_is_fitted_as_without_it(a1b):
+    from inrcodec.coding.quantize import LatentQuantizer
+    from inrcodec.modes.base import Chunk
+    from inrcodec.modes.network import fit, hopeless_rms
+
+    fields = a1b[192:204]  # 12 held-out fields: 12 patches, a sample of 4 and the other 8
+    model = INRCodec().model
+    chunk = Chunk(fields, np.isfinite(fields), dict(mask=None, dtype=fields.dtype,
+                                                    shape=fields.shape, fortran_order=False))
+    quantizer = model.quantizer(*LatentQuantizer.resolution(6.5))
+    gated = fit(chunk, model, 3, quantizer, give_up_above=hopeless_rms(0.42))
+    np.testing.assert_allclose(gated, fit(chunk, model, 3, quantizer), atol=1e-5)
+    codec = INRCodec()
+    assert kind(codec, codec.encode(fields)) == Kind.LATENTS

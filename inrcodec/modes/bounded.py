@@ -14,7 +14,7 @@ from ..coding.container import Container, Kind
 from ..coding.quantize import LatentQuantizer
 from . import spatial
 from .base import Chunk, Mode, cast, errors, positive
-from .network import fit, latent_fields, latents_of, predict
+from .network import fit, hopeless_rms, latent_fields, latents_of, predict
 
 
 class Bounded(Mode):
@@ -73,22 +73,24 @@ class Bounded(Mode):
 
 
 def within(chunk: Chunk, model, inner_steps: int, bound: float, latent_bits: float,
-           fitted: np.ndarray | None = None) -> tuple[Container, np.ndarray]:
+           fitted: np.ndarray | None = None, network: bool = True) -> tuple[Container, np.ndarray]:
     """The shortest way to store the chunk with every finite value within ``bound``, and its
     decoded values: spatial prediction alone, or the network's prediction with its residual
     coded value by value or by spatial prediction. Where the network predicts poorly its
-    residual holds all of the field's structure, and the spatial predictor alone wins."""
+    residual holds all of the field's structure, and the spatial predictor alone wins: a
+    sample of patches says so first (``network.fit``'s gate), or ``network=False`` already
+    knows, and the rest of the network's work is skipped."""
     array, finite, header = chunk.array, chunk.finite, chunk.header
     section, decoded = spatial.encode_spatial(array, finite, bound)
     candidates = [(Container(kind=Kind.SPATIAL, max_error=bound, residuals=section, **header),
                    decoded)]
     half = residual.half_step(bound, array.dtype, chunk.norm)
-    if half > 0:
-        quantizer = model.quantizer(*LatentQuantizer.resolution(latent_bits))
+    quantizer = model.quantizer(*LatentQuantizer.resolution(latent_bits))
+    if half > 0 and network and fitted is None:
+        fitted = fit(chunk, model, inner_steps, quantizer, give_up_above=hopeless_rms(bound))
+    if half > 0 and network and fitted is not None:
         # Residuals pay for every error of the prediction (measured: 1-3% more bytes at bounds
         # of 0.05-0.5 K on A1B with rate-distortion symbols), so they keep nearest rounding.
-        if fitted is None:
-            fitted = fit(chunk, model, inner_steps, quantizer)
         symbols = quantizer.quantize(fitted)
         prediction = predict(model, quantizer.dequantize(symbols), array.shape, chunk.norm,
                              exact=True)

@@ -11,7 +11,7 @@ from ..coding.quantize import LatentQuantizer
 from ..measure import psnr_db
 from .base import Chunk, Mode, errors, positive
 from .bounded import within
-from .network import decode, fit, latent_fields
+from .network import decode, fit, hopeless_rms, latent_fields
 
 
 class Latents(Mode):
@@ -57,17 +57,21 @@ class Latents(Mode):
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
-        fitted = fit(chunk, model, inner_steps, quantizer)
-        symbols = rate_distortion_symbols(fitted, quantizer)
-        container = Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
-        if self.min_psnr is None or _psnr(chunk, decode(container, model, chunk.finite)) >= self.min_psnr:
-            return container
-        # A uniform quantizer's error has an rms of bound / sqrt(3): start there, and tighten
-        # until the decoded chunk gets there (most chunks do at once).
-        values = chunk.values.astype(np.float64)
-        bound = math.sqrt(3) * float(values.max() - values.min()) * 10 ** (-self.min_psnr / 20)
+        # A uniform quantizer's error has an rms of bound / sqrt(3): the bound that gives the
+        # floor starts there (and tightens until the decoded chunk gets there, most at once).
+        values = chunk.values
+        bound = (None if self.min_psnr is None else  # Python floats: a huge range is inf, quietly
+                 math.sqrt(3) * (float(values.max()) - float(values.min())) * 10 ** (-self.min_psnr / 20))
+        fitted = fit(chunk, model, inner_steps, quantizer,
+                     give_up_above=None if bound is None else hopeless_rms(bound))
+        if fitted is not None:
+            symbols = rate_distortion_symbols(fitted, quantizer)
+            container = Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
+            if bound is None or _psnr(chunk, decode(container, model, chunk.finite)) >= self.min_psnr:
+                return container
         while True:
-            container, decoded = within(chunk, model, inner_steps, bound, self.latent_bits, fitted)
+            container, decoded = within(chunk, model, inner_steps, bound, self.latent_bits, fitted,
+                                        network=fitted is not None)
             if _psnr(chunk, decoded) >= self.min_psnr:  # exact values, at worst, get there
                 return container
             bound /= 2
