@@ -126,7 +126,7 @@ def test_the_network_is_not_fitted_where_a_sample_of_patches_says_it_cannot_help
     data = codec.encode(field)
     assert kind(codec, data) == Kind.SPATIAL and psnr(field, codec.decode(data)) >= 40
     bounded = INRCodec(max_error=bound)
-    expected = within(chunk, model, 3, bound, 6.5, network=False)[0].to_bytes(model.hash)
+    expected = within(chunk, model, bound, None)[0].to_bytes(model.hash)
     assert bounded.encode(field) == expected
 
 
@@ -144,3 +144,25 @@ def test_where_the_sample_says_the_network_helps_every_patch_is_fitted_as_withou
     np.testing.assert_allclose(gated, fit(chunk, model, 3, quantizer), atol=1e-5)
     codec = INRCodec()
     assert kind(codec, codec.encode(fields)) == Kind.LATENTS
+
+
+def test_the_psnr_floor_is_kept_without_spending_much_past_it():
+    from inrcodec.modes.base import Chunk
+    from inrcodec.modes.bounded import within
+
+    field = power_law_field((1, 96, 128), slope=4.0, seed=3) * 3 + 280  # smooth, unseen
+    codec = INRCodec(min_psnr=40)
+    data = codec.encode(field)
+    assert kind(codec, data) != Kind.LATENTS and 40 <= psnr(field, codec.decode(data)) < 40.6
+    # The first bound a uniform quantizer's rms suggests keeps the floor by far more, in more bytes.
+    chunk = Chunk(field, np.isfinite(field), dict(mask=None, dtype=field.dtype,
+                                                  shape=field.shape, fortran_order=False))
+    first = np.sqrt(3) * float(np.ptp(field.astype(np.float64))) * 10 ** (-40 / 20)
+    container, decoded = within(chunk, codec.model, first, None)
+    assert psnr(field, decoded) > 41 and len(container.to_bytes(codec.model.hash)) > len(data)
+
+
+def test_a_floor_that_only_lossless_storage_keeps_is_kept():
+    volume = np.random.default_rng(0).integers(0, 4, size=(1, 40, 50)).astype(np.uint8)
+    codec = INRCodec(min_psnr=50)  # rounding to integers within 0.5: exact, an infinite PSNR
+    assert np.array_equal(codec.decode(codec.encode(volume)), volume)

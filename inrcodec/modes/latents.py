@@ -10,14 +10,19 @@ from ..coding.entropy import rate_distortion_symbols
 from ..coding.quantize import LatentQuantizer
 from ..measure import psnr_db
 from .base import Chunk, Mode, errors, positive
-from .bounded import within
+from .bounded import Prediction, within
 from .network import decode, fit, hopeless_rms, latent_fields
+
+
+LOOSENING_TRIALS = 3  # bounds tried past the first that keeps the floor
+LOOSE_ENOUGH_DB = 0.25  # a floor kept by less than this is not worth another trial
+MOST_LOOSENING_DB = 20.0  # a lossless chunk has an infinite PSNR: one decade at a time
 
 
 class Latents(Mode):
     """The network's reconstruction at ``latent_bits`` (1-12, in steps of 1/16), wherever it
     reaches ``min_psnr`` dB over the chunk's own range; elsewhere the chunk is stored within the
-    absolute bound that gives that PSNR (modes/bounded.py). ``min_psnr=None``: the network's
+    loosest absolute bound a short search finds that still gives that PSNR (modes/bounded.py). ``min_psnr=None``: the network's
     reconstruction, however poor."""
 
     def __init__(self, latent_bits: float = 6.5, min_psnr: float | None = None):
@@ -57,9 +62,9 @@ class Latents(Mode):
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
-        # A uniform quantizer's error has an rms of bound / sqrt(3): the bound that gives the
-        # floor starts there (and tightens until the decoded chunk gets there, most at once).
         values = chunk.values
+        # A uniform quantizer's error has an rms of bound / sqrt(3): where the network misses
+        # the floor, the search for a bound that keeps it starts there.
         bound = (None if self.min_psnr is None else  # Python floats: a huge range is inf, quietly
                  math.sqrt(3) * (float(values.max()) - float(values.min())) * 10 ** (-self.min_psnr / 20))
         fitted = fit(chunk, model, inner_steps, quantizer,
@@ -69,12 +74,37 @@ class Latents(Mode):
             container = Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
             if bound is None or _psnr(chunk, decode(container, model, chunk.finite)) >= self.min_psnr:
                 return container
+        prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
+        return self._loosest(chunk, model, bound, prediction)
+
+    def _loosest(self, chunk: Chunk, model, bound: float, prediction) -> Container:
+        """The smallest container, over a few bounds, whose decoded chunk keeps the floor.
+
+        Most values of a smooth chunk are predicted well within the bound, so its error is far
+        below bound / sqrt(3): on the benchmark's unseen datasets that first bound gave 1-5 dB
+        more than the floor asked. The bound is tightened until the floor holds (exact values,
+        at worst, get there), then loosened by what is left over, the PSNR falling about 1 dB
+        per dB of bound, halving the step after a miss."""
         while True:
-            container, decoded = within(chunk, model, inner_steps, bound, self.latent_bits, fitted,
-                                        network=fitted is not None)
-            if _psnr(chunk, decoded) >= self.min_psnr:  # exact values, at worst, get there
-                return container
+            container, decoded = within(chunk, model, bound, prediction)
+            excess = _psnr(chunk, decoded) - self.min_psnr
+            if excess >= 0:
+                break
             bound /= 2
+        best, step = container, min(excess, MOST_LOOSENING_DB) / 20  # in decades of the bound
+        for _ in range(LOOSENING_TRIALS):
+            if step < LOOSE_ENOUGH_DB / 20:
+                break
+            trial, decoded = within(chunk, model, bound * 10 ** step, prediction)
+            excess = _psnr(chunk, decoded) - self.min_psnr
+            if excess >= 0:
+                bound *= 10 ** step
+                if len(trial.to_bytes(model.hash)) < len(best.to_bytes(model.hash)):
+                    best = trial
+                step = min(excess, MOST_LOOSENING_DB) / 20
+            else:
+                step /= 2
+        return best
 
 
 def _psnr(chunk: Chunk, decoded: np.ndarray) -> float:
