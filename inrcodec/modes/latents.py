@@ -23,8 +23,7 @@ class Latents(Mode):
     """The network's reconstruction at ``latent_bits`` (1-12, in steps of 1/16), wherever it
     reaches ``min_psnr`` dB over the chunk's own range; elsewhere the chunk is stored within the
     loosest absolute bound a short search finds that still gives that PSNR (modes/bounded.py).
-    ``min_psnr=None``: the network's
-    reconstruction, however poor."""
+    ``min_psnr=None``: the network's reconstruction, however poor."""
 
     def __init__(self, latent_bits: float = 6.5, min_psnr: float | None = None):
         LatentQuantizer.resolution(latent_bits)  # validates it
