@@ -33,7 +33,7 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
     the network misses by more than that there, returns None without fitting the rest: the
     caller stores the chunk without the network, in a fraction of the time."""
     target, weight = chunk.patches(model.patch_shape)
-    sample = _sample(weight) if give_up_above is not None else None
+    sample = _sample(weight) if give_up_above is not None and give_up_above < math.inf else None
     if sample is None:
         return fit_patches(target, weight, model, inner_steps, quantizer)
     first = fit_patches(target[sample], weight[sample], model, inner_steps, quantizer)

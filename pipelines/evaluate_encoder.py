@@ -1,0 +1,141 @@
+"""What the encoder's two shortcuts change, in one run: the network's gate (a sample of patches
+decides whether the network is worth fitting, `modes/network.py`) and the floor's search (the
+loosest bound that keeps a PSNR floor, `modes/latents.py`).
+
+Every benchmark dataset's test chunks (an even sample of ``--chunks``), with the bundled and the
+universal model, in five modes (floors at 30, 40 and 50 dB, error bounds at 1% and 0.1% of the
+range), are encoded three ways in the same process: as the encoder was without either shortcut,
+with the gate alone, and as it is now. The report gives bits per value, the worst chunk's PSNR
+or error, and encode seconds (one thread, the best of ``--repeats``), so the gate's promise
+(the same bits, less time) and the search's (fewer bits, the floor kept) can be read off.
+The earlier encoder is the current one with the shortcuts' constants turned off:
+``GATE_DB = inf`` (no sample ever gives up) and ``LOOSENING_TRIALS = 0`` (the first bound that
+keeps the floor is stored).
+
+    python pipelines/evaluate_encoder.py [--chunks 6] [--markdown docs/encoder.md]
+"""
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from pipelines_common import machine, publish, table
+
+from inrcodec import INRCodec
+from inrcodec.bench.datasets import DATASETS
+from inrcodec.model import resolve
+from inrcodec.modes import latents, network
+
+VARIANTS = {"before": (math.inf, 0), "gate": (network.GATE_DB, 0),
+            "gate + search": (network.GATE_DB, latents.LOOSENING_TRIALS)}
+
+
+def settings(value_range: float) -> dict[str, dict]:
+    bounds = {f"+-{p:g}% range": dict(max_error=float(f"{p / 100 * value_range:.2g}"))
+              for p in (1, 0.1)}
+    return {**{f">={f} dB": dict(min_psnr=float(f)) for f in (30, 40, 50)}, **bounds}
+
+
+def measure(codec: INRCodec, chunks: list[np.ndarray], repeats: int) -> dict:
+    codec.encode(chunks[0])  # the model's caches, once
+    best, encoded = math.inf, None
+    for _ in range(repeats):
+        began = time.perf_counter()
+        encoded = [codec.encode(c) for c in chunks]
+        best = min(best, time.perf_counter() - began)
+    psnrs, errors = [], []
+    for c, data in zip(chunks, encoded):
+        finite = np.isfinite(c) if c.dtype.kind == "f" else np.ones(c.shape, bool)
+        x = c[finite].astype(np.float64)
+        e = codec.decode(data)[finite].astype(np.float64) - x
+        rmse = math.sqrt(float(np.mean(e ** 2)))
+        psnrs.append(math.inf if rmse == 0 else 20 * math.log10(float(np.ptp(x)) / rmse))
+        errors.append(float(np.abs(e).max()))
+    return {"bits": 8 * sum(map(len, encoded)) / sum(c.size for c in chunks),
+            "worst_psnr": min(psnrs), "max_error": max(errors), "encode_s": best,
+            "bytes": [len(d) for d in encoded]}
+
+
+def evaluate(name: str, which: str, n_chunks: int, repeats: int) -> list[dict]:
+    ds = DATASETS[name]
+    model = ds.model if which == "bundled" else f"universal-{resolve(ds.model).ndim}d"
+    chunks = ds.test_chunks(ds.load(), limit=n_chunks)
+    finite = np.concatenate([c[np.isfinite(c)].ravel() for c in chunks]).astype(np.float64)
+    rows = []
+    for label, kwargs in settings(float(np.ptp(finite))).items():
+        row = {"dataset": name, "model": model, "mode": label, "chunks": len(chunks)}
+        for variant, (gate_db, trials) in VARIANTS.items():
+            network.GATE_DB, latents.LOOSENING_TRIALS = gate_db, trials
+            row[variant] = measure(INRCodec(model=model, **kwargs), chunks, repeats)
+        network.GATE_DB, latents.LOOSENING_TRIALS = VARIANTS["gate + search"]
+        print(json.dumps({k: row[k] if k in ("dataset", "model", "mode") else row[k]
+                          for k in row if k != "chunks"}, default=str)[:400], flush=True)
+        rows.append(row)
+    return rows
+
+
+def report(rows: list[dict], header: str) -> list[str]:
+    cells, same, time_ratios, bit_ratios = [], 0, {v: [] for v in VARIANTS}, []
+    for r in rows:
+        b, g, s = (r[v] for v in VARIANTS)
+        same += b["bytes"] == g["bytes"]
+        for v in VARIANTS:
+            time_ratios[v].append(r[v]["encode_s"] / b["encode_s"])
+        if r["mode"].startswith(">="):
+            bit_ratios.append(s["bits"] / b["bits"])
+        quality = (lambda m: f"{m['worst_psnr']:.2f} dB") if r["mode"].startswith(">=") else (
+            lambda m: f"{m['max_error']:.3g}")
+        cells.append([r["dataset"], r["model"], r["mode"], f"{b['bits']:.4g}", f"{g['bits']:.4g}",
+                      f"{s['bits']:.4g} ({s['bits'] / b['bits'] - 1:+.0%})", quality(b), quality(s),
+                      f"{b['encode_s']:.2f}", f"{g['encode_s'] / b['encode_s']:.2f}",
+                      f"{s['encode_s'] / b['encode_s']:.2f}"])
+    total = {v: sum(r[v]["encode_s"] for r in rows) for v in VARIANTS}
+    floors = [r for r in rows if r["mode"].startswith(">=")]
+    kept = all(r["gate + search"]["worst_psnr"] >= float(r["mode"][2:].split()[0]) for r in floors)
+    lines = [header, "",
+             f"- The gate stored the same bytes as fitting every patch in {same} of {len(rows)} "
+             f"(dataset, model, mode) cases; all chunks' encode time, summed: "
+             f"{total['before']:.1f} s before, {total['gate']:.1f} s with the gate "
+             f"({total['gate'] / total['before']:.2f}x), {total['gate + search']:.1f} s with both "
+             f"({total['gate + search'] / total['before']:.2f}x).",
+             f"- The floor's search: {min(bit_ratios):.2f}x-{max(bit_ratios):.2f}x the bits of the "
+             f"first bound that keeps the floor (median {np.median(bit_ratios):.2f}x) over "
+             f"{len(floors)} floor cases; every chunk {'kept' if kept else 'DID NOT keep'} its floor.",
+             ""]
+    lines += table(["dataset", "model", "mode", "bits before", "gate", "gate + search",
+                    "worst before", "worst now", "encode s before", "x gate", "x both"], cells)
+    return lines
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    p.add_argument("--chunks", type=int, default=6, help="test chunks per dataset, evenly sampled")
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--markdown")
+    args = p.parse_args()
+    torch.set_num_threads(1)
+    began = time.perf_counter()
+    rows = [r for name in args.datasets for which in ("bundled", "universal")
+            for r in evaluate(name, which, args.chunks, args.repeats)]
+    header = (f"# The encoder's gate and floor search\n\nGenerated by `python "
+              f"pipelines/evaluate_encoder.py --chunks {args.chunks} --repeats {args.repeats}` on "
+              f"{machine()}, in {(time.perf_counter() - began) / 60:.1f} minutes. Up to "
+              f"{args.chunks} test chunks of each benchmark dataset; 'before': the encoder without "
+              "either; 'gate': the network fitted only where a sample of patches says it can "
+              "help; 'gate + search': also the loosest bound that keeps a floor. Bits per value "
+              "of every stored byte; worst: the worst chunk's PSNR (floors) or the largest error "
+              "(bounds); encode s: every chunk, one thread, and its ratio to 'before'.")
+    lines = report(rows, header)
+    publish(lines, args.markdown)
+    if args.markdown:
+        Path(args.markdown).with_suffix(".json").write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
