@@ -62,11 +62,12 @@ class Latents(Mode):
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
-        values = chunk.values
         # A uniform quantizer's error has an rms of bound / sqrt(3): where the network misses
         # the floor, the search for a bound that keeps it starts there.
-        bound = (None if self.min_psnr is None else  # Python floats: a huge range is inf, quietly
-                 math.sqrt(3) * (float(values.max()) - float(values.min())) * 10 ** (-self.min_psnr / 20))
+        bound = None
+        if self.min_psnr is not None:  # Python floats: a huge range is inf, quietly
+            value_range = float(chunk.values.max()) - float(chunk.values.min())
+            bound = math.sqrt(3) * value_range * 10 ** (-self.min_psnr / 20)
         fitted = fit(chunk, model, inner_steps, quantizer,
                      give_up_above=None if bound is None else hopeless_rms(bound))
         if fitted is not None:
@@ -77,7 +78,8 @@ class Latents(Mode):
         prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
         return self._loosest(chunk, model, bound, prediction)
 
-    def _loosest(self, chunk: Chunk, model, bound: float, prediction) -> Container:
+    def _loosest(self, chunk: Chunk, model, bound: float,
+                 prediction: Prediction | None) -> Container:
         """The smallest container, over a few bounds, whose decoded chunk keeps the floor.
 
         Most values of a smooth chunk are predicted well within the bound, so its error is far
