@@ -16,17 +16,17 @@ keeps the floor is stored).
 """
 
 import argparse
-import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from pipelines_common import machine, publish, table
+from evaluate_universal import UNIVERSAL
+from pipelines_common import machine, publish_results, table
 
 from inrcodec import INRCodec
 from inrcodec.bench.datasets import DATASETS
+from inrcodec.measure import distortion
 from inrcodec.model import resolve
 from inrcodec.modes import latents, network
 
@@ -47,22 +47,16 @@ def measure(codec: INRCodec, chunks: list[np.ndarray], repeats: int) -> dict:
         began = time.perf_counter()
         encoded = [codec.encode(c) for c in chunks]
         best = min(best, time.perf_counter() - began)
-    psnrs, errors = [], []
-    for c, data in zip(chunks, encoded):
-        finite = np.isfinite(c) if c.dtype.kind == "f" else np.ones(c.shape, bool)
-        x = c[finite].astype(np.float64)
-        e = codec.decode(data)[finite].astype(np.float64) - x
-        rmse = math.sqrt(float(np.mean(e ** 2)))
-        psnrs.append(math.inf if rmse == 0 else 20 * math.log10(float(np.ptp(x)) / rmse))
-        errors.append(float(np.abs(e).max()))
+    quality = [distortion(c, codec.decode(data)) for c, data in zip(chunks, encoded)]
     return {"bits": 8 * sum(map(len, encoded)) / sum(c.size for c in chunks),
-            "worst_psnr": min(psnrs), "max_error": max(errors), "encode_s": best,
+            "worst_psnr": min(q["psnr_db"] for q in quality),
+            "max_error": max(q["max_abs_error"] for q in quality), "encode_s": best,
             "bytes": [len(d) for d in encoded]}
 
 
 def evaluate(name: str, which: str, n_chunks: int, repeats: int) -> list[dict]:
     ds = DATASETS[name]
-    model = ds.model if which == "bundled" else f"universal-{resolve(ds.model).ndim}d"
+    model = ds.model if which == "bundled" else UNIVERSAL[resolve(ds.model).ndim]
     chunks = ds.test_chunks(ds.load(), limit=n_chunks)
     finite = np.concatenate([c[np.isfinite(c)].ravel() for c in chunks]).astype(np.float64)
     rows = []
@@ -72,8 +66,8 @@ def evaluate(name: str, which: str, n_chunks: int, repeats: int) -> list[dict]:
             network.GATE_DB, latents.LOOSENING_TRIALS = gate_db, trials
             row[variant] = measure(INRCodec(model=model, **kwargs), chunks, repeats)
         network.GATE_DB, latents.LOOSENING_TRIALS = VARIANTS["gate + search"]
-        print(json.dumps({k: row[k] if k in ("dataset", "model", "mode") else row[k]
-                          for k in row if k != "chunks"}, default=str)[:400], flush=True)
+        print(name, model, label, *(f"{v} {row[v]['bits']:.4g} bits {row[v]['encode_s']:.2f} s"
+                                     for v in VARIANTS), flush=True)
         rows.append(row)
     return rows
 
@@ -132,9 +126,7 @@ def main() -> None:
               "of every stored byte; worst: the worst chunk's PSNR (floors) or the largest error "
               "(bounds); encode s: every chunk, one thread, and its ratio to 'before'.")
     lines = report(rows, header)
-    publish(lines, args.markdown)
-    if args.markdown:
-        Path(args.markdown).with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    publish_results(lines, rows, args.markdown)
 
 
 if __name__ == "__main__":

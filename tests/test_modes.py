@@ -25,6 +25,14 @@ def power_law_field(shape, slope=3.0, seed=0) -> np.ndarray:
     return (field / field.std()).astype(np.float32)
 
 
+def as_chunk(array: np.ndarray):
+    """A NaN-free array as a mode sees it."""
+    from inrcodec.modes.base import Chunk
+
+    return Chunk(array, np.isfinite(array), dict(mask=None, dtype=array.dtype, shape=array.shape,
+                                                 fortran_order=False))
+
+
 def kind(codec, data) -> Kind:
     return Container.from_bytes(data, codec.model.hash).kind
 
@@ -110,15 +118,13 @@ def test_exact_zeros_of_an_integer_volume_stay_zero():
 
 def test_the_network_is_not_fitted_where_a_sample_of_patches_says_it_cannot_help():
     from inrcodec.coding.quantize import LatentQuantizer
-    from inrcodec.modes.base import Chunk
     from inrcodec.modes.bounded import within
     from inrcodec.modes.network import fit, hopeless_rms
 
     field = power_law_field((1, 222, 294), slope=2.0, seed=2) * 3 + 280  # 36 patches, all unseen
     codec = INRCodec()
-    model, finite = codec.model, np.isfinite(field)
-    chunk = Chunk(field, finite, dict(mask=None, dtype=field.dtype, shape=field.shape,
-                                      fortran_order=False))
+    model = codec.model
+    chunk = as_chunk(field)
     quantizer = model.quantizer(*LatentQuantizer.resolution(6.5))
     bound = 0.01 * float(np.ptp(field))
     assert fit(chunk, model, 3, quantizer, give_up_above=hopeless_rms(bound)) is None
@@ -132,13 +138,11 @@ def test_the_network_is_not_fitted_where_a_sample_of_patches_says_it_cannot_help
 
 def test_where_the_sample_says_the_network_helps_every_patch_is_fitted_as_without_it(a1b):
     from inrcodec.coding.quantize import LatentQuantizer
-    from inrcodec.modes.base import Chunk
     from inrcodec.modes.network import fit, hopeless_rms
 
     fields = a1b[192:204]  # 12 held-out fields: 12 patches, a sample of 4 and the other 8
     model = INRCodec().model
-    chunk = Chunk(fields, np.isfinite(fields), dict(mask=None, dtype=fields.dtype,
-                                                    shape=fields.shape, fortran_order=False))
+    chunk = as_chunk(fields)
     quantizer = model.quantizer(*LatentQuantizer.resolution(6.5))
     gated = fit(chunk, model, 3, quantizer, give_up_above=hopeless_rms(0.42))
     np.testing.assert_allclose(gated, fit(chunk, model, 3, quantizer), atol=1e-5)
@@ -147,7 +151,6 @@ def test_where_the_sample_says_the_network_helps_every_patch_is_fitted_as_withou
 
 
 def test_the_psnr_floor_is_kept_without_spending_much_past_it():
-    from inrcodec.modes.base import Chunk
     from inrcodec.modes.bounded import within
 
     field = power_law_field((1, 96, 128), slope=4.0, seed=3) * 3 + 280  # smooth, unseen
@@ -155,8 +158,7 @@ def test_the_psnr_floor_is_kept_without_spending_much_past_it():
     data = codec.encode(field)
     assert kind(codec, data) != Kind.LATENTS and 40 <= psnr(field, codec.decode(data)) < 40.6
     # The first bound a uniform quantizer's rms suggests keeps the floor by far more, in more bytes.
-    chunk = Chunk(field, np.isfinite(field), dict(mask=None, dtype=field.dtype,
-                                                  shape=field.shape, fortran_order=False))
+    chunk = as_chunk(field)
     first = np.sqrt(3) * float(np.ptp(field.astype(np.float64))) * 10 ** (-40 / 20)
     container, decoded = within(chunk, codec.model, first, None)
     assert psnr(field, decoded) > 41 and len(container.to_bytes(codec.model.hash)) > len(data)

@@ -93,7 +93,8 @@ class Latents(Mode):
             if excess >= 0:
                 break
             bound /= 2
-        best, step = container, min(excess, MOST_LOOSENING_DB) / 20  # in decades of the bound
+        best, best_size = container, len(container.to_bytes(model.hash))
+        step = min(excess, MOST_LOOSENING_DB) / 20  # in decades of the bound
         for _ in range(LOOSENING_TRIALS):
             if step < LOOSE_ENOUGH_DB / 20:
                 break
@@ -101,8 +102,8 @@ class Latents(Mode):
             excess = _psnr(chunk, decoded) - self.min_psnr
             if excess >= 0:
                 bound *= 10 ** step
-                if len(trial.to_bytes(model.hash)) < len(best.to_bytes(model.hash)):
-                    best = trial
+                if (size := len(trial.to_bytes(model.hash))) < best_size:
+                    best, best_size = trial, size
                 step = min(excess, MOST_LOOSENING_DB) / 20
             else:
                 step /= 2
