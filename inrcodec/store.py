@@ -12,9 +12,11 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from .coding.container import MARKER, OLDEST_COMPACT, VERSION, Kind, kind_code
+
 METADATA_KEYS = (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")  # formats 2 and 3
 HEADER_BYTES = 6  # enough for the kind of a chunk of any version (bytes 2-3, or 5 for 1-2)
-NETWORK_KINDS = ("LATENTS", "BOUNDED", "BOUNDED_SPATIAL")  # the kinds that use the model
+NETWORK_KINDS = tuple(k.name for k in Kind if k.uses_model)
 
 
 def inrcodec_of(array):
@@ -108,13 +110,11 @@ def disk_usage(path) -> int | None:
 def chunk_kind(header: bytes) -> str | None:
     """The kind of an inrcodec chunk (``"LATENTS"``, ``"SPATIAL"``, ...) from its first bytes,
     without checking it; None for bytes that are no inrcodec chunk (another codec's, a shard)."""
-    from .coding.container import MARKER, OLDEST_COMPACT, VERSION, Kind
-
     header = bytes(header)
     if header[:2] == b"IC" and len(header) >= 6:  # versions 1 and 2: kind in bits 4-5 of byte 5
         code = header[5] >> 4 & 3
     elif len(header) >= 4 and header[0] & 0xF0 == MARKER and OLDEST_COMPACT <= header[0] & 15 <= VERSION:
-        code = header[2] >> 4 & 3 | (header[3] >> 5 & 1) << 2
+        code = kind_code(header[2], header[3])
     else:
         return None
     return Kind(code).name if code <= max(Kind) else None

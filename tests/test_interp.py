@@ -110,7 +110,7 @@ def test_smooth_data_compresses_far_below_an_iid_coder():
 def test_cost_model_matches_real_bytes():
     values = smooth((64, 64), seed=5, scale=0.01)
     run, symbols = sweep.run(values, 1e-3, None, (True, 1, False))
-    estimate = tables.plan(run, symbols)[3]
+    estimate = tables.plan([s.level for s in run.steps], symbols)[3]
     assert abs(8 * len(stream.write(run, symbols)) - estimate) < 0.03 * estimate + 64
 
 
@@ -132,7 +132,7 @@ def test_batched_trials_are_the_single_sweeps(reverse):
         for (q, bucket), (q2, bucket2) in zip(symbols, taken):
             assert np.array_equal(q, q2) and np.array_equal(bucket, bucket2)
         assert stream.write(alone, symbols) == stream.write(together, taken)
-        planned = tables.plan(alone, symbols, shapes=(0,))[3]
+        planned = tables.plan([s.level for s in alone.steps], symbols, shapes=(0,))[3]
         assert abs(estimates[i] - planned) < 0.05 * planned + 64
 
 

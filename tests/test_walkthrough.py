@@ -2,7 +2,7 @@
 on the bundled A1B netCDF and on a real file with NaNs (OSTIA sea surface temperature, land
 masked), every number of the report checked against the store on disk and against the data.
 
-The quick variant (OSTIA, 4 months, interrupted with Ctrl-C and resumed) is in the default
+The quick variant (OSTIA, 8 months, interrupted with Ctrl-C and resumed) is in the default
 suite; the whole walk-through (all of A1B, a year of OSTIA) is marked slow:
 ``pytest -m slow tests/test_walkthrough.py``.
 """
@@ -127,7 +127,7 @@ def report_row(text: str, variable: str) -> list[str]:
 
 
 def test_a_newcomer_compresses_a_file_with_nans_interrupts_and_resumes(tmp_path):
-    walk_through(ostia(tmp_path, 4), OSTIA, tmp_path / "ostia", interrupt=True)
+    walk_through(ostia(tmp_path, 8), OSTIA, tmp_path / "ostia", interrupt=True)
 
 
 @pytest.mark.slow

@@ -1,13 +1,14 @@
 """The bitstream of one chunk: a few header bytes, the coded content, and a checksum.
 
-Layout of format version 4, the one written (little-endian, varints are LEB128, signed ones
+Layout of format version 5, the one written (little-endian, varints are LEB128, signed ones
 zigzag-mapped)::
 
-    u8: 0xC0 | version (4): "a compact inrcodec chunk" and its version in one byte
+    u8: 0xC0 | version (5): "a compact inrcodec chunk" and its version in one byte
     u8: model tag (first byte of the model's sha256)
     u8: dtype code (bits 0-3) | kind, low 2 bits (bits 4-5) | has mask (bit 6)
         | big-endian dtype (bit 7)
-    u8: ndim (bits 0-2) | Fortran order (bit 3) | gated latents (bit 4) | kind, high bit (bit 5)
+    u8: ndim (bits 0-2) | Fortran order (bit 3) | gated latents (bit 4) | kind, bit 2 (bit 5)
+        | kind, bit 3 (bit 6)
     ndim varints: the shape
     kinds with latents: u8 resolution: latent bits (bits 0-3) | sixteenths of a bit
         (bits 4-7, see quantize.py); svarint scale code, svarint offset code (normalise.py)
@@ -16,8 +17,10 @@ zigzag-mapped)::
     kind EMPTY:    nothing (every value is NaN)
     if has mask: varint length, then the zlib-coded NaN mask
     kind LATENTS:  the range-coded latents, to the end
-    kinds with latents and a bound: varint length, the range-coded latents, then the
-        residuals (the mode's own section, see modes/) to the end
+    kind WAVELET:  the wavelet section (coding/wavelet.py), to the end
+    kinds with latents and a bound, and LATENTS_WAVELET: varint length, the range-coded
+        latents, then the residuals (the mode's own section, see modes/; LATENTS_WAVELET's is a
+        wavelet section) to the end
     kinds with a bound only: the mode's section, to the end
     kind RAW: the values, exactly as given, to the end
     crc32 u32 of everything before it, preceded (for kinds with latents) by the model's sha256
@@ -26,7 +29,9 @@ The range-coded latents are the coder's 32-bit words, big-endian, cut to the byt
 gated ones say which latent dimensions each patch kept (``entropy.encode_gated``).
 
 Version 3 is version 4 with kinds 0-3 only (bit 5 of the layout byte always 0); version 4
-added RAW, SPATIAL, BOUNDED_SPATIAL and RELATIVE, so a reader of version 3 refuses them.
+added RAW, SPATIAL, BOUNDED_SPATIAL and RELATIVE, so a reader of version 3 refuses them;
+version 5 added WAVELET and LATENTS_WAVELET (bit 6), which a reader of version 4 refuses as
+an unknown flag.
 Versions 1 and 2 (read by legacy.py, never written any more) began with the magic bytes "IC"
 and a version byte, kept the latent bits in the dtype byte, padded plain latents to whole
 32-bit little-endian words, and (version 2, size-budget chunks only) added the resolution
@@ -48,7 +53,7 @@ from .bytes import ContainerError, Reader, svarint, varint
 from .normalise import Normalisation
 from .quantize import HEADROOM, MAX_BITS, MIN_BITS
 
-VERSION = 4  # the version written, and the newest read
+VERSION = 5  # the version written, and the newest read
 OLDEST_COMPACT = 3  # the first version with this layout
 MARKER = 0xC0  # high nibble of a compact (version 3+) chunk's first byte
 MAX_NDIM = 7
@@ -70,10 +75,17 @@ class Kind(enum.IntEnum):
     SPATIAL = 5  # an absolute bound from spatial prediction alone (no network)
     BOUNDED_SPATIAL = 6  # latents plus spatially predicted residuals, within an absolute bound
     RELATIVE = 7  # a pointwise relative bound, |x - y| <= bound * |x|
+    WAVELET = 8  # a PSNR floor by transform coding alone (no network)
+    LATENTS_WAVELET = 9  # latents plus their residual by transform coding, for a PSNR floor
 
     @property
     def uses_model(self) -> bool:
-        return self in (Kind.LATENTS, Kind.BOUNDED, Kind.BOUNDED_SPATIAL)
+        return self in (Kind.LATENTS, Kind.BOUNDED, Kind.BOUNDED_SPATIAL, Kind.LATENTS_WAVELET)
+
+    @property
+    def has_residuals(self) -> bool:
+        """Whether a mode's own section follows (after the latents, for kinds with both)."""
+        return self.has_bound or self == Kind.LATENTS_WAVELET
 
     @property
     def has_bound(self) -> bool:
@@ -107,7 +119,7 @@ class Container:
                          DTYPES.index(dtype.kind + str(dtype.itemsize)) | (self.kind & 3) << 4
                          | (self.mask is not None) << 6 | big << 7,
                          len(self.shape) | self.fortran_order << 3 | self.gated << 4
-                         | self.kind >> 2 << 5])
+                         | (self.kind >> 2 & 1) << 5 | self.kind >> 3 << 6])
         for n in self.shape:
             out += varint(n)
         if self.kind.uses_model:
@@ -126,9 +138,9 @@ class Container:
             out += self.constant
         if self.mask is not None:
             out += varint(len(self.mask)) + self.mask
-        if self.kind.uses_model and self.kind.has_bound:
+        if self.kind.uses_model and self.kind.has_residuals:
             out += varint(len(self.payload)) + self.payload
-        return bytes(out + (self.residuals if self.kind.has_bound else self.payload))
+        return bytes(out + (self.residuals if self.kind.has_residuals else self.payload))
 
     @classmethod
     def from_bytes(cls, data: bytes, model_hash: str) -> "Container":
@@ -145,10 +157,10 @@ class Container:
                                  f"inrcodec reads versions 1 to {VERSION}: upgrade inrcodec")
         reader = Reader(data[:-4], 2)
         type_byte, layout = reader.byte(), reader.byte()
-        kind_code = type_byte >> 4 & 3 | (layout >> 5 & 1) << 2
-        if layout >> (6 if version >= 4 else 5):
+        code = kind_code(type_byte, layout)
+        if layout >> (7 if version >= 5 else 6 if version >= 4 else 5):
             raise ContainerError("corrupted inrcodec chunk: unknown layout flags")
-        kind = check(data, model_hash, type_byte, kind_code)
+        kind = check(data, model_hash, type_byte, code)
         gated = bool(layout >> 4 & 1)
         if gated and kind != Kind.LATENTS:
             raise ContainerError("corrupted inrcodec chunk: gated latents in a chunk of kind "
@@ -163,6 +175,12 @@ class Container:
             scale_code = reader.svarint()
             fields["normalisation"] = Normalisation(reader.svarint(), scale_code)
         return cls(**fields, **read_body(reader, kind, fields["dtype"], type_byte >> 6 & 1))
+
+
+def kind_code(type_byte: int, layout: int) -> int:
+    """A compact chunk's kind number, from its third and fourth bytes (bits 0-1 in bits 4-5 of
+    the first, bits 2-3 in bits 5-6 of the second)."""
+    return type_byte >> 4 & 3 | (layout >> 5 & 3) << 2
 
 
 def _with_checksum(out: bytearray, model_hash: str, kind: Kind) -> bytes:
@@ -211,9 +229,9 @@ def read_body(reader: Reader, kind: Kind, dtype: np.dtype, has_mask: int) -> dic
         fields["constant"] = reader.take(dtype.itemsize)
     if has_mask:
         fields["mask"] = reader.take(reader.varint())
-    if kind.uses_model and kind.has_bound:
+    if kind.uses_model and kind.has_residuals:
         fields["payload"] = reader.take(reader.varint())
-    if kind.has_bound:
+    if kind.has_residuals:
         fields["residuals"] = reader.rest()
     else:
         fields["payload"] = reader.rest()

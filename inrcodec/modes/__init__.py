@@ -8,7 +8,7 @@ A new mode is one new class (and, if it writes a new kind of chunk, that kind's 
 import numpy as np
 
 from ..coding.container import Container, Kind
-from . import bounded, network, relative
+from . import bounded, network, relative, transform
 from .base import Chunk, Mode
 from .bounded import Bounded
 from .budget import Budget, BudgetError, BudgetWarning
@@ -23,7 +23,8 @@ BOUND_SETTINGS = ("max_error", "relative_error", "pointwise_relative_error", "bi
 
 DECODERS = {Kind.LATENTS: network.decode, Kind.BOUNDED: bounded.decode,
             Kind.BOUNDED_SPATIAL: bounded.decode, Kind.SPATIAL: bounded.decode_spatial,
-            Kind.RELATIVE: relative.decode}
+            Kind.RELATIVE: relative.decode, Kind.WAVELET: transform.decode,
+            Kind.LATENTS_WAVELET: transform.decode_residual}
 
 
 def from_settings(latent_bits: float = 6.5, max_error: float | None = None,

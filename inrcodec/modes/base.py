@@ -9,6 +9,7 @@ import torch
 
 from ..coding.container import Container
 from ..coding.normalise import Normalisation
+from ..measure import psnr_db
 from ..patches import to_patches
 
 
@@ -83,6 +84,13 @@ def errors(original: np.ndarray, decoded: np.ndarray) -> tuple[np.ndarray, np.nd
     finite = np.isfinite(original)
     x = original[finite].astype(np.float64)
     return x, np.abs(decoded[finite].astype(np.float64) - x)
+
+
+def chunk_psnr(chunk: Chunk, decoded: np.ndarray) -> float:
+    """PSNR of a decoded chunk over the range of the chunk's stored values (a floor's measure)."""
+    values = chunk.values.astype(np.float64)
+    error = decoded[chunk.finite].astype(np.float64) - values
+    return psnr_db(float(values.max() - values.min()), float(np.sqrt(np.mean(error ** 2))))
 
 
 def cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -9,7 +9,8 @@ from ..coding.container import Container, Kind
 from ..coding.entropy import rate_distortion_symbols
 from ..coding.quantize import LatentQuantizer
 from ..measure import psnr_db
-from .base import Chunk, Mode, errors, positive
+from . import transform
+from .base import Chunk, Mode, chunk_psnr, errors, positive
 from .bounded import Prediction, within
 from .network import decode, fit, hopeless_rms, latent_fields
 
@@ -70,13 +71,24 @@ class Latents(Mode):
             bound = math.sqrt(3) * value_range * 10 ** (-self.min_psnr / 20)
         fitted = fit(chunk, model, inner_steps, quantizer,
                      give_up_above=None if bound is None else hopeless_rms(bound))
+        candidates = []
         if fitted is not None:
             symbols = rate_distortion_symbols(fitted, quantizer)
             container = Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
-            if bound is None or _psnr(chunk, decode(container, model, chunk.finite)) >= self.min_psnr:
+            if bound is None:
                 return container
-        prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
-        return self._loosest(chunk, model, bound, prediction)
+            if chunk_psnr(chunk, decode(container, model, chunk.finite)) >= self.min_psnr:
+                candidates.append(container)
+        if not candidates:
+            prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
+            candidates.append(self._loosest(chunk, model, bound, prediction))
+            if prediction is not None:  # the network's residual by transform coding
+                candidates.append(transform.encode_floor(chunk, self.min_psnr, prediction))
+        # Transform coding keeps a floor in fewer bits than either on smooth data the network
+        # has not learned; every candidate keeps the floor, so the smallest is stored.
+        candidates.append(transform.encode_floor(chunk, self.min_psnr))
+        return min((c for c in candidates if c is not None),
+                   key=lambda c: len(c.to_bytes(model.hash)))
 
     def _loosest(self, chunk: Chunk, model, bound: float,
                  prediction: Prediction | None) -> Container:
@@ -89,7 +101,7 @@ class Latents(Mode):
         per dB of bound, halving the step after a miss."""
         while True:
             container, decoded = within(chunk, model, bound, prediction)
-            excess = _psnr(chunk, decoded) - self.min_psnr
+            excess = chunk_psnr(chunk, decoded) - self.min_psnr
             if excess >= 0:
                 break
             bound /= 2
@@ -99,7 +111,7 @@ class Latents(Mode):
             if step < LOOSE_ENOUGH_DB / 20:
                 break
             trial, decoded = within(chunk, model, bound * 10 ** step, prediction)
-            excess = _psnr(chunk, decoded) - self.min_psnr
+            excess = chunk_psnr(chunk, decoded) - self.min_psnr
             if excess >= 0:
                 bound *= 10 ** step
                 if (size := len(trial.to_bytes(model.hash))) < best_size:
@@ -109,8 +121,3 @@ class Latents(Mode):
                 step /= 2
         return best
 
-
-def _psnr(chunk: Chunk, decoded: np.ndarray) -> float:
-    values = chunk.values.astype(np.float64)
-    error = decoded[chunk.finite].astype(np.float64) - values
-    return psnr_db(float(values.max() - values.min()), float(np.sqrt(np.mean(error ** 2))))

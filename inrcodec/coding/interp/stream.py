@@ -13,17 +13,30 @@ SMALL_STREAM = 1 << 16  # up to this many symbols, the stream's tail is cut as s
 
 def write(sweep: Sweep, symbols: list) -> bytes:
     """The section of an encoder's sweep and its steps' (q, bucket) pairs."""
-    shape, activity, level_codes, _ = plan(sweep, symbols)
+    step_levels = [step.level for step in sweep.steps]
+    shape, activity, level_codes, _ = plan(step_levels, symbols)
     escapes = [sweep.anchor_q] if sweep.anchor_coded else []
-    segments = []  # (model, symbols): what the decoder will decode, in order
+    segments = coded_segments(step_levels, symbols, shape, activity, level_codes, escapes)
+    out = bytearray([int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5])
+    out += varint(len(escapes))
+    for q in escapes:
+        out += svarint(int(q))
+    return bytes(out) + range_code(segments)
+
+
+def coded_segments(step_levels: list[int], symbols: list, shape: int, activity: int,
+                   level_codes: dict, escapes: list) -> list:
+    """(model, symbols) in the order the decoder decodes them, for steps' (q, bucket) pairs at
+    their levels under a plan; the q past a table's reach are appended to ``escapes``."""
+    segments = []
     if level_codes:
         segments.append((UNIFORM, np.array([activity - SCALE_LOW], np.int32)))
     current = None
-    for step, (q, bucket) in zip(sweep.steps, symbols):
+    for level, (q, bucket) in zip(step_levels, symbols):
         if not q.size:
             continue
-        if step.level != current:
-            current = step.level
+        if level != current:
+            current = level
             segments.append((UNIFORM, np.array([level_codes[current] - SCALE_LOW], np.int32)))
             cells = cell_codes(level_codes[current], activity)
             widths = np.array([table(code, shape)[0] for code in cells])
@@ -38,11 +51,7 @@ def write(sweep: Sweep, symbols: list) -> bytes:
         for b in range(CONTEXTS):
             if edges[b + 1] > edges[b]:
                 segments.append((table(cells[b], shape)[2], coded[edges[b]:edges[b + 1]]))
-    out = bytearray([int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5])
-    out += varint(len(escapes))
-    for q in escapes:
-        out += svarint(int(q))
-    return bytes(out) + range_code(segments)
+    return segments
 
 
 def range_code(segments: list) -> bytes:
@@ -77,7 +86,7 @@ def range_code(segments: list) -> bytes:
     return cut(good) if good else data.rstrip(b"\0")
 
 
-def _words(data: bytes) -> np.ndarray:
+def words(data: bytes) -> np.ndarray:
     padded = data + b"\0" * (-len(data) % 4 or 4)  # what the encoder cut, and a word
     return np.frombuffer(padded, ">u4").astype(np.uint32)
 
@@ -94,7 +103,7 @@ def _merged(segments: list) -> list:
 
 
 def _decodes(data: bytes, segments: list) -> bool:
-    decoder = constriction.stream.queue.RangeDecoder(_words(data))
+    decoder = constriction.stream.queue.RangeDecoder(words(data))
     try:
         got = [decoder.decode(model, len(s)) for model, s in segments]
     except AssertionError:
@@ -107,7 +116,7 @@ def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
     pending = iter(escapes)
     if sweep.anchor_coded:
         sweep.anchor(float(_next(pending)))
-    decoder = constriction.stream.queue.RangeDecoder(_words(stream))
+    decoder = constriction.stream.queue.RangeDecoder(words(stream))
     if sweep.coded:
         activity = SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0])
     current = None
@@ -119,18 +128,7 @@ def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
                 current = step.level
                 cells = cell_codes(SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0]), activity)
             flat = bucket if step.coded is None else bucket[step.coded]
-            values = np.zeros(flat.shape, np.float64)
-            for b in range(CONTEXTS):
-                chosen = flat == b
-                n = int(chosen.sum())
-                if n:
-                    k, _, model = table(cells[b], shape)
-                    symbols = decoder.decode(model, n).astype(np.int64)
-                    got = (symbols - k).astype(np.float64)
-                    out = symbols == 2 * k + 1
-                    if out.any():
-                        got[out] = [float(_next(pending)) for _ in range(int(out.sum()))]
-                    values[chosen] = got
+            values = decode_buckets(decoder, flat, cells, shape, pending).astype(np.float64)
             if step.coded is None:
                 q = values.reshape(pred.shape)
             else:
@@ -138,6 +136,25 @@ def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
         sweep.store(step, pred, q)
     if next(pending, None) is not None:
         raise ContainerError("corrupted interpolation section: unused escaped values")
+
+
+def decode_buckets(decoder, bucket: np.ndarray, cells: list[int], shape: int,
+                   pending) -> np.ndarray:
+    """One step's q (int64, ``bucket``'s shape), bucket by bucket, escapes taken from
+    ``pending``."""
+    values = np.zeros(bucket.shape, np.int64)
+    for b in range(CONTEXTS):
+        chosen = bucket == b
+        n = int(chosen.sum())
+        if n:
+            k, _, model = table(cells[b], shape)
+            symbols = decoder.decode(model, n).astype(np.int64)
+            got = symbols - k
+            out = symbols == 2 * k + 1
+            if out.any():
+                got[out] = [_next(pending) for _ in range(int(out.sum()))]
+            values[chosen] = got
+    return values
 
 
 def _next(pending) -> int:

@@ -91,18 +91,19 @@ def cell_codes(level_code: int, activity_code: int) -> list[int]:
             for b in range(CONTEXTS)]
 
 
-def plan(sweep, symbols: list, shapes: tuple[int, ...] | None = None) -> tuple[int, int, dict, float]:
-    """(shape, activity code, level codes, estimated bits) for the steps' (q, bucket) pairs:
-    the fewest bits over ``shapes``."""
+def plan(step_levels: list[int], symbols: list,
+         shapes: tuple[int, ...] | None = None) -> tuple[int, int, dict, float]:
+    """(shape, activity code, level codes, estimated bits) for the steps' (q, bucket) pairs,
+    each step at its level in ``step_levels``: the fewest bits over ``shapes``."""
     width = 2 * MAX_K + 3
-    levels = sorted({step.level for step, (q, _) in zip(sweep.steps, symbols) if q.size}, reverse=True)
+    levels = sorted({level for level, (q, _) in zip(step_levels, symbols) if q.size}, reverse=True)
     if not levels:
         return 0, 0, {}, 0.0
     row = {level: i for i, level in enumerate(levels)}
     # One histogram over (level, bucket, clipped q): keys sort by cell, then by q.
-    keys = np.concatenate([(row[step.level] * CONTEXTS + bucket.astype(np.int64)) * width
+    keys = np.concatenate([(row[level] * CONTEXTS + bucket.astype(np.int64)) * width
                            + np.clip(q, -MAX_K - 1, MAX_K + 1) + MAX_K + 1
-                           for step, (q, bucket) in zip(sweep.steps, symbols) if q.size])
+                           for level, (q, bucket) in zip(step_levels, symbols) if q.size])
     keys, counts = np.unique(keys, return_counts=True)
     cells, index = keys // width, keys % width
     starts = np.flatnonzero(np.diff(cells, prepend=-1))

@@ -1,0 +1,83 @@
+"""A PSNR floor by transform coding: the wavelet coder (coding/wavelet.py) at the coarsest step
+whose decoded chunk still keeps the floor, on the values themselves (kind WAVELET) or on the
+network's residual (kind LATENTS_WAVELET). Where the network has not learned the data, the
+first keeps a floor in the fewest bits on smooth fields (SPERR's ground); where it has, the
+second keeps a floor past the network's own reach for a fraction of either's bits."""
+
+import math
+
+import numpy as np
+
+from ..coding import wavelet
+from ..coding.container import Container, Kind
+from .base import Chunk, cast, chunk_psnr
+
+DB_PER_CODE = 6.02 / 16  # a uniform quantizer's PSNR falls 6 dB per octave of its step
+CLOSE_ENOUGH_DB = 0.2  # a pass this near the floor is not worth another trial
+MOST_CODES = 64  # the furthest one trial moves (4 octaves): an exact chunk's PSNR is infinite
+MOST_TRIALS = 8  # reconstructions tried before the coarsest passing step is taken
+
+
+def encode_floor(chunk: Chunk, min_psnr: float,
+                 prediction=None) -> Container | None:
+    """A container keeping ``min_psnr`` over the chunk's range, or None
+    where no step the coder can use keeps it (a floor near lossless). With the network's
+    ``prediction`` (bounded.Prediction) the residual is coded (LATENTS_WAVELET), else the
+    values (WAVELET)."""
+    values = chunk.values.astype(np.float64)
+    rms = float(values.max() - values.min()) * 10 ** (-min_psnr / 20)
+    if not 0 < rms < math.inf:
+        return None
+    base = 0.0 if prediction is None else prediction.values
+    try:
+        coefficients = wavelet.Coefficients(
+            np.where(chunk.finite, chunk.array.astype(np.float64) - base, 0), ~chunk.finite)
+    except ValueError:  # too few values to transform
+        return None
+    # A uniform quantizer's error has an rms of step / sqrt(12): the search starts there and
+    # steps by the PSNR left over (the secant's slope once two trials have been made), within
+    # the codes between the coarsest pass and the finest miss so far.
+    code = math.floor(16 * math.log2(math.sqrt(12) * rms))
+    trials = {}  # code: PSNR
+    passed = failed = None
+    while len(trials) < MOST_TRIALS:
+        try:
+            trials[code] = chunk_psnr(chunk, cast(base + coefficients.reconstruction(code),
+                                                  chunk.array.dtype))
+        except ValueError:  # q would not fit: far too fine a step
+            break
+        if trials[code] >= min_psnr:
+            passed = code if passed is None else max(passed, code)
+        else:
+            failed = code if failed is None else min(failed, code)
+        if passed is not None and (trials[passed] - min_psnr < CLOSE_ENOUGH_DB
+                                   or failed is not None and failed - passed <= 1):
+            break
+        slope = DB_PER_CODE
+        if passed is not None and failed is not None:
+            slope = min(1.0, max(0.05, (trials[passed] - trials[failed]) / (failed - passed)))
+        move = min(MOST_CODES, max(-MOST_CODES, (trials[code] - min_psnr) / slope))
+        code += math.floor(move) if move >= 0 else -math.ceil(-move) - 1
+        if passed is not None:
+            code = max(code, passed + 1)
+        if failed is not None:
+            code = min(code, failed - 1)
+        if code in trials:
+            break
+    if passed is None:
+        return None
+    section, _ = coefficients.encode(passed)
+    if prediction is None:
+        return Container(kind=Kind.WAVELET, payload=section, **chunk.header)
+    return Container(kind=Kind.LATENTS_WAVELET, residuals=section, **prediction.fields)
+
+
+def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
+    return cast(wavelet.decode(c.payload, c.shape), c.dtype)
+
+
+def decode_residual(c: Container, model, finite: np.ndarray) -> np.ndarray:
+    from .network import latents_of, predict
+
+    values = predict(model, latents_of(c, model), c.shape, c.normalisation, exact=True)
+    return cast(values + wavelet.decode(c.residuals, c.shape), c.dtype)

@@ -1,0 +1,150 @@
+"""The wavelet transform coder (coding/dwt.py, coding/wavelet.py) and the PSNR floor it keeps
+(modes/transform.py, kind WAVELET)."""
+
+import numpy as np
+import pytest
+from test_modes import as_chunk, kind, power_law_field
+
+from inrcodec import INRCodec
+from inrcodec.coding import dwt, wavelet
+from inrcodec.coding.bytes import ContainerError
+from inrcodec.coding.container import Container, Kind
+from inrcodec.measure import psnr
+from inrcodec.modes import transform
+
+SHAPES = [(1,), (2,), (7,), (8,), (9,), (37, 49), (18, 432), (1, 145, 19), (3, 1, 7),
+          (17, 9, 12), (2, 24, 11, 16)]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_transform_inverts_on_any_shape(shape):
+    x = np.random.default_rng(0).normal(size=shape) * 100
+    levels = tuple(dwt.levels_of(n) for n in shape)
+    coefficients = dwt.forward(x, levels)
+    assert coefficients.shape == x.shape  # non-expansive
+    assert np.abs(dwt.inverse(coefficients, levels) - x).max() < 1e-12 * 100
+    # every coefficient lies in exactly one band
+    cover = np.zeros(shape, int)
+    for _, _, slices in dwt.bands(shape, levels):
+        cover[slices] += 1
+    assert (cover == 1).all()
+
+
+def test_a_smooth_field_puts_its_energy_in_the_approximation():
+    field = power_law_field((64, 64), slope=4.0).astype(np.float64)
+    levels = (dwt.levels_of(64),) * 2
+    coefficients = dwt.forward(field - field.mean(), levels)
+    approximation = dwt.bands(field.shape, levels)[0][2]
+    finest = [s for level, _, s in dwt.bands(field.shape, levels) if level == 1]
+    gain = dwt.band_gain(field.shape, levels, levels[0] + 1, 0)
+    fine = sum(float(np.sum(coefficients[s] ** 2)) for s in finest)
+    assert gain * np.sum(coefficients[approximation] ** 2) > 100 * fine
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_the_decoder_rebuilds_the_encoders_reconstruction_bit_for_bit(shape):
+    rng = np.random.default_rng(1)
+    x = np.cumsum(rng.normal(size=shape), axis=-1) + 50
+    missing = rng.random(shape) < 0.2
+    missing.flat[0] = False
+    for m in (None, missing):
+        section, recon = wavelet.encode(np.where(m, np.nan, x) if m is not None else x, -8, m)
+        assert np.array_equal(wavelet.decode(section, shape), recon)
+        known = slice(None) if m is None else ~m
+        assert np.sqrt(np.mean((recon[known] - x[known]) ** 2)) < 0.5
+
+
+def test_the_error_follows_the_step():
+    # At a fine step every band's error is uniform, step / sqrt(12) in the values: the band
+    # gains make the one step mean the same error everywhere.
+    field = power_law_field((1, 90, 120)).astype(np.float64) * 10
+    coefficients = wavelet.Coefficients(field)
+    for code in (-64, -48):
+        rms = np.sqrt(np.mean((coefficients.reconstruction(code) - field) ** 2))
+        assert rms == pytest.approx(wavelet.step_of(code) / np.sqrt(12), rel=0.15)
+    sizes = [len(coefficients.encode(code)[0]) for code in (-64, -48, -32, 0)]
+    assert sizes == sorted(sizes, reverse=True)
+
+
+def test_missing_points_are_filled_smoothly():
+    field = power_law_field((40, 50), slope=4.0).astype(np.float64)
+    missing = np.zeros(field.shape, bool)
+    missing[10:25, 5:30] = True
+    filled = wavelet.fill(field, missing)
+    assert np.array_equal(filled[~missing], field[~missing])
+    assert field[~missing].min() <= filled[missing].min() <= filled[missing].max() <= field[~missing].max()
+
+
+def test_corrupted_sections_are_refused():
+    section, _ = wavelet.encode(power_law_field((30, 40)).astype(np.float64), -40)
+    with pytest.raises(ContainerError):
+        wavelet.decode(bytes([7]) + section[1:], (30, 40))  # an unknown table shape
+    with pytest.raises(ContainerError):
+        wavelet.decode(section[:2] + bytes([200, 1]) + section[4:], (30, 40))  # escape count
+    # (a truncated stream can decode to something: the chunk's checksum is what refuses it)
+
+
+def test_a_step_too_fine_for_the_values_is_refused():
+    with pytest.raises(ValueError, match="too fine"):
+        wavelet.encode(np.array([0.0, 1e30, 3.0, 4.0]), -200)
+
+
+def test_an_unseen_smooth_field_keeps_the_floor_in_fewer_bits_than_spatial_prediction(monkeypatch):
+    field = power_law_field((1, 96, 120), slope=4.0) * 3 + 280
+    codec = INRCodec("universal-2d", min_psnr=40)
+    data = codec.encode(field)
+    assert kind(codec, data) == Kind.WAVELET
+    assert psnr(field, codec.decode(data).reshape(field.shape)) >= 40
+    monkeypatch.setattr(transform, "encode_floor", lambda chunk, floor, prediction=None: None)
+    without = codec.encode(field)
+    assert kind(codec, without) == Kind.SPATIAL
+    assert len(data) < 0.8 * len(without)
+
+
+def test_a_floor_past_the_networks_reach_codes_its_residual(a1b, monkeypatch):
+    field = a1b[200:201]
+    codec = INRCodec(min_psnr=50)  # the bundled model reaches about 45 dB on its own
+    data = codec.encode(field)
+    assert kind(codec, data) == Kind.LATENTS_WAVELET
+    assert 50 <= psnr(field, codec.decode(data).reshape(field.shape)) < 50.6
+    original = transform.encode_floor
+    monkeypatch.setattr(transform, "encode_floor",
+                        lambda chunk, floor, prediction=None: None if prediction is not None
+                        else original(chunk, floor))
+    assert len(data) < 0.8 * len(codec.encode(field))  # the bound search's or the values'
+
+
+def test_the_floor_is_kept_near_the_floor_with_nans_and_integers():
+    field = power_law_field((1, 60, 70), slope=3.5) * 3 + 280
+    with_nans = field.copy()
+    with_nans[0, 20:40, :30] = np.nan
+    integers = np.rint(power_law_field((1, 60, 70), slope=3.5, seed=3) * 900 + 2000).astype("i2")
+    for array in (with_nans, integers):
+        chunk = as_chunk(array) if array.dtype.kind == "i" else None
+        codec = INRCodec("universal-2d", min_psnr=35)
+        data = codec.encode(array)
+        decoded = codec.decode(data).reshape(array.shape)
+        assert np.array_equal(np.isnan(decoded), np.isnan(array)) if array.dtype.kind == "f" else True
+        assert 35 <= psnr(array, decoded) < 35.6
+        if chunk is not None:
+            assert transform.encode_floor(chunk, 35).kind == Kind.WAVELET
+
+
+def test_an_exact_floor_the_wavelet_cannot_keep_leaves_the_other_candidates():
+    values = np.arange(60, dtype=np.float64).reshape(6, 10) ** 3
+    assert transform.encode_floor(as_chunk(values), 400) is None  # past float64's reach
+    codec = INRCodec("universal-2d", min_psnr=400)
+    assert np.array_equal(codec.decode(codec.encode(values)).reshape(values.shape), values)
+
+
+def test_a_version_4_reader_refuses_a_wavelet_chunk():
+    field = power_law_field((1, 40, 50), slope=4.0)
+    codec = INRCodec("universal-2d", min_psnr=40)
+    data = bytearray(codec.encode(field))
+    assert data[0] == 0xC5 and Container.from_bytes(bytes(data), codec.model.hash).kind == Kind.WAVELET
+    import zlib
+
+    data[0] = 0xC4
+    data[-4:] = zlib.crc32(bytes(data[:-4])).to_bytes(4, "little")
+    with pytest.raises(ContainerError, match="layout flags"):
+        Container.from_bytes(bytes(data), codec.model.hash)
