@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="size budget: at most this many bits per value in every chunk")
     mode.add_argument("--pointwise-relative-error", type=float,
                       help="every value within this fraction of its own magnitude (zeros exact)")
+    mode.add_argument("--max-rmse", type=float,
+                      help="in place of the PSNR floor: every chunk's RMS error at most this")
     p.add_argument("--min-psnr", type=float,
                    help="without a bound or budget: every chunk at least this PSNR (dB) over its "
                         "range (default: the codec's, 40)")

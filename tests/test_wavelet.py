@@ -127,14 +127,16 @@ def test_the_floor_is_kept_near_the_floor_with_nans_and_integers():
         assert np.array_equal(np.isnan(decoded), np.isnan(array)) if array.dtype.kind == "f" else True
         assert 35 <= psnr(array, decoded) < 35.6
         if chunk is not None:
-            assert transform.encode_floor(chunk, 35).kind == Kind.WAVELET
+            floor = float(np.ptp(array)) * 10 ** (-35 / 20)
+            assert transform.encode_floor(chunk, floor).kind == Kind.WAVELET
 
 
 def test_an_exact_floor_the_wavelet_cannot_keep_leaves_the_other_candidates():
     values = np.arange(60, dtype=np.float64).reshape(6, 10) ** 3
-    assert transform.encode_floor(as_chunk(values), 400) is None  # past float64's reach
+    floor = float(np.ptp(values)) * 10 ** (-400 / 20)  # 400 dB: past float64's reach
+    assert transform.encode_floor(as_chunk(values), floor) is None
     codec = INRCodec("universal-2d", min_psnr=400)
-    assert np.array_equal(codec.decode(codec.encode(values)).reshape(values.shape), values)
+    assert psnr(values, codec.decode(codec.encode(values)).reshape(values.shape)) >= 400
 
 
 def test_a_version_4_reader_refuses_a_wavelet_chunk():
@@ -148,3 +150,21 @@ def test_a_version_4_reader_refuses_a_wavelet_chunk():
     data[-4:] = zlib.crc32(bytes(data[:-4])).to_bytes(4, "little")
     with pytest.raises(ContainerError, match="layout flags"):
         Container.from_bytes(bytes(data), codec.model.hash)
+
+
+def test_an_rms_floor_holds_every_chunk_to_one_target_whatever_its_range(a1b):
+    import numcodecs
+
+    codec = INRCodec("universal-2d", max_rmse=0.02)
+    assert "RMS error of at most 0.02" in codec.mode.promise
+    assert numcodecs.get_codec(codec.get_config()).mode.max_rmse == 0.02
+    for field in (power_law_field((1, 50, 60), slope=4.0) * scale for scale in (1, 10)):
+        decoded = codec.decode(codec.encode(field)).reshape(field.shape)
+        rmse = np.sqrt(np.mean((decoded.astype(np.float64) - field) ** 2))
+        assert 0.017 < rmse <= 0.02  # kept, and not by far
+    learned = INRCodec(max_rmse=0.05)  # past the bundled model's reach on A1B
+    data = learned.encode(a1b[200:201])
+    assert kind(learned, data) == Kind.LATENTS_WAVELET
+    assert np.sqrt(np.mean((learned.decode(data).reshape(1, 37, 49) - a1b[200:201]) ** 2)) <= 0.05
+    with pytest.raises(ValueError, match="not max_error and max_rmse"):
+        INRCodec(max_rmse=0.1, max_error=0.1)

@@ -24,20 +24,26 @@ def accepts(keyword: str) -> bool:
     return keyword in inspect.signature(INRCodec).parameters
 
 
-def settings(bounds: tuple[float, ...], quick: bool) -> list[tuple[str, dict]]:
-    """(family, INRCodec keywords) of every inrcodec point of a run."""
+def settings(bounds: tuple[float, ...], quick: bool,
+             value_range: float | None = None) -> list[tuple[str, dict]]:
+    """(family, INRCodec keywords) of every inrcodec point of a run; with the test data's
+    ``value_range``, the RMS floors that give the PSNR floors' dB over that range."""
     # The network's own curve: plain latents without the floor that falls back to error bounds.
     out = [("inrcodec", {"latent_bits": b, "min_psnr": None}) for b in PLAIN_LATENT_BITS[quick]]
     out += [("inrcodec floor", {"min_psnr": p}) for p in FLOORS[quick]]
+    if value_range and accepts("max_rmse"):
+        out += [("inrcodec rms floor", {"max_rmse": float(f"{value_range * 10 ** (-p / 20):.3g}")})
+                for p in FLOORS[quick]]
     out += [("inrcodec bounded", {"max_error": b}) for b in bounds]
     if accepts("bits_per_value"):
         out += [("inrcodec budget", {"bits_per_value": b}) for b in BUDGETS[quick]]
     return out
 
 
-def contenders(model: str, bounds: tuple[float, ...], quick: bool) -> list[Contender]:
+def contenders(model: str, bounds: tuple[float, ...], quick: bool,
+               value_range: float | None = None) -> list[Contender]:
     out = []
-    for family, keywords in settings(bounds, quick):
+    for family, keywords in settings(bounds, quick, value_range):
         codec = INRCodec(model, **keywords)
         out.append(Contender(family, ", ".join(f"{k}={v:g}" for k, v in keywords.items()
                                                if v is not None),

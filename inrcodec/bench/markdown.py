@@ -67,7 +67,9 @@ def _method(quick: bool) -> list[str]:
         "the network pays; each chunk keeps the smallest of spatial prediction alone and the network's "
         "residual coded value by value or spatially). `inrcodec` alone is the network's own "
         "curve (`min_psnr=None`); `inrcodec floor` is the default codec's PSNR floor at "
-        f"{', '.join(f'{p:g}' for p in FLOORS[quick])} dB.",
+        f"{', '.join(f'{p:g}' for p in FLOORS[quick])} dB (over each chunk's own range), "
+        "`inrcodec rms floor` the same floors as RMS errors (`max_rmse`) over the test data's "
+        "range, one target for every chunk.",
         "- ZFP and SPERR cannot store NaN: they get the chunk with NaNs set to its mean and the "
         "bench stores inrcodec's lossless NaN mask (zlib-packed bits, with a "
         f"{MASK_LENGTH.size}-byte length) in "

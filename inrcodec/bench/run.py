@@ -188,7 +188,7 @@ def _record(ds: Dataset, array: np.ndarray, chunks: list[np.ndarray], train: lis
 def _contenders(ds: Dataset, ctx: Context, train: list[np.ndarray], codecs: list[dict],
                 results: dict) -> list[Contender]:
     """inrcodec, the PCA control and every peer that is installed and applies to the data."""
-    makers = [("inrcodec", lambda c: inr.contenders(ds.model, c.bounds, c.quick)),
+    makers = [("inrcodec", lambda c: inr.contenders(ds.model, c.bounds, c.quick, c.value_range)),
               ("PCA control", lambda c: pca.contenders(train, c.quick)),
               *DEFAULT_PEERS.items(), *[(c["id"], from_json(c)) for c in codecs]]
     out = []

@@ -66,6 +66,9 @@ class INRCodec(Codec):
         within the absolute bound that gets there instead (error-bounded coding, below). None:
         the network's reconstruction, however poor (quality then depends on the model knowing
         the data).
+    max_rmse : in place of ``min_psnr``, what every chunk keeps: an RMS error over its finite
+        values of at most this (in the data's units), stored the same ways. One target for
+        every chunk, whatever its range: what a dataset-wide PSNR asks for.
     inner_steps : gradient steps that fit each patch's latent at encode time (decoding never
         fits, so this changes encode speed and quality only).
     max_error : absolute error bound: every finite value decodes within it (the network
@@ -92,7 +95,7 @@ class INRCodec(Codec):
                  bits_per_value: float | None = None, embed_model: bool | None = None,
                  model_hash: str | None = None, model_data: str | None = None,
                  pointwise_relative_error: float | None = None,
-                 min_psnr: float | None = DEFAULT_MIN_PSNR):
+                 min_psnr: float | None = DEFAULT_MIN_PSNR, max_rmse: float | None = None):
         from .. import modes
         from ..core import MAX_INNER_STEPS
         from ..model import Model
@@ -100,7 +103,7 @@ class INRCodec(Codec):
         if not (isinstance(inner_steps, int) and 0 <= inner_steps <= MAX_INNER_STEPS):
             raise ValueError(f"inner_steps must be an integer from 0 to {MAX_INNER_STEPS}")
         self.mode = modes.from_settings(latent_bits, max_error, relative_error, bits_per_value,
-                                        pointwise_relative_error, min_psnr)
+                                        pointwise_relative_error, min_psnr, max_rmse)
         # The bound or budget lives in self.mode alone; latent_bits stays in every config.
         self.latent_bits, self.inner_steps, self.embed_model = latent_bits, inner_steps, embed_model
         if isinstance(model, Model):

@@ -18,8 +18,9 @@ from .relative import PointwiseRelative
 __all__ = ["Bounded", "Budget", "BudgetError", "BudgetWarning", "Chunk", "Latents", "Mode",
            "PointwiseRelative", "decode", "from_settings"]
 
-# The settings that select a mode other than plain latents; at most one is given.
-BOUND_SETTINGS = ("max_error", "relative_error", "pointwise_relative_error", "bits_per_value")
+# The settings that replace the default PSNR floor with another promise; at most one is given.
+BOUND_SETTINGS = ("max_error", "relative_error", "pointwise_relative_error", "bits_per_value",
+                  "max_rmse")
 
 DECODERS = {Kind.LATENTS: network.decode, Kind.BOUNDED: bounded.decode,
             Kind.BOUNDED_SPATIAL: bounded.decode, Kind.SPATIAL: bounded.decode_spatial,
@@ -30,12 +31,13 @@ DECODERS = {Kind.LATENTS: network.decode, Kind.BOUNDED: bounded.decode,
 def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
                   relative_error: float | None = None, bits_per_value: float | None = None,
                   pointwise_relative_error: float | None = None,
-                  min_psnr: float | None = None) -> Mode:
+                  min_psnr: float | None = None, max_rmse: float | None = None) -> Mode:
     """The mode that a codec's settings select (the codec holds their defaults)."""
     given = {name: value for name, value in [("max_error", max_error),
                                              ("relative_error", relative_error),
                                              ("pointwise_relative_error", pointwise_relative_error),
-                                             ("bits_per_value", bits_per_value)]
+                                             ("bits_per_value", bits_per_value),
+                                             ("max_rmse", max_rmse)]
              if value is not None}
     if len(given) > 1:
         raise ValueError(f"give one of {', '.join(BOUND_SETTINGS)}, not {' and '.join(given)}")
@@ -43,6 +45,8 @@ def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
         return Budget(bits_per_value)
     if pointwise_relative_error is not None:
         return PointwiseRelative(pointwise_relative_error)
+    if max_rmse is not None:  # an RMS floor in place of the codec's PSNR floor
+        return Latents(latent_bits, max_rmse=max_rmse)
     if given:
         return Bounded(latent_bits, max_error=max_error, relative_error=relative_error)
     return Latents(latent_bits, min_psnr)

@@ -86,11 +86,12 @@ def errors(original: np.ndarray, decoded: np.ndarray) -> tuple[np.ndarray, np.nd
     return x, np.abs(decoded[finite].astype(np.float64) - x)
 
 
-def chunk_psnr(chunk: Chunk, decoded: np.ndarray) -> float:
-    """PSNR of a decoded chunk over the range of the chunk's stored values (a floor's measure)."""
+def excess_db(chunk: Chunk, decoded: np.ndarray, target_rms: float) -> float:
+    """How far a decoded chunk's RMS error over its stored values is inside ``target_rms``, in
+    dB (negative: past it; infinite: exact). A floor is kept where it is 0 or more."""
     values = chunk.values.astype(np.float64)
-    error = decoded[chunk.finite].astype(np.float64) - values
-    return psnr_db(float(values.max() - values.min()), float(np.sqrt(np.mean(error ** 2))))
+    rmse = float(np.sqrt(np.mean((decoded[chunk.finite].astype(np.float64) - values) ** 2)))
+    return psnr_db(target_rms, rmse)
 
 
 def cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -10,7 +10,7 @@ from ..coding.entropy import rate_distortion_symbols
 from ..coding.quantize import LatentQuantizer
 from ..measure import psnr_db
 from . import transform
-from .base import Chunk, Mode, chunk_psnr, errors, positive
+from .base import Chunk, Mode, errors, excess_db, positive
 from .bounded import Prediction, within
 from .network import decode, fit, hopeless_rms, latent_fields
 
@@ -22,53 +22,77 @@ MOST_LOOSENING_DB = 20.0  # a lossless chunk has an infinite PSNR: one decade at
 
 class Latents(Mode):
     """The network's reconstruction at ``latent_bits`` (1-12, in steps of 1/16), wherever it
-    reaches ``min_psnr`` dB over the chunk's own range; elsewhere the chunk is stored within the
-    loosest absolute bound a short search finds that still gives that PSNR (modes/bounded.py).
-    ``min_psnr=None``: the network's reconstruction, however poor."""
+    keeps the mode's floor: at least ``min_psnr`` dB over the chunk's own range, or (``max_rmse``)
+    an RMS error of at most that over the chunk's finite values. Elsewhere, and wherever they are
+    smaller, the chunk is stored by transform coding (modes/transform.py) or within the loosest
+    absolute bound a short search finds that still keeps the floor (modes/bounded.py). Neither:
+    the network's reconstruction, however poor."""
 
-    def __init__(self, latent_bits: float = 6.5, min_psnr: float | None = None):
+    def __init__(self, latent_bits: float = 6.5, min_psnr: float | None = None,
+                 max_rmse: float | None = None):
         LatentQuantizer.resolution(latent_bits)  # validates it
+        if min_psnr is not None and max_rmse is not None:
+            raise ValueError("a floor is min_psnr or max_rmse: give one")
         if min_psnr is not None:
             positive("min_psnr", min_psnr)
-        self.latent_bits, self.min_psnr = latent_bits, min_psnr
+        if max_rmse is not None:
+            positive("max_rmse", max_rmse)
+        self.latent_bits, self.min_psnr, self.max_rmse = latent_bits, min_psnr, max_rmse
+        self.floored = min_psnr is not None or max_rmse is not None
 
     def settings(self) -> dict:
-        return {"latent_bits": self.latent_bits, "min_psnr": self.min_psnr}
+        out = {"latent_bits": self.latent_bits, "min_psnr": self.min_psnr}
+        return out if self.max_rmse is None else {**out, "max_rmse": self.max_rmse}
 
     @property
     def promise(self) -> str:
-        if self.min_psnr is None:
+        if not self.floored:
             return (f"no bound: the model's reconstruction at {self.latent_bits:g}-bit latents, "
                     "as good as the model knows data of this kind")
-        return (f"every chunk at least {self.min_psnr:g} dB PSNR over its own range: the model's "
-                f"reconstruction ({self.latent_bits:g}-bit latents) where it gets there, an error "
-                "bound where it does not")
+        floor = (f"at least {self.min_psnr:g} dB PSNR over its own range" if self.max_rmse is None
+                 else f"an RMS error of at most {self.max_rmse:g}")
+        return (f"every chunk {floor}: the model's reconstruction ({self.latent_bits:g}-bit "
+                "latents) where it gets there and is the smallest, transform coding or an error "
+                "bound where they are")
 
     @property
     def label(self) -> str:
+        if self.max_rmse is not None:
+            return f"rms<={self.max_rmse:g}"
         return "latents" if self.min_psnr is None else f">={self.min_psnr:g} dB"
 
-    higher_is_better = True
+    @property
+    def higher_is_better(self) -> bool:  # a PSNR; an RMSE is better lower
+        return self.max_rmse is None
 
     def measure(self, original, decoded, stored_bytes, chunk_values):
-        if self.min_psnr is None:
+        if not self.floored:
             return None
         x, error = errors(original, decoded)
         rmse = math.sqrt(float(np.mean(error ** 2))) if x.size else 0.0
+        if self.max_rmse is not None:
+            return rmse, bool(rmse <= self.max_rmse * (1 + 1e-9))
         value = psnr_db(float(np.ptp(x)) if x.size else 0.0, rmse)
         return value, bool(value >= self.min_psnr - 1e-9)
 
     def describe(self, worst: float) -> str:
-        return f"worst chunk {worst:.2f} dB"
+        return f"worst chunk {worst:.4g} rms" if self.max_rmse is not None else f"worst chunk {worst:.2f} dB"
+
+    def target_rms(self, chunk: Chunk) -> float:
+        """The largest RMS error the floor allows this chunk (Python floats: a huge range is
+        inf, quietly)."""
+        if self.max_rmse is not None:
+            return self.max_rmse
+        return (float(chunk.values.max()) - float(chunk.values.min())) * 10 ** (-self.min_psnr / 20)
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
         # A uniform quantizer's error has an rms of bound / sqrt(3): where the network misses
         # the floor, the search for a bound that keeps it starts there.
-        bound = None
-        if self.min_psnr is not None:  # Python floats: a huge range is inf, quietly
-            value_range = float(chunk.values.max()) - float(chunk.values.min())
-            bound = math.sqrt(3) * value_range * 10 ** (-self.min_psnr / 20)
+        bound = target = None
+        if self.floored:
+            target = self.target_rms(chunk)
+            bound = math.sqrt(3) * target
         fitted = fit(chunk, model, inner_steps, quantizer,
                      give_up_above=None if bound is None else hopeless_rms(bound))
         candidates = []
@@ -77,22 +101,23 @@ class Latents(Mode):
             container = Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
             if bound is None:
                 return container
-            if chunk_psnr(chunk, decode(container, model, chunk.finite)) >= self.min_psnr:
+            if excess_db(chunk, decode(container, model, chunk.finite), target) >= 0:
                 candidates.append(container)
         if not candidates:
             prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
-            candidates.append(self._loosest(chunk, model, bound, prediction))
+            candidates.append(self._loosest(chunk, model, bound, target, prediction))
             if prediction is not None:  # the network's residual by transform coding
-                candidates.append(transform.encode_floor(chunk, self.min_psnr, prediction))
+                candidates.append(transform.encode_floor(chunk, target, prediction))
         # Transform coding keeps a floor in fewer bits than either on smooth data the network
         # has not learned; every candidate keeps the floor, so the smallest is stored.
-        candidates.append(transform.encode_floor(chunk, self.min_psnr))
+        candidates.append(transform.encode_floor(chunk, target))
         return min((c for c in candidates if c is not None),
                    key=lambda c: len(c.to_bytes(model.hash)))
 
-    def _loosest(self, chunk: Chunk, model, bound: float,
+    def _loosest(self, chunk: Chunk, model, bound: float, target: float,
                  prediction: Prediction | None) -> Container:
-        """The smallest container, over a few bounds, whose decoded chunk keeps the floor.
+        """The smallest container, over a few bounds, whose decoded chunk keeps the floor
+        (an rms of at most ``target``).
 
         Most values of a smooth chunk are predicted well within the bound, so its error is far
         below bound / sqrt(3): on the benchmark's unseen datasets that first bound gave 1-5 dB
@@ -101,7 +126,7 @@ class Latents(Mode):
         per dB of bound, halving the step after a miss."""
         while True:
             container, decoded = within(chunk, model, bound, prediction)
-            excess = chunk_psnr(chunk, decoded) - self.min_psnr
+            excess = excess_db(chunk, decoded, target)
             if excess >= 0:
                 break
             bound /= 2
@@ -111,7 +136,7 @@ class Latents(Mode):
             if step < LOOSE_ENOUGH_DB / 20:
                 break
             trial, decoded = within(chunk, model, bound * 10 ** step, prediction)
-            excess = chunk_psnr(chunk, decoded) - self.min_psnr
+            excess = excess_db(chunk, decoded, target)
             if excess >= 0:
                 bound *= 10 ** step
                 if (size := len(trial.to_bytes(model.hash))) < best_size:
@@ -120,4 +145,3 @@ class Latents(Mode):
             else:
                 step /= 2
         return best
-

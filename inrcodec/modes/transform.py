@@ -10,7 +10,7 @@ import numpy as np
 
 from ..coding import wavelet
 from ..coding.container import Container, Kind
-from .base import Chunk, cast, chunk_psnr
+from .base import Chunk, cast, excess_db
 
 DB_PER_CODE = 6.02 / 16  # a uniform quantizer's PSNR falls 6 dB per octave of its step
 CLOSE_ENOUGH_DB = 0.2  # a pass this near the floor is not worth another trial
@@ -18,15 +18,13 @@ MOST_CODES = 64  # the furthest one trial moves (4 octaves): an exact chunk's PS
 MOST_TRIALS = 8  # reconstructions tried before the coarsest passing step is taken
 
 
-def encode_floor(chunk: Chunk, min_psnr: float,
+def encode_floor(chunk: Chunk, target_rms: float,
                  prediction=None) -> Container | None:
-    """A container keeping ``min_psnr`` over the chunk's range, or None
+    """A container whose RMS error over the chunk's values is at most ``target_rms``, or None
     where no step the coder can use keeps it (a floor near lossless). With the network's
     ``prediction`` (bounded.Prediction) the residual is coded (LATENTS_WAVELET), else the
     values (WAVELET)."""
-    values = chunk.values.astype(np.float64)
-    rms = float(values.max() - values.min()) * 10 ** (-min_psnr / 20)
-    if not 0 < rms < math.inf:
+    if not 0 < target_rms < math.inf:
         return None
     base = 0.0 if prediction is None else prediction.values
     try:
@@ -37,26 +35,26 @@ def encode_floor(chunk: Chunk, min_psnr: float,
     # A uniform quantizer's error has an rms of step / sqrt(12): the search starts there and
     # steps by the PSNR left over (the secant's slope once two trials have been made), within
     # the codes between the coarsest pass and the finest miss so far.
-    code = math.floor(16 * math.log2(math.sqrt(12) * rms))
-    trials = {}  # code: PSNR
+    code = math.floor(16 * math.log2(math.sqrt(12) * target_rms))
+    trials = {}  # code: dB inside the target
     passed = failed = None
     while len(trials) < MOST_TRIALS:
         try:
-            trials[code] = chunk_psnr(chunk, cast(base + coefficients.reconstruction(code),
-                                                  chunk.array.dtype))
+            trials[code] = excess_db(chunk, cast(base + coefficients.reconstruction(code),
+                                                 chunk.array.dtype), target_rms)
         except ValueError:  # q would not fit: far too fine a step
             break
-        if trials[code] >= min_psnr:
+        if trials[code] >= 0:
             passed = code if passed is None else max(passed, code)
         else:
             failed = code if failed is None else min(failed, code)
-        if passed is not None and (trials[passed] - min_psnr < CLOSE_ENOUGH_DB
+        if passed is not None and (trials[passed] < CLOSE_ENOUGH_DB
                                    or failed is not None and failed - passed <= 1):
             break
         slope = DB_PER_CODE
         if passed is not None and failed is not None:
             slope = min(1.0, max(0.05, (trials[passed] - trials[failed]) / (failed - passed)))
-        move = min(MOST_CODES, max(-MOST_CODES, (trials[code] - min_psnr) / slope))
+        move = min(MOST_CODES, max(-MOST_CODES, trials[code] / slope))
         code += math.floor(move) if move >= 0 else -math.ceil(-move) - 1
         if passed is not None:
             code = max(code, passed + 1)
