@@ -81,6 +81,12 @@ def test_corrupted_sections_are_refused():
         wavelet.decode(bytes([7]) + section[1:], (30, 40))  # an unknown table shape
     with pytest.raises(ContainerError):
         wavelet.decode(section[:2] + bytes([200, 1]) + section[4:], (30, 40))  # escape count
+    from inrcodec.coding.bytes import svarint
+
+    with pytest.raises(ContainerError, match="step out of range"):
+        wavelet.decode(section[:1] + svarint(10 ** 9) + section[2:], (30, 40))
+    with pytest.raises(ContainerError, match="escaped value out of range"):
+        wavelet.decode(section[:2] + bytes([1]) + svarint(2 ** 55) + section[3:], (30, 40))
     # (a truncated stream can decode to something: the chunk's checksum is what refuses it)
 
 

@@ -46,6 +46,7 @@ from .interp.tables import CONTEXTS, SCALE_LOW, SHAPES, UNIFORM, cell_codes, pla
 ROUNDING, PULL = 0.45, 0.05
 BUCKET_UNIT = 0.125  # bucket b holds parents of at least (2**b - 1) x this many steps
 MAX_Q = 2 ** 52  # a step this fine for the values is refused (q would lose integer precision)
+MAX_STEP_CODE = 16 * 1100  # steps of 2**-1100 to 2**1100 cover every float64 (and subnormals)
 
 
 def step_of(code: int) -> float:
@@ -167,11 +168,17 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     table_shape = reader.byte()
     if table_shape >= len(SHAPES):
         raise ContainerError("corrupted wavelet section: unknown flags")
-    plan_ = Plan(tuple(int(n) for n in shape), reader.svarint())
+    step_code = reader.svarint()
+    if abs(step_code) > MAX_STEP_CODE:
+        raise ContainerError("corrupted wavelet section: quantizer step out of range")
+    plan_ = Plan(tuple(int(n) for n in shape), step_code)
     count = reader.varint()
     if count > math.prod(plan_.shape):
         raise ContainerError("corrupted wavelet section: too many escaped values")
-    pending = iter([reader.svarint() for _ in range(count)])
+    escapes = [reader.svarint() for _ in range(count)]
+    if any(abs(q) > MAX_Q for q in escapes):
+        raise ContainerError("corrupted wavelet section: escaped value out of range")
+    pending = iter(escapes)
     decoder = constriction.stream.queue.RangeDecoder(words(reader.rest()))
     kept = np.zeros(plan_.shape)
     try:
