@@ -4,7 +4,7 @@ inrcodec wins and loses (verdicts.py), its cost, and a section per dataset."""
 import numpy as np
 
 from .fronts import bounded, bounded_families, families, lossless, of, rate_at, rate_text
-from .inr import DEFAULT_LATENT_BITS, FLOORS
+from .inr import DEFAULT_LATENT_BITS, FLOORS, RMS_FLOORS
 from .metrics import PEAK_RSS_INTERVAL
 from .pca import HEADER as PCA_HEADER, MIN_TRAIN_CHUNKS
 from .peers import BOUND_DIGITS, BOUND_FRACTIONS, MASK_LENGTH, ZSTD_LEVEL
@@ -68,8 +68,8 @@ def _method(quick: bool) -> list[str]:
         "residual coded value by value or spatially). `inrcodec` alone is the network's own "
         "curve (`min_psnr=None`); `inrcodec floor` is the default codec's PSNR floor at "
         f"{', '.join(f'{p:g}' for p in FLOORS[quick])} dB (over each chunk's own range), "
-        "`inrcodec rms floor` the same floors as RMS errors (`max_rmse`) over the test data's "
-        "range, one target for every chunk.",
+        "`inrcodec rms floor` RMS floors (`max_rmse`, one target for every chunk) at "
+        f"{', '.join(f'{p:g}' for p in RMS_FLOORS[quick])} dB over the test data's range.",
         "- ZFP and SPERR cannot store NaN: they get the chunk with NaNs set to its mean and the "
         "bench stores inrcodec's lossless NaN mask (zlib-packed bits, with a "
         f"{MASK_LENGTH.size}-byte length) in "
