@@ -107,6 +107,16 @@ def test_rates_are_read_off_the_front_between_settings():
     assert rate_at(rows, 60) is None
 
 
+def test_a_family_of_several_knobs_is_read_off_each_knobs_own_front():
+    # Two RMS floors and a bound between them: the bound is on the family's front, but no
+    # setting lies between it and a floor, so 46 dB is read between the floors.
+    rows = [{"psnr_db": 45.0, "bits_per_value": 0.5, "params": '{"max_rmse": 0.65}'},
+            {"psnr_db": 50.0, "bits_per_value": 1.0, "params": '{"max_rmse": 0.36}'},
+            {"psnr_db": 46.0, "bits_per_value": 0.9, "params": '{"max_error": 1.2}'}]
+    assert rate_at(rows, 46)[0] == pytest.approx(0.5 * 2 ** 0.2)
+    assert rate_at(rows[:2] + [{**rows[2], "bits_per_value": 0.52}], 46)[0] == 0.52
+
+
 def test_unknown_datasets_and_bad_codec_json_are_refused(capsys):
     assert main(["bench", "--quick", "--datasets", "nope"]) == 1
     assert "unknown dataset(s) nope" in capsys.readouterr().err

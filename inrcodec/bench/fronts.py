@@ -2,15 +2,20 @@
 
 Comparisons between codecs are read off each family's rate-distortion front (its settings that
 no other setting of the same family beats on both size and PSNR), interpolating PSNR linearly
-in log bits per value between neighbouring settings, never extrapolating.
+in log bits per value between neighbouring settings, never extrapolating. A family that mixes
+settings of several knobs (evaluate_universal.py's one family per model: plain latents, floors,
+bounds) is read off each knob's own front and gives the fewest bits of them: between two
+settings of one knob lie settings that get near the line, between a bound and a floor none do.
 """
 
+import json
 import math
 
 import numpy as np
 
 # The order of codecs in every table and plot; codecs given on the command line come after.
-ORDER = ("inrcodec", "inrcodec floor", "inrcodec bounded", "inrcodec budget", "PCA control", "SZ3", "SPERR",
+ORDER = ("inrcodec", "inrcodec floor", "inrcodec rms floor", "inrcodec bounded", "inrcodec budget",
+         "PCA control", "SZ3", "SPERR",
          "ZFP fixed-accuracy", "ZFP fixed-rate", "BitRound+Zstd", "Quantize+Zstd",
          "PCodec (lossless)", "Zstd (lossless)")
 CONTROL = "PCA control"
@@ -61,8 +66,25 @@ def front(rows: list[dict]) -> list[dict]:
 
 def rate_at(rows: list[dict], target_db: float) -> tuple[float, str] | None:
     """(bits per value where the front reaches ``target_db``, "" or "<=" when even the smallest
-    setting is past it); None when no setting reaches it."""
-    points = front(rows)
+    setting is past it); None when no setting reaches it. Rows of several knobs: the fewest
+    bits over each knob's own front."""
+    hits = [h for h in (_rate_on(front(group), target_db) for group in _by_knob(rows)) if h]
+    return min(hits, key=lambda h: h[0]) if hits else None
+
+
+def _by_knob(rows: list[dict]) -> list[list[dict]]:
+    """The rows grouped by the settings they give (a mode's keyword: ``max_error``,
+    ``min_psnr``, ...; plain latents' ``latent_bits``)."""
+    groups = {}
+    for r in rows:
+        params = r.get("params") or {}
+        params = json.loads(params) if isinstance(params, str) else params  # a run's rows: JSON
+        knob = tuple(sorted(k for k, v in params.items() if v is not None))
+        groups.setdefault(knob, []).append(r)
+    return list(groups.values())
+
+
+def _rate_on(points: list[dict], target_db: float) -> tuple[float, str] | None:
     for i, r in enumerate(points):
         if r["psnr_db"] >= target_db:
             if i == 0:
