@@ -135,11 +135,14 @@ class Coefficients:
             symbols.append((plan_.symbols(i, q), bucket))
         return plan_, kept, symbols
 
-    def reconstruction(self, step_code: int) -> np.ndarray:
-        """What the decoder returns at ``step_code``, without coding it. ValueError where the
-        step is too fine for the values."""
-        plan_, kept, _ = self._quantized(step_code, contexts=False)
-        return dwt.inverse(kept, plan_.levels)
+    def reconstruction(self, step_code: int) -> tuple[np.ndarray, int]:
+        """(what the decoder returns at ``step_code``, how many of its symbols are not 0),
+        without coding it. ValueError where the step is too fine for the values.
+
+        Every table is symmetric, so each nonzero symbol costs at least its sign's bit: the
+        count bounds the coded size from below, and it never falls as the step gets finer."""
+        plan_, kept, symbols = self._quantized(step_code, contexts=False)
+        return dwt.inverse(kept, plan_.levels), sum(int(np.count_nonzero(q)) for q, _ in symbols)
 
     def encode(self, step_code: int) -> tuple[bytes, np.ndarray]:
         """(section bytes, the decoder's float64 reconstruction) at ``step_code``."""

@@ -103,16 +103,20 @@ class Latents(Mode):
                 return container
             if excess_db(chunk, decode(container, model, chunk.finite), target) >= 0:
                 candidates.append(container)
+        prediction = None
         if not candidates:
             prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
             candidates.append(self._loosest(chunk, model, bound, target, prediction))
-            if prediction is not None:  # the network's residual by transform coding
-                candidates.append(transform.encode_floor(chunk, target, prediction))
         # Transform coding keeps a floor in fewer bits than either on smooth data the network
-        # has not learned; every candidate keeps the floor, so the smallest is stored.
-        candidates.append(transform.encode_floor(chunk, target))
-        return min((c for c in candidates if c is not None),
-                   key=lambda c: len(c.to_bytes(model.hash)))
+        # has not learned, of the values or of the network's residual; every candidate keeps
+        # the floor, so the smallest is stored (a search that cannot beat it stops early).
+        best = min(candidates, key=lambda c: len(c.to_bytes(model.hash)))
+        for base in ([prediction] if prediction is not None else []) + [None]:
+            smallest = len(best.to_bytes(model.hash))
+            trial = transform.encode_floor(chunk, target, base, smaller_than=smallest)
+            if trial is not None and len(trial.to_bytes(model.hash)) < smallest:
+                best = trial
+        return best
 
     def _loosest(self, chunk: Chunk, model, bound: float, target: float,
                  prediction: Prediction | None) -> Container:

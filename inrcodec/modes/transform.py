@@ -15,15 +15,20 @@ from .base import Chunk, cast, excess_db
 DB_PER_CODE = 6.02 / 16  # a uniform quantizer's PSNR falls 6 dB per octave of its step
 CLOSE_ENOUGH_DB = 0.2  # a pass this near the floor is not worth another trial
 MOST_CODES = 64  # the furthest one trial moves (4 octaves): an exact chunk's PSNR is infinite
+SHORTFALL_BITS = 64  # the most a range-coded stream (32-bit words, cut) may fall short of its symbols' information
 MOST_TRIALS = 8  # reconstructions tried before the coarsest passing step is taken
 
 
-def encode_floor(chunk: Chunk, target_rms: float,
-                 prediction=None) -> Container | None:
+def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
+                 smaller_than: int | None = None) -> Container | None:
     """A container whose RMS error over the chunk's values is at most ``target_rms``, or None
     where no step the coder can use keeps it (a floor near lossless). With the network's
     ``prediction`` (bounded.Prediction) the residual is coded (LATENTS_WAVELET), else the
-    values (WAVELET)."""
+    values (WAVELET). With ``smaller_than`` (bytes), None as soon as the coder's bound from
+    below shows it cannot store the chunk in fewer: the search stops, and nothing is coded."""
+    def hopeless(nonzero: int) -> bool:  # a range coder may end up to ~8 bytes short of it
+        return smaller_than is not None and (nonzero - SHORTFALL_BITS) / 8 >= smaller_than
+
     if not 0 < target_rms < math.inf:
         return None
     base = 0.0 if prediction is None else prediction.values
@@ -36,18 +41,20 @@ def encode_floor(chunk: Chunk, target_rms: float,
     # steps by the PSNR left over (the secant's slope once two trials have been made), within
     # the codes between the coarsest pass and the finest miss so far.
     code = math.floor(16 * math.log2(math.sqrt(12) * target_rms))
-    trials = {}  # code: dB inside the target
+    trials, nonzeros = {}, {}  # code: dB inside the target, nonzero symbols
     passed = failed = None
     while len(trials) < MOST_TRIALS:
         try:
-            trials[code] = excess_db(chunk, cast(base + coefficients.reconstruction(code),
-                                                 chunk.array.dtype), target_rms)
+            recon, nonzeros[code] = coefficients.reconstruction(code)
         except ValueError:  # q would not fit: far too fine a step
             break
+        trials[code] = excess_db(chunk, cast(base + recon, chunk.array.dtype), target_rms)
         if trials[code] >= 0:
             passed = code if passed is None else max(passed, code)
         else:
             failed = code if failed is None else min(failed, code)
+            if hopeless(nonzeros[code]):  # every step that keeps the floor is finer: no smaller
+                return None
         if passed is not None and (trials[passed] < CLOSE_ENOUGH_DB
                                    or failed is not None and failed - passed <= 1):
             break
@@ -62,7 +69,7 @@ def encode_floor(chunk: Chunk, target_rms: float,
             code = min(code, failed - 1)
         if code in trials:
             break
-    if passed is None:
+    if passed is None or hopeless(nonzeros[passed]):
         return None
     section, _ = coefficients.encode(passed)
     if prediction is None:
