@@ -62,7 +62,7 @@ def test_the_error_follows_the_step():
     for code in (-64, -48):
         rms = np.sqrt(np.mean((coefficients.reconstruction(code)[0] - field) ** 2))
         assert rms == pytest.approx(wavelet.step_of(code) / np.sqrt(12), rel=0.15)
-    sizes = [len(coefficients.encode(code)[0]) for code in (-64, -48, -32, 0)]
+    sizes = [len(coefficients.section(code)) for code in (-64, -48, -32, 0)]
     assert sizes == sorted(sizes, reverse=True)
 
 

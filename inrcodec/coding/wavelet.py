@@ -31,13 +31,15 @@ Section layout::
 """
 
 import math
+from functools import lru_cache
 
 import constriction
 import numpy as np
 
 from . import dwt
-from .bytes import ContainerError, Reader, svarint, varint
-from .interp.stream import coded_segments, decode_buckets, range_code, words
+from .bytes import ContainerError, Reader, svarint
+from .interp.stream import (coded_segments, decode_buckets, range_code, read_escapes, words,
+                            write_escapes)
 from .interp.tables import CONTEXTS, SCALE_LOW, SHAPES, UNIFORM, cell_codes, plan
 
 # The quantizer and the contexts are the bitstream's (version 5): a decoder with other values
@@ -53,16 +55,24 @@ def step_of(code: int) -> float:
     return math.ldexp(2.0 ** ((code % 16) / 16), code // 16)
 
 
+@lru_cache(maxsize=64)
+def _layout(shape: tuple[int, ...]) -> tuple:
+    """(levels, bands, each band's 1 / sqrt(synthesis gain)) of a shape: the same at every step,
+    so a search over steps builds it once."""
+    levels = tuple(dwt.levels_of(n) for n in shape)
+    bands = dwt.bands(shape, levels)
+    scales = [1 / math.sqrt(dwt.band_gain(shape, levels, level, o)) for level, o, _ in bands]
+    return levels, bands, scales
+
+
 class Plan:
     """The bands of a shape, their quantizer steps and contexts: the same on both sides."""
 
     def __init__(self, shape: tuple[int, ...], step_code: int):
-        self.shape, self.step_code = tuple(shape), step_code
-        self.levels = tuple(dwt.levels_of(n) for n in self.shape)
-        self.bands = dwt.bands(self.shape, self.levels)
+        self.shape = tuple(shape)
+        self.levels, self.bands, scales = _layout(self.shape)
         step = step_of(step_code)
-        self.steps = [step / math.sqrt(dwt.band_gain(self.shape, self.levels, level, o))
-                      for level, o, _ in self.bands]
+        self.steps = [step * scale for scale in scales]
         self.index = {(level, o): i for i, (level, o, _) in enumerate(self.bands)}
         self.band_levels = [level for level, _, _ in self.bands]
 
@@ -70,7 +80,7 @@ class Plan:
         return i == 0
 
     def quantize(self, i: int, c: np.ndarray) -> np.ndarray:
-        """A band's q (int64) and its symbols' source: differences for the approximation."""
+        """A band's q (int64): rounded to nearest in the approximation, towards zero elsewhere."""
         if self.is_approximation(i):
             q = np.rint(c / self.steps[i])
         else:
@@ -144,24 +154,22 @@ class Coefficients:
         plan_, kept, symbols = self._quantized(step_code, contexts=False)
         return dwt.inverse(kept, plan_.levels), sum(int(np.count_nonzero(q)) for q, _ in symbols)
 
-    def encode(self, step_code: int) -> tuple[bytes, np.ndarray]:
-        """(section bytes, the decoder's float64 reconstruction) at ``step_code``."""
-        plan_, kept, symbols = self._quantized(step_code, contexts=True)
+    def section(self, step_code: int) -> bytes:
+        """The section's bytes at ``step_code`` (its reconstruction is ``reconstruction``'s)."""
+        plan_, _, symbols = self._quantized(step_code, contexts=True)
         shape, activity, level_codes, _ = plan(plan_.band_levels, symbols)
         escapes = []
         segments = coded_segments(plan_.band_levels, symbols, shape, activity, level_codes,
                                   escapes)
-        out = bytearray([shape]) + svarint(step_code) + varint(len(escapes))
-        for q in escapes:
-            out += svarint(int(q))
-        return bytes(out) + range_code(segments), dwt.inverse(kept, plan_.levels)
+        return bytes([shape]) + svarint(step_code) + write_escapes(escapes) + range_code(segments)
 
 
 def encode(values: np.ndarray, step_code: int,
            missing: np.ndarray | None = None) -> tuple[bytes, np.ndarray]:
     """(section bytes, the decoder's float64 reconstruction) of ``values`` at ``step_code``.
     ValueError where the step is too fine for the values."""
-    return Coefficients(values, missing).encode(step_code)
+    coefficients = Coefficients(values, missing)
+    return coefficients.section(step_code), coefficients.reconstruction(step_code)[0]
 
 
 def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
@@ -175,13 +183,7 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     if abs(step_code) > MAX_STEP_CODE:
         raise ContainerError("corrupted wavelet section: quantizer step out of range")
     plan_ = Plan(tuple(int(n) for n in shape), step_code)
-    count = reader.varint()
-    if count > math.prod(plan_.shape):
-        raise ContainerError("corrupted wavelet section: too many escaped values")
-    escapes = [reader.svarint() for _ in range(count)]
-    if any(abs(q) > MAX_Q for q in escapes):
-        raise ContainerError("corrupted wavelet section: escaped value out of range")
-    pending = iter(escapes)
+    pending = iter(read_escapes(reader, math.prod(plan_.shape), MAX_Q, "wavelet"))
     decoder = constriction.stream.queue.RangeDecoder(words(reader.rest()))
     kept = np.zeros(plan_.shape)
     try:

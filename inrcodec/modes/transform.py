@@ -71,7 +71,7 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
             break
     if passed is None or hopeless(nonzeros[passed]):
         return None
-    section, _ = coefficients.encode(passed)
+    section = coefficients.section(passed)
     if prediction is None:
         return Container(kind=Kind.WAVELET, payload=section, **chunk.header)
     return Container(kind=Kind.LATENTS_WAVELET, residuals=section, **prediction.fields)

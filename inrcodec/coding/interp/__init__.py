@@ -93,12 +93,7 @@ def decode(data: bytes, shape: tuple[int, ...], half: float,
     if flags >> 6:
         raise ContainerError("corrupted interpolation section: unknown flags")
     rebuilt = Sweep(shape, half, missing, bool(flags & 1), flags >> 1 & 3, bool(flags >> 5 & 1))
-    count = reader.varint()
-    if count > rebuilt.coded + 1:
-        raise ContainerError("corrupted interpolation section: too many escaped values")
-    escapes = [reader.svarint() for _ in range(count)]
-    if any(abs(q) > ESCAPE_LIMIT for q in escapes):
-        raise ContainerError("corrupted interpolation section: escaped value out of range")
+    escapes = stream.read_escapes(reader, rebuilt.coded + 1, ESCAPE_LIMIT, "interpolation")
     try:
         stream.read(rebuilt, reader.rest(), escapes, flags >> 3 & 3)
     except AssertionError as e:  # constriction's word for a stream it cannot decode

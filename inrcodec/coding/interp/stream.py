@@ -17,11 +17,25 @@ def write(sweep: Sweep, symbols: list) -> bytes:
     shape, activity, level_codes, _ = plan(step_levels, symbols)
     escapes = [sweep.anchor_q] if sweep.anchor_coded else []
     segments = coded_segments(step_levels, symbols, shape, activity, level_codes, escapes)
-    out = bytearray([int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5])
-    out += varint(len(escapes))
-    for q in escapes:
-        out += svarint(int(q))
-    return bytes(out) + range_code(segments)
+    flags = int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5
+    return bytes([flags]) + write_escapes(escapes) + range_code(segments)
+
+
+def write_escapes(escapes: list) -> bytes:
+    """varint E, then E svarints: the escaped q, in coding order."""
+    return varint(len(escapes)) + b"".join(svarint(int(q)) for q in escapes)
+
+
+def read_escapes(reader, most: int, limit: int, section: str) -> list[int]:
+    """What ``write_escapes`` wrote; ContainerError for more than ``most`` or one past
+    ``limit``."""
+    count = reader.varint()
+    if count > most:
+        raise ContainerError(f"corrupted {section} section: too many escaped values")
+    escapes = [reader.svarint() for _ in range(count)]
+    if any(abs(q) > limit for q in escapes):
+        raise ContainerError(f"corrupted {section} section: escaped value out of range")
+    return escapes
 
 
 def coded_segments(step_levels: list[int], symbols: list, shape: int, activity: int,
