@@ -10,7 +10,8 @@ import numpy as np
 
 from . import modes
 from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind
-from .coding.mask import decode_mask, encode_mask
+from .coding import bilevel
+from .coding.mask import decode_mask
 from .model import Model
 from .modes import Chunk, Mode
 
@@ -54,7 +55,7 @@ def encode(chunk: np.ndarray, model: Model, mode: Mode, inner_steps: int) -> byt
         finite[...] = True  # all zeros: a constant chunk
     # The mask marks what is stored exactly without being coded: NaNs in floats, zeros in
     # integers (an MNI volume's background must come back exactly zero, whatever the bound).
-    mask = None if finite.all() else encode_mask(~finite)
+    mask = None if finite.all() else bilevel.encode(~finite)
     if not finite.any():
         return Container(kind=Kind.EMPTY, **layout).to_bytes(model.hash)
     values = chunk[finite]
@@ -73,7 +74,8 @@ def encode(chunk: np.ndarray, model: Model, mode: Mode, inner_steps: int) -> byt
 def decode(data: bytes, model: Model) -> np.ndarray:
     c = Container.from_bytes(data, model.hash)
     size = int(np.prod(c.shape))
-    missing = decode_mask(c.mask, size).reshape(c.shape) if c.mask is not None else None
+    missing = None if c.mask is None else (decode_mask(c.mask, size).reshape(c.shape)
+                                            if c.zlib_mask else bilevel.decode(c.mask, c.shape))
     if c.kind == Kind.EMPTY and size == 0:
         out = np.empty(c.shape, dtype=c.dtype)
     elif c.kind == Kind.EMPTY:

@@ -31,7 +31,7 @@ from inrcodec.bench.datasets import DATASETS
 from inrcodec.bench.machine import machine
 from inrcodec.bench.peers import Context, sperr, sz3
 from inrcodec.coding import interp
-from inrcodec.coding.mask import encode_mask
+from inrcodec.coding import bilevel
 
 FRACTIONS = (1e-1, 1e-2, 1e-3, 1e-4)
 QUICK = ("a1b", "eofs_sst", "ostia", "uwnd", "example4d")  # --quick's datasets: small, varied
@@ -71,14 +71,12 @@ class Ours:
         missing = missing if missing.any() else None
         data, _ = interp.encode(np.where(np.isnan(values), 0.0, values), self.half, missing)
         self.flags[id(chunk)] = data[0]
-        mask = b"" if missing is None else encode_mask(missing)
+        mask = b"" if missing is None else bilevel.encode(missing)
         return len(mask).to_bytes(4, "little") + mask + data
 
     def decode(self, data: bytes, shape: tuple, dtype: np.dtype) -> np.ndarray:
-        from inrcodec.coding.mask import decode_mask
-
         length = int.from_bytes(data[:4], "little")
-        missing = decode_mask(data[4:4 + length], math.prod(shape)).reshape(shape) if length else None
+        missing = bilevel.decode(data[4:4 + length], shape) if length else None
         recon = interp.decode(data[4 + length:], shape, self.half, missing)
         if dtype.kind in "iu":
             info = np.iinfo(dtype)
@@ -133,7 +131,7 @@ def evaluate(name: str, chunks: list[np.ndarray], repeats: int, with_sperr: bool
             peers["SPERR"] = sperr(ctx)
         except ImportError as e:
             log(f"SPERR skipped: {e}")
-    mask_bits = 8 * sum(len(encode_mask(np.isnan(c))) for c in chunks
+    mask_bits = 8 * sum(len(bilevel.encode(np.isnan(c))) for c in chunks
                         if c.dtype.kind == "f" and np.isnan(c).any()) / sum(c.size for c in chunks)
     rows = []
     for i, (fraction, bound) in enumerate(bounds):

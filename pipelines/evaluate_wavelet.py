@@ -7,8 +7,10 @@ absolute bound), searched until the setting's PSNR brackets each target; bits pe
 target are read between the bracket's two points (linear in log bits), the same way for every
 codec. PSNR is over the range of the test split's finite values, as the benchmark takes it.
 Ours and the interpolation coder go through the codec's own container (``core.encode``), so
-every stored byte counts (header, NaN mask, checksum); SPERR gets the benchmark's NaN mask, SZ3
-keeps NaNs itself. Speeds: MB/s of the data per CPU second of this process, at the 40 dB
+every stored byte counts (header, NaN mask, checksum); SPERR gets the benchmark's NaN mask and
+smooth fill (bench/peers.py: the codec's own), SZ3 keeps NaNs itself. On the datasets with a mask
+the pipeline also measures the mask's two codings (format version 5's zlib-packed bits and
+version 6's bilevel.py) and the wavelet coder with the fill before relaxation. Speeds: MB/s of the data per CPU second of this process, at the 40 dB
 setting, one pass.
 
     pip install -e ".[bench]"
@@ -25,8 +27,9 @@ from pipelines_common import machine, publish_results, table
 from inrcodec import core
 from inrcodec.bench.datasets import DATASETS
 from inrcodec.bench.peers import Context, adapted, numcodecs_chain, require, sz3
-from inrcodec.coding import wavelet
+from inrcodec.coding import bilevel, wavelet
 from inrcodec.coding.container import Container, Kind
+from inrcodec.coding.mask import encode_mask
 from inrcodec.model import Model, resolve
 from inrcodec.modes import Mode, spatial
 
@@ -35,10 +38,11 @@ MOST_TRIALS = 24
 
 
 class WaveletAt(Mode):
-    """Every chunk by the wavelet coder at one step code (a pipeline's knob, not a setting)."""
+    """Every chunk by the wavelet coder at one step code (a pipeline's knob, not a setting), its
+    missing points filled with ``sweeps`` relaxation sweeps a level (the codec's: RELAX_SWEEPS)."""
 
-    def __init__(self, code: int):
-        self.code = code
+    def __init__(self, code: int, sweeps: int = wavelet.RELAX_SWEEPS):
+        self.code, self.sweeps = code, sweeps
 
     def settings(self) -> dict:
         return {"step_code": self.code}
@@ -46,7 +50,10 @@ class WaveletAt(Mode):
     promise, label = "the wavelet coder at one step", "wavelet"
 
     def encode(self, chunk, model, inner_steps: int) -> Container:
-        section, _ = wavelet.encode(np.where(chunk.finite, chunk.array, 0), self.code, ~chunk.finite)
+        values = np.where(chunk.finite, chunk.array, 0).astype(np.float64)
+        if not chunk.finite.all():
+            values = wavelet.fill(values, ~chunk.finite, self.sweeps)
+        section, _ = wavelet.encode(values, self.code)
         return Container(kind=Kind.WAVELET, payload=section, **chunk.header)
 
 
@@ -153,14 +160,20 @@ def evaluate(name: str, model: Model, log) -> dict:
     value_range = float(np.ptp(finite))
     dtype = chunks[0].dtype
     has_nans = any(not np.isfinite(c).all() for c in chunks)
+    masked = has_nans or (dtype.kind in "iu" and any((c == 0).any() for c in chunks))
     row = {"dataset": name, "chunks": len(chunks), "shape": list(chunks[0].shape)}
+    if masked:
+        masks = [~np.isfinite(c) if c.dtype.kind == "f" else c == 0 for c in chunks]
+        masks = [m for m in masks if m.any() and not m.all()]  # what a container stores
+        row["mask bits"] = {coding: 8 * sum(len(code(m)) for m in masks) / sum(c.size for c in chunks)
+                            for coding, code in (("zlib", encode_mask), ("bilevel", bilevel.encode))}
     for target in TARGETS:
         rms = value_range * 10 ** (-target / 20)
         ctx = Context(dtype, has_nans, value_range, (rms,), False)
+        first_code = math.floor(16 * math.log2(math.sqrt(12) * rms))
         row[target] = {
-            "wavelet": search(lambda k: through_codec(WaveletAt(k), model),
-                              math.floor(16 * math.log2(math.sqrt(12) * rms)), target, chunks,
-                              value_range, integer=True),
+            "wavelet": search(lambda k: through_codec(WaveletAt(k), model), first_code, target,
+                              chunks, value_range, integer=True),
             "spatial": search(lambda b: through_codec(SpatialWithin(b), model), math.sqrt(3) * rms,
                               target, chunks, value_range),
             "SZ3": search(lambda b: sz3_within(ctx, b), math.sqrt(3) * rms, target, chunks,
@@ -168,6 +181,10 @@ def evaluate(name: str, model: Model, log) -> dict:
             "SPERR": search(lambda q: sperr_q(ctx, q), math.sqrt(12) * rms, target, chunks,
                             value_range),
         }
+        if masked:  # the fill's part: the same coder with a piecewise-constant fill
+            row[target]["unrelaxed fill"] = search(
+                lambda k: through_codec(WaveletAt(k, sweeps=0), model), first_code, target,
+                chunks, value_range, integer=True)
         log(f"{name} {target:g} dB: " + ", ".join(
             f"{k} {v['bits']:.4g}" if v["bits"] else f"{k} -" for k, v in row[target].items()))
     return row
@@ -185,6 +202,9 @@ def main() -> None:
 
     def cell(v):
         return f"{v['bits']:.3g}" if v.get("bits") else "-"
+
+    def fraction(a, b):
+        return f"{a['bits'] / b['bits']:.2f}" if a.get("bits") and b.get("bits") else "-"
 
     def ratio(row, target):
         ours = row[target]["wavelet"]["bits"]
@@ -214,6 +234,26 @@ def main() -> None:
                                       f"{r[40.0][k].get('decode', 0):.3g}"
                                       for k in ("wavelet", "spatial", "SZ3", "SPERR")]
                     for r in rows])
+    masked = [r for r in rows if "unrelaxed fill" in r[TARGETS[0]]]
+    if masked:
+        lines += ["", "## The mask and the fill", "",
+                  "On the datasets with a mask (NaNs, or an integer chunk's zeros). The mask's "
+                  "bits per value (over all the test chunks' values) in its two codings: "
+                  "zlib-compressed packed bits (format versions 1-5) and `coding/bilevel.py` "
+                  "(version 6):", ""]
+        lines += table(["dataset", "zlib", "bilevel", "x"],
+                       [[r["dataset"], f"{r['mask bits']['zlib']:.4f}",
+                         f"{r['mask bits']['bilevel']:.4f}",
+                         f"{r['mask bits']['bilevel'] / r['mask bits']['zlib']:.2f}"]
+                        for r in masked])
+        lines += ["", "The wavelet coder's bits per value (bilevel mask included) with its missing "
+                  "points filled by the blocks' averages alone (`fill(..., sweeps=0)`, the fill "
+                  f"before) and relaxed ({wavelet.RELAX_SWEEPS} sweeps a level, the codec's):", ""]
+        lines += table(["dataset"] + sum([[f"{t:g} dB unrelaxed", "relaxed", "x"] for t in TARGETS],
+                                         []),
+                       [[r["dataset"]] + sum([[cell(r[t]["unrelaxed fill"]), cell(r[t]["wavelet"]),
+                                               fraction(r[t]["wavelet"], r[t]["unrelaxed fill"])]
+                                              for t in TARGETS], []) for r in masked])
     publish_results(lines, rows, args.markdown)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..coding.entropy import decode_symbols, encode_symbols, rate_distortion_symbols
-from ..coding.mask import decode_mask, encode_mask
+from ..coding import bilevel
 from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
 from ..train import normalised
@@ -56,7 +56,7 @@ class PCAControl:
         values, norm, finite = normalised(chunk)
         flat = values.ravel()
         symbols = rate_distortion_symbols(((flat - self.mean) @ self.eofs.T)[None], self.quantizer)
-        mask = b"" if finite.all() else encode_mask(~finite)
+        mask = b"" if finite.all() else bilevel.encode(~finite)
         return (HEADER.pack(norm.offset_code, norm.scale_code, len(mask)) + mask
                 + encode_symbols(symbols, self.quantizer))
 
@@ -67,7 +67,7 @@ class PCAControl:
         flat = self.quantizer.dequantize(symbols)[0].astype(np.float64) @ self.eofs + self.mean
         values = cast_back(Normalisation(offset_code, scale_code).invert(flat).reshape(shape), dtype)
         if mask_length:
-            values[decode_mask(data[HEADER.size:start], values.size).reshape(shape)] = np.nan
+            values[bilevel.decode(data[HEADER.size:start], values.shape)] = np.nan
         return values
 
 

@@ -1,9 +1,11 @@
 """Peer compressors behind one interface: a ``Contender`` encodes a chunk to bytes and decodes it
 back, given the chunk's shape and dtype (which a Zarr array keeps in its metadata, free).
 
-Every stored byte a peer needs is in its bytes. Peers that cannot store NaN (ZFP, SPERR) get the
-chunk with NaNs filled by its mean and inrcodec's lossless NaN mask stored in front (a 4-byte
-length, then the zlib-packed bits), charged like any byte. Peers for floating data see integer
+Every stored byte a peer needs is in its bytes. Peers that cannot store NaN (ZFP, SPERR) get what
+inrcodec gives itself: the chunk with NaNs filled smoothly (``wavelet.fill``) and inrcodec's
+lossless NaN mask stored in front (a 4-byte length, then the mask as ``coding/bilevel.py`` codes
+it), charged like any byte; so a difference on masked data is the codecs', not their
+preprocessing. Peers for floating data see integer
 chunks as float32 and their results are rounded and clipped back. Singleton axes are dropped
 first: a (1, 37, 49) chunk is a 2-D field to SZ3, ZFP and SPERR.
 """
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..coding.mask import decode_mask, encode_mask
+from ..coding import bilevel, wavelet
 
 
 @dataclass
@@ -88,9 +90,9 @@ def adapted(compress: Callable[[np.ndarray], bytes],
         if not mask_nans:
             return compress(x)
         missing = np.isnan(x)
-        mask = encode_mask(missing) if missing.any() else b""
-        if mask:  # the mean is a smooth stand-in that costs the codec few bits
-            x = np.where(missing, np.nanmean(x), x).astype(x.dtype)
+        mask = bilevel.encode(missing) if missing.any() else b""
+        if mask:  # inrcodec's own smooth stand-in (wavelet.fill), far cheaper than the mean
+            x = wavelet.fill(np.where(missing, 0, x).astype(np.float64), missing).astype(x.dtype)
         return MASK_LENGTH.pack(len(mask)) + mask + compress(x)
 
     def decode(data: bytes, shape: tuple, dtype: np.dtype) -> np.ndarray:
@@ -100,7 +102,7 @@ def adapted(compress: Callable[[np.ndarray], bytes],
             (length,) = MASK_LENGTH.unpack_from(data)
             start = MASK_LENGTH.size
             if length:
-                missing = decode_mask(data[start:start + length], math.prod(shape)).reshape(shape)
+                missing = bilevel.decode(data[start:start + length], squeezed).reshape(shape)
             data = data[start + length:]
         values = decompress(data, squeezed, work_dtype(dtype)).reshape(shape)
         values = cast_back(values, dtype)

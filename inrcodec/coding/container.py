@@ -1,9 +1,9 @@
 """The bitstream of one chunk: a few header bytes, the coded content, and a checksum.
 
-Layout of format version 5, the one written (little-endian, varints are LEB128, signed ones
+Layout of format version 6, the one written (little-endian, varints are LEB128, signed ones
 zigzag-mapped)::
 
-    u8: 0xC0 | version (5): "a compact inrcodec chunk" and its version in one byte
+    u8: 0xC0 | version (6): "a compact inrcodec chunk" and its version in one byte
     u8: model tag (first byte of the model's sha256)
     u8: dtype code (bits 0-3) | kind, low 2 bits (bits 4-5) | has mask (bit 6)
         | big-endian dtype (bit 7)
@@ -15,7 +15,7 @@ zigzag-mapped)::
     kinds with a bound: the bound, float64 (absolute; for RELATIVE, the pointwise fraction)
     kind CONSTANT: the value, itemsize bytes in the dtype's byte order
     kind EMPTY:    nothing (every value is NaN)
-    if has mask: varint length, then the zlib-coded NaN mask
+    if has mask: varint length, then the NaN mask (coding/bilevel.py)
     kind LATENTS:  the range-coded latents, to the end
     kind WAVELET:  the wavelet section (coding/wavelet.py), to the end
     kinds with latents and a bound, and LATENTS_WAVELET: varint length, the range-coded
@@ -31,7 +31,9 @@ gated ones say which latent dimensions each patch kept (``entropy.encode_gated``
 Version 3 is version 4 with kinds 0-3 only (bit 5 of the layout byte always 0); version 4
 added RAW, SPATIAL, BOUNDED_SPATIAL and RELATIVE, so a reader of version 3 refuses them;
 version 5 added WAVELET and LATENTS_WAVELET (bit 6), which a reader of version 4 refuses as
-an unknown flag.
+an unknown flag. Versions 1-5 coded the mask as zlib-compressed packed bits (mask.py); version 6
+codes it by hierarchical refinement with adaptive contexts (bilevel.py), in fewer bytes
+(docs/wavelet.md).
 Versions 1 and 2 (read by legacy.py, never written any more) began with the magic bytes "IC"
 and a version byte, kept the latent bits in the dtype byte, padded plain latents to whole
 32-bit little-endian words, and (version 2, size-budget chunks only) added the resolution
@@ -53,7 +55,8 @@ from .bytes import ContainerError, Reader, svarint, varint
 from .normalise import Normalisation
 from .quantize import HEADROOM, MAX_BITS, MIN_BITS
 
-VERSION = 5  # the version written, and the newest read
+VERSION = 6  # the version written, and the newest read
+BILEVEL_MASKS = 6  # the first version whose masks are bilevel.py's
 OLDEST_COMPACT = 3  # the first version with this layout
 MARKER = 0xC0  # high nibble of a compact (version 3+) chunk's first byte
 MAX_NDIM = 7
@@ -111,6 +114,7 @@ class Container:
     # version 1 coded plain latents as little-endian words.
     latent_headroom: int = HEADROOM
     little_endian_words: bool = False
+    zlib_mask: bool = False  # versions 1-5: the mask is mask.py's zlib-coded packed bits
 
     def to_bytes(self, model_hash: str) -> bytes:
         dtype = np.dtype(self.dtype)
@@ -174,7 +178,8 @@ class Container:
                 raise ContainerError("corrupted inrcodec chunk: bad latent resolution")
             scale_code = reader.svarint()
             fields["normalisation"] = Normalisation(reader.svarint(), scale_code)
-        return cls(**fields, **read_body(reader, kind, fields["dtype"], type_byte >> 6 & 1))
+        return cls(**fields, **read_body(reader, kind, fields["dtype"], type_byte >> 6 & 1),
+                   zlib_mask=version < BILEVEL_MASKS)
 
 
 def kind_code(type_byte: int, layout: int) -> int:

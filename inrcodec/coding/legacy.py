@@ -39,6 +39,7 @@ def read_legacy(data: bytes, model_hash: str) -> Container:
                              f"{kind.name}")
     # The quirks below become fields, so that nothing past this module reads a version.
     fields = dict(latent_headroom=0, little_endian_words=data[2] == 1, gated=gated,
+                  zlib_mask=True,
                   **read_layout(reader, type_byte & 15, layout >> 7, layout & 7, layout >> 3 & 1,
                                 kind))
     if kind.uses_model:

@@ -1,4 +1,6 @@
-"""Lossless coding of where a chunk is not finite (NaN), as zlib-compressed packed bits."""
+"""Lossless coding of where a chunk is not finite (NaN), as zlib-compressed packed bits: the
+masks of format versions 1-5 (version 6 codes them with bilevel.py), and the pointwise relative
+mode's masks of zeros and signs among its values (a 1-D sequence, not an image)."""
 
 import zlib
 

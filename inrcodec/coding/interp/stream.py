@@ -69,16 +69,17 @@ def coded_segments(step_levels: list[int], symbols: list, shape: int, activity: 
 
 
 def range_code(segments: list) -> bytes:
-    """The segments range-coded, cut to as few bytes as still decode (checked for small
+    """The segments, each (model, symbols) or (model family, symbols, its parameters per
+    symbol), range-coded, cut to as few bytes as still decode (checked for small
     streams; large ones only lose their trailing zero bytes, which the decoder puts back)."""
     if not segments:
         return b""
     segments = _merged(segments)
     encoder = constriction.stream.queue.RangeEncoder()
-    for model, symbols in segments:
-        encoder.encode(symbols, model)
+    for model, symbols, *parameters in segments:
+        encoder.encode(symbols, model, *parameters)
     data = encoder.get_compressed().astype(">u4").tobytes()
-    if sum(len(s) for _, s in segments) > SMALL_STREAM:
+    if sum(len(s[1]) for s in segments) > SMALL_STREAM:
         return data.rstrip(b"\0")
     value = int.from_bytes(data, "big")
 
@@ -108,21 +109,23 @@ def words(data: bytes) -> np.ndarray:
 def _merged(segments: list) -> list:
     """The segments with each run under one model joined: the same stream, fewer calls."""
     out = []
-    for model, symbols in segments:
-        if out and out[-1][0] is model:
+    for model, symbols, *parameters in segments:
+        if out and out[-1][0] is model and not parameters and len(out[-1]) == 2:
             out[-1][1].append(symbols)
         else:
-            out.append((model, [symbols]))
-    return [(model, parts[0] if len(parts) == 1 else np.concatenate(parts)) for model, parts in out]
+            out.append((model, [symbols], *parameters))
+    return [(model, parts[0] if len(parts) == 1 else np.concatenate(parts), *parameters)
+            for model, parts, *parameters in out]
 
 
 def _decodes(data: bytes, segments: list) -> bool:
     decoder = constriction.stream.queue.RangeDecoder(words(data))
     try:
-        got = [decoder.decode(model, len(s)) for model, s in segments]
+        got = [decoder.decode(model, *parameters) if parameters else decoder.decode(model, len(s))
+               for model, s, *parameters in segments]
     except AssertionError:
         return False
-    return all(np.array_equal(g, s) for g, (_, s) in zip(got, segments))
+    return all(np.array_equal(g, s[1]) for g, s in zip(got, segments))
 
 
 def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
