@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from inrcodec.coding import bilevel
 from inrcodec.coding.container import VERSION, Container, ContainerError, Kind, ModelMismatchError
 from inrcodec.coding.mask import MaskError, decode_mask, encode_mask
 from inrcodec.coding.normalise import Normalisation
@@ -18,7 +19,7 @@ def latents_container(**kw):
 
 @pytest.mark.parametrize("c", [
     latents_container(),
-    latents_container(mask=encode_mask(np.eye(37, 49, dtype=bool)), fortran_order=True),
+    latents_container(mask=bilevel.encode(np.eye(37, 49, dtype=bool)), fortran_order=True),
     latents_container(dtype=np.dtype(">i2"), normalisation=Normalisation(-10 ** 12, -300)),
     latents_container(gated=True, latent_bits=12, latent_fraction=15),
     latents_container(kind=Kind.BOUNDED, max_error=0.25, residuals=b"\1\2", latent_fraction=3),
@@ -44,7 +45,7 @@ def test_other_model_is_refused():
 
 
 def test_every_single_bit_flip_is_caught():
-    data = latents_container(mask=encode_mask(np.eye(37, 49, dtype=bool))).to_bytes(HASH)
+    data = latents_container(mask=bilevel.encode(np.eye(37, 49, dtype=bool))).to_bytes(HASH)
     for i in range(len(data) * 8):
         flipped = bytearray(data)
         flipped[i // 8] ^= 1 << (i % 8)

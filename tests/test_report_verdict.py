@@ -10,7 +10,7 @@ import xarray as xr
 import zarr
 
 from inrcodec.bench.datasets import iris_sample
-from inrcodec.coding.mask import encode_mask
+from inrcodec.coding import bilevel
 from inrcodec.distributed import compress
 from inrcodec.modes import spatial
 
@@ -42,7 +42,7 @@ def test_plain_latents_on_unseen_data_are_reported_worse_than_a_classic_codec(tm
         finite = np.isfinite(x)
         error = y[finite].astype(np.float64) - x[finite]
         bound = min(np.abs(error).max(), np.sqrt(3 * np.mean(error ** 2)))
-        section_bytes += len(spatial.encode_spatial(x, finite, bound)[0]) + len(encode_mask(~finite))
+        section_bytes += len(spatial.encode_spatial(x, finite, bound)[0]) + len(bilevel.encode(~finite))
     assert 0 < stats.classic["bytes"] - section_bytes < 40 * stats.chunks  # the headers
     assert report.plots == [tmp_path / "figs" / f"{OSTIA}.errors.png"]
     assert report.plots[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
