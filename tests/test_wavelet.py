@@ -87,10 +87,32 @@ def test_the_relaxed_fill_costs_the_wavelet_fewer_bits_than_block_averages(shape
     assert sizes[wavelet.RELAX_SWEEPS] < 0.9 * sizes[0]
 
 
+@pytest.mark.parametrize("slope", wavelet.SLOPES)
+def test_a_section_of_every_slope_decodes_bit_for_bit(slope, monkeypatch):
+    real = wavelet.plan
+    monkeypatch.setattr(wavelet, "plan", lambda levels, symbols, slopes: real(
+        levels, symbols, slopes=(slope,)))
+    field = power_law_field((40, 60), slope=3.0).astype(np.float64)
+    section, recon = wavelet.encode(field, -24)
+    assert section[0] >> 2 & 3 == wavelet.SLOPES.index(slope)
+    assert np.array_equal(wavelet.decode(section, field.shape), recon)
+
+
+def test_the_section_takes_the_slope_of_fewest_bits():
+    field = power_law_field((73, 144), slope=2.5).astype(np.float64)  # rough, like wind
+    sizes = {}
+    for slope in wavelet.SLOPES:
+        coefficients = wavelet.Coefficients(field)
+        plan_, _, symbols = coefficients._quantized(-40, contexts=True)
+        sizes[slope] = wavelet.plan(plan_.band_levels, symbols, slopes=(slope,))[3]
+    chosen = wavelet.SLOPES[wavelet.encode(field, -40)[0][0] >> 2 & 3]
+    assert sizes[chosen] == min(sizes.values())
+
+
 def test_corrupted_sections_are_refused():
     section, _ = wavelet.encode(power_law_field((30, 40)).astype(np.float64), -40)
     with pytest.raises(ContainerError):
-        wavelet.decode(bytes([7]) + section[1:], (30, 40))  # an unknown table shape
+        wavelet.decode(bytes([16 | section[0]]) + section[1:], (30, 40))  # an unknown flag
     with pytest.raises(ContainerError):
         wavelet.decode(section[:2] + bytes([200, 1]) + section[4:], (30, 40))  # escape count
     from inrcodec.coding.bytes import svarint

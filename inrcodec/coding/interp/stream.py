@@ -14,7 +14,7 @@ SMALL_STREAM = 1 << 16  # up to this many symbols, the stream's tail is cut as s
 def write(sweep: Sweep, symbols: list) -> bytes:
     """The section of an encoder's sweep and its steps' (q, bucket) pairs."""
     step_levels = [step.level for step in sweep.steps]
-    shape, activity, level_codes, _ = plan(step_levels, symbols)
+    shape, activity, level_codes, _, _ = plan(step_levels, symbols)
     escapes = [sweep.anchor_q] if sweep.anchor_coded else []
     segments = coded_segments(step_levels, symbols, shape, activity, level_codes, escapes)
     flags = int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5
@@ -39,7 +39,7 @@ def read_escapes(reader, most: int, limit: int, section: str) -> list[int]:
 
 
 def coded_segments(step_levels: list[int], symbols: list, shape: int, activity: int,
-                   level_codes: dict, escapes: list) -> list:
+                   level_codes: dict, escapes: list, slope: int = 4) -> list:
     """(model, symbols) in the order the decoder decodes them, for steps' (q, bucket) pairs at
     their levels under a plan; the q past a table's reach are appended to ``escapes``."""
     segments = []
@@ -52,7 +52,7 @@ def coded_segments(step_levels: list[int], symbols: list, shape: int, activity: 
         if level != current:
             current = level
             segments.append((UNIFORM, np.array([level_codes[current] - SCALE_LOW], np.int32)))
-            cells = cell_codes(level_codes[current], activity)
+            cells = cell_codes(level_codes[current], activity, slope)
             widths = np.array([table(code, shape)[0] for code in cells])
         # Bucket by bucket, each in the step's order (a stable sort): K + q, or the escape.
         order = np.argsort(bucket, kind="stable")

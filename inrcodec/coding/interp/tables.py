@@ -85,20 +85,22 @@ def bit_matrix() -> np.ndarray:
     return bits
 
 
-def cell_codes(level_code: int, activity_code: int) -> list[int]:
-    """Scale code of each context bucket of a level."""
-    return [min(SCALE_LOW + SCALE_CODES - 1, max(level_code, activity_code + 4 * b))
+def cell_codes(level_code: int, activity_code: int, slope: int = 4) -> list[int]:
+    """Scale code of each context bucket of a level: ``slope`` codes (quarter octaves) more
+    for each bucket up, at least the level's."""
+    return [min(SCALE_LOW + SCALE_CODES - 1, max(level_code, activity_code + slope * b))
             for b in range(CONTEXTS)]
 
 
-def plan(step_levels: list[int], symbols: list,
-         shapes: tuple[int, ...] | None = None) -> tuple[int, int, dict, float]:
-    """(shape, activity code, level codes, estimated bits) for the steps' (q, bucket) pairs,
-    each step at its level in ``step_levels``: the fewest bits over ``shapes``."""
+def plan(step_levels: list[int], symbols: list, shapes: tuple[int, ...] | None = None,
+         slopes: tuple[int, ...] = (4,)) -> tuple[int, int, dict, float, int]:
+    """(shape, activity code, level codes, estimated bits, slope) for the steps' (q, bucket)
+    pairs, each step at its level in ``step_levels``: the fewest bits over ``shapes`` and the
+    buckets' ``slopes`` (see ``cell_codes``)."""
     width = 2 * MAX_K + 3
     levels = sorted({level for level, (q, _) in zip(step_levels, symbols) if q.size}, reverse=True)
     if not levels:
-        return 0, 0, {}, 0.0
+        return 0, 0, {}, 0.0, slopes[0]
     row = {level: i for i, level in enumerate(levels)}
     # One histogram over (level, bucket, clipped q): keys sort by cell, then by q.
     keys = np.concatenate([(row[level] * CONTEXTS + bucket.astype(np.int64)) * width
@@ -118,7 +120,8 @@ def plan(step_levels: list[int], symbols: list,
         costs[cells[starts]] = every[:, j]
         tables[shape] = costs.reshape(len(levels), CONTEXTS, SCALE_CODES), float(costs.min(1).sum())
     # A shape whose every cell at its own best code loses to the best plan so far cannot win.
-    for shape in sorted(shapes, key=lambda s: tables[s][1]):
+    for shape, slope in sorted(((s, k) for s in shapes for k in slopes),
+                               key=lambda pair: tables[pair[0]][1]):
         costs, bound = tables[shape]
         if bound + 7.0 * (1 + len(levels)) > best[0] * (1 + 1e-9) + 1e-6:
             continue
@@ -127,23 +130,25 @@ def plan(step_levels: list[int], symbols: list,
         level_codes = np.clip(single[:, None] + np.arange(-12, 5), 0, SCALE_CODES - 1)  # (L, O)
         # Activity codes: every fourth in reach of the cells' own best codes, then around the best.
         own = costs.argmin(2)[costs.any(2)]
-        coarse = np.arange(max(0, own.min() - 4 * CONTEXTS), min(SCALE_CODES, own.max() + 4), 4)
-        centre = int(coarse[_totals(costs, level_codes, coarse).min(2).sum(0).argmin()])
+        coarse = np.arange(max(0, own.min() - slope * CONTEXTS), min(SCALE_CODES, own.max() + 4),
+                           4)
+        centre = int(coarse[_totals(costs, level_codes, coarse, slope).min(2).sum(0).argmin()])
         activities = np.arange(max(0, centre - 3), min(SCALE_CODES, centre + 4))
-        totals = _totals(costs, level_codes, activities)
+        totals = _totals(costs, level_codes, activities, slope)
         per_activity = totals.min(2).sum(0)
         a = int(per_activity.argmin())
         total = float(per_activity[a]) + 7.0 * (1 + len(levels))
-        if total < best[0] or total == best[0] and shape < best[1]:  # the first shape on a tie
+        if total < best[0] or total == best[0] and (shape, slope) < (best[1], best[4]):  # ties
             best = (total, shape, SCALE_LOW + int(activities[a]),
                     {level: SCALE_LOW + int(level_codes[i, totals[i, a].argmin()])
-                     for i, level in enumerate(levels)})
-    return best[1], best[2], best[3], best[0]
+                     for i, level in enumerate(levels)}, slope)
+    return best[1], best[2], best[3], best[0], best[4]
 
 
-def _totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray) -> np.ndarray:
+def _totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray,
+            slope: int) -> np.ndarray:
     """[l, a, o]: level l's bits with activity code index ``activities[a]`` and level code index
-    ``level_codes[l, o]`` (every bucket at ``max(level, activity + 4 bucket)``)."""
+    ``level_codes[l, o]`` (every bucket at ``max(level, activity + slope bucket)``)."""
     cell = np.minimum(np.maximum(level_codes[:, None, :, None], activities[None, :, None, None]
-                                 + 4 * np.arange(CONTEXTS)), SCALE_CODES - 1)  # (L, A, O, B)
+                                 + slope * np.arange(CONTEXTS)), SCALE_CODES - 1)  # (L, A, O, B)
     return costs[np.arange(len(costs))[:, None, None, None], np.arange(CONTEXTS), cell].sum(3)
