@@ -97,7 +97,7 @@ def _passes(shape: tuple[int, ...], known: np.ndarray):
     if not math.prod(shape):
         return
     counts = _Counts()
-    yield tuple(slice(0, 1) for _ in shape), np.zeros(1, np.int64), counts
+    yield tuple(slice(0, 1) for _ in shape), np.zeros(1, np.int8), counts
     top = max((max(n - 1, 1)).bit_length() for n in shape)
     for k in range(top - 1, -1, -1):
         d = 1 << k
@@ -114,9 +114,10 @@ def _passes(shape: tuple[int, ...], known: np.ndarray):
 def _contexts(grid: np.ndarray, axis: int) -> np.ndarray:
     """The contexts of ``grid``'s odd points along ``axis`` from its even (known) points: how
     many of the two beside each are set, and the ring's bucket (see the module's notes)."""
-    even = np.moveaxis(grid[(slice(None),) * axis + (slice(0, None, 2),)], axis, 0).astype(np.int64)
+    # int8 throughout (a ring holds at most 24 points): a pass of a big chunk stays small.
+    even = np.moveaxis(grid[(slice(None),) * axis + (slice(0, None, 2),)], axis, 0).astype(np.int8)
     new = grid.shape[axis] // 2
-    ring_set, ring_seen = np.zeros(even.shape, np.int64), np.zeros(even.shape, np.int64)
+    ring_set, ring_seen = np.zeros(even.shape, np.int8), np.zeros(even.shape, np.int8)
     for other in range(1, even.ndim):
         m = even.shape[other]
         if m < 2:
@@ -136,4 +137,4 @@ def _contexts(grid: np.ndarray, axis: int) -> np.ndarray:
     twice = 2 * ring_set
     ring = np.where(ring_seen == 0, 2, np.where(ring_set == 0, 0, np.where(
         ring_set == ring_seen, 4, np.where(twice < ring_seen, 1, np.where(twice == ring_seen, 2, 3)))))
-    return np.moveaxis(pair * RING_BUCKETS + ring, 0, axis)
+    return np.moveaxis((pair * RING_BUCKETS + ring).astype(np.int8), 0, axis)
