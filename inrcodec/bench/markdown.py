@@ -70,9 +70,9 @@ def _method(quick: bool) -> list[str]:
         f"{', '.join(f'{p:g}' for p in FLOORS[quick])} dB (over each chunk's own range), "
         "`inrcodec rms floor` RMS floors (`max_rmse`, one target for every chunk) at "
         f"{', '.join(f'{p:g}' for p in RMS_FLOORS[quick])} dB over the test data's range.",
-        "- ZFP and SPERR cannot store NaN: they get the chunk with NaNs set to its mean and the "
-        "bench stores inrcodec's lossless NaN mask (zlib-packed bits, with a "
-        f"{MASK_LENGTH.size}-byte length) in "
+        "- ZFP and SPERR cannot store NaN: they get what inrcodec gives itself, the chunk with "
+        "NaNs filled smoothly (`wavelet.fill`) and inrcodec's lossless NaN mask "
+        f"(`coding/bilevel.py`, with a {MASK_LENGTH.size}-byte length) in "
         "front, charged like any byte. SZ3, the numcodecs codecs and inrcodec keep NaNs "
         "themselves. Integer data reach SZ3, ZFP and SPERR as float32 and come back rounded "
         "and clipped; BitRound and Quantize apply to floating data only. Singleton axes are "
