@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import zarr
-from pipelines_common import machine, unquantized_psnr
+from pipelines_common import machine, stamp, stamped, unquantized_psnr
 
 from inrcodec import INRCodec
 from inrcodec.bench.pca import Basis, PCAControl
@@ -133,7 +133,7 @@ def main() -> None:
     table = markdown(rows, args.model) + "\n" + ceilings(resolve(args.model), basis, train, test)
     print(table)
     if args.markdown:
-        Path(args.markdown).write_text(table)
+        Path(args.markdown).write_text(stamped(table, stamp()))
     if args.report:
         write_report(resolve(args.model), test, args.report)
     if args.json:

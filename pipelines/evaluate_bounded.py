@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pipelines_common import machine, publish
+from pipelines_common import machine, publish, stamp
 
 from inrcodec import INRCodec
 from inrcodec.bench.datasets import DATASETS, NEVER_SEEN_2D, NEVER_SEEN_3D
@@ -189,7 +189,7 @@ def main() -> None:
     store = Path(args.markdown).with_suffix(".json") if args.markdown else None
     if args.from_json:
         saved = json.loads(store.read_text())
-        publish(markdown(saved["results"], saved["header"]), args.markdown)
+        publish(markdown(saved["results"], saved["header"]), args.markdown, saved.get("stamp", False))
         return
     start = time.perf_counter()
     results = []
@@ -201,9 +201,10 @@ def main() -> None:
     header = (f"# Error bounds against SZ3 and SPERR\n\nProduced by `python pipelines/evaluate_bounded.py`"
               f" ({time.strftime('%Y-%m-%d')}, {(time.perf_counter() - start) / 60:.1f} minutes) on "
               f"{machine()}, one thread per codec.\n\n" + __doc__.split("\n\n    pip")[0])
+    made = stamp()
     if store:
-        store.write_text(json.dumps({"header": header, "results": results}, indent=1))
-    publish(markdown(results, header), args.markdown)
+        store.write_text(json.dumps({"header": header, "results": results, "stamp": made}, indent=1))
+    publish(markdown(results, header), args.markdown, made)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import torch
 
 from inrcodec import INRCodec
 from inrcodec.bench.machine import machine
+from inrcodec.bench.stamp import stamp, stamped
 from inrcodec.measure import chunks_along_first_axis, codec_round_trip, psnr
 from inrcodec.nn.coords import grid
 from inrcodec.nn.fit import fit_latents
@@ -18,7 +19,7 @@ from inrcodec.recipe import BUNDLED, add_recipe_arguments, recipe_from
 from inrcodec.train import normalised
 
 __all__ = ["PILOT_FIT", "PILOT_SCORE", "machine", "pilot", "pilot_arguments", "psnr_at_rate",
-           "publish", "publish_results", "side_by_side", "table", "train_and_save",
+           "publish", "publish_results", "side_by_side", "stamp", "stamped", "table", "train_and_save",
            "training_arguments", "unquantized_psnr"]
 
 # Pilots choose settings without the test fields: trained on A1B fields 0-143, scored on the
@@ -112,21 +113,32 @@ def table(columns: list[str], rows: list[list]) -> list[str]:
             *["| " + " | ".join(map(str, cells)) + " |" for cells in rows]]
 
 
-def publish_results(lines: list[str], results: list[dict], markdown: str | None) -> None:
-    """``publish`` the report, and its results beside it as JSON (what ``--merge`` reads)."""
-    publish(lines, markdown)
+def publish_results(lines: list[str], results: list | dict, markdown: str | None) -> None:
+    """``publish`` the report, and its results beside it as JSON (what ``--merge`` reads); a dict
+    of results gets the document's stamp too, under "stamp"."""
+    written = publish(lines, markdown)
     if markdown:
         import json
 
+        if isinstance(results, dict):
+            results = {**results, "stamp": written}
         Path(markdown).with_suffix(".json").write_text(json.dumps(results, indent=1, default=float))
 
 
-def publish(lines: list[str], markdown: str | None) -> None:
-    """Print a report's lines as one markdown table, and write it to ``markdown`` if given."""
+def publish(lines: list[str], markdown: str | None, made: dict | bool = True) -> dict | None:
+    """Print a report's lines as one markdown table, and write it to ``markdown`` if given, its
+    stamp first (``inrcodec.bench.stamp``: the script, commit, bitstream version, models,
+    machine and date; ``made``: a stamp to write instead of today's, or False for none, as for
+    a report re-rendered from results that carry no stamp); the stamp written, if any."""
     table = "\n".join(lines) + "\n"
     print(table)
-    if markdown:
-        Path(markdown).write_text(table)
+    if not markdown:
+        return None
+    written = (stamp() if made is True else made) or None
+    Path(markdown).write_text(stamped(table, written) if written else table)
+    if not written:
+        print(f"note: {markdown} written without a stamp (its results carry none)")
+    return written
 
 
 def unquantized_psnr(model, fields, inner_steps: int) -> float:

@@ -23,7 +23,7 @@ import time
 
 import numpy as np
 import torch
-from pipelines_common import machine, publish, table
+from pipelines_common import machine, publish, stamp, table
 
 from inrcodec import INRCodec
 from inrcodec.bench.datasets import DATASETS
@@ -183,11 +183,11 @@ def main() -> None:
                                   for k, r in rows.items()}, "network": costs}
     sizes = architectures(args.repeats, not args.quick)
     lines = report(results, rate, args.repeats, time.perf_counter() - began) + size_report(sizes)
-    publish(lines, args.markdown)
+    written = publish(lines, args.markdown)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine(), "matmul_flops": rate, "cases": results,
-                       "architectures": sizes}, f, indent=1)
+                       "architectures": sizes, "stamp": written or stamp()}, f, indent=1)
 
 
 def size_report(sizes: list[dict]) -> list[str]:

@@ -33,20 +33,26 @@ def matmul_flops(n: int = 1024, repeats: int = 10) -> float:
     return 2 * n ** 3 / best
 
 
-def revision() -> str:
-    """inrcodec's version and, in a git checkout, its commit ("+changes": the tree differs)."""
-    from .. import __version__
-
+def commit() -> str | None:
+    """inrcodec's git commit (short hash, "+changes": the tracked tree differs from it), or None
+    outside a git checkout."""
     here = Path(__file__).parent
     try:
-        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True, timeout=10)
+        head = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10)
         changed = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
                                   "--untracked-files=no"], capture_output=True, text=True,
                                  timeout=10)
     except (OSError, subprocess.SubprocessError):
-        return f"inrcodec {__version__}"
-    if commit.returncode:
-        return f"inrcodec {__version__}"
-    return (f"inrcodec {__version__}, commit {commit.stdout.strip()}"
-            + ("+changes" if changed.stdout.strip() else ""))
+        return None
+    if head.returncode:
+        return None
+    return head.stdout.strip() + ("+changes" if changed.stdout.strip() else "")
+
+
+def revision() -> str:
+    """inrcodec's version and, in a git checkout, its commit ("+changes": the tree differs)."""
+    from .. import __version__
+
+    at = commit()
+    return f"inrcodec {__version__}" + (f", commit {at}" if at else "")

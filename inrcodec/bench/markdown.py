@@ -8,6 +8,7 @@ from .inr import DEFAULT_LATENT_BITS, FLOORS, RMS_FLOORS
 from .metrics import PEAK_RSS_INTERVAL
 from .pca import HEADER as PCA_HEADER, MIN_TRAIN_CHUNKS
 from .peers import BOUND_DIGITS, BOUND_FRACTIONS, MASK_LENGTH, ZSTD_LEVEL
+from .stamp import render
 from .verdicts import HEADLINE_DB, losses
 
 PSNR_TARGETS = (30.0, 40.0, 50.0)
@@ -31,7 +32,8 @@ def markdown(results: dict, plots: dict[str, str]) -> str:
         lines += _dataset_section(ds, [r for r in rows if r["dataset"] == ds["name"]], plots)
     if results["notes"]:
         lines += ["## Notes from the run", ""] + [f"- {n}" for n in results["notes"]] + [""]
-    return "\n".join(lines)
+    # The run's stamp first (a re-rendering of results from before stamps has none).
+    return ("stamp" in results and render(results["stamp"]) or "") + "\n".join(lines)
 
 
 def _load_text(results: dict) -> str:

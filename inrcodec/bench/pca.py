@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..coding.entropy import decode_symbols, encode_symbols, rate_distortion_symbols
 from ..coding import bilevel
+from ..coding.entropy import decode_symbols, encode_symbols, rate_distortion_symbols
 from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
 from ..train import normalised

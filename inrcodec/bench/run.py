@@ -22,6 +22,7 @@ from .datasets import DATASETS, Dataset
 from .machine import machine, matmul_flops, revision
 from .metrics import PeakRSS, count_flops
 from .peers import DEFAULT_PEERS, Contender, Context, absolute_bounds, from_json
+from .stamp import stamp
 
 QUICK_TEST_CHUNKS = 4
 # A setting whose encoding takes longer than this is abandoned, with the family's later settings
@@ -91,7 +92,8 @@ def run(options: Options) -> dict:
                    "matmul_flops": matmul_flops(512 if options.quick else 1024),
                    "torch_threads": options.threads, "quick": options.quick,
                    "date": time.strftime("%Y-%m-%d"), "load_average": [_load()],
-                   "datasets": [], "rows": [], "cost": [], "notes": []}
+                   "datasets": [], "rows": [], "cost": [], "notes": [],
+                   "stamp": stamp("inrcodec bench")}
         warm: set[str] = set()  # families whose first-call costs (imports, wasm) are paid
         for name in names:
             _run_dataset(DATASETS[name], options, results, warm)
