@@ -5,11 +5,12 @@ Bounds are 10%, 1%, 0.1% and 0.01% of each dataset's test range, rounded as the 
 rounds them (two significant digits; at least 1, and whole, on integer data). The coder gets the
 half step the codec would give it (a little inside the bound, less the rounding to the data's
 dtype); its output is cast to the dtype as the codec does (integers rounded). Bits per value
-count every byte: for chunks with NaNs the coder is charged the codec's zlib NaN mask too (SZ3
-keeps NaNs itself; SPERR gets the benchmark's mask). Every non-NaN value of every codec is
-checked against the bound. Speeds are MB/s of the data's own bytes per CPU second of this
-process (every codec here runs on one thread; CPU time, not wall time, so that other work on a
-shared machine slows no codec), in this run, the best of ``--repeats`` passes.
+count every byte: for chunks with NaNs the coder is charged the codec's NaN mask too (the
+bilevel coder's, coding/bilevel.py; SZ3 keeps NaNs itself; SPERR gets the benchmark's mask).
+Every non-NaN value of every codec is checked against the bound. Speeds are MB/s of the data's
+own bytes per CPU second of this process (every codec here runs on one thread; CPU time, not
+wall time, so that other work on a shared machine slows no codec), in this run, the best of
+``--repeats`` passes.
 
     pip install -e ".[bench]"   (pysz; SPERR via numcodecs-wasm-sperr, optional)
     python pipelines/evaluate_interp.py [--markdown docs/interp.md]
@@ -30,8 +31,8 @@ import numpy as np
 from inrcodec.bench.datasets import DATASETS
 from inrcodec.bench.machine import machine
 from inrcodec.bench.peers import Context, sperr, sz3
-from inrcodec.coding import interp
-from inrcodec.coding import bilevel
+from inrcodec.bench.stamp import stamp, stamped
+from inrcodec.coding import bilevel, interp
 
 FRACTIONS = (1e-1, 1e-2, 1e-3, 1e-4)
 QUICK = ("a1b", "eofs_sst", "ostia", "uwnd", "example4d")  # --quick's datasets: small, varied
@@ -227,7 +228,8 @@ def markdown(rows: list[dict], speed: list[dict], notes: list[str], seconds: flo
              __doc__.split("\n\n")[0].replace("\n", " "), "",
              "The coder is `inrcodec/coding/interp/` with `values` = the data (no network). "
              "Bits per value count every stored byte of every test chunk, the NaN mask "
-             "included (the codec's zlib mask, which this coder does not replace). `misses`: "
+             "included (the codec's own mask, `coding/bilevel.py`, which this coder does not "
+             "replace). `misses`: "
              "values outside the bound (of all values checked). Settings: the interpolant, "
              "level-bound mode (`interp.BOUND_MODES`), table shape (`interp.SHAPES`), `rev` "
              "where the axes went last to first, and how many chunks chose them.", ""]
@@ -302,16 +304,18 @@ def main() -> None:
             args.markdown = "/tmp/interp-quick.md"
         args.repeats, args.no_sperr = 1, True
     results_path = args.markdown.rsplit(".", 1)[0] + ".json"
-    if args.from_json:
+    if args.from_json:  # the stamp of the run that measured them, if it left one
         with open(results_path) as f:
             results = json.load(f)
+        made = results.pop("stamp", None)
     else:
         results = measure(args)
+        made = stamp()
         with open(results_path, "w") as f:
-            json.dump(results, f, indent=1)
+            json.dump({**results, "stamp": made}, f, indent=1)
     text = markdown(**results)
     with open(args.markdown, "w") as f:
-        f.write(text)
+        f.write(stamped(text, made) if made else text)
     print(text)
 
 
