@@ -15,7 +15,8 @@ import numpy as np
 
 from . import core
 from .coding.container import Container, Kind
-from .modes import Mode, spatial
+from .modes import Mode
+from .sections import spatial
 
 
 class Interpolation(Mode):
@@ -33,7 +34,7 @@ class Interpolation(Mode):
 
     def encode(self, chunk, model, inner_steps: int) -> Container:
         section, _ = spatial.encode_spatial(chunk.array, chunk.finite, self.bound)
-        return Container(kind=Kind.SPATIAL, max_error=self.bound, residuals=section, **chunk.header)
+        return Container(kind=Kind.SPATIAL, bound=self.bound, section=section, **chunk.header)
 
 
 def compare(values: np.ndarray, max_abs_error: float, rmse: float, model) -> dict | None:

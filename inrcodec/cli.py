@@ -99,7 +99,8 @@ def _safeguarded(array) -> bool:
 def info(store: str, sample: int = 1000) -> None:
     import zarr
 
-    from .store import NETWORK_KINDS, chunk_kinds, describe_kinds, inrcodec_of, store_size, stored_bytes
+    from .coding.kinds import NETWORK_KINDS
+    from .store import chunk_kinds, describe_kinds, inrcodec_of, store_size, stored_bytes
 
     if not Path(store).exists() and "://" not in store:
         raise FileNotFoundError(f"no such store: {store}")
@@ -139,7 +140,7 @@ def info(store: str, sample: int = 1000) -> None:
           f"{8 * whole / max(values, 1):.3f} bits per value of the inrcodec variables")
     print("ratio and bits/val count each variable's chunks and its own metadata: bits/val = 8 x "
           "those bytes / every value of the variable, NaNs included; network: chunks stored by "
-          "the network (LATENTS, BOUNDED, BOUNDED_SPATIAL) of those looked at")
+          f"the network ({', '.join(NETWORK_KINDS)}) of those looked at")
 
 
 def train(args) -> None:

@@ -9,8 +9,8 @@ container and hands it to the decoder of its kind.
 import numpy as np
 
 from . import modes
-from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind
 from .coding import bilevel
+from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind
 from .coding.mask import decode_mask
 from .model import Model
 from .modes import Chunk, Mode
@@ -65,7 +65,7 @@ def encode(chunk: np.ndarray, model: Model, mode: Mode, inner_steps: int) -> byt
     data = mode.encode(Chunk(chunk, finite, dict(mask=mask, **layout)), model,
                        inner_steps).to_bytes(model.hash)
     if len(data) > chunk.nbytes:  # a promise any mode keeps, and raw bytes never miss it
-        raw = Container(kind=Kind.RAW, payload=chunk.tobytes(order="F" if fortran else "C"),
+        raw = Container(kind=Kind.RAW, section=chunk.tobytes(order="F" if fortran else "C"),
                         **layout).to_bytes(model.hash)
         data = min(data, raw, key=len)
     return data
@@ -85,9 +85,9 @@ def decode(data: bytes, model: Model) -> np.ndarray:
     elif c.kind == Kind.CONSTANT:
         out = np.full(c.shape, np.frombuffer(c.constant, c.dtype)[0], dtype=c.dtype)
     elif c.kind == Kind.RAW:
-        if len(c.payload) != size * c.dtype.itemsize or missing is not None:
+        if len(c.section) != size * c.dtype.itemsize or missing is not None:
             raise ContainerError("corrupted inrcodec chunk: raw values of the wrong size")
-        return np.frombuffer(c.payload, c.dtype).reshape(c.shape, order="F" if c.fortran_order
+        return np.frombuffer(c.section, c.dtype).reshape(c.shape, order="F" if c.fortran_order
                                                          else "C").copy(order="K")
     else:
         if c.kind.uses_model and len(c.shape) < model.ndim:

@@ -12,11 +12,12 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .coding.container import MARKER, OLDEST_COMPACT, VERSION, Kind, kind_code
+from .coding.container import OLDEST_COMPACT, VERSION, kind_code
+from .coding.kinds import NETWORK_KINDS, Kind
+from .coding.layout import MARKER
 
 METADATA_KEYS = (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")  # formats 2 and 3
 HEADER_BYTES = 6  # enough for the kind of a chunk of any version (bytes 2-3, or 5 for 1-2)
-NETWORK_KINDS = tuple(k.name for k in Kind if k.uses_model)
 
 
 def inrcodec_of(array):

@@ -10,14 +10,14 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .coding.kinds import NETWORK_KINDS
 from .measure import psnr_db
-from .store import NETWORK_KINDS, describe_kinds
+from .store import describe_kinds
 
 LEGEND = ("kB meta: the variable's own metadata (codec config, attributes); ratio and bits/val "
           "count its chunks and its metadata: bits/val = 8 x those bytes / every value of the "
           "variable, NaNs included. PSNR over the variable's finite range; bias = mean(decoded - "
-          "original); network: chunks stored by the network (LATENTS, BOUNDED, BOUNDED_SPATIAL) "
-          "of all")
+          f"original); network: chunks stored by the network ({', '.join(NETWORK_KINDS)}) of all")
 
 
 @dataclass

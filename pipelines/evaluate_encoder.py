@@ -1,5 +1,5 @@
 """What the encoder's two shortcuts change, in one run: the network's gate (a sample of patches
-decides whether the network is worth fitting, `modes/network.py`) and the floor's search (the
+decides whether the network is worth fitting, `sections/network.py`) and the floor's search (the
 loosest bound that keeps a PSNR floor, `modes/latents.py`).
 
 Every benchmark dataset's test chunks (an even sample of ``--chunks``), with the bundled and the
@@ -28,7 +28,8 @@ from inrcodec import INRCodec
 from inrcodec.bench.datasets import DATASETS
 from inrcodec.measure import distortion
 from inrcodec.model import resolve
-from inrcodec.modes import latents, network
+from inrcodec.modes import latents
+from inrcodec.sections import network
 
 VARIANTS = {"before": (math.inf, 0), "gate": (network.GATE_DB, 0),
             "gate + search": (network.GATE_DB, latents.LOOSENING_TRIALS)}

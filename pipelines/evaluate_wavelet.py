@@ -10,8 +10,8 @@ Ours and the interpolation coder go through the codec's own container (``core.en
 every stored byte counts (header, NaN mask, checksum); SPERR gets the benchmark's NaN mask and
 smooth fill (bench/peers.py: the codec's own), SZ3 keeps NaNs itself. On the datasets with a mask
 the pipeline also measures the mask's two codings (format version 5's zlib-packed bits and
-version 6's bilevel.py) and the wavelet coder with the fill before relaxation. Speeds: MB/s of the data per CPU second of this process, at the 40 dB
-setting, one pass.
+version 6's bilevel.py) and the wavelet coder with the fill before relaxation. Speeds: MB/s of
+the data per CPU second of this process, at the 40 dB setting, one pass.
 
     pip install -e ".[bench]"
     python pipelines/evaluate_wavelet.py [--markdown docs/wavelet.md] [--datasets a1b,nemo]
@@ -31,7 +31,8 @@ from inrcodec.coding import bilevel, wavelet
 from inrcodec.coding.container import Container, Kind
 from inrcodec.coding.mask import encode_mask
 from inrcodec.model import Model, resolve
-from inrcodec.modes import Mode, spatial
+from inrcodec.modes import Mode
+from inrcodec.sections import spatial
 
 TARGETS = (30.0, 40.0, 50.0)
 MOST_TRIALS = 24
@@ -54,7 +55,7 @@ class WaveletAt(Mode):
         if not chunk.finite.all():
             values = wavelet.fill(values, ~chunk.finite, self.sweeps)
         section, _ = wavelet.encode(values, self.code)
-        return Container(kind=Kind.WAVELET, payload=section, **chunk.header)
+        return Container(kind=Kind.WAVELET, section=section, **chunk.header)
 
 
 class SpatialWithin(Mode):
@@ -68,7 +69,7 @@ class SpatialWithin(Mode):
 
     def encode(self, chunk, model, inner_steps: int) -> Container:
         section, _ = spatial.encode_spatial(chunk.array, chunk.finite, self.bound)
-        return Container(kind=Kind.SPATIAL, max_error=self.bound, residuals=section, **chunk.header)
+        return Container(kind=Kind.SPATIAL, bound=self.bound, section=section, **chunk.header)
 
 
 def through_codec(mode: Mode, model: Model):
@@ -176,9 +177,9 @@ def evaluate(name: str, model: Model, log) -> dict:
                               chunks, value_range, integer=True),
             "spatial": search(lambda b: through_codec(SpatialWithin(b), model), math.sqrt(3) * rms,
                               target, chunks, value_range),
-            "SZ3": search(lambda b: sz3_within(ctx, b), math.sqrt(3) * rms, target, chunks,
+            "SZ3": search(lambda b, ctx=ctx: sz3_within(ctx, b), math.sqrt(3) * rms, target, chunks,
                           value_range),
-            "SPERR": search(lambda q: sperr_q(ctx, q), math.sqrt(12) * rms, target, chunks,
+            "SPERR": search(lambda q, ctx=ctx: sperr_q(ctx, q), math.sqrt(12) * rms, target, chunks,
                             value_range),
         }
         if masked:  # the fill's part: the same coder with a piecewise-constant fill

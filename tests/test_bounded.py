@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from inrcodec import INRCodec
-from inrcodec.modes import bounded
+from inrcodec.sections import bounds
 
 FIXTURES = Path(__file__).parent / "fixtures" / "v1" / "latents"
 SMALL_MODEL = numcodecs.get_codec(json.loads((FIXTURES / "codec.json").read_text())).model
@@ -58,14 +58,14 @@ def test_bound_survives_a_decoder_that_predicts_slightly_differently(a1b, monkey
     codec = INRCodec(max_error=0.05)
     chunk = a1b[220:224]
     data = codec.encode(chunk)
-    predict = bounded.predict
+    predict = bounds.predict
 
     def perturbed(*args, **kwargs):
         values = predict(*args, **kwargs)
         noise = np.random.default_rng(0).uniform(-1, 1, values.shape)
         return values + noise * 1e-10 * np.abs(values).max()
 
-    monkeypatch.setattr(bounded, "predict", perturbed)
+    monkeypatch.setattr(bounds, "predict", perturbed)
     assert max_abs_error(chunk, codec.decode(data)) <= 0.05
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from conftest import smooth_field
+from helpers import smooth_field
 from inrcodec import INRCodec
 from inrcodec.coding.container import Container, ContainerError
 from inrcodec.coding.entropy import decode_gated
@@ -65,7 +65,7 @@ def test_every_dtype_and_order_fits_and_round_trips(model, name, budget):
 def kept_latents(data: bytes, model) -> np.ndarray:
     c = Container.from_bytes(data, model.hash)
     quantizer = model.quantizer(c.latent_bits, c.latent_fraction)
-    return decode_gated(c.payload, count_patches(c.shape, model.patch_shape), quantizer)[1]
+    return decode_gated(c.latents, count_patches(c.shape, model.patch_shape), quantizer)[1]
 
 
 def test_a_gated_model_drops_latents_when_that_reconstructs_better():

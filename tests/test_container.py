@@ -13,7 +13,7 @@ OTHER = "cd" * 32
 def latents_container(**kw):
     fields = dict(dtype=np.dtype("<f4"), shape=(1, 37, 49), fortran_order=False,
                   kind=Kind.LATENTS, latent_bits=5, normalisation=Normalisation(396, 14),
-                  payload=b"\x12\x34\x56")
+                  latents=b"\x12\x34\x56")
     return Container(**{**fields, **kw})
 
 
@@ -22,7 +22,7 @@ def latents_container(**kw):
     latents_container(mask=bilevel.encode(np.eye(37, 49, dtype=bool)), fortran_order=True),
     latents_container(dtype=np.dtype(">i2"), normalisation=Normalisation(-10 ** 12, -300)),
     latents_container(gated=True, latent_bits=12, latent_fraction=15),
-    latents_container(kind=Kind.BOUNDED, max_error=0.25, residuals=b"\1\2", latent_fraction=3),
+    latents_container(kind=Kind.BOUNDED, bound=0.25, section=b"\1\2", latent_fraction=3),
     Container(np.dtype("<f8"), (3, 4), False, Kind.CONSTANT, constant=b"\0" * 8),
     Container(np.dtype("<f2"), (5,), False, Kind.EMPTY),
     Container(np.dtype("<u1"), (), False, Kind.CONSTANT, constant=b"\7"),

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from inrcodec.coding import interp
+from inrcodec.coding import interp, tables
 from inrcodec.coding.bytes import ContainerError
-from inrcodec.coding.interp import stream, sweep, tables, trials
+from inrcodec.coding.interp import stream, sweep, trials
 
 
 def smooth(shape, seed=0, scale=1.0):

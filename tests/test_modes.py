@@ -27,7 +27,7 @@ def power_law_field(shape, slope=3.0, seed=0) -> np.ndarray:
 
 def as_chunk(array: np.ndarray):
     """A NaN-free array as a mode sees it."""
-    from inrcodec.modes.base import Chunk
+    from inrcodec.chunk import Chunk
 
     return Chunk(array, np.isfinite(array), dict(mask=None, dtype=array.dtype, shape=array.shape,
                                                  fortran_order=False))
@@ -119,7 +119,7 @@ def test_exact_zeros_of_an_integer_volume_stay_zero():
 def test_the_network_is_not_fitted_where_a_sample_of_patches_says_it_cannot_help():
     from inrcodec.coding.quantize import LatentQuantizer
     from inrcodec.modes.bounded import within
-    from inrcodec.modes.network import fit, hopeless_rms
+    from inrcodec.sections.network import fit, hopeless_rms
 
     field = power_law_field((1, 222, 294), slope=2.0, seed=2) * 3 + 280  # 36 patches, all unseen
     codec = INRCodec()
@@ -138,7 +138,7 @@ def test_the_network_is_not_fitted_where_a_sample_of_patches_says_it_cannot_help
 
 def test_where_the_sample_says_the_network_helps_every_patch_is_fitted_as_without_it(a1b):
     from inrcodec.coding.quantize import LatentQuantizer
-    from inrcodec.modes.network import fit, hopeless_rms
+    from inrcodec.sections.network import fit, hopeless_rms
 
     fields = a1b[192:204]  # 12 held-out fields: 12 patches, a sample of 4 and the other 8
     model = INRCodec().model

@@ -12,7 +12,7 @@ import zarr
 from inrcodec.bench.datasets import iris_sample
 from inrcodec.coding import bilevel
 from inrcodec.distributed import compress
-from inrcodec.modes import spatial
+from inrcodec.sections import spatial
 
 OSTIA = "surface_temperature"
 

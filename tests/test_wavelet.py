@@ -1,5 +1,5 @@
 """The wavelet transform coder (coding/dwt.py, coding/wavelet.py) and the PSNR floor it keeps
-(modes/transform.py, kind WAVELET)."""
+(sections/transform.py, kind WAVELET)."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from inrcodec.coding import dwt, wavelet
 from inrcodec.coding.bytes import ContainerError
 from inrcodec.coding.container import VERSION, Container, Kind
 from inrcodec.measure import psnr
-from inrcodec.modes import transform
+from inrcodec.sections import transform
 
 SHAPES = [(1,), (2,), (7,), (8,), (9,), (37, 49), (18, 432), (1, 145, 19), (3, 1, 7),
           (17, 9, 12), (2, 24, 11, 16)]
@@ -135,7 +135,8 @@ def test_an_unseen_smooth_field_keeps_the_floor_in_fewer_bits_than_spatial_predi
     data = codec.encode(field)
     assert kind(codec, data) == Kind.WAVELET
     assert psnr(field, codec.decode(data).reshape(field.shape)) >= 40
-    monkeypatch.setattr(transform, "encode_floor", lambda chunk, floor, prediction=None, smaller_than=None: None)
+    monkeypatch.setattr(transform, "encode_floor",
+                        lambda chunk, floor, prediction=None, smaller_than=None: None)
     without = codec.encode(field)
     assert kind(codec, without) == Kind.SPATIAL
     assert len(data) < 0.8 * len(without)
@@ -149,7 +150,8 @@ def test_a_floor_past_the_networks_reach_codes_its_residual(a1b, monkeypatch):
     assert 50 <= psnr(field, codec.decode(data).reshape(field.shape)) < 50.6
     original = transform.encode_floor
     monkeypatch.setattr(transform, "encode_floor",
-                        lambda chunk, floor, prediction=None, smaller_than=None: None if prediction is not None
+                        lambda chunk, floor, prediction=None, smaller_than=None:
+                        None if prediction is not None
                         else original(chunk, floor, smaller_than=smaller_than))
     assert len(data) < 0.8 * len(codec.encode(field))  # the bound search's or the values'
 
@@ -183,7 +185,8 @@ def test_a_version_4_reader_refuses_a_wavelet_chunk():
     field = power_law_field((1, 40, 50), slope=4.0)
     codec = INRCodec("universal-2d", min_psnr=40)
     data = bytearray(codec.encode(field))
-    assert data[0] == 0xC0 | VERSION and Container.from_bytes(bytes(data), codec.model.hash).kind == Kind.WAVELET
+    assert data[0] == 0xC0 | VERSION
+    assert Container.from_bytes(bytes(data), codec.model.hash).kind == Kind.WAVELET
     import zlib
 
     data[0] = 0xC4

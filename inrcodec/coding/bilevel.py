@@ -16,7 +16,7 @@ same points), refreshed after each group of points: a pass is coded in groups th
 and keeping the contexts few (15) took fewer bytes on the benchmark's masks than 30 contexts
 split by level or 500 by the ring's exact count: a chunk's mask is too small to learn many.
 
-Bytes: constriction's range coder over every pass, to the end (``interp.stream.range_code``). The
+Bytes: constriction's range coder over every pass, to the end (``rangecoder.range_code``). The
 first bit (the origin) is coded at one half. An empty array is zero bytes.
 """
 
@@ -26,7 +26,7 @@ import constriction
 import numpy as np
 
 from .bytes import ContainerError
-from .interp.stream import range_code, words
+from .rangecoder import range_code, words
 
 GROUP = 16  # a pass's first group; later groups double
 RING_BUCKETS = 5  # the ring's share of set points: none, under half, half, over half, all

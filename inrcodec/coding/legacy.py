@@ -9,7 +9,7 @@ Layout (little-endian, varints are LEB128, signed ones zigzag-mapped)::
     ndim varints: the shape
     kind LATENTS, BOUNDED: svarint scale code, svarint offset code
     version 2 only (gated LATENTS): u8 sixteenths of a bit of extra latent resolution
-    then as versions 3-4 (container.py): bound or constant, mask, latents, residuals, crc32
+    then as versions 3-6 (layout.read_body): bound or constant, mask, latents, section, crc32
 
 Version 1 range-coded plain latents as 32-bit little-endian words with trailing zero bytes
 dropped; version 2 chunks are gated latents, coded as version 3 codes them. Neither had
@@ -17,14 +17,16 @@ headroom in the latents' alphabet (quantize.py).
 """
 
 from .bytes import ContainerError, Reader
-from .container import Container, Kind, check, read_body, read_layout
+from .kinds import Kind
+from .layout import check, read_body, read_layout
 from .normalise import Normalisation
 from .quantize import FRACTIONS
 
 GATED = 2  # the version that added gated latents (size-budget mode)
 
 
-def read_legacy(data: bytes, model_hash: str) -> Container:
+def read_legacy(data: bytes, model_hash: str) -> dict:
+    """The ``Container`` fields of a chunk of version 1 or 2."""
     if len(data) < 10:
         raise ContainerError("not an inrcodec chunk (too short)")
     if not 1 <= data[2] <= GATED:
@@ -50,4 +52,4 @@ def read_legacy(data: bytes, model_hash: str) -> Container:
         fields["latent_fraction"] = reader.byte()
         if fields["latent_fraction"] >= FRACTIONS:
             raise ContainerError("corrupted inrcodec chunk: bad latent resolution")
-    return Container(**fields, **read_body(reader, kind, fields["dtype"], layout >> 6 & 1))
+    return dict(**fields, **read_body(reader, kind, fields["dtype"], layout >> 6 & 1))

@@ -1,5 +1,7 @@
-"""The interpolation coder's tables: context buckets, the discretised rms tables, and the cost
-model (ideal code lengths over histograms) that picks the codes and shape of the fewest bits."""
+"""The parametric tables every range-coded section draws from (the interpolation and wavelet
+coders'): the discretised rms tables of a scale code and shape, the scale codes of a level's
+context buckets, and the cost model (ideal code lengths over histograms) that picks the codes,
+shape and slope of the fewest bits."""
 
 import math
 from functools import lru_cache
@@ -7,8 +9,8 @@ from functools import lru_cache
 import constriction
 import numpy as np
 
-from ..entropy import logistic_cdf, portable_exp
-from ..normalise import scale_from_code
+from .entropy import logistic_cdf, portable_exp
+from .normalise import scale_from_code
 
 CONTEXTS = 6
 SCALE_LOW, SCALE_CODES = -48, 128  # scale codes -48..79: rms 2**-12 .. 2**19.75 steps
@@ -20,26 +22,6 @@ SHAPES = ((0.0, 1.0), (0.1, 4.0), (0.3, 4.0), (0.0, 0.0))
 
 UNIFORM = constriction.stream.model.Categorical(np.full(SCALE_CODES, 1.0 / SCALE_CODES,
                                                          dtype=np.float32), perfect=False)
-
-
-def buckets(k: np.ndarray, m: int, step: float) -> np.ndarray:
-    """Context of each point: octaves of its neighbours' activity, in quantizer steps.
-
-    Thresholds are compared, never logarithms taken, so both sides agree exactly."""
-    n = k.shape[0]
-    activity = (np.empty if n >= 2 else np.zeros)((m,) + k.shape[1:])  # m is n - 1 or n
-    if n >= 2:
-        j = min(m, n - 1)
-        activity[:j] = np.abs(k[1:j + 1] - k[:j])
-        if n >= 4:  # third difference: how far from a straight line the neighbours lie
-            third = np.abs(k[:n - 3] - k[1:n - 2] - k[2:n - 1] + k[3:])
-            np.maximum(activity[1:n - 2], third, out=activity[1:n - 2])
-        if m == n:
-            activity[n - 1] = np.abs(k[n - 1] - k[n - 2])
-    bucket = np.zeros(activity.shape, np.int8)
-    for i in range(1, CONTEXTS):
-        bucket += activity >= (2.0 ** i - 1.0) * step
-    return bucket
 
 
 @lru_cache(maxsize=SCALE_CODES * len(SHAPES))

@@ -15,7 +15,7 @@ of its q in C order.
 A detail coefficient's context bucket is the octave of its parent's magnitude (the band of the
 same orientation one level coarser, the parent's cross-shaped neighbourhood averaged in) in the
 band's own steps: the decoder holds every parent before it decodes a band, so a band is one
-vectorised pass. Tables, level codes and escapes are interp's (``tables.plan`` picks them).
+vectorised pass. Tables, level codes and escapes are the interpolation coder's (``tables.plan`` picks them).
 
 Missing points ("don't care") are filled smoothly before the transform (``fill``: the encoder's
 choice, not the format's); they decode to whatever the inverse gives there, and the caller
@@ -27,7 +27,7 @@ Section layout::
         into SLOPES; version 5 wrote 0 there, slope 4) ; bits 4-7 are 0
     svarint: the step code
     varint E: the number of escaped values; then E svarints, each escaped q in coding order
-    the range-coded stream (interp/stream.py), to the end: the activity code, then per level
+    the range-coded stream (rangecoder.py), to the end: the activity code, then per level
         (the approximation first, then the details coarse to fine) its level code and, band by
         band (``dwt.bands``' order), bucket by bucket, the band's symbols in C order
 """
@@ -40,9 +40,8 @@ import numpy as np
 
 from . import dwt
 from .bytes import ContainerError, Reader, svarint
-from .interp.stream import (coded_segments, decode_buckets, range_code, read_escapes, words,
-                            write_escapes)
-from .interp.tables import CONTEXTS, SCALE_LOW, UNIFORM, cell_codes, plan
+from .rangecoder import coded_segments, decode_buckets, range_code, read_escapes, words, write_escapes
+from .tables import CONTEXTS, SCALE_LOW, UNIFORM, cell_codes, plan
 
 # The quantizer and the contexts are the bitstream's (version 5): a decoder with other values
 # reads other numbers. BUCKET_UNIT was chosen on 6 chunks each of example4d, uwnd, MNI and

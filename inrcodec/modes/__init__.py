@@ -1,15 +1,18 @@
 """How a chunk's values are stored: one class a mode, each encoding its own kinds of chunk and
 stating its promise (after CompressAI's ``latent_codecs``). ``from_settings`` parses a codec's
-settings into a mode once; ``decode`` reads a chunk of any kind a mode writes.
+settings into a mode once; ``decode`` reads a chunk of any kind a mode writes, through the
+decoder the kinds table names (coding/kinds.py). The pieces modes share (the network's latents,
+spatial prediction, the wavelet floor, the bounded search) are in sections/.
 
-A new mode is one new class (and, if it writes a new kind of chunk, that kind's decoder below).
+A new mode is one new class (and, if it writes a new kind of chunk, that kind's row in
+coding/kinds.py and its decoder in sections/).
 """
 
 import numpy as np
 
-from ..coding.container import Container, Kind
-from . import bounded, network, relative, transform
-from .base import Chunk, Mode
+from ..chunk import Chunk
+from ..coding.container import Container
+from .base import Mode
 from .bounded import Bounded
 from .budget import Budget, BudgetError, BudgetWarning
 from .latents import Latents
@@ -21,11 +24,6 @@ __all__ = ["Bounded", "Budget", "BudgetError", "BudgetWarning", "Chunk", "Latent
 # The settings that replace the default PSNR floor with another promise; at most one is given.
 BOUND_SETTINGS = ("max_error", "relative_error", "pointwise_relative_error", "bits_per_value",
                   "max_rmse")
-
-DECODERS = {Kind.LATENTS: network.decode, Kind.BOUNDED: bounded.decode,
-            Kind.BOUNDED_SPATIAL: bounded.decode, Kind.SPATIAL: bounded.decode_spatial,
-            Kind.RELATIVE: relative.decode, Kind.WAVELET: transform.decode,
-            Kind.LATENTS_WAVELET: transform.decode_residual}
 
 
 def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
@@ -54,4 +52,4 @@ def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
 
 def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
     """The values of a chunk of a kind some mode writes, in its dtype (NaNs not yet restored)."""
-    return DECODERS[c.kind](c, model, finite)
+    return c.kind.spec.decode()(c, model, finite)

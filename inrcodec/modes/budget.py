@@ -19,6 +19,7 @@ import cooper
 import numpy as np
 import torch
 
+from ..chunk import Chunk
 from ..coding.container import Container, Kind
 from ..coding.entropy import (
     code_lengths,
@@ -32,8 +33,8 @@ from ..model import Model
 from ..nn import gates
 from ..nn.coords import grid
 from ..nn.fit import fit_gated_latents, fit_in_batches, masked_mse
-from .base import Chunk, Mode, positive
-from .network import fit, latent_fields
+from ..sections.network import fit, latent_fields
+from .base import Mode, positive
 
 SOLVE_STEPS = 50  # 100 chose the same chunks' bytes on A1B
 GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained without gates
@@ -85,7 +86,7 @@ class Budget(Mode):
         except BudgetError:
             return self._over_budget(chunk, model, inner_steps, budget_bytes, overhead)
         return Container(kind=Kind.LATENTS, gated=gated, latent_bits=quantizer.bits,
-                         latent_fraction=quantizer.fraction, payload=payload, **fields)
+                         latent_fraction=quantizer.fraction, latents=payload, **fields)
 
     def _over_budget(self, chunk: Chunk, model: Model, inner_steps: int, budget_bytes: int,
                      overhead: int) -> Container:

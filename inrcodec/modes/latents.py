@@ -5,15 +5,15 @@ import math
 
 import numpy as np
 
+from ..chunk import Chunk, errors, excess_db
 from ..coding.container import Container, Kind
 from ..coding.entropy import rate_distortion_symbols
 from ..coding.quantize import LatentQuantizer
 from ..measure import psnr_db
-from . import transform
-from .base import Chunk, Mode, errors, excess_db, positive
-from .bounded import Prediction, within
-from .network import decode, fit, hopeless_rms, latent_fields
-
+from ..sections import transform
+from ..sections.bounds import Prediction, within
+from ..sections.network import decode, fit, hopeless_rms, latent_fields
+from .base import Mode, positive
 
 LOOSENING_TRIALS = 3  # bounds tried past the first that keeps the floor
 LOOSE_ENOUGH_DB = 0.25  # a floor kept by less than this is not worth another trial
@@ -24,8 +24,8 @@ class Latents(Mode):
     """The network's reconstruction at ``latent_bits`` (1-12, in steps of 1/16), wherever it
     keeps the mode's floor: at least ``min_psnr`` dB over the chunk's own range, or (``max_rmse``)
     an RMS error of at most that over the chunk's finite values. Elsewhere, and wherever they are
-    smaller, the chunk is stored by transform coding (modes/transform.py) or within the loosest
-    absolute bound a short search finds that still keeps the floor (modes/bounded.py). Neither:
+    smaller, the chunk is stored by transform coding (sections/transform.py) or within the loosest
+    absolute bound a short search finds that still keeps the floor (sections/bounds.py). Neither:
     the network's reconstruction, however poor."""
 
     def __init__(self, latent_bits: float = 6.5, min_psnr: float | None = None,

@@ -6,6 +6,7 @@ import math
 import numpy as np
 import torch
 
+from ..chunk import Chunk, cast
 from ..coding.container import Container
 from ..coding.entropy import decode_gated, decode_symbols, encode_symbols
 from ..coding.normalise import Normalisation
@@ -13,7 +14,6 @@ from ..coding.quantize import LatentQuantizer
 from ..nn.coords import grid
 from ..nn.fit import errors_in_batches, fit_in_batches
 from ..patches import count_patches, from_patches
-from .base import Chunk, cast
 
 PATCH_BATCH = 256  # patches per forward pass at most: bounds memory on large chunks
 ACTIVATIONS = 2 ** 26  # and at most this many points x width per pass (512 MiB of float64)
@@ -110,7 +110,7 @@ def batch_size(model) -> int:
 def latent_fields(chunk: Chunk, quantizer: LatentQuantizer, symbols: np.ndarray) -> dict:
     """The Container fields of a chunk whose latents are ``symbols``."""
     return dict(latent_bits=quantizer.bits, latent_fraction=quantizer.fraction,
-                normalisation=chunk.norm, payload=encode_symbols(symbols, quantizer), **chunk.header)
+                normalisation=chunk.norm, latents=encode_symbols(symbols, quantizer), **chunk.header)
 
 
 def latents_of(c: Container, model) -> np.ndarray:
@@ -118,9 +118,9 @@ def latents_of(c: Container, model) -> np.ndarray:
     quantizer = model.quantizer(c.latent_bits, c.latent_fraction, headroom=c.latent_headroom)
     n_patches = count_patches(c.shape, model.patch_shape)
     if c.gated:
-        symbols, kept = decode_gated(c.payload, n_patches, quantizer)
+        symbols, kept = decode_gated(c.latents, n_patches, quantizer)
         return np.where(kept, quantizer.dequantize(symbols), np.float32(0))
-    return quantizer.dequantize(decode_symbols(c.payload, n_patches, quantizer,
+    return quantizer.dequantize(decode_symbols(c.latents, n_patches, quantizer,
                                                little_endian_words=c.little_endian_words))
 
 

@@ -16,9 +16,9 @@ import math
 
 import numpy as np
 
+from ..chunk import cast
 from ..coding import exceptions, interp, residual
 from ..coding.bytes import ContainerError, Reader, varint
-from .base import cast
 
 MAX_SHRINK = 60
 

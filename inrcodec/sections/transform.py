@@ -8,14 +8,15 @@ import math
 
 import numpy as np
 
+from ..chunk import Chunk, cast, excess_db
 from ..coding import wavelet
 from ..coding.container import Container, Kind
-from .base import Chunk, cast, excess_db
+from .network import latents_of, predict
 
 DB_PER_CODE = 6.02 / 16  # a uniform quantizer's PSNR falls 6 dB per octave of its step
 CLOSE_ENOUGH_DB = 0.2  # a pass this near the floor is not worth another trial
 MOST_CODES = 64  # the furthest one trial moves (4 octaves): an exact chunk's PSNR is infinite
-SHORTFALL_BITS = 64  # the most a range-coded stream (32-bit words, cut) may fall short of its symbols' information
+SHORTFALL_BITS = 64  # the most a cut range-coded stream may fall short of its symbols' information
 MOST_TRIALS = 8  # reconstructions tried before the coarsest passing step is taken
 
 
@@ -23,7 +24,7 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
                  smaller_than: int | None = None) -> Container | None:
     """A container whose RMS error over the chunk's values is at most ``target_rms``, or None
     where no step the coder can use keeps it (a floor near lossless). With the network's
-    ``prediction`` (bounded.Prediction) the residual is coded (LATENTS_WAVELET), else the
+    ``prediction`` (bounds.Prediction) the residual is coded (LATENTS_WAVELET), else the
     values (WAVELET). With ``smaller_than`` (bytes), None as soon as the coder's bound from
     below shows it cannot store the chunk in fewer: the search stops, and nothing is coded."""
     def hopeless(nonzero: int) -> bool:  # a range coder may end up to ~8 bytes short of it
@@ -73,16 +74,14 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
         return None
     section = coefficients.section(passed)
     if prediction is None:
-        return Container(kind=Kind.WAVELET, payload=section, **chunk.header)
-    return Container(kind=Kind.LATENTS_WAVELET, residuals=section, **prediction.fields)
+        return Container(kind=Kind.WAVELET, section=section, **chunk.header)
+    return Container(kind=Kind.LATENTS_WAVELET, section=section, **prediction.fields)
 
 
 def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
-    return cast(wavelet.decode(c.payload, c.shape), c.dtype)
+    return cast(wavelet.decode(c.section, c.shape), c.dtype)
 
 
 def decode_residual(c: Container, model, finite: np.ndarray) -> np.ndarray:
-    from .network import latents_of, predict
-
     values = predict(model, latents_of(c, model), c.shape, c.normalisation, exact=True)
-    return cast(values + wavelet.decode(c.residuals, c.shape), c.dtype)
+    return cast(values + wavelet.decode(c.section, c.shape), c.dtype)

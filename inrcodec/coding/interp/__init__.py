@@ -52,9 +52,10 @@ import math
 import numpy as np
 
 from ..bytes import ContainerError, Reader
+from ..rangecoder import read_escapes
+from ..tables import CONTEXTS, SHAPES
 from . import stream
 from .sweep import BOUND_MODES, ESCAPE_LIMIT, Sweep, run
-from .tables import CONTEXTS, SHAPES
 from .trials import Batch
 
 __all__ = ["encode", "decode", "BOUND_MODES", "CONTEXTS", "ESCAPE_LIMIT", "SHAPES", "REVERSED",
@@ -93,7 +94,7 @@ def decode(data: bytes, shape: tuple[int, ...], half: float,
     if flags >> 6:
         raise ContainerError("corrupted interpolation section: unknown flags")
     rebuilt = Sweep(shape, half, missing, bool(flags & 1), flags >> 1 & 3, bool(flags >> 5 & 1))
-    escapes = stream.read_escapes(reader, rebuilt.coded + 1, ESCAPE_LIMIT, "interpolation")
+    escapes = read_escapes(reader, rebuilt.coded + 1, ESCAPE_LIMIT, "interpolation")
     try:
         stream.read(rebuilt, reader.rest(), escapes, flags >> 3 & 3)
     except AssertionError as e:  # constriction's word for a stream it cannot decode

@@ -4,11 +4,10 @@
 import constriction
 import numpy as np
 
-from ..bytes import ContainerError, svarint, varint
+from ..bytes import ContainerError
+from ..rangecoder import coded_segments, decode_buckets, next_escape, range_code, words, write_escapes
+from ..tables import SCALE_LOW, UNIFORM, cell_codes, plan
 from .sweep import Sweep
-from .tables import CONTEXTS, SCALE_LOW, UNIFORM, cell_codes, plan, table
-
-SMALL_STREAM = 1 << 16  # up to this many symbols, the stream's tail is cut as short as decodes
 
 
 def write(sweep: Sweep, symbols: list) -> bytes:
@@ -21,118 +20,11 @@ def write(sweep: Sweep, symbols: list) -> bytes:
     return bytes([flags]) + write_escapes(escapes) + range_code(segments)
 
 
-def write_escapes(escapes: list) -> bytes:
-    """varint E, then E svarints: the escaped q, in coding order."""
-    return varint(len(escapes)) + b"".join(svarint(int(q)) for q in escapes)
-
-
-def read_escapes(reader, most: int, limit: int, section: str) -> list[int]:
-    """What ``write_escapes`` wrote; ContainerError for more than ``most`` or one past
-    ``limit``."""
-    count = reader.varint()
-    if count > most:
-        raise ContainerError(f"corrupted {section} section: too many escaped values")
-    escapes = [reader.svarint() for _ in range(count)]
-    if any(abs(q) > limit for q in escapes):
-        raise ContainerError(f"corrupted {section} section: escaped value out of range")
-    return escapes
-
-
-def coded_segments(step_levels: list[int], symbols: list, shape: int, activity: int,
-                   level_codes: dict, escapes: list, slope: int = 4) -> list:
-    """(model, symbols) in the order the decoder decodes them, for steps' (q, bucket) pairs at
-    their levels under a plan; the q past a table's reach are appended to ``escapes``."""
-    segments = []
-    if level_codes:
-        segments.append((UNIFORM, np.array([activity - SCALE_LOW], np.int32)))
-    current = None
-    for level, (q, bucket) in zip(step_levels, symbols):
-        if not q.size:
-            continue
-        if level != current:
-            current = level
-            segments.append((UNIFORM, np.array([level_codes[current] - SCALE_LOW], np.int32)))
-            cells = cell_codes(level_codes[current], activity, slope)
-            widths = np.array([table(code, shape)[0] for code in cells])
-        # Bucket by bucket, each in the step's order (a stable sort): K + q, or the escape.
-        order = np.argsort(bucket, kind="stable")
-        q, bucket = q[order], bucket[order]
-        k = widths[bucket]
-        out = np.abs(q) > k
-        coded = np.where(out, 2 * k + 1, q + k).astype(np.int32)
-        escapes += q[out].tolist()
-        edges = np.concatenate([[0], np.cumsum(np.bincount(bucket, minlength=CONTEXTS))])
-        for b in range(CONTEXTS):
-            if edges[b + 1] > edges[b]:
-                segments.append((table(cells[b], shape)[2], coded[edges[b]:edges[b + 1]]))
-    return segments
-
-
-def range_code(segments: list) -> bytes:
-    """The segments, each (model, symbols) or (model family, symbols, its parameters per
-    symbol), range-coded, cut to as few bytes as still decode (checked for small
-    streams; large ones only lose their trailing zero bytes, which the decoder puts back)."""
-    if not segments:
-        return b""
-    segments = _merged(segments)
-    encoder = constriction.stream.queue.RangeEncoder()
-    for model, symbols, *parameters in segments:
-        encoder.encode(symbols, model, *parameters)
-    data = encoder.get_compressed().astype(">u4").tobytes()
-    if sum(len(s[1]) for s in segments) > SMALL_STREAM:
-        return data.rstrip(b"\0")
-    value = int.from_bytes(data, "big")
-
-    def cut(drop: int) -> bytes | None:  # rounded up within the coder's final interval
-        unit = 256 ** drop
-        rounded = -(-value // unit) * unit
-        return rounded.to_bytes(len(data), "big")[:-drop] if rounded < 256 ** len(data) else None
-
-    # A cut that decodes leaves every shorter cut decoding too (it lies between the full
-    # value and the longer cut's): bisect for the longest.
-    good, bad = 0, min(len(data), 8) + 1
-    while bad - good > 1:
-        drop = (good + bad) // 2
-        candidate = cut(drop)
-        if candidate is not None and _decodes(candidate, segments):
-            good = drop
-        else:
-            bad = drop
-    return cut(good) if good else data.rstrip(b"\0")
-
-
-def words(data: bytes) -> np.ndarray:
-    padded = data + b"\0" * (-len(data) % 4 or 4)  # what the encoder cut, and a word
-    return np.frombuffer(padded, ">u4").astype(np.uint32)
-
-
-def _merged(segments: list) -> list:
-    """The segments with each run under one model joined: the same stream, fewer calls."""
-    out = []
-    for model, symbols, *parameters in segments:
-        if out and out[-1][0] is model and not parameters and len(out[-1]) == 2:
-            out[-1][1].append(symbols)
-        else:
-            out.append((model, [symbols], *parameters))
-    return [(model, parts[0] if len(parts) == 1 else np.concatenate(parts), *parameters)
-            for model, parts, *parameters in out]
-
-
-def _decodes(data: bytes, segments: list) -> bool:
-    decoder = constriction.stream.queue.RangeDecoder(words(data))
-    try:
-        got = [decoder.decode(model, *parameters) if parameters else decoder.decode(model, len(s))
-               for model, s, *parameters in segments]
-    except AssertionError:
-        return False
-    return all(np.array_equal(g, s[1]) for g, s in zip(got, segments))
-
-
 def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
     """Rebuild ``sweep.recon`` from the range-coded ``stream`` and the escaped values."""
     pending = iter(escapes)
     if sweep.anchor_coded:
-        sweep.anchor(float(_next(pending)))
+        sweep.anchor(float(next_escape(pending)))
     decoder = constriction.stream.queue.RangeDecoder(words(stream))
     if sweep.coded:
         activity = SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0])
@@ -155,27 +47,3 @@ def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
         raise ContainerError("corrupted interpolation section: unused escaped values")
 
 
-def decode_buckets(decoder, bucket: np.ndarray, cells: list[int], shape: int,
-                   pending) -> np.ndarray:
-    """One step's q (int64, ``bucket``'s shape), bucket by bucket, escapes taken from
-    ``pending``."""
-    values = np.zeros(bucket.shape, np.int64)
-    for b in range(CONTEXTS):
-        chosen = bucket == b
-        n = int(chosen.sum())
-        if n:
-            k, _, model = table(cells[b], shape)
-            symbols = decoder.decode(model, n).astype(np.int64)
-            got = symbols - k
-            out = symbols == 2 * k + 1
-            if out.any():
-                got[out] = [_next(pending) for _ in range(int(out.sum()))]
-            values[chosen] = got
-    return values
-
-
-def _next(pending) -> int:
-    value = next(pending, None)
-    if value is None:
-        raise ContainerError("corrupted interpolation section: too few escaped values")
-    return value

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .tables import buckets
+from ..tables import CONTEXTS
 
 ESCAPE_LIMIT = 2 ** 62  # a larger |q| is coded as 0: such a value misses the bound anyway
 BOUND_MODES = ((1.0, 1.0), (1.25, 2.0), (1.5, 3.0), (2.0, 4.0))  # (alpha, beta) per level
@@ -141,3 +141,23 @@ def quantize(diff: np.ndarray, step: float) -> np.ndarray:
         if np.abs(q).max(initial=0.0) <= ESCAPE_LIMIT:  # also False for a NaN
             return q
         return np.where(np.abs(q) <= ESCAPE_LIMIT, q, 0.0)
+
+
+def buckets(k: np.ndarray, m: int, step: float) -> np.ndarray:
+    """Context of each point: octaves of its neighbours' activity, in quantizer steps.
+
+    Thresholds are compared, never logarithms taken, so both sides agree exactly."""
+    n = k.shape[0]
+    activity = (np.empty if n >= 2 else np.zeros)((m,) + k.shape[1:])  # m is n - 1 or n
+    if n >= 2:
+        j = min(m, n - 1)
+        activity[:j] = np.abs(k[1:j + 1] - k[:j])
+        if n >= 4:  # third difference: how far from a straight line the neighbours lie
+            third = np.abs(k[:n - 3] - k[1:n - 2] - k[2:n - 1] + k[3:])
+            np.maximum(activity[1:n - 2], third, out=activity[1:n - 2])
+        if m == n:
+            activity[n - 1] = np.abs(k[n - 1] - k[n - 2])
+    bucket = np.zeros(activity.shape, np.int8)
+    for i in range(1, CONTEXTS):
+        bucket += activity >= (2.0 ** i - 1.0) * step
+    return bucket

@@ -16,8 +16,8 @@ are within 0.02% of choosing by ``plan`` after greedy single sweeps, as the enco
 
 import numpy as np
 
-from .sweep import BOUND_MODES, Sweep, halves_of, interpolate, quantize
-from .tables import CONTEXTS, MAX_K, SCALE_CODES, SCALE_LOW, SHAPES, bit_matrix, buckets
+from ..tables import CONTEXTS, MAX_K, SCALE_CODES, SCALE_LOW, SHAPES, bit_matrix
+from .sweep import BOUND_MODES, Sweep, buckets, halves_of, interpolate, quantize
 
 OFFSETS = (-6, -4, -2, 0, 2)  # the scale codes tried about a cell's rms code (quarter octaves)
 

@@ -1,0 +1,58 @@
+"""The chunk as modes and sections see it, and what they measure on it: its values' errors, a
+floor's margin, and the final cast to the chunk's dtype."""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from .coding.normalise import Normalisation
+from .measure import psnr_db
+from .patches import to_patches
+
+
+@dataclass
+class Chunk:
+    """A validated chunk with at least two distinct finite values, ready for any mode."""
+
+    array: np.ndarray
+    finite: np.ndarray  # bool, the chunk's shape: the values that are stored
+    header: dict  # the Container fields of every kind: dtype, shape, order, NaN mask
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        return self.array[self.finite]
+
+    @cached_property
+    def norm(self) -> Normalisation:
+        return Normalisation.fit(self.values)
+
+    def patches(self, patch_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
+        """(normalised values, weights) cut into patches: padding and NaNs weigh nothing."""
+        normalised = self.norm.apply_where(self.array, self.finite).astype(np.float32)
+        return (torch.from_numpy(to_patches(normalised, patch_shape)),
+                torch.from_numpy(to_patches(self.finite.astype(np.float32), patch_shape)))
+
+
+def errors(original: np.ndarray, decoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the original's finite values, their absolute errors), in float64."""
+    finite = np.isfinite(original)
+    x = original[finite].astype(np.float64)
+    return x, np.abs(decoded[finite].astype(np.float64) - x)
+
+
+def excess_db(chunk: Chunk, decoded: np.ndarray, target_rms: float) -> float:
+    """How far a decoded chunk's RMS error over its stored values is inside ``target_rms``, in
+    dB (negative: past it; infinite: exact). A floor is kept where it is 0 or more."""
+    values = chunk.values.astype(np.float64)
+    rmse = float(np.sqrt(np.mean((decoded[chunk.finite].astype(np.float64) - values) ** 2)))
+    return psnr_db(target_rms, rmse)
+
+
+def cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Values in ``dtype``: integers rounded and clipped to their range, floats kept finite."""
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
+    if dtype.kind in "iu":
+        values = np.rint(values)
+    return np.clip(values, info.min, info.max).astype(dtype)
