@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data import Windows, codec_patches, open_source, sample_patches
 from .measure import codec_round_trip
 from .model import Model, resolve
 from .patches import count_patches
+from .training_windows import Windows, codec_patches, open_source, sample_patches
 
 MARGIN_S = 10.0  # the stated margin past the budget
 REPORT_PATCHES = 64  # held-out windows of about this many patches are measured before and after

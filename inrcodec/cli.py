@@ -186,9 +186,9 @@ def train(args) -> None:
 
 
 def _train_by_steps(args, recipe, init, patch_shape, card) -> None:
-    from .data import sample_patches
-    from .report import write_report
     from .train import meta_train
+    from .training_report import write_report
+    from .training_windows import sample_patches
 
     windows = sample_patches(args.source, args.var, patch_shape, args.samples, seed=recipe.seed)
     model = meta_train(windows.train, recipe, val_samples=windows.validation,

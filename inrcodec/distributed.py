@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from . import classic, error_plots
-from .data import open_source
+from .compress_report import Report, VariableReport
 from .model import resolve
 from .store import chunk_kind, inrcodec_of, stored_chunk
-from .summary import Report, VariableReport
+from .training_windows import open_source
 from .xarray import chunks_for, compressible, encoding_for
 
 __all__ = ["Report", "VariableReport", "compress"]

@@ -24,7 +24,7 @@ from inrcodec import INRCodec
 from inrcodec.bench.pca import Basis, PCAControl
 from inrcodec.measure import psnr, round_trip
 from inrcodec.model import resolve
-from inrcodec.report import write_report
+from inrcodec.training_report import write_report
 from inrcodec.sample_data import A1B_TEST as TEST, A1B_TRAIN as TRAIN, load_a1b
 from inrcodec.store import stored_chunk_bytes
 from inrcodec.train import normalised

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from inrcodec.bench.datasets import DATASETS, iris_sample, netcdf, package_file, read_pp
-from inrcodec.data import codec_patches
+from inrcodec.training_windows import codec_patches
 from inrcodec.recipe import BUNDLED, Recipe
 from inrcodec.sample_data import load_mni, turbulence
 from inrcodec.train import meta_train

@@ -11,9 +11,8 @@ import xarray as xr
 from inrcodec import Model
 from inrcodec.adapt import MARGIN_S, adapt
 from inrcodec.cli import main
-from inrcodec.data import sample_patches
+from inrcodec.training_windows import sample_patches
 from inrcodec.sample_data import A1B_VARIABLE, a1b_path
-from tiny_models import tiny_model
 
 
 def test_windows_are_distinct_and_held_out_ones_come_from_the_end():
@@ -29,8 +28,9 @@ def test_windows_are_distinct_and_held_out_ones_come_from_the_end():
     assert {w.tobytes() for w in fields.train} == {f.tobytes() for f in values[:216]}
 
 
-def test_train_init_keeps_its_budget_and_says_what_adapting_bought(a1b_netcdf, tmp_path, capsys):
-    init = tiny_model((16, 16), tmp_path)
+def test_train_init_keeps_its_budget_and_says_what_adapting_bought(a1b_netcdf, tmp_path, capsys,
+                                                                   tiny_model):
+    init = tiny_model((16, 16))
     out = tmp_path / "adapted.safetensors"
     begun = time.monotonic()
     assert main(["train", str(a1b_netcdf), "--var", A1B_VARIABLE, "--init", init, "--minutes",
@@ -52,16 +52,16 @@ def test_train_init_keeps_its_budget_and_says_what_adapting_bought(a1b_netcdf, t
     assert f"{after['psnr_db']:.2f} dB" in printed
 
 
-def test_a_budget_too_small_to_train_is_refused_in_a_line(a1b_netcdf, tmp_path, capsys):
-    init = tiny_model((16, 16), tmp_path)
+def test_a_budget_too_small_to_train_is_refused_in_a_line(a1b_netcdf, tmp_path, capsys, tiny_model):
+    init = tiny_model((16, 16))
     assert main(["train", str(a1b_netcdf), "--var", A1B_VARIABLE, "--init", init, "--minutes",
                  "0.001", "--out", str(tmp_path / "m.safetensors")]) == 1
     assert "leaves no time to train" in capsys.readouterr().err
     assert not (tmp_path / "m.safetensors").exists()
 
 
-def test_an_adaptation_that_does_worse_gives_way_to_the_model_it_started_from(a1b_netcdf, tmp_path):
-    init = Model.load(tiny_model((16, 16), tmp_path, steps=40))
+def test_an_adaptation_that_does_worse_gives_way_to_the_model_it_started_from(a1b_netcdf, tiny_model):
+    init = Model.load(tiny_model((16, 16), steps=40))
     # A learning rate this large spoils the network in a few steps.
     worse = adapt(a1b_netcdf, A1B_VARIABLE, 0.3, init=init, samples=64, progress=False, lr=3.0)
     assert not worse.kept and worse.model.hash == init.hash
@@ -72,8 +72,8 @@ def test_an_adaptation_that_does_worse_gives_way_to_the_model_it_started_from(a1
         assert worse.describe().endswith("that is worse, so the starting model is kept")
 
 
-def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_path):
-    init = tiny_model((16, 16), tmp_path)
+def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_path, tiny_model):
+    init = tiny_model((16, 16))
     dest = tmp_path / "a.zarr"
     run = subprocess.run([sys.executable, "-m", "inrcodec.cli", "compress", str(a1b_netcdf),
                           str(dest), "--model", init, "--adapt", "0.75", "--min-psnr", "20"],

@@ -50,6 +50,6 @@ def test_plain_latents_on_unseen_data_are_reported_worse_than_a_classic_codec(tm
 
 
 def test_a_report_without_lossy_chunks_says_nothing_of_classic_codecs():
-    from inrcodec.summary import VariableReport
+    from inrcodec.compress_report import VariableReport
 
     assert VariableReport().against_classic() is None

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import smooth_field
+from helpers import smooth_field
 from inrcodec import Model
 from inrcodec.coding.normalise import Normalisation
-from inrcodec.data import codec_patches
+from inrcodec.training_windows import codec_patches
 from inrcodec.model import resolve
 from inrcodec.nn.coords import grid
 from inrcodec.nn.fit import fit_in_batches, masked_mse
@@ -162,7 +162,7 @@ def test_checkpoints_can_be_resumed(samples, tmp_path):
 
 def test_train_command_draws_windows_from_an_archive_and_holds_out_validation(tmp_path, capsys):
     from inrcodec.cli import main
-    from inrcodec.data import sample_patches
+    from inrcodec.training_windows import sample_patches
     from inrcodec.sample_data import a1b_path
 
     windows = sample_patches(a1b_path(), "air_temperature", (16, 16), 50)

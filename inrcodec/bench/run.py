@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..measure import round_trip
-from . import inr, pca, report
+from . import inr, outputs, pca
 from .datasets import DATASETS, Dataset
 from .machine import machine, matmul_flops, revision
 from .metrics import PeakRSS, count_flops
@@ -79,7 +79,7 @@ def options_from(args: argparse.Namespace) -> Options:
 
 
 def run(options: Options) -> dict:
-    """Every dataset and codec; the results as one JSON-ready dict (see report.py)."""
+    """Every dataset and codec; the results as one JSON-ready dict (see outputs.py)."""
     names = options.datasets or (QUICK_DATASETS if options.quick else list(DATASETS))
     unknown = [n for n in names if n not in DATASETS]
     if unknown:
@@ -115,7 +115,7 @@ def _load() -> float | None:
 def run_and_report(options: Options) -> dict:
     """``run``, then the report files in ``options.out``; says where they are."""
     results = run(options)
-    for path in report.write(results, options.out):
+    for path in outputs.write(results, options.out):
         print(f"wrote {path}")
     print(f"{len(results['rows'])} results in {results['seconds'] / 60:.1f} minutes")
     return results
