@@ -24,10 +24,10 @@ from inrcodec import INRCodec
 from inrcodec.bench.pca import Basis, PCAControl
 from inrcodec.measure import psnr, round_trip
 from inrcodec.model import resolve
-from inrcodec.training_report import write_report
 from inrcodec.sample_data import A1B_TEST as TEST, A1B_TRAIN as TRAIN, load_a1b
 from inrcodec.store import stored_chunk_bytes
 from inrcodec.train import normalised
+from inrcodec.training_report import write_report
 
 
 def inr_point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int = 1,

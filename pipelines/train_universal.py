@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 from inrcodec.bench.datasets import DATASETS, iris_sample, netcdf, package_file, read_pp
-from inrcodec.training_windows import codec_patches
 from inrcodec.recipe import BUNDLED, Recipe
 from inrcodec.sample_data import load_mni, turbulence
 from inrcodec.train import meta_train
+from inrcodec.training_windows import codec_patches
 
 PATCH = {2: (32, 32), 3: (16, 16, 16)}
 ARCHITECTURE = {2: dict(width=64, depth=4, latent_dim=64),  # the bundled default-2d's

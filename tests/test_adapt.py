@@ -11,8 +11,8 @@ import xarray as xr
 from inrcodec import Model
 from inrcodec.adapt import MARGIN_S, adapt
 from inrcodec.cli import main
-from inrcodec.training_windows import sample_patches
 from inrcodec.sample_data import A1B_VARIABLE, a1b_path
+from inrcodec.training_windows import sample_patches
 
 
 def test_windows_are_distinct_and_held_out_ones_come_from_the_end():

@@ -9,12 +9,12 @@ import torch
 from helpers import smooth_field
 from inrcodec import Model
 from inrcodec.coding.normalise import Normalisation
-from inrcodec.training_windows import codec_patches
 from inrcodec.model import resolve
 from inrcodec.nn.coords import grid
 from inrcodec.nn.fit import fit_in_batches, masked_mse
 from inrcodec.recipe import BUNDLED, Recipe
 from inrcodec.train import affine_mixes, meta_train, normalised_samples
+from inrcodec.training_windows import codec_patches
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +162,8 @@ def test_checkpoints_can_be_resumed(samples, tmp_path):
 
 def test_train_command_draws_windows_from_an_archive_and_holds_out_validation(tmp_path, capsys):
     from inrcodec.cli import main
-    from inrcodec.training_windows import sample_patches
     from inrcodec.sample_data import a1b_path
+    from inrcodec.training_windows import sample_patches
 
     windows = sample_patches(a1b_path(), "air_temperature", (16, 16), 50)
     assert windows.train.shape == (50, 16, 16) and windows.validation.shape == (5, 16, 16)
