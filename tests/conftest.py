@@ -1,4 +1,3 @@
-
 import numpy as np
 import pytest
 import torch
@@ -22,17 +21,6 @@ def codec():
     return INRCodec()  # the bundled default model
 
 
-def smooth_field(shape, seed=0) -> np.ndarray:
-    """A smooth random field: a few low-frequency waves, like geophysical data."""
-    rng = np.random.default_rng(seed)
-    axes = np.meshgrid(*[np.linspace(0, 1, n) for n in shape], indexing="ij")
-    out = np.zeros(shape)
-    for _ in range(4):
-        phase = sum(rng.uniform(0, 3) * a for a in axes)
-        out += rng.normal() * np.sin(2 * np.pi * phase + rng.uniform(0, 6))
-    return (280 + 5 * out).astype(np.float32)
-
-
 @pytest.fixture(scope="session")
 def a1b_netcdf(tmp_path_factory):
     """48 A1B fields (160-207, some seen in training, most not) as a netCDF source file."""
@@ -41,3 +29,21 @@ def a1b_netcdf(tmp_path_factory):
     path = tmp_path_factory.mktemp("src") / "a1b_part.nc"
     open_a1b().isel(time=slice(160, 208)).to_netcdf(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """``tiny_model(patch_shape, steps=5)``: the path of a tiny model (helpers.train_tiny_model),
+    trained once a session for each patch shape and step count. Tests must not write to it."""
+    from helpers import train_tiny_model
+
+    folder = tmp_path_factory.mktemp("tiny_models")
+    trained = {}
+
+    def get(patch_shape, steps: int = 5) -> str:
+        key = (tuple(patch_shape), steps)
+        if key not in trained:
+            trained[key] = train_tiny_model(key[0], folder, steps)
+        return trained[key]
+
+    return get

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import smooth_field
+from helpers import smooth_field
 from inrcodec import INRCodec, Model
 from inrcodec.model import FORMAT, FORMAT_WITH_BASIS, ModelError
 from inrcodec.nn.basis import output_metric

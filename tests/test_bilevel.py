@@ -48,7 +48,7 @@ def test_damaged_bytes_give_an_error_or_bits_of_the_right_shape_never_a_crash():
     # (The container's checksum refuses damaged chunks before any mask is decoded.)
     data = bytearray(bilevel.encode(disc((30, 40), 12)))
     rng = np.random.default_rng(0)
-    for trial in range(20):
+    for _ in range(20):
         damaged = bytes(b ^ int(rng.integers(256)) if rng.random() < 0.3 else b for b in data)
         cut = damaged[: int(rng.integers(len(damaged) + 1))]
         try:

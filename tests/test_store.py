@@ -7,7 +7,7 @@ import pytest
 import zarr
 
 import inrcodec.store
-from conftest import smooth_field
+from helpers import smooth_field
 from inrcodec import INRCodec, INRSerializer
 from inrcodec.store import (
     chunk_kinds,

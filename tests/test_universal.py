@@ -4,7 +4,7 @@ the start of adaptation in compress."""
 import numpy as np
 import pytest
 
-from conftest import smooth_field
+from helpers import smooth_field
 from inrcodec import INRCodec
 from inrcodec.model import resolve
 
