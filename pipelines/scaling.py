@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pipelines_common import machine, publish
 
+from inrcodec.bench.machine import load_average, load_text
 from inrcodec.distributed import compress
 from inrcodec.sample_data import A1B_VARIABLE, a1b_path
 
@@ -21,6 +22,7 @@ def main() -> None:
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     p.add_argument("--markdown")
     args = p.parse_args()
+    loads = [load_average()]
     lines = [f"Distributed compression of A1B (240 x 37 x 49 float32, chunks of 4 fields), "
              f"LocalCluster of single-threaded worker processes; {machine()}.", "",
              "| workers | chunks | seconds | chunks/s | MB/s |", "|---|---|---|---|---|"]
@@ -32,6 +34,7 @@ def main() -> None:
         lines.append(f"| {n} | {stats.chunks} | {report.seconds:.1f} | "
                      f"{stats.chunks / report.seconds:.2f} | "
                      f"{stats.bytes_in / 1e6 / report.seconds:.2f} |")
+    lines[0] += load_text(loads + [load_average()])
     publish(lines, args.markdown)
 
 

@@ -27,7 +27,7 @@ from pipelines_common import machine, publish, stamp, table
 
 from inrcodec import INRCodec
 from inrcodec.bench.datasets import DATASETS
-from inrcodec.bench.machine import matmul_flops
+from inrcodec.bench.machine import load_average, load_text, matmul_flops
 from inrcodec.bench.metrics import PeakRSS, count_flops
 from inrcodec.bench.peers import Context, sperr, sz3, zfp
 from inrcodec.measure import psnr
@@ -168,7 +168,7 @@ def main() -> None:
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(1)
-    began = time.perf_counter()
+    began, loads = time.perf_counter(), [load_average()]
     rate = matmul_flops()
     results = {}
     for case, chunks in cases(args.quick).items():
@@ -183,6 +183,7 @@ def main() -> None:
                                   for k, r in rows.items()}, "network": costs}
     sizes = architectures(args.repeats, not args.quick)
     lines = report(results, rate, args.repeats, time.perf_counter() - began) + size_report(sizes)
+    lines[0] += load_text(loads + [load_average()])
     written = publish(lines, args.markdown)
     if args.json:
         with open(args.json, "w") as f:

@@ -20,6 +20,25 @@ def machine() -> str:
             f"torch {torch.__version__}")
 
 
+def load_average() -> float | None:
+    """The 1-minute load average: other work on the machine slows every codec alike."""
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):
+        return None
+
+
+def load_text(loads: list, speeds: str = "every speed here") -> str:
+    """A sentence, with a leading space, on the load average at the start and the end of a run
+    (``loads``, Nones ignored), for a report of speeds; empty without any."""
+    loads = [x for x in loads if x is not None]
+    if not loads:
+        return ""
+    return (f" The machine's 1-minute load average was {loads[0]:.1f} at the start and "
+            f"{loads[-1]:.1f} at the end of the run; above the number of cores, other processes "
+            f"competed with the run for the CPU and {speeds} is lower than an idle machine's.")
+
+
 def matmul_flops(n: int = 1024, repeats: int = 10) -> float:
     """float32 FLOP/s of one large ``torch.matmul`` with the current torch threads (the best of
     ``repeats``, so a busy neighbour on another core costs as little as possible)."""

@@ -5,6 +5,7 @@ import numpy as np
 
 from .fronts import bounded, bounded_families, families, lossless, of, rate_at, rate_text
 from .inr import DEFAULT_LATENT_BITS, FLOORS, RMS_FLOORS
+from .machine import load_text
 from .metrics import PEAK_RSS_INTERVAL
 from .pca import HEADER as PCA_HEADER, MIN_TRAIN_CHUNKS
 from .peers import BOUND_DIGITS, BOUND_FRACTIONS, MASK_LENGTH, ZSTD_LEVEL
@@ -37,13 +38,7 @@ def markdown(results: dict, plots: dict[str, str]) -> str:
 
 
 def _load_text(results: dict) -> str:
-    loads = [x for x in results.get("load_average", []) if x is not None]
-    if not loads:
-        return ""
-    return (f" The machine's 1-minute load average was {loads[0]:.1f} at the start and "
-            f"{loads[-1]:.1f} at the end of the run; above the number of cores, other processes "
-            "competed with the run for the CPU and every speed here (the matmul rate's too) is "
-            "lower than an idle machine's.")
+    return load_text(results.get("load_average", []), "every speed here (the matmul rate's too)")
 
 
 def _method(quick: bool) -> list[str]:

@@ -8,7 +8,6 @@ is not installed, or fails on a dataset, is skipped with a note; the run goes on
 import argparse
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 from ..measure import round_trip
 from . import inr, outputs, pca
 from .datasets import DATASETS, Dataset
-from .machine import machine, matmul_flops, revision
+from .machine import load_average, machine, matmul_flops, revision
 from .metrics import PeakRSS, count_flops
 from .peers import DEFAULT_PEERS, Contender, Context, absolute_bounds, from_json
 from .stamp import stamp
@@ -91,25 +90,17 @@ def run(options: Options) -> dict:
         results = {"command": options.command(), "revision": revision(), "machine": machine(),
                    "matmul_flops": matmul_flops(512 if options.quick else 1024),
                    "torch_threads": options.threads, "quick": options.quick,
-                   "date": time.strftime("%Y-%m-%d"), "load_average": [_load()],
+                   "date": time.strftime("%Y-%m-%d"), "load_average": [load_average()],
                    "datasets": [], "rows": [], "cost": [], "notes": [],
                    "stamp": stamp("inrcodec bench")}
         warm: set[str] = set()  # families whose first-call costs (imports, wasm) are paid
         for name in names:
             _run_dataset(DATASETS[name], options, results, warm)
         results["seconds"] = time.perf_counter() - start
-        results["load_average"].append(_load())
+        results["load_average"].append(load_average())
         return results
     finally:
         torch.set_num_threads(threads)
-
-
-def _load() -> float | None:
-    """The 1-minute load average: other work on the machine slows every codec alike."""
-    try:
-        return os.getloadavg()[0]
-    except (OSError, AttributeError):
-        return None
 
 
 def run_and_report(options: Options) -> dict:
