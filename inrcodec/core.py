@@ -93,7 +93,19 @@ def decode(data: bytes, model: Model) -> np.ndarray:
         if c.kind.uses_model and len(c.shape) < model.ndim:
             raise ContainerError(f"corrupted inrcodec chunk: shape {c.shape} cannot hold "
                                  f"{model.ndim}-D patches")
-        out = modes.decode(c, model, ~missing if missing is not None else np.ones(c.shape, bool))
+        out = _decode_section(c, model, ~missing if missing is not None else np.ones(c.shape, bool))
     if missing is not None:
         out[missing] = np.nan if c.dtype.kind == "f" else 0
     return np.asfortranarray(out) if c.fortran_order else out
+
+
+def _decode_section(c: Container, model: Model, finite: np.ndarray) -> np.ndarray:
+    """The mode's decoder, whose damaged input may trip any layer below it (constriction asserts,
+    math overflows, torch refuses a shape): every such failure is a ContainerError, so a reader
+    catches one ValueError for any damaged chunk."""
+    try:
+        return modes.decode(c, model, finite)
+    except ContainerError:
+        raise
+    except (AssertionError, ArithmeticError, IndexError, ValueError, RuntimeError) as e:
+        raise ContainerError(f"corrupted inrcodec chunk: {type(e).__name__}: {e}") from e

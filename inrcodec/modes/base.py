@@ -1,5 +1,6 @@
 """What every mode shares: the interface, and the check of a setting's value."""
 
+import numbers
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -51,8 +52,11 @@ class Mode(ABC):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings().items())})"
 
 
-def positive(name: str, value) -> float:
-    """``value`` if it is a positive finite number, else a ValueError naming the setting."""
-    if isinstance(value, bool) or not (isinstance(value, int | float) and 0 < value < np.inf):
+def positive(name: str, value, most: float = np.inf) -> float:
+    """``value`` as a float if it is a positive finite number (numpy's scalars too) below
+    ``most``, else a ValueError naming the setting."""
+    if isinstance(value, bool | np.bool_) or not (isinstance(value, numbers.Real) and 0 < value < np.inf):
         raise ValueError(f"{name} must be a positive number, not {value!r}")
-    return value
+    if not value <= most:
+        raise ValueError(f"{name} must be at most {most:g}, not {value!r}")
+    return float(value)

@@ -15,6 +15,7 @@ from ..sections.bounds import Prediction, within
 from ..sections.network import decode, fit, hopeless_rms, latent_fields
 from .base import Mode, positive
 
+MOST_PSNR = 1000.0  # dB
 LOOSENING_TRIALS = 3  # bounds tried past the first that keeps the floor
 LOOSE_ENOUGH_DB = 0.25  # a floor kept by less than this is not worth another trial
 MOST_LOOSENING_DB = 20.0  # a lossless chunk has an infinite PSNR: one decade at a time
@@ -34,7 +35,9 @@ class Latents(Mode):
         if min_psnr is not None and max_rmse is not None:
             raise ValueError("a floor is min_psnr or max_rmse: give one")
         if min_psnr is not None:
-            positive("min_psnr", min_psnr)
+            # Past float64's resolution (about 6.02 dB a bit) no chunk can be told apart from
+            # lossless: a floor beyond that is a mistake, not a promise to keep.
+            min_psnr = positive("min_psnr", min_psnr, most=MOST_PSNR)
         if max_rmse is not None:
             positive("max_rmse", max_rmse)
         self.latent_bits, self.min_psnr, self.max_rmse = latent_bits, min_psnr, max_rmse

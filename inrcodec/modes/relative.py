@@ -19,6 +19,9 @@ class PointwiseRelative(Mode):
 
     def __init__(self, pointwise_relative_error: float):
         self.pointwise_relative_error = positive("pointwise_relative_error", pointwise_relative_error)
+        if not math.log2(1 + self.pointwise_relative_error) > 0:  # finer than float64 can step
+            raise ValueError(f"pointwise_relative_error {pointwise_relative_error!r} is below float64's "
+                             "resolution (2**-52): store the values losslessly instead")
         if not self.pointwise_relative_error < 1:
             raise ValueError("pointwise_relative_error must be below 1 (1 would allow any sign)")
 

@@ -7,8 +7,9 @@ import numpy as np
 import torch
 
 from ..chunk import Chunk, cast
+from ..coding.bytes import ContainerError
 from ..coding.container import Container
-from ..coding.entropy import decode_gated, decode_symbols, encode_symbols
+from ..coding.entropy import code_lengths, decode_gated, decode_symbols, encode_symbols
 from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
 from ..nn.coords import grid
@@ -25,6 +26,9 @@ CLIPS = (8.0, 4.0)  # in training spreads: a patch whose coefficients exceed 4 a
 # (bound / sqrt 3); the network won at up to 6 dB past it (A1B at 50 dB): 4 dB of margin.
 GATE_SAMPLE = (4, 32)
 GATE_DB = 10.0
+# A range-coded stream, cut to the byte, may fall this short of its symbols' information (the
+# decoder pads a word of zeros); the tables' fixed-point rounding may shave 1% more.
+SHORTFALL_BITS, SHORTFALL_SHARE = 64, 0.99
 
 
 def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
@@ -117,6 +121,14 @@ def latents_of(c: Container, model) -> np.ndarray:
     """The dequantized latents of a chunk with latents."""
     quantizer = model.quantizer(c.latent_bits, c.latent_fraction, headroom=c.latent_headroom)
     n_patches = count_patches(c.shape, model.patch_shape)
+    # Work in proportion to what a reader was given: every patch's latents take at least their
+    # most probable symbols' bits (a gated patch, its count's), so a few bytes claiming a huge
+    # shape are refused before anything is decoded or allocated.
+    least = (math.log2(model.net.latent_dim + 1) if c.gated
+             else float(code_lengths(quantizer).min(1).sum()))
+    if 8 * len(c.latents) + SHORTFALL_BITS < SHORTFALL_SHARE * n_patches * least:
+        raise ContainerError(f"corrupted inrcodec chunk: {len(c.latents)} bytes of latents cannot "
+                             f"hold the {n_patches} patches of shape {c.shape}")
     if c.gated:
         symbols, kept = decode_gated(c.latents, n_patches, quantizer)
         return np.where(kept, quantizer.dequantize(symbols), np.float32(0))
