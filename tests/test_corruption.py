@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from inrcodec import ContainerError
+from inrcodec.coding.container import VERSION, Kind
 
 FIXTURES = Path(__file__).parent / "fixtures"
 V1 = FIXTURES / "v1"
@@ -64,10 +65,14 @@ def one_fixture_of_each_kind(version: str) -> dict:
     return found
 
 
-V4_KINDS = one_fixture_of_each_kind("v4")
+CURRENT_KINDS = one_fixture_of_each_kind(f"v{VERSION}")
 
 
-@pytest.mark.parametrize("kind", sorted(V4_KINDS))
+def test_every_kind_is_corrupted():
+    assert set(CURRENT_KINDS) == {kind.name for kind in Kind}
+
+
+@pytest.mark.parametrize("kind", sorted(CURRENT_KINDS))
 def test_corrupted_chunks_of_every_kind_never_decode_to_wrong_data(kind):
-    config, path = V4_KINDS[kind]
+    config, path = CURRENT_KINDS[kind]
     never_wrong(numcodecs.get_codec(json.loads(config.read_text())), path.read_bytes(), kind)
