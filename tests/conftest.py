@@ -47,3 +47,19 @@ def tiny_model(tmp_path_factory):
         return trained[key]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def cluster():
+    """The address of one dask LocalCluster for the session's distributed tests: two
+    single-threaded worker processes, as ``inrcodec compress`` starts by default, so that chunks
+    are fitted outside this process. Tests pass it as ``scheduler=`` or ``--scheduler``; a test
+    that kills a worker or the command starts a cluster of its own."""
+    import logging
+
+    pytest.importorskip("distributed")
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as local:
+        yield local.scheduler_address

@@ -72,11 +72,13 @@ def test_an_adaptation_that_does_worse_gives_way_to_the_model_it_started_from(a1
         assert worse.describe().endswith("that is worse, so the starting model is kept")
 
 
-def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_path, tiny_model):
+def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_path, tiny_model,
+                                                                cluster):
     init = tiny_model((16, 16))
     dest = tmp_path / "a.zarr"
     run = subprocess.run([sys.executable, "-m", "inrcodec.cli", "compress", str(a1b_netcdf),
-                          str(dest), "--model", init, "--adapt", "0.75", "--min-psnr", "20"],
+                          str(dest), "--model", init, "--adapt", "0.75", "--min-psnr", "20",
+                          "--scheduler", cluster],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     line = next(line for line in run.stdout.splitlines() if "adapted in" in line)

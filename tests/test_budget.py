@@ -116,7 +116,7 @@ def test_gated_chunks_refuse_to_pose_as_another_kind():
                 codec.decode(bytes(corrupted))
 
 
-def test_xarray_and_the_cli_take_a_budget(tmp_path):
+def test_xarray_and_the_cli_take_a_budget(tmp_path, cluster):
     ds = open_a1b()[[A1B_VARIABLE]].isel(time=slice(200, 206))
     ds.to_zarr(tmp_path / "a.zarr", zarr_format=2,
                encoding=encoding_for(ds, bits_per_value=0.2))
@@ -126,7 +126,7 @@ def test_xarray_and_the_cli_take_a_budget(tmp_path):
 
     ds.to_netcdf(tmp_path / "a.nc")
     done = subprocess.run([sys.executable, "-m", "inrcodec.cli", "compress", str(tmp_path / "a.nc"),
-                           str(tmp_path / "b.zarr"), "--bits-per-value", "0.2", "--workers", "1"],
+                           str(tmp_path / "b.zarr"), "--bits-per-value", "0.2", "--scheduler", cluster],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     config = json.loads((tmp_path / "b.zarr" / A1B_VARIABLE / ".zarray").read_text())["compressor"]

@@ -1,4 +1,8 @@
-"""Compression on a real dask.distributed LocalCluster (2 worker processes), and resuming."""
+"""Compression on a real dask.distributed LocalCluster (2 worker processes), and resuming.
+
+The tests share the session's cluster (conftest.py's ``cluster``), except where the cluster is
+what is tested: the command killed mid-run (with the cluster it started) and a worker killed
+mid-run start their own."""
 
 import os
 import signal
@@ -20,7 +24,7 @@ from inrcodec.xarray import encoding_for
 CHUNKS = (8, 37, 49)
 
 
-def test_workers_encode_and_the_store_matches_a_single_process_write(a1b_netcdf, tmp_path,
+def test_workers_encode_and_the_store_matches_a_single_process_write(a1b_netcdf, tmp_path, cluster,
                                                                     monkeypatch):
     from distributed import Client
 
@@ -29,7 +33,7 @@ def test_workers_encode_and_the_store_matches_a_single_process_write(a1b_netcdf,
     monkeypatch.setattr(Client, "compute", lambda self, *a, **k: calls.append(1) or compute(
         self, *a, **k))
     report = compress(a1b_netcdf, tmp_path / "d.zarr", chunks={A1B_VARIABLE: CHUNKS},
-                      n_workers=2, progress=False)
+                      scheduler=cluster, progress=False)
     assert len(calls) == 1  # every chunk submitted at once
     stats = report.variables[A1B_VARIABLE]
     assert stats.chunks == stats.encoded == 6
@@ -62,7 +66,7 @@ def test_workers_encode_and_the_store_matches_a_single_process_write(a1b_netcdf,
     assert f"would have needed {classic_bytes / stats.bytes_out:.2f}x" in stats.against_classic()
 
 
-def test_an_interrupted_run_resumes_without_redoing_finished_chunks(a1b_netcdf, tmp_path):
+def test_an_interrupted_run_resumes_without_redoing_finished_chunks(a1b_netcdf, tmp_path, cluster):
     dest = tmp_path / "d.zarr"
     command = [sys.executable, "-m", "inrcodec.cli", "compress", str(a1b_netcdf), str(dest),
                "--chunks", f"{A1B_VARIABLE}=2,37,49", "--workers", "2"]
@@ -76,7 +80,8 @@ def test_an_interrupted_run_resumes_without_redoing_finished_chunks(a1b_netcdf, 
     run.wait()
     done = len(list(chunk_dir.glob("*.0.0")))
     assert 3 <= done < 24
-    report = compress(a1b_netcdf, dest, chunks={A1B_VARIABLE: (2, 37, 49)}, progress=False)
+    report = compress(a1b_netcdf, dest, chunks={A1B_VARIABLE: (2, 37, 49)}, scheduler=cluster,
+                      progress=False)
     stats = report.variables[A1B_VARIABLE]
     assert stats.chunks == 24 and stats.encoded == 24 - done  # Zarr writes chunks atomically
     reference = single_process_write(a1b_netcdf, tmp_path / "s.zarr", (2, 37, 49))

@@ -17,11 +17,11 @@ from inrcodec.sections import spatial
 OSTIA = "surface_temperature"
 
 
-def test_plain_latents_on_unseen_data_are_reported_worse_than_a_classic_codec(tmp_path):
+def test_plain_latents_on_unseen_data_are_reported_worse_than_a_classic_codec(tmp_path, cluster):
     source = tmp_path / "ostia.nc"
     xr.open_dataset(iris_sample("ostia_monthly.nc")).isel(time=slice(0, 2)).to_netcdf(source)
     report = compress(source, tmp_path / "o.zarr", min_psnr=None, progress=False,
-                      plots=tmp_path / "figs")
+                      plots=tmp_path / "figs", scheduler=cluster)
     stats = report.variables[OSTIA]
     verdict = stats.against_classic()
     assert verdict.startswith("WORSE than a classic codec") and f"  {OSTIA}: WORSE" in report.table()
