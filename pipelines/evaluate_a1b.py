@@ -21,6 +21,7 @@ import zarr
 from pipelines_common import machine, stamp, stamped, unquantized_psnr
 
 from inrcodec import INRCodec
+from inrcodec.bench.machine import load_average, load_text
 from inrcodec.bench.pca import Basis, PCAControl
 from inrcodec.measure import psnr, round_trip
 from inrcodec.model import resolve
@@ -88,9 +89,9 @@ def ceilings(model, basis: Basis, train: np.ndarray, test: np.ndarray) -> str:
             f"{eofs(len(basis.eofs)):.2f} dB.\n")
 
 
-def markdown(rows: list[dict], model: str) -> str:
+def markdown(rows: list[dict], model: str, load: str = "") -> str:
     lines = [f"A1B fields 192-239 (48 fields of 37 x 49 float32, never seen in training), "
-             f"model `{model}`; {machine()}. Bits and bytes count every stored byte.", "",
+             f"model `{model}`; {machine()}. Bits and bytes count every stored byte.{load}", "",
              "| codec | fields/chunk | latent bits | inner steps | bits/value | bytes/field | "
              "PSNR dB | max error K | encode MB/s | decode MB/s |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -121,6 +122,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
 
+    loads = [load_average()]
     fields = load_a1b()
     train, test = fields[TRAIN], fields[TEST]
     rows = [inr_point(test, INRCodec(args.model, latent_bits=b, inner_steps=s))
@@ -130,7 +132,8 @@ def main() -> None:
     basis = Basis.fit(list(train))  # the training fields' EOFs, for every control and ceiling
     for k in args.pca_components:
         rows += pca_points(basis, test, k, args.pca_bits)
-    table = markdown(rows, args.model) + "\n" + ceilings(resolve(args.model), basis, train, test)
+    table = (markdown(rows, args.model, load_text(loads + [load_average()])) + "\n"
+             + ceilings(resolve(args.model), basis, train, test))
     print(table)
     if args.markdown:
         Path(args.markdown).write_text(stamped(table, stamp()))

@@ -15,6 +15,7 @@ import torch
 from pipelines_common import machine, publish
 
 from inrcodec import INRCodec
+from inrcodec.bench.machine import load_average, load_text
 from inrcodec.bench.metrics import count_flops
 from inrcodec.measure import chunks_along_first_axis, codec_round_trip
 from inrcodec.sample_data import A1B_TEST, load_a1b
@@ -41,6 +42,7 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     test = load_a1b()[A1B_TEST]
+    loads = [load_average()]
 
     lines = [f"Size-budget mode (`bits_per_value=B`) on A1B fields 192-239 (48 fields of 37 x 49 "
              f"float32, range {np.ptp(test):.1f} K, never seen in training) against plain latent "
@@ -67,6 +69,7 @@ def main() -> None:
                              f"{share} | {r['psnr_db']:.2f} | {r['max_abs_error']:.2f} | "
                              f"{r['encode_s']:.1f} | {r['encode_flops_per_value']:,.0f} |")
                 print(lines[-1], flush=True)
+    lines[0] += load_text(loads + [load_average()])
     publish(lines, args.markdown)
     if args.plot:
         plot(curves, args.plot)
