@@ -1,9 +1,16 @@
 """The base network's shortcuts agree with plain autograd: its Jacobian by one backward pass, an
 encoder's first inner step as a matrix product, and in-place evaluation without autograd."""
 
+import hashlib
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
 import torch
 
-from inrcodec.nn.coords import grid
+from inrcodec.nn.coords import axis, grid
 from inrcodec.nn.fit import Linearisation, fit_latents, masked_mse
 from inrcodec.nn.network import ModulatedSiren
 
@@ -78,3 +85,23 @@ def test_decoding_gives_the_same_bits_on_one_thread_and_on_two(a1b):
         assert [codec.decode(e).tobytes() for e in encoded] == once
     finally:
         torch.set_num_threads(1)
+
+
+
+def test_the_grid_is_the_same_on_every_cpu_path():
+    """Issue 32: torch.linspace's values depend on the CPU kernel torch picks; the grid must not."""
+    script = ("import hashlib; from inrcodec.nn.coords import grid; print(hashlib.sha256("
+              "grid((37, 49)).numpy().tobytes() + grid((16, 16, 16)).numpy().tobytes()).hexdigest())")
+    here = hashlib.sha256(grid((37, 49)).numpy().tobytes()
+                          + grid((16, 16, 16)).numpy().tobytes()).hexdigest()
+    for capability in ("default", "avx2"):
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                             env={**os.environ, "ATEN_CPU_CAPABILITY": capability}, check=True)
+        assert out.stdout.strip() == here, capability
+
+
+@pytest.mark.skipif(torch.backends.cpu.get_cpu_capability() not in ("AVX2", "AVX512"),
+                    reason="the stored chunks were written where linspace ran its AVX2 kernel")
+def test_grid_axes_are_what_linspace_gave_where_every_chunk_was_written():
+    assert all(np.array_equal(axis(n), torch.linspace(-1, 1, n).numpy()) for n in range(2, 4097))
+    assert axis(49)[5] == np.float32(-0.79166669)
