@@ -21,6 +21,7 @@ from training_time import score
 
 from inrcodec import INRCodec
 from inrcodec.bench.inr import forward_flops
+from inrcodec.bench.machine import load_average, load_text
 from inrcodec.bench.peers import Context, sz3
 from inrcodec.model import resolve
 from inrcodec.sample_data import A1B_TEST, load_a1b
@@ -34,6 +35,7 @@ def main() -> None:
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(1)
+    loads = [load_average()]
     test = load_a1b()[A1B_TEST]
     chunks = [test[i:i + 12] for i in range(0, len(test), 12)]
     bound = float(f"{0.01 * float(np.ptp(test)):.2g}")
@@ -65,6 +67,7 @@ def main() -> None:
                    f"{r['at_015']:.2f}", f"{r['at_015_12']:.2f}", f"{r['encode_mb_s']:.3g}",
                    fraction(r["encode_mb_s"] / r["sz3_encode_mb_s"]), f"{r['decode_mb_s']:.3g}",
                    fraction(r["decode_mb_s"] / r["sz3_decode_mb_s"])] for r in rows])]
+    lines[0] += load_text(loads + [load_average()])
     publish(lines, args.markdown)
     if args.json:
         with open(args.json, "w") as f:
