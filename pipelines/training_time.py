@@ -47,10 +47,11 @@ def score(model, seconds: float | None) -> dict:
                                       resolutions=TWELVE_PER_CHUNK)}
 
 
-def train_and_score(steps: int, keep: str | None) -> dict:
+def train_and_score(steps: int, keep: str | None, init: str | None = None) -> dict:
     torch.set_num_threads(1)
     start = time.monotonic()
-    model = meta_train(load_a1b()[A1B_TRAIN], max_steps=steps, minutes=None, progress=False)
+    model = meta_train(load_a1b()[A1B_TRAIN], max_steps=steps, minutes=None, progress=False,
+                       init=resolve(init) if init else None)
     seconds = time.monotonic() - start
     if keep:
         model.save(Path(keep) / f"a1b-{steps}-steps.safetensors")
@@ -86,13 +87,16 @@ def main() -> None:
     p.add_argument("--model", default="default-2d", help="the full run, scored as the last point")
     p.add_argument("--out", help="write OUT.md, OUT.json and OUT.png")
     p.add_argument("--keep", help="save the trained models in this folder")
+    p.add_argument("--init", help="continue this model rather than start afresh (a smoke test: "
+                                  "a few steps from scratch cannot reach 0.15 bits per value)")
     args = p.parse_args()
     if args.keep:
         Path(args.keep).mkdir(parents=True, exist_ok=True)
     # Longest first, so the shorter runs share the other worker.
     with ProcessPoolExecutor(args.jobs) as pool:
         steps = sorted(args.steps, reverse=True)
-        rows = list(pool.map(train_and_score, steps, [args.keep] * len(steps)))
+        rows = list(pool.map(train_and_score, steps, [args.keep] * len(steps),
+                             [args.init] * len(steps)))
     torch.set_num_threads(1)
     full = resolve(args.model)
     rows = sorted(rows + [score(full, full.card["training"]["seconds"])], key=lambda r: r["steps"])
