@@ -124,3 +124,9 @@ def test_the_pipelines_publish_their_markdown_stamped(tmp_path, monkeypatch):
     assert read_stamp(doc) == written and problems(doc) == []
     assert written["bitstream"] == VERSION and "default-2d" in written["models"]
     assert doc.read_text().endswith("\n\n| a |\n|---|\n| 1 |\n")
+
+
+def test_no_value_can_close_the_stamps_comment(tmp_path, stamp):
+    doc = tmp_path / "x.md"
+    doc.write_text(stamped("# A table\n", {**stamp, "machine": "a --> b"}))
+    assert "-->" not in doc.read_text().splitlines()[0][:-4] and read_stamp(doc)["machine"] == "a --> b"

@@ -67,7 +67,8 @@ def stamp(script: str | None = None, date: str | None = None, **extra) -> dict:
 def render(stamp: dict) -> str:
     """The stamp's lines, to go first in a document: the JSON comment, one sentence, and for a
     retro or historical stamp what that means; a blank line after them."""
-    lines = [PREFIX + json.dumps(stamp, ensure_ascii=False) + SUFFIX,
+    # ">" escaped, so that no value can close the HTML comment early; JSON reads it back.
+    lines = [PREFIX + json.dumps(stamp, ensure_ascii=False).replace(">", "\\u003e") + SUFFIX,
              f"Made by `{stamp['script']}` at commit {stamp['commit']}, bitstream version "
              f"{stamp['bitstream']}, on {stamp['machine']}, {stamp['date']}."]
     if stamp.get("retro"):
