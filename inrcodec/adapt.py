@@ -86,7 +86,7 @@ def adapt(source, variable: str, minutes: float, *, init: "Model | str | None" =
     if variable not in ds.data_vars:
         raise ValueError(f"no variable {variable!r} in the source; it has {sorted(ds.data_vars)}")
     var, d = ds[variable], len(shape)
-    chunks = chunks or chunks_for(var.shape, var.dtype.itemsize, shape)
+    chunks = chunks or chunks_for(var.shape, var.dtype.itemsize, shape, var.dims)
     # A window is one slice of a chunk (its leading axes at one index): the codec normalises a
     # chunk's slices together, so where chunks group several fields a window's normalisation
     # is that of one of them (the same wherever the leading extent is 1).

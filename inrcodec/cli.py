@@ -2,8 +2,8 @@
 
     inrcodec demo                      compress the bundled A1B sample with the bundled model
                                        through xarray and Zarr; print size, ratio and errors
-    inrcodec compress SOURCE... DEST   compress netCDF files, globs or a Zarr store into a Zarr
-                                       store on a dask cluster (resumes an interrupted run)
+    inrcodec compress SOURCE... DEST   compress netCDF or GRIB files, globs or a Zarr store into
+                                       a Zarr store on a dask cluster (resumes an interrupted run)
     inrcodec info STORE                codec settings, model, stored size and ratio per variable
     inrcodec train SOURCE... --var V --patch N,N --out MODEL
                                        meta-learn a model on windows drawn from an archive
@@ -66,18 +66,37 @@ def demo(out: str | None, latent_bits: float, inner_steps: int) -> None:
 
 def compress(args) -> None:
     from .distributed import compress as run
-    from .modes import BOUND_SETTINGS
 
     chunks = dict(_parse_chunks(c) for c in args.chunks or [])
     model = args.model or ("universal-2d" if args.adapt is not None else "default-2d")
+    everywhere, promises = _parse_promises(args)
     report = run(args.source, args.dest, variables=args.var, model=model,
                  zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
                  n_workers=args.workers, torch_threads=args.torch_threads, plots=args.plots,
-                 adapt=args.adapt,
-                 latent_bits=args.latent_bits, inner_steps=args.inner_steps,
-                 **{name: getattr(args, name) for name in (*BOUND_SETTINGS, "min_psnr")
-                    if getattr(args, name) is not None})
+                 adapt=args.adapt, promises=promises,
+                 latent_bits=args.latent_bits, inner_steps=args.inner_steps, **everywhere)
     print(report.table())
+
+
+def _parse_promises(args) -> tuple[dict, dict]:
+    """(the promise of every variable, {variable: its own}) from ``--max-error 0.1`` and
+    ``--max-error t2m=0.05`` alike (each promise option, repeatable)."""
+    from .modes import PROMISES
+
+    everywhere, own = {}, {}
+    for setting in PROMISES:
+        for text in getattr(args, setting) or []:
+            name, given, value = text.rpartition("=")
+            flag = "--" + setting.replace("_", "-")
+            try:
+                number = float(value)
+            except ValueError:
+                raise ValueError(f"{flag} takes a number or VAR=NUMBER, not {text!r}") from None
+            target = own.setdefault(name, {}) if given else everywhere
+            if setting in target:
+                raise ValueError(f"{flag} given twice for {name or 'every variable'}")
+            target[setting] = number
+    return everywhere, own
 
 
 def _parse_chunks(text: str) -> tuple[str, tuple[int, ...]]:
@@ -136,8 +155,9 @@ def info(store: str, sample: int = 1000) -> None:
                            f"{describe_kinds(kinds)}; promise: {codec.mode.promise}")
     print("\n".join(details))
     whole, files = store_size(group.store)
-    print(f"whole store: {whole / 1e3:.1f} kB in {files} files, "
-          f"{8 * whole / max(values, 1):.3f} bits per value of the inrcodec variables")
+    per_value = (f"{8 * whole / values:.3f} bits per value of the inrcodec variables" if values
+                 else "no variable of it is compressed by inrcodec")
+    print(f"whole store: {whole / 1e3:.1f} kB in {files} files, {per_value}")
     print("ratio and bits/val count each variable's chunks and its own metadata: bits/val = 8 x "
           "those bytes / every value of the variable, NaNs included; network: chunks stored by "
           f"the network ({', '.join(NETWORK_KINDS)}) of those looked at")
@@ -214,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--latent-bits", type=float, default=6.5)
     p.add_argument("--inner-steps", type=int, default=3)
     p = commands.add_parser("compress", help="compress datasets into Zarr on a dask cluster")
-    p.add_argument("source", nargs="+", help="netCDF files, globs, or a Zarr store")
+    p.add_argument("source", nargs="+", help="netCDF or GRIB files (anything xarray opens), "
+                   "globs, or a Zarr store")
     p.add_argument("dest", help="the Zarr store to write (an existing one is resumed)")
     p.add_argument("--var", action="append", help="variable to compress (repeat; default: "
                    "every floating variable)")
@@ -222,19 +243,21 @@ def main(argv: list[str] | None = None) -> int:
                    "default-2d, or with --adapt universal-2d; universal-3d for volumes)")
     p.add_argument("--latent-bits", type=float, default=6.5)
     p.add_argument("--inner-steps", type=int, default=3)
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument("--max-error", type=float, help="error bound: every value within this")
-    mode.add_argument("--relative-error", type=float,
+    mode = p.add_argument_group("promises: each takes X (every variable) or VAR=X (that "
+                                "variable, in place of the others'), and repeats")
+    promise = dict(action="append", metavar="[VAR=]X")
+    mode.add_argument("--max-error", **promise, help="error bound: every value within X")
+    mode.add_argument("--relative-error", **promise,
                       help="error bound as a fraction of each chunk's range")
-    mode.add_argument("--bits-per-value", type=float,
-                      help="size budget: at most this many bits per value in every chunk")
-    mode.add_argument("--pointwise-relative-error", type=float,
-                      help="every value within this fraction of its own magnitude (zeros exact)")
-    mode.add_argument("--max-rmse", type=float,
-                      help="in place of the PSNR floor: every chunk's RMS error at most this")
-    p.add_argument("--min-psnr", type=float,
-                   help="without a bound or budget: every chunk at least this PSNR (dB) over its "
-                        "range (default: the codec's, 40)")
+    mode.add_argument("--bits-per-value", **promise,
+                      help="size budget: at most X bits per value in every chunk")
+    mode.add_argument("--pointwise-relative-error", **promise,
+                      help="every value within X times its own magnitude (zeros exact)")
+    mode.add_argument("--max-rmse", **promise,
+                      help="in place of the PSNR floor: every chunk's RMS error at most X")
+    mode.add_argument("--min-psnr", **promise,
+                      help="without a bound or budget: every chunk at least X dB PSNR over its "
+                           "range (default: the codec's, 40)")
     p.add_argument("--zarr-format", type=int, choices=[2, 3], default=2)
     p.add_argument("--chunks", action="append", metavar="VAR=N,N,N",
                    help="Zarr chunks of a variable (default: aligned with the model's patches)")

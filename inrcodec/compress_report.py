@@ -123,6 +123,8 @@ class Report:
     source_bytes: int = 0  # every variable the store holds, as the source has it in memory
     plots: list = field(default_factory=list)  # the error maps and histograms written
     adaptations: dict = field(default_factory=dict)  # by variable: adapt.Adaptation
+    lossless: dict = field(default_factory=dict)  # stored as they are: name -> why
+    created: bool = True  # a new store (else one resumed)
 
     @classmethod
     def of(cls, dest: str, ds, variables: dict, seconds: float, setup_seconds: float) -> "Report":
@@ -139,7 +141,8 @@ class Report:
                    sum(int(ds[name].nbytes) for name in ds.variables))
 
     def table(self) -> str:
-        lines = [f"{'variable':20} {'chunks':>6} {'encoded':>7} {'network':>7} {'MB in':>8} "
+        lines = [self.largest_errors()] if self.variables else []
+        lines += [f"{'variable':20} {'chunks':>6} {'encoded':>7} {'network':>7} {'MB in':>8} "
                  f"{'kB chunks':>9} {'kB meta':>7} {'ratio':>7} {'bits/val':>8} {'PSNR dB':>7} "
                  f"{'max err':>9} {'bias':>9}  {'promise':14} kept"]
         for name, v in self.variables.items():
@@ -164,14 +167,34 @@ class Report:
                      f"{8 * self.store_bytes / max(values, 1):.3f} bits per value of the "
                      f"compressed variables{du}")
         lines.append(LEGEND)
+        if self.lossless:
+            lines.append(f"stored losslessly: {_grouped(self.lossless)}")
         chunks = sum(v.encoded for v in self.variables.values())
         lines.append(f"{chunks} chunks encoded in {self.seconds:.1f} s "
                      f"({chunks / max(self.seconds, 1e-9):.2f} chunks/s) after "
                      f"{self.setup_seconds:.1f} s of setup (source, adaptation, cluster, metadata) into "
-                     f"{self.dest}")
+                     f"{'a new store ' if self.created else ''}{self.dest}")
         if self.plots:
             lines.append(f"error maps and histograms: {', '.join(map(str, self.plots))}")
         return "\n".join(lines)
+
+
+    def largest_errors(self) -> str:
+        """The first line: each variable's largest error, against its range."""
+        parts = []
+        for name, v in self.variables.items():
+            spread = v.high - v.low
+            share = f" = {100 * v.max_abs_error / spread:.3g}% of its range" if spread > 0 else ""
+            parts.append(f"{name} {v.max_abs_error:.4g}{share}")
+        return f"largest error: {'; '.join(parts)}"
+
+
+def _grouped(why: dict) -> str:
+    """``"time, lat, lon (coordinate); land (integer ...)"``: names grouped by reason."""
+    by = {}
+    for name, reason in why.items():
+        by.setdefault(reason, []).append(str(name))
+    return "; ".join(f"{', '.join(names)} ({reason})" for reason, names in by.items())
 
 
 def kept_text(mode, worst: float | None, kept: bool | None) -> str:

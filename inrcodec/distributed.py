@@ -37,7 +37,7 @@ __all__ = ["Report", "VariableReport", "compress"]
 def compress(source, dest, *, variables=None, model="default-2d", zarr_format: int = 2,
              chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
              torch_threads: int = 1, progress: bool = True, plots: str | None = None,
-             adapt: float | None = None, **settings) -> Report:
+             adapt: float | None = None, promises: dict | None = None, **settings) -> Report:
     """Compress ``source`` into the Zarr store ``dest`` on a dask cluster, resuming if it exists.
 
     ``scheduler`` is the address of a running scheduler; without it a LocalCluster of
@@ -48,7 +48,10 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     and histogram (error_plots.py), computed on the cluster. ``adapt`` is a time budget in
     minutes for learning the source first (adapt.py): each variable gets its share of it, its
     own fine-tuned ``model``, embedded in its metadata; a resumed store keeps the models it was
-    started with. ``settings`` go to the codec.
+    started with. ``settings`` go to the codec; ``promises`` gives some variables their own
+    promise (``{"t2m": {"max_error": 0.05}, "z": {"max_error": 10}}``), in place of the one in
+    ``settings``. Every variable and coordinate not compressed is stored losslessly, checked
+    after writing, and the report lists them and why.
     """
     try:
         from distributed import Client
@@ -65,11 +68,14 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     ds = _open(source)
     resolved = resolve(model)
     names = compressible(ds, resolved, variables)
+    _check_chunks(ds, names, chunks or {})
+    settings_of = _settings_per_variable(names, settings, promises or {})
     started = _started(dest)
     kept = _stored_chunks(dest, names) if started else {}
     # Adapting keeps the patch shape, so the chunks can be chosen first (and adapted to).
     chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(
-        ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape)) for name in names}
+        ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape, ds[name].dims))
+              for name in names}
     models, adaptations = {name: resolved for name in names}, {}
     if adapt is not None and started:
         models = _stored_models(dest, names)
@@ -86,7 +92,10 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     encoding = {}
     for name in names:
         encoding.update(encoding_for(ds, models[name], zarr_format=zarr_format, variables=[name],
-                                     chunks=chunks, **settings))
+                                     chunks=chunks, **settings_of[name]))
+    ds = ds.assign({name: ds[name].assign_attrs(provenance(_codec(encoding[name])))
+                    for name in encoding})
+    lossless = uncompressed(ds, encoding, resolved)
     if started:
         _check_resumable(ds, dest, encoding)
     total = sum(math.prod(len(c) for c in ds[name].chunks) for name in encoding)
@@ -95,6 +104,7 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
         if not started:
             bar.set_description("writing metadata")
             _write_metadata(ds, dest, encoding, zarr_format)
+            _check_lossless(ds, dest, lossless)
             bar.set_description("starting the cluster")
         with _cluster(scheduler, n_workers) as address, Client(address) as client:
             bar.set_description("submitting")
@@ -116,6 +126,8 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     report = Report.of(dest, ds, reports, seconds, submitted - begun)
     report.plots = drawn if plots is not None else []
     report.adaptations = adaptations
+    report.lossless = lossless
+    report.created = not started
     return report
 
 
@@ -219,6 +231,9 @@ def _check_writable(dest: str) -> None:
         raise NotADirectoryError(f"cannot write to {dest}: it is a file, not a Zarr store")
     if not folder.is_dir():
         raise NotADirectoryError(f"cannot write to {dest}: {folder} is a file, not a folder")
+    if not path.exists() and not path.parent.is_dir():  # a typo is not a tree to create
+        raise FileNotFoundError(f"cannot write to {dest}: its folder {path.parent} does not exist; "
+                                "create it first")
     probe = folder / f".inrcodec-probe-{uuid.uuid4().hex}"
     try:
         probe.touch()
@@ -229,12 +244,95 @@ def _check_writable(dest: str) -> None:
 
 
 def _write_metadata(ds, dest: str, encoding: dict, zarr_format: int) -> None:
-    """Create the store: array metadata, coordinates and the variables left uncompressed."""
-    small = [name for name in ds.variables if name not in encoding]
-    ds = ds.assign({name: ds[name].load() for name in small if name in ds.data_vars})
+    """Create the store: array metadata, coordinates and the variables left uncompressed (all
+    loaded first: ``compute=False`` writes no lazy variable's values, coordinates included)."""
+    ds = ds.copy()
+    for name in ds.variables:
+        if name not in encoding:
+            ds.variables[name].load()
     mode = "w" if Path(dest).is_dir() else "w-"  # an empty folder (see _started)
     ds.to_zarr(dest, mode=mode, compute=False, encoding=encoding, zarr_format=zarr_format,
                consolidated=True)
+
+
+def _check_chunks(ds, names: list[str], chunks: dict) -> None:
+    """Refuse, in a line, chunks for a variable that is not compressed, of the wrong number of
+    dimensions, or with a size below 1."""
+    for name, shape in chunks.items():
+        if name not in names:
+            held = "it is not compressed" if name in ds.variables else "the source has no such variable"
+            raise ValueError(f"--chunks names {name!r}, but {held}; compressed: {', '.join(names)}")
+        dims = ds[name].dims
+        if len(shape) != len(dims):
+            raise ValueError(f"--chunks gives {len(shape)} sizes for {name!r}, which has "
+                             f"{len(dims)} dimensions ({', '.join(map(str, dims))})")
+        if min(shape) < 1:
+            raise ValueError(f"--chunks sizes for {name!r} must be at least 1, not {tuple(shape)}")
+
+
+def _settings_per_variable(names: list[str], settings: dict, promises: dict) -> dict:
+    """Each variable's codec settings: ``settings``, with its own promise in place of theirs."""
+    from .modes import PROMISES
+
+    unknown = sorted(set(promises) - set(names))
+    if unknown:
+        raise ValueError(f"a promise names {', '.join(map(repr, unknown))}, not among the "
+                         f"compressed variables ({', '.join(names)})")
+    out = {}
+    for name in names:
+        own = promises.get(name, {})
+        common = {k: v for k, v in settings.items() if not (own and k in PROMISES)}
+        out[name] = {**common, **own}
+    return out
+
+
+def provenance(codec) -> dict:
+    """Attributes that say, to a reader without inrcodec, how a variable was compressed and what
+    it keeps (in the spirit of CF's quantization attributes)."""
+    from . import __version__
+    from .coding.container import VERSION
+
+    return {"lossy_compression": "inrcodec",
+            "lossy_compression_implementation": f"inrcodec {__version__}, bitstream version {VERSION}",
+            "lossy_compression_promise": codec.mode.promise,
+            "lossy_compression_model": codec.model_hash}
+
+
+def uncompressed(ds, encoding: dict, model) -> dict:
+    """Every variable and coordinate stored as it is (losslessly), and why."""
+    why = {}
+    for name, var in ds.variables.items():
+        if name in encoding:
+            continue
+        kind = np.dtype(var.dtype).kind
+        if name in ds.coords:
+            why[name] = "coordinate"
+        elif kind not in "fiu":
+            why[name] = f"{var.dtype}: not numbers inrcodec compresses"
+        elif var.ndim < model.ndim:
+            why[name] = f"{var.ndim}-D, fewer dimensions than the model's {model.ndim}-D patches"
+        elif kind in "iu":
+            why[name] = f"integer ({var.dtype}): --var {name} compresses it"
+        else:
+            why[name] = "not named by --var"
+    return why
+
+
+def _check_lossless(ds, dest: str, names) -> None:
+    """Read back every variable stored as it is: nothing a user wrote is dropped or changed
+    silently (a lazy coordinate once came back as all NaT)."""
+    import xarray as xr
+
+    with xr.open_zarr(dest) as back:
+        for name in names:
+            if name not in back.variables:
+                raise OSError(f"{dest}: {name!r} was not written; delete the store and "
+                                   "report this")
+            a, b = ds[name].values, back[name].values
+            same = a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")
+            if not same:
+                raise OSError(f"{dest}: {name!r} reads back different from the source; "
+                                   "delete the store and report this")
 
 
 def _stored_models(dest: str, names: list[str]) -> dict:

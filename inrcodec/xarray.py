@@ -8,40 +8,71 @@ import numpy as np
 from .codecs.numcodecs import INRCodec
 from .model import Model
 
-MAX_CHUNK_BYTES = 2 ** 20  # a chunk holds at most about this much input (one patch tile more)
+MAX_CHUNK_BYTES = 2 ** 22  # a chunk holds at most about this much input (one patch tile more)
 MIN_CHUNK_BYTES = 2 ** 16  # ... and at least this much, where the variable has it
 MIN_CHUNKS = 16  # a variable that has the bytes for it is split into at least this many chunks
+# Leading dimensions whose slices are different fields: never stacked in a chunk by default
+# (issue 33: ERA-Interim's levels stacked two to a chunk took 7x the bytes of whole fields).
+STACKED = ("lev", "plev", "pressure", "isobaric", "height", "depth", "member", "number",
+           "realization", "ensemble", "variable", "band", "channel")
 
 
 class EncodingWarning(UserWarning):
     """A setting that would make a lossy store silently worse than the user expects."""
 
 
-def chunks_for(shape: tuple[int, ...], itemsize: int, patch_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """Zarr chunks aligned with the model's patches, for parallelism, memory and random access.
+def chunks_for(shape: tuple[int, ...], itemsize: int, patch_shape: tuple[int, ...],
+               dims: tuple[str, ...] | None = None) -> tuple[int, ...]:
+    """Zarr chunks a data manager would choose: whole fields, grouped along time.
 
-    The last axes are tiled by whole patches (up to 4 per axis, or the whole axis when it fits
-    in one patch); the leading axes are grouped, innermost first, into chunks of a sixteenth of
-    the variable, but no more than 1 MiB (a task's memory, and what reading one field decodes)
-    and no less than 64 KiB (each chunk's header and file, spread over many values). The last
-    chunk of the grouped axis is kept as full as a size down to 3/4 of that one allows.
+    The last axes (the model's patch axes: a horizontal field, or a volume) are kept whole up
+    to ``MAX_CHUNK_BYTES`` (4 MiB), else tiled by whole patches as evenly as fits. One leading
+    axis is grouped: the one whose name says time (else the first, unless its name says level,
+    member or variable, ``STACKED``); every other leading axis is one slice a chunk, so no chunk
+    stacks levels, members or variables unless asked. The grouped axis takes a sixteenth of the
+    variable a chunk, no more than 4 MiB (a task's memory, and what reading one field decodes)
+    and no less than 64 KiB (each chunk's header and file, spread over many values); its last
+    chunk is kept as full as a size down to 3/4 of that one allows.
     """
     d = len(patch_shape)
-    tiled = tuple(n if n <= p else min(n, 4 * p) for n, p in zip(shape[-d:], patch_shape))
+    field = _tiles(shape[-d:], patch_shape, MAX_CHUNK_BYTES // itemsize)
     lead = list(shape[:-d])
-    tile_bytes = math.prod(tiled) * itemsize
-    tiles = math.prod(-(-n // t) for n, t in zip(shape[-d:], tiled))
-    total = math.prod(lead) * tiles * tile_bytes
-    target = min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, total // MIN_CHUNKS))
-    per_chunk = max(1, target // tile_bytes)
-    chunks = []
-    for n in reversed(lead):  # fill the innermost leading axes first
-        take = max(1, min(n, per_chunk))
+    field_bytes = math.prod(field) * itemsize
+    fields = math.prod(lead) * math.prod(-(-n // t) for n, t in zip(shape[-d:], field))
+    target = min(MAX_CHUNK_BYTES, max(MIN_CHUNK_BYTES, fields * field_bytes // MIN_CHUNKS))
+    chunks = [1] * len(lead)
+    grouped = _grouped_axis(dims[:len(lead)] if dims is not None else None, len(lead))
+    if grouped is not None:
+        n, take = lead[grouped], max(1, min(lead[grouped], target // field_bytes))
         if take < n:  # the size, down to 3/4 of it, whose last chunk is fullest
             take = max(range(take - take // 4, take + 1), key=lambda t: ((n - 1) % t, t))
-        chunks.insert(0, take)
-        per_chunk = max(1, per_chunk // take) if take == n else 1
-    return tuple(chunks) + tiled
+        chunks[grouped] = take
+    return tuple(chunks) + field
+
+
+def _tiles(field: tuple[int, ...], patch_shape: tuple[int, ...], most: int) -> tuple[int, ...]:
+    """The whole field if it holds at most ``most`` values, else tiles of whole patches: the
+    axis with the most patches per tile halved until a tile fits."""
+    tiles = list(field)
+    while math.prod(tiles) > most:
+        counts = [-(-t // p) for t, p in zip(tiles, patch_shape)]
+        axis = max(range(len(tiles)), key=lambda i: counts[i])
+        if counts[axis] == 1:
+            break
+        tiles[axis] = -(-counts[axis] // 2) * patch_shape[axis]
+    return tuple(min(t, n) for t, n in zip(tiles, field))
+
+
+def _grouped_axis(dims, lead: int) -> int | None:
+    if not lead:
+        return None
+    if dims is None:
+        return 0
+    names = [str(d).lower() for d in dims]
+    timelike = [i for i, n in enumerate(names) if "time" in n or n in ("t", "date", "step")]
+    if timelike:
+        return timelike[0]
+    return None if any(word in names[0] for word in STACKED) else 0
 
 
 def compressible(ds, model: Model, variables=None) -> list[str]:
@@ -79,7 +110,7 @@ def encoding_for(ds, model: "Model | str" = "default-2d", zarr_format: int = 2,
         var = ds[name]
         _warn_about(name, var)
         shape = (chunks or {}).get(name) or chunks_for(var.shape, np.dtype(var.dtype).itemsize,
-                                                       codec.model.patch_shape)
+                                                       codec.model.patch_shape, var.dims)
         entry = {"chunks": tuple(shape)}
         if zarr_format == 2:
             entry["compressors"] = codec

@@ -16,14 +16,24 @@ def ds():
     return open_a1b()[[A1B_VARIABLE, "time_bnds"]].isel(time=slice(192, 200)).load()
 
 
-def test_chunks_follow_the_model_patches():
+def test_chunks_are_whole_fields_grouped_along_time():
     assert chunks_for((240, 37, 49), 4, (37, 49)) == (15, 37, 49)  # 16 chunks of 109 kB
-    assert chunks_for((100000, 37, 49), 4, (37, 49)) == (137, 37, 49)  # <= 1 MiB; the last holds 127
+    assert chunks_for((100000, 37, 49), 4, (37, 49)) == (565, 37, 49)  # <= 4 MiB
     assert chunks_for((6, 37, 49), 4, (37, 49)) == (6, 37, 49)  # at least 64 KiB, or all of it
     assert chunks_for((100, 37, 49), 4, (37, 49)) == (8, 37, 49)  # the last holds 4, not 1 of 9
-    assert chunks_for((3, 500, 500), 4, (37, 49)) == (2, 148, 196)  # 4 x 4 patches
-    assert chunks_for((5, 7, 37, 49), 8, (37, 49)) == (1, 4, 37, 49)
-    assert chunks_for((54, 18, 432), 4, (37, 49)) == (9, 18, 196)
+    assert chunks_for((3, 500, 500), 4, (37, 49)) == (1, 500, 500)  # a whole field
+    assert chunks_for((54, 18, 432), 4, (37, 49)) == (3, 18, 432)
+    assert chunks_for((2, 1801, 3600), 4, (37, 49)) == (1, 925, 931)  # tiles of whole patches
+
+
+@pytest.mark.parametrize("dims, shape, expected", [
+    (("time", "level", "lat", "lon"), (5, 7, 37, 49), (3, 1, 37, 49)),
+    (("level", "time", "lat", "lon"), (7, 6, 37, 49), (1, 3, 37, 49)),
+    (("member", "level", "lat", "lon"), (10, 7, 37, 49), (1, 1, 37, 49)),
+    (None, (5, 7, 37, 49), (3, 1, 37, 49)),  # without names: the first axis is grouped
+])
+def test_levels_members_and_variables_are_never_stacked_in_a_chunk(dims, shape, expected):
+    assert chunks_for(shape, 8, (37, 49), dims) == expected
 
 
 def test_every_floating_variable_with_room_for_patches_is_encoded(ds, tmp_path):

@@ -19,11 +19,12 @@ from .latents import Latents
 from .relative import PointwiseRelative
 
 __all__ = ["Bounded", "Budget", "BudgetError", "BudgetWarning", "Chunk", "Latents", "Mode",
-           "PointwiseRelative", "decode", "from_settings"]
+           "PointwiseRelative", "PROMISES", "decode", "from_settings"]
 
 # The settings that replace the default PSNR floor with another promise; at most one is given.
 BOUND_SETTINGS = ("max_error", "relative_error", "pointwise_relative_error", "bits_per_value",
                   "max_rmse")
+PROMISES = (*BOUND_SETTINGS, "min_psnr")  # every setting that says what a chunk keeps
 
 
 def from_settings(latent_bits: float = 6.5, max_error: float | None = None,

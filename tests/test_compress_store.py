@@ -1,0 +1,110 @@
+"""What ``inrcodec compress`` writes, as a data manager checks it (issue 33): every coordinate and
+uncompressed variable kept and listed, a promise per variable, chunks that never stack levels,
+one-line refusals of bad chunks and promises, provenance attributes. On the session's cluster."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+import zarr
+
+from helpers import smooth_field
+from inrcodec import cli
+from inrcodec.distributed import compress
+
+HOURS = 6
+
+
+@pytest.fixture(scope="module")
+def hourly(tmp_path_factory):
+    """A netCDF file as a reanalysis ships one: hourly fields of temperature (K) and geopotential
+    (m2/s2) on two pressure levels, a non-index time coordinate, a 2-D coordinate, a land mask of
+    integers and a 1-D series."""
+    time = pd.date_range("2021-07-01", periods=HOURS, freq="h")
+    lat, lon = np.linspace(60, 20, 37), np.linspace(-30, 30, 49)
+    t = np.stack([[smooth_field((37, 49), 10 * i + k) - 10 * k for k in range(2)] for i in range(HOURS)])
+    z = 9.81 * np.stack([[5000 + 100 * (smooth_field((37, 49), 100 + 10 * i + k) - 280)
+                          + 4000 * k for k in range(2)] for i in range(HOURS)])
+    ds = xr.Dataset(
+        {"t": (("time", "level", "lat", "lon"), t.astype("f4"), {"units": "K"}),
+         "z": (("time", "level", "lat", "lon"), z.astype("f4"), {"units": "m2 s-2"}),
+         "lsm": (("lat", "lon"), (t[0, 0] > 280).astype("i1")),
+         "co2": (("time",), np.linspace(410, 411, HOURS))},
+        coords={"time": time, "level": [850, 500], "lat": lat, "lon": lon,
+                "valid_time": (("time",), time + pd.Timedelta("3h")),
+                "lat2d": (("lat", "lon"), np.repeat(lat[:, None], 49, axis=1))})
+    path = tmp_path_factory.mktemp("source") / "hourly.nc"
+    ds.to_netcdf(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def written(hourly, tmp_path_factory, cluster):
+    dest = tmp_path_factory.mktemp("stores") / "hourly.zarr"
+    report = compress(hourly, dest, scheduler=cluster, progress=False,
+                      promises={"t": {"max_error": 0.05}, "z": {"max_error": 10.0}})
+    return dest, report
+
+
+def test_every_coordinate_and_uncompressed_variable_reads_back_equal(hourly, written):
+    dest, report = written
+    source, back = xr.open_dataset(hourly), xr.open_zarr(dest)
+    assert set(back.variables) == set(source.variables)
+    for name in ("time", "level", "lat", "lon", "valid_time", "lat2d", "lsm", "co2"):
+        assert back[name].dtype == source[name].dtype, name
+        assert np.array_equal(back[name].values, source[name].values), name
+    assert report.lossless["valid_time"] == "coordinate"
+    assert "integer" in report.lossless["lsm"] and "1-D" in report.lossless["co2"]
+    assert "stored losslessly: " in report.table() and "valid_time" in report.table()
+
+
+def test_each_variable_keeps_its_own_promise(hourly, written):
+    dest, report = written
+    source, back = xr.open_dataset(hourly), xr.open_zarr(dest)
+    for name, bound in (("t", 0.05), ("z", 10.0)):
+        error = np.abs(back[name].values.astype("f8") - source[name].values.astype("f8"))
+        assert error.max() <= bound, name
+        assert error.max() > bound / 10, name  # each its own bound, not the tighter one
+        attrs = zarr.open_array(dest, path=name).attrs
+        assert attrs["lossy_compression"] == "inrcodec"
+        assert f"within {bound:g}" in attrs["lossy_compression_promise"]
+    assert report.table().startswith("largest error: t ")
+
+
+def test_default_chunks_never_hold_two_levels(written):
+    dest, _ = written
+    for name in ("t", "z"):
+        chunks = zarr.open_array(dest, path=name).chunks
+        assert chunks[1] == 1 and chunks[2:] == (37, 49), chunks
+
+
+@pytest.mark.parametrize("chunks, words", [
+    ({"t": (0, 1, 37, 49)}, "at least 1"), ({"t": (1, 37, 49)}, "3 sizes for 't'"),
+    ({"nope": (1, 1, 37, 49)}, "no such variable"), ({"lsm": (37, 49)}, "not compressed")])
+def test_bad_chunks_are_refused_in_a_line_before_anything_is_written(hourly, tmp_path, chunks,
+                                                                     words):
+    with pytest.raises(ValueError, match=words) as error:
+        compress(hourly, tmp_path / "s.zarr", chunks=chunks, progress=False)
+    assert "\n" not in str(error.value) and not (tmp_path / "s.zarr").exists()
+
+
+def test_the_command_takes_a_promise_per_variable_and_refuses_unknown_ones(hourly, tmp_path,
+                                                                           cluster, capsys):
+    dest = tmp_path / "cli.zarr"
+    assert cli.main(["compress", str(hourly), str(dest), "--scheduler", cluster, "--var", "t",
+                     "--max-error", "1", "--max-error", "t=0.5"]) == 0
+    assert "within 0.5 of the original" in zarr.open_array(dest, path="t").attrs[
+        "lossy_compression_promise"]
+    assert "stored losslessly" in capsys.readouterr().out
+    assert cli.main(["compress", str(hourly), str(tmp_path / "x.zarr"), "--max-error", "q=1"]) == 1
+    assert cli.main(["compress", str(hourly), str(tmp_path / "y.zarr"), "--max-error", "x"]) == 1
+    assert cli.main(["compress", str(hourly), str(tmp_path / "no" / "z.zarr")]) == 1
+    err = capsys.readouterr().err
+    assert "'q', not among the compressed variables" in err and "VAR=NUMBER" in err
+    assert "does not exist" in err
+
+
+def test_info_of_a_store_without_inrcodec_says_so(hourly, tmp_path, capsys):
+    xr.open_dataset(hourly).to_zarr(tmp_path / "plain.zarr", zarr_format=2)
+    assert cli.main(["info", str(tmp_path / "plain.zarr")]) == 0
+    assert "no variable of it is compressed by inrcodec" in capsys.readouterr().out
