@@ -5,7 +5,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-import torch
 
 from .coding.normalise import Normalisation
 from .measure import psnr_db
@@ -28,8 +27,11 @@ class Chunk:
     def norm(self) -> Normalisation:
         return Normalisation.fit(self.values)
 
-    def patches(self, patch_shape: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(normalised values, weights) cut into patches: padding and NaNs weigh nothing."""
+    def patches(self, patch_shape: tuple[int, ...]) -> tuple:
+        """(normalised values, weights) cut into patches, as torch tensors: padding and NaNs
+        weigh nothing. (torch is imported here: reading a chunk never needs it.)"""
+        import torch
+
         normalised = self.norm.apply_where(self.array, self.finite).astype(np.float32)
         return (torch.from_numpy(to_patches(normalised, patch_shape)),
                 torch.from_numpy(to_patches(self.finite.astype(np.float32), patch_shape)))

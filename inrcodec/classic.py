@@ -44,7 +44,7 @@ def compare(values: np.ndarray, max_abs_error: float, rmse: float, model) -> dic
     if not bound > 0:
         return None
     data = core.encode(values, model, Interpolation(bound), 0)
-    decoded = core.decode(data, model)
+    decoded = core.decode(data, model.hash, lambda: model)
     finite = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
     error = decoded[finite].astype(np.float64) - values[finite].astype(np.float64)
     return {"bytes": len(data), "squared_error": float((error ** 2).sum()),

@@ -3,22 +3,28 @@
 Encode: validate -> find the NaNs, or an integer chunk's zeros (a lossless mask) -> store
 exactly what needs no model (empty, constant) -> let the mode store the rest (modes/, where nn/
 and coding/ meet) -> the container, or the raw values where those are smaller. Decode reads the
-container and hands it to the decoder of its kind.
+container and hands it to the decoder of its kind (coding/kinds.py), loading the model only for
+a kind that uses it: a store without network chunks is read without torch.
 """
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import modes
+from .chunk import Chunk
 from .coding import bilevel
-from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind
+from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind, peek_kind
 from .coding.mask import decode_mask
-from .model import Model
-from .modes import Chunk, Mode
+
+if TYPE_CHECKING:
+    from .model import Model
+    from .modes import Mode
 
 MAX_INNER_STEPS = 1000
 
 
-def validate(chunk: np.ndarray, model: Model) -> np.ndarray:
+def validate(chunk: np.ndarray, model: "Model") -> np.ndarray:
     """The chunk as an ndarray the codec can store, or a clear error saying why not."""
     chunk = np.asanyarray(chunk)
     if isinstance(chunk, np.ma.MaskedArray):
@@ -44,7 +50,7 @@ def validate(chunk: np.ndarray, model: Model) -> np.ndarray:
     return chunk
 
 
-def encode(chunk: np.ndarray, model: Model, mode: Mode, inner_steps: int) -> bytes:
+def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) -> bytes:
     """The chunk's bytes, stored as ``mode`` says (see modes/), never more than its raw bytes
     and a header."""
     chunk = validate(chunk, model)
@@ -71,8 +77,13 @@ def encode(chunk: np.ndarray, model: Model, mode: Mode, inner_steps: int) -> byt
     return data
 
 
-def decode(data: bytes, model: Model) -> np.ndarray:
-    c = Container.from_bytes(data, model.hash)
+def decode(data: bytes, model_hash: str, load_model: "Callable[[], Model]") -> np.ndarray:
+    """The chunk ``data``, written with the model of ``model_hash`` (``load_model`` gives it,
+    called only for a chunk whose kind uses it: first, so that a model that cannot be had says
+    why before its chunk's checksum does)."""
+    kind = peek_kind(data[:6])
+    model = load_model() if kind is not None and kind.uses_model else None
+    c = Container.from_bytes(data, model_hash if model is None else model.hash)
     size = int(np.prod(c.shape))
     missing = None if c.mask is None else (decode_mask(c.mask, size).reshape(c.shape)
                                             if c.zlib_mask else bilevel.decode(c.mask, c.shape))
@@ -90,7 +101,7 @@ def decode(data: bytes, model: Model) -> np.ndarray:
         return np.frombuffer(c.section, c.dtype).reshape(c.shape, order="F" if c.fortran_order
                                                          else "C").copy(order="K")
     else:
-        if c.kind.uses_model and len(c.shape) < model.ndim:
+        if model is not None and len(c.shape) < model.ndim:
             raise ContainerError(f"corrupted inrcodec chunk: shape {c.shape} cannot hold "
                                  f"{model.ndim}-D patches")
         out = _decode_section(c, model, ~missing if missing is not None else np.ones(c.shape, bool))
@@ -99,12 +110,12 @@ def decode(data: bytes, model: Model) -> np.ndarray:
     return np.asfortranarray(out) if c.fortran_order else out
 
 
-def _decode_section(c: Container, model: Model, finite: np.ndarray) -> np.ndarray:
-    """The mode's decoder, whose damaged input may trip any layer below it (constriction asserts,
+def _decode_section(c: Container, model: "Model | None", finite: np.ndarray) -> np.ndarray:
+    """The kind's decoder, whose damaged input may trip any layer below it (constriction asserts,
     math overflows, torch refuses a shape): every such failure is a ContainerError, so a reader
     catches one ValueError for any damaged chunk."""
     try:
-        return modes.decode(c, model, finite)
+        return c.kind.spec.decode()(c, model, finite)
     except ContainerError:
         raise
     except (AssertionError, ArithmeticError, IndexError, ValueError, RuntimeError) as e:

@@ -12,9 +12,8 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .coding.container import OLDEST_COMPACT, VERSION, kind_code
-from .coding.kinds import NETWORK_KINDS, Kind
-from .coding.layout import MARKER
+from .coding.container import peek_kind
+from .coding.kinds import NETWORK_KINDS
 
 METADATA_KEYS = (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")  # formats 2 and 3
 HEADER_BYTES = 6  # enough for the kind of a chunk of any version (bytes 2-3, or 5 for 1-2)
@@ -109,16 +108,10 @@ def disk_usage(path) -> int | None:
 
 
 def chunk_kind(header: bytes) -> str | None:
-    """The kind of an inrcodec chunk (``"LATENTS"``, ``"SPATIAL"``, ...) from its first bytes,
-    without checking it; None for bytes that are no inrcodec chunk (another codec's, a shard)."""
-    header = bytes(header)
-    if header[:2] == b"IC" and len(header) >= 6:  # versions 1 and 2: kind in bits 4-5 of byte 5
-        code = header[5] >> 4 & 3
-    elif len(header) >= 4 and header[0] & 0xF0 == MARKER and OLDEST_COMPACT <= header[0] & 15 <= VERSION:
-        code = kind_code(header[2], header[3])
-    else:
-        return None
-    return Kind(code).name if code <= max(Kind) else None
+    """The kind's name of an inrcodec chunk (``"LATENTS"``, ``"SPATIAL"``, ...) from its first
+    bytes, unchecked; None for bytes that are no inrcodec chunk."""
+    kind = peek_kind(header)
+    return None if kind is None else kind.name
 
 
 def chunk_kinds(array, limit: int | None = 1000) -> tuple[Counter, int]:

@@ -74,7 +74,7 @@ class SpatialWithin(Mode):
 
 def through_codec(mode: Mode, model: Model):
     return (lambda chunk: core.encode(chunk, model, mode, 0),
-            lambda data, shape, dtype: core.decode(data, model))
+            lambda data, shape, dtype: core.decode(data, model.hash, lambda: model))
 
 
 def sz3_within(ctx: Context, bound: float):

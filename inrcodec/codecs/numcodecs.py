@@ -98,7 +98,6 @@ class INRCodec(Codec):
                  min_psnr: float | None = DEFAULT_MIN_PSNR, max_rmse: float | None = None):
         from .. import modes
         from ..core import MAX_INNER_STEPS
-        from ..model import Model
 
         if not (isinstance(inner_steps, int) and 0 <= inner_steps <= MAX_INNER_STEPS):
             raise ValueError(f"inner_steps must be an integer from 0 to {MAX_INNER_STEPS}")
@@ -106,12 +105,12 @@ class INRCodec(Codec):
                                         pointwise_relative_error, min_psnr, max_rmse)
         # The bound or budget lives in self.mode alone; latent_bits stays in every config.
         self.latent_bits, self.inner_steps, self.embed_model = latent_bits, inner_steps, embed_model
-        if isinstance(model, Model):
+        if hasattr(model, "card"):  # a Model (its module, and torch, are not imported for a name)
             self.model_name = str(model.card.get("name", "custom"))
         else:
             self.model_name = os.fspath(model)
         self._source, self._expected_hash, self._model_data = model, model_hash, model_data
-        self._model: Model | None = None
+        self._model = None  # the Model, loaded at first use
         self._lock = threading.Lock()
         self._from_store = False
         if not getattr(self, "_lazy", False):
@@ -193,7 +192,8 @@ class INRCodec(Codec):
     def decode(self, buf, out=None):
         from ..core import decode
 
-        decoded = decode(ensure_bytes(buf), self.model)
+        # The model is loaded (torch with it) only for a chunk that needs it.
+        decoded = decode(ensure_bytes(buf), self.model_hash, lambda: self.model)
         return decoded if out is None else ndarray_copy(decoded, out)
 
     def _embeds(self) -> bool:

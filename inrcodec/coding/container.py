@@ -159,6 +159,19 @@ class Container:
                    zlib_mask=version < BILEVEL_MASKS)
 
 
+def peek_kind(header: bytes) -> Kind | None:
+    """The kind of a chunk from its first bytes, unchecked; None for bytes that are no inrcodec
+    chunk (another codec's, a shard) or name no kind."""
+    header = bytes(header)
+    if header[:2] == b"IC" and len(header) >= 6:  # versions 1 and 2: kind in bits 4-5 of byte 5
+        code = header[5] >> 4 & 3
+    elif len(header) >= 4 and header[0] & 0xF0 == MARKER and OLDEST_COMPACT <= header[0] & 15 <= VERSION:
+        code = kind_code(header[2], header[3])
+    else:
+        return None
+    return Kind(code) if code <= max(Kind) else None
+
+
 def kind_code(type_byte: int, layout: int) -> int:
     """A compact chunk's kind number, from its third and fourth bytes (bits 0-1 in bits 4-5 of
     the first, bits 2-3 in bits 5-6 of the second)."""

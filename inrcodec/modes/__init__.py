@@ -1,30 +1,36 @@
 """How a chunk's values are stored: one class a mode, each encoding its own kinds of chunk and
 stating its promise (after CompressAI's ``latent_codecs``). ``from_settings`` parses a codec's
-settings into a mode once; ``decode`` reads a chunk of any kind a mode writes, through the
-decoder the kinds table names (coding/kinds.py). The pieces modes share (the network's latents,
+settings into a mode once; a chunk of any kind is read back by the decoder the kinds table
+names (coding/kinds.py), without a mode. The pieces modes share (the network's latents,
 spatial prediction, the wavelet floor, the bounded search) are in sections/.
 
 A new mode is one new class (and, if it writes a new kind of chunk, that kind's row in
 coding/kinds.py and its decoder in sections/).
 """
 
-import numpy as np
-
 from ..chunk import Chunk
-from ..coding.container import Container
 from .base import Mode
 from .bounded import Bounded
-from .budget import Budget, BudgetError, BudgetWarning
 from .latents import Latents
 from .relative import PointwiseRelative
 
 __all__ = ["Bounded", "Budget", "BudgetError", "BudgetWarning", "Chunk", "Latents", "Mode",
-           "PointwiseRelative", "PROMISES", "decode", "from_settings"]
+           "PointwiseRelative", "PROMISES", "from_settings"]
 
 # The settings that replace the default PSNR floor with another promise; at most one is given.
 BOUND_SETTINGS = ("max_error", "relative_error", "pointwise_relative_error", "bits_per_value",
                   "max_rmse")
 PROMISES = (*BOUND_SETTINGS, "min_psnr")  # every setting that says what a chunk keeps
+
+
+def __getattr__(name: str):
+    """The size-budget mode's names, imported when asked for: it needs torch and cooper, which
+    a reader of chunks never does."""
+    if name in ("Budget", "BudgetError", "BudgetWarning"):
+        from . import budget
+
+        return getattr(budget, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
@@ -41,6 +47,8 @@ def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
     if len(given) > 1:
         raise ValueError(f"give one of {', '.join(BOUND_SETTINGS)}, not {' and '.join(given)}")
     if bits_per_value is not None:
+        from .budget import Budget
+
         return Budget(bits_per_value)
     if pointwise_relative_error is not None:
         return PointwiseRelative(pointwise_relative_error)
@@ -51,6 +59,3 @@ def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
     return Latents(latent_bits, min_psnr)
 
 
-def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
-    """The values of a chunk of a kind some mode writes, in its dtype (NaNs not yet restored)."""
-    return c.kind.spec.decode()(c, model, finite)

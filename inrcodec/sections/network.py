@@ -1,10 +1,16 @@
 """The network's side of every mode that uses it: fitting a chunk's latents, the Container
-fields that carry them, reading them back, and evaluating the network on the chunk's grid."""
+fields that carry them, reading them back, and evaluating the network on the chunk's grid.
+
+torch is imported where the network runs, not with this module: the modes import it, and a
+reader of chunks that need no network never loads torch (issue 33: a cold read took 1.2-1.7 s).
+"""
+
+from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from ..chunk import Chunk, cast
 from ..coding.bytes import ContainerError
@@ -12,9 +18,10 @@ from ..coding.container import Container
 from ..coding.entropy import code_lengths, decode_gated, decode_symbols, encode_symbols
 from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
-from ..nn.coords import grid
-from ..nn.fit import errors_in_batches, fit_in_batches
 from ..patches import count_patches, from_patches
+
+if TYPE_CHECKING:
+    import torch
 
 PATCH_BATCH = 256  # patches per forward pass at most: bounds memory on large chunks
 ACTIVATIONS = 2 ** 26  # and at most this many points x width per pass (512 MiB of float64)
@@ -37,6 +44,8 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
     chunk's own units), a chunk of many patches first fits an even sample of them, and where
     the network misses by more than that there, returns None without fitting the rest: the
     caller stores the chunk without the network, in a fraction of the time."""
+    import torch
+
     target, weight = chunk.patches(model.patch_shape)
     sample = _sample(weight) if give_up_above is not None and give_up_above < math.inf else None
     if sample is None:
@@ -61,6 +70,8 @@ def hopeless_rms(bound: float) -> float:
 def _sample(weight: torch.Tensor) -> torch.Tensor | None:
     """An even sample of a chunk's best-filled patches, or None where the chunk has too few
     patches for a sample to save anything."""
+    import torch
+
     filled = weight.sum(-1).numpy()
     size = min(GATE_SAMPLE[1], max(GATE_SAMPLE[0], len(filled) // 4))
     if len(filled) < 2 * size or not filled.any():
@@ -72,6 +83,11 @@ def _sample(weight: torch.Tensor) -> torch.Tensor | None:
 
 def _rms(model, latents: np.ndarray, target: torch.Tensor, weight: torch.Tensor) -> float:
     """The network's rms error over the valid points of these patches (normalised units)."""
+    import torch
+
+    from ..nn.coords import grid
+    from ..nn.fit import errors_in_batches
+
     mse = errors_in_batches(model.net, grid(model.patch_shape), torch.from_numpy(latents), target,
                             weight, batch_size(model)).double().numpy()
     counts = weight.sum(-1).double().numpy()
@@ -85,6 +101,11 @@ def fit_patches(target: torch.Tensor, weight: torch.Tensor, model, inner_steps: 
     spreads. A patch that is mostly padding or NaN has few points to fit, and a few steps can
     overshoot far beyond anything seen in training: clipping took one A1B corner patch from
     0.66 to 0.05 mean squared error."""
+    import torch
+
+    from ..nn.coords import grid
+    from ..nn.fit import errors_in_batches, fit_in_batches
+
     if len(target) == 0:
         return np.zeros((0, model.net.latent_dim), np.float32)
     coords = grid(model.patch_shape)
@@ -140,6 +161,10 @@ def predict(model, latents: np.ndarray, shape: tuple[int, ...], norm: Normalisat
             exact: bool = False) -> np.ndarray:
     """The network's values (float64) on a chunk of ``shape``; ``exact`` evaluates in float64,
     which error-bounded chunks need so that another machine predicts the same to ~1e-15."""
+    import torch
+
+    from ..nn.coords import grid
+
     net = model.net64 if exact else model.net
     dtype = torch.float64 if exact else torch.float32
     coords = grid(model.patch_shape).to(dtype)
