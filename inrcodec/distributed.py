@@ -17,7 +17,6 @@ import re
 import signal
 import threading
 import time
-import uuid
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,10 +25,21 @@ import numpy as np
 
 from . import classic, error_plots
 from .compress_report import Report, VariableReport
+from .destination import (
+    check_lossless,
+    check_resumable,
+    check_writable,
+    provenance,
+    started,
+    stored_chunks,
+    stored_models,
+    uncompressed,
+    write_metadata,
+)
 from .model import resolve
 from .store import chunk_kind, inrcodec_of, stored_chunk
 from .training_windows import open_source
-from .xarray import chunks_for, compressible, encoding_for
+from .xarray import check_chunks, chunks_for, codec_of, compressible, encoding_for, settings_per_variable
 
 __all__ = ["Report", "VariableReport", "compress"]
 
@@ -62,23 +72,23 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
 
     begun = time.perf_counter()
     dest = str(dest)
-    _check_writable(dest)
+    check_writable(dest)
     if plots is not None:
         error_plots.check()
     ds = _open(source)
     resolved = resolve(model)
     names = compressible(ds, resolved, variables)
-    _check_chunks(ds, names, chunks or {})
-    settings_of = _settings_per_variable(names, settings, promises or {})
-    started = _started(dest)
-    kept = _stored_chunks(dest, names) if started else {}
+    check_chunks(ds, names, chunks or {})
+    settings_of = settings_per_variable(names, settings, promises or {})
+    resuming = started(dest)
+    kept = stored_chunks(dest, names) if resuming else {}
     # Adapting keeps the patch shape, so the chunks can be chosen first (and adapted to).
     chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(
         ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape, ds[name].dims))
               for name in names}
     models, adaptations = {name: resolved for name in names}, {}
-    if adapt is not None and started:
-        models = _stored_models(dest, names)
+    if adapt is not None and resuming:
+        models = stored_models(dest, names)
     elif adapt is not None:
         from .adapt import adapt as learn
 
@@ -93,18 +103,18 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     for name in names:
         encoding.update(encoding_for(ds, models[name], zarr_format=zarr_format, variables=[name],
                                      chunks=chunks, **settings_of[name]))
-    ds = ds.assign({name: ds[name].assign_attrs(provenance(_codec(encoding[name])))
+    ds = ds.assign({name: ds[name].assign_attrs(provenance(codec_of(encoding[name])))
                     for name in encoding})
     lossless = uncompressed(ds, encoding, resolved)
-    if started:
-        _check_resumable(ds, dest, encoding)
+    if resuming:
+        check_resumable(ds, dest, encoding)
     total = sum(math.prod(len(c) for c in ds[name].chunks) for name in encoding)
     bar = tqdm(total=total, disable=not progress, desc="starting", unit="chunk")
     try:
-        if not started:
+        if not resuming:
             bar.set_description("writing metadata")
-            _write_metadata(ds, dest, encoding, zarr_format)
-            _check_lossless(ds, dest, lossless)
+            write_metadata(ds, dest, encoding, zarr_format)
+            check_lossless(ds, dest, lossless)
             bar.set_description("starting the cluster")
         with _cluster(scheduler, n_workers) as address, Client(address) as client:
             bar.set_description("submitting")
@@ -127,7 +137,7 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     report.plots = drawn if plots is not None else []
     report.adaptations = adaptations
     report.lossless = lossless
-    report.created = not started
+    report.created = not resuming
     return report
 
 
@@ -136,7 +146,7 @@ def _collect(client, futures: dict, encoding: dict, bar) -> dict:
     other tasks are cancelled and the cluster's logs silenced, so that one line says why."""
     from distributed import as_completed
 
-    reports = {name: VariableReport(mode=_codec(entry).mode) for name, entry in encoding.items()}
+    reports = {name: VariableReport(mode=codec_of(entry).mode) for name, entry in encoding.items()}
     try:
         for future in as_completed(futures):
             reports[futures[future]].add(future.result())
@@ -146,11 +156,6 @@ def _collect(client, futures: dict, encoding: dict, bar) -> dict:
         client.cancel(list(futures))
         raise
     return reports
-
-
-def _codec(entry: dict):
-    codec = entry.get("serializer") or entry["compressors"]
-    return getattr(codec, "codec", codec)
 
 
 @contextmanager
@@ -212,174 +217,6 @@ def _disagreement(paths: list, error: Exception) -> str:
     return (f"the source files cannot be combined into one dataset: they disagree on {what} "
             f"({'; '.join(held)}{more}); compress each file, or each set of files that "
             "share their coordinates, into a store of its own")
-
-
-def _started(dest: str) -> bool:
-    """Whether ``dest`` holds something: a missing or empty folder is a new destination."""
-    path = Path(dest)
-    return path.exists() and (not path.is_dir() or any(path.iterdir()))
-
-
-def _check_writable(dest: str) -> None:
-    """Refuse, in a line, a local destination this process cannot write (before any worker
-    starts and fails on it)."""
-    if "://" in dest:
-        return  # an fsspec URL: its store says so at the first write
-    path = Path(dest)
-    folder = path if path.is_dir() else next((p for p in path.parents if p.exists()), Path("."))
-    if path.exists() and not path.is_dir():
-        raise NotADirectoryError(f"cannot write to {dest}: it is a file, not a Zarr store")
-    if not folder.is_dir():
-        raise NotADirectoryError(f"cannot write to {dest}: {folder} is a file, not a folder")
-    if not path.exists() and not path.parent.is_dir():  # a typo is not a tree to create
-        raise FileNotFoundError(f"cannot write to {dest}: its folder {path.parent} does not exist; "
-                                "create it first")
-    probe = folder / f".inrcodec-probe-{uuid.uuid4().hex}"
-    try:
-        probe.touch()
-        probe.unlink()
-    except OSError as e:
-        raise PermissionError(f"cannot write to {dest}: {folder} is not writable "
-                              f"({e.strerror or e})") from None
-
-
-def _write_metadata(ds, dest: str, encoding: dict, zarr_format: int) -> None:
-    """Create the store: array metadata, coordinates and the variables left uncompressed (all
-    loaded first: ``compute=False`` writes no lazy variable's values, coordinates included)."""
-    ds = ds.copy()
-    for name in ds.variables:
-        if name not in encoding:
-            ds.variables[name].load()
-    mode = "w" if Path(dest).is_dir() else "w-"  # an empty folder (see _started)
-    ds.to_zarr(dest, mode=mode, compute=False, encoding=encoding, zarr_format=zarr_format,
-               consolidated=True)
-
-
-def _check_chunks(ds, names: list[str], chunks: dict) -> None:
-    """Refuse, in a line, chunks for a variable that is not compressed, of the wrong number of
-    dimensions, or with a size below 1."""
-    for name, shape in chunks.items():
-        if name not in names:
-            held = "it is not compressed" if name in ds.variables else "the source has no such variable"
-            raise ValueError(f"--chunks names {name!r}, but {held}; compressed: {', '.join(names)}")
-        dims = ds[name].dims
-        if len(shape) != len(dims):
-            raise ValueError(f"--chunks gives {len(shape)} sizes for {name!r}, which has "
-                             f"{len(dims)} dimensions ({', '.join(map(str, dims))})")
-        if min(shape) < 1:
-            raise ValueError(f"--chunks sizes for {name!r} must be at least 1, not {tuple(shape)}")
-
-
-def _settings_per_variable(names: list[str], settings: dict, promises: dict) -> dict:
-    """Each variable's codec settings: ``settings``, with its own promise in place of theirs."""
-    from .modes import PROMISES
-
-    unknown = sorted(set(promises) - set(names))
-    if unknown:
-        raise ValueError(f"a promise names {', '.join(map(repr, unknown))}, not among the "
-                         f"compressed variables ({', '.join(names)})")
-    out = {}
-    for name in names:
-        own = promises.get(name, {})
-        common = {k: v for k, v in settings.items() if not (own and k in PROMISES)}
-        out[name] = {**common, **own}
-    return out
-
-
-def provenance(codec) -> dict:
-    """Attributes that say, to a reader without inrcodec, how a variable was compressed and what
-    it keeps (in the spirit of CF's quantization attributes)."""
-    from . import __version__
-    from .coding.container import VERSION
-
-    return {"lossy_compression": "inrcodec",
-            "lossy_compression_implementation": f"inrcodec {__version__}, bitstream version {VERSION}",
-            "lossy_compression_promise": codec.mode.promise,
-            "lossy_compression_model": codec.model_hash}
-
-
-def uncompressed(ds, encoding: dict, model) -> dict:
-    """Every variable and coordinate stored as it is (losslessly), and why."""
-    why = {}
-    for name, var in ds.variables.items():
-        if name in encoding:
-            continue
-        kind = np.dtype(var.dtype).kind
-        if name in ds.coords:
-            why[name] = "coordinate"
-        elif kind not in "fiu":
-            why[name] = f"{var.dtype}: not numbers inrcodec compresses"
-        elif var.ndim < model.ndim:
-            why[name] = f"{var.ndim}-D, fewer dimensions than the model's {model.ndim}-D patches"
-        elif kind in "iu":
-            why[name] = f"integer ({var.dtype}): --var {name} compresses it"
-        else:
-            why[name] = "not named by --var"
-    return why
-
-
-def _check_lossless(ds, dest: str, names) -> None:
-    """Read back every variable stored as it is: nothing a user wrote is dropped or changed
-    silently (a lazy coordinate once came back as all NaT)."""
-    import xarray as xr
-
-    with xr.open_zarr(dest) as back:
-        for name in names:
-            if name not in back.variables:
-                raise OSError(f"{dest}: {name!r} was not written; delete the store and "
-                                   "report this")
-            a, b = ds[name].values, back[name].values
-            same = a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")
-            if not same:
-                raise OSError(f"{dest}: {name!r} reads back different from the source; "
-                                   "delete the store and report this")
-
-
-def _stored_models(dest: str, names: list[str]) -> dict:
-    """The model each variable of an existing store was written with, by name."""
-    import zarr
-
-    models = {}
-    for name in names:
-        try:
-            codec = inrcodec_of(zarr.open_array(dest, path=name, mode="r"))
-        except (FileNotFoundError, KeyError, ValueError) as e:
-            raise ValueError(f"{dest} exists but holds no array {name!r}: it was not started by "
-                             "this command; choose another destination") from e
-        if codec is None:
-            raise ValueError(f"{dest} holds {name!r} without inrcodec: choose another destination")
-        models[name] = codec.model
-    return models
-
-
-def _stored_chunks(dest: str, names: list[str]) -> dict:
-    """The chunks of the arrays an existing store holds, by name."""
-    import zarr
-
-    found = {}
-    for name in names:
-        try:
-            found[name] = tuple(zarr.open_array(dest, path=name, mode="r").chunks)
-        except (FileNotFoundError, KeyError, ValueError):
-            pass
-    return found
-
-
-def _check_resumable(ds, dest: str, encoding: dict) -> None:
-    """Refuse to resume into a store that was started with another source or other settings."""
-    import zarr
-
-    for name, entry in encoding.items():
-        try:
-            array = zarr.open_array(dest, path=name, mode="r")
-        except (FileNotFoundError, KeyError, ValueError) as e:
-            raise ValueError(f"{dest} exists but holds no array {name!r}: it was not started by "
-                             "this command; choose another destination") from e
-        codec = inrcodec_of(array)
-        if (codec is None or codec.get_config() != _codec(entry).get_config()
-                or array.shape != ds[name].shape or tuple(array.chunks) != entry["chunks"]):
-            raise ValueError(f"{dest} was started with other settings for {name!r} (codec, shape "
-                             "or chunks): resume with the same ones, or delete it to start over")
 
 
 def _compress_block(block, dest, name, torch_threads):

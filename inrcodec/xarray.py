@@ -154,3 +154,40 @@ def _warn_about(name, var) -> None:
 def _aligned(dask_chunks, zarr_chunks) -> bool:
     """Whether every dask block boundary falls on a Zarr chunk boundary (the last may be short)."""
     return all(all(c % z == 0 for c in sizes[:-1]) for sizes, z in zip(dask_chunks, zarr_chunks))
+
+
+def check_chunks(ds, names: list[str], chunks: dict) -> None:
+    """Refuse, in a line, chunks for a variable that is not compressed, of the wrong number of
+    dimensions, or with a size below 1."""
+    for name, shape in chunks.items():
+        if name not in names:
+            held = "it is not compressed" if name in ds.variables else "the source has no such variable"
+            raise ValueError(f"--chunks names {name!r}, but {held}; compressed: {', '.join(names)}")
+        dims = ds[name].dims
+        if len(shape) != len(dims):
+            raise ValueError(f"--chunks gives {len(shape)} sizes for {name!r}, which has "
+                             f"{len(dims)} dimensions ({', '.join(map(str, dims))})")
+        if min(shape) < 1:
+            raise ValueError(f"--chunks sizes for {name!r} must be at least 1, not {tuple(shape)}")
+
+
+def settings_per_variable(names: list[str], settings: dict, promises: dict) -> dict:
+    """Each variable's codec settings: ``settings``, with its own promise in place of theirs."""
+    from .modes import PROMISES
+
+    unknown = sorted(set(promises) - set(names))
+    if unknown:
+        raise ValueError(f"a promise names {', '.join(map(repr, unknown))}, not among the "
+                         f"compressed variables ({', '.join(names)})")
+    out = {}
+    for name in names:
+        own = promises.get(name, {})
+        common = {k: v for k, v in settings.items() if not (own and k in PROMISES)}
+        out[name] = {**common, **own}
+    return out
+
+
+def codec_of(entry: dict):
+    """The INRCodec of an encoding entry (Zarr format 2's compressor, or format 3's serializer's)."""
+    codec = entry.get("serializer") or entry["compressors"]
+    return getattr(codec, "codec", codec)

@@ -115,7 +115,7 @@ def test_a_worker_killed_mid_run_loses_nothing(a1b_netcdf, tmp_path):
 
 
 def test_resuming_with_other_settings_is_refused(a1b_netcdf, tmp_path):
-    from inrcodec.distributed import _write_metadata
+    from inrcodec.destination import write_metadata
 
     foreign = tmp_path / "foreign.zarr"
     xr.open_dataset(a1b_netcdf).to_zarr(foreign)  # a store this command did not start
@@ -123,6 +123,6 @@ def test_resuming_with_other_settings_is_refused(a1b_netcdf, tmp_path):
         compress(a1b_netcdf, foreign, chunks={A1B_VARIABLE: CHUNKS}, progress=False)
     started = tmp_path / "started.zarr"
     ds = xr.open_dataset(a1b_netcdf).chunk({"time": CHUNKS[0]})
-    _write_metadata(ds, str(started), encoding_for(ds, chunks={A1B_VARIABLE: CHUNKS}), 2)
+    write_metadata(ds, str(started), encoding_for(ds, chunks={A1B_VARIABLE: CHUNKS}), 2)
     with pytest.raises(ValueError, match="other settings"):
         compress(a1b_netcdf, started, chunks={A1B_VARIABLE: CHUNKS}, latent_bits=4, progress=False)

@@ -1,0 +1,148 @@
+"""The destination store: whether it exists and may be written, creating it (metadata,
+coordinates, the variables stored as they are, checked after writing), what an existing one
+holds (models, chunks), and whether a run may resume into it."""
+
+import uuid
+from pathlib import Path
+
+import numpy as np
+
+from .store import inrcodec_of
+from .xarray import codec_of
+
+
+def started(dest: str) -> bool:
+    """Whether ``dest`` holds something: a missing or empty folder is a new destination."""
+    path = Path(dest)
+    return path.exists() and (not path.is_dir() or any(path.iterdir()))
+
+
+def check_writable(dest: str) -> None:
+    """Refuse, in a line, a local destination this process cannot write (before any worker
+    starts and fails on it)."""
+    if "://" in dest:
+        return  # an fsspec URL: its store says so at the first write
+    path = Path(dest)
+    folder = path if path.is_dir() else next((p for p in path.parents if p.exists()), Path("."))
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"cannot write to {dest}: it is a file, not a Zarr store")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"cannot write to {dest}: {folder} is a file, not a folder")
+    if not path.exists() and not path.parent.is_dir():  # a typo is not a tree to create
+        raise FileNotFoundError(f"cannot write to {dest}: its folder {path.parent} does not exist; "
+                                "create it first")
+    probe = folder / f".inrcodec-probe-{uuid.uuid4().hex}"
+    try:
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        raise PermissionError(f"cannot write to {dest}: {folder} is not writable "
+                              f"({e.strerror or e})") from None
+
+
+def write_metadata(ds, dest: str, encoding: dict, zarr_format: int) -> None:
+    """Create the store: array metadata, coordinates and the variables left uncompressed (all
+    loaded first: ``compute=False`` writes no lazy variable's values, coordinates included)."""
+    ds = ds.copy()
+    for name in ds.variables:
+        if name not in encoding:
+            ds.variables[name].load()
+    mode = "w" if Path(dest).is_dir() else "w-"  # an empty folder (see _started)
+    ds.to_zarr(dest, mode=mode, compute=False, encoding=encoding, zarr_format=zarr_format,
+               consolidated=True)
+
+
+def uncompressed(ds, encoding: dict, model) -> dict:
+    """Every variable and coordinate stored as it is (losslessly), and why."""
+    why = {}
+    for name, var in ds.variables.items():
+        if name in encoding:
+            continue
+        kind = np.dtype(var.dtype).kind
+        if name in ds.coords:
+            why[name] = "coordinate"
+        elif kind not in "fiu":
+            why[name] = f"{var.dtype}: not numbers inrcodec compresses"
+        elif var.ndim < model.ndim:
+            why[name] = f"{var.ndim}-D, fewer dimensions than the model's {model.ndim}-D patches"
+        elif kind in "iu":
+            why[name] = f"integer ({var.dtype}): --var {name} compresses it"
+        else:
+            why[name] = "not named by --var"
+    return why
+
+
+def provenance(codec) -> dict:
+    """Attributes that say, to a reader without inrcodec, how a variable was compressed and what
+    it keeps (in the spirit of CF's quantization attributes)."""
+    from . import __version__
+    from .coding.container import VERSION
+
+    return {"lossy_compression": "inrcodec",
+            "lossy_compression_implementation": f"inrcodec {__version__}, bitstream version {VERSION}",
+            "lossy_compression_promise": codec.mode.promise,
+            "lossy_compression_model": codec.model_hash}
+
+
+def check_lossless(ds, dest: str, names) -> None:
+    """Read back every variable stored as it is: nothing a user wrote is dropped or changed
+    silently (a lazy coordinate once came back as all NaT)."""
+    import xarray as xr
+
+    with xr.open_zarr(dest) as back:
+        for name in names:
+            if name not in back.variables:
+                raise OSError(f"{dest}: {name!r} was not written; delete the store and "
+                                   "report this")
+            a, b = ds[name].values, back[name].values
+            same = a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")
+            if not same:
+                raise OSError(f"{dest}: {name!r} reads back different from the source; "
+                                   "delete the store and report this")
+
+
+def stored_models(dest: str, names: list[str]) -> dict:
+    """The model each variable of an existing store was written with, by name."""
+    import zarr
+
+    models = {}
+    for name in names:
+        try:
+            codec = inrcodec_of(zarr.open_array(dest, path=name, mode="r"))
+        except (FileNotFoundError, KeyError, ValueError) as e:
+            raise ValueError(f"{dest} exists but holds no array {name!r}: it was not started by "
+                             "this command; choose another destination") from e
+        if codec is None:
+            raise ValueError(f"{dest} holds {name!r} without inrcodec: choose another destination")
+        models[name] = codec.model
+    return models
+
+
+def stored_chunks(dest: str, names: list[str]) -> dict:
+    """The chunks of the arrays an existing store holds, by name."""
+    import zarr
+
+    found = {}
+    for name in names:
+        try:
+            found[name] = tuple(zarr.open_array(dest, path=name, mode="r").chunks)
+        except (FileNotFoundError, KeyError, ValueError):
+            pass
+    return found
+
+
+def check_resumable(ds, dest: str, encoding: dict) -> None:
+    """Refuse to resume into a store that was started with another source or other settings."""
+    import zarr
+
+    for name, entry in encoding.items():
+        try:
+            array = zarr.open_array(dest, path=name, mode="r")
+        except (FileNotFoundError, KeyError, ValueError) as e:
+            raise ValueError(f"{dest} exists but holds no array {name!r}: it was not started by "
+                             "this command; choose another destination") from e
+        codec = inrcodec_of(array)
+        if (codec is None or codec.get_config() != codec_of(entry).get_config()
+                or array.shape != ds[name].shape or tuple(array.chunks) != entry["chunks"]):
+            raise ValueError(f"{dest} was started with other settings for {name!r} (codec, shape "
+                             "or chunks): resume with the same ones, or delete it to start over")
