@@ -49,6 +49,7 @@ FLOOR_BUG = "psnr_at_rate measures under the 40 dB floor (needs min_psnr=None)"
 SMOKE = {
     "choose_mix": Smoke(["--minutes", "0.01", "--jobs", "1", "--mix", "0",
                          "--markdown", "{out}/mix.md"], ["mix.md"]),
+    "cold_read": Smoke(["--repeats", "1", "--out", "{out}/cold.md"], ["cold.md"]),
     "compare_models": Smoke(["default-2d", "--markdown", "{out}/models.md",
                              "--json", "{out}/models.json"], ["models.md", "models.json"]),
     "evaluate_a1b": Smoke(["--bits", "6", "--inner-steps", "3", "--pca-bits", "6",
