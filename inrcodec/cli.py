@@ -73,7 +73,7 @@ def compress(args) -> None:
     report = run(args.source, args.dest, variables=args.var, model=model,
                  zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
                  n_workers=args.workers, torch_threads=args.torch_threads, plots=args.plots,
-                 adapt=args.adapt, promises=promises,
+                 adapt=args.adapt, promises=promises, append_dim=args.append_dim,
                  latent_bits=args.latent_bits, inner_steps=args.inner_steps, **everywhere)
     print(report.table())
 
@@ -258,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--min-psnr", **promise,
                       help="without a bound or budget: every chunk at least X dB PSNR over its "
                            "range (default: the codec's, 40)")
+    p.add_argument("--append-dim", metavar="DIM",
+                   help="grow the store along DIM (time): appends the source's rows to an existing "
+                        "store written with the same options, or starts one that will grow; no "
+                        "stored chunk is decoded and re-encoded (the originals of a partial last "
+                        "chunk are kept in the store until it fills)")
     p.add_argument("--zarr-format", type=int, choices=[2, 3], default=2)
     p.add_argument("--chunks", action="append", metavar="VAR=N,N,N",
                    help="Zarr chunks of a variable (default: aligned with the model's patches)")

@@ -124,7 +124,9 @@ class Report:
     plots: list = field(default_factory=list)  # the error maps and histograms written
     adaptations: dict = field(default_factory=dict)  # by variable: adapt.Adaptation
     lossless: dict = field(default_factory=dict)  # stored as they are: name -> why
-    created: bool = True  # a new store (else one resumed)
+    created: bool = True  # a new store (else one resumed or appended to)
+    appended: dict = field(default_factory=dict)  # by variable: (rows appended, the dimension)
+    held: dict = field(default_factory=dict)  # by variable: (shape, chunk bytes) the store holds
 
     @classmethod
     def of(cls, dest: str, ds, variables: dict, seconds: float, setup_seconds: float) -> "Report":
@@ -134,11 +136,13 @@ class Report:
         from .store import disk_usage, store_size, stored_bytes
 
         group = zarr.open_group(dest, mode="r")
+        held = {}
         for name, report in variables.items():
-            report.metadata_bytes = stored_bytes(group[name])[1]
+            chunks, report.metadata_bytes = stored_bytes(group[name])
+            held[name] = (tuple(group[name].shape), chunks)
         size, files = store_size(group.store)
         return cls(dest, seconds, variables, setup_seconds, size, files, disk_usage(dest),
-                   sum(int(ds[name].nbytes) for name in ds.variables))
+                   sum(int(ds[name].nbytes) for name in ds.variables), held=held)
 
     def table(self) -> str:
         lines = [self.largest_errors()] if self.variables else []
@@ -154,6 +158,13 @@ class Report:
                          f"{kept_text(v.mode, v.worst, v.kept)}")
             lines.append(f"  {name}: chunks {describe_kinds(v.kinds)}; promise: "
                          f"{getattr(v.mode, 'promise', '?')}")
+            if name in self.appended:
+                rows, dim = self.appended[name]
+                shape, chunk_bytes = self.held[name]
+                lines.append(f"  {name}: appended {rows} along {dim} (the columns above are this "
+                             f"run's chunks); the store now holds {shape} in {chunk_bytes / 1e3:.1f} "
+                             f"kB of chunks, {8 * chunk_bytes / max(math.prod(shape), 1):.3f} bits "
+                             "per value")
             if name in self.adaptations:
                 lines.append(f"  {name}: {self.adaptations[name].describe()}")
             if (verdict := v.against_classic()) is not None:

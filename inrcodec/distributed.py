@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import classic, error_plots
+from . import append, classic, error_plots
 from .compress_report import Report, VariableReport
 from .destination import (
     check_lossless,
@@ -47,7 +47,8 @@ __all__ = ["Report", "VariableReport", "compress"]
 def compress(source, dest, *, variables=None, model="default-2d", zarr_format: int = 2,
              chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
              torch_threads: int = 1, progress: bool = True, plots: str | None = None,
-             adapt: float | None = None, promises: dict | None = None, **settings) -> Report:
+             adapt: float | None = None, promises: dict | None = None,
+             append_dim: str | None = None, **settings) -> Report:
     """Compress ``source`` into the Zarr store ``dest`` on a dask cluster, resuming if it exists.
 
     ``scheduler`` is the address of a running scheduler; without it a LocalCluster of
@@ -61,7 +62,10 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     started with. ``settings`` go to the codec; ``promises`` gives some variables their own
     promise (``{"t2m": {"max_error": 0.05}, "z": {"max_error": 10}}``), in place of the one in
     ``settings``. Every variable and coordinate not compressed is stored losslessly, checked
-    after writing, and the report lists them and why.
+    after writing, and the report lists them and why. ``append_dim`` extends an existing store
+    along that dimension with the source's rows (append.py: no stored chunk is decoded and
+    re-encoded; the originals of a partial last chunk are kept for the next append), or starts
+    a store that will grow so.
     """
     try:
         from distributed import Client
@@ -106,26 +110,40 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     ds = ds.assign({name: ds[name].assign_attrs(provenance(codec_of(encoding[name])))
                     for name in encoding})
     lossless = uncompressed(ds, encoding, resolved)
-    if resuming:
+    tails, grow = {}, False
+    if append_dim is not None and resuming:
+        tails, grow = append.plan(ds, dest, append_dim, encoding)
+    elif resuming:
         check_resumable(ds, dest, encoding)
-    total = sum(math.prod(len(c) for c in ds[name].chunks) for name in encoding)
+    elif append_dim is not None:
+        tails = append.whole(ds, append_dim, encoding)
+    blocks = ([(name, block, coords) for name, tail in tails.items()
+               for block, coords in tail.blocks(encoding[name]["chunks"])] if tails else
+              [(name, block, block.key[1:]) for name in encoding
+               for block in ds[name].data.to_delayed().ravel()])
+    total = len(blocks)
     bar = tqdm(total=total, disable=not progress, desc="starting", unit="chunk")
     try:
         if not resuming:
             bar.set_description("writing metadata")
             write_metadata(ds, dest, encoding, zarr_format)
             check_lossless(ds, dest, lossless)
-            bar.set_description("starting the cluster")
+        elif tails:
+            bar.set_description("appending")
+            append.drop_rewritten_chunks(dest, tails)
+            if grow:
+                append.extend(ds, dest, append_dim, encoding)
+        bar.set_description("starting the cluster")
         with _cluster(scheduler, n_workers) as address, Client(address) as client:
             bar.set_description("submitting")
             submitted = time.perf_counter()
-            blocks = [(name, block) for name in encoding
-                      for block in ds[name].data.to_delayed().ravel()]
-            futures = client.compute([_compress_block(block, dest, name, torch_threads)
-                                      for name, block in blocks])
+            futures = client.compute([_compress_block(block, dest, name, torch_threads, coords)
+                                      for name, block, coords in blocks])
             bar.set_description("compressing")
-            reports = _collect(client, dict(zip(futures, (name for name, _ in blocks))), encoding,
+            reports = _collect(client, dict(zip(futures, (name for name, *_ in blocks))), encoding,
                                bar)
+            if tails:
+                append.keep_originals(dest, tails)
             seconds = time.perf_counter() - submitted
             if plots is not None:
                 bar.set_description("plotting errors")
@@ -138,6 +156,8 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     report.adaptations = adaptations
     report.lossless = lossless
     report.created = not resuming
+    if append_dim is not None and resuming:
+        report.appended = {name: (ds.sizes[append_dim], append_dim) for name in encoding}
     return report
 
 
@@ -219,11 +239,11 @@ def _disagreement(paths: list, error: Exception) -> str:
             "share their coordinates, into a store of its own")
 
 
-def _compress_block(block, dest, name, torch_threads):
+def _compress_block(block, dest, name, torch_threads, chunk_coords):
     import dask
 
     return dask.delayed(_compress_in_worker, pure=False)(block, dest, name, torch_threads,
-                                                          block.key[1:])
+                                                          chunk_coords)
 
 
 def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads: int,

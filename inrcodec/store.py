@@ -48,6 +48,12 @@ def stored_chunk(array, chunk_coords: tuple[int, ...]) -> bytes | None:
     return _wait(get())
 
 
+def delete_chunk(array, chunk_coords: tuple[int, ...]) -> None:
+    """Remove one stored chunk (nothing happens where there is none)."""
+    key = _key(array, array.metadata.encode_chunk_key(chunk_coords))
+    _wait(array.store.delete(key))
+
+
 def stored_chunk_size(array, chunk_coords: tuple[int, ...]) -> int | None:
     """Bytes of one encoded chunk as stored, or None while the store does not hold it."""
     key = _key(array, array.metadata.encode_chunk_key(chunk_coords))
