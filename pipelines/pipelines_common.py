@@ -96,10 +96,13 @@ RESOLUTIONS = (5.5, 6, 6.5, 7)  # latent bits around 0.15 bits per value, one fi
 
 def psnr_at_rate(model, fields: np.ndarray, rate: float = 0.15, fields_per_chunk: int = 1,
                  resolutions=RESOLUTIONS) -> float:
-    """PSNR through the codec, every byte counted, interpolated to ``rate`` bits per value
-    between the latent ``resolutions`` (which must bracket it)."""
+    """PSNR of the network's latents alone (no PSNR floor: a floor would store the chunks it
+    misses by the wavelet coder, at one rate whatever the resolution), every byte counted,
+    interpolated to ``rate`` bits per value between the latent ``resolutions`` (which must
+    bracket it)."""
     chunks = chunks_along_first_axis(fields, fields_per_chunk)
-    trips = [codec_round_trip(INRCodec(model, latent_bits=bits), chunks) for bits in resolutions]
+    trips = [codec_round_trip(INRCodec(model, latent_bits=bits, min_psnr=None), chunks)
+             for bits in resolutions]
     rates, psnrs = zip(*sorted((t.bits_per_value, t.psnr()) for t in trips))
     if not rates[0] <= rate <= rates[-1]:
         raise ValueError(f"latent resolutions {resolutions} give {rates[0]:.3f}-{rates[-1]:.3f} "
