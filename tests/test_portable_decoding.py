@@ -1,0 +1,88 @@
+"""The same chunks decoded in fresh processes on every CPU path torch and MKL can take (issue 32):
+torch's vector kernels (ATEN_CPU_CAPABILITY), MKL's conditional numerical reproducibility
+(MKL_CBWR=COMPATIBLE), one thread and two.
+
+What holds, and is tested as it holds: every kind without the network decodes to the same bytes
+on every path (elementwise IEEE arithmetic only), and so does every kind on every torch kernel
+and thread count; under MKL_CBWR=COMPATIBLE, MKL's products move the network's last bits, so
+its chunks may differ there in the last bits, and the bounded ones still keep their bound (the
+quantizer's slack covers another machine's float64 network, coding/residual.py)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numcodecs
+import numpy as np
+import pytest
+
+from inrcodec import INRCodec
+from inrcodec.coding.container import VERSION, Container
+
+FIXTURES = Path(__file__).parent / "fixtures"
+BOUNDS = (1e-9, 1e-6, 1e-3)
+PATHS = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
+         "default": {"ATEN_CPU_CAPABILITY": "default"},
+         "mkl compatible": {"MKL_CBWR": "COMPATIBLE"},
+         "one thread": {"INRCODEC_TEST_THREADS": "1"},
+         "two threads": {"INRCODEC_TEST_THREADS": "2"}}
+DECODE = """
+import hashlib, json, os, pickle, sys
+import numcodecs, numpy, torch
+torch.set_num_threads(int(os.environ.get("INRCODEC_TEST_THREADS", "1")))
+cases = pickle.load(open(sys.argv[1], "rb"))
+out = {}
+for key, (config, chunk) in cases.items():
+    decoded = numpy.ascontiguousarray(numcodecs.get_codec(config).decode(chunk))
+    out[key] = decoded.tobytes().hex()
+json.dump(out, open(sys.argv[2], "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def cases(a1b, tmp_path_factory):
+    """The current version's fixtures, and float64 A1B fields under tight absolute bounds, one
+    field a chunk and twelve."""
+    import pickle
+
+    found = {}
+    for config in sorted((FIXTURES / f"v{VERSION}").glob("*/codec.json")):
+        settings = json.loads(config.read_text())
+        for path in sorted(config.parent.glob("*.bin")):
+            found[f"{config.parent.name}/{path.stem}"] = (settings, path.read_bytes())
+    fields = a1b[192:216].astype(np.float64)
+    originals = {}
+    for bound in BOUNDS:
+        codec = INRCodec(max_error=bound)
+        for label, chunk in (("one", fields[:1]), ("twelve", fields[:12])):
+            key = f"bounded {bound:g} {label}"
+            found[key] = (codec.get_config(), bytes(codec.encode(chunk)))
+            originals[key] = (chunk, bound)
+    folder = tmp_path_factory.mktemp("paths")
+    (folder / "cases.pkl").write_bytes(pickle.dumps(found))
+    return folder, found, originals
+
+
+def decoded_on(folder: Path, name: str) -> dict:
+    out = folder / f"{name.replace(' ', '_')}.json"
+    subprocess.run([sys.executable, "-c", DECODE, str(folder / "cases.pkl"), str(out)],
+                   env={**os.environ, **PATHS[name]}, check=True, timeout=300)
+    return json.loads(out.read_text())
+
+
+def test_every_path_decodes_the_same_bytes_but_mkl_s_products_in_network_chunks(cases):
+    folder, found, originals = cases
+    results = {name: decoded_on(folder, name) for name in PATHS}
+    reference = results["avx2"]
+    for name, got in results.items():
+        for key, (config, chunk) in found.items():
+            codec = numcodecs.get_codec(config)
+            kind = Container.from_bytes(chunk, codec.model_hash).kind
+            if key in originals:  # the bound, on every value, on every path
+                original, bound = originals[key]
+                values = np.frombuffer(bytes.fromhex(got[key]), np.float64).reshape(original.shape)
+                assert np.abs(values - original).max() <= bound, (name, key)
+            if name != "mkl compatible" or not kind.uses_model:
+                assert got[key] == reference[key], (name, key, kind.name)
