@@ -41,11 +41,11 @@ def compare(values: np.ndarray, max_abs_error: float, rmse: float, model) -> dic
     """The classic codec on one chunk: its bytes, squared error and max error over the finite
     values, or None where inrcodec was lossless (nothing to compare)."""
     bound = min(max_abs_error, math.sqrt(3) * rmse)
-    if not bound > 0:
+    finite = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
+    if not (bound > 0 and finite.any() and spatial.representable(bound, values.dtype, values[finite])):
         return None
     data = core.encode(values, model, Interpolation(bound), 0)
     decoded = core.decode(data, model.hash, lambda: model)
-    finite = np.isfinite(values) if values.dtype.kind == "f" else np.ones(values.shape, bool)
     error = decoded[finite].astype(np.float64) - values[finite].astype(np.float64)
     return {"bytes": len(data), "squared_error": float((error ** 2).sum()),
             "max_abs_error": float(np.abs(error).max(initial=0.0))}

@@ -61,3 +61,13 @@ def test_impossible_settings_are_one_line_errors(setting, value, words):
     with pytest.raises(ValueError, match=words) as error:
         INRCodec(**{setting: value})
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize("settings", [{"max_error": 5e-324}, {"max_error": 1e-320},
+                                      {"max_rmse": 5e-324}])
+def test_a_bound_finer_than_float64_steps_keeps_its_promise_losslessly(settings):
+    x = np.random.default_rng(0).normal(280, 1, (37, 49))
+    x[0, :3] = np.nan
+    codec = INRCodec(**settings)
+    decoded = codec.decode(codec.encode(x))
+    assert np.array_equal(decoded, x, equal_nan=True)

@@ -41,6 +41,11 @@ def within(chunk: Chunk, model, bound: float,
     spatial prediction. Where the network predicts poorly its residual holds all of the field's
     structure, and the spatial predictor alone wins."""
     array, finite, header = chunk.array, chunk.finite, chunk.header
+    if not spatial.representable(bound, array.dtype, chunk.values):  # only the values
+        fortran = header["fortran_order"]  # themselves keep a bound this fine (5e-324)
+        raw = {k: v for k, v in header.items() if k != "mask"}
+        return (Container(kind=Kind.RAW, section=array.tobytes(order="F" if fortran else "C"),
+                          **raw), array.copy())
     section, decoded = spatial.encode_spatial(array, finite, bound)
     candidates = [(Container(kind=Kind.SPATIAL, bound=bound, section=section, **header),
                    decoded)]

@@ -35,6 +35,12 @@ def shrink(bound: float, dtype: np.dtype, values: np.ndarray) -> int:
     return int(min(MAX_SHRINK, max(1, math.floor(math.log2(ratio)) if ratio < math.inf else MAX_SHRINK)))
 
 
+def representable(bound: float, dtype: np.dtype, values: np.ndarray) -> bool:
+    """Whether a SPATIAL section can keep ``bound`` on ``values``: its half step does not
+    vanish in float64 (a bound of a few subnormals cannot be stepped; store the values)."""
+    return spatial_half(bound, dtype, shrink(bound, dtype, values)) > 0
+
+
 def spatial_half(bound: float, dtype: np.dtype, e: int) -> float:
     return _base(bound, dtype) * (1 - 2.0 ** -e)
 
