@@ -1,6 +1,6 @@
 """Every kind of chunk, described once: whether it needs the model, whether it carries a bound,
 what its section holds, which function decodes it and how reports name it. The container
-(container.py), the decoders (``modes.decode``), the compress report and ``inrcodec info``
+(container.py), the decoders (``core.decode``), the compress report and ``inrcodec info``
 all read this table; adding a kind is a row here, its decoder, and fixtures (CONTRIBUTING.md).
 
 A kind's number is part of the bitstream (container.py says where its bits go): never reuse one.
