@@ -118,6 +118,7 @@ def _safeguarded(array) -> bool:
 def info(store: str, sample: int = 1000) -> None:
     import zarr
 
+    from .append import PENDING
     from .coding.kinds import NETWORK_KINDS
     from .store import chunk_kinds, describe_kinds, inrcodec_of, store_size, stored_bytes
 
@@ -154,6 +155,11 @@ def info(store: str, sample: int = 1000) -> None:
             details.append(f"  {name}: chunks ({of}, of {array.nchunks}) "
                            f"{describe_kinds(kinds)}; promise: {codec.mode.promise}")
     print("\n".join(details))
+    pending = group.get(PENDING)
+    for name, array in sorted(pending.arrays()) if pending is not None else []:
+        print(f"  {name}: the originals of its last chunk ({array.shape}, from row "
+              f"{array.attrs.get('start')}) are kept, uncompressed ({stored_bytes(array)[0] / 1e3:.1f} "
+              "kB), until an append with --append-dim fills it")
     whole, files = store_size(group.store)
     per_value = (f"{8 * whole / values:.3f} bits per value of the inrcodec variables" if values
                  else "no variable of it is compressed by inrcodec")

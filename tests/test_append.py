@@ -14,7 +14,7 @@ import xarray as xr
 import zarr
 
 from helpers import smooth_field
-from inrcodec import append
+from inrcodec import append, cli
 from inrcodec.append import PENDING
 from inrcodec.distributed import compress
 from inrcodec.store import inrcodec_of, stored_bytes
@@ -37,7 +37,8 @@ def series():
                               "valid_time": (("time",), time + pd.Timedelta("1h"))})
 
 
-def test_an_hourly_series_appended_day_by_day_and_in_ragged_pieces(series, tmp_path, cluster):
+def test_an_hourly_series_appended_day_by_day_and_in_ragged_pieces(series, tmp_path, cluster,
+                                                                    capsys):
     dest = tmp_path / "era.zarr"
     promises = {name: {"max_error": bound} for name, bound in BOUNDS.items()}
     for i, (start, end) in enumerate(PIECES):
@@ -50,9 +51,13 @@ def test_an_hourly_series_appended_day_by_day_and_in_ragged_pieces(series, tmp_p
             shape, chunk_bytes = report.held[name]
             assert shape == (end, 37, 49) and chunk_bytes == stored_bytes(group[name])[0]
             assert report.variables[name].kept
-        pending = group[PENDING]["t2m"] if end % group["t2m"].chunks[0] else None
-        assert pending is None or pending.attrs["start"] == end // group["t2m"].chunks[0] * \
-            group["t2m"].chunks[0]
+        step = group["t2m"].chunks[0]
+        held = PENDING in group and "t2m" in group[PENDING]
+        assert held == bool(end % step)
+        if held:
+            assert group[PENDING]["t2m"].attrs["start"] == end // step * step
+            assert cli.main(["info", str(dest)]) == 0
+            assert "the originals of its last chunk" in capsys.readouterr().out
     assert "appended 18 along time" in report.table()
     script = (f"import xarray, numpy\nds = xarray.open_zarr({str(dest)!r})\n"
               f"numpy.savez({str(tmp_path / 'back.npz')!r}, **{{n: ds[n].values for n in ds.variables}})")

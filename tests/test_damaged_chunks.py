@@ -56,7 +56,8 @@ def test_numpy_scalars_are_settings(a1b, setting, value):
 
 @pytest.mark.parametrize("setting, value, words", [
     ("pointwise_relative_error", 5e-324, "resolution"), ("min_psnr", 1e6, "at most"),
-    ("max_error", np.bool_(True), "positive number"), ("max_error", -0.0, "positive number")])
+    ("max_error", np.bool_(True), "positive number"), ("max_error", -0.0, "positive number"),
+    ("max_error", 1e308, "at most"), ("max_rmse", 1e308, "at most")])
 def test_impossible_settings_are_one_line_errors(setting, value, words):
     with pytest.raises(ValueError, match=words) as error:
         INRCodec(**{setting: value})

@@ -52,6 +52,11 @@ class Mode(ABC):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self.settings().items())})"
 
 
+# The largest absolute bound or RMS target taken: the coders double and add steps in float64,
+# which past this overflow (a bound this large keeps any finite value anyway).
+MOST_ERROR = float(np.finfo(np.float64).max) / 16
+
+
 def positive(name: str, value, most: float = np.inf) -> float:
     """``value`` as a float if it is a positive finite number (numpy's scalars too) below
     ``most``, else a ValueError naming the setting."""

@@ -15,7 +15,7 @@ from ..coding.container import Container
 from ..coding.quantize import LatentQuantizer
 from ..sections.bounds import Prediction, within
 from ..sections.network import fit, hopeless_rms
-from .base import Mode, positive
+from .base import MOST_ERROR, Mode, positive
 
 
 class Bounded(Mode):
@@ -27,7 +27,7 @@ class Bounded(Mode):
             raise ValueError("an error bound is max_error or relative_error: give one")
         LatentQuantizer.resolution(latent_bits)
         self.latent_bits = latent_bits
-        self.max_error = None if max_error is None else positive("max_error", max_error)
+        self.max_error = None if max_error is None else positive("max_error", max_error, MOST_ERROR)
         self.relative_error = (None if relative_error is None
                                else positive("relative_error", relative_error))
         self.absolute_bound = self.max_error

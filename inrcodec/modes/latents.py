@@ -13,7 +13,7 @@ from ..measure import psnr_db
 from ..sections import transform
 from ..sections.bounds import Prediction, within
 from ..sections.network import decode, fit, hopeless_rms, latent_fields
-from .base import Mode, positive
+from .base import MOST_ERROR, Mode, positive
 
 MOST_PSNR = 1000.0  # dB
 LOOSENING_TRIALS = 3  # bounds tried past the first that keeps the floor
@@ -39,7 +39,7 @@ class Latents(Mode):
             # lossless: a floor beyond that is a mistake, not a promise to keep.
             min_psnr = positive("min_psnr", min_psnr, most=MOST_PSNR)
         if max_rmse is not None:
-            positive("max_rmse", max_rmse)
+            max_rmse = positive("max_rmse", max_rmse, MOST_ERROR)
         self.latent_bits, self.min_psnr, self.max_rmse = latent_bits, min_psnr, max_rmse
         self.floored = min_psnr is not None or max_rmse is not None
 
