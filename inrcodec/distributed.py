@@ -106,7 +106,7 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     encoding = {}
     for name in names:
         encoding.update(encoding_for(ds, models[name], zarr_format=zarr_format, variables=[name],
-                                     chunks=chunks, **settings_of[name]))
+                                     chunks=chunks, warn_partial=False, **settings_of[name]))
     ds = ds.assign({name: ds[name].assign_attrs(provenance(codec_of(encoding[name])))
                     for name in encoding})
     lossless = uncompressed(ds, encoding, resolved)

@@ -93,7 +93,8 @@ def compressible(ds, model: Model, variables=None) -> list[str]:
 
 
 def encoding_for(ds, model: "Model | str" = "default-2d", zarr_format: int = 2,
-                 variables=None, chunks: dict | None = None, **settings) -> dict:
+                 variables=None, chunks: dict | None = None, warn_partial: bool = True,
+                 **settings) -> dict:
     """``to_zarr`` encoding that compresses every floating variable of ``ds`` with inrcodec.
 
     Variables with fewer dimensions than the model's patches are left alone (coordinates,
@@ -101,8 +102,9 @@ def encoding_for(ds, model: "Model | str" = "default-2d", zarr_format: int = 2,
     ``settings`` go to the codec (``latent_bits``, ``inner_steps``). Warns
     (:class:`EncodingWarning`) about a non-NaN ``_FillValue`` attribute (one in the encoding, as
     a netCDF source has, is dropped: its NaNs are stored as NaNs), dask chunks that straddle
-    Zarr chunks, and variables that were read from an inrcodec store (compressing them again
-    adds a second round of error).
+    Zarr chunks, variables that were read from an inrcodec store (compressing them again
+    adds a second round of error), and a last chunk along time that is partial (``warn_partial``:
+    appending to it with xarray would re-encode it from decoded values).
     """
     codec = INRCodec(model, **settings)
     encoding = {}
@@ -125,6 +127,8 @@ def encoding_for(ds, model: "Model | str" = "default-2d", zarr_format: int = 2,
                           "re-encodes a chunk, adding error each time. Rechunk with "
                           f"ds.chunk({dict(zip(var.dims, entry['chunks']))}) first",
                           EncodingWarning, stacklevel=2)
+        if warn_partial:
+            _warn_about_a_partial_end(name, var, entry["chunks"])
         encoding[name] = entry
     return encoding
 
@@ -149,6 +153,17 @@ def _warn_about(name, var) -> None:
         warnings.warn(f"{name!r} was read from an inrcodec store: compressing it again adds a "
                       "second round of error. Drop the old encoding (ds[name].encoding = {}) if "
                       "that is what you want", EncodingWarning, stacklevel=3)
+
+
+def _warn_about_a_partial_end(name, var, chunks) -> None:
+    for dim, n, c in zip(var.dims, var.shape, chunks):
+        if "time" in str(dim).lower() and n % c:
+            warnings.warn(f"{name!r}: the last chunk along {dim} holds {n % c} of {c} rows. "
+                          f"Appending with xarray's to_zarr(append_dim={str(dim)!r}) would decode "
+                          "and re-encode it, adding a second round of error (up to twice a "
+                          f"bound): append with `inrcodec compress NEW STORE --append-dim {dim}`, "
+                          f"which keeps that chunk's originals, or in whole chunks of {c}",
+                          EncodingWarning, stacklevel=3)
 
 
 def _aligned(dask_chunks, zarr_chunks) -> bool:

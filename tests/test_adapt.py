@@ -77,7 +77,7 @@ def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_
     init = tiny_model((16, 16))
     dest = tmp_path / "a.zarr"
     run = subprocess.run([sys.executable, "-m", "inrcodec.cli", "compress", str(a1b_netcdf),
-                          str(dest), "--model", init, "--adapt", "0.75", "--min-psnr", "20",
+                          str(dest), "--model", init, "--adapt", "0.3", "--min-psnr", "20",
                           "--scheduler", cluster],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr

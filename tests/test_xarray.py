@@ -75,6 +75,11 @@ def test_dask_chunks_straddling_zarr_chunks_warn(ds):
         encoding_for(ds.chunk(time=3), chunks={A1B_VARIABLE: (2, 37, 49)})
 
 
+def test_a_partial_last_chunk_along_time_warns_that_an_xarray_append_would_re_encode_it(ds):
+    with pytest.warns(EncodingWarning, match="append-dim time"):
+        encoding_for(ds, chunks={A1B_VARIABLE: (3, 37, 49)})  # 8 fields: the last chunk holds 2
+
+
 def test_rewriting_a_store_read_with_inrcodec_warns(ds, tmp_path):
     ds.to_zarr(tmp_path / "a.zarr", zarr_format=2, encoding=encoding_for(ds))
     with pytest.warns(EncodingWarning, match="second round of error"):
