@@ -83,7 +83,7 @@ def plan(ds, dest: str, dim: str, encoding: dict) -> tuple[dict[str, Tail], bool
         chunk = array.chunks[axis]
         start = end // chunk * chunk
         rows = [ds[name].data]
-        if end > start and not extend and _finished(group, name, start, end, axis):
+        if end > start and not extend and _finished(group, name, start):
             raise AlreadyAppended(f"the store already holds every row of the source ({dim} "
                                   f"{new[0]} to {new[-1]}): nothing to append")
         if end > start:
@@ -96,9 +96,9 @@ class AlreadyAppended(ValueError):
     """The source's rows are in the store already, every chunk of them written."""
 
 
-def _finished(group, name: str, start: int, end: int, axis: int) -> bool:
-    """Whether the append of rows past ``end`` (their chunk starting at ``start``) completed:
-    the originals kept are no longer those of that chunk (they are replaced last)."""
+def _finished(group, name: str, start: int) -> bool:
+    """Whether an append that rewrote the chunk starting at row ``start`` completed: the
+    originals kept are no longer that chunk's (they are replaced last)."""
     pending = group.get(PENDING)
     array = pending.get(name) if pending is not None else None
     return array is None or array.attrs.get("start") != start
