@@ -149,12 +149,21 @@ def extend(ds, dest: str, dim: str, encoding: dict) -> None:
     """Grow the store's arrays and coordinates along ``dim`` by the source's rows: the
     variables along ``dim`` that are stored as they are, written now; the compressed ones by
     the workers, chunk by chunk."""
+    import xarray as xr
+
     along = [name for name in ds.variables if dim in ds[name].dims]
     new = ds[along]
-    for name in along:
-        if name not in encoding:
-            new.variables[name].load()
+    kept = [name for name in along if name not in encoding]
+    for name in kept:
+        new.variables[name].load()
     new.to_zarr(dest, append_dim=dim, compute=False, safe_chunks=False)
+    with xr.open_zarr(dest) as back:  # nothing a user wrote is dropped: read the new rows back
+        rows = {dim: slice(back.sizes[dim] - ds.sizes[dim], None)}
+        for name in kept:
+            if not np.array_equal(back[name].isel(rows).values, new[name].values,
+                                  equal_nan=new[name].dtype.kind in "fcmM"):
+                raise OSError(f"{dest}: the appended rows of {name!r} read back different "
+                              "from the source; report this")
 
 
 def keep_originals(dest: str, tails: dict[str, Tail]) -> None:
