@@ -4,15 +4,19 @@ without ever decoding and re-encoding a stored chunk.
 A lossy chunk re-encoded from its decoded values carries two rounds of error: appending two
 12-hour halves to a store of 24-hour chunks once left 2,519 values off by twice their bound
 (issue 33). So a store that grows keeps, beside its data, the original values of its last chunk
-while that chunk is partial (the group ``inrcodec_pending``, one uncompressed array a variable,
-which xarray does not read). The next append rewrites that chunk from those originals and the
-new rows: every value is always coded from its original, once a chunk is whole it is never
-touched again, and the originals of the new partial chunk, if any, replace the old ones.
+while that chunk is partial (the group ``inrcodec_pending``, one uncompressed array a variable
+named ``VAR.FIRST.END`` for its rows, which xarray does not read). The next append rewrites that
+chunk from those originals and the new rows: every value is coded from its original, a whole
+chunk is never touched again, and the originals of the new partial chunk replace the old ones
+(written first, deleted last). Its times are kept in whole seconds, so any later step fits.
 
-An interrupted append is finished by running the same command again: the new rows are then
-already in the store's coordinates, and only the chunks not yet written are encoded.
+Everything is checked before anything is written (the source holds every variable the store
+grows, with the store's settings, starting after its end); a static field is written once and
+left alone. An interrupted append is finished by running the same command again; a finished
+one says there is nothing to append.
 """
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,9 +51,9 @@ class Tail:
 
 def plan(ds, dest: str, dim: str, encoding: dict) -> tuple[dict[str, Tail], bool]:
     """Each compressed variable's tail, and whether the store must still be extended (False:
-    the new rows are already in it, an interrupted append being finished). Refuses, in a line,
-    a source that does not continue the store."""
-    import dask.array as da
+    the new rows are already in it, an interrupted append being finished). Everything is
+    checked here, before anything is written: a source that does not continue the store is
+    refused in one line and leaves it as it was."""
     import xarray as xr
     import zarr
 
@@ -59,17 +63,77 @@ def plan(ds, dest: str, dim: str, encoding: dict) -> tuple[dict[str, Tail], bool
             raise ValueError(f"cannot append along {dim!r}: the store's dimensions are "
                              f"{', '.join(map(str, stored.dims))}, the source's "
                              f"{', '.join(map(str, ds.dims))}")
-        for name, coord in ds.coords.items():
-            if dim not in coord.dims and name in stored.coords and not coord.equals(stored[name]):
-                raise ValueError(f"cannot append: coordinate {name!r} differs from the store's")
+        _check_continues(ds, stored, dim, encoding, group)
         new = ds[dim].values
         held = stored[dim].values
         extend = not (len(held) >= len(new) and np.array_equal(held[len(held) - len(new):], new))
         if extend and len(held) and len(new) and not new[0] > held[-1]:
             raise ValueError(f"cannot append: the source's {dim} starts at {new[0]}, not after the "
                              f"store's last {held[-1]}")
+        if extend:
+            _check_encodable(ds, stored, dim)
         end = len(held) if extend else len(held) - len(new)  # the rows stored before this append
     tails = {}
+    for name in encoding:
+        if dim not in ds[name].dims:
+            continue  # a static field: stored once, not appended to
+        axis = ds[name].dims.index(dim)
+        chunk = group[name].chunks[axis]
+        start = end // chunk * chunk
+        if not extend and _finished(group, name, start, len(held), axis, chunk):
+            continue  # this variable's part of an interrupted append was completed
+        rows = [ds[name].data]
+        if end > start:
+            import dask.array as da
+
+            rows.insert(0, da.from_array(_pending_originals(group, name, start, end)))
+        tails[name] = Tail(name, axis, start, chunk, _concatenate(rows, axis))
+    if not extend and not tails:
+        raise AlreadyAppended(f"the store already holds every row of the source ({dim} "
+                              f"{new[0]} to {new[-1]}): nothing to append")
+    return tails, extend
+
+
+def whole(ds, dim: str, encoding: dict) -> dict[str, Tail]:
+    """The tails of a new store that will grow along ``dim``: every row of each variable along
+    it, from the first (a static field has none: it is written once, as any variable)."""
+    return {name: Tail(name, ds[name].dims.index(dim), 0,
+                       entry["chunks"][ds[name].dims.index(dim)], ds[name].data)
+            for name, entry in encoding.items() if dim in ds[name].dims}
+
+
+def time_encoding(ds, dim: str) -> dict:
+    """Encodings for the times along ``dim`` of a store that will grow: whole seconds since
+    1970 in int64, which any later hourly or minutely step fits exactly (xarray would choose
+    the units of the first piece: days, for one midnight step)."""
+    return {name: {"units": "seconds since 1970-01-01", "dtype": "int64"}
+            for name, var in ds.variables.items() if dim in var.dims and var.dtype.kind == "M"}
+
+
+def _concatenate(rows: list, axis: int):
+    import dask.array as da
+
+    return rows[0] if len(rows) == 1 else da.concatenate(rows, axis=axis)
+
+
+class AlreadyAppended(ValueError):
+    """The source's rows are in the store already, every chunk of them written."""
+
+
+def _check_continues(ds, stored, dim: str, encoding: dict, group) -> None:
+    """The source holds every variable the store grows along ``dim``, compressed with the
+    store's settings, and the store's other coordinates: else appending would leave variables
+    of different lengths, or re-encode one through its codec."""
+    for name, var in stored.variables.items():
+        if dim not in var.dims or name == dim:
+            continue
+        if name not in ds.variables:
+            raise ValueError(f"cannot append: the store grows {name!r} along {dim}, the source "
+                             "does not hold it")
+        compressed = name in group and inrcodec_of(group[name]) is not None
+        if compressed and name not in encoding:
+            raise ValueError(f"cannot append: the store compresses {name!r}; name it with --var "
+                             "too (or leave --var out)")
     for name, entry in encoding.items():
         if name not in group:
             raise ValueError(f"cannot append {name!r}: the store has no such variable")
@@ -79,52 +143,60 @@ def plan(ds, dest: str, dim: str, encoding: dict) -> tuple[dict[str, Tail], bool
                 or tuple(array.chunks) != tuple(entry["chunks"]):
             raise ValueError(f"cannot append {name!r} with other settings than the store's "
                              "(codec, model or chunks): append with the same ones")
-        axis = ds[name].dims.index(dim)
-        chunk = array.chunks[axis]
-        start = end // chunk * chunk
-        rows = [ds[name].data]
-        if end > start and not extend and _finished(group, name, start):
-            raise AlreadyAppended(f"the store already holds every row of the source ({dim} "
-                                  f"{new[0]} to {new[-1]}): nothing to append")
-        if end > start:
-            rows.insert(0, da.from_array(_pending_originals(group, name, start, end - start, axis)))
-        tails[name] = Tail(name, axis, start, chunk, da.concatenate(rows, axis=axis))
-    return tails, extend
+    for name, coord in ds.coords.items():
+        if dim not in coord.dims and name in stored.coords and not coord.equals(stored[name]):
+            raise ValueError(f"cannot append: coordinate {name!r} differs from the store's")
 
 
-class AlreadyAppended(ValueError):
-    """The source's rows are in the store already, every chunk of them written."""
+def _check_encodable(ds, stored, dim: str) -> None:
+    """The new times are stored in the store's units exactly (hourly steps in a store whose
+    times are in days would come back as days)."""
+    from xarray.coding.times import decode_cf_datetime, encode_cf_datetime
+
+    for name, var in ds.coords.items():
+        if dim not in var.dims or var.dtype.kind != "M" or name not in stored.variables:
+            continue
+        units = stored[name].encoding.get("units")
+        calendar = stored[name].encoding.get("calendar", "proleptic_gregorian")
+        if units is None:
+            continue
+        values = var.values
+        numbers, _, _ = encode_cf_datetime(values, units, calendar)
+        back = decode_cf_datetime(np.asarray(numbers), units, calendar)
+        if not np.array_equal(np.asarray(back, dtype=values.dtype), values):
+            raise ValueError(f"cannot append: the store keeps {name!r} in {units!r}, which cannot "
+                             f"hold the source's times exactly; compress the series again with "
+                             "--append-dim (it keeps times in seconds)")
 
 
-def _finished(group, name: str, start: int) -> bool:
-    """Whether an append that rewrote the chunk starting at row ``start`` completed: the
-    originals kept are no longer that chunk's (they are replaced last)."""
+def _originals_name(name: str, start: int, end: int) -> str:
+    return f"{name}.{start}.{end}"  # rows [start, end): never two different contents a name
+
+
+def _finished(group, name: str, start: int, end: int, axis: int, chunk: int) -> bool:
+    """Whether the rows of ``name`` up to ``end`` are all written and their originals kept:
+    what an append leaves last (the originals are written last)."""
+    from .store import stored_chunk
+
+    last = end // chunk * chunk
     pending = group.get(PENDING)
-    array = pending.get(name) if pending is not None else None
-    return array is None or array.attrs.get("start") != start
+    if end > last and (pending is None or _originals_name(name, last, end) not in pending):
+        return False
+    array = group[name]
+    indices = [range(-(-n // c)) for n, c in zip(array.shape, array.chunks)]
+    indices[axis] = range(start // chunk, indices[axis].stop)
+    return all(stored_chunk(array, coords) is not None for coords in itertools.product(*indices))
 
 
-def whole(ds, dim: str, encoding: dict) -> dict[str, Tail]:
-    """The tails of a new store that will grow along ``dim``: every row, from the first."""
-    tails = {}
-    for name, entry in encoding.items():
-        if dim not in ds[name].dims:
-            raise ValueError(f"cannot grow {name!r} along {dim!r}: its dimensions are "
-                             f"{', '.join(map(str, ds[name].dims))}")
-        axis = ds[name].dims.index(dim)
-        tails[name] = Tail(name, axis, 0, entry["chunks"][axis], ds[name].data)
-    return tails
-
-
-def _pending_originals(group, name: str, start: int, rows: int, axis: int) -> np.ndarray:
+def _pending_originals(group, name: str, start: int, end: int) -> np.ndarray:
     pending = group.get(PENDING)
-    array = pending.get(name) if pending is not None else None
-    if array is None or array.attrs.get("start") != start or array.shape[axis] != rows:
-        raise ValueError(f"cannot append {name!r}: the store's last chunk holds {rows} rows and "
-                         "their originals were not kept (the store was not written with "
+    key = _originals_name(name, start, end)
+    if pending is None or key not in pending:
+        raise ValueError(f"cannot append {name!r}: the store's last chunk holds {end - start} "
+                         "rows and their originals were not kept (the store was not written with "
                          "--append-dim): appending would re-encode them, adding error. Compress "
                          "the whole series again with --append-dim")
-    return array[...]
+    return pending[key][...]
 
 
 def drop_rewritten_chunks(dest: str, tails: dict[str, Tail]) -> None:
@@ -168,7 +240,9 @@ def extend(ds, dest: str, dim: str, encoding: dict) -> None:
 
 def keep_originals(dest: str, tails: dict[str, Tail]) -> None:
     """After every chunk is written: keep the originals of each variable's new partial last
-    chunk (or none, where it ends on a chunk boundary)."""
+    chunk (none where it ends on a chunk boundary). The new ones are written before the old
+    ones are deleted, under names that say their rows, so an interruption leaves the old ones
+    whole (and ``plan`` finishes the append again)."""
     import zarr
 
     group = zarr.open_group(dest, mode="r+", use_consolidated=False)
@@ -176,16 +250,17 @@ def keep_originals(dest: str, tails: dict[str, Tail]) -> None:
     for tail in tails.values():
         total = tail.start + tail.values.shape[tail.axis]
         start = total // tail.chunk * tail.chunk
-        if tail.name in pending:
-            del pending[tail.name]
-        if total > start:
+        key = _originals_name(tail.name, start, total)
+        if total > start:  # written whole every time: an interrupted write is redone
             index = [slice(None)] * tail.values.ndim
             index[tail.axis] = slice(start - tail.start, None)
             rows = np.asarray(tail.values[tuple(index)].compute())
-            array = pending.create_array(tail.name, shape=rows.shape, dtype=rows.dtype,
-                                         compressors=None, fill_value=None)
+            array = pending.create_array(key, shape=rows.shape, dtype=rows.dtype,
+                                         compressors=None, fill_value=None, overwrite=True)
             array[...] = rows
-            array.attrs["start"] = start
+        for old in [k for k in pending.array_keys() if k.startswith(f"{tail.name}.") and k != key
+                    and k.rsplit(".", 2)[0] == tail.name]:
+            del pending[old]
     if _consolidated(Path(dest)):
         zarr.consolidate_metadata(dest)  # what a reader of consolidated metadata sees, kept true
 

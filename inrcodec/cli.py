@@ -65,16 +65,21 @@ def demo(out: str | None, latent_bits: float, inner_steps: int) -> None:
 
 
 def compress(args) -> None:
+    from .append import AlreadyAppended
     from .distributed import compress as run
 
     chunks = dict(_parse_chunks(c) for c in args.chunks or [])
     model = args.model or ("universal-2d" if args.adapt is not None else "default-2d")
     everywhere, promises = _parse_promises(args)
-    report = run(args.source, args.dest, variables=args.var, model=model,
-                 zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
-                 n_workers=args.workers, torch_threads=args.torch_threads, plots=args.plots,
-                 adapt=args.adapt, promises=promises, append_dim=args.append_dim,
-                 latent_bits=args.latent_bits, inner_steps=args.inner_steps, **everywhere)
+    try:
+        report = run(args.source, args.dest, variables=args.var, model=model,
+                     zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
+                     n_workers=args.workers, torch_threads=args.torch_threads, plots=args.plots,
+                     adapt=args.adapt, promises=promises, append_dim=args.append_dim,
+                     latent_bits=args.latent_bits, inner_steps=args.inner_steps, **everywhere)
+    except AlreadyAppended as done:  # a finished append run again: nothing wrong, nothing to do
+        print(f"inrcodec compress: {done}")
+        return
     print(report.table())
 
 
@@ -156,10 +161,11 @@ def info(store: str, sample: int = 1000) -> None:
                            f"{describe_kinds(kinds)}; promise: {codec.mode.promise}")
     print("\n".join(details))
     pending = group.get(PENDING)
-    for name, array in sorted(pending.arrays()) if pending is not None else []:
-        print(f"  {name}: the originals of its last chunk ({array.shape}, from row "
-              f"{array.attrs.get('start')}) are kept, uncompressed ({stored_bytes(array)[0] / 1e3:.1f} "
-              "kB), until an append with --append-dim fills it")
+    for key, array in sorted(pending.arrays()) if pending is not None else []:
+        name, first, end = key.rsplit(".", 2)
+        print(f"  {name}: the originals of rows {first}-{int(end) - 1} (its last chunk) are kept, "
+              f"uncompressed ({stored_bytes(array)[0] / 1e3:.1f} kB), until an append with "
+              "--append-dim fills it")
     whole, files = store_size(group.store)
     per_value = (f"{8 * whole / values:.3f} bits per value of the inrcodec variables" if values
                  else "no variable of it is compressed by inrcodec")

@@ -45,7 +45,7 @@ def write_metadata(ds, dest: str, encoding: dict, zarr_format: int) -> None:
     loaded first: ``compute=False`` writes no lazy variable's values, coordinates included)."""
     ds = ds.copy()
     for name in ds.variables:
-        if name not in encoding:
+        if not {"compressors", "serializer"} & set(encoding.get(name, {})):  # not inrcodec's
             ds.variables[name].load()
     mode = "w" if Path(dest).is_dir() else "w-"  # an empty folder (see _started)
     ds.to_zarr(dest, mode=mode, compute=False, encoding=encoding, zarr_format=zarr_format,

@@ -117,16 +117,19 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
         check_resumable(ds, dest, encoding)
     elif append_dim is not None:
         tails = append.whole(ds, append_dim, encoding)
-    blocks = ([(name, block, coords) for name, tail in tails.items()
-               for block, coords in tail.blocks(encoding[name]["chunks"])] if tails else
-              [(name, block, block.key[1:]) for name in encoding
-               for block in ds[name].data.to_delayed().ravel()])
+    # Every chunk of a new store's variables; of an append, those of the rows it writes.
+    blocks = [(name, block, coords) for name, tail in tails.items()
+              for block, coords in tail.blocks(encoding[name]["chunks"])]
+    blocks += [(name, block, block.key[1:]) for name in encoding
+               if name not in tails and not (append_dim is not None and resuming)
+               for block in ds[name].data.to_delayed().ravel()]
     total = len(blocks)
     bar = tqdm(total=total, disable=not progress, desc="starting", unit="chunk")
     try:
         if not resuming:
             bar.set_description("writing metadata")
-            write_metadata(ds, dest, encoding, zarr_format)
+            grows = append.time_encoding(ds, append_dim) if append_dim is not None else {}
+            write_metadata(ds, dest, {**encoding, **grows}, zarr_format)
             check_lossless(ds, dest, lossless)
         elif tails:
             bar.set_description("appending")
@@ -140,7 +143,8 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
             futures = client.compute([_compress_block(block, dest, name, torch_threads, coords)
                                       for name, block, coords in blocks])
             bar.set_description("compressing")
-            reports = _collect(client, dict(zip(futures, (name for name, *_ in blocks))), encoding,
+            written = {name: encoding[name] for name, *_ in blocks}
+            reports = _collect(client, dict(zip(futures, (name for name, *_ in blocks))), written,
                                bar)
             if tails:
                 append.keep_originals(dest, tails)
@@ -157,7 +161,7 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     report.lossless = lossless
     report.created = not resuming
     if append_dim is not None and resuming:
-        report.appended = {name: (ds.sizes[append_dim], append_dim) for name in encoding}
+        report.appended = {name: (ds.sizes[append_dim], append_dim) for name in reports}
     return report
 
 
