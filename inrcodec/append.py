@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .destination import same_values
 from .store import delete_chunk, inrcodec_of
 from .xarray import codec_of
 
@@ -43,7 +44,7 @@ class Tail:
         """(dask block, its Zarr chunk coordinates) of every chunk the append writes."""
         values = self.values.rechunk(chunks)
         offset = self.start // self.chunk
-        for index, block in np.ndenumerate(np.array(values.to_delayed(), dtype=object)):
+        for index, block in np.ndenumerate(values.to_delayed()):
             coords = list(index)
             coords[self.axis] += offset
             yield block, tuple(coords)
@@ -97,9 +98,12 @@ def plan(ds, dest: str, dim: str, encoding: dict) -> tuple[dict[str, Tail], bool
 def whole(ds, dim: str, encoding: dict) -> dict[str, Tail]:
     """The tails of a new store that will grow along ``dim``: every row of each variable along
     it, from the first (a static field has none: it is written once, as any variable)."""
-    return {name: Tail(name, ds[name].dims.index(dim), 0,
-                       entry["chunks"][ds[name].dims.index(dim)], ds[name].data)
-            for name, entry in encoding.items() if dim in ds[name].dims}
+    tails = {}
+    for name, entry in encoding.items():
+        if dim in ds[name].dims:
+            axis = ds[name].dims.index(dim)
+            tails[name] = Tail(name, axis, 0, entry["chunks"][axis], ds[name].data)
+    return tails
 
 
 def time_encoding(ds, dim: str) -> dict:
@@ -173,6 +177,13 @@ def _originals_name(name: str, start: int, end: int) -> str:
     return f"{name}.{start}.{end}"  # rows [start, end): never two different contents a name
 
 
+def originals_of(key: str) -> tuple[str, int, int] | None:
+    """(variable, first row, end row) of a kept array's name; None for a name not ours."""
+    name, *rows = key.rsplit(".", 2)
+    return (name, int(rows[0]), int(rows[1])) if len(rows) == 2 and all(
+        r.isdigit() for r in rows) else None
+
+
 def _finished(group, name: str, start: int, end: int, axis: int, chunk: int) -> bool:
     """Whether the rows of ``name`` up to ``end`` are all written and their originals kept:
     what an append leaves last (the originals are written last)."""
@@ -232,8 +243,7 @@ def extend(ds, dest: str, dim: str, encoding: dict) -> None:
     with xr.open_zarr(dest) as back:  # nothing a user wrote is dropped: read the new rows back
         rows = {dim: slice(back.sizes[dim] - ds.sizes[dim], None)}
         for name in kept:
-            if not np.array_equal(back[name].isel(rows).values, new[name].values,
-                                  equal_nan=new[name].dtype.kind in "fcmM"):
+            if not same_values(new[name].values, back[name].isel(rows).values):
                 raise OSError(f"{dest}: the appended rows of {name!r} read back different "
                               "from the source; report this")
 
@@ -258,8 +268,8 @@ def keep_originals(dest: str, tails: dict[str, Tail]) -> None:
             array = pending.create_array(key, shape=rows.shape, dtype=rows.dtype,
                                          compressors=None, fill_value=None, overwrite=True)
             array[...] = rows
-        for old in [k for k in pending.array_keys() if k.startswith(f"{tail.name}.") and k != key
-                    and k.rsplit(".", 2)[0] == tail.name]:
+        for old in [k for k in pending.array_keys()
+                    if k != key and (originals_of(k) or ("",))[0] == tail.name]:
             del pending[old]
     if _consolidated(Path(dest)):
         zarr.consolidate_metadata(dest)  # what a reader of consolidated metadata sees, kept true

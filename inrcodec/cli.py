@@ -123,9 +123,9 @@ def _safeguarded(array) -> bool:
 def info(store: str, sample: int = 1000) -> None:
     import zarr
 
-    from .append import PENDING
-    from .coding.kinds import NETWORK_KINDS
-    from .store import chunk_kinds, describe_kinds, inrcodec_of, store_size, stored_bytes
+    from .append import PENDING, originals_of
+    from .coding.kinds import NETWORK_KINDS, Kind
+    from .store import chunk_kinds, describe_kinds, inrcodec_of, kinds_legend, store_size, stored_bytes
 
     if not Path(store).exists() and "://" not in store:
         raise FileNotFoundError(f"no such store: {store}")
@@ -133,13 +133,14 @@ def info(store: str, sample: int = 1000) -> None:
     print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'promise':>14} {'bits':>5} {'steps':>5} "
           f"{'model':>12} {'kB chunks':>9} {'kB meta':>7} {'ratio':>7} {'bits/val':>8} "
           f"{'network':>9}")
-    details, values = [], 0
+    details, values, seen = [], 0, set()
     for name, array in sorted(group.arrays()):
         codec = inrcodec_of(array)
         if codec is None:
             continue
         chunks, metadata = stored_bytes(array)
         kinds, held = chunk_kinds(array, sample)
+        seen |= set(kinds)
         network = sum(n for k, n in kinds.items() if k in NETWORK_KINDS)
         values += array.size
         guarded = _safeguarded(array)
@@ -160,12 +161,14 @@ def info(store: str, sample: int = 1000) -> None:
             details.append(f"  {name}: chunks ({of}, of {array.nchunks}) "
                            f"{describe_kinds(kinds)}; promise: {codec.mode.promise}")
     print("\n".join(details))
+    if seen & set(Kind.__members__):
+        print(f"kinds: {kinds_legend(seen)}")
     pending = group.get(PENDING)
     for key, array in sorted(pending.arrays()) if pending is not None else []:
-        name, first, end = key.rsplit(".", 2)
-        print(f"  {name}: the originals of rows {first}-{int(end) - 1} (its last chunk) are kept, "
-              f"uncompressed ({stored_bytes(array)[0] / 1e3:.1f} kB), until an append with "
-              "--append-dim fills it")
+        if (rows := originals_of(key)) is not None:
+            print(f"  {rows[0]}: the originals of rows {rows[1]}-{rows[2] - 1} (its last chunk) "
+                  f"are kept, uncompressed ({stored_bytes(array)[0] / 1e3:.1f} kB), until an "
+                  "append with --append-dim fills it")
     whole, files = store_size(group.store)
     per_value = (f"{8 * whole / values:.3f} bits per value of the inrcodec variables" if values
                  else "no variable of it is compressed by inrcodec")

@@ -10,9 +10,9 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .coding.kinds import NETWORK_KINDS
+from .coding.kinds import NETWORK_KINDS, Kind
 from .measure import psnr_db
-from .store import describe_kinds
+from .store import describe_kinds, kinds_legend
 
 LEGEND = ("kB meta: the variable's own metadata (codec config, attributes); ratio and bits/val "
           "count its chunks and its metadata: bits/val = 8 x those bytes / every value of the "
@@ -178,6 +178,9 @@ class Report:
                      f"{8 * self.store_bytes / max(values, 1):.3f} bits per value of the "
                      f"compressed variables{du}")
         lines.append(LEGEND)
+        used = set().union(*(v.kinds for v in self.variables.values()))
+        if used & set(Kind.__members__):
+            lines.append(f"kinds: {kinds_legend(used)}")
         if self.lossless:
             lines.append(f"stored losslessly: {_grouped(self.lossless)}")
         chunks = sum(v.encoded for v in self.variables.values())
@@ -188,7 +191,6 @@ class Report:
         if self.plots:
             lines.append(f"error maps and histograms: {', '.join(map(str, self.plots))}")
         return "\n".join(lines)
-
 
     def largest_errors(self) -> str:
         """The first line: each variable's largest error, against its range."""

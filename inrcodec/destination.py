@@ -47,7 +47,7 @@ def write_metadata(ds, dest: str, encoding: dict, zarr_format: int) -> None:
     for name in ds.variables:
         if not {"compressors", "serializer"} & set(encoding.get(name, {})):  # not inrcodec's
             ds.variables[name].load()
-    mode = "w" if Path(dest).is_dir() else "w-"  # an empty folder (see _started)
+    mode = "w" if Path(dest).is_dir() else "w-"  # an empty folder (see started)
     ds.to_zarr(dest, mode=mode, compute=False, encoding=encoding, zarr_format=zarr_format,
                consolidated=True)
 
@@ -92,13 +92,15 @@ def check_lossless(ds, dest: str, names) -> None:
     with xr.open_zarr(dest) as back:
         for name in names:
             if name not in back.variables:
-                raise OSError(f"{dest}: {name!r} was not written; delete the store and "
-                                   "report this")
-            a, b = ds[name].values, back[name].values
-            same = a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")
-            if not same:
-                raise OSError(f"{dest}: {name!r} reads back different from the source; "
-                                   "delete the store and report this")
+                raise OSError(f"{dest}: {name!r} was not written; delete the store and report this")
+            if not same_values(ds[name].values, back[name].values):
+                raise OSError(f"{dest}: {name!r} reads back different from the source; delete "
+                              "the store and report this")
+
+
+def same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal shapes and values, NaN (and NaT) equal to itself."""
+    return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")
 
 
 def stored_models(dest: str, names: list[str]) -> dict:

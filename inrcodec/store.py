@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .coding.container import peek_kind
-from .coding.kinds import NETWORK_KINDS
+from .coding.kinds import NETWORK_KINDS, Kind
 
 METADATA_KEYS = (".zarray", ".zattrs", ".zgroup", ".zmetadata", "zarr.json")  # formats 2 and 3
 HEADER_BYTES = 6  # enough for the kind of a chunk of any version (bytes 2-3, or 5 for 1-2)
@@ -154,6 +154,13 @@ def describe_kinds(kinds: Counter) -> str:
 
     others = [k for k in kinds if k not in NETWORK_KINDS]
     return f"{part(NETWORK_KINDS, 'by the network')}, {part(others, 'without it')}"
+
+
+def kinds_legend(kinds) -> str:
+    """What each kind named in ``kinds`` is, from the kinds table: ``"SPATIAL: spatial
+    prediction within a bound; ..."``."""
+    return "; ".join(f"{name}: {Kind[name].spec.legend}" for name in sorted(kinds)
+                     if name in Kind.__members__)
 
 
 def _key(array, name: str) -> str:
