@@ -112,7 +112,7 @@ def test_the_section_takes_the_slope_of_fewest_bits():
 def test_corrupted_sections_are_refused():
     section, _ = wavelet.encode(power_law_field((30, 40)).astype(np.float64), -40)
     with pytest.raises(ContainerError):
-        wavelet.decode(bytes([16 | section[0]]) + section[1:], (30, 40))  # an unknown flag
+        wavelet.decode(bytes([64 | section[0]]) + section[1:], (30, 40))  # a third axis
     with pytest.raises(ContainerError):
         wavelet.decode(section[:2] + bytes([200, 1]) + section[4:], (30, 40))  # escape count
     from inrcodec.coding.bytes import svarint
@@ -211,3 +211,26 @@ def test_an_rms_floor_holds_every_chunk_to_one_target_whatever_its_range(a1b):
     assert np.sqrt(np.mean((learned.decode(data).reshape(1, 37, 49) - a1b[200:201]) ** 2)) <= 0.05
     with pytest.raises(ValueError, match="not max_error and max_rmse"):
         INRCodec(max_rmse=0.1, max_error=0.1)
+
+
+@pytest.mark.parametrize("batch", [1, 2, 5])
+def test_a_section_with_batch_axes_decodes_bit_for_bit(batch):
+    values = power_law_field((3, 24, 40)).astype(np.float64)[:, :, :, None].repeat(2, axis=3)
+    section, recon = wavelet.encode(values, -30, batch=batch)
+    assert section[0] >> 4 == batch
+    assert np.array_equal(wavelet.decode(section, values.shape), recon)
+
+
+def test_a_floor_over_unlike_slices_is_not_transformed_across_them():
+    """Ten fields stacked with offsets and scales of their own (levels of a model run): the
+    transform along the stack pays for the jumps between them; across a batch axis it does not."""
+    fields = [power_law_field((40, 56), seed=i) * (1 + i) + 500.0 * i for i in range(10)]
+    chunk = as_chunk(np.stack(fields).astype(np.float64))
+    target = float(np.ptp(chunk.values)) * 10 ** (-40 / 20)
+    stacked = transform.encode_floor(chunk, target)
+    assert stacked.section[0] >> 4 == 1  # the stack's axis
+    decoded = transform.decode(stacked, None, chunk.finite)
+    assert np.sqrt(np.mean((decoded - chunk.array) ** 2)) <= target
+    across = wavelet.Coefficients(chunk.array, None, 0)
+    code = transform._coarsest(chunk, across, target, 0.0, None)
+    assert len(stacked.section) < 0.6 * len(across.section(code))

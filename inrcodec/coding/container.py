@@ -1,9 +1,9 @@
 """The bitstream of one chunk: a few header bytes, the coded content, and a checksum.
 
-Layout of format version 6, the one written (little-endian, varints are LEB128, signed ones
+Layout of format version 7, the one written (little-endian, varints are LEB128, signed ones
 zigzag-mapped)::
 
-    u8: 0xC0 | version (6): "a compact inrcodec chunk" and its version in one byte
+    u8: 0xC0 | version (7): "a compact inrcodec chunk" and its version in one byte
     u8: model tag (first byte of the model's sha256)
     u8: dtype code (bits 0-3) | kind, low 2 bits (bits 4-5) | has mask (bit 6)
         | big-endian dtype (bit 7)
@@ -31,7 +31,10 @@ added RAW, SPATIAL, BOUNDED_SPATIAL and RELATIVE, so a reader of version 3 refus
 version 5 added WAVELET and LATENTS_WAVELET (bit 6), which a reader of version 4 refuses as
 an unknown flag. Versions 1-5 coded the mask as zlib-compressed packed bits (mask.py); version 6
 codes it by hierarchical refinement with adaptive contexts (bilevel.py), in fewer bytes
-(docs/wavelet.md).
+(docs/wavelet.md). Version 7 lets the interpolation and wavelet sections name batch axes, along
+which nothing is predicted or transformed (coding/batch.py; flag bit 6 and a byte in the
+interpolation section, bits 4-7 of the wavelet section's first byte): a reader of version 6
+refuses them as unknown flags, and every version-6 section is a version-7 one without them.
 Versions 1 and 2 (read by legacy.py, never written any more) began with the magic bytes "IC"
 and a version byte, kept the latent bits in the dtype byte, padded plain latents to whole
 32-bit little-endian words, and (version 2, size-budget chunks only) added the resolution
@@ -68,7 +71,7 @@ from .quantize import HEADROOM, MAX_BITS, MIN_BITS
 __all__ = ["DTYPES", "MAX_BYTES", "MAX_NDIM", "Container", "ContainerError", "Kind",
            "ModelMismatchError", "VERSION"]
 
-VERSION = 6  # the version written, and the newest read
+VERSION = 7  # the version written, and the newest read
 BILEVEL_MASKS = 6  # the first version whose masks are bilevel.py's
 OLDEST_COMPACT = 3  # the first version with this layout
 

@@ -24,7 +24,8 @@ restores them.
 Section layout::
 
     u8: the table shape (bits 0-1, ``tables.SHAPES``) | the buckets' slope (bits 2-3, an index
-        into SLOPES; version 5 wrote 0 there, slope 4) ; bits 4-7 are 0
+        into SLOPES; version 5 wrote 0 there, slope 4) | the batch axes, not transformed along
+        (bits 4-7, a bit per axis; version 7, 0 before)
     svarint: the step code
     varint E: the number of escaped values; then E svarints, each escaped q in coding order
     the range-coded stream (rangecoder.py), to the end: the activity code, then per level
@@ -63,11 +64,16 @@ def step_of(code: int) -> float:
     return math.ldexp(2.0 ** ((code % 16) / 16), code // 16)
 
 
+def levels_of(shape: tuple[int, ...], batch: int = 0) -> tuple[int, ...]:
+    """How many times each axis is split: never along a batch axis (coding/batch.py)."""
+    return tuple(0 if batch >> a & 1 else dwt.levels_of(n) for a, n in enumerate(shape))
+
+
 @lru_cache(maxsize=64)
-def _layout(shape: tuple[int, ...]) -> tuple:
+def _layout(shape: tuple[int, ...], batch: int = 0) -> tuple:
     """(levels, bands, each band's 1 / sqrt(synthesis gain)) of a shape: the same at every step,
     so a search over steps builds it once."""
-    levels = tuple(dwt.levels_of(n) for n in shape)
+    levels = levels_of(shape, batch)
     bands = dwt.bands(shape, levels)
     scales = [1 / math.sqrt(dwt.band_gain(shape, levels, level, o)) for level, o, _ in bands]
     return levels, bands, scales
@@ -76,9 +82,9 @@ def _layout(shape: tuple[int, ...]) -> tuple:
 class Plan:
     """The bands of a shape, their quantizer steps and contexts: the same on both sides."""
 
-    def __init__(self, shape: tuple[int, ...], step_code: int):
-        self.shape = tuple(shape)
-        self.levels, self.bands, scales = _layout(self.shape)
+    def __init__(self, shape: tuple[int, ...], step_code: int, batch: int = 0):
+        self.shape, self.batch = tuple(shape), batch
+        self.levels, self.bands, scales = _layout(self.shape, batch)
         step = step_of(step_code)
         self.steps = [step * scale for scale in scales]
         self.index = {(level, o): i for i, (level, o, _) in enumerate(self.bands)}
@@ -134,16 +140,16 @@ class Plan:
 class Coefficients:
     """A chunk's wavelet coefficients, transformed once, then quantized at any step."""
 
-    def __init__(self, values: np.ndarray, missing: np.ndarray | None = None):
+    def __init__(self, values: np.ndarray, missing: np.ndarray | None = None, batch: int = 0):
         values = np.asarray(values, dtype=np.float64)
         missing = _check(values.shape, missing)
-        self.shape = values.shape
-        self.levels = tuple(dwt.levels_of(n) for n in self.shape)
+        self.shape, self.batch = values.shape, batch
+        self.levels = levels_of(self.shape, batch)
         self.coefficients = dwt.forward(values if missing is None else fill(values, missing),
                                         self.levels)
 
     def _quantized(self, step_code: int, contexts: bool) -> tuple[Plan, np.ndarray, list]:
-        plan_ = Plan(self.shape, step_code)
+        plan_ = Plan(self.shape, step_code, self.batch)
         kept = np.zeros_like(self.coefficients)
         symbols = []
         for i, (_, _, slices) in enumerate(plan_.bands):
@@ -169,15 +175,15 @@ class Coefficients:
         escapes = []
         segments = coded_segments(plan_.band_levels, symbols, shape, activity, level_codes,
                                   escapes, slope)
-        flags = shape | SLOPES.index(slope) << 2
+        flags = shape | SLOPES.index(slope) << 2 | self.batch << 4
         return bytes([flags]) + svarint(step_code) + write_escapes(escapes) + range_code(segments)
 
 
-def encode(values: np.ndarray, step_code: int,
-           missing: np.ndarray | None = None) -> tuple[bytes, np.ndarray]:
-    """(section bytes, the decoder's float64 reconstruction) of ``values`` at ``step_code``.
-    ValueError where the step is too fine for the values."""
-    coefficients = Coefficients(values, missing)
+def encode(values: np.ndarray, step_code: int, missing: np.ndarray | None = None,
+           batch: int = 0) -> tuple[bytes, np.ndarray]:
+    """(section bytes, the decoder's float64 reconstruction) of ``values`` at ``step_code``,
+    not transformed along the ``batch`` axes. ValueError where the step is too fine."""
+    coefficients = Coefficients(values, missing, batch)
     return coefficients.section(step_code), coefficients.reconstruction(step_code)[0]
 
 
@@ -186,13 +192,13 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     ContainerError for bad bytes."""
     reader = Reader(bytes(data), 0)
     flags = reader.byte()
-    if flags >> 4:
-        raise ContainerError("corrupted wavelet section: unknown flags")
-    table_shape, slope = flags & 3, SLOPES[flags >> 2 & 3]
+    table_shape, slope, batch = flags & 3, SLOPES[flags >> 2 & 3], flags >> 4
+    if batch >> len(shape):
+        raise ContainerError("corrupted wavelet section: batch axes the chunk does not have")
     step_code = reader.svarint()
     if abs(step_code) > MAX_STEP_CODE:
         raise ContainerError("corrupted wavelet section: quantizer step out of range")
-    plan_ = Plan(tuple(int(n) for n in shape), step_code)
+    plan_ = Plan(tuple(int(n) for n in shape), step_code, batch)
     pending = iter(read_escapes(reader, math.prod(plan_.shape), MAX_Q, "wavelet"))
     decoder = constriction.stream.queue.RangeDecoder(words(reader.rest()))
     kept = np.zeros(plan_.shape)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..chunk import Chunk, cast, excess_db
 from ..coding import wavelet
+from ..coding.batch import unlike_axes
 from ..coding.container import Container, Kind
 from .network import latents_of, predict
 
@@ -26,18 +27,44 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
     where no step the coder can use keeps it (a floor near lossless). With the network's
     ``prediction`` (bounds.Prediction) the residual is coded (LATENTS_WAVELET), else the
     values (WAVELET). With ``smaller_than`` (bytes), None as soon as the coder's bound from
-    below shows it cannot store the chunk in fewer: the search stops, and nothing is coded."""
-    def hopeless(nonzero: int) -> bool:  # a range coder may end up to ~8 bytes short of it
-        return smaller_than is not None and (nonzero - SHORTFALL_BITS) / 8 >= smaller_than
-
+    below shows it cannot store the chunk in fewer: the search stops, and nothing is coded.
+    Where some axes' slices look unlike (coding/batch.py), the chunk is also coded without
+    transforming along them, and the smaller kept."""
     if not 0 < target_rms < math.inf:
         return None
     base = 0.0 if prediction is None else prediction.values
-    try:
-        coefficients = wavelet.Coefficients(
-            np.where(chunk.finite, chunk.array.astype(np.float64) - base, 0), ~chunk.finite)
-    except ValueError:  # too few values to transform
+    values = np.where(chunk.finite, chunk.array.astype(np.float64) - base, 0)
+    unlike = unlike_axes(values, ~chunk.finite) & _split_axes(values.shape)
+    best = None
+    for batch in (0, unlike) if unlike else (0,):
+        try:
+            coefficients = wavelet.Coefficients(values, ~chunk.finite, batch)
+        except ValueError:  # too few values to transform
+            return None
+        code = _coarsest(chunk, coefficients, target_rms, base, smaller_than)
+        if code is not None:
+            section = coefficients.section(code)
+            if best is None or len(section) < len(best):
+                best, smaller_than = section, len(section)
+    if best is None:
         return None
+    if prediction is None:
+        return Container(kind=Kind.WAVELET, section=best, **chunk.header)
+    return Container(kind=Kind.LATENTS_WAVELET, section=best, **prediction.fields)
+
+
+def _split_axes(shape: tuple[int, ...]) -> int:
+    """A bit for each axis the transform splits: only those can be batch axes."""
+    return sum(1 << a for a, n in enumerate(shape) if wavelet.levels_of((n,))[0])
+
+
+def _coarsest(chunk: Chunk, coefficients, target_rms: float, base,
+              smaller_than: int | None) -> int | None:
+    """The coarsest step code whose reconstruction keeps ``target_rms``, or None (none found,
+    or none can be coded in fewer than ``smaller_than`` bytes)."""
+    def hopeless(nonzero: int) -> bool:  # a range coder may end up to ~8 bytes short of it
+        return smaller_than is not None and (nonzero - SHORTFALL_BITS) / 8 >= smaller_than
+
     # A uniform quantizer's error has an rms of step / sqrt(12): the search starts there and
     # steps by the PSNR left over (the secant's slope once two trials have been made), within
     # the codes between the coarsest pass and the finest miss so far.
@@ -72,10 +99,7 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
             break
     if passed is None or hopeless(nonzeros[passed]):
         return None
-    section = coefficients.section(passed)
-    if prediction is None:
-        return Container(kind=Kind.WAVELET, section=section, **chunk.header)
-    return Container(kind=Kind.LATENTS_WAVELET, section=section, **prediction.fields)
+    return passed
 
 
 def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:

@@ -51,6 +51,7 @@ import math
 
 import numpy as np
 
+from ..batch import unlike_axes
 from ..bytes import ContainerError, Reader
 from ..rangecoder import read_escapes
 from ..tables import CONTEXTS, SHAPES
@@ -58,7 +59,7 @@ from . import stream
 from .sweep import BOUND_MODES, ESCAPE_LIMIT, Sweep, run
 from .trials import Batch
 
-__all__ = ["encode", "decode", "BOUND_MODES", "CONTEXTS", "ESCAPE_LIMIT", "SHAPES", "REVERSED",
+__all__ = ["encode", "decode", "unlike_axes", "BOUND_MODES", "CONTEXTS", "ESCAPE_LIMIT", "SHAPES", "REVERSED",
            "SMALL_TRIAL", "TRIAL_POINTS"]
 
 TRIAL_POINTS = 1 << 15  # settings are chosen on a central block of about this many points
@@ -68,19 +69,19 @@ REVERSED = 2  # the settings of the fewest bits in the first axis order tried in
 
 def encode(values: np.ndarray, half: float, missing: np.ndarray | None = None,
            cubic: bool | None = None, bound_mode: int | None = None,
-           reverse: bool | None = None) -> tuple[bytes, np.ndarray]:
+           reverse: bool | None = None, batch: int | None = None) -> tuple[bytes, np.ndarray]:
     """(section bytes, the decoder's reconstruction as float64) of ``values``.
 
     Every non-missing point of the reconstruction is within ``half`` of its value (up to
     float64 rounding; a non-finite value, or one so far from its prediction that ``|q|`` would
     pass ``ESCAPE_LIMIT``, is not: it decodes to its prediction, and the caller must store it
-    otherwise). Missing points decode to their prediction. ``cubic``, ``bound_mode`` and
-    ``reverse`` (the axis order) fix the settings the encoder otherwise chooses for the fewest
-    bits.
+    otherwise). Missing points decode to their prediction. ``cubic``, ``bound_mode``,
+    ``reverse`` (the axis order) and ``batch`` (a bit per axis not predicted along) fix the
+    settings the encoder otherwise chooses for the fewest bits.
     """
     values = np.asarray(values, dtype=np.float64)
     missing = _check(values.shape, half, missing)
-    chosen, symbols = _choose(values, half, missing, cubic, bound_mode, reverse)
+    chosen, symbols = _choose(values, half, missing, cubic, bound_mode, reverse, batch)
     return stream.write(chosen, symbols), chosen.recon
 
 
@@ -91,10 +92,15 @@ def decode(data: bytes, shape: tuple[int, ...], half: float,
     missing = _check(shape, half, missing)
     reader = Reader(bytes(data), 0)
     flags = reader.byte()
-    if flags >> 6:
+    if flags >> 7:
         raise ContainerError("corrupted interpolation section: unknown flags")
-    rebuilt = Sweep(shape, half, missing, bool(flags & 1), flags >> 1 & 3, bool(flags >> 5 & 1))
-    escapes = read_escapes(reader, rebuilt.coded + 1, ESCAPE_LIMIT, "interpolation")
+    batch = reader.byte() if flags >> 6 & 1 else 0
+    if flags >> 6 & 1 and not 0 < batch < 1 << len(shape):
+        raise ContainerError("corrupted interpolation section: batch axes the chunk does not have")
+    rebuilt = Sweep(shape, half, missing, bool(flags & 1), flags >> 1 & 3, bool(flags >> 5 & 1),
+                    batch=batch)
+    escapes = read_escapes(reader, rebuilt.coded + rebuilt.anchor_coded.size, ESCAPE_LIMIT,
+                           "interpolation")
     try:
         stream.read(rebuilt, reader.rest(), escapes, flags >> 3 & 3)
     except AssertionError as e:  # constriction's word for a stream it cannot decode
@@ -114,20 +120,25 @@ def _check(shape: tuple[int, ...], half: float, missing: np.ndarray | None) -> n
 
 
 def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: bool | None,
-            bound_mode: int | None, reverse: bool | None) -> tuple[Sweep, list]:
+            bound_mode: int | None, reverse: bool | None, batch: int | None) -> tuple[Sweep, list]:
     """The encoder's run with the (cubic, bound mode, axis order) of the fewest estimated bits
     on a central block of the chunk (trials.py). Every interpolant and level-bound mode allowed
     is swept at once in the first-to-last axis order (on a block over ``SMALL_TRIAL`` points,
     the interpolants at mode 1 first, then the other modes with the better one), then the
     ``REVERSED`` best (one on a large block) in the other order. A chunk that is its own block
-    keeps the trial's run."""
+    keeps the trial's run.
+
+    Where some axes' slices look unlike (``unlike_axes``), the best of those is tried again
+    with them as batch axes, and kept where it takes fewer bits; ``batch`` given, only it is
+    tried."""
     block = _trial_block(values.shape)
     trial = values[block]
     trial_missing = None if missing is None or not missing[block].any() else missing[block]
     tried = []  # (estimated bits, batch, index in the batch)
+    given, first = batch, batch or 0
 
-    def sweep_all(options: list, backwards: bool) -> list:
-        batch = Batch(trial, half, trial_missing, options, backwards)
+    def sweep_all(options: list, backwards: bool, axes: int = first) -> list:
+        batch = Batch(trial, half, trial_missing, options, backwards, axes)
         found = [(float(b), batch, i) for i, b in enumerate(batch.bits())]
         tried.extend(found)
         return found
@@ -138,18 +149,23 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
     if small or len(interpolants) == 1 or len(modes) == 1:
         sweep_all([(c, m) for c in interpolants for m in modes], False)
     else:
-        _, batch, i = min(sweep_all([(c, 1) for c in interpolants], False), key=_bits)
-        chosen = batch.options[i][0]
+        _, best, i = min(sweep_all([(c, 1) for c in interpolants], False), key=_bits)
+        chosen = best.options[i][0]
         sweep_all([(chosen, m) for m in modes if m != 1], False)
     if sum(n > 1 for n in values.shape) > 1 and (reverse is None or reverse):
         ranked = sorted(tried, key=_bits)[:REVERSED if small else 1]
-        backwards = sweep_all([batch.options[i] for _, batch, i in ranked], True)
+        backwards = sweep_all([b.options[i] for _, b, i in ranked], True)
         if reverse:
             tried = backwards
-    _, batch, i = min(tried, key=_bits)
+    if given is None and (unlike := unlike_axes(trial, trial_missing)):
+        _, best, i = min(tried, key=_bits)
+        singles = [1 << a for a in range(values.ndim) if unlike >> a & 1]
+        for axes in [unlike] + (singles if len(singles) > 1 else []):
+            sweep_all([best.options[i]], best.reverse, axes)
+    _, best, i = min(tried, key=_bits)
     if trial.shape == values.shape:
-        return batch.take(i)
-    return run(values, half, missing, batch.options[i] + (batch.reverse,))
+        return best.take(i)
+    return run(values, half, missing, best.options[i] + (best.reverse, best.batch))
 
 
 def _bits(candidate: tuple) -> float:

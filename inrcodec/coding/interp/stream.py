@@ -5,7 +5,7 @@ import constriction
 import numpy as np
 
 from ..bytes import ContainerError
-from ..rangecoder import coded_segments, decode_buckets, next_escape, range_code, words, write_escapes
+from ..rangecoder import coded_segments, decode_buckets, range_code, words, write_escapes
 from ..tables import SCALE_LOW, UNIFORM, cell_codes, plan
 from .sweep import Sweep
 
@@ -14,17 +14,18 @@ def write(sweep: Sweep, symbols: list) -> bytes:
     """The section of an encoder's sweep and its steps' (q, bucket) pairs."""
     step_levels = [step.level for step in sweep.steps]
     shape, activity, level_codes, _, _ = plan(step_levels, symbols)
-    escapes = [sweep.anchor_q] if sweep.anchor_coded else []
+    escapes = sweep.coded_anchors()
     segments = coded_segments(step_levels, symbols, shape, activity, level_codes, escapes)
-    flags = int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5
-    return bytes([flags]) + write_escapes(escapes) + range_code(segments)
+    flags = (int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5
+             | bool(sweep.batch) << 6)
+    batch = bytes([sweep.batch]) if sweep.batch else b""
+    return bytes([flags]) + batch + write_escapes(escapes) + range_code(segments)
 
 
 def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
     """Rebuild ``sweep.recon`` from the range-coded ``stream`` and the escaped values."""
     pending = iter(escapes)
-    if sweep.anchor_coded:
-        sweep.anchor(float(next_escape(pending)))
+    sweep.read_anchors(pending)
     decoder = constriction.stream.queue.RangeDecoder(words(stream))
     if sweep.coded:
         activity = SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0])

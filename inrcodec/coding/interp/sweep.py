@@ -27,18 +27,22 @@ class Sweep:
 
     def __init__(self, shape: tuple[int, ...], half: float, missing: np.ndarray | None,
                  cubic: bool, bound_mode: int, reverse: bool = False,
-                 steps: list | None = None, halves: list | None = None):
-        """``steps`` and ``halves``, where given, are the ones this would build (a trial's)."""
+                 steps: list | None = None, halves: list | None = None, batch: int = 0):
+        """``steps`` and ``halves``, where given, are the ones this would build (a trial's).
+        ``batch``: a bit per axis along which nothing is predicted (``steps_of``)."""
         self.shape, self.cubic, self.bound_mode, self.reverse = shape, cubic, bound_mode, reverse
-        self.missing = missing
+        self.missing, self.batch = missing, batch
         self.recon = np.zeros(shape, dtype=np.float64)
-        self.levels = levels_of(shape)
-        self.steps = list(steps_of(shape, self.levels, missing, reverse)) if steps is None else steps
+        self.levels = levels_of(shape, batch)
+        self.steps = (list(steps_of(shape, self.levels, missing, reverse, batch)) if steps is None
+                      else steps)
         self.halves = halves_of(half, self.levels, BOUND_MODES[bound_mode]) if halves is None else halves
-        self.anchor_coded = math.prod(shape) > 0 and not (missing is not None
-                                                         and missing[(0,) * len(shape)])
+        # The anchors: the first point of every slice along the batch axes (one point without).
+        self.anchors = anchors_of(shape, batch) if math.prod(shape) else (slice(0, 0),) * len(shape)
+        self.anchor_coded = (np.ones(self.recon[self.anchors].shape, bool) if missing is None
+                             else ~missing[self.anchors])
         self.anchor_step = 2.0 * self.halves[self.levels + 1]
-        self.anchor_q = 0
+        self.anchor_q = np.zeros(self.anchor_coded.shape, np.int64)
         self.coded = sum(s.count for s in self.steps)
 
     def predict(self, step: Step) -> tuple[np.ndarray, np.ndarray]:
@@ -65,22 +69,42 @@ class Sweep:
             return q[step.coded].astype(np.int64), bucket[step.coded]
         return q.ravel().astype(np.int64), bucket.ravel()
 
-    def anchor(self, q: float) -> None:
-        self.recon[(0,) * len(self.shape)] = q * self.anchor_step
+    def anchor(self, q: np.ndarray) -> None:
+        """Reconstruct the anchors from their q (0 where not coded: they are predicted as 0)."""
+        self.anchor_q = np.asarray(q, np.int64).reshape(self.anchor_coded.shape)
+        self.recon[self.anchors] = self.anchor_q * self.anchor_step
+
+    def coded_anchors(self) -> list[int]:
+        """The q of the coded anchors, in C order: what the section stores for them."""
+        return self.anchor_q[self.anchor_coded].tolist()
+
+    def read_anchors(self, pending) -> None:
+        """Set the coded anchors from the escaped values ``pending`` (an iterator)."""
+        from ..rangecoder import next_escape
+
+        q = np.zeros(self.anchor_coded.shape, np.int64)
+        q[self.anchor_coded] = [next_escape(pending) for _ in range(int(self.anchor_coded.sum()))]
+        self.anchor(q)
+
+
+def anchors_of(shape: tuple[int, ...], batch: int) -> tuple:
+    """Where the anchors lie: every index along a batch axis, the first along the others."""
+    return tuple(slice(None) if batch >> a & 1 else 0 for a in range(len(shape)))
 
 
 def run(values: np.ndarray, half: float, missing: np.ndarray | None,
-        settings: tuple[bool, int, bool]) -> tuple[Sweep, list]:
-    """The encoder's sweep over ``values``, and each step's (q, bucket) of its coded points."""
-    sweep = Sweep(values.shape, half, missing, *settings)
-    if sweep.anchor_coded:
-        sweep.anchor_q = int(quantize(values[(0,) * values.ndim], sweep.anchor_step))
-        sweep.anchor(sweep.anchor_q)
+        settings: tuple) -> tuple[Sweep, list]:
+    """The encoder's sweep over ``values`` with ``settings`` (cubic, bound mode, reverse[,
+    batch]), and each step's (q, bucket) of its coded points."""
+    sweep = Sweep(values.shape, half, missing, *settings[:3], batch=(settings[3:] or (0,))[0])
+    if sweep.anchor_coded.size:
+        q = quantize(np.asarray(values[sweep.anchors], np.float64), sweep.anchor_step)
+        sweep.anchor(np.where(sweep.anchor_coded, q, 0.0).astype(np.int64))
     return sweep, [sweep.encode_step(values, step) for step in sweep.steps]
 
 
-def levels_of(shape: tuple[int, ...]) -> int:
-    n = max(shape, default=1)
+def levels_of(shape: tuple[int, ...], batch: int = 0) -> int:
+    n = max((m for a, m in enumerate(shape) if not batch >> a & 1), default=1)
     return math.ceil(math.log2(n)) if n > 1 else 0
 
 
@@ -95,16 +119,20 @@ def halves_of(half: float, levels: int, mode: tuple[float, float]) -> list[float
     return halves
 
 
-def steps_of(shape: tuple[int, ...], levels: int, missing: np.ndarray | None, reverse: bool):
-    """Each level's passes, one per axis: the first axis first, or (``reverse``) the last."""
-    axes = list(range(len(shape)))[::-1 if reverse else 1]
+def steps_of(shape: tuple[int, ...], levels: int, missing: np.ndarray | None, reverse: bool,
+             batch: int = 0):
+    """Each level's passes, one per axis: the first axis first, or (``reverse``) the last.
+    A batch axis has none: its slices are unlike fields (pressure levels, members, variables),
+    each predicted from its own points only."""
+    axes = [a for a in range(len(shape)) if not batch >> a & 1][::-1 if reverse else 1]
     for level in range(levels, 0, -1):
         s, h = 2 ** level, 2 ** (level - 1)
         for i, d in enumerate(axes):
             if shape[d] <= h:
                 continue
             done = axes[:i]  # refined at this level already
-            known = tuple(slice(0, None, h if e in done else s) for e in range(len(shape)))
+            known = tuple(slice(None) if batch >> e & 1 else slice(0, None, h if e in done else s)
+                          for e in range(len(shape)))
             target = known[:d] + (slice(h, None, s),) + known[d + 1:]
             grid = [len(range(*t.indices(m))) for t, m in zip(target, shape)]
             if math.prod(grid):

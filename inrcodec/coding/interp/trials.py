@@ -26,22 +26,21 @@ class Batch:
     """Sweeps of ``options`` ((cubic, bound mode) pairs) in one axis order over ``values``."""
 
     def __init__(self, values: np.ndarray, half: float, missing: np.ndarray | None,
-                 options: list[tuple[bool, int]], reverse: bool):
+                 options: list[tuple[bool, int]], reverse: bool, batch: int = 0):
         order = sorted(range(len(options)), key=lambda i: not options[i][0])  # cubic ones first
         self.options = [options[i] for i in order]
-        self.reverse = reverse
-        self.geometry = Sweep(values.shape, half, missing, False, 0, reverse)
+        self.reverse, self.batch = reverse, batch
+        self.geometry = g = Sweep(values.shape, half, missing, False, 0, reverse, batch=batch)
         count = len(self.options)
         self.cubic = sum(c for c, _ in self.options)
         levels = self.geometry.levels
         self.halves = np.array([halves_of(half, levels, BOUND_MODES[m]) for _, m in self.options])
         self.recon = np.zeros((count,) + values.shape)
-        self.anchor_q = np.zeros(count)
-        if self.geometry.anchor_coded:
-            anchor_step = 2.0 * self.halves[:, levels + 1]
-            q = quantize(np.full(count, values[(0,) * values.ndim]), anchor_step)
-            self.anchor_q = q + 0.0  # as sweep.run's integer: no -0
-            self.recon[(slice(None),) + (0,) * values.ndim] = self.anchor_q * anchor_step
+        anchors = np.asarray(values[g.anchors], np.float64)
+        anchor_step = (2.0 * self.halves[:, levels + 1]).reshape((count,) + (1,) * anchors.ndim)
+        q = quantize(np.broadcast_to(anchors, (count,) + anchors.shape), anchor_step)
+        self.anchor_q = np.where(g.anchor_coded, q, 0.0) + 0.0  # as sweep.run's integers: no -0
+        self.recon[(slice(None),) + g.anchors] = self.anchor_q * anchor_step
         self.results = [self._step(values, step) for step in self.geometry.steps]
 
     def _step(self, values: np.ndarray, step) -> tuple[np.ndarray, np.ndarray]:
@@ -103,16 +102,25 @@ class Batch:
         for offset in OFFSETS:
             codes = np.clip(centre + offset, 0, SCALE_CODES - 1)
             np.minimum(best, np.bincount(cell, matrix.take(index + codes[cell]), size), out=best)
-        return best.reshape(count, -1).sum(1) + 7.0 * (1 + len(levels))
+        return best.reshape(count, -1).sum(1) + 7.0 * (1 + len(levels)) + self.anchor_bits()
+
+    def anchor_bits(self) -> np.ndarray:
+        """Each option's bits for its anchors beyond the first (svarints, and the batch byte),
+        which only batch axes add."""
+        if not self.batch:
+            return np.zeros(len(self.options))
+        q = self.anchor_q.reshape(len(self.options), -1)[:, 1:]
+        zigzag = 2.0 * np.abs(q) + 1.0
+        return 8.0 * (1 + np.ceil(np.log2(zigzag + 1.0) / 7.0).sum(1))
 
     def take(self, i: int) -> tuple[Sweep, list]:
         """Option ``i``'s sweep and its steps' (q, bucket) of coded points, as ``sweep.run``."""
         cubic, mode = self.options[i]
         g = self.geometry
         chosen = Sweep(g.shape, 0.0, g.missing, cubic, mode, self.reverse, steps=g.steps,
-                       halves=list(self.halves[i]))
+                       halves=list(self.halves[i]), batch=self.batch)
         chosen.recon = self.recon[i].copy()
-        chosen.anchor_q = int(self.anchor_q[i]) if g.anchor_coded else 0
+        chosen.anchor_q = self.anchor_q[i].astype(np.int64)
         symbols = []
         for step, (q, bucket) in zip(g.steps, self.results):
             q, bucket = q[:, i], bucket[:, i]

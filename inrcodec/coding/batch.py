@@ -1,0 +1,35 @@
+"""Batch axes: axes of a chunk whose slices are unlike fields (pressure levels, ensemble
+members, several variables stacked, an anomaly beside its field), which the coders do not
+predict or transform along: each slice is coded from its own points. Real archives are chunked
+(time, level, lat, lon) or (member, lat, lon); a chunk of geopotential on three levels cost 5x
+SZ3's bits while the interpolation coder predicted one level from another (issue 31). The
+coders try the axes found here and keep them where they take fewer bits."""
+
+import math
+
+import numpy as np
+
+UNLIKE = 4.0  # an axis whose slices differ this much more than the smoothest axis's points
+
+
+def unlike_axes(values: np.ndarray, missing: np.ndarray | None) -> int:
+    """A bit for each axis whose neighbouring slices differ by more than ``UNLIKE`` times the
+    neighbouring points along the smoothest other axis (mean absolute differences): where the
+    slices are different fields (pressure levels, variables, an anomaly beside its field),
+    prediction along the axis may cost more than it saves (the coders' trials say). At least one axis
+    is left out."""
+    spread = {}
+    for axis, n in enumerate(values.shape):
+        if n > 1:
+            ahead = (slice(None),) * axis + (slice(1, None),)
+            behind = (slice(None),) * axis + (slice(0, -1),)
+            step = np.abs(values[ahead] - values[behind])
+            if missing is not None:
+                step = step[~(missing[ahead] | missing[behind])]
+            if step.size:
+                spread[axis] = float(np.mean(step))
+    unlike = [a for a in spread
+              if spread[a] > UNLIKE * min((spread[e] for e in spread if e != a), default=math.inf)]
+    if unlike and len(unlike) == len(spread):
+        unlike.remove(min(unlike, key=spread.get))
+    return sum(1 << a for a in unlike)
