@@ -97,6 +97,15 @@ class Model:
         return Linearisation(self.net, grid(self.patch_shape))
 
     @functools.cached_property
+    def span(self) -> tuple[np.ndarray, np.ndarray]:
+        """(f0, Q): the network at a zero latent on the patch grid (N,) and an orthonormal
+        basis (N, latent_dim) of its Jacobian's columns, float64: the affine space a patch's
+        first-order fit lies in, onto which the encoder's gate projects (sections/network.py)."""
+        linearisation = self.linearisation
+        basis, _ = np.linalg.qr(linearisation.jacobian.detach().double().numpy())
+        return linearisation.value.detach().double().numpy(), basis
+
+    @functools.cached_property
     def net64(self) -> ModulatedSiren:
         """A float64 copy of the network, for predictions that must agree across machines."""
         return copy.deepcopy(self.net).double()

@@ -2,6 +2,7 @@
 encoder's first inner step as a matrix product, and in-place evaluation without autograd."""
 
 import hashlib
+import math
 import os
 import subprocess
 import sys
@@ -105,3 +106,33 @@ def test_the_grid_is_the_same_on_every_cpu_path():
 def test_grid_axes_are_what_linspace_gave_where_every_chunk_was_written():
     assert all(np.array_equal(axis(n), torch.linspace(-1, 1, n).numpy()) for n in range(2, 4097))
     assert axis(49)[5] == np.float32(-0.79166669)
+
+
+def test_the_projection_gate_stores_rough_data_without_fitting_and_the_same_bytes(monkeypatch):
+    """A field rougher than the network can follow: the cheap gate (one projection onto the
+    network's first-order span) skips the fit, and the chunk is the one the fit's gate gave."""
+    from test_modes import power_law_field
+
+    from inrcodec import INRCodec
+    from inrcodec.sections import network
+
+    rough = (power_law_field((160, 160), slope=1.5, seed=3) * 3 + 280).astype(np.float32)
+    codec = INRCodec(relative_error=0.01)
+    fitted = []
+    original = network.fit_patches
+    monkeypatch.setattr(network, "fit_patches", lambda *a: fitted.append(1) or original(*a))
+    gated = codec.encode(rough)
+    assert not fitted
+    monkeypatch.setattr(network, "PROJECTION_SLACK_DB", float("inf"))
+    assert codec.encode(rough) == gated and fitted  # the fit's own gate: same bytes, later
+
+
+def test_the_span_is_an_orthonormal_basis_of_the_jacobian():
+    from inrcodec.model import resolve
+
+    model = resolve("universal-2d")
+    start, basis = model.span
+    jacobian = model.linearisation.jacobian.double().numpy()
+    assert np.allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-10)
+    assert np.allclose(basis @ (basis.T @ jacobian), jacobian, atol=1e-6 * np.abs(jacobian).max())
+    assert start.shape == (math.prod(model.patch_shape),)
