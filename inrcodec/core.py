@@ -77,13 +77,19 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
     return data
 
 
-def decode(data: bytes, model_hash: str, load_model: "Callable[[], Model]") -> np.ndarray:
+def decode(data: bytes, model_hash: str, load_model: "Callable[[], Model]",
+           shape: tuple[int, ...] | None = None) -> np.ndarray:
     """The chunk ``data``, written with the model of ``model_hash`` (``load_model`` gives it,
     called only for a chunk whose kind uses it: first, so that a model that cannot be had says
-    why before its chunk's checksum does)."""
+    why before its chunk's checksum does). With ``shape`` (what the array's metadata says a
+    chunk holds), a chunk that claims another is refused before any work is done on it: a
+    damaged or hostile chunk cannot make its reader fill more than the chunk it asked for."""
     kind = peek_kind(data[:6])
     model = load_model() if kind is not None and kind.uses_model else None
     c = Container.from_bytes(data, model_hash if model is None else model.hash)
+    if shape is not None and tuple(c.shape) != tuple(shape):
+        raise ContainerError(f"inrcodec chunk claims shape {tuple(c.shape)}, but the array's "
+                             f"chunks are {tuple(shape)}")
     size = int(np.prod(c.shape))
     missing = None if c.mask is None else (decode_mask(c.mask, size).reshape(c.shape)
                                             if c.zlib_mask else bilevel.decode(c.mask, c.shape))

@@ -111,3 +111,21 @@ def test_zarr_format_3_big_endian_integers_with_a_bound(tmp_path):
     back = zarr.open_array(tmp_path / "i.zarr", mode="r")[:]
     assert back.dtype.newbyteorder("=") == np.dtype("i2")  # zarr 3 hands back native order
     assert np.abs(back.astype(int) - data).max() <= 3
+
+
+def test_zarr_format_3_refuses_a_chunk_claiming_another_shape_before_decoding_it(tmp_path, monkeypatch):
+    """A damaged or hostile chunk that claims more values than the array's chunks hold is
+    refused from its header: its reader fills no more than the chunk it asked for."""
+    from inrcodec import INRCodec, INRSerializer
+    from inrcodec.coding import interp
+
+    data = np.random.default_rng(0).normal(size=(2, 37, 49)).cumsum(-1).astype("f4")
+    z = zarr.create_array(store=tmp_path / "s.zarr", shape=data.shape, chunks=(1, 37, 49),
+                          dtype="f4", serializer=INRSerializer(max_error=0.1), compressors=None)
+    z[:] = data
+    chunk = next(p for p in (tmp_path / "s.zarr").rglob("*") if p.is_file() and p.name == "0")
+    big = np.random.default_rng(1).normal(size=(1, 600, 600)).cumsum(-1).astype("f4")
+    chunk.write_bytes(INRCodec(max_error=0.1).encode(big))  # checksum-valid, 200x the values
+    monkeypatch.setattr(interp, "decode", lambda *a: pytest.fail("decoded a chunk of the wrong shape"))
+    with pytest.raises(ValueError, match=r"claims shape \(1, 600, 600\)"):
+        zarr.open_array(tmp_path / "s.zarr", mode="r")[:]

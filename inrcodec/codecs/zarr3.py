@@ -74,7 +74,11 @@ class INRSerializer(ArrayBytesCodec):
             self.codec.encode(chunk_array.as_numpy_array()))
 
     def _decode_sync(self, chunk_bytes, chunk_spec):
-        decoded = self.codec.decode(chunk_bytes.to_bytes())
+        from ..core import decode
+
+        codec = self.codec  # the shape is checked before the chunk is decoded (core.decode)
+        decoded = decode(chunk_bytes.to_bytes(), codec.model_hash, lambda: codec.model,
+                         tuple(chunk_spec.shape))
         expected = np.dtype(chunk_spec.dtype.to_native_dtype())
         if decoded.dtype.newbyteorder("=") == expected.newbyteorder("="):
             decoded = decoded.astype(expected, copy=False)  # zarr may ask for another byte order
