@@ -128,40 +128,45 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
     ``REVERSED`` best (one on a large block) in the other order. A chunk that is its own block
     keeps the trial's run.
 
-    Where some axes' slices look unlike (``unlike_axes``), the best of those is tried again
-    with them as batch axes, and kept where it takes fewer bits; ``batch`` given, only it is
-    tried."""
+    Where some axes' slices look unlike (``unlike_axes``), the same search is made with them
+    as batch axes (and, if several, each alone), and the fewest bits of all kept; ``batch``
+    given, only it is searched."""
     block = _trial_block(values.shape)
     trial = values[block]
     trial_missing = None if missing is None or not missing[block].any() else missing[block]
-    tried = []  # (estimated bits, batch, index in the batch)
-    given, first = batch, batch or 0
-
-    def sweep_all(options: list, backwards: bool, axes: int = first) -> list:
-        batch = Batch(trial, half, trial_missing, options, backwards, axes)
-        found = [(float(b), batch, i) for i, b in enumerate(batch.bits())]
-        tried.extend(found)
-        return found
-
     interpolants = (True, False) if cubic is None else (cubic,)
     modes = range(len(BOUND_MODES)) if bound_mode is None else (bound_mode,)
     small = trial.size <= SMALL_TRIAL
-    if small or len(interpolants) == 1 or len(modes) == 1:
-        sweep_all([(c, m) for c in interpolants for m in modes], False)
-    else:
-        _, best, i = min(sweep_all([(c, 1) for c in interpolants], False), key=_bits)
-        chosen = best.options[i][0]
-        sweep_all([(chosen, m) for m in modes if m != 1], False)
-    if sum(n > 1 for n in values.shape) > 1 and (reverse is None or reverse):
-        ranked = sorted(tried, key=_bits)[:REVERSED if small else 1]
-        backwards = sweep_all([b.options[i] for _, b, i in ranked], True)
-        if reverse:
-            tried = backwards
-    if given is None and (unlike := unlike_axes(trial, trial_missing)):
-        _, best, i = min(tried, key=_bits)
+
+    def search(axes: int) -> list:
+        """(estimated bits, batch, index in the batch) of every setting tried with ``axes``."""
+        tried = []
+
+        def sweep_all(options: list, backwards: bool) -> list:
+            batch = Batch(trial, half, trial_missing, options, backwards, axes)
+            found = [(float(b), batch, i) for i, b in enumerate(batch.bits())]
+            tried.extend(found)
+            return found
+
+        if small or len(interpolants) == 1 or len(modes) == 1:
+            sweep_all([(c, m) for c in interpolants for m in modes], False)
+        else:
+            _, best, i = min(sweep_all([(c, 1) for c in interpolants], False), key=_bits)
+            chosen = best.options[i][0]
+            sweep_all([(chosen, m) for m in modes if m != 1], False)
+        if sum(n > 1 for i, n in enumerate(values.shape) if not axes >> i & 1) > 1 and (
+                reverse is None or reverse):
+            ranked = sorted(tried, key=_bits)[:REVERSED if small else 1]
+            backwards = sweep_all([b.options[i] for _, b, i in ranked], True)
+            if reverse:
+                return backwards
+        return tried
+
+    tried = search(batch or 0)
+    if batch is None and (unlike := unlike_axes(trial, trial_missing)):
         singles = [1 << a for a in range(values.ndim) if unlike >> a & 1]
         for axes in [unlike] + (singles if len(singles) > 1 else []):
-            sweep_all([best.options[i]], best.reverse, axes)
+            tried += search(axes)
     _, best, i = min(tried, key=_bits)
     if trial.shape == values.shape:
         return best.take(i)
