@@ -6,8 +6,9 @@ final rounding to the array's dtype (to the nearest float, or to the nearest int
 ``h = floor(X) + 1/2 - slack`` so that the rounding lands within ``floor(X)``) and by what may
 differ when another machine decodes (``tolerance``: its float64 prediction, in the last bits).
 The encoder checks every value with the decoder's own arithmetic, moved by that tolerance either
-way; a value that would miss the bound, or whose ``|q|`` exceeds ``MAX_SYMBOL``, is stored exactly
-instead (an "exception").
+way; a value that would miss the bound, a zero that could come back as a zero of the other sign
+(a -0.0 as +0.0: coding/exceptions.py), or a value whose ``|q|`` exceeds ``MAX_SYMBOL``, is stored
+exactly instead (an "exception").
 
 Section layout: svarint scale code | varint K (largest |q|) | varint exception count |
 varint index deltas | exception values (raw, in the chunk's dtype) | range-coded q, to the end.
@@ -20,6 +21,7 @@ import numpy as np
 
 from .bytes import ContainerError, Reader, svarint, varint
 from .entropy import logistic_cdf
+from .exceptions import zero_sign_lost
 from .normalise import Normalisation, scale_from_code
 
 MAX_SYMBOL = 2 ** 15
@@ -105,12 +107,15 @@ def quantize(values: np.ndarray, prediction: np.ndarray, half: float, max_error:
 def holds(values: np.ndarray, exact: np.ndarray, prediction: np.ndarray, max_error: float,
           norm: Normalisation, cast) -> np.ndarray:
     """Where float64 ``exact`` (this machine's decoded value, before ``cast``) decodes within
-    ``max_error`` of ``values`` from anywhere within the tolerance of it (see ``quantize``)."""
+    ``max_error`` of ``values`` from anywhere within the tolerance of it (see ``quantize``), and
+    a zero among ``values`` (float64: a -0.0 keeps its sign) cannot come back as a zero of the
+    other sign."""
     margin = tolerance(norm, np.maximum(np.abs(exact), np.abs(prediction)))
+    ends = [cast(exact - margin), cast(exact + margin)]
     ok = np.ones(values.shape, bool)
-    for end in (exact - margin, exact + margin):
-        ok &= np.abs(cast(end).astype(np.float64) - values) <= max_error
-    return ok
+    for end in ends:
+        ok &= np.abs(end.astype(np.float64) - values) <= max_error
+    return ok & ~zero_sign_lost(values, *ends)
 
 
 def encode(symbols: np.ndarray, exceptions: np.ndarray, exact: np.ndarray) -> bytes:

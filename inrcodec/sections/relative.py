@@ -5,7 +5,8 @@ stores where the zeros and the negative values are; no network.
 Section: u8 e (the half step is ``log2(1 + bound) (1 - 2**-e)``) | u8 flags: has zeros (bit 0),
 has negatives (bit 1) | if zeros: varint n, the zlib mask of zeros among the finite values | if
 negatives: varint n, the mask of negatives among the finite non-zero values | varint n, the
-interpolation section | exceptions (coding/exceptions.py), to the end.
+interpolation section | exceptions (coding/exceptions.py), to the end. The mask of zeros decodes
+as +0.0, so each -0.0 is also an exception, stored as itself.
 """
 
 import math
@@ -63,6 +64,7 @@ def encode(array: np.ndarray, finite: np.ndarray, bound: float) -> tuple[bytes, 
     ok = np.ones(len(values), bool)
     ok[nonzero] = _within(decoded_ends, values[nonzero], bound)
     kept[nonzero] = cast(_magnitudes(recon[coded], negative[~zero], 0), array.dtype)
+    ok &= ~exceptions.zero_sign_lost(values, kept)  # a -0.0, decoded from the mask as +0.0
     missed = np.flatnonzero(~ok)
     kept[missed] = array[finite][missed]
     out += varint(len(section)) + section + exceptions.write(missed, array[finite][missed])

@@ -1,6 +1,7 @@
 """Spatial prediction for the bounded modes: a field coded by multilevel interpolation
 (coding/interp/), from the values themselves (kind SPATIAL) or from the network's residual
-(kind BOUNDED_SPATIAL), and the values stored exactly where the bound would still be missed.
+(kind BOUNDED_SPATIAL), and the values stored exactly where the bound would still be missed or
+a zero would come back as a zero of the other sign (coding/exceptions.py: -0.0 is kept).
 
 SPATIAL section: u8 e | varint n, the interpolation section (n bytes) | exceptions, to the end.
 The half step is ``base (1 - 2**-e)`` with ``base`` the bound (``floor(bound) + 1/2`` for
@@ -57,7 +58,8 @@ def encode_spatial(array: np.ndarray, finite: np.ndarray, bound: float) -> tuple
     section, recon = interp.encode(target, spatial_half(bound, array.dtype, e), ~finite)
     decoded = cast(recon, array.dtype)
     kept = decoded[finite]
-    missed = np.flatnonzero(~(np.abs(kept.astype(np.float64) - values.astype(np.float64)) <= bound))
+    missed = np.flatnonzero(~(np.abs(kept.astype(np.float64) - values.astype(np.float64)) <= bound)
+                            | exceptions.zero_sign_lost(values, kept))
     kept[missed] = values[missed]
     decoded[finite] = kept
     return bytes([e]) + _with_exceptions(section, missed, values[missed]), decoded
