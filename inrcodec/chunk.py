@@ -24,6 +24,15 @@ class Chunk:
         return self.array[self.finite]
 
     @cached_property
+    def value_range(self) -> float:
+        """max - min over the chunk's values, an integer chunk's zeros included: they are
+        values, stored exactly in the mask (a brain scan's background), as a PSNR counts them."""
+        high, low = float(self.values.max()), float(self.values.min())
+        if self.array.dtype.kind in "iu" and self.values.size < self.array.size:
+            high, low = max(high, 0.0), min(low, 0.0)
+        return high - low
+
+    @cached_property
     def norm(self) -> Normalisation:
         return Normalisation.fit(self.values)
 
@@ -45,11 +54,15 @@ def errors(original: np.ndarray, decoded: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def excess_db(chunk: Chunk, decoded: np.ndarray, target_rms: float) -> float:
-    """How far a decoded chunk's RMS error over its stored values is inside ``target_rms``, in
-    dB (negative: past it; infinite: exact). A floor is kept where it is 0 or more."""
+    """How far a decoded chunk's RMS error over its values is inside ``target_rms``, in dB
+    (negative: past it; infinite: exact). A floor is kept where it is 0 or more. An integer
+    chunk's zeros are values, exact (in the mask): they count, as the report's check counts
+    them (a floor measured over the rest took a brain slice 6.6 dB past a 25 dB floor, at
+    1.8 times SPERR's bits)."""
     values = chunk.values.astype(np.float64)
-    rmse = float(np.sqrt(np.mean((decoded[chunk.finite].astype(np.float64) - values) ** 2)))
-    return psnr_db(target_rms, rmse)
+    count = chunk.array.size if chunk.array.dtype.kind in "iu" else values.size
+    squared = float(np.sum((decoded[chunk.finite].astype(np.float64) - values) ** 2))
+    return psnr_db(target_rms, float(np.sqrt(squared / max(count, 1))))
 
 
 def cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -16,6 +16,7 @@ from .chunk import Chunk
 from .coding import bilevel
 from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind, peek_kind
 from .coding.mask import decode_mask
+from .sections import relative
 
 if TYPE_CHECKING:
     from .model import Model
@@ -65,11 +66,17 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
     if not finite.any():
         return Container(kind=Kind.EMPTY, **layout).to_bytes(model.hash)
     values = chunk[finite]
-    if values.min() == values.max():
+    signs = np.signbit(values) if values.dtype.kind == "f" else None
+    if values.min() == values.max() and (signs is None or signs.all() == signs.any()):
         return Container(kind=Kind.CONSTANT, constant=values[:1].tobytes(), mask=mask,
                          **layout).to_bytes(model.hash)
-    data = mode.encode(Chunk(chunk, finite, dict(mask=mask, **layout)), model,
-                       inner_steps).to_bytes(model.hash)
+    if values.min() == values.max():  # +0.0 and -0.0: zeros, the -0.0 stored exactly
+        section = relative.encode(chunk, finite, 0.5)[0]  # (as a pointwise bound keeps them)
+        data = Container(kind=Kind.RELATIVE, bound=0.5, section=section, mask=mask,
+                         **layout).to_bytes(model.hash)
+    else:
+        data = mode.encode(Chunk(chunk, finite, dict(mask=mask, **layout)), model,
+                           inner_steps).to_bytes(model.hash)
     if len(data) > chunk.nbytes:  # a promise any mode keeps, and raw bytes never miss it
         raw = Container(kind=Kind.RAW, section=chunk.tobytes(order="F" if fortran else "C"),
                         **layout).to_bytes(model.hash)

@@ -158,10 +158,19 @@ def test_a_chunk_of_negative_zeros_is_constant_and_keeps_its_sign(settings):
         assert np.signbit(decoded[~np.isnan(a)]).all()
 
 
-@pytest.mark.xfail(strict=True, reason="core.encode stores a chunk of +0.0 and -0.0 as CONSTANT "
-                                       "(min == max): one sign for all")
-def test_a_chunk_of_mixed_zeros_keeps_each_sign():
-    a = np.zeros((16, 24), np.float32)
+@pytest.mark.parametrize("settings", [dict(max_error=0.1), dict(relative_error=0.01),
+                                      dict(pointwise_relative_error=1e-3), dict(min_psnr=40),
+                                      dict(min_psnr=None)])
+@pytest.mark.parametrize("dtype", ["f2", "f4", "f8"])
+def test_a_chunk_of_mixed_zeros_keeps_each_sign(settings, dtype):
+    """+0.0 and -0.0 alone are one value to min and max, not a constant: each sign is kept, in
+    a few bytes a -0.0."""
+    a = np.zeros((64, 96), dtype)
     a[::3, ::5] = -0.0
-    codec = INRCodec(max_error=0.1)
-    assert np.array_equal(np.signbit(codec.decode(codec.encode(a))), np.signbit(a))
+    a[1, :4] = np.nan
+    codec = INRCodec(**settings)
+    data = codec.encode(a)
+    decoded = codec.decode(data)
+    assert np.array_equal(np.isnan(decoded), np.isnan(a))
+    assert np.array_equal(np.signbit(decoded[~np.isnan(a)]), np.signbit(a[~np.isnan(a)]))
+    assert len(data) < a.nbytes / 4

@@ -234,3 +234,16 @@ def test_a_floor_over_unlike_slices_is_not_transformed_across_them():
     across = wavelet.Coefficients(chunk.array, None, 0)
     code = transform._coarsest(chunk, across, target, 0.0, None)
     assert len(stacked.section) < 0.6 * len(across.section(code))
+
+
+def test_an_integer_chunks_zeros_count_in_its_floor_as_in_its_psnr():
+    """A brain slice's background is zeros, stored exactly in the mask: they are values, and a
+    floor measured without them overshot a 25 dB floor by 6.6 dB (1.8x SPERR's bits)."""
+    y, x = np.mgrid[:120, :100]
+    head = (y - 60) ** 2 / 50 ** 2 + (x - 50) ** 2 / 40 ** 2 < 1  # a quarter zeros around it
+    texture = power_law_field((120, 100), slope=2.5) * 25 + 120
+    slice_ = np.where(head, np.clip(texture, 1, 255), 0).astype(np.uint8)
+    codec = INRCodec("universal-2d", min_psnr=25)
+    decoded = codec.decode(codec.encode(slice_)).reshape(slice_.shape)
+    assert np.array_equal(decoded == 0, slice_ == 0) or (decoded[slice_ == 0] == 0).all()
+    assert 25 <= psnr(slice_, decoded) < 27

@@ -86,7 +86,7 @@ class Latents(Mode):
         inf, quietly)."""
         if self.max_rmse is not None:
             return self.max_rmse
-        return (float(chunk.values.max()) - float(chunk.values.min())) * 10 ** (-self.min_psnr / 20)
+        return chunk.value_range * 10 ** (-self.min_psnr / 20)
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
