@@ -136,3 +136,40 @@ def test_the_span_is_an_orthonormal_basis_of_the_jacobian():
     assert np.allclose(basis.T @ basis, np.eye(basis.shape[1]), atol=1e-10)
     assert np.allclose(basis @ (basis.T @ jacobian), jacobian, atol=1e-6 * np.abs(jacobian).max())
     assert start.shape == (math.prod(model.patch_shape),)
+
+
+def test_where_interpolation_predicts_better_nothing_is_fitted_under_a_tight_bound(monkeypatch):
+    """A smooth field the network does not know, under a bound of 1% of its range: cubic
+    interpolation predicts it far better than the network's span can, so the network is not
+    fitted (it was, and thrown away), and the bytes are what the fit's own gates gave."""
+    from test_modes import power_law_field
+
+    from inrcodec import INRCodec
+    from inrcodec.chunk import Chunk
+    from inrcodec.sections import network
+
+    smooth = (power_law_field((256, 256), slope=3.5, seed=3) * 3 + 280).astype(np.float32)
+    chunk = Chunk(smooth, np.ones(smooth.shape, bool), {})
+    assert network.spatial_rms(chunk) < 0.01 * np.ptp(smooth)  # under the bound
+    codec = INRCodec("universal-2d", relative_error=0.01)
+    fitted = []
+    original = network.fit_patches
+    monkeypatch.setattr(network, "fit_patches", lambda *a: fitted.append(1) or original(*a))
+    gated = codec.encode(smooth)
+    assert not fitted
+    monkeypatch.setattr(network, "SPATIAL_SLACK_DB", float("inf"))
+    assert codec.encode(smooth) == gated and fitted
+
+
+def test_spatial_rms_is_the_finest_cubic_interpolation_error():
+    from inrcodec.chunk import Chunk
+    from inrcodec.sections.network import spatial_rms
+
+    ramp = np.add.outer(np.arange(20.0) ** 3, np.arange(30.0))  # cubic along 0, linear along 1
+    assert spatial_rms(Chunk(ramp, np.ones(ramp.shape, bool), {})) == 0.0
+    noise = np.random.default_rng(0).normal(size=(64, 64))
+    assert 1.0 < spatial_rms(Chunk(noise, np.ones(noise.shape, bool), {})) < 1.6
+    with_nans = noise.copy()
+    with_nans[::2] = np.nan
+    assert np.isfinite(spatial_rms(Chunk(with_nans, np.isfinite(with_nans), {})))
+    assert spatial_rms(Chunk(noise[:5, :5], np.ones((5, 5), bool), {})) == float("inf")
