@@ -14,7 +14,17 @@ import numpy as np
 
 from .chunk import Chunk
 from .coding import bilevel
-from .coding.container import DTYPES, MAX_BYTES, MAX_NDIM, Container, ContainerError, Kind, peek_kind
+from .coding.container import (
+    DTYPES,
+    MAX_BYTES,
+    MAX_NDIM,
+    PADDED,
+    Container,
+    ContainerError,
+    Kind,
+    least_bytes,
+    peek_kind,
+)
 from .coding.mask import decode_mask
 from .sections import relative
 
@@ -72,11 +82,10 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
                          **layout).to_bytes(model.hash)
     if values.min() == values.max():  # +0.0 and -0.0: zeros, the -0.0 stored exactly
         section = relative.encode(chunk, finite, 0.5)[0]  # (as a pointwise bound keeps them)
-        data = Container(kind=Kind.RELATIVE, bound=0.5, section=section, mask=mask,
-                         **layout).to_bytes(model.hash)
+        container = Container(kind=Kind.RELATIVE, bound=0.5, section=section, mask=mask, **layout)
     else:
-        data = mode.encode(Chunk(chunk, finite, dict(mask=mask, **layout)), model,
-                           inner_steps).to_bytes(model.hash)
+        container = mode.encode(Chunk(chunk, finite, dict(mask=mask, **layout)), model, inner_steps)
+    data = container.to_bytes(model.hash, least_bytes(container.kind, chunk.size))
     if len(data) > chunk.nbytes:  # a promise any mode keeps, and raw bytes never miss it
         raw = Container(kind=Kind.RAW, section=chunk.tobytes(order="F" if fortran else "C"),
                         **layout).to_bytes(model.hash)
@@ -97,6 +106,9 @@ def decode(data: bytes, model_hash: str, load_model: "Callable[[], Model]",
     if shape is not None and tuple(c.shape) != tuple(shape):
         raise ContainerError(f"inrcodec chunk claims shape {tuple(c.shape)}, but the array's "
                              f"chunks are {tuple(shape)}")
+    if c.version >= PADDED and len(data) < least_bytes(c.kind, size := int(np.prod(c.shape))):
+        raise ContainerError(f"corrupted inrcodec chunk: claims {size} values in {len(data)} "
+                             "bytes, more than a chunk of its kind holds")
     size = int(np.prod(c.shape))
     missing = None if c.mask is None else (decode_mask(c.mask, size).reshape(c.shape)
                                             if c.zlib_mask else bilevel.decode(c.mask, c.shape))

@@ -33,12 +33,12 @@ def test_a_damaged_chunk_is_a_container_error_within_a_second(default_codec, chu
 
 
 def test_latents_too_short_for_their_shape_are_refused_before_decoding(default_codec, a1b):
-    """The real chunk decodes; the same header claiming 64 times the fields, checksum
-    recomputed, is refused by counting, not by decoding 64 times the patches."""
+    """The real chunk decodes; the same header claiming 8 times the fields, checksum
+    recomputed, is refused by counting, not by decoding 8 times the patches."""
     data = INRCodec(min_psnr=None).encode(a1b[200:201])
     assert data[4] == 1  # the shape's first varint: one field
     forged = bytearray(data[:-4])
-    forged[4] = 64
+    forged[4] = 8  # (64 would be refused sooner, by its bytes: test_a_chunk_claiming_more...)
     body = bytes.fromhex(default_codec.model.hash) + bytes(forged)
     forged += zlib.crc32(body).to_bytes(4, "little")
     assert default_codec.decode(data).shape == (1, 37, 49)
@@ -72,3 +72,61 @@ def test_a_bound_finer_than_float64_steps_keeps_its_promise_losslessly(settings)
     codec = INRCodec(**settings)
     decoded = codec.decode(codec.encode(x))
     assert np.array_equal(decoded, x, equal_nan=True)
+
+
+def _resealed(body: bytes, model_hash: str, kind) -> bytes:
+    """``body`` with a valid checksum: what a buggy writer or a hostile store can produce."""
+    from inrcodec.coding.layout import checksum
+
+    return bytes(body) + checksum(bytes(body), model_hash, kind).to_bytes(4, "little")
+
+
+def test_a_chunk_claiming_more_values_than_its_bytes_allow_is_refused_unread(monkeypatch):
+    """Version 7 bounds a reader's work by what it was given: a SPATIAL chunk whose shape is
+    forged to 4096 x 4096, checksum valid, is refused from its header; the real one decodes."""
+    from inrcodec.coding import interp
+    from inrcodec.coding.container import Container, Kind
+
+    codec = INRCodec(max_error=0.5)
+    field = np.random.default_rng(0).normal(size=(10, 12)).cumsum(0).astype("f4")
+    data = codec.encode(field)
+    c = Container.from_bytes(data, codec.model_hash)
+    assert c.kind == Kind.SPATIAL and data[4:6] == bytes([10, 12]) and len(data) < 100
+    forged = _resealed(data[:4] + bytes([0x80, 0x20, 0x80, 0x20]) + data[6:-4], codec.model_hash,
+                       c.kind)
+    monkeypatch.setattr(interp, "decode", lambda *a: pytest.fail("decoded a forged chunk"))
+    with pytest.raises(ContainerError, match="claims 16777216 values in"):
+        codec.decode(forged)
+
+
+def test_a_chunk_too_compressible_for_the_rule_is_padded_and_decodes():
+    from inrcodec.coding.container import VALUES_PER_BYTE, Container, Kind
+
+    spike = np.zeros((2048, 2048), "f4")
+    spike[100, 700] = 1.0
+    codec = INRCodec(min_psnr=30)
+    data = codec.encode(spike)
+    assert data[3] >> 7 == 1 and spike.size / len(data) <= VALUES_PER_BYTE  # padded
+    assert Container.from_bytes(data, codec.model_hash).kind == Kind.WAVELET
+    decoded = codec.decode(data).reshape(spike.shape)
+    assert np.sqrt(np.mean((decoded - spike) ** 2)) <= 10 ** (-30 / 20)
+
+
+@pytest.mark.parametrize("damage", ["nonzero padding", "padding longer than the chunk",
+                                    "padding flag in version 6"])
+def test_damaged_padding_is_refused(damage):
+    from inrcodec.coding.container import Container, Kind
+
+    codec = INRCodec(max_error=0.5)
+    field = np.random.default_rng(1).normal(size=(30, 40)).cumsum(1).astype("f4")
+    body = bytearray(Container.from_bytes(codec.encode(field), codec.model_hash).to_bytes(
+        codec.model_hash, least_bytes=400)[:-4])
+    assert body[3] >> 7 == 1
+    if damage == "nonzero padding":
+        body[-6] = 1
+    elif damage == "padding longer than the chunk":
+        body[-4:] = (len(body) + 10).to_bytes(4, "little")
+    else:
+        body[0] = 0xC6
+    with pytest.raises(ContainerError, match="padding|layout flags"):
+        Container.from_bytes(_resealed(body, codec.model_hash, Kind.SPATIAL), codec.model_hash)

@@ -8,7 +8,7 @@ zigzag-mapped)::
     u8: dtype code (bits 0-3) | kind, low 2 bits (bits 4-5) | has mask (bit 6)
         | big-endian dtype (bit 7)
     u8: ndim (bits 0-2) | Fortran order (bit 3) | gated latents (bit 4) | kind, bit 2 (bit 5)
-        | kind, bit 3 (bit 6)
+        | kind, bit 3 (bit 6) | padded (bit 7, version 7)
     ndim varints: the shape
     kinds with latents: u8 resolution: latent bits (bits 0-3) | sixteenths of a bit
         (bits 4-7, see quantize.py); svarint scale code, svarint offset code (normalise.py)
@@ -21,6 +21,7 @@ zigzag-mapped)::
     kind LATENTS: the range-coded latents, to the end
     every other kind: its section (kinds.py says what it holds, sections/ how), to the end;
         RAW's is the values exactly as given; CONSTANT and EMPTY have none
+    if padded: n zero bytes, then n as u32 (version 7: see ``least_bytes``)
     crc32 u32 of everything before it, preceded (for kinds with latents) by the model's sha256
 
 The range-coded latents are the coder's 32-bit words, big-endian, cut to the byte (entropy.py);
@@ -35,6 +36,10 @@ codes it by hierarchical refinement with adaptive contexts (bilevel.py), in fewe
 which nothing is predicted or transformed (coding/batch.py; flag bit 6 and a byte in the
 interpolation section, bits 4-7 of the wavelet section's first byte): a reader of version 6
 refuses them as unknown flags, and every version-6 section is a version-7 one without them.
+Version 7 also bounds a reader's work by the bytes it was given: a coded chunk holds at least
+one byte per ``VALUES_PER_BYTE`` values (per ``NETWORK_VALUES_PER_BYTE`` for kinds that run the
+network), padded with zeros where its content is shorter (``least_bytes``), and a reader refuses
+one that claims more values than its bytes allow before decoding anything.
 Versions 1 and 2 (read by legacy.py, never written any more) began with the magic bytes "IC"
 and a version byte, kept the latent bits in the dtype byte, padded plain latents to whole
 32-bit little-endian words, and (version 2, size-budget chunks only) added the resolution
@@ -69,9 +74,17 @@ from .normalise import Normalisation
 from .quantize import HEADROOM, MAX_BITS, MIN_BITS
 
 __all__ = ["DTYPES", "MAX_BYTES", "MAX_NDIM", "Container", "ContainerError", "Kind",
-           "ModelMismatchError", "VERSION"]
+           "ModelMismatchError", "VERSION", "least_bytes"]
 
 VERSION = 7  # the version written, and the newest read
+PADDED = 7  # the first version that may pad a chunk, and bounds its values by its bytes
+# The most values a chunk of a coded kind may claim per stored byte (version 7 on): a damaged or
+# hostile chunk of 20 bytes cannot make its reader decode more than about a million values
+# (classic kinds, ~0.1 s) or a few patches (the network's, ~25,000 FLOPs a value). The densest
+# real chunks measured took 36,000 values a byte (a spike in 10^6 zeros at a 30 dB floor) and
+# 90 (the network's latents); the rare denser one is padded.
+VALUES_PER_BYTE = 1 << 16
+NETWORK_VALUES_PER_BYTE = 1 << 10
 BILEVEL_MASKS = 6  # the first version whose masks are bilevel.py's
 OLDEST_COMPACT = 3  # the first version with this layout
 
@@ -96,8 +109,10 @@ class Container:
     latent_headroom: int = HEADROOM
     little_endian_words: bool = False
     zlib_mask: bool = False  # versions 1-5: the mask is mask.py's zlib-coded packed bits
+    version: int = VERSION  # the version read (a reader's check; a writer writes VERSION)
 
-    def to_bytes(self, model_hash: str) -> bytes:
+    def to_bytes(self, model_hash: str, least_bytes: int = 0) -> bytes:
+        """The chunk's bytes, padded with zeros to ``least_bytes`` where shorter."""
         dtype = np.dtype(self.dtype)
         big = dtype.byteorder == ">" or (dtype.byteorder == "=" and not np.little_endian)
         out = bytearray([MARKER | VERSION, model_tag(model_hash),
@@ -112,6 +127,10 @@ class Container:
             out += svarint(self.normalisation.scale_code)
             out += svarint(self.normalisation.offset_code)
         out += self.body()
+        if len(out) + 4 < least_bytes:
+            pad = least_bytes - len(out) - 8
+            out[3] |= 0x80
+            out += bytes(max(pad, 0)) + max(pad, 0).to_bytes(4, "little")
         return bytes(out + checksum(bytes(out), model_hash, self.kind).to_bytes(4, "little"))
 
     def body(self) -> bytes:
@@ -142,9 +161,11 @@ class Container:
         reader = Reader(data[:-4], 2)
         type_byte, layout = reader.byte(), reader.byte()
         code = kind_code(type_byte, layout)
-        if layout >> (7 if version >= 5 else 6 if version >= 4 else 5):
+        if layout >> (8 if version >= PADDED else 7 if version >= 5 else 6 if version >= 4 else 5):
             raise ContainerError("corrupted inrcodec chunk: unknown layout flags")
         kind = check(data, model_hash, type_byte, code)
+        if layout >> 7:
+            reader = Reader(_unpadded(data[:-4]), 4)
         gated = bool(layout >> 4 & 1)
         if gated and kind != Kind.LATENTS:
             raise ContainerError("corrupted inrcodec chunk: gated latents in a chunk of kind "
@@ -159,7 +180,25 @@ class Container:
             scale_code = reader.svarint()
             fields["normalisation"] = Normalisation(reader.svarint(), scale_code)
         return cls(**fields, **read_body(reader, kind, fields["dtype"], type_byte >> 6 & 1),
-                   zlib_mask=version < BILEVEL_MASKS)
+                   zlib_mask=version < BILEVEL_MASKS, version=version)
+
+
+def _unpadded(data: bytes) -> bytes:
+    """A padded chunk's bytes (its checksum off) without the padding."""
+    if len(data) < 8:
+        raise ContainerError("corrupted inrcodec chunk: padded, but too short")
+    pad = int.from_bytes(data[-4:], "little")
+    if pad > len(data) - 8 or any(data[len(data) - 4 - pad:-4]):
+        raise ContainerError("corrupted inrcodec chunk: bad padding")
+    return data[:len(data) - 4 - pad]
+
+
+def least_bytes(kind: Kind, size: int) -> int:
+    """The fewest bytes a version-7 chunk of ``kind`` holding ``size`` values may take."""
+    if kind in (Kind.EMPTY, Kind.CONSTANT, Kind.RAW):
+        return 0  # nothing to decode: filling the array is the reader's work
+    per_byte = NETWORK_VALUES_PER_BYTE if kind.uses_model else VALUES_PER_BYTE
+    return -(-size // per_byte)
 
 
 def peek_kind(header: bytes) -> Kind | None:
