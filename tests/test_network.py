@@ -173,3 +173,27 @@ def test_spatial_rms_is_the_finest_cubic_interpolation_error():
     with_nans[::2] = np.nan
     assert np.isfinite(spatial_rms(Chunk(with_nans, np.isfinite(with_nans), {})))
     assert spatial_rms(Chunk(noise[:5, :5], np.ones((5, 5), bool), {})) == float("inf")
+
+
+@pytest.mark.parametrize("settings", [dict(min_psnr=40), dict(relative_error=0.1)])
+def test_no_network_is_fitted_whose_latents_alone_outweigh_the_classic_coders(monkeypatch,
+                                                                            settings):
+    """A smooth 512 x 512 field the network does not know: the wavelet keeps a 40 dB floor, and
+    spatial prediction a loose bound, in fewer bytes than the latents of its patches could take,
+    so nothing is fitted; the bytes are the ones fitting gave."""
+    from test_modes import power_law_field
+
+    from inrcodec import INRCodec
+    from inrcodec.modes import bounded, latents
+
+    smooth = (power_law_field((512, 512), slope=4.0, seed=5) * 3 + 280).astype(np.float32)
+    codec = INRCodec(**settings)
+    fitted = []
+    for module in (latents, bounded):
+        original = module.fit
+        monkeypatch.setattr(module, "fit", lambda *a, _f=original, **k: fitted.append(1) or _f(*a, **k))
+    gated = codec.encode(smooth)
+    assert not fitted
+    for module in (latents, bounded):
+        monkeypatch.setattr(module, "least_latent_bytes", lambda *a: 0.0)
+    assert codec.encode(smooth) == gated and fitted

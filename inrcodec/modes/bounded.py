@@ -14,7 +14,7 @@ from ..coding import residual
 from ..coding.container import Container
 from ..coding.quantize import LatentQuantizer
 from ..sections.bounds import Prediction, within
-from ..sections.network import fit, hopeless_rms
+from ..sections.network import fit, hopeless_rms, least_latent_bytes
 from .base import MOST_ERROR, Mode, positive
 
 
@@ -71,9 +71,14 @@ class Bounded(Mode):
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         bound = self.bound(chunk.values)
-        prediction = None
-        if residual.half_step(bound, chunk.array.dtype, chunk.norm) > 0:
-            quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
-            fitted = fit(chunk, model, inner_steps, quantizer, give_up_above=hopeless_rms(bound))
-            prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
-        return within(chunk, model, bound, prediction)[0]
+        alone = within(chunk, model, bound, None)  # spatial prediction alone (or the values)
+        quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
+        # The network is fitted only where its latents alone would take fewer bytes than that.
+        if residual.half_step(bound, chunk.array.dtype, chunk.norm) <= 0 or least_latent_bytes(
+                chunk.array.shape, model, quantizer) >= len(alone[0].to_bytes(model.hash)):
+            return alone[0]
+        fitted = fit(chunk, model, inner_steps, quantizer, give_up_above=hopeless_rms(bound))
+        if fitted is None:
+            return alone[0]
+        prediction = Prediction.of(chunk, model, quantizer, fitted)
+        return within(chunk, model, bound, prediction, alone)[0]

@@ -12,13 +12,17 @@ from ..coding.quantize import LatentQuantizer
 from ..measure import psnr_db
 from ..sections import transform
 from ..sections.bounds import Prediction, within
-from ..sections.network import decode, fit, hopeless_rms, latent_fields
+from ..sections.network import decode, fit, hopeless_rms, latent_fields, least_latent_bytes
 from .base import MOST_ERROR, Mode, positive
 
 MOST_PSNR = 1000.0  # dB
 LOOSENING_TRIALS = 3  # bounds tried past the first that keeps the floor
 LOOSE_ENOUGH_DB = 0.25  # a floor kept by less than this is not worth another trial
 MOST_LOOSENING_DB = 20.0  # a lossless chunk has an infinite PSNR: one decade at a time
+
+
+def size(container: Container, model) -> int:
+    return len(container.to_bytes(model.hash))
 
 
 class Latents(Mode):
@@ -96,28 +100,33 @@ class Latents(Mode):
         if self.floored:
             target = self.target_rms(chunk)
             bound = math.sqrt(3) * target
-        fitted = fit(chunk, model, inner_steps, quantizer,
-                     give_up_above=None if bound is None else hopeless_rms(bound))
-        candidates = []
+        # Transform coding keeps a floor in the fewest bits on smooth data the network has not
+        # learned. Coded first, it says whether the network can pay at all: where the latents
+        # alone would take more bytes, nothing is fitted.
+        coded = transform.encode_floor(chunk, target) if self.floored else None
+        candidates = [] if coded is None else [coded]
+        fitted = None
+        if coded is None or least_latent_bytes(chunk.array.shape, model, quantizer) < size(coded, model):
+            fitted = fit(chunk, model, inner_steps, quantizer,
+                         give_up_above=None if bound is None else hopeless_rms(bound))
+        kept = False
         if fitted is not None:
             symbols = rate_distortion_symbols(fitted, quantizer)
             container = Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
             if bound is None:
                 return container
-            if excess_db(chunk, decode(container, model, chunk.finite), target) >= 0:
+            if kept := excess_db(chunk, decode(container, model, chunk.finite), target) >= 0:
                 candidates.append(container)
         prediction = None
-        if not candidates:
+        if not kept:
             prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
             candidates.append(self._loosest(chunk, model, bound, target, prediction))
-        # Transform coding keeps a floor in fewer bits than either on smooth data the network
-        # has not learned, of the values or of the network's residual; every candidate keeps
-        # the floor, so the smallest is stored (a search that cannot beat it stops early).
-        best = min(candidates, key=lambda c: len(c.to_bytes(model.hash)))
-        for base in ([prediction] if prediction is not None else []) + [None]:
-            smallest = len(best.to_bytes(model.hash))
-            trial = transform.encode_floor(chunk, target, base, smaller_than=smallest)
-            if trial is not None and len(trial.to_bytes(model.hash)) < smallest:
+        # Every candidate keeps the floor: the smallest is stored. The network's residual by
+        # transform coding last (a search that cannot beat the best stops early).
+        best = min(candidates, key=lambda c: size(c, model))
+        if prediction is not None:
+            trial = transform.encode_floor(chunk, target, prediction, smaller_than=size(best, model))
+            if trial is not None and size(trial, model) < size(best, model):
                 best = trial
         return best
 

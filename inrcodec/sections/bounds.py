@@ -33,22 +33,26 @@ class Prediction:
         return cls(values, latent_fields(chunk, quantizer, symbols))
 
 
-def within(chunk: Chunk, model, bound: float,
-           prediction: Prediction | None) -> tuple[Container, np.ndarray]:
+def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
+           alone: tuple[Container, np.ndarray] | None = None) -> tuple[Container, np.ndarray]:
     """The shortest way to store the chunk with every finite value within ``bound``, and its
     decoded values: spatial prediction alone, or the network's ``prediction`` (None: not worth
     fitting, as ``network.fit``'s gate found) with its residual coded value by value or by
     spatial prediction. Where the network predicts poorly its residual holds all of the field's
-    structure, and the spatial predictor alone wins."""
+    structure, and the spatial predictor alone wins. ``alone``: what this gave without a
+    prediction, where it was found already."""
     array, finite, header = chunk.array, chunk.finite, chunk.header
+    if alone is not None and alone[0].kind == Kind.RAW:
+        return alone
     if not spatial.representable(bound, array.dtype, chunk.values):  # only the values
         fortran = header["fortran_order"]  # themselves keep a bound this fine (5e-324)
         raw = {k: v for k, v in header.items() if k != "mask"}
         return (Container(kind=Kind.RAW, section=array.tobytes(order="F" if fortran else "C"),
                           **raw), array.copy())
-    section, decoded = spatial.encode_spatial(array, finite, bound)
-    candidates = [(Container(kind=Kind.SPATIAL, bound=bound, section=section, **header),
-                   decoded)]
+    if alone is None:
+        section, decoded = spatial.encode_spatial(array, finite, bound)
+        alone = Container(kind=Kind.SPATIAL, bound=bound, section=section, **header), decoded
+    candidates = [alone]
     half = residual.half_step(bound, array.dtype, chunk.norm)
     if half > 0 and prediction is not None:
         section, decoded = _encode_residual(array, finite, prediction.values, bound, half, chunk.norm)

@@ -203,16 +203,25 @@ def latent_fields(chunk: Chunk, quantizer: LatentQuantizer, symbols: np.ndarray)
                 normalisation=chunk.norm, latents=encode_symbols(symbols, quantizer), **chunk.header)
 
 
+def least_latent_bytes(shape: tuple[int, ...], model, quantizer: LatentQuantizer,
+                       gated: bool = False) -> float:
+    """The fewest bytes the latents of a chunk of ``shape`` can take: every patch's latents take
+    at least their most probable symbols' bits (a gated patch, its count's), less what a cut
+    stream may fall short. A reader refuses fewer; an encoder fits no network whose latents
+    alone would outweigh what the classic coders stored."""
+    least = (math.log2(model.net.latent_dim + 1) if gated
+             else float(code_lengths(quantizer).min(1).sum()))
+    n_patches = count_patches(shape, model.patch_shape)
+    return (SHORTFALL_SHARE * n_patches * least - SHORTFALL_BITS) / 8
+
+
 def latents_of(c: Container, model) -> np.ndarray:
     """The dequantized latents of a chunk with latents."""
     quantizer = model.quantizer(c.latent_bits, c.latent_fraction, headroom=c.latent_headroom)
     n_patches = count_patches(c.shape, model.patch_shape)
-    # Work in proportion to what a reader was given: every patch's latents take at least their
-    # most probable symbols' bits (a gated patch, its count's), so a few bytes claiming a huge
-    # shape are refused before anything is decoded or allocated.
-    least = (math.log2(model.net.latent_dim + 1) if c.gated
-             else float(code_lengths(quantizer).min(1).sum()))
-    if 8 * len(c.latents) + SHORTFALL_BITS < SHORTFALL_SHARE * n_patches * least:
+    # Work in proportion to what a reader was given: a few bytes claiming a huge shape are
+    # refused before anything is decoded or allocated.
+    if len(c.latents) < least_latent_bytes(c.shape, model, quantizer, c.gated):
         raise ContainerError(f"corrupted inrcodec chunk: {len(c.latents)} bytes of latents cannot "
                              f"hold the {n_patches} patches of shape {c.shape}")
     if c.gated:
