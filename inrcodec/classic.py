@@ -23,6 +23,8 @@ class Interpolation(Mode):
     """Every chunk by spatial prediction alone, within ``bound``: not a codec setting, the
     report's yardstick."""
 
+    pointwise = True
+
     def __init__(self, bound: float):
         self.bound = bound
 

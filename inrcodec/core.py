@@ -18,7 +18,6 @@ from .coding.container import (
     DTYPES,
     MAX_BYTES,
     MAX_NDIM,
-    PADDED,
     Container,
     ContainerError,
     Kind,
@@ -76,16 +75,17 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
     if not finite.any():
         return Container(kind=Kind.EMPTY, **layout).to_bytes(model.hash)
     values = chunk[finite]
-    signs = np.signbit(values) if values.dtype.kind == "f" else None
-    if values.min() == values.max() and (signs is None or signs.all() == signs.any()):
-        return Container(kind=Kind.CONSTANT, constant=values[:1].tobytes(), mask=mask,
-                         **layout).to_bytes(model.hash)
-    if values.min() == values.max():  # +0.0 and -0.0: zeros, the -0.0 stored exactly
-        section = relative.encode(chunk, finite, 0.5)[0]  # (as a pointwise bound keeps them)
+    signs = np.signbit(values) if values.dtype.kind == "f" else np.zeros(1, bool)
+    one_sign = signs.all() or not signs.any()
+    if values.min() == values.max() and (one_sign or not mode.pointwise):
+        container = Container(kind=Kind.CONSTANT, constant=values[:1].tobytes(), mask=mask,
+                              **layout)
+    elif values.min() == values.max():  # +0.0 and -0.0 under a pointwise bound: zeros, the
+        section = relative.encode(chunk, finite, 0.5)[0]  # -0.0 stored exactly (exceptions)
         container = Container(kind=Kind.RELATIVE, bound=0.5, section=section, mask=mask, **layout)
     else:
         container = mode.encode(Chunk(chunk, finite, dict(mask=mask, **layout)), model, inner_steps)
-    data = container.to_bytes(model.hash, least_bytes(container.kind, chunk.size))
+    data = container.to_bytes(model.hash, least_bytes(container.kind, chunk.size, mask is not None))
     if len(data) > chunk.nbytes:  # a promise any mode keeps, and raw bytes never miss it
         raw = Container(kind=Kind.RAW, section=chunk.tobytes(order="F" if fortran else "C"),
                         **layout).to_bytes(model.hash)
@@ -106,9 +106,6 @@ def decode(data: bytes, model_hash: str, load_model: "Callable[[], Model]",
     if shape is not None and tuple(c.shape) != tuple(shape):
         raise ContainerError(f"inrcodec chunk claims shape {tuple(c.shape)}, but the array's "
                              f"chunks are {tuple(shape)}")
-    if c.version >= PADDED and len(data) < least_bytes(c.kind, size := int(np.prod(c.shape))):
-        raise ContainerError(f"corrupted inrcodec chunk: claims {size} values in {len(data)} "
-                             "bytes, more than a chunk of its kind holds")
     size = int(np.prod(c.shape))
     missing = None if c.mask is None else (decode_mask(c.mask, size).reshape(c.shape)
                                             if c.zlib_mask else bilevel.decode(c.mask, c.shape))

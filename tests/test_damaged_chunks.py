@@ -120,7 +120,7 @@ def test_damaged_padding_is_refused(damage):
     codec = INRCodec(max_error=0.5)
     field = np.random.default_rng(1).normal(size=(30, 40)).cumsum(1).astype("f4")
     body = bytearray(Container.from_bytes(codec.encode(field), codec.model_hash).to_bytes(
-        codec.model_hash, least_bytes=400)[:-4])
+        codec.model_hash, at_least=400)[:-4])
     assert body[3] >> 7 == 1
     if damage == "nonzero padding":
         body[-6] = 1
@@ -130,3 +130,25 @@ def test_damaged_padding_is_refused(damage):
         body[0] = 0xC6
     with pytest.raises(ContainerError, match="padding|layout flags"):
         Container.from_bytes(_resealed(body, codec.model_hash, Kind.SPATIAL), codec.model_hash)
+
+
+def test_a_masked_constant_is_held_to_its_bytes_too():
+    """A constant with a NaN mask has a mask to decode: claiming 8192 x 8192 values from a few
+    bytes is refused; a real one that dense is padded and decodes."""
+    from inrcodec.coding.container import Container, Kind
+
+    codec = INRCodec()
+    small = np.ones((8, 10), "f4")
+    small[2, 3] = np.nan
+    data = codec.encode(small)
+    assert Container.from_bytes(data, codec.model_hash).kind == Kind.CONSTANT
+    assert data[4:6] == bytes([8, 10])
+    forged = _resealed(data[:4] + bytes([0x80, 0x40, 0x80, 0x40]) + data[6:-4], codec.model_hash,
+                       Kind.CONSTANT)
+    with pytest.raises(ContainerError, match="claims 67108864 values"):
+        codec.decode(forged)
+    big = np.ones((2048, 2048), "f4")
+    big[7, 9] = np.nan
+    data = codec.encode(big)
+    assert data[3] >> 7 == 1  # padded
+    assert np.array_equal(np.isnan(codec.decode(data)), np.isnan(big))

@@ -119,7 +119,7 @@ def test_exact_zeros_of_an_integer_volume_stay_zero():
 def test_the_network_is_not_fitted_where_a_sample_of_patches_says_it_cannot_help():
     from inrcodec.coding.quantize import LatentQuantizer
     from inrcodec.modes.bounded import within
-    from inrcodec.sections.network import fit, hopeless_rms
+    from inrcodec.sections.network import fit
 
     field = power_law_field((1, 222, 294), slope=2.0, seed=2) * 3 + 280  # 36 patches, all unseen
     codec = INRCodec()
@@ -127,7 +127,7 @@ def test_the_network_is_not_fitted_where_a_sample_of_patches_says_it_cannot_help
     chunk = as_chunk(field)
     quantizer = model.quantizer(*LatentQuantizer.resolution(6.5))
     bound = 0.01 * float(np.ptp(field))
-    assert fit(chunk, model, 3, quantizer, give_up_above=hopeless_rms(bound)) is None
+    assert fit(chunk, model, 3, quantizer, bound=bound) is None
     # The floor is kept without the network (by transform coding, the smallest here).
     data = codec.encode(field)
     assert kind(codec, data) == Kind.WAVELET and psnr(field, codec.decode(data)) >= 40
@@ -138,13 +138,13 @@ def test_the_network_is_not_fitted_where_a_sample_of_patches_says_it_cannot_help
 
 def test_where_the_sample_says_the_network_helps_every_patch_is_fitted_as_without_it(a1b):
     from inrcodec.coding.quantize import LatentQuantizer
-    from inrcodec.sections.network import fit, hopeless_rms
+    from inrcodec.sections.network import fit
 
     fields = a1b[192:204]  # 12 held-out fields: 12 patches, a sample of 4 and the other 8
     model = INRCodec().model
     chunk = as_chunk(fields)
     quantizer = model.quantizer(*LatentQuantizer.resolution(6.5))
-    gated = fit(chunk, model, 3, quantizer, give_up_above=hopeless_rms(0.42))
+    gated = fit(chunk, model, 3, quantizer, bound=0.42)
     np.testing.assert_allclose(gated, fit(chunk, model, 3, quantizer), atol=1e-5)
     codec = INRCodec()
     assert kind(codec, codec.encode(fields)) == Kind.LATENTS

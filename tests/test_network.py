@@ -150,7 +150,7 @@ def test_where_interpolation_predicts_better_nothing_is_fitted_under_a_tight_bou
 
     smooth = (power_law_field((256, 256), slope=3.5, seed=3) * 3 + 280).astype(np.float32)
     chunk = Chunk(smooth, np.ones(smooth.shape, bool), {})
-    assert network.spatial_rms(chunk) < 0.01 * np.ptp(smooth)  # under the bound
+    assert network.cubic_residual_rms(chunk) < 0.01 * np.ptp(smooth)  # under the bound
     codec = INRCodec("universal-2d", relative_error=0.01)
     fitted = []
     original = network.fit_patches
@@ -161,18 +161,18 @@ def test_where_interpolation_predicts_better_nothing_is_fitted_under_a_tight_bou
     assert codec.encode(smooth) == gated and fitted
 
 
-def test_spatial_rms_is_the_finest_cubic_interpolation_error():
+def test_cubic_residual_rms_is_the_finest_cubic_interpolation_error():
     from inrcodec.chunk import Chunk
-    from inrcodec.sections.network import spatial_rms
+    from inrcodec.sections.network import cubic_residual_rms
 
     ramp = np.add.outer(np.arange(20.0) ** 3, np.arange(30.0))  # cubic along 0, linear along 1
-    assert spatial_rms(Chunk(ramp, np.ones(ramp.shape, bool), {})) == 0.0
+    assert cubic_residual_rms(Chunk(ramp, np.ones(ramp.shape, bool), {})) == 0.0
     noise = np.random.default_rng(0).normal(size=(64, 64))
-    assert 1.0 < spatial_rms(Chunk(noise, np.ones(noise.shape, bool), {})) < 1.6
+    assert 1.0 < cubic_residual_rms(Chunk(noise, np.ones(noise.shape, bool), {})) < 1.6
     with_nans = noise.copy()
     with_nans[::2] = np.nan
-    assert np.isfinite(spatial_rms(Chunk(with_nans, np.isfinite(with_nans), {})))
-    assert spatial_rms(Chunk(noise[:5, :5], np.ones((5, 5), bool), {})) == float("inf")
+    assert np.isfinite(cubic_residual_rms(Chunk(with_nans, np.isfinite(with_nans), {})))
+    assert cubic_residual_rms(Chunk(noise[:5, :5], np.ones((5, 5), bool), {})) == float("inf")
 
 
 @pytest.mark.parametrize("settings", [dict(min_psnr=40), dict(relative_error=0.1)])

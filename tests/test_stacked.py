@@ -6,8 +6,8 @@ The chunks are ``inrcodec.bench.stacked.stacked_chunks()`` (real data from pip p
 whose data is not installed is skipped). A chunk's slices are its 2-D fields (its last two
 axes), each encoded alone with the same absolute bound, or the same RMS target, as the whole
 chunk. ``ALIKE`` chunks are controls: their slices are alike, and prediction across them may
-pay. These are acceptance tests for batch axes in the classic coders: on the unlike chunks at a
-bound they fail until those coders stop predicting across unlike slices.
+pay. They hold batch axes (coding/batch.py) to account: before the coders stopped predicting
+across unlike slices, 18 of them failed (2-73x the slices' bits at 1% of the range).
 """
 
 import functools

@@ -51,6 +51,7 @@ before anything is decoded; it covers the model hash, so a chunk decoded with an
 refused rather than turned into wrong values.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,11 +79,13 @@ __all__ = ["DTYPES", "MAX_BYTES", "MAX_NDIM", "Container", "ContainerError", "Ki
 
 VERSION = 7  # the version written, and the newest read
 PADDED = 7  # the first version that may pad a chunk, and bounds its values by its bytes
-# The most values a chunk of a coded kind may claim per stored byte (version 7 on): a damaged or
-# hostile chunk of 20 bytes cannot make its reader decode more than about a million values
-# (classic kinds, ~0.1 s) or a few patches (the network's, ~25,000 FLOPs a value). The densest
-# real chunks measured took 36,000 values a byte (a spike in 10^6 zeros at a 30 dB floor) and
-# 90 (the network's latents); the rare denser one is padded.
+# The most values a chunk of a coded kind (or with a mask) may claim per stored byte (version 7
+# on): a damaged version-7 chunk of 20 bytes cannot make its reader decode more than about a
+# million values (classic kinds, ~0.1 s) or a few patches (the network's, ~25,000 FLOPs a
+# value). Older versions are read as they were written (a chunk labelled version 6 escapes the
+# rule: the Zarr v3 serializer's shape check still holds it to its array's chunks). The
+# densest real chunks measured took 36,000 values a byte (a spike in 10^6 zeros at a 30 dB
+# floor) and 90 (the network's latents); the rare denser one is padded.
 VALUES_PER_BYTE = 1 << 16
 NETWORK_VALUES_PER_BYTE = 1 << 10
 BILEVEL_MASKS = 6  # the first version whose masks are bilevel.py's
@@ -109,10 +112,9 @@ class Container:
     latent_headroom: int = HEADROOM
     little_endian_words: bool = False
     zlib_mask: bool = False  # versions 1-5: the mask is mask.py's zlib-coded packed bits
-    version: int = VERSION  # the version read (a reader's check; a writer writes VERSION)
 
-    def to_bytes(self, model_hash: str, least_bytes: int = 0) -> bytes:
-        """The chunk's bytes, padded with zeros to ``least_bytes`` where shorter."""
+    def to_bytes(self, model_hash: str, at_least: int = 0) -> bytes:
+        """The chunk's bytes, padded with zeros to ``at_least`` where shorter."""
         dtype = np.dtype(self.dtype)
         big = dtype.byteorder == ">" or (dtype.byteorder == "=" and not np.little_endian)
         out = bytearray([MARKER | VERSION, model_tag(model_hash),
@@ -127,8 +129,8 @@ class Container:
             out += svarint(self.normalisation.scale_code)
             out += svarint(self.normalisation.offset_code)
         out += self.body()
-        if len(out) + 4 < least_bytes:
-            pad = least_bytes - len(out) - 8
+        if len(out) + 4 < at_least:
+            pad = at_least - len(out) - 8
             out[3] |= 0x80
             out += bytes(max(pad, 0)) + max(pad, 0).to_bytes(4, "little")
         return bytes(out + checksum(bytes(out), model_hash, self.kind).to_bytes(4, "little"))
@@ -179,8 +181,13 @@ class Container:
                 raise ContainerError("corrupted inrcodec chunk: bad latent resolution")
             scale_code = reader.svarint()
             fields["normalisation"] = Normalisation(reader.svarint(), scale_code)
-        return cls(**fields, **read_body(reader, kind, fields["dtype"], type_byte >> 6 & 1),
-                   zlib_mask=version < BILEVEL_MASKS, version=version)
+        masked = type_byte >> 6 & 1
+        if version >= PADDED and len(data) < least_bytes(kind, size := math.prod(fields["shape"]),
+                                                         masked):
+            raise ContainerError(f"corrupted inrcodec chunk: claims {size} values in {len(data)} "
+                                 "bytes, more than a chunk of its kind holds")
+        return cls(**fields, **read_body(reader, kind, fields["dtype"], masked),
+                   zlib_mask=version < BILEVEL_MASKS)
 
 
 def _unpadded(data: bytes) -> bytes:
@@ -193,9 +200,9 @@ def _unpadded(data: bytes) -> bytes:
     return data[:len(data) - 4 - pad]
 
 
-def least_bytes(kind: Kind, size: int) -> int:
+def least_bytes(kind: Kind, size: int, masked: bool) -> int:
     """The fewest bytes a version-7 chunk of ``kind`` holding ``size`` values may take."""
-    if kind in (Kind.EMPTY, Kind.CONSTANT, Kind.RAW):
+    if kind in (Kind.EMPTY, Kind.CONSTANT, Kind.RAW) and not masked:
         return 0  # nothing to decode: filling the array is the reader's work
     per_byte = NETWORK_VALUES_PER_BYTE if kind.uses_model else VALUES_PER_BYTE
     return -(-size // per_byte)

@@ -31,7 +31,7 @@ def read(reader: Reader, count: int, dtype: np.dtype) -> tuple[np.ndarray, np.nd
 def zero_sign_lost(values: np.ndarray, low: np.ndarray, high: np.ndarray | None = None) -> np.ndarray:
     """Where a zero among ``values`` would come back as a zero of the other sign, given its decoded
     value (``low`` alone, where the decoder is exact) or the range [low, high] of the values other
-    machines may decode: a -0.0 where +0.0 lies in that range, a +0.0 where an end of it is -0.0.
+    machines may decode: a -0.0 where +0.0 lies in that range, a +0.0 where -0.0 may.
     The bounded kinds store those zeros exactly (a -0.0 costs its value and its index); a zero
     decoded as a non-zero value keeps only the bound's promise, so a chunk without -0.0 is stored
     as before unless a +0.0 of it would decode as -0.0 (float16 rounding a tiny negative)."""
@@ -42,6 +42,6 @@ def zero_sign_lost(values: np.ndarray, low: np.ndarray, high: np.ndarray | None 
     lo = low[zero]
     hi = lo if high is None else high[zero]
     plus = (lo <= 0) & ~np.signbit(hi)
-    minus = ((lo == 0) & np.signbit(lo)) | ((hi == 0) & np.signbit(hi))
+    minus = np.signbit(lo) & (hi >= 0)  # a decode in [lo, hi] may round to -0.0
     lost[zero] = np.where(np.signbit(values[zero]), plus, minus)
     return lost

@@ -55,6 +55,7 @@ BUCKET_UNIT = 0.125  # bucket b holds parents of at least (2**b - 1) x this many
 # one of these (per chunk), MNI, NEMO and turbulence 1-2% (measured on every benchmark dataset
 # at 30-50 dB, from slopes 3 to 10).
 SLOPES = (4, 5, 6, 8)
+BATCH_AXES = 4  # the axes a section can name as batch axes, in bits 4-7 of its first byte
 MAX_Q = 2 ** 52  # a step this fine for the values is refused (q would lose integer precision)
 MAX_STEP_CODE = 16 * 1100  # steps of 2**-1100 to 2**1100 cover every float64 (and subnormals)
 RELAX_SWEEPS = 4  # per level of the fill (the encoder's only): 4 took as few bits as 30 did
@@ -143,6 +144,8 @@ class Coefficients:
     def __init__(self, values: np.ndarray, missing: np.ndarray | None = None, batch: int = 0):
         values = np.asarray(values, dtype=np.float64)
         missing = _check(values.shape, missing)
+        if not 0 <= batch < 1 << min(values.ndim, BATCH_AXES):
+            raise ValueError(f"batch axes {batch:#b} outside the first four of {values.ndim}")
         self.shape, self.batch = values.shape, batch
         self.levels = levels_of(self.shape, batch)
         self.coefficients = dwt.forward(values if missing is None else fill(values, missing),

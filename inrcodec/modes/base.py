@@ -18,6 +18,7 @@ class Mode(ABC):
 
     absolute_bound: float | None = None  # set by modes that promise one (the bench groups by it)
     higher_is_better = False  # whether a larger measure (a PSNR) is a better chunk
+    pointwise = False  # whether it promises something of every value (a -0.0 is then kept)
 
     @abstractmethod
     def settings(self) -> dict:

@@ -14,12 +14,14 @@ from ..coding import residual
 from ..coding.container import Container
 from ..coding.quantize import LatentQuantizer
 from ..sections.bounds import Prediction, within
-from ..sections.network import fit, hopeless_rms, least_latent_bytes
+from ..sections.network import fit, least_latent_bytes
 from .base import MOST_ERROR, Mode, positive
 
 
 class Bounded(Mode):
     """Every finite value within ``max_error``, or within ``relative_error`` x the chunk's range."""
+
+    pointwise = True
 
     def __init__(self, latent_bits: float = 6.5, max_error: float | None = None,
                  relative_error: float | None = None):
@@ -77,7 +79,7 @@ class Bounded(Mode):
         if residual.half_step(bound, chunk.array.dtype, chunk.norm) <= 0 or least_latent_bytes(
                 chunk.array.shape, model, quantizer) >= len(alone[0].to_bytes(model.hash)):
             return alone[0]
-        fitted = fit(chunk, model, inner_steps, quantizer, give_up_above=hopeless_rms(bound))
+        fitted = fit(chunk, model, inner_steps, quantizer, bound=bound)
         if fitted is None:
             return alone[0]
         prediction = Prediction.of(chunk, model, quantizer, fitted)

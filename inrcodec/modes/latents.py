@@ -12,7 +12,7 @@ from ..coding.quantize import LatentQuantizer
 from ..measure import psnr_db
 from ..sections import transform
 from ..sections.bounds import Prediction, within
-from ..sections.network import decode, fit, hopeless_rms, latent_fields, least_latent_bytes
+from ..sections.network import decode, fit, latent_fields, least_latent_bytes
 from .base import MOST_ERROR, Mode, positive
 
 MOST_PSNR = 1000.0  # dB
@@ -108,7 +108,7 @@ class Latents(Mode):
         fitted = None
         if coded is None or least_latent_bytes(chunk.array.shape, model, quantizer) < size(coded, model):
             fitted = fit(chunk, model, inner_steps, quantizer,
-                         give_up_above=None if bound is None else hopeless_rms(bound))
+                         bound=bound)
         kept = False
         if fitted is not None:
             symbols = rate_distortion_symbols(fitted, quantizer)

@@ -17,6 +17,8 @@ from .base import Mode, positive
 class PointwiseRelative(Mode):
     """Every finite value within ``pointwise_relative_error`` x its own magnitude."""
 
+    pointwise = True
+
     def __init__(self, pointwise_relative_error: float):
         self.pointwise_relative_error = positive("pointwise_relative_error", pointwise_relative_error)
         if not math.log2(1 + self.pointwise_relative_error) > 0:  # finer than float64 can step

@@ -44,7 +44,7 @@ PROJECTED_PATCHES = 256  # an even sample of a chunk's whole patches, at most
 # And under a bound that is not loose, the network pays only where it predicts better than the
 # interpolation coder: a residual costs about log2(rms / bound) bits a value whichever predicts
 # it, and the latents cost more. Where the projection's rms error is SPATIAL_SLACK_DB over the
-# rms error of cubic interpolation at the finest level (``spatial_rms``) and the bound is less
+# rms error of cubic interpolation at the finest level (``cubic_residual_rms``) and the bound is less
 # than LOOSE_DB over that, nothing is fitted. On 294 (chunk, model, setting) cases of 8 datasets
 # (bounds of 10% to 0.1% of the range, floors of 30 to 50 dB) this skipped 137 fits and no chunk
 # the network won: those were 2.5 dB under the interpolation's rms or more, but for two GloSea4
@@ -57,23 +57,25 @@ SHORTFALL_BITS, SHORTFALL_SHARE = 64, 0.99
 
 
 def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
-        give_up_above: float | None = None) -> np.ndarray | None:
-    """Each patch's latents (``fit_patches``). With ``give_up_above`` (an rms error in the
-    chunk's own units), the chunk's whole patches are first projected onto the network's
-    first-order span (one matrix product), then a chunk of many patches fits an even sample of
-    them; where either misses by more than that, returns None without fitting the rest: the
+        bound: float | None = None) -> np.ndarray | None:
+    """Each patch's latents (``fit_patches``). With ``bound`` (the error bound the network's
+    prediction would be corrected to, in the chunk's own units), the chunk's whole patches are
+    first projected onto the network's first-order span (one matrix product), then a chunk of
+    many patches fits an even sample of them; where either shows the network cannot pay
+    (``hopeless_rms``, ``cubic_residual_rms``), returns None without fitting the rest: the
     caller stores the chunk without the network, in a fraction of the time."""
     import torch
 
     target, weight = chunk.patches(model.patch_shape)
+    give_up_above = None if bound is None else hopeless_rms(bound)
     gated = give_up_above is not None and give_up_above < math.inf
     if gated and (projected := _projected_rms(model, target, weight)) is not None:
         projected *= chunk.norm.scale
         if projected > give_up_above * 10 ** (PROJECTION_SLACK_DB / 20):
             return None
-        spatial = spatial_rms(chunk)
+        spatial = cubic_residual_rms(chunk)
         if projected > spatial * 10 ** (SPATIAL_SLACK_DB / 20) and \
-                _bound_of(give_up_above) < spatial * 10 ** (LOOSE_DB / 20):
+                bound < spatial * 10 ** (LOOSE_DB / 20):
             return None
     sample = _sample(weight) if gated else None
     if sample is None:
@@ -93,11 +95,6 @@ def hopeless_rms(bound: float) -> float:
     not worth fitting for an error bound of ``bound``: ``GATE_DB`` worse than the rms of a
     uniform quantizer's error at that bound (bound / sqrt 3)."""
     return bound / math.sqrt(3) * 10 ** (GATE_DB / 20)
-
-
-def _bound_of(give_up_above: float) -> float:
-    """The bound whose ``hopeless_rms`` is ``give_up_above``."""
-    return give_up_above * math.sqrt(3) / 10 ** (GATE_DB / 20)
 
 
 def _sample(weight: torch.Tensor) -> torch.Tensor | None:
@@ -127,7 +124,7 @@ def _projected_rms(model, target: torch.Tensor, weight: torch.Tensor) -> float |
     return math.sqrt(float(np.mean(residual ** 2)))
 
 
-def spatial_rms(chunk: Chunk) -> float:
+def cubic_residual_rms(chunk: Chunk) -> float:
     """The rms error of cubic interpolation at the finest level (each odd point from the even
     points around it, along the axis where that is smallest), over the chunk's finite values:
     about what the interpolation coder's residual holds. inf where no axis has 8 points."""

@@ -39,8 +39,8 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
     for batch in (0, unlike) if unlike else (0,):
         try:
             coefficients = wavelet.Coefficients(values, ~chunk.finite, batch)
-        except ValueError:  # too few values to transform
-            return None
+        except ValueError:  # every value missing
+            break
         code = _coarsest(chunk, coefficients, target_rms, base, smaller_than)
         if code is not None:
             section = coefficients.section(code)
@@ -54,8 +54,9 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
 
 
 def _split_axes(shape: tuple[int, ...]) -> int:
-    """A bit for each axis the transform splits: only those can be batch axes."""
-    return sum(1 << a for a, n in enumerate(shape) if wavelet.levels_of((n,))[0])
+    """A bit for each axis the transform splits among the first four (a wavelet section names
+    batch axes in four bits): only those can be batch axes."""
+    return sum(1 << a for a, n in enumerate(shape[:wavelet.BATCH_AXES]) if wavelet.levels_of((n,))[0])
 
 
 def _coarsest(chunk: Chunk, coefficients, target_rms: float, base,

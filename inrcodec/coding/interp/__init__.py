@@ -32,9 +32,13 @@ table's ``+-K`` take its escape symbol and are stored as svarints beside the str
 Section layout::
 
     u8 flags: cubic (bit 0) | level-bound mode (bits 1-2, ``BOUND_MODES``) | table shape
-        (bits 3-4, ``SHAPES``) | axes in reverse order (bit 5); bits 6-7 are 0
-    varint E: the number of escaped values; then E svarints: the anchor's q (when it is not
-        missing) and each escaped q, in coding order
+        (bits 3-4, ``SHAPES``) | axes in reverse order (bit 5) | batch axes follow (bit 6,
+        version 7); bit 7 is 0
+    if bit 6: u8, a bit per batch axis (coding/batch.py): nothing is predicted along them; each
+        slice along them has its own anchor, its first point
+    varint E: the number of escaped values; then E svarints: the anchors' q (those not missing,
+        in C order of the slices; one anchor without batch axes) and each escaped q, in coding
+        order
     the range-coded stream, to the end: 32-bit words big-endian, cut to the byte. In it, when
         any point but the anchor is coded: the activity code (uniform over the 128 scale codes),
         then per level (coarse to fine) that has coded points its level code (uniform), and per
@@ -170,7 +174,7 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
     _, best, i = min(tried, key=_bits)
     if trial.shape == values.shape:
         return best.take(i)
-    return run(values, half, missing, best.options[i] + (best.reverse, best.batch))
+    return run(values, half, missing, best.options[i] + (best.reverse,), best.batch)
 
 
 def _bits(candidate: tuple) -> float:

@@ -5,7 +5,7 @@ import constriction
 import numpy as np
 
 from ..bytes import ContainerError
-from ..rangecoder import coded_segments, decode_buckets, range_code, words, write_escapes
+from ..rangecoder import coded_segments, decode_buckets, next_escape, range_code, words, write_escapes
 from ..tables import SCALE_LOW, UNIFORM, cell_codes, plan
 from .sweep import Sweep
 
@@ -25,7 +25,9 @@ def write(sweep: Sweep, symbols: list) -> bytes:
 def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
     """Rebuild ``sweep.recon`` from the range-coded ``stream`` and the escaped values."""
     pending = iter(escapes)
-    sweep.read_anchors(pending)
+    anchors = np.zeros(sweep.anchor_coded.shape, np.int64)
+    anchors[sweep.anchor_coded] = [next_escape(pending) for _ in range(int(sweep.anchor_coded.sum()))]
+    sweep.anchor(anchors)
     decoder = constriction.stream.queue.RangeDecoder(words(stream))
     if sweep.coded:
         activity = SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0])

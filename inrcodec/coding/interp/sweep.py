@@ -78,25 +78,16 @@ class Sweep:
         """The q of the coded anchors, in C order: what the section stores for them."""
         return self.anchor_q[self.anchor_coded].tolist()
 
-    def read_anchors(self, pending) -> None:
-        """Set the coded anchors from the escaped values ``pending`` (an iterator)."""
-        from ..rangecoder import next_escape
-
-        q = np.zeros(self.anchor_coded.shape, np.int64)
-        q[self.anchor_coded] = [next_escape(pending) for _ in range(int(self.anchor_coded.sum()))]
-        self.anchor(q)
-
-
 def anchors_of(shape: tuple[int, ...], batch: int) -> tuple:
     """Where the anchors lie: every index along a batch axis, the first along the others."""
     return tuple(slice(None) if batch >> a & 1 else 0 for a in range(len(shape)))
 
 
 def run(values: np.ndarray, half: float, missing: np.ndarray | None,
-        settings: tuple) -> tuple[Sweep, list]:
-    """The encoder's sweep over ``values`` with ``settings`` (cubic, bound mode, reverse[,
-    batch]), and each step's (q, bucket) of its coded points."""
-    sweep = Sweep(values.shape, half, missing, *settings[:3], batch=(settings[3:] or (0,))[0])
+        settings: tuple[bool, int, bool], batch: int = 0) -> tuple[Sweep, list]:
+    """The encoder's sweep over ``values`` with ``settings`` (cubic, bound mode, reverse) and
+    ``batch`` axes, and each step's (q, bucket) of its coded points."""
+    sweep = Sweep(values.shape, half, missing, *settings, batch=batch)
     if sweep.anchor_coded.size:
         q = quantize(np.asarray(values[sweep.anchors], np.float64), sweep.anchor_step)
         sweep.anchor(np.where(sweep.anchor_coded, q, 0.0).astype(np.int64))

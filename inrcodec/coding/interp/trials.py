@@ -109,7 +109,7 @@ class Batch:
         which only batch axes add."""
         if not self.batch:
             return np.zeros(len(self.options))
-        q = self.anchor_q.reshape(len(self.options), -1)[:, 1:]
+        q = self.anchor_q[(slice(None), self.geometry.anchor_coded)][:, 1:]
         zigzag = 2.0 * np.abs(q) + 1.0
         return 8.0 * (1 + np.ceil(np.log2(zigzag + 1.0) / 7.0).sum(1))
 
