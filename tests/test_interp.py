@@ -176,15 +176,15 @@ def unlike_stack(count=3, shape=(40, 50)):
     return np.stack([smooth(shape, seed=i) * (1 + 2 * i) + 1e4 * i for i in range(count)])
 
 
-@pytest.mark.parametrize("shape,batch", [((3, 20, 30), 1), ((4, 3, 9, 11), 2), ((4, 3, 9, 11), 3),
+@pytest.mark.parametrize("shape,batch_axes", [((3, 20, 30), 1), ((4, 3, 9, 11), 2), ((4, 3, 9, 11), 3),
                                          ((20, 3), 2), ((5, 1, 7), 1)])
-def test_batch_axes_round_trip_bit_for_bit(shape, batch):
+def test_batch_axes_round_trip_bit_for_bit(shape, batch_axes):
     values = smooth(shape, seed=2)
     missing = np.random.default_rng(2).random(shape) < 0.2
     missing.flat[0] = True  # a missing anchor
     for m in (None, missing):
-        data, recon = interp.encode(values, 0.05, m, batch=batch)
-        assert data[0] >> 6 == 1 and data[1] == batch
+        data, recon = interp.encode(values, 0.05, m, batch_axes=batch_axes)
+        assert data[0] >> 6 == 1 and data[1] == batch_axes
         decoded = interp.decode(data, shape, 0.05, m)
         assert np.array_equal(decoded.view(np.uint64), recon.view(np.uint64))
         keep = np.ones(shape, bool) if m is None else ~m
@@ -196,7 +196,7 @@ def test_unlike_slices_are_coded_as_a_batch_like_slices_are_not():
     half = 0.01 * np.ptp(stack)
     data, _ = interp.encode(stack, half)
     assert data[0] >> 6 == 1 and data[1] == 1  # the stack's axis
-    across, _ = interp.encode(stack, half, batch=0)
+    across, _ = interp.encode(stack, half, batch_axes=0)
     alone = sum(len(interp.encode(field, half)[0]) for field in stack)
     assert len(data) <= 1.1 * alone < 0.5 * len(across)
     alike = smooth((6, 40, 50), seed=4)  # smooth along every axis: prediction along 0 pays
@@ -214,9 +214,9 @@ def test_unlike_axes_leave_one_axis_to_predict_along():
 
 def test_a_damaged_batch_byte_is_refused():
     stack = unlike_stack()
-    data, _ = interp.encode(stack, 1.0, batch=1)
-    for batch in (0, 8, 255):
+    data, _ = interp.encode(stack, 1.0, batch_axes=1)
+    for axes in (0, 8, 255):
         with pytest.raises(ContainerError, match="batch axes"):
-            interp.decode(data[:1] + bytes([batch]) + data[2:], stack.shape, 1.0)
+            interp.decode(data[:1] + bytes([axes]) + data[2:], stack.shape, 1.0)
     with pytest.raises(ContainerError, match="unknown flags"):
         interp.decode(bytes([data[0] | 128]) + data[1:], stack.shape, 1.0)

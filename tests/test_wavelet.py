@@ -213,11 +213,11 @@ def test_an_rms_floor_holds_every_chunk_to_one_target_whatever_its_range(a1b):
         INRCodec(max_rmse=0.1, max_error=0.1)
 
 
-@pytest.mark.parametrize("batch", [1, 2, 5])
-def test_a_section_with_batch_axes_decodes_bit_for_bit(batch):
+@pytest.mark.parametrize("batch_axes", [1, 2, 5])
+def test_a_section_with_batch_axes_decodes_bit_for_bit(batch_axes):
     values = power_law_field((3, 24, 40)).astype(np.float64)[:, :, :, None].repeat(2, axis=3)
-    section, recon = wavelet.encode(values, -30, batch=batch)
-    assert section[0] >> 4 == batch
+    section, recon = wavelet.encode(values, -30, batch_axes=batch_axes)
+    assert section[0] >> 4 == batch_axes
     assert np.array_equal(wavelet.decode(section, values.shape), recon)
 
 

@@ -65,16 +65,16 @@ def step_of(code: int) -> float:
     return math.ldexp(2.0 ** ((code % 16) / 16), code // 16)
 
 
-def levels_of(shape: tuple[int, ...], batch: int = 0) -> tuple[int, ...]:
+def levels_of(shape: tuple[int, ...], batch_axes: int = 0) -> tuple[int, ...]:
     """How many times each axis is split: never along a batch axis (coding/batch.py)."""
-    return tuple(0 if batch >> a & 1 else dwt.levels_of(n) for a, n in enumerate(shape))
+    return tuple(0 if batch_axes >> a & 1 else dwt.levels_of(n) for a, n in enumerate(shape))
 
 
 @lru_cache(maxsize=64)
-def _layout(shape: tuple[int, ...], batch: int = 0) -> tuple:
+def _layout(shape: tuple[int, ...], batch_axes: int = 0) -> tuple:
     """(levels, bands, each band's 1 / sqrt(synthesis gain)) of a shape: the same at every step,
     so a search over steps builds it once."""
-    levels = levels_of(shape, batch)
+    levels = levels_of(shape, batch_axes)
     bands = dwt.bands(shape, levels)
     scales = [1 / math.sqrt(dwt.band_gain(shape, levels, level, o)) for level, o, _ in bands]
     return levels, bands, scales
@@ -83,9 +83,9 @@ def _layout(shape: tuple[int, ...], batch: int = 0) -> tuple:
 class Plan:
     """The bands of a shape, their quantizer steps and contexts: the same on both sides."""
 
-    def __init__(self, shape: tuple[int, ...], step_code: int, batch: int = 0):
-        self.shape, self.batch = tuple(shape), batch
-        self.levels, self.bands, scales = _layout(self.shape, batch)
+    def __init__(self, shape: tuple[int, ...], step_code: int, batch_axes: int = 0):
+        self.shape, self.batch_axes = tuple(shape), batch_axes
+        self.levels, self.bands, scales = _layout(self.shape, batch_axes)
         step = step_of(step_code)
         self.steps = [step * scale for scale in scales]
         self.index = {(level, o): i for i, (level, o, _) in enumerate(self.bands)}
@@ -141,18 +141,18 @@ class Plan:
 class Coefficients:
     """A chunk's wavelet coefficients, transformed once, then quantized at any step."""
 
-    def __init__(self, values: np.ndarray, missing: np.ndarray | None = None, batch: int = 0):
+    def __init__(self, values: np.ndarray, missing: np.ndarray | None = None, batch_axes: int = 0):
         values = np.asarray(values, dtype=np.float64)
         missing = _check(values.shape, missing)
-        if not 0 <= batch < 1 << min(values.ndim, BATCH_AXES):
-            raise ValueError(f"batch axes {batch:#b} outside the first four of {values.ndim}")
-        self.shape, self.batch = values.shape, batch
-        self.levels = levels_of(self.shape, batch)
+        if not 0 <= batch_axes < 1 << min(values.ndim, BATCH_AXES):
+            raise ValueError(f"batch axes {batch_axes:#b} outside the first four of {values.ndim}")
+        self.shape, self.batch_axes = values.shape, batch_axes
+        self.levels = levels_of(self.shape, batch_axes)
         self.coefficients = dwt.forward(values if missing is None else fill(values, missing),
                                         self.levels)
 
     def _quantized(self, step_code: int, contexts: bool) -> tuple[Plan, np.ndarray, list]:
-        plan_ = Plan(self.shape, step_code, self.batch)
+        plan_ = Plan(self.shape, step_code, self.batch_axes)
         kept = np.zeros_like(self.coefficients)
         symbols = []
         for i, (_, _, slices) in enumerate(plan_.bands):
@@ -178,15 +178,15 @@ class Coefficients:
         escapes = []
         segments = coded_segments(plan_.band_levels, symbols, shape, activity, level_codes,
                                   escapes, slope)
-        flags = shape | SLOPES.index(slope) << 2 | self.batch << 4
+        flags = shape | SLOPES.index(slope) << 2 | self.batch_axes << 4
         return bytes([flags]) + svarint(step_code) + write_escapes(escapes) + range_code(segments)
 
 
 def encode(values: np.ndarray, step_code: int, missing: np.ndarray | None = None,
-           batch: int = 0) -> tuple[bytes, np.ndarray]:
+           batch_axes: int = 0) -> tuple[bytes, np.ndarray]:
     """(section bytes, the decoder's float64 reconstruction) of ``values`` at ``step_code``,
-    not transformed along the ``batch`` axes. ValueError where the step is too fine."""
-    coefficients = Coefficients(values, missing, batch)
+    not transformed along the ``batch_axes`` axes. ValueError where the step is too fine."""
+    coefficients = Coefficients(values, missing, batch_axes)
     return coefficients.section(step_code), coefficients.reconstruction(step_code)[0]
 
 
@@ -195,13 +195,13 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     ContainerError for bad bytes."""
     reader = Reader(bytes(data), 0)
     flags = reader.byte()
-    table_shape, slope, batch = flags & 3, SLOPES[flags >> 2 & 3], flags >> 4
-    if batch >> len(shape):
+    table_shape, slope, batch_axes = flags & 3, SLOPES[flags >> 2 & 3], flags >> 4
+    if batch_axes >> len(shape):
         raise ContainerError("corrupted wavelet section: batch axes the chunk does not have")
     step_code = reader.svarint()
     if abs(step_code) > MAX_STEP_CODE:
         raise ContainerError("corrupted wavelet section: quantizer step out of range")
-    plan_ = Plan(tuple(int(n) for n in shape), step_code, batch)
+    plan_ = Plan(tuple(int(n) for n in shape), step_code, batch_axes)
     pending = iter(read_escapes(reader, math.prod(plan_.shape), MAX_Q, "wavelet"))
     decoder = constriction.stream.queue.RangeDecoder(words(reader.rest()))
     kept = np.zeros(plan_.shape)

@@ -36,9 +36,9 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
     values = np.where(chunk.finite, chunk.array.astype(np.float64) - base, 0)
     unlike = unlike_axes(values, ~chunk.finite) & _split_axes(values.shape)
     best = None
-    for batch in (0, unlike) if unlike else (0,):
+    for batch_axes in (0, unlike) if unlike else (0,):
         try:
-            coefficients = wavelet.Coefficients(values, ~chunk.finite, batch)
+            coefficients = wavelet.Coefficients(values, ~chunk.finite, batch_axes)
         except ValueError:  # every value missing
             break
         code = _coarsest(chunk, coefficients, target_rms, base, smaller_than)

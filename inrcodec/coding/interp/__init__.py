@@ -73,19 +73,19 @@ REVERSED = 2  # the settings of the fewest bits in the first axis order tried in
 
 def encode(values: np.ndarray, half: float, missing: np.ndarray | None = None,
            cubic: bool | None = None, bound_mode: int | None = None,
-           reverse: bool | None = None, batch: int | None = None) -> tuple[bytes, np.ndarray]:
+           reverse: bool | None = None, batch_axes: int | None = None) -> tuple[bytes, np.ndarray]:
     """(section bytes, the decoder's reconstruction as float64) of ``values``.
 
     Every non-missing point of the reconstruction is within ``half`` of its value (up to
     float64 rounding; a non-finite value, or one so far from its prediction that ``|q|`` would
     pass ``ESCAPE_LIMIT``, is not: it decodes to its prediction, and the caller must store it
     otherwise). Missing points decode to their prediction. ``cubic``, ``bound_mode``,
-    ``reverse`` (the axis order) and ``batch`` (a bit per axis not predicted along) fix the
+    ``reverse`` (the axis order) and ``batch_axes`` (a bit per axis not predicted along) fix the
     settings the encoder otherwise chooses for the fewest bits.
     """
     values = np.asarray(values, dtype=np.float64)
     missing = _check(values.shape, half, missing)
-    chosen, symbols = _choose(values, half, missing, cubic, bound_mode, reverse, batch)
+    chosen, symbols = _choose(values, half, missing, cubic, bound_mode, reverse, batch_axes)
     return stream.write(chosen, symbols), chosen.recon
 
 
@@ -98,11 +98,11 @@ def decode(data: bytes, shape: tuple[int, ...], half: float,
     flags = reader.byte()
     if flags >> 7:
         raise ContainerError("corrupted interpolation section: unknown flags")
-    batch = reader.byte() if flags >> 6 & 1 else 0
-    if flags >> 6 & 1 and not 0 < batch < 1 << len(shape):
+    batch_axes = reader.byte() if flags >> 6 & 1 else 0
+    if flags >> 6 & 1 and not 0 < batch_axes < 1 << len(shape):
         raise ContainerError("corrupted interpolation section: batch axes the chunk does not have")
     rebuilt = Sweep(shape, half, missing, bool(flags & 1), flags >> 1 & 3, bool(flags >> 5 & 1),
-                    batch=batch)
+                    batch_axes=batch_axes)
     escapes = read_escapes(reader, rebuilt.coded + rebuilt.anchor_coded.size, ESCAPE_LIMIT,
                            "interpolation")
     try:
@@ -124,7 +124,7 @@ def _check(shape: tuple[int, ...], half: float, missing: np.ndarray | None) -> n
 
 
 def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: bool | None,
-            bound_mode: int | None, reverse: bool | None, batch: int | None) -> tuple[Sweep, list]:
+            bound_mode: int | None, reverse: bool | None, batch_axes: int | None) -> tuple[Sweep, list]:
     """The encoder's run with the (cubic, bound mode, axis order) of the fewest estimated bits
     on a central block of the chunk (trials.py). Every interpolant and level-bound mode allowed
     is swept at once in the first-to-last axis order (on a block over ``SMALL_TRIAL`` points,
@@ -133,7 +133,7 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
     keeps the trial's run.
 
     Where some axes' slices look unlike (``unlike_axes``), the same search is made with them
-    as batch axes (and, if several, each alone), and the fewest bits of all kept; ``batch``
+    as batch axes (and, if several, each alone), and the fewest bits of all kept; ``batch_axes``
     given, only it is searched."""
     block = _trial_block(values.shape)
     trial = values[block]
@@ -143,12 +143,12 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
     small = trial.size <= SMALL_TRIAL
 
     def search(axes: int) -> list:
-        """(estimated bits, batch, index in the batch) of every setting tried with ``axes``."""
+        """(estimated bits, the trial sweeps, index among them) of every setting tried with ``axes``."""
         tried = []
 
         def sweep_all(options: list, backwards: bool) -> list:
-            batch = Batch(trial, half, trial_missing, options, backwards, axes)
-            found = [(float(b), batch, i) for i, b in enumerate(batch.bits())]
+            sweeps = Batch(trial, half, trial_missing, options, backwards, axes)
+            found = [(float(b), sweeps, i) for i, b in enumerate(sweeps.bits())]
             tried.extend(found)
             return found
 
@@ -166,15 +166,15 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
                 return backwards
         return tried
 
-    tried = search(batch or 0)
-    if batch is None and (unlike := unlike_axes(trial, trial_missing)):
+    tried = search(batch_axes or 0)
+    if batch_axes is None and (unlike := unlike_axes(trial, trial_missing)):
         singles = [1 << a for a in range(values.ndim) if unlike >> a & 1]
         for axes in [unlike] + (singles if len(singles) > 1 else []):
             tried += search(axes)
     _, best, i = min(tried, key=_bits)
     if trial.shape == values.shape:
         return best.take(i)
-    return run(values, half, missing, best.options[i] + (best.reverse,), best.batch)
+    return run(values, half, missing, best.options[i] + (best.reverse,), best.batch_axes)
 
 
 def _bits(candidate: tuple) -> float:

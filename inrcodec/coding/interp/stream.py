@@ -17,9 +17,9 @@ def write(sweep: Sweep, symbols: list) -> bytes:
     escapes = sweep.coded_anchors()
     segments = coded_segments(step_levels, symbols, shape, activity, level_codes, escapes)
     flags = (int(sweep.cubic) | sweep.bound_mode << 1 | shape << 3 | int(sweep.reverse) << 5
-             | bool(sweep.batch) << 6)
-    batch = bytes([sweep.batch]) if sweep.batch else b""
-    return bytes([flags]) + batch + write_escapes(escapes) + range_code(segments)
+             | bool(sweep.batch_axes) << 6)
+    axes = bytes([sweep.batch_axes]) if sweep.batch_axes else b""
+    return bytes([flags]) + axes + write_escapes(escapes) + range_code(segments)
 
 
 def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:

@@ -27,18 +27,18 @@ class Sweep:
 
     def __init__(self, shape: tuple[int, ...], half: float, missing: np.ndarray | None,
                  cubic: bool, bound_mode: int, reverse: bool = False,
-                 steps: list | None = None, halves: list | None = None, batch: int = 0):
+                 steps: list | None = None, halves: list | None = None, batch_axes: int = 0):
         """``steps`` and ``halves``, where given, are the ones this would build (a trial's).
-        ``batch``: a bit per axis along which nothing is predicted (``steps_of``)."""
+        ``batch_axes``: a bit per axis along which nothing is predicted (``steps_of``)."""
         self.shape, self.cubic, self.bound_mode, self.reverse = shape, cubic, bound_mode, reverse
-        self.missing, self.batch = missing, batch
+        self.missing, self.batch_axes = missing, batch_axes
         self.recon = np.zeros(shape, dtype=np.float64)
-        self.levels = levels_of(shape, batch)
-        self.steps = (list(steps_of(shape, self.levels, missing, reverse, batch)) if steps is None
+        self.levels = levels_of(shape, batch_axes)
+        self.steps = (list(steps_of(shape, self.levels, missing, reverse, batch_axes)) if steps is None
                       else steps)
         self.halves = halves_of(half, self.levels, BOUND_MODES[bound_mode]) if halves is None else halves
         # The anchors: the first point of every slice along the batch axes (one point without).
-        self.anchors = anchors_of(shape, batch) if math.prod(shape) else (slice(0, 0),) * len(shape)
+        self.anchors = anchors_of(shape, batch_axes) if math.prod(shape) else (slice(0, 0),) * len(shape)
         self.anchor_coded = (np.ones(self.recon[self.anchors].shape, bool) if missing is None
                              else ~missing[self.anchors])
         self.anchor_step = 2.0 * self.halves[self.levels + 1]
@@ -78,24 +78,24 @@ class Sweep:
         """The q of the coded anchors, in C order: what the section stores for them."""
         return self.anchor_q[self.anchor_coded].tolist()
 
-def anchors_of(shape: tuple[int, ...], batch: int) -> tuple:
+def anchors_of(shape: tuple[int, ...], batch_axes: int) -> tuple:
     """Where the anchors lie: every index along a batch axis, the first along the others."""
-    return tuple(slice(None) if batch >> a & 1 else 0 for a in range(len(shape)))
+    return tuple(slice(None) if batch_axes >> a & 1 else 0 for a in range(len(shape)))
 
 
 def run(values: np.ndarray, half: float, missing: np.ndarray | None,
-        settings: tuple[bool, int, bool], batch: int = 0) -> tuple[Sweep, list]:
+        settings: tuple[bool, int, bool], batch_axes: int = 0) -> tuple[Sweep, list]:
     """The encoder's sweep over ``values`` with ``settings`` (cubic, bound mode, reverse) and
-    ``batch`` axes, and each step's (q, bucket) of its coded points."""
-    sweep = Sweep(values.shape, half, missing, *settings, batch=batch)
+    ``batch_axes``, and each step's (q, bucket) of its coded points."""
+    sweep = Sweep(values.shape, half, missing, *settings, batch_axes=batch_axes)
     if sweep.anchor_coded.size:
         q = quantize(np.asarray(values[sweep.anchors], np.float64), sweep.anchor_step)
         sweep.anchor(np.where(sweep.anchor_coded, q, 0.0).astype(np.int64))
     return sweep, [sweep.encode_step(values, step) for step in sweep.steps]
 
 
-def levels_of(shape: tuple[int, ...], batch: int = 0) -> int:
-    n = max((m for a, m in enumerate(shape) if not batch >> a & 1), default=1)
+def levels_of(shape: tuple[int, ...], batch_axes: int = 0) -> int:
+    n = max((m for a, m in enumerate(shape) if not batch_axes >> a & 1), default=1)
     return math.ceil(math.log2(n)) if n > 1 else 0
 
 
@@ -111,18 +111,18 @@ def halves_of(half: float, levels: int, mode: tuple[float, float]) -> list[float
 
 
 def steps_of(shape: tuple[int, ...], levels: int, missing: np.ndarray | None, reverse: bool,
-             batch: int = 0):
+             batch_axes: int = 0):
     """Each level's passes, one per axis: the first axis first, or (``reverse``) the last.
     A batch axis has none: its slices are unlike fields (pressure levels, members, variables),
     each predicted from its own points only."""
-    axes = [a for a in range(len(shape)) if not batch >> a & 1][::-1 if reverse else 1]
+    axes = [a for a in range(len(shape)) if not batch_axes >> a & 1][::-1 if reverse else 1]
     for level in range(levels, 0, -1):
         s, h = 2 ** level, 2 ** (level - 1)
         for i, d in enumerate(axes):
             if shape[d] <= h:
                 continue
             done = axes[:i]  # refined at this level already
-            known = tuple(slice(None) if batch >> e & 1 else slice(0, None, h if e in done else s)
+            known = tuple(slice(None) if batch_axes >> e & 1 else slice(0, None, h if e in done else s)
                           for e in range(len(shape)))
             target = known[:d] + (slice(h, None, s),) + known[d + 1:]
             grid = [len(range(*t.indices(m))) for t, m in zip(target, shape)]

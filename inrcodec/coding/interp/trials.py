@@ -26,11 +26,11 @@ class Batch:
     """Sweeps of ``options`` ((cubic, bound mode) pairs) in one axis order over ``values``."""
 
     def __init__(self, values: np.ndarray, half: float, missing: np.ndarray | None,
-                 options: list[tuple[bool, int]], reverse: bool, batch: int = 0):
+                 options: list[tuple[bool, int]], reverse: bool, batch_axes: int = 0):
         order = sorted(range(len(options)), key=lambda i: not options[i][0])  # cubic ones first
         self.options = [options[i] for i in order]
-        self.reverse, self.batch = reverse, batch
-        self.geometry = g = Sweep(values.shape, half, missing, False, 0, reverse, batch=batch)
+        self.reverse, self.batch_axes = reverse, batch_axes
+        self.geometry = g = Sweep(values.shape, half, missing, False, 0, reverse, batch_axes=batch_axes)
         count = len(self.options)
         self.cubic = sum(c for c, _ in self.options)
         levels = self.geometry.levels
@@ -107,7 +107,7 @@ class Batch:
     def anchor_bits(self) -> np.ndarray:
         """Each option's bits for its anchors beyond the first (svarints, and the batch byte),
         which only batch axes add."""
-        if not self.batch:
+        if not self.batch_axes:
             return np.zeros(len(self.options))
         q = self.anchor_q[(slice(None), self.geometry.anchor_coded)][:, 1:]
         zigzag = 2.0 * np.abs(q) + 1.0
@@ -118,7 +118,7 @@ class Batch:
         cubic, mode = self.options[i]
         g = self.geometry
         chosen = Sweep(g.shape, 0.0, g.missing, cubic, mode, self.reverse, steps=g.steps,
-                       halves=list(self.halves[i]), batch=self.batch)
+                       halves=list(self.halves[i]), batch_axes=self.batch_axes)
         chosen.recon = self.recon[i].copy()
         chosen.anchor_q = self.anchor_q[i].astype(np.int64)
         symbols = []
