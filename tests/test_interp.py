@@ -201,15 +201,18 @@ def test_unlike_slices_are_coded_as_a_batch_like_slices_are_not():
     assert len(data) <= 1.1 * alone < 0.5 * len(across)
     alike = smooth((6, 40, 50), seed=4)  # smooth along every axis: prediction along 0 pays
     assert sweep.anchors_of(alike.shape, 0) == (0, 0, 0)
-    assert interp.unlike_axes(alike, None) == 0
+    assert interp.unlike_axes(alike, None) == []
     assert interp.encode(alike, 0.01)[0][0] >> 6 == 0
 
 
 def test_unlike_axes_leave_one_axis_to_predict_along():
-    assert interp.unlike_axes(unlike_stack(), None) == 1
+    from inrcodec.coding.batch import candidates
+
+    assert interp.unlike_axes(unlike_stack(), None) == [0]
     both = unlike_stack()[:, :, :2] * np.array([1.0, 1e6])  # axes 0 and 2 unlike; 1 smooth
-    assert interp.unlike_axes(both, None) == 5
-    assert interp.unlike_axes(np.arange(12.0).reshape(3, 4) * [[1], [1e3], [1e6]], None) == 1
+    assert interp.unlike_axes(both, None) == [2, 0]  # the most unlike first
+    assert candidates([2, 0]) == [4, 5]
+    assert interp.unlike_axes(np.arange(12.0).reshape(3, 4) * [[1], [1e3], [1e6]], None) == [0]
 
 
 def test_a_damaged_batch_byte_is_refused():

@@ -12,12 +12,12 @@ import numpy as np
 UNLIKE = 4.0  # an axis whose slices differ this much more than the smoothest axis's points
 
 
-def unlike_axes(values: np.ndarray, missing: np.ndarray | None) -> int:
-    """A bit for each axis whose neighbouring slices differ by more than ``UNLIKE`` times the
-    neighbouring points along the smoothest other axis (mean absolute differences): where the
-    slices are different fields (pressure levels, variables, an anomaly beside its field),
-    prediction along the axis may cost more than it saves (the coders' trials say). At least one axis
-    is left out."""
+def unlike_axes(values: np.ndarray, missing: np.ndarray | None) -> list[int]:
+    """The axes whose neighbouring slices differ by more than ``UNLIKE`` times the neighbouring
+    points along the smoothest other axis (mean absolute differences), the most unlike first:
+    where the slices are different fields (pressure levels, variables, an anomaly beside its
+    field), prediction along the axis may cost more than it saves (the coders' trials say). At
+    least one axis is left out."""
     spread = {}
     for axis, n in enumerate(values.shape):
         if n > 1:
@@ -30,6 +30,12 @@ def unlike_axes(values: np.ndarray, missing: np.ndarray | None) -> int:
                 spread[axis] = float(np.mean(step))
     unlike = [a for a in spread
               if spread[a] > UNLIKE * min((spread[e] for e in spread if e != a), default=math.inf)]
-    if unlike and len(unlike) == len(spread):
-        unlike.remove(min(unlike, key=spread.get))
-    return sum(1 << a for a in unlike)
+    unlike.sort(key=spread.get, reverse=True)
+    return unlike[:len(spread) - 1]
+
+
+def candidates(unlike: list[int]) -> list[int]:
+    """The sets of batch axes worth a trial, as bit masks: the most unlike axis, then it and the
+    next, and so on (u and v winds of two times: the two stacking axes, not the latitude whose
+    gradient also passed ``UNLIKE``)."""
+    return [sum(1 << a for a in unlike[:k]) for k in range(1, len(unlike) + 1)]

@@ -34,7 +34,7 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
         return None
     base = 0.0 if prediction is None else prediction.values
     values = np.where(chunk.finite, chunk.array.astype(np.float64) - base, 0)
-    unlike = unlike_axes(values, ~chunk.finite) & _split_axes(values.shape)
+    unlike = sum(1 << a for a in unlike_axes(values, ~chunk.finite)) & _split_axes(values.shape)
     best = None
     for batch_axes in (0, unlike) if unlike else (0,):
         try:

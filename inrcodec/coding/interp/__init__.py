@@ -55,7 +55,7 @@ import math
 
 import numpy as np
 
-from ..batch import unlike_axes
+from ..batch import candidates, unlike_axes
 from ..bytes import ContainerError, Reader
 from ..rangecoder import read_escapes
 from ..tables import CONTEXTS, SHAPES
@@ -133,8 +133,8 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
     keeps the trial's run.
 
     Where some axes' slices look unlike (``unlike_axes``), the same search is made with them
-    as batch axes (and, if several, each alone), and the fewest bits of all kept; ``batch_axes``
-    given, only it is searched."""
+    as batch axes (the most unlike, then it and the next, ...: ``batch.candidates``), and the
+    fewest bits of all kept; ``batch_axes`` given, only it is searched."""
     block = _trial_block(values.shape)
     trial = values[block]
     trial_missing = None if missing is None or not missing[block].any() else missing[block]
@@ -167,9 +167,8 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
         return tried
 
     tried = search(batch_axes or 0)
-    if batch_axes is None and (unlike := unlike_axes(trial, trial_missing)):
-        singles = [1 << a for a in range(values.ndim) if unlike >> a & 1]
-        for axes in [unlike] + (singles if len(singles) > 1 else []):
+    if batch_axes is None:
+        for axes in candidates(unlike_axes(trial, trial_missing)):
             tried += search(axes)
     _, best, i = min(tried, key=_bits)
     if trial.shape == values.shape:
