@@ -223,3 +223,14 @@ def test_a_damaged_batch_byte_is_refused():
             interp.decode(data[:1] + bytes([axes]) + data[2:], stack.shape, 1.0)
     with pytest.raises(ContainerError, match="unknown flags"):
         interp.decode(bytes([data[0] | 128]) + data[1:], stack.shape, 1.0)
+
+
+def test_a_batch_axis_past_the_fourth_round_trips():
+    """The interpolation section's byte of batch axes holds up to seven: a 5-D chunk stacking
+    unlike fields along its last axis is coded as a batch along it."""
+    fields = [smooth((3, 4, 9, 10), seed=i) * (1 + i) + 1e4 * i for i in range(6)]
+    values = np.stack(fields, axis=-1)  # (3, 4, 9, 10, 6)
+    data, recon = interp.encode(values, 0.5)
+    assert data[0] >> 6 & 1 and data[1] >> 4 & 1
+    assert np.array_equal(interp.decode(data, values.shape, 0.5), recon)
+    assert np.abs(recon - values).max() <= 0.5
