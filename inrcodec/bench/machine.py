@@ -53,15 +53,16 @@ def matmul_flops(n: int = 1024, repeats: int = 10) -> float:
 
 
 def commit() -> str | None:
-    """inrcodec's git commit (short hash, "+changes": the tracked tree differs from it), or None
-    outside a git checkout."""
+    """inrcodec's git commit (short hash, "+changes": the tracked tree outside docs/ differs
+    from it), or None outside a git checkout. docs/ is left out: pipelines run one after another
+    rewrite it, and a document's figures depend on the code, not on the other documents."""
     here = Path(__file__).parent
     try:
         head = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, timeout=10)
         changed = subprocess.run(["git", "-C", str(here), "status", "--porcelain",
-                                  "--untracked-files=no"], capture_output=True, text=True,
-                                 timeout=10)
+                                  "--untracked-files=no", "--", ":/", ":(exclude,top)docs"],
+                                 capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
     if head.returncode:
