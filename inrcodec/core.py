@@ -75,16 +75,15 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
     if not finite.any():
         return Container(kind=Kind.EMPTY, **layout).to_bytes(model.hash)
     values = chunk[finite]
-    signs = np.signbit(values) if values.dtype.kind == "f" else np.zeros(1, bool)
-    one_sign = signs.all() or not signs.any()
-    if values.min() == values.max() and (one_sign or not mode.pointwise):
-        container = Container(kind=Kind.CONSTANT, constant=values[:1].tobytes(), mask=mask,
-                              **layout)
-    elif values.min() == values.max():  # +0.0 and -0.0 under a pointwise bound: zeros, the
-        section = relative.encode(chunk, finite, 0.5)[0]  # -0.0 stored exactly (exceptions)
+    if values.min() != values.max():
+        container = mode.encode(Chunk(chunk, finite, dict(mask=mask, **layout)), model, inner_steps)
+    elif mode.pointwise and values.dtype.kind == "f" and len(np.unique(np.signbit(values))) > 1:
+        # +0.0 and -0.0 under a pointwise bound: zeros, each -0.0 stored exactly (an exception)
+        section = relative.encode(chunk, finite, 0.5)[0]
         container = Container(kind=Kind.RELATIVE, bound=0.5, section=section, mask=mask, **layout)
     else:
-        container = mode.encode(Chunk(chunk, finite, dict(mask=mask, **layout)), model, inner_steps)
+        container = Container(kind=Kind.CONSTANT, constant=values[:1].tobytes(), mask=mask,
+                              **layout)
     data = container.to_bytes(model.hash, least_bytes(container.kind, chunk.size, mask is not None))
     if len(data) > chunk.nbytes:  # a promise any mode keeps, and raw bytes never miss it
         raw = Container(kind=Kind.RAW, section=chunk.tobytes(order="F" if fortran else "C"),

@@ -108,7 +108,19 @@ def test_grid_axes_are_what_linspace_gave_where_every_chunk_was_written():
     assert axis(49)[5] == np.float32(-0.79166669)
 
 
-def test_the_projection_gate_stores_rough_data_without_fitting_and_the_same_bytes(monkeypatch):
+@pytest.fixture
+def fitted(monkeypatch) -> list:
+    """A list that grows by one each time the encoder fits patches."""
+    from inrcodec.sections import network
+
+    calls = []
+    original = network.fit_patches
+    monkeypatch.setattr(network, "fit_patches", lambda *a: calls.append(1) or original(*a))
+    return calls
+
+
+def test_the_projection_gate_stores_rough_data_without_fitting_and_the_same_bytes(monkeypatch,
+                                                                                  fitted):
     """A field rougher than the network can follow: the cheap gate (one projection onto the
     network's first-order span) skips the fit, and the chunk is the one the fit's gate gave."""
     from test_modes import power_law_field
@@ -118,9 +130,6 @@ def test_the_projection_gate_stores_rough_data_without_fitting_and_the_same_byte
 
     rough = (power_law_field((160, 160), slope=1.5, seed=3) * 3 + 280).astype(np.float32)
     codec = INRCodec(relative_error=0.01)
-    fitted = []
-    original = network.fit_patches
-    monkeypatch.setattr(network, "fit_patches", lambda *a: fitted.append(1) or original(*a))
     gated = codec.encode(rough)
     assert not fitted
     monkeypatch.setattr(network, "PROJECTION_SLACK_DB", float("inf"))
@@ -138,7 +147,8 @@ def test_the_span_is_an_orthonormal_basis_of_the_jacobian():
     assert start.shape == (math.prod(model.patch_shape),)
 
 
-def test_where_interpolation_predicts_better_nothing_is_fitted_under_a_tight_bound(monkeypatch):
+def test_where_interpolation_predicts_better_nothing_is_fitted_under_a_tight_bound(monkeypatch,
+                                                                                  fitted):
     """A smooth field the network does not know, under a bound of 1% of its range: cubic
     interpolation predicts it far better than the network's span can, so the network is not
     fitted (it was, and thrown away), and the bytes are what the fit's own gates gave."""
@@ -152,9 +162,6 @@ def test_where_interpolation_predicts_better_nothing_is_fitted_under_a_tight_bou
     chunk = Chunk(smooth, np.ones(smooth.shape, bool), {})
     assert network.cubic_residual_rms(chunk) < 0.01 * np.ptp(smooth)  # under the bound
     codec = INRCodec("universal-2d", relative_error=0.01)
-    fitted = []
-    original = network.fit_patches
-    monkeypatch.setattr(network, "fit_patches", lambda *a: fitted.append(1) or original(*a))
     gated = codec.encode(smooth)
     assert not fitted
     monkeypatch.setattr(network, "SPATIAL_SLACK_DB", float("inf"))

@@ -125,8 +125,9 @@ class Latents(Mode):
         # transform coding last (a search that cannot beat the best stops early).
         best = min(candidates, key=lambda c: size(c, model))
         if prediction is not None:
-            trial = transform.encode_floor(chunk, target, prediction, smaller_than=size(best, model))
-            if trial is not None and size(trial, model) < size(best, model):
+            smallest = size(best, model)
+            trial = transform.encode_floor(chunk, target, prediction, smaller_than=smallest)
+            if trial is not None and size(trial, model) < smallest:
                 best = trial
         return best
 
