@@ -75,7 +75,8 @@ def compress(args) -> None:
         report = run(args.source, args.dest, variables=args.var, model=model,
                      zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
                      n_workers=args.workers, torch_threads=args.torch_threads, plots=args.plots,
-                     adapt=args.adapt, promises=promises, append_dim=args.append_dim,
+                     adapt=args.adapt, learn=not args.no_adapt, promises=promises,
+                     append_dim=args.append_dim,
                      latent_bits=args.latent_bits, inner_steps=args.inner_steps, **everywhere)
     except AlreadyAppended as done:  # a finished append run again: nothing wrong, nothing to do
         print(f"inrcodec compress: {done}")
@@ -289,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="first fine-tune the model on distinct windows of the source for at most "
                         "this long (all variables together, reading and measuring included), "
                         "and compress with the adapted model, embedded in the store")
+    p.add_argument("--no-adapt", action="store_true",
+                   help="do not learn the archive: by default each variable gets a linear model "
+                        "of its own chunks' EOFs (seconds) where held-out chunks show it pays, "
+                        "embedded in the store; the report says whether and why")
     p.add_argument("--plots", metavar="DIR", help="write each variable's error map and histogram "
                    "of errors to DIR/VAR.errors.png (needs matplotlib)")
     p = commands.add_parser("info", help="what an inrcodec store holds")

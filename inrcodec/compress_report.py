@@ -123,6 +123,7 @@ class Report:
     source_bytes: int = 0  # every variable the store holds, as the source has it in memory
     plots: list = field(default_factory=list)  # the error maps and histograms written
     adaptations: dict = field(default_factory=dict)  # by variable: adapt.Adaptation
+    learnings: dict = field(default_factory=dict)  # by variable: learn.Learning
     lossless: dict = field(default_factory=dict)  # stored as they are: name -> why
     created: bool = True  # a new store (else one resumed or appended to)
     appended: dict = field(default_factory=dict)  # by variable: (rows appended, the dimension)
@@ -167,6 +168,8 @@ class Report:
                              "per value")
             if name in self.adaptations:
                 lines.append(f"  {name}: {self.adaptations[name].describe()}")
+            if name in self.learnings:
+                lines.append(f"  {name}: {self.learnings[name].describe()}")
             if (verdict := v.against_classic()) is not None:
                 lines.append(f"  {name}: {verdict}")
         values = sum(v.values for v in self.variables.values())
@@ -186,7 +189,7 @@ class Report:
         chunks = sum(v.encoded for v in self.variables.values())
         lines.append(f"{chunks} chunks encoded in {self.seconds:.1f} s "
                      f"({chunks / max(self.seconds, 1e-9):.2f} chunks/s) after "
-                     f"{self.setup_seconds:.1f} s of setup (source, adaptation, cluster, metadata) into "
+                     f"{self.setup_seconds:.1f} s of setup (source, learning, cluster, metadata) into "
                      f"{'a new store ' if self.created else ''}{self.dest}")
         if self.plots:
             lines.append(f"error maps and histograms: {', '.join(map(str, self.plots))}")

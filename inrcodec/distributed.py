@@ -47,7 +47,7 @@ __all__ = ["Report", "VariableReport", "compress"]
 def compress(source, dest, *, variables=None, model="default-2d", zarr_format: int = 2,
              chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
              torch_threads: int = 1, progress: bool = True, plots: str | None = None,
-             adapt: float | None = None, promises: dict | None = None,
+             adapt: float | None = None, learn: bool = True, promises: dict | None = None,
              append_dim: str | None = None, **settings) -> Report:
     """Compress ``source`` into the Zarr store ``dest`` on a dask cluster, resuming if it exists.
 
@@ -58,8 +58,10 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     :func:`inrcodec.xarray.chunks_for`'s. ``plots`` is a folder for each variable's error map
     and histogram (error_plots.py), computed on the cluster. ``adapt`` is a time budget in
     minutes for learning the source first (adapt.py): each variable gets its share of it, its
-    own fine-tuned ``model``, embedded in its metadata; a resumed store keeps the models it was
-    started with. ``settings`` go to the codec; ``promises`` gives some variables their own
+    own fine-tuned ``model``, embedded in its metadata. Without it, and with ``learn``, each
+    variable gets a linear model learned from a sample of its own chunks where the held-out end
+    of the archive shows that it pays (learn.py); a resumed or appended store keeps the models
+    it was started with. ``settings`` go to the codec; ``promises`` gives some variables their own
     promise (``{"t2m": {"max_error": 0.05}, "z": {"max_error": 10}}``), in place of the one in
     ``settings``. Every variable and coordinate not compressed is stored losslessly, checked
     after writing, and the report lists them and why. ``append_dim`` extends an existing store
@@ -90,8 +92,8 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(
         ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape, ds[name].dims))
               for name in names}
-    models, adaptations = {name: resolved for name in names}, {}
-    if adapt is not None and resuming:
+    models, adaptations, learnings = {name: resolved for name in names}, {}, {}
+    if resuming:
         models = stored_models(dest, names)
     elif adapt is not None:
         from .adapt import adapt as learn
@@ -100,6 +102,14 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
             adaptations[name] = learn(ds, name, adapt / len(names), init=resolved,
                                       chunks=chunks[name], progress=progress)
             models[name] = adaptations[name].model
+    elif learn:
+        from .learn import learn_archive
+
+        for name in names:
+            learnings[name] = learn_archive(ds, name, resolved, chunks[name], settings_of[name],
+                                            progress=progress, start_name=str(model))
+            if learnings[name].kept:
+                models[name] = learnings[name].model
     # One dask block per Zarr chunk: every task writes whole chunks, never part of one.
     ds = ds.assign({name: ds[name].chunk(dict(zip(ds[name].dims, chunks[name])))
                     for name in names})
@@ -158,6 +168,7 @@ def compress(source, dest, *, variables=None, model="default-2d", zarr_format: i
     report = Report.of(dest, ds, reports, seconds, submitted - begun)
     report.plots = drawn if plots is not None else []
     report.adaptations = adaptations
+    report.learnings = learnings
     report.lossless = lossless
     report.created = not resuming
     if append_dim is not None and resuming:

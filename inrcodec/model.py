@@ -5,6 +5,8 @@ cannot run code. The hash covers everything that changes decoded values (weights
 patch shape, latent statistics) and nothing descriptive, so re-describing a model keeps its hash.
 """
 
+from __future__ import annotations
+
 import copy
 import functools
 import hashlib
@@ -14,19 +16,23 @@ import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import safetensors.torch
-import torch
 
 from .coding.quantize import HEADROOM, LatentQuantizer
-from .nn.coords import grid
-from .nn.fit import Linearisation
-from .nn.network import ModulatedSiren
+
+if TYPE_CHECKING:  # torch is imported where a SIREN is built: a linear model's reader needs none
+    import torch
+
+    from .linear import LinearModel
+    from .nn.fit import Linearisation
+    from .nn.network import ModulatedSiren
 
 FORMAT = "inrcodec-model/1"
 FORMAT_WITH_BASIS = "inrcodec-model/2"  # version 1 plus a latent basis, which older readers
 # would ignore (and so decode wrongly): they refuse this format instead.
+FORMAT_LINEAR = "inrcodec-model/3"  # the linear family (linear.py)
 # What a model file may declare, checked before anything is allocated: a store's embedded model
 # is untrusted input. Generous for real use (the bundled models: width 64, depth 3-4, 64 latents,
 # patches of 1,813 and 4,096 points; COIN++ used width 512 and depth 15 at most).
@@ -65,6 +71,8 @@ class Model:
     # latent_std is then the coefficients' spread (see nn/basis.py). None: the latents themselves.
     latent_basis: torch.Tensor | None = None
 
+    linear = False
+
     def __post_init__(self):
         self.net.eval().requires_grad_(False)
         self.step_sizes = self.step_sizes.detach().float()
@@ -91,9 +99,16 @@ class Model:
         basis = None if self.latent_basis is None else self.latent_basis.numpy()
         return LatentQuantizer(self.latent_mean, self.latent_std, bits, fraction, basis, headroom)
 
+    @property
+    def latent_dim(self) -> int:
+        return self.net.latent_dim
+
     @functools.cached_property
     def linearisation(self) -> Linearisation:
         """The network at a zero latent on the patch grid, for an encoder's first inner step."""
+        from .nn.coords import grid
+        from .nn.fit import Linearisation
+
         return Linearisation(self.net, grid(self.patch_shape))
 
     @functools.cached_property
@@ -119,6 +134,8 @@ class Model:
         return len(self.patch_shape)
 
     def _tensors(self) -> dict[str, torch.Tensor]:
+        import torch
+
         tensors = {f"net.{k}": v.detach().float().contiguous() for k, v in self.net.state_dict().items()}
         tensors["step_sizes"] = self.step_sizes.contiguous()
         tensors["latent_mean"] = torch.from_numpy(self.latent_mean)
@@ -146,6 +163,8 @@ class Model:
         # One metadata key: safetensors writes several in a random order, and the bytes of a
         # model must not change between saves (they end up in codec configs).
         header = {**self._decoding_header(), "card": self.card, "hash": self.hash}
+        import safetensors.torch
+
         return safetensors.torch.save(self._tensors(),
                                       metadata={"inrcodec": json.dumps(header, sort_keys=True)})
 
@@ -153,14 +172,27 @@ class Model:
         Path(path).write_bytes(self.to_bytes())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Model":
+    def from_bytes(cls, data: bytes) -> "Model | LinearModel":
+        """The model of a file: a SIREN (this class) or, for the linear family's format, a
+        ``LinearModel``, each checked before anything is allocated."""
         data = bytes(data)
         entries, header, n = _read_header(data)
-        card = header.get("card", {})
         size = _check_sizes(header, entries)  # before anything is allocated
         if size != len(data) - 8 - n:
             raise ModelError(f"model file with {len(data) - 8 - n:,} bytes of tensors, but its "
                              f"header says {size:,}")
+        if header["format"] == FORMAT_LINEAR:
+            from .linear import LinearModel, LinearModelError
+
+            try:
+                return LinearModel.from_parts(header, entries, data)
+            except LinearModelError as e:
+                raise ModelError(str(e)) from e
+        import safetensors.torch
+
+        from .nn.network import ModulatedSiren
+
+        card = header.get("card", {})
         try:
             tensors = safetensors.torch.load(data)
         except Exception as e:  # safetensors raises several types for a bad file
@@ -230,15 +262,20 @@ def _read_header(data: bytes) -> tuple[dict, dict, int]:
         raise ModelError(f"not an inrcodec model file: {e}") from e
     if not isinstance(header, dict):
         raise ModelError("not an inrcodec model file: its header is not a JSON object")
-    if header.get("format") not in (FORMAT, FORMAT_WITH_BASIS):
+    if header.get("format") not in (FORMAT, FORMAT_WITH_BASIS, FORMAT_LINEAR):
         raise ModelError(f"unsupported model format {header.get('format')!r:.100}; this "
-                         f"inrcodec reads {FORMAT} and {FORMAT_WITH_BASIS}: upgrade inrcodec")
+                         f"inrcodec reads {FORMAT}, {FORMAT_WITH_BASIS} and {FORMAT_LINEAR}: "
+                         "upgrade inrcodec")
     return entries, header, n
 
 
 def _check_sizes(header: dict, entries: dict) -> int:
     """The bytes of tensors that a file's header declares, once every size in it is within the
     limits and consistent with its architecture."""
+    if header["format"] == FORMAT_LINEAR:
+        return _linear_sizes(entries)
+    from .nn.network import ModulatedSiren
+
     arch = header.get("architecture")
     names = ("dim_in", "width", "depth", "latent_dim", "w0")
     if not isinstance(arch, dict) or not set(names[:4]) <= set(arch) <= set(names):
@@ -280,6 +317,22 @@ def _check_sizes(header: dict, entries: dict) -> int:
     return 4 * sum(math.prod(expected.get(name, optional.get(name))) for name in entries)
 
 
+def _linear_sizes(entries: dict) -> int:
+    """The bytes of a linear model's tensors, each within the family's limits (linear.py)."""
+    from .linear import MAX_LATENTS, MAX_POINTS
+
+    item = {"F32": 4, "I16": 2}
+    total = 0
+    for name, entry in entries.items():
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        if (name not in ("mean", "table", "latent_std") or entry.get("dtype") not in item
+                or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape)
+                or math.prod(shape) > MAX_LATENTS * MAX_POINTS):
+            raise ModelError(f"linear model tensor {name!r:.100} is {entry!r:.100}")
+        total += item[entry["dtype"]] * math.prod(shape)
+    return total
+
+
 def bundled_with_hash(model_hash: str) -> "Model | None":
     """The model with this hash among every model the package has ever bundled, or None.
 
@@ -302,9 +355,16 @@ def bundled_path(name: str) -> Path:
     return Path(str(resources.files("inrcodec") / "models" / BUNDLED[name]))
 
 
+def is_model(obj) -> bool:
+    from .linear import LinearModel
+
+    return isinstance(obj, Model | LinearModel)
+
+
 def resolve(model: "Model | str | Path") -> "Model":
-    """A Model from a Model, a bundled model's name, or a path to a model file."""
-    if isinstance(model, Model):
+    """A model from a model (a SIREN or a linear one), a bundled model's name, or a path to a
+    model file."""
+    if is_model(model):
         return model
     if isinstance(model, str) and model in BUNDLED:
         return Model.load(bundled_path(model))

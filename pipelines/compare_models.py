@@ -1,51 +1,495 @@
-"""Base networks side by side: quality on the held-out A1B fields and speed, in one run.
+"""Which base network should be the default: the bundled SIREN, the linear family (EOFs of
+patches, ``inrcodec/linear.py``) or the benchmark's PCA control, side by side in one run.
 
-For each model (a bundled name or a file): its architecture and matrix FLOPs per value, how long
-it trained, its quality on fields 192-239 (unquantized latents, and through the codec at 0.15
-bits per value with 1 and 12 fields per chunk, as docs/training-time.md scores them), and the
-default codec's encode and decode speed on 12-field chunks of those fields beside SZ3's at 1% of
-their range, one thread, the best of three. This is where a cheaper base network (issue #19)
-or a universal one (issue #18) has to show it keeps the quality.
+Without model arguments (the bake-off, docs/compare-models.md):
+
+1. Quality at equal rate on the held-out A1B fields 192-239 (float32 as stored), 12 fields a
+   chunk and one field a chunk: SIREN ``default-2d`` (meta-learned on A1B 0-191), the linear
+   family learned as EOFs of A1B 0-191's patches (``linear.learn``, K = 32, 64, 128 asked, 15-bit
+   tables) and the benchmark's PCA control (``bench/pca.py``: EOFs of whole train chunks), each
+   as plain latents (``INRCodec(model, min_psnr=None, latent_bits=b)``; the control at its own
+   bits and EOF counts). PSNR is the repository's usual (``RoundTrip.psnr``: over the range of
+   all test values), read off each model's rate-distortion front at 0.05-0.3 bits per value
+   (``bench/fronts.psnr_at``: linear in log rate between measured points, never extrapolated).
+2. Speed, one thread (torch and BLAS): encode and decode of the four 12-field A1B chunks with
+   ``max_error`` = 1% of their range for SIREN, the linear model (K = 64) and SZ3 at the same
+   bound, and plain latents at 7 bits for the two networks; the median of ``--repeats`` rounds,
+   the codecs taking turns in every round. Decode FLOPs per value from the architectures.
+3. Learned from the first 10% of a dataset's leading axis (GloSea4, OSTIA, hybrid height): the
+   EOFs of those fields' patches, the other 90% encoded one field a chunk with
+   ``INRCodec(model, min_psnr=x)`` at 30-50 dB beside the same command with ``default-2d``, and
+   SZ3 and SPERR at the PSNR the linear model reached (each peer swept over absolute bounds,
+   its bits read off its front by ``bench/fronts.rate_at``). The learned model's own bytes
+   (zlib level 9 of its file) are counted apart and amortised over the 90%.
+
+    python pipelines/compare_models.py [--quick] [--markdown docs/compare-models.md]
+
+(SPERR: ``numcodecs-wasm-sperr`` on the path, e.g. PYTHONPATH=/tmp/me/extra; without it the
+SPERR column is left out.)
+
+With model arguments, the older side-by-side of SIREN architectures (docs/architectures.md):
+each model's architecture and matrix FLOPs per value, how long it trained, its quality on
+fields 192-239 (unquantized latents, and through the codec at 0.15 bits per value with 1 and 12
+fields per chunk, as docs/training-time.md scores them), and the default codec's encode and
+decode speed on 12-field chunks beside SZ3's at 1% of their range, one thread, the best of three.
 
     python pipelines/compare_models.py default-2d candidate.safetensors [--markdown docs/architectures.md]
 """
 
-import argparse
-import json
+import os
 
-import numpy as np
-import torch
-from pipelines_common import machine, publish, table
-from speed import fraction, measure
-from training_time import score
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")  # one thread for numpy's products (and SZ3), before loading
 
-from inrcodec import INRCodec
-from inrcodec.bench.inr import forward_flops
-from inrcodec.bench.machine import load_average, load_text
-from inrcodec.bench.peers import Context, sz3
-from inrcodec.model import resolve
-from inrcodec.sample_data import A1B_TEST, load_a1b
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import statistics  # noqa: E402
+import struct  # noqa: E402
+import time  # noqa: E402
+import zlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from pipelines_common import machine, publish, table  # noqa: E402
+from speed import fraction, measure  # noqa: E402
+
+from inrcodec import INRCodec  # noqa: E402
+from inrcodec.bench.datasets import DATASETS  # noqa: E402
+from inrcodec.bench.fronts import psnr_at, rate_at  # noqa: E402
+from inrcodec.bench.inr import forward_flops  # noqa: E402
+from inrcodec.bench.machine import load_average, load_text  # noqa: E402
+from inrcodec.bench.pca import Basis, PCAControl  # noqa: E402
+from inrcodec.bench.peers import Context, sperr, sz3  # noqa: E402
+from inrcodec.linear import learn  # noqa: E402
+from inrcodec.measure import codec_round_trip, round_trip  # noqa: E402
+from inrcodec.model import resolve  # noqa: E402
+from inrcodec.sample_data import A1B_TEST, A1B_TRAIN, load_a1b  # noqa: E402
+from inrcodec.training_windows import codec_patches  # noqa: E402
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "compare-models.md"
+SIREN = "default-2d"
+RATES = (0.05, 0.1, 0.15, 0.2, 0.3)  # bits per value the quality tables read PSNR at
+COMPONENTS = (32, 64, 128)  # EOFs asked of the linear family (learn keeps fewer where it must)
+TABLE_BITS = 15
+SPEED_K = 64
+PCA_COMPONENTS = (16, 32, 64, 128)
+PCA_BITS = (3, 4, 5, 6, 7, 8, 9, 10)
+FLOORS = (30, 35, 40, 45, 50)  # dB, section 3
+# Section 3: datasets whose leading axis is time (or levels), the patch shape of the learned
+# model (one that the fields tile, so that a tenth of them holds whole patches to learn from;
+# chosen from the shapes, not from results) and the EOFs asked.
+LEARNED = {"glosea4": ((29, 32), 64), "ostia": ((18, 24), 64), "hybrid_height": ((20, 20), 64)}
+SHARE = 0.1
+BOUND_FRACTIONS = tuple(10 ** (-e / 4) for e in range(2, 17))  # of the range: 0.32 to 1e-4
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("models", nargs="+")
-    p.add_argument("--markdown")
-    p.add_argument("--json")
-    args = p.parse_args()
+def settings(quick: bool) -> dict:
+    if quick:
+        return {"bits": (4, 6, 8), "one_bits": (5, 7), "a1b_chunks": 1, "one_chunks": 12,
+                "repeats": 1, "speed_chunks": 1, "datasets": ["glosea4"], "fields": 6,
+                "floors": (30, 40), "bounds": BOUND_FRACTIONS[::3], "pca_bits": (4, 6, 8)}
+    return {"bits": tuple(b / 2 for b in range(6, 25)), "one_bits": tuple(b / 2 for b in range(8, 17)),
+            "a1b_chunks": None, "one_chunks": None, "repeats": 5, "speed_chunks": None,
+            "datasets": list(LEARNED), "fields": None, "floors": FLOORS,
+            "bounds": BOUND_FRACTIONS, "pca_bits": PCA_BITS}
+
+
+def learned(windows: list[np.ndarray], patch_shape: tuple, latents: int) -> tuple:
+    """(the linear model of ``windows``' patch EOFs with up to ``latents`` of them, seconds)."""
+    start = time.perf_counter()
+    patches = codec_patches(windows, patch_shape)
+    flat = patches.reshape(len(patches), -1)
+    model = learn(np.nan_to_num(flat), np.isfinite(flat), patch_shape, latents)
+    return model, time.perf_counter() - start
+
+
+def model_bytes(model) -> int:
+    return len(zlib.compress(model.to_bytes(), 9))
+
+
+def point(trip, **params) -> dict:
+    return {"bits_per_value": trip.bits_per_value, "psnr_db": trip.psnr(), **params}
+
+
+def at_rates(rows: list[dict], rates=RATES) -> dict:
+    return {str(r): psnr_at(rows, r) for r in rates}
+
+
+# --- 1. quality at equal rate ----------------------------------------------------------------
+
+def quality(fields_per_chunk: int, bits: tuple, pca_bits: tuple, max_chunks: int | None) -> dict:
+    """Every model's rate-distortion points on the held-out A1B fields, ``fields_per_chunk`` a
+    chunk; the linear models and the PCA control learned from the train fields cut the same way
+    (the PCA control from every run of that many consecutive train fields, for enough chunks)."""
+    a1b = load_a1b()
+    test, train = a1b[A1B_TEST], a1b[A1B_TRAIN]
+    cut = lambda a, step: [a[i:i + fields_per_chunk]  # noqa: E731
+                           for i in range(0, len(a) - fields_per_chunk + 1, step)]
+    chunks = cut(test, fields_per_chunk)[:max_chunks]
+    full, seconds = learned(cut(train, fields_per_chunk), resolve(SIREN).patch_shape, max(COMPONENTS))
+    out = {"chunks": len(chunks), "values": int(sum(c.size for c in chunks)), "models": {}}
+
+    def add(label, rows, **extra):
+        out["models"][label] = {"rows": rows, "at": at_rates(rows), **extra}
+        print(f"  {fields_per_chunk} a chunk | {label}: " + ", ".join(
+            f"{r}: {'-' if v is None else f'{v:.2f}'}" for r, v in out["models"][label]["at"].items()),
+            flush=True)
+
+    add(f"SIREN {SIREN}", [point(codec_round_trip(INRCodec(SIREN, min_psnr=None, latent_bits=b),
+                                                  chunks), latent_bits=b) for b in bits])
+    for k in COMPONENTS:
+        model = full.truncated(min(k, full.latent_dim), TABLE_BITS)
+        rows = [point(codec_round_trip(INRCodec(model, min_psnr=None, latent_bits=b), chunks),
+                      latent_bits=b) for b in bits]
+        add(f"linear K={model.latent_dim}" + (f" (asked {k})" if k != model.latent_dim else ""),
+            rows, latents=model.latent_dim, model_bytes=model_bytes(model), learn_s=seconds,
+            patches=full.card["patches"])
+    variants = {"PCA control": (cut(train, 1), False)}
+    if fields_per_chunk > 1:
+        variants = {"PCA control, 12-field EOFs": variants["PCA control"],
+                    "PCA control, field by field": ([f[None] for f in train], True)}
+    every = []
+    for label, (pca_train, by_field) in variants.items():
+        basis = Basis.fit(pca_train)
+        rows = []
+        for k in [k for k in PCA_COMPONENTS if k < len(pca_train)]:
+            for b in pca_bits:
+                control = PCAControl(basis, k, b)
+                coder = field_by_field(control) if by_field else (control.encode, control.decode)
+                rows.append(point(round_trip(chunks, *coder), components=k, latent_bits=b))
+        add(label, rows, train_chunks=len(pca_train))
+        every += rows
+    out["pca"] = every  # the best of the control's variants, what the linear models are diffed to
+    return out
+
+
+FRAME = struct.Struct("<H")
+
+
+def field_by_field(control: PCAControl) -> tuple:
+    """The one-field PCA control on each field of a chunk in turn, each field's bytes after a
+    2-byte length (counted)."""
+    def encode(chunk):
+        return b"".join(FRAME.pack(len(e)) + e for e in map(control.encode, (f[None] for f in chunk)))
+
+    def decode(data, shape, dtype):
+        fields, at = [], 0
+        while at < len(data):
+            (n,), at = FRAME.unpack_from(data, at), at + FRAME.size
+            fields.append(control.decode(data[at:at + n], (1, *shape[1:]), dtype))
+            at += n
+        return np.concatenate(fields)
+
+    return encode, decode
+
+
+# --- 2. speed -----------------------------------------------------------------------------------
+
+def speed(repeats: int, max_chunks: int | None) -> dict:
+    """Median encode and decode seconds of the 12-field A1B chunks for each codec, the codecs
+    taking turns in every round (so that a busy spell of the machine slows all alike)."""
+    a1b = load_a1b()
+    test, train = a1b[A1B_TEST], a1b[A1B_TRAIN]
+    chunks = [test[i:i + 12] for i in range(0, len(test), 12)][:max_chunks]
+    value_range = float(np.ptp(test))
+    bound = float(f"{0.01 * value_range:.2g}")
+    full, _ = learned([train[i:i + 12] for i in range(0, len(train), 12)],
+                      resolve(SIREN).patch_shape, SPEED_K)
+    linear = full.truncated(SPEED_K, TABLE_BITS)
+    peer = sz3(Context(test.dtype, False, value_range, (bound,), False))[0]
+    codecs = {}
+    for label, model in ((f"SIREN {SIREN}", SIREN), (f"linear K={linear.latent_dim}", linear)):
+        for setting, keywords in ((f"max_error={bound:g}", {"max_error": bound}),
+                                  ("plain latents, 7 bits", {"min_psnr": None, "latent_bits": 7})):
+            codec = INRCodec(model, **keywords)
+            codecs[f"{label}, {setting}"] = (
+                codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data))
+    codecs[f"SZ3 abs={bound:g}"] = (peer.encode, peer.decode)
+    rounds = {label: [] for label in codecs}
+    for encode, decode in codecs.values():  # a warm-up round, not counted
+        measure(chunks, encode, decode, 1)
+    for _ in range(repeats):
+        for label, (encode, decode) in codecs.items():
+            rounds[label].append(measure(chunks, encode, decode, 1))
+    megabytes = sum(c.size for c in chunks) * 4 / 1e6
+    rows = {}
+    for label, got in rounds.items():
+        encode_s = statistics.median(megabytes / r["encode_mb_s"] for r in got)
+        decode_s = statistics.median(megabytes / r["decode_mb_s"] for r in got)
+        decoded = [np.asarray(codecs[label][1](e, c.shape, c.dtype)).reshape(c.shape)
+                   for e, c in zip(got[-1]["encoded"], chunks)]
+        rows[label] = {"encode_s": encode_s, "decode_s": decode_s,
+                       "bits_per_value": got[-1]["bits_per_value"], "psnr_db": got[-1]["psnr_db"],
+                       "max_error": max(float(np.abs(d.astype(np.float64) - c).max())
+                                        for d, c in zip(decoded, chunks))}
+        print(f"  speed | {label}: encode {encode_s:.3f} s, decode {decode_s:.3f} s, "
+              f"{rows[label]['bits_per_value']:.3f} b/v", flush=True)
+    flops = {f"SIREN {SIREN}": forward_flops(SIREN)["per_point_with_shift_map"],
+             f"linear K={linear.latent_dim}": 2 * linear.latent_dim}
+    return {"chunks": len(chunks), "megabytes": megabytes, "bound": bound, "repeats": repeats,
+            "rows": rows, "flops_per_value": flops}
+
+
+# --- 3. learned from a tenth ------------------------------------------------------------------
+
+def peers_front(chunks: list[np.ndarray], value_range: float, fractions: tuple) -> dict:
+    """Each peer's (bits per value, PSNR) at absolute bounds of ``fractions`` of the range."""
+    bounds = tuple(float(f"{value_range * f:.2g}") for f in fractions)
+    ctx = Context(chunks[0].dtype, any(np.isnan(c).any() for c in chunks), value_range, bounds,
+                  False)
+    out = {}
+    for name, make in (("SZ3", sz3), ("SPERR", sperr)):
+        try:
+            contenders = make(ctx)
+        except ImportError as e:
+            print(f"  {name} left out: {e}", flush=True)
+            continue
+        out[name] = [point(round_trip(chunks, c.encode, c.decode), bound=c.bound)
+                     for c in contenders]
+    return out
+
+
+def tenth(name: str, floors: tuple, fractions: tuple, max_fields: int | None) -> dict:
+    ds = DATASETS[name]
+    array = np.asarray(ds.load())
+    cut = math.ceil(SHARE * len(array))
+    patch_shape, latents = LEARNED[name]
+    model, seconds = learned([f[None] for f in array[:cut]], patch_shape, latents)
+    chunks = [f[None] for f in array[cut:]][:max_fields]
+    values = int(sum(c.size for c in chunks))
+    finite = np.concatenate([c[np.isfinite(c)] for c in chunks]).astype(np.float64)
+    own = model_bytes(model)
+    out = {"description": ds.description, "shape": list(array.shape), "learned_from": cut,
+           "encoded": len(chunks), "values": values, "patch_shape": list(patch_shape),
+           "latents": model.latent_dim, "patches": model.card["patches"], "learn_s": seconds,
+           "model_bytes": own, "floors": {}}
+    for floor in floors:
+        got, trips = {}, {}
+        for label, m in (("linear", model), ("siren", SIREN)):
+            start = time.perf_counter()
+            trips[label] = codec_round_trip(INRCodec(m, min_psnr=floor), chunks)
+            got[label] = {**point(trips[label]), "seconds": time.perf_counter() - start}
+        got["same_chunks"] = sum(a == b for a, b in zip(trips["linear"].encoded,
+                                                        trips["siren"].encoded))
+        got["linear"]["with_model"] = got["linear"]["bits_per_value"] + 8 * own / values
+        out["floors"][str(floor)] = got
+    out["peers"] = peers_front(chunks, float(np.ptp(finite)), fractions)
+    for floor, got in out["floors"].items():
+        for peer, rows in out["peers"].items():
+            got[peer] = rate_at(rows, got["linear"]["psnr_db"])
+        print(f"  {name} {floor} dB | " + ", ".join(
+            f"{k}: {v['bits_per_value']:.3f} b/v {v['psnr_db']:.2f} dB" if isinstance(v, dict)
+            else f"{k}: {v}" for k, v in got.items()), flush=True)
+    out["stored_alike"] = {f: g.pop("same_chunks") for f, g in out["floors"].items()}
+    return out
+
+
+# --- the report -------------------------------------------------------------------------------
+
+def db(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def diff(a, b) -> str:
+    return "-" if a is None or b is None else f"{a - b:+.2f}"
+
+
+def rate(hit) -> str:
+    return "-" if hit is None else f"{'&le; ' if hit[1] else ''}{hit[0]:.3f}"
+
+
+def quality_lines(title: str, q: dict, rates=RATES) -> list[str]:
+    rs = [str(r) for r in rates]
+    models = q["models"]
+    siren = models[f"SIREN {SIREN}"]["at"]
+    pca = at_rates(q["pca"])
+    lines = [f"**{title}** ({q['chunks']} chunks, {q['values']:,} values)", "", *table(
+        ["model", *[f"{r} b/v" for r in rs], "measured b/v", "best dB measured"],
+        [[label, *[db(m["at"][r]) for r in rs],
+          f"{min(p['bits_per_value'] for p in m['rows']):.3f}-"
+          f"{max(p['bits_per_value'] for p in m['rows']):.3f}",
+          db(max(p["psnr_db"] for p in m["rows"]))] for label, m in models.items()]), ""]
+    rows = []
+    for label, m in models.items():
+        if label.startswith("linear"):
+            rows.append([label, *[f"{diff(m['at'][r], pca[r])} / {diff(m['at'][r], siren[r])}"
+                                  for r in rs]])
+    lines += ["Linear minus PCA control (the best of its variants) / linear minus SIREN, dB:", "",
+              *table(["model", *[f"{r} b/v" for r in rs]], rows), ""]
+    return lines
+
+
+def quality_verdict(q12: dict, q1: dict) -> str:
+    def best_linear(q, r):
+        got = [(m["at"][r], label) for label, m in q["models"].items()
+               if label.startswith("linear") and m["at"][r] is not None]
+        return max(got) if got else (None, None)
+
+    parts = []
+    for name, q in (("12 fields a chunk", q12), ("one field a chunk", q1)):
+        siren, pca = q["models"][f"SIREN {SIREN}"]["at"], at_rates(q["pca"])
+        said = []
+        for r in RATES:
+            lin, label = best_linear(q, str(r))
+            if lin is None or siren[str(r)] is None:
+                continue
+            said.append(f"{r} b/v: {label} {lin:.2f} dB, SIREN {siren[str(r)]:.2f} "
+                        f"({lin - siren[str(r)]:+.2f}), PCA {db(pca[str(r)])}")
+        parts.append(f"{name}, the best linear model at each rate: " + "; ".join(said or ["-"]))
+    return "Verdict: " + ". ".join(parts) + "."
+
+
+def speed_lines(s: dict) -> list[str]:
+    rows, sz3_row = s["rows"], next(r for k, r in s["rows"].items() if k.startswith("SZ3"))
+    mb = s["megabytes"]
+    lines = [f"**Speed**: the {s['chunks']} A1B chunks of 12 fields ({mb:.2f} MB of float32), one "
+             f"thread, the median of {s['repeats']} rounds (codecs in turn each round). 'x SZ3': "
+             "the speed as a fraction of SZ3's at the same absolute bound (1% of the range).", "",
+             *table(["codec", "bits/value", "PSNR dB", "max error", "encode s", "encode MB/s",
+                     "x SZ3", "decode s", "decode MB/s", "x SZ3", "decode FLOPs/value"],
+                    [[k, f"{r['bits_per_value']:.3f}", f"{r['psnr_db']:.2f}", f"{r['max_error']:.3g}",
+                      f"{r['encode_s']:.3f}", f"{mb / r['encode_s']:.3g}",
+                      fraction(sz3_row["encode_s"] / r["encode_s"]), f"{r['decode_s']:.4f}",
+                      f"{mb / r['decode_s']:.3g}", fraction(sz3_row["decode_s"] / r["decode_s"]),
+                      next((f"{v:,.0f}" for m, v in s["flops_per_value"].items()
+                            if k.startswith(m)), "-")]
+                     for k, r in rows.items()]), ""]
+    said = []
+    for label, r in rows.items():
+        if "max_error" not in label:
+            continue
+        enc, dec = sz3_row["encode_s"] / r["encode_s"], sz3_row["decode_s"] / r["decode_s"]
+        said.append(f"{label.split(',')[0]}: decode {fraction(dec)} of SZ3 (target 1/4: "
+                    f"{'met' if dec >= 0.25 else 'not met'}), encode {fraction(enc)} (target 1/20: "
+                    f"{'met' if enc >= 0.05 else 'not met'})")
+    lines += ["Verdict at 1% of the range: " + "; ".join(said) + ". FLOPs: matrix FLOPs per "
+              "value of the base network's decode (2 per multiply-add; SIREN from its width and "
+              "depth with its latent-to-shift map, `bench/inr.forward_flops`; linear 2 x K), not "
+              "the residual coder's work that `max_error` adds.", ""]
+    return lines
+
+
+def tenth_lines(results: dict) -> list[str]:
+    lines = []
+    for name, t in results.items():
+        peers = list(next(iter(t["floors"].values())).keys() - {"linear", "siren", "same_chunks"})
+        peers = [p for p in ("SZ3", "SPERR") if p in peers]
+        lines += [f"**{name}** ({t['description']}; shape {tuple(t['shape'])}): learned from the "
+                  f"first {t['learned_from']} fields ({t['patches']} patches of "
+                  f"{' x '.join(map(str, t['patch_shape']))}, K = {t['latents']}) in "
+                  f"{t['learn_s']:.2f} s; the model file is {t['model_bytes']:,} bytes after "
+                  f"zlib, {8 * t['model_bytes'] / t['values']:.3f} bits per value over the "
+                  f"{t['encoded']} fields encoded ({t['values']:,} values).", "", *table(
+                      ["floor dB", "linear b/v", "linear dB", "linear b/v with its model",
+                       f"{SIREN} b/v", f"{SIREN} dB", *[f"{p} b/v at linear's dB" for p in peers],
+                       "linear / SIREN bits", "chunks with the same bytes"],
+                      [[f, f"{g['linear']['bits_per_value']:.3f}", f"{g['linear']['psnr_db']:.2f}",
+                        f"{g['linear']['with_model']:.3f}", f"{g['siren']['bits_per_value']:.3f}",
+                        f"{g['siren']['psnr_db']:.2f}", *[rate(g[p]) for p in peers],
+                        f"{g['linear']['bits_per_value'] / g['siren']['bits_per_value']:.2f}",
+                        f"{t['stored_alike'][f]} of {t['encoded']}"]
+                       for f, g in t["floors"].items()]), ""]
+    return lines
+
+
+def tenth_verdict(results: dict) -> str:
+    said = []
+    for name, t in results.items():
+        ratios = [g["linear"]["bits_per_value"] / g["siren"]["bits_per_value"]
+                  for g in t["floors"].values()]
+        with_model = [g["linear"]["with_model"] / g["siren"]["bits_per_value"]
+                      for g in t["floors"].values()]
+        same = sum(n == t["encoded"] for n in t["stored_alike"].values())
+        said.append(f"{name}: linear / {SIREN} bits {min(ratios):.2f}-{max(ratios):.2f} over the "
+                    f"floors ({min(with_model):.2f}-{max(with_model):.2f} with the model's bytes); "
+                    f"every chunk the same bytes with either model at {same} of {len(ratios)} floors")
+    return ("Verdict: " + "; ".join(said) + ". The same bytes with either model: no chunk "
+            "was stored by the network (the floor's other coders stored them), so the base "
+            "network made no difference there.")
+
+
+def report(results: dict, loads: list, quick: bool) -> list[str]:
+    q12, q1 = results["quality"]["12"], results["quality"]["1"]
+    lines = ["# Base network bake-off: SIREN, linear (EOFs of patches), PCA control", "",
+             f"{machine()}; `pipelines/compare_models.py{' --quick' if quick else ''}`; the whole "
+             f"run took {results['seconds'] / 60:.1f} minutes." + load_text(loads, "every speed here"),
+             "", "## 1. Quality at equal rate, held-out A1B fields 192-239", "",
+             f"Plain latents (`INRCodec(model, min_psnr=None, latent_bits=b)`, b = "
+             f"{', '.join(f'{b:g}' for b in results['bits'])} for 12 fields a chunk, "
+             f"{', '.join(f'{b:g}' for b in results['one_bits'])} for one), every byte counted. "
+             f"SIREN `{SIREN}`: meta-learned on A1B 0-191. Linear: `linear.learn` on the patches of "
+             f"A1B 0-191 cut as the test chunks are (12 or 1 fields a window, normalised as the "
+             f"codec normalises a chunk), {TABLE_BITS}-bit tables; `{SIREN}`'s patch is 37 x 49, a "
+             f"whole A1B field, so the 192 train fields give 192 patches and `learn` keeps at most "
+             f"96 EOFs (2 patches per EOF): K=128 asked is K=96. PCA control: "
+             f"`bench/pca.py`'s EOFs of whole train chunks of one field (192), "
+             f"{', '.join(map(str, PCA_COMPONENTS))} EOFs at {', '.join(map(str, results['pca_bits']))} "
+             "bits, its front over them; on 12-field chunks the same basis cannot apply (a "
+             "chunk is 12 fields), so there it is fitted on every run of 12 consecutive train "
+             "fields (181 windows). PSNR over the range of all test values, read off each "
+             "front at equal rate ('-': outside the rates it reached).", ""]
+    lines += quality_lines("12 fields a chunk", q12) + quality_lines("One field a chunk", q1)
+    ref = q1["models"][f"SIREN {SIREN}"]["at"].get("0.15")
+    lines += [f"The issue's reference, SIREN at 0.15 b/v one field a chunk: 45.2 dB; here "
+              f"{db(ref)}.", "", quality_verdict(q12, q1), ""]
+    lines += ["## 2. Speed against SZ3, same run, one thread", ""] + speed_lines(results["speed"])
+    lines += ["## 3. Learned from the first 10% of a dataset", "",
+              f"The first {SHARE:.0%} of the leading axis (rounded up) teaches the EOFs "
+              "(`codec_patches` of each field, `linear.learn`, 15-bit tables); the rest is encoded "
+              f"one field a chunk with `INRCodec(model, min_psnr=floor)` and with "
+              f"`INRCodec('{SIREN}', min_psnr=floor)`. The floor holds on every chunk's own range; "
+              "the PSNR columns are over the range of all encoded values. SZ3 and SPERR: swept over "
+              f"{len(results['bounds'])} absolute bounds from {results['bounds'][0]:.2g} to "
+              f"{results['bounds'][-1]:.2g} of the range, their bits read off their front at the "
+              "PSNR the linear model reached ('&le;': even their loosest bound is past it; '-': no "
+              "bound reached it). The learned model's bytes are not in 'linear b/v'; 'with its "
+              "model' adds them spread over the encoded fields. Patch shapes tile the fields so "
+              "that a tenth of them holds whole patches (OSTIA's 18-row fields are shorter than "
+              f"{SIREN}'s 37 x 49 patch); `learn` keeps at most one EOF per 2 whole patches.", ""]
+    lines += tenth_lines(results["tenth"]) + [tenth_verdict(results["tenth"]), ""]
+    return lines
+
+
+def bake_off(args) -> None:
+    torch.set_num_threads(1)
+    s = settings(args.quick)
+    started, loads = time.perf_counter(), [load_average()]
+    results = {"bits": s["bits"], "one_bits": s["one_bits"], "pca_bits": s["pca_bits"],
+               "bounds": s["bounds"]}
+    print("quality", flush=True)
+    results["quality"] = {"12": quality(12, s["bits"], s["pca_bits"], s["a1b_chunks"]),
+                          "1": quality(1, s["one_bits"], s["pca_bits"], s["one_chunks"])}
+    print("speed", flush=True)
+    results["speed"] = speed(s["repeats"], s["speed_chunks"])
+    print("learned from a tenth", flush=True)
+    results["tenth"] = {n: tenth(n, s["floors"], s["bounds"], s["fields"]) for n in s["datasets"]}
+    loads.append(load_average())
+    results["seconds"] = time.perf_counter() - started
+    markdown = args.markdown or (None if args.quick else str(DOC))
+    written = publish(report(results, loads, args.quick), markdown)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({**results, "machine": machine(), "stamp": written}, f, indent=1,
+                      default=float)
+
+
+def architectures(args) -> None:
     torch.set_num_threads(1)
     loads = [load_average()]
     test = load_a1b()[A1B_TEST]
     chunks = [test[i:i + 12] for i in range(0, len(test), 12)]
     bound = float(f"{0.01 * float(np.ptp(test)):.2g}")
     peer = sz3(Context(test.dtype, False, float(np.ptp(test)), (bound,), False))[0]
+    from training_time import score
+
     rows = []
     for name in args.models:
         model = resolve(name)
         codec = INRCodec(model)
-        speed = measure(chunks, codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data),
-                        3)
+        speed_ = measure(chunks, codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data),
+                         3)
         reference = measure(chunks, peer.encode, peer.decode, 3)
         training = model.card.get("training", {})
         rows.append({"model": name, "hash": model.hash[:12], **model.net.architecture(),
@@ -53,7 +497,7 @@ def main() -> None:
                      "outer_steps": training.get("outer_steps"),
                      "minutes": (training.get("seconds") or 0) / 60,
                      **score(model, training.get("seconds")),
-                     **{k: speed[k] for k in ("encode_mb_s", "decode_mb_s")},
+                     **{k: speed_[k] for k in ("encode_mb_s", "decode_mb_s")},
                      "sz3_encode_mb_s": reference["encode_mb_s"],
                      "sz3_decode_mb_s": reference["decode_mb_s"]})
     lines = [f"Base networks on the held-out A1B fields 192-239; {machine()}; speed: the default "
@@ -72,6 +516,20 @@ def main() -> None:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="*",
+                   help="SIREN models for the architectures table; none: the bake-off")
+    p.add_argument("--quick", action="store_true",
+                   help="bake-off smoke run: a few rates, one chunk, GloSea4 only, 2 floors")
+    p.add_argument("--markdown", help="where the report goes (the bake-off: docs/compare-models.md "
+                   "unless --quick)")
+    p.add_argument("--json")
+    args = p.parse_args()
+    (architectures if args.models else bake_off)(args)
 
 
 if __name__ == "__main__":

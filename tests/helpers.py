@@ -30,3 +30,12 @@ def train_tiny_model(patch_shape, folder: Path, steps: int = 5) -> str:
     model.save(path)
     assert Model.load(path).hash == model.hash
     return str(path)
+
+
+def linear_model_of(fields: np.ndarray, latents: int, patch_shape=(37, 49)):
+    """A linear model (linear.py): the EOFs of ``fields`` cut as the codec cuts chunks."""
+    from inrcodec.linear import learn
+    from inrcodec.training_windows import codec_patches
+
+    patches = codec_patches(list(fields), patch_shape).reshape(-1, int(np.prod(patch_shape)))
+    return learn(np.nan_to_num(patches), np.isfinite(patches), patch_shape, latents)

@@ -6,7 +6,8 @@ What holds, and is tested as it holds: every kind without the network decodes to
 on every path (elementwise IEEE arithmetic only), and so does every kind on every torch kernel
 and thread count; under MKL_CBWR=COMPATIBLE, MKL's products move the network's last bits, so
 its chunks may differ there in the last bits, and the bounded ones still keep their bound (the
-quantizer's slack covers another machine's float64 network, coding/residual.py)."""
+quantizer's slack covers another machine's float64 network, coding/residual.py). A linear
+model's chunks decode to the same bytes on every path, MKL's included (linear.py)."""
 
 import json
 import os
@@ -18,6 +19,7 @@ import numcodecs
 import numpy as np
 import pytest
 
+from helpers import linear_model_of
 from inrcodec import INRCodec
 from inrcodec.coding.container import VERSION, Container
 
@@ -59,6 +61,20 @@ def cases(a1b, tmp_path_factory):
             key = f"bounded {bound:g} {label}"
             found[key] = (codec.get_config(), bytes(codec.encode(chunk)))
             originals[key] = (chunk, bound)
+    # A linear model's chunks (linear.py) decode to the same bytes on every path, MKL's
+    # included: its products are sums of integers, exact in float64 in any order.
+    model = linear_model_of(a1b[:192], 64)
+    for bound in BOUNDS + (0.1,):
+        codec = INRCodec(model, max_error=bound)
+        for label, chunk in (("one", fields[:1]), ("twelve", fields[:12])):
+            key = f"linear bounded {bound:g} {label}"
+            found[key] = (codec.get_config(), bytes(codec.encode(chunk)))
+            originals[key] = (chunk, bound)
+    codec = INRCodec(model, min_psnr=None, latent_bits=7)
+    found["linear latents"] = (codec.get_config(), bytes(codec.encode(fields[:12])))
+    kinds = {Container.from_bytes(chunk, model.hash).kind.name
+             for key, (_, chunk) in found.items() if key.startswith("linear ")}
+    assert {"LATENTS", "BOUNDED"} <= kinds or {"LATENTS", "BOUNDED_SPATIAL"} <= kinds, kinds
     folder = tmp_path_factory.mktemp("paths")
     (folder / "cases.pkl").write_bytes(pickle.dumps(found))
     return folder, found, originals
@@ -83,5 +99,5 @@ def test_every_path_decodes_the_same_bytes_but_mkl_s_products_in_network_chunks(
                 original, bound = originals[key]
                 values = np.frombuffer(bytes.fromhex(got[key]), np.float64).reshape(original.shape)
                 assert np.abs(values - original).max() <= bound, (name, key)
-            if name != "mkl compatible" or not kind.uses_model:
+            if name != "mkl compatible" or not kind.uses_model or codec.model.linear:
                 assert got[key] == reference[key], (name, key, kind.name)

@@ -160,14 +160,14 @@ class INRCodec(Codec):
             return self._model
 
     def _load(self):
-        from ..model import Model, ModelError, bundled_with_hash, resolve
+        from ..model import ModelError, bundled_with_hash, is_model, resolve
 
         source, expected = self._source, self._expected_hash
         if self._model_data is not None:
             model = _load_embedded(self._model_data)
         elif expected is not None and (found := bundled_with_hash(expected)) is not None:
             model = found
-        elif self._from_store and not isinstance(source, Model) and not _bundled_name(source) \
+        elif self._from_store and not is_model(source) and not _bundled_name(source) \
                 and os.environ.get(ALLOW_MODEL_FILES) != "1":
             raise ModelError(f"the codec config names the model file {self.model_name!r}; a store "
                              "may not make its reader read local files. Set "

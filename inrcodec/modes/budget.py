@@ -131,7 +131,11 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
     """The latent quantizer chosen, the coded latents (at most ``payload_bytes`` long), and
     whether they are gated (coded with which latents each patch kept)."""
     generator = torch.Generator().manual_seed(0)  # the same chunk always gives the same bytes
-    if model.gated:
+    if model.linear:  # its projection is the fit; the gates start open, as for a plain SIREN
+        latents = torch.from_numpy(model.project(target.numpy(), weight.numpy())).float()
+        log_alpha = torch.full_like(latents, GATE_START)
+        kept = np.ones(latents.shape, bool)
+    elif model.gated:
         latents, log_alpha = fit_gated_latents(model.net, coords, target, weight, model.step_sizes,
                                                model.gate_init, model.gate_steps, inner_steps,
                                                generator=generator)
@@ -150,7 +154,9 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
         candidates.append((quantizer, _code(model, symbols, kept, quantizer), symbols, kept,
                            _gated(model, kept)))
     # Half a bit finer than all latents afford: the gates must drop some to pay for it.
-    solve_at = [0] if level is None else [level + FRACTIONS // 2] if model.gated else []
+    # (A linear model's gates cost one matrix product a step: always worth solving.)
+    solve_at = ([0] if level is None else [level + FRACTIONS // 2] if model.gated or model.linear
+                else [])
     for finer in solve_at if model.latent_basis is None else []:
         if finer < len(_LEVELS):
             quantizer = _quantizer(model, finer)
@@ -204,7 +210,16 @@ def _finest_fitting(model: Model, latents: np.ndarray, kept: np.ndarray,
 def _error(model, coords, target, weight, quantizer, payload, symbols, kept, gated) -> float:
     latents = np.where(kept, quantizer.dequantize(symbols), np.float32(0))
     with torch.no_grad():
-        return float(masked_mse(model.net(coords, torch.from_numpy(latents)), target, weight).sum())
+        return float(masked_mse(_evaluate(model, coords, torch.from_numpy(latents)), target,
+                                weight).sum())
+
+
+def _evaluate(model, coords: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
+    """The model's normalised values (patches, points) of ``latents``, differentiably."""
+    if model.linear:
+        basis = torch.from_numpy(model.basis).to(latents.dtype)
+        return torch.from_numpy(model.mean).to(latents.dtype) + latents @ basis
+    return model.net(coords, latents)
 
 
 def _bits(symbols: np.ndarray, kept: np.ndarray, lengths: np.ndarray,
@@ -221,12 +236,12 @@ def _solve(model, coords, target, weight, latents, log_alpha, quantizer, budget,
     units = (latents / scale).requires_grad_(True)  # latents in units of their spread
     log_alpha = log_alpha.clone().requires_grad_(True)
     with torch.no_grad():
-        reference = masked_mse(model.net(coords, latents), target, weight).sum().clamp_min(1e-12)
+        reference = masked_mse(_evaluate(model, coords, latents), target, weight).sum().clamp_min(1e-12)
     dim = latents.shape[1]
 
     def error():
         gated = units * scale * gates.sample(log_alpha, generator)
-        return masked_mse(model.net(coords, gated), target, weight).sum() / reference
+        return masked_mse(_evaluate(model, coords, gated), target, weight).sum() / reference
 
     def symbols_and_kept():
         with torch.no_grad():

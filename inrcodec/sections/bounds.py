@@ -12,7 +12,7 @@ from ..coding import residual
 from ..coding.container import Container, Kind
 from ..coding.quantize import LatentQuantizer
 from . import spatial
-from .network import latent_fields, latents_of, predict
+from .network import latent_fields, prediction_of, quantized_values
 
 
 @dataclass
@@ -28,8 +28,8 @@ class Prediction:
         # Residuals pay for every error of the prediction (measured: 1-3% more bytes at bounds
         # of 0.05-0.5 K on A1B with rate-distortion symbols), so they keep nearest rounding.
         symbols = quantizer.quantize(fitted)
-        values = predict(model, quantizer.dequantize(symbols), chunk.array.shape, chunk.norm,
-                         exact=True)
+        values = quantized_values(model, quantizer, symbols, chunk.array.shape, chunk.norm,
+                                  exact=True)
         return cls(values, latent_fields(chunk, quantizer, symbols))
 
 
@@ -79,7 +79,7 @@ def _encode_residual(array, finite, prediction, bound, half, norm) -> tuple[byte
 
 
 def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
-    values = predict(model, latents_of(c, model), c.shape, c.normalisation, exact=True)
+    values = prediction_of(c, model, exact=True)
     if c.kind == Kind.BOUNDED_SPATIAL:
         return spatial.decode_residual(c.section, values, c.dtype, finite, c.bound,
                                        c.normalisation)

@@ -18,7 +18,7 @@ from ..coding.container import Container
 from ..coding.entropy import code_lengths, decode_gated, decode_symbols, encode_symbols
 from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
-from ..patches import count_patches, from_patches
+from ..patches import count_patches, from_patches, to_patches
 
 if TYPE_CHECKING:
     import torch
@@ -69,6 +69,8 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
     caller stores the chunk without the network, in a fraction of the time."""
     import torch
 
+    if model.linear:
+        return _project(chunk, model, bound)
     target, weight = chunk.patches(model.patch_shape)
     give_up_above = None if bound is None else hopeless_rms(bound)
     gated = give_up_above is not None and give_up_above < math.inf
@@ -93,6 +95,25 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
     return fitted
 
 
+def _project(chunk: Chunk, model, bound: float | None) -> np.ndarray | None:
+    """A linear model's latents: the projection is the fit, judged by the SIREN's gates as
+    its projection is (``fit``): the same chunks, the same slack."""
+    target = to_patches(chunk.norm.apply_where(chunk.array, chunk.finite), model.patch_shape)
+    weight = to_patches(chunk.finite.astype(np.float64), model.patch_shape)
+    latents = model.project(target, weight)
+    if bound is None or (give_up_above := hopeless_rms(bound)) == math.inf:
+        return latents
+    residual = (target - model.mean - latents @ model.basis) * weight
+    rms = math.sqrt(float((residual ** 2).sum() / max(weight.sum(), 1))) * chunk.norm.scale
+    sampled = _sample_of(weight.sum(-1)) is not None
+    if sampled and rms > give_up_above * 10 ** (PROJECTION_SLACK_DB / 20):
+        return None
+    spatial = cubic_residual_rms(chunk)
+    if rms > spatial * 10 ** (SPATIAL_SLACK_DB / 20) and bound < spatial * 10 ** (LOOSE_DB / 20):
+        return None
+    return latents
+
+
 def hopeless_rms(bound: float) -> float:
     """The rms error, in a sample of a chunk's patches, past which the network's prediction is
     not worth fitting for an error bound of ``bound``: ``GATE_DB`` worse than the rms of a
@@ -105,13 +126,18 @@ def _sample(weight: torch.Tensor) -> torch.Tensor | None:
     patches for a sample to save anything."""
     import torch
 
-    filled = weight.sum(-1).numpy()
+    sample = _sample_of(weight.sum(-1).numpy())
+    return None if sample is None else torch.from_numpy(sample)  # indexes tensors and numpy
+
+
+def _sample_of(filled: np.ndarray) -> np.ndarray | None:
+    """``_sample`` of patches with ``filled`` valid points each."""
     size = min(GATE_SAMPLE[1], max(GATE_SAMPLE[0], len(filled) // 4))
     if len(filled) < 2 * size or not filled.any():
         return None
     candidates = np.flatnonzero(filled >= filled.max() / 2)  # padding and NaN mislead a few steps
     even = np.unique(np.linspace(0, len(candidates) - 1, size).round().astype(int))
-    return torch.from_numpy(candidates[even])  # indexes the patches' tensors and numpy alike
+    return candidates[even]
 
 
 def _projected_rms(model, target: torch.Tensor, weight: torch.Tensor) -> float | None:
@@ -209,14 +235,14 @@ def least_latent_bytes(shape: tuple[int, ...], model, quantizer: LatentQuantizer
     at least their most probable symbols' bits (a gated patch, its count's), less what a cut
     stream may fall short. A reader refuses fewer; an encoder fits no network whose latents
     alone would outweigh what the classic coders stored."""
-    least = (math.log2(model.net.latent_dim + 1) if gated
+    least = (math.log2(model.latent_dim + 1) if gated
              else float(code_lengths(quantizer).min(1).sum()))
     n_patches = count_patches(shape, model.patch_shape)
     return (SHORTFALL_SHARE * n_patches * least - SHORTFALL_BITS) / 8
 
 
-def latents_of(c: Container, model) -> np.ndarray:
-    """The dequantized latents of a chunk with latents."""
+def symbols_of(c: Container, model) -> tuple[LatentQuantizer, np.ndarray, np.ndarray | None]:
+    """(quantizer, symbols, which each patch kept or None) of a chunk with latents."""
     quantizer = model.quantizer(c.latent_bits, c.latent_fraction, headroom=c.latent_headroom)
     n_patches = count_patches(c.shape, model.patch_shape)
     # Work in proportion to what a reader was given: a few bytes claiming a huge shape are
@@ -225,10 +251,31 @@ def latents_of(c: Container, model) -> np.ndarray:
         raise ContainerError(f"corrupted inrcodec chunk: {len(c.latents)} bytes of latents cannot "
                              f"hold the {n_patches} patches of shape {c.shape}")
     if c.gated:
-        symbols, kept = decode_gated(c.latents, n_patches, quantizer)
-        return np.where(kept, quantizer.dequantize(symbols), np.float32(0))
-    return quantizer.dequantize(decode_symbols(c.latents, n_patches, quantizer,
-                                               little_endian_words=c.little_endian_words))
+        return (quantizer, *decode_gated(c.latents, n_patches, quantizer))
+    return quantizer, decode_symbols(c.latents, n_patches, quantizer,
+                                     little_endian_words=c.little_endian_words), None
+
+
+def quantized_values(model, quantizer: LatentQuantizer, symbols: np.ndarray, shape: tuple[int, ...],
+                     norm: Normalisation, kept: np.ndarray | None = None,
+                     exact: bool = False) -> np.ndarray:
+    """The network's values (float64) on a chunk of ``shape`` from its latents' ``symbols``
+    (where ``kept`` says so; a dropped latent is zero). A linear model's are the same on every
+    machine by construction (linear.py); a SIREN's, with ``exact``, to ~1e-15."""
+    if model.linear:
+        symbols = symbols if kept is None else np.where(kept, symbols, 0)
+        patches = model.values(symbols, quantizer.step)
+        return norm.invert(from_patches(patches, shape, model.patch_shape))
+    latents = quantizer.dequantize(symbols)
+    if kept is not None:
+        latents = np.where(kept, latents, np.float32(0))
+    return predict(model, latents, shape, norm, exact)
+
+
+def prediction_of(c: Container, model, exact: bool = False) -> np.ndarray:
+    """The network's values (float64) of a chunk with latents, as stored."""
+    quantizer, symbols, kept = symbols_of(c, model)
+    return quantized_values(model, quantizer, symbols, c.shape, c.normalisation, kept, exact)
 
 
 def predict(model, latents: np.ndarray, shape: tuple[int, ...], norm: Normalisation,
@@ -251,4 +298,4 @@ def predict(model, latents: np.ndarray, shape: tuple[int, ...], norm: Normalisat
 
 def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
     """The network's reconstruction of a chunk of kind LATENTS."""
-    return cast(predict(model, latents_of(c, model), c.shape, c.normalisation), c.dtype)
+    return cast(prediction_of(c, model), c.dtype)

@@ -12,7 +12,7 @@ from ..chunk import Chunk, cast, excess_db
 from ..coding import wavelet
 from ..coding.batch import unlike_axes
 from ..coding.container import Container, Kind
-from .network import latents_of, predict
+from .network import prediction_of
 
 DB_PER_CODE = 6.02 / 16  # a uniform quantizer's PSNR falls 6 dB per octave of its step
 CLOSE_ENOUGH_DB = 0.2  # a pass this near the floor is not worth another trial
@@ -108,5 +108,5 @@ def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
 
 
 def decode_residual(c: Container, model, finite: np.ndarray) -> np.ndarray:
-    values = predict(model, latents_of(c, model), c.shape, c.normalisation, exact=True)
+    values = prediction_of(c, model, exact=True)
     return cast(values + wavelet.decode(c.section, c.shape), c.dtype)

@@ -1,0 +1,104 @@
+"""Learning a user's archive by default: a linear model (linear.py) from the EOFs of a sample of
+its own chunks, in seconds, kept only where it pays.
+
+What pays is measured, not assumed: distinct held-out windows (the last tenth of the first axis,
+which the sample never reads) are encoded with the command's own promise by the starting model
+and by the learned one, and the learned model is kept only where the whole variable, projected
+from those windows, would take fewer bytes with it, the model's own bytes (embedded in the store)
+included. Hourly weather of a few days, or a field that drifts, learns nothing the held-out end
+confirms, and the starting model is kept; the report says which, and why.
+"""
+
+import math
+import time
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .linear import LinearModel, learn
+from .measure import codec_round_trip
+from .patches import count_patches
+from .training_windows import codec_patches, open_source, sample_patches
+
+SAMPLE_PATCHES = 4096  # patches the EOFs are computed from, at most (a choice, not tuned)
+# How many EOFs a model keeps, and the bits of its table (a model embedded in a small store
+# must be small): the measured best of these.
+LATENTS = (16, 32, 64, 128)
+TABLE_BITS = (8, 12)
+MIN_GAIN = 0.02  # a learned model must save this share of the variable's bytes to be kept
+
+
+@dataclass
+class Learning:
+    model: "LinearModel | None"  # the learned model, kept or not; None where none was learned
+    kept: bool
+    reason: str
+    seconds: float
+    projected: dict | None = None  # {"start": bytes, "learned": bytes} for the whole variable
+
+    def describe(self) -> str:
+        return f"{'learned' if self.kept else 'not learned'} in {self.seconds:.1f} s: {self.reason}"
+
+
+def learn_archive(source, variable: str, start, chunks: tuple[int, ...], settings: dict,
+                  seed: int = 0, progress: bool = False, start_name: str | None = None) -> Learning:
+    """The linear model to compress ``variable`` with instead of ``start``, where it pays under
+    the codec ``settings`` (the variable's promise); ``chunks`` are the store's."""
+    from .codecs.numcodecs import INRCodec
+
+    began = time.monotonic()
+    start_name = start_name or str(start.card.get("name", start.hash[:12]))
+
+    def done(reason: str, model=None, kept=False, projected=None) -> Learning:
+        return Learning(model, kept, reason, time.monotonic() - began, projected)
+
+    ds = open_source(source)
+    var, shape = ds[variable], start.patch_shape
+    d = len(shape)
+    window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
+    if var.ndim <= d:
+        return done("one field, nothing held out to measure learning on")
+    if any(w < p for w, p in zip(window, shape)):
+        return done(f"its chunks' fields {window} are smaller than the model's patches {shape}")
+    per_window = count_patches(window, shape)
+    windows = sample_patches(ds, variable, window, -(-SAMPLE_PATCHES // per_window), seed=seed,
+                             progress=progress)
+    if windows.validation is None or len(windows.validation) == 0:
+        return done("no held-out end of the first axis to measure learning on")
+    patches = codec_patches(windows.train, shape).reshape(-1, math.prod(shape))
+    try:
+        full = learn(np.nan_to_num(patches), np.isfinite(patches), shape, max(LATENTS),
+                     card={"name": f"learned-{variable}", "data": f"{variable}: "
+                           f"{windows.describe()}"})
+    except ValueError as e:
+        return done(str(e))
+    held_out = [w for w in windows.validation]
+    values = sum(w.size for w in held_out)
+
+    def projected(model) -> float:
+        codec = INRCodec(model, **settings)
+        stored = codec_round_trip(codec, held_out).stored_bytes
+        own = 0 if model is start else len(zlib.compress(model.to_bytes(), 9))
+        return stored / values * var.size + own
+
+    before = projected(start)
+    best, best_bytes = None, math.inf
+    for k in sorted({min(k, full.latent_dim) for k in LATENTS}):
+        for bits in TABLE_BITS:
+            candidate = full.truncated(k, bits)
+            if (size := projected(candidate)) < best_bytes:
+                best, best_bytes = candidate, size
+    numbers = {"start": round(before), "learned": round(best_bytes)}
+    saving = 1 - best_bytes / before if before > 0 else 0.0
+    text = (f"{best.latent_dim} EOFs of {full.card['patches']} patches in "
+            f"{best.card['table_bits']}-bit tables; on {len(held_out)} "
+            f"held-out windows the variable would take {best_bytes / 1e3:,.1f} kB with it "
+            f"(model included) against {before / 1e3:,.1f} kB with {start_name}")
+    if saving < MIN_GAIN:
+        return done(f"{text}: {saving:+.1%}, under the {MIN_GAIN:.0%} it must save, so "
+                    f"{start_name} is kept", best, False, numbers)
+    return done(f"{text}: {saving:.1%} fewer bytes", best, True, numbers)
+
+
+__all__ = ["Learning", "learn_archive"]

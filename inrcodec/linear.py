@@ -1,0 +1,229 @@
+"""The linear base network: every patch is a mean plus its latents times a tabulated basis.
+
+A patch's values are ``mean + latents @ basis``: the output is linear in the latents, so
+encoding is one least-squares projection (no inner loop) and decoding one matrix product, tens
+to hundreds of multiply-adds a value where the SIREN spends 25,000 (docs/linear-family.md). The
+basis is the coordinate network evaluated once on the patch grid and kept as a table; here it is
+learned as the EOFs of an archive's own patches (``learn``, closed form, seconds), which beat
+every network where there is an archive to learn from (docs/linear-family.md).
+
+Decoding is the same on every machine by construction (issue 32): the basis is stored as 16-bit
+integers times a power of two, latents are integer symbols times one step, so
+``symbols @ table`` is a sum of integers below 2^53, exact in float64 whatever order a BLAS
+kernel, thread count or alignment adds them in; one multiplication by ``step * 2^-exponent``
+and one addition of the mean follow, each a single IEEE rounding. No torch: a reader of such a
+chunk loads numpy and safetensors only.
+"""
+
+import functools
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import safetensors.numpy
+
+from .coding.quantize import HEADROOM, LatentQuantizer
+
+FORMAT = "inrcodec-model/3"
+TABLE_BITS = 15  # int16 entries: the basis to ~1e-5 of its largest value
+# A sum of K products of a symbol (under 2^16: 12 bits, a fraction and 3 of headroom) by a
+# table entry (under 2^15) stays below 2^53, and so exact in float64, for K up to 2^21.
+MAX_LATENTS = 1024
+MAX_DIMS = 4
+MAX_POINTS = 2 ** 16
+# Without a prior, a patch with fewer valid points than latents has no unique projection: in a
+# patch with points missing, each coefficient is held towards zero by its training spread as by
+# noise of this variance (the normalised chunk's units); whole patches are plain least squares.
+PRIOR_NOISE = 1e-3
+MIN_PATCHES_PER_LATENT = 2  # whole patches the EOFs need per latent, at least
+
+
+class LinearModelError(ValueError):
+    """A linear model file that cannot be used."""
+
+
+@dataclass
+class LinearModel:
+    patch_shape: tuple[int, ...]
+    mean: np.ndarray  # (points,) float32, the patches' mean in normalised units
+    table: np.ndarray  # (latents, points) int16: the basis times 2**exponent
+    exponent: int
+    latent_std: np.ndarray  # (latents,) float32: each latent's spread in training
+    card: dict = field(default_factory=dict)
+
+    linear = True
+    gated = False
+    latent_basis = None
+
+    def __post_init__(self):
+        self.patch_shape = tuple(int(n) for n in self.patch_shape)
+        self.mean = np.ascontiguousarray(self.mean, dtype=np.float32)
+        self.table = np.ascontiguousarray(self.table, dtype=np.int16)
+        self.latent_std = np.ascontiguousarray(self.latent_std, dtype=np.float32)
+        self.exponent = int(self.exponent)
+        _check(self.patch_shape, self.mean.shape, self.table.shape, self.latent_std.shape,
+               self.exponent)
+        if not (np.isfinite(self.mean).all() and np.isfinite(self.latent_std).all()
+                and (self.latent_std >= 0).all()):
+            raise LinearModelError("linear model with non-finite values or negative spreads")
+        self.hash = self._hash()
+
+    @property
+    def latent_dim(self) -> int:
+        return len(self.table)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.patch_shape)
+
+    def quantizer(self, bits: int, fraction: int = 0, headroom: int = HEADROOM) -> LatentQuantizer:
+        # The basis is orthonormal in the output (EOFs): squared coefficient errors add up to
+        # the decoded error, so one step suits every latent and rate-distortion rounding applies
+        # (the identity as the quantizer's basis says so).
+        return LatentQuantizer(np.zeros(self.latent_dim, np.float32), self.latent_std, bits,
+                               fraction, np.eye(self.latent_dim, dtype=np.float32), headroom)
+
+    @functools.cached_property
+    def basis(self) -> np.ndarray:
+        """(latents, points) float64: the basis the decoder multiplies by, exactly."""
+        return np.ldexp(self.table.astype(np.float64), -self.exponent)
+
+    @functools.cached_property
+    def _table64(self) -> np.ndarray:
+        return self.table.astype(np.float64)
+
+    @functools.cached_property
+    def _whole_projection(self) -> np.ndarray:
+        """(points, latents): least squares of a patch with every point valid, in the
+        decoder's own (integer-rounded) basis."""
+        return np.linalg.pinv(self.basis)
+
+    def project(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
+        """Latents (patches, latents) float64 of normalised patches ``target`` whose points
+        weigh ``weight`` (1 valid, 0 padding or NaN): each patch's least-squares fit over its
+        valid points (where some are missing, the prior holds a latent the points cannot tell
+        towards zero)."""
+        x = (np.asarray(target, np.float64) - self.mean) * weight
+        latents = x @ self._whole_projection
+        partial = np.flatnonzero(np.asarray(weight).min(-1) < 1)
+        if len(partial):
+            prior = PRIOR_NOISE * np.diag(_inverse_variance(self.latent_std))
+            for i in partial:  # few: the chunk's edges and masks
+                w = weight[i] > 0
+                b = self.basis[:, w]
+                latents[i] = np.linalg.solve(b @ b.T + prior, b @ x[i, w])
+        return latents
+
+    def values(self, symbols: np.ndarray, step: float) -> np.ndarray:
+        """(patches, points) float64 of integer ``symbols`` (patches, latents) quantized by
+        ``step``: bit-identical on every machine (see the module's docstring)."""
+        products = np.asarray(symbols, np.float64) @ self._table64  # integers below 2^53
+        return products * math.ldexp(step, -self.exponent) + self.mean.astype(np.float64)
+
+    def truncated(self, latents: int, table_bits: int = TABLE_BITS) -> "LinearModel":
+        """This model with its first ``latents`` basis functions, tabulated to ``table_bits``
+        bits (a smaller model to store, a coarser basis)."""
+        return LinearModel(self.patch_shape, self.mean, *_tabulate(self.basis[:latents], table_bits),
+                           self.latent_std[:latents], dict(self.card, table_bits=table_bits))
+
+    def _tensors(self) -> dict[str, np.ndarray]:
+        return {"mean": self.mean, "table": self.table, "latent_std": self.latent_std}
+
+    def _decoding_header(self) -> dict:
+        return {"format": FORMAT, "patch_shape": list(self.patch_shape), "exponent": self.exponent}
+
+    def _hash(self) -> str:
+        h = hashlib.sha256(json.dumps(self._decoding_header(), sort_keys=True).encode())
+        for name, tensor in sorted(self._tensors().items()):
+            h.update(name.encode())
+            h.update(tensor.astype(tensor.dtype.newbyteorder("<")).tobytes())
+        return h.hexdigest()
+
+    def to_bytes(self) -> bytes:
+        header = {**self._decoding_header(), "card": self.card, "hash": self.hash}
+        return safetensors.numpy.save(self._tensors(),
+                                      metadata={"inrcodec": json.dumps(header, sort_keys=True)})
+
+    def save(self, path) -> None:
+        from pathlib import Path
+
+        Path(path).write_bytes(self.to_bytes())
+
+    @classmethod
+    def from_parts(cls, header: dict, entries: dict, data: bytes) -> "LinearModel":
+        """The model of a file whose safetensors ``header`` (the inrcodec part) and tensor
+        ``entries`` were read (model.py), checked before anything is allocated."""
+        patch, exponent = header.get("patch_shape"), header.get("exponent")
+        if not (isinstance(patch, list) and all(type(n) is int and n >= 1 for n in patch)
+                and type(exponent) is int):
+            raise LinearModelError(f"linear model with patch shape {patch!r:.100} and exponent "
+                                   f"{exponent!r:.50}")
+        shapes = {name: tuple(e.get("shape", ())) if isinstance(e, dict) else None
+                  for name, e in entries.items()}
+        if set(shapes) != {"mean", "table", "latent_std"}:
+            raise LinearModelError(f"linear model file holds {sorted(shapes)}, not mean, table "
+                                   "and latent_std")
+        _check(tuple(patch), shapes["mean"], shapes["table"], shapes["latent_std"], exponent)
+        dtypes = {name: entries[name].get("dtype") for name in shapes}
+        if dtypes != {"mean": "F32", "table": "I16", "latent_std": "F32"}:
+            raise LinearModelError(f"linear model tensors of types {dtypes}")
+        try:
+            tensors = safetensors.numpy.load(data)
+        except Exception as e:  # safetensors raises several types for a bad file
+            raise LinearModelError(f"not an inrcodec model file: {e}") from e
+        model = cls(tuple(patch), tensors["mean"], tensors["table"], exponent,
+                    tensors["latent_std"], header.get("card", {}))
+        stored = header.get("hash")
+        if stored is not None and stored != model.hash:
+            raise LinearModelError(f"model file is damaged: its content hashes to "
+                                   f"{model.hash[:12]}, but it says {stored[:12]}")
+        return model
+
+
+def _check(patch_shape, mean_shape, table_shape, std_shape, exponent) -> None:
+    points = math.prod(patch_shape)
+    if not 1 <= len(patch_shape) <= MAX_DIMS or points > MAX_POINTS:
+        raise LinearModelError(f"linear model patches of shape {patch_shape}: 1 to {MAX_DIMS} "
+                               f"axes, at most {MAX_POINTS:,} points")
+    if (mean_shape != (points,) or len(table_shape) != 2 or table_shape[1] != points
+            or not 1 <= table_shape[0] <= MAX_LATENTS or std_shape != (table_shape[0],)):
+        raise LinearModelError(f"linear model tensors of shapes {mean_shape}, {table_shape}, "
+                               f"{std_shape} for patches of {points} points (at most "
+                               f"{MAX_LATENTS} latents)")
+    if not 0 <= exponent <= 60:
+        raise LinearModelError(f"linear model exponent {exponent} is not from 0 to 60")
+
+
+def _inverse_variance(std: np.ndarray) -> np.ndarray:
+    return 1.0 / np.maximum(std.astype(np.float64), 1e-6) ** 2
+
+
+def learn(target: np.ndarray, weight: np.ndarray, patch_shape: tuple[int, ...], latents: int,
+          card: dict | None = None) -> LinearModel:
+    """The EOFs of an archive's patches: normalised ``target`` (patches, points) as the codec
+    cuts chunks, ``weight`` 1 where a point is valid. Only whole patches teach the basis; its
+    first ``latents`` principal directions (fewer where there are too few patches) are kept."""
+    whole = np.asarray(target, np.float64)[np.asarray(weight).min(-1) > 0]
+    latents = min(latents, len(whole) // MIN_PATCHES_PER_LATENT, MAX_LATENTS)
+    if latents < 1:
+        raise ValueError(f"{len(whole)} whole patches of {patch_shape} are too few to learn "
+                         "from: give more data or a smaller patch")
+    mean = whole.mean(0)
+    _, singular, rows = np.linalg.svd(whole - mean, full_matrices=False)
+    basis = rows[:latents]
+    basis *= np.where(basis[np.arange(latents), np.abs(basis).argmax(1)] < 0, -1, 1)[:, None]
+    std = singular[:latents] / math.sqrt(len(whole))
+    return LinearModel(patch_shape, mean.astype(np.float32), *_tabulate(basis, TABLE_BITS),
+                       std.astype(np.float32), dict(card or {}, patches=len(whole)))
+
+
+def _tabulate(basis: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
+    """(table, exponent): ``basis`` as integers of at most ``bits`` bits (sign included) times
+    2**-exponent."""
+    if not 2 <= bits <= TABLE_BITS + 1:
+        raise ValueError(f"a basis table holds 2 to {TABLE_BITS + 1} bits an entry, not {bits}")
+    exponent = int(math.floor(math.log2((2 ** (bits - 1) - 1) / max(np.abs(basis).max(), 1e-300))))
+    exponent = min(60, max(0, exponent))
+    return np.rint(np.ldexp(basis, exponent)).astype(np.int16), exponent

@@ -1,0 +1,203 @@
+"""The linear base network (linear.py): EOFs learned in seconds, decoding exact by construction,
+every mode on top of it, its model file, and learning an archive by default (learn.py)."""
+
+import json
+import math
+import subprocess
+import sys
+import zlib
+
+import numcodecs
+import numpy as np
+import pytest
+from helpers import linear_model_of, smooth_field
+
+from inrcodec import INRCodec
+from inrcodec.coding.container import Container, Kind
+from inrcodec.linear import LinearModel, learn
+from inrcodec.model import Model, ModelError
+
+
+@pytest.fixture(scope="module")
+def model(a1b):
+    return linear_model_of(a1b[:192], 64)
+
+
+def test_eofs_are_orthonormal_and_ordered(model):
+    gram = model.basis @ model.basis.T
+    assert np.abs(gram - np.eye(model.latent_dim)).max() < 1e-3
+    assert np.all(np.diff(model.latent_std) <= 0) and model.latent_std[-1] > 0
+
+
+def test_decoding_is_integer_arithmetic_whatever_the_order(model):
+    rng = np.random.default_rng(0)
+    symbols = rng.integers(-2 ** 15, 2 ** 15, (7, model.latent_dim))
+    step = 0.0123
+    exact = (symbols.astype(np.int64) @ model.table.astype(np.int64)).astype(np.float64)
+    expected = exact * math.ldexp(step, -model.exponent) + model.mean.astype(np.float64)
+    assert model.values(symbols, step).tobytes() == expected.tobytes()
+    # Another order of the latents and of the patches: the same bits.
+    order = rng.permutation(model.latent_dim)
+    shuffled = LinearModel(model.patch_shape, model.mean, model.table[order], model.exponent,
+                           model.latent_std[order])
+    assert shuffled.values(symbols[:, order], step).tobytes() == expected.tobytes()
+    assert model.values(symbols[::-1], step)[::-1].tobytes() == expected.tobytes()
+
+
+def test_the_projection_is_least_squares_in_the_decoder_s_basis(model, a1b):
+    from inrcodec.patches import to_patches
+
+    field = (a1b[200] - a1b[200].mean()) / a1b[200].std()
+    target = to_patches(field[None].astype(np.float64), model.patch_shape)
+    weight = np.ones_like(target)
+    latents = model.project(target, weight)
+    residual = target - model.mean - latents @ model.basis
+    assert np.abs(residual @ model.basis.T).max() < 1e-3 * np.abs(target).max()
+    # A patch with half its points missing still fits those it has.
+    weight[:, ::2] = 0
+    half = model.project(target, weight)
+    assert np.sqrt(np.mean(((target - model.mean - half @ model.basis) * weight) ** 2)) < 0.1
+
+
+@pytest.mark.parametrize("settings", [
+    dict(min_psnr=None, latent_bits=7), dict(max_error=0.1), dict(max_error=1e-4),
+    dict(min_psnr=45), dict(max_rmse=0.05), dict(bits_per_value=0.3),
+    dict(pointwise_relative_error=1e-3)], ids=lambda s: next(iter(s)))
+def test_every_mode_keeps_its_promise_with_a_linear_model(model, a1b, settings):
+    chunks = [a1b[192:204], a1b[230:231].copy()]
+    chunks[1][0, 5:15, 10:30] = np.nan  # a masked corner: partial patches
+    codec = INRCodec(model, **settings)
+    for chunk in chunks:
+        encoded = codec.encode(chunk)
+        decoded = numcodecs.get_codec(codec.get_config()).decode(encoded)
+        finite = np.isfinite(chunk)
+        assert np.array_equal(np.isfinite(decoded), finite)
+        error = np.abs(decoded[finite].astype(np.float64) - chunk[finite])
+        if "max_error" in settings:
+            assert error.max() <= settings["max_error"]
+        if "min_psnr" in settings and settings["min_psnr"]:
+            rms = math.sqrt(np.mean(error ** 2))
+            assert 20 * math.log10(np.ptp(chunk[finite]) / rms) >= settings["min_psnr"] - 1e-9
+        if "max_rmse" in settings:
+            assert math.sqrt(np.mean(error ** 2)) <= settings["max_rmse"] * (1 + 1e-9)
+        if "bits_per_value" in settings:
+            assert 8 * len(encoded) <= settings["bits_per_value"] * chunk.size
+        if "pointwise_relative_error" in settings:
+            assert np.all(error <= settings["pointwise_relative_error"] * np.abs(chunk[finite]))
+
+
+def test_plain_latents_match_the_bundled_siren_where_it_was_trained(model, a1b):
+    """Held-out A1B: the EOFs of the SIREN's own training fields at 128 FLOPs a value decode
+    as well as the SIREN (25,000), at no more bytes (docs/compare-models.md measures it)."""
+    from inrcodec.measure import codec_round_trip
+
+    chunks = [a1b[i:i + 12] for i in range(192, 240, 12)]
+    linear = codec_round_trip(INRCodec(model, min_psnr=None, latent_bits=7), chunks)
+    siren = codec_round_trip(INRCodec("default-2d", min_psnr=None, latent_bits=7), chunks)
+    assert linear.psnr() > siren.psnr() - 0.3
+    assert linear.stored_bytes < 1.05 * siren.stored_bytes
+
+
+def test_a_budget_s_gates_drop_coefficients_where_all_do_not_fit(model, a1b):
+    codec = INRCodec(model, bits_per_value=0.02)
+    chunk = a1b[192:204]
+    encoded = codec.encode(chunk)
+    assert 8 * len(encoded) <= 0.02 * chunk.size
+    c = Container.from_bytes(encoded, model.hash)
+    assert c.kind == Kind.LATENTS
+    decoded = codec.decode(encoded)
+    assert np.isfinite(decoded).all() and np.sqrt(np.mean((decoded - chunk) ** 2)) < 2.0
+
+
+def test_model_file_round_trip_and_hash(model, tmp_path):
+    path = tmp_path / "linear.safetensors"
+    model.save(path)
+    loaded = Model.load(path)
+    assert isinstance(loaded, LinearModel) and loaded.hash == model.hash
+    assert np.array_equal(loaded.table, model.table)
+    assert Model.from_compressed(zlib.compress(model.to_bytes())).hash == model.hash
+    described = LinearModel(model.patch_shape, model.mean, model.table, model.exponent,
+                            model.latent_std, {"name": "another description"})
+    assert described.hash == model.hash  # the card describes; it decodes nothing
+
+
+def test_damaged_model_files_are_refused_in_a_line(model):
+    import safetensors.numpy
+
+    def file(tensors, **header):
+        meta = {"format": "inrcodec-model/3", "patch_shape": list(model.patch_shape),
+                "exponent": model.exponent, **header}
+        return safetensors.numpy.save(tensors, metadata={"inrcodec": json.dumps(meta)})
+
+    good = {"mean": model.mean, "table": model.table, "latent_std": model.latent_std}
+    Model.from_bytes(file(good))
+    bad = [file({**good, "table": model.table.astype(np.float32)}),
+           file({**good, "mean": model.mean[:-1]}),
+           file({k: v for k, v in good.items() if k != "latent_std"}),
+           file({**good, "extra": model.mean}),
+           file(good, exponent=99),
+           file(good, patch_shape=[7, 7]),
+           file({**good, "latent_std": -model.latent_std}),
+           file(good, hash="0" * 64)]
+    for data in bad:
+        with pytest.raises(ModelError):
+            Model.from_bytes(data)
+
+
+def test_decoding_a_linear_chunk_imports_no_torch(model, a1b, tmp_path):
+    codec = INRCodec(model, max_error=0.1)
+    chunk = a1b[200:212]
+    (tmp_path / "chunk.bin").write_bytes(codec.encode(chunk))
+    (tmp_path / "config.json").write_text(json.dumps(codec.get_config()))
+    np.save(tmp_path / "expected.npy", codec.decode(codec.encode(chunk)))
+    script = f"""
+import json, sys, numpy, numcodecs
+codec = numcodecs.get_codec(json.load(open({str(tmp_path / 'config.json')!r})))
+decoded = codec.decode(open({str(tmp_path / 'chunk.bin')!r}, 'rb').read())
+assert decoded.tobytes() == numpy.load({str(tmp_path / 'expected.npy')!r}).tobytes()
+assert 'torch' not in sys.modules, 'torch imported'
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+def test_learning_needs_enough_whole_patches():
+    few = np.stack([smooth_field((8, 8), seed).reshape(-1) for seed in range(1)])
+    with pytest.raises(ValueError, match="too few"):
+        learn(few, np.ones_like(few), (8, 8), 4)
+    nans = np.ones((10, 64))
+    nans[:, 0] = 0
+    with pytest.raises(ValueError, match="too few"):
+        learn(nans, nans, (8, 8), 4)
+
+
+def _archive(fields: int, seed: int, patterns: int = 3, noise: float = 0.0) -> np.ndarray:
+    """Fields that are changing mixtures of a few fixed patterns: what an archive of one model's
+    runs looks like to its EOFs (and what no bundled model has seen)."""
+    rng = np.random.default_rng(seed)
+    shape = (37, 49)
+    basis = np.stack([smooth_field(shape, 100 + i) - 280 for i in range(patterns)])
+    weights = rng.normal(size=(fields, patterns)) * [8, 3, 1][:patterns]
+    out = 280 + np.einsum("tp,pij->tij", weights, basis)
+    return (out + noise * rng.normal(size=out.shape)).astype(np.float32)
+
+
+def _dataset(values: np.ndarray):
+    import xarray as xr
+
+    return xr.Dataset({"t": (("time", "y", "x"), values)}, coords={"time": np.arange(len(values))})
+
+
+def test_an_archive_with_something_to_learn_is_learned_and_one_without_is_not():
+    from inrcodec.learn import learn_archive
+    from inrcodec.model import resolve
+
+    start = resolve("default-2d")
+    learned = learn_archive(_dataset(_archive(600, 0)), "t", start, (1, 37, 49), {"min_psnr": 45})
+    assert learned.kept, learned.reason
+    assert learned.projected["learned"] < learned.projected["start"]
+    assert "fewer bytes" in learned.describe()
+    noise = np.random.default_rng(1).normal(size=(60, 37, 49)).astype(np.float32)
+    set_aside = learn_archive(_dataset(noise), "t", start, (1, 37, 49), {"min_psnr": 45})
+    assert not set_aside.kept and "is kept" in set_aside.reason
+    one_field = learn_archive(_dataset(noise[:1])["t"][0].to_dataset(), "t", start, (37, 49), {})
+    assert not one_field.kept and "one field" in one_field.reason
