@@ -192,6 +192,9 @@ def train(args) -> None:
         raise ValueError("give --patch (a new model's patch shape) or --init (a model to adapt)")
     if args.init is not None and args.resume is not None:
         raise ValueError("--init and --resume both give the starting model: give one")
+    if args.linear is not None:
+        _train_linear(args)
+        return
     recipe = recipe_from(args)
     start = args.init or args.resume
     init = resolve(start) if start is not None else None
@@ -219,6 +222,23 @@ def train(args) -> None:
         print(f"saved {args.out}: hash {adaptation.model.hash[:12]}; {adaptation.describe()}")
         return
     _train_by_steps(args, recipe, init, patch_shape, card)
+
+
+def _train_linear(args) -> None:
+    """A linear model (linear.py): the EOFs of the archive's patches, in seconds."""
+    import time
+
+    from .learn import learn_model
+    from .model import resolve
+
+    began = time.monotonic()
+    shape = (resolve(args.init).patch_shape if args.init is not None
+             else tuple(int(n) for n in args.patch.split(",")))
+    model = learn_model(args.source, args.var, shape, args.linear, args.samples)
+    model.save(args.out)
+    print(f"saved {args.out}: hash {model.hash[:12]}; a linear model of {model.latent_dim} EOFs "
+          f"of {model.card['patches']} patches of {shape}, learned in "
+          f"{time.monotonic() - began:.1f} s")
 
 
 def _train_by_steps(args, recipe, init, patch_shape, card) -> None:
@@ -305,6 +325,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", help="adapt this model (a bundled name or a file): its patch "
                                   "shape and architecture")
     p.add_argument("--out", required=True, help="the model file to write (.safetensors)")
+    p.add_argument("--linear", type=int, metavar="K",
+                   help="learn a linear model of K EOFs instead (seconds, no training): the "
+                        "patch shape from --patch or --init")
     p.add_argument("--samples", type=int, default=4096,
                    help="training patches: by time, cut from distinct windows of the variable's "
                         "chunks; by steps, distinct windows of the patch shape")

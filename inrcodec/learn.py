@@ -22,10 +22,11 @@ from .patches import count_patches
 from .training_windows import codec_patches, open_source, sample_patches
 
 SAMPLE_PATCHES = 4096  # patches the EOFs are computed from, at most (a choice, not tuned)
-# How many EOFs a model keeps, and the bits of its table (a model embedded in a small store
-# must be small): the measured best of these.
+# How many EOFs a model keeps (the measured best of these, in 8-bit tables), then whether a
+# finer table pays: a model embedded in a small store must be small.
 LATENTS = (16, 32, 64, 128)
 TABLE_BITS = (8, 12)
+HELD_OUT = 8  # held-out windows measured, at most: learning is a small share of a compression
 MIN_GAIN = 0.02  # a learned model must save this share of the variable's bytes to be kept
 
 
@@ -39,6 +40,26 @@ class Learning:
 
     def describe(self) -> str:
         return f"{'learned' if self.kept else 'not learned'} in {self.seconds:.1f} s: {self.reason}"
+
+
+def learn_model(source, variable: str, patch_shape: tuple[int, ...], latents: int = 64,
+                samples: int = SAMPLE_PATCHES, seed: int = 0, progress: bool = False) -> LinearModel:
+    """A linear model of ``latents`` EOFs of ``variable``'s patches, cut from distinct windows of
+    the chunks ``compress`` would choose, each normalised as the codec normalises a chunk
+    (``inrcodec train --linear``)."""
+    from .xarray import chunks_for
+
+    ds = open_source(source)
+    if variable not in ds.data_vars:
+        raise ValueError(f"no variable {variable!r} in the source; it has {sorted(ds.data_vars)}")
+    var, d = ds[variable], len(patch_shape)
+    chunks = chunks_for(var.shape, var.dtype.itemsize, patch_shape, var.dims)
+    window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
+    windows = sample_patches(ds, variable, window, -(-samples // count_patches(window, patch_shape)),
+                             seed=seed, progress=progress)
+    patches = codec_patches(windows.train, patch_shape).reshape(-1, math.prod(patch_shape))
+    return learn(np.nan_to_num(patches), np.isfinite(patches), patch_shape, latents,
+                 card={"name": f"linear-{variable}", "data": f"{variable}: {windows.describe()}"})
 
 
 def learn_archive(source, variable: str, start, chunks: tuple[int, ...], settings: dict,
@@ -73,7 +94,8 @@ def learn_archive(source, variable: str, start, chunks: tuple[int, ...], setting
                            f"{windows.describe()}"})
     except ValueError as e:
         return done(str(e))
-    held_out = [w for w in windows.validation]
+    even = np.unique(np.linspace(0, len(windows.validation) - 1, HELD_OUT).round().astype(int))
+    held_out = list(windows.validation[even])
     values = sum(w.size for w in held_out)
 
     def projected(model) -> float:
@@ -85,10 +107,13 @@ def learn_archive(source, variable: str, start, chunks: tuple[int, ...], setting
     before = projected(start)
     best, best_bytes = None, math.inf
     for k in sorted({min(k, full.latent_dim) for k in LATENTS}):
-        for bits in TABLE_BITS:
-            candidate = full.truncated(k, bits)
-            if (size := projected(candidate)) < best_bytes:
-                best, best_bytes = candidate, size
+        candidate = full.truncated(k, min(TABLE_BITS))
+        if (size := projected(candidate)) < best_bytes:
+            best, best_bytes = candidate, size
+    for bits in sorted(TABLE_BITS)[1:]:
+        candidate = full.truncated(best.latent_dim, bits)
+        if (size := projected(candidate)) < best_bytes:
+            best, best_bytes = candidate, size
     numbers = {"start": round(before), "learned": round(best_bytes)}
     saving = 1 - best_bytes / before if before > 0 else 0.0
     text = (f"{best.latent_dim} EOFs of {full.card['patches']} patches in "
@@ -101,4 +126,4 @@ def learn_archive(source, variable: str, start, chunks: tuple[int, ...], setting
     return done(f"{text}: {saving:.1%} fewer bytes", best, True, numbers)
 
 
-__all__ = ["Learning", "learn_archive"]
+__all__ = ["Learning", "learn_archive", "learn_model"]

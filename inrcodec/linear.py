@@ -98,7 +98,7 @@ class LinearModel:
     def _whole_projection(self) -> np.ndarray:
         """(points, latents): least squares of a patch with every point valid, in the
         decoder's own (integer-rounded) basis."""
-        return np.linalg.pinv(self.basis)
+        return np.linalg.solve(self.basis @ self.basis.T, self.basis).T  # near-orthonormal
 
     def project(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
         """Latents (patches, latents) float64 of normalised patches ``target`` whose points

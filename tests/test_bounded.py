@@ -58,15 +58,18 @@ def test_bound_survives_a_decoder_that_predicts_slightly_differently(a1b, monkey
     codec = INRCodec(max_error=0.05)
     chunk = a1b[220:224]
     data = codec.encode(chunk)
-    predict = bounds.predict
+    prediction_of = bounds.prediction_of
+    calls = []
 
     def perturbed(*args, **kwargs):
-        values = predict(*args, **kwargs)
+        calls.append(1)
+        values = prediction_of(*args, **kwargs)
         noise = np.random.default_rng(0).uniform(-1, 1, values.shape)
         return values + noise * 1e-10 * np.abs(values).max()
 
-    monkeypatch.setattr(bounds, "predict", perturbed)
+    monkeypatch.setattr(bounds, "prediction_of", perturbed)
     assert max_abs_error(chunk, codec.decode(data)) <= 0.05
+    assert calls, "the chunk was not decoded through the network's prediction"
 
 
 def test_bound_settings_are_validated_and_travel_in_the_config(a1b):

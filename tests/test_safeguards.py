@@ -78,3 +78,35 @@ def test_zarr_store_decodes_in_a_fresh_process_and_info_sees_inrcodec(fields, tm
     rows = [line for line in out.splitlines() if line.split()[:1] in (["a1b"], ["ostia"])]
     assert len(rows) == 2 and all("safeguarded >=40 dB" in row for row in rows), out
     assert "inside numcodecs-safeguards' frame" in out
+
+
+@pytest.mark.parametrize("path", [{"MKL_CBWR": "COMPATIBLE"}, {"ATEN_CPU_CAPABILITY": "default"},
+                                  {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}],
+                         ids=lambda p: next(iter(p)))
+def test_a_linear_model_s_store_reads_back_on_every_cpu_path(fields, tmp_path, path):
+    """The safeguards check their corrections against a checksum of the decoded data: they need
+    bit-identical decodes. A SIREN's chunks lose that under MKL_CBWR=COMPATIBLE; a linear
+    model's (linear.py) keep it on every path."""
+    import os
+
+    import zarr
+    from helpers import linear_model_of
+
+    a1b = load_a1b()
+    model = linear_model_of(a1b[:192], 64)
+    x = fields["a1b"]
+    eb = float(0.002 * np.ptp(x))
+    store = tmp_path / "s.zarr"
+    group = zarr.open_group(str(store), mode="w", zarr_format=2)
+    inner = INRCodec(model, min_psnr=None, latent_bits=7)
+    group.create_array("t", shape=x.shape, chunks=(2, *x.shape[1:]), dtype=x.dtype,
+                       compressors=[guarded(inner, eb)], fill_value=np.nan)[:] = x
+    np.save(tmp_path / "x.npy", x)
+    script = ("import sys, numpy as np, zarr\n"
+              "y = zarr.open_group(sys.argv[1], mode='r')['t'][:]\n"
+              "x = np.load(sys.argv[2])\n"
+              "assert np.abs(x - y).max() <= float(sys.argv[3])\n"
+              "print(y.tobytes().hex()[:64], np.abs(x - y).max())\n")
+    done = subprocess.run([sys.executable, "-c", script, str(store), str(tmp_path / "x.npy"),
+                           repr(eb)], capture_output=True, text=True, env={**os.environ, **path})
+    assert done.returncode == 0, done.stderr[-2000:]
