@@ -29,7 +29,7 @@ def demo(out: str | None, latent_bits: float, inner_steps: int) -> None:
     from .sample_data import A1B_TEST, A1B_VARIABLE, a1b_path, open_a1b
     from .store import store_size, stored_bytes
 
-    codec = INRCodec("default-2d", latent_bits=latent_bits, inner_steps=inner_steps)
+    codec = INRCodec("linear-2d", latent_bits=latent_bits, inner_steps=inner_steps)
     ds = open_a1b()[[A1B_VARIABLE]]
     original = ds[A1B_VARIABLE].values
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +69,7 @@ def compress(args) -> None:
     from .distributed import compress as run
 
     chunks = dict(_parse_chunks(c) for c in args.chunks or [])
-    model = args.model or ("universal-2d" if args.adapt is not None else "default-2d")
+    model = args.model or ("universal-2d" if args.adapt is not None else "linear-2d")
     everywhere, promises = _parse_promises(args)
     try:
         report = run(args.source, args.dest, variables=args.var, model=model,
@@ -276,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--var", action="append", help="variable to compress (repeat; default: "
                    "every floating variable)")
     p.add_argument("--model", help="a bundled model's name or a model file (default: "
-                   "default-2d, or with --adapt universal-2d; universal-3d for volumes)")
+                   "linear-2d, or with --adapt universal-2d; linear-3d or universal-3d for volumes)")
     p.add_argument("--latent-bits", type=float, default=6.5)
     p.add_argument("--inner-steps", type=int, default=3)
     mode = p.add_argument_group("promises: each takes X (every variable) or VAR=X (that "

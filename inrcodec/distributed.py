@@ -44,7 +44,7 @@ from .xarray import check_chunks, chunks_for, codec_of, compressible, encoding_f
 __all__ = ["Report", "VariableReport", "compress"]
 
 
-def compress(source, dest, *, variables=None, model="default-2d", zarr_format: int = 2,
+def compress(source, dest, *, variables=None, model="linear-2d", zarr_format: int = 2,
              chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
              torch_threads: int = 1, progress: bool = True, plots: str | None = None,
              adapt: float | None = None, learn: bool = True, promises: dict | None = None,

@@ -206,7 +206,7 @@ def learn(target: np.ndarray, weight: np.ndarray, patch_shape: tuple[int, ...], 
     cuts chunks, ``weight`` 1 where a point is valid. Only whole patches teach the basis; its
     first ``latents`` principal directions (fewer where there are too few patches) are kept."""
     whole = np.asarray(target, np.float64)[np.asarray(weight).min(-1) > 0]
-    latents = min(latents, len(whole) // MIN_PATCHES_PER_LATENT, MAX_LATENTS)
+    latents = min(latents, len(whole) // MIN_PATCHES_PER_LATENT, whole.shape[1], MAX_LATENTS)
     if latents < 1:
         raise ValueError(f"{len(whole)} whole patches of {patch_shape} are too few to learn "
                          "from: give more data or a smaller patch")
@@ -216,6 +216,27 @@ def learn(target: np.ndarray, weight: np.ndarray, patch_shape: tuple[int, ...], 
     basis *= np.where(basis[np.arange(latents), np.abs(basis).argmax(1)] < 0, -1, 1)[:, None]
     std = singular[:latents] / math.sqrt(len(whole))
     return LinearModel(patch_shape, mean.astype(np.float32), *_tabulate(basis, TABLE_BITS),
+                       std.astype(np.float32), dict(card or {}, patches=len(whole)))
+
+
+def from_network(network, target: np.ndarray, weight: np.ndarray, card: dict | None = None) -> LinearModel:
+    """A SIREN's first-order span (``Model.span``: the network at a zero latent and its
+    Jacobian's columns) as a linear model: the same decoded quality where the network was
+    trained, at 2K operations a value instead of its ~25,000 (docs/linear-family.md). The span
+    is rotated onto the principal axes of the whole patches' coefficients in ``target``
+    (patches, points; ``weight`` 1 where valid), and the mean moved to theirs."""
+    start, span = network.span
+    whole = np.asarray(target, np.float64)[np.asarray(weight).min(-1) > 0]
+    if len(whole) < MIN_PATCHES_PER_LATENT * span.shape[1]:
+        raise ValueError(f"{len(whole)} whole patches are too few for the spread of "
+                         f"{span.shape[1]} coefficients")
+    coefficients = (whole - start) @ span
+    variance, rotation = np.linalg.eigh(np.cov(coefficients.T))
+    order = np.argsort(variance)[::-1]
+    basis = (span @ rotation[:, order]).T
+    mean = start + coefficients.mean(0) @ span.T
+    std = np.sqrt(np.maximum(variance[order], 0))
+    return LinearModel(network.patch_shape, mean.astype(np.float32), *_tabulate(basis, TABLE_BITS),
                        std.astype(np.float32), dict(card or {}, patches=len(whole)))
 
 

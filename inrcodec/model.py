@@ -36,6 +36,7 @@ FORMAT_LINEAR = "inrcodec-model/3"  # the linear family (linear.py)
 # What a model file may declare, checked before anything is allocated: a store's embedded model
 # is untrusted input. Generous for real use (the bundled models: width 64, depth 3-4, 64 latents,
 # patches of 1,813 and 4,096 points; COIN++ used width 512 and depth 15 at most).
+DEFAULT = "linear-2d"  # the codec's model unless told (docs/compare-models.md chose it)
 MAX_DIMS = 4  # of a patch and the network's coordinates: the network's own limit
 MAX_WIDTH = 1024
 MAX_DEPTH = 16
@@ -46,6 +47,9 @@ MAX_HEADER_BYTES = 2 ** 20  # the safetensors JSON header, card included (bundle
 # The largest file within these limits (width 1024, depth 16, 1024 latents and a basis) holds
 # 33.6M float32 values, 128 MiB; a compressed model inflates no further than its header says.
 BUNDLED = {"default-2d": "default-2d.safetensors", "default-3d": "default-3d.safetensors",
+           # The SIRENs' first-order spans as linear models (pipelines/linear_models.py): their
+           # quality where they were trained at 2K operations a value, exact on every machine.
+           "linear-2d": "linear-2d.safetensors", "linear-3d": "linear-3d.safetensors",
            # Meta-learned on many kinds of data (pipelines/train_universal.py): where adapting
            # to a user's archive starts.
            "universal-2d": "universal-2d.safetensors", "universal-3d": "universal-3d.safetensors"}

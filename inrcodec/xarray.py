@@ -92,7 +92,7 @@ def compressible(ds, model: Model, variables=None) -> list[str]:
     return list(variables)
 
 
-def encoding_for(ds, model: "Model | str" = "default-2d", zarr_format: int = 2,
+def encoding_for(ds, model: "Model | str" = "linear-2d", zarr_format: int = 2,
                  variables=None, chunks: dict | None = None, warn_partial: bool = True,
                  **settings) -> dict:
     """``to_zarr`` encoding that compresses every floating variable of ``ds`` with inrcodec.

@@ -10,8 +10,8 @@ import zlib
 import numcodecs
 import numpy as np
 import pytest
-from helpers import linear_model_of, smooth_field
 
+from helpers import linear_model_of, smooth_field
 from inrcodec import INRCodec
 from inrcodec.coding.container import Container, Kind
 from inrcodec.linear import LinearModel, learn
@@ -192,11 +192,11 @@ def test_an_archive_with_something_to_learn_is_learned_and_one_without_is_not():
     from inrcodec.model import resolve
 
     start = resolve("default-2d")
-    learned = learn_archive(_dataset(_archive(600, 0)), "t", start, (1, 37, 49), {"min_psnr": 45})
+    learned = learn_archive(_dataset(_archive(300, 0)), "t", start, (1, 37, 49), {"min_psnr": 45})
     assert learned.kept, learned.reason
     assert learned.projected["learned"] < learned.projected["start"]
     assert "fewer bytes" in learned.describe()
-    noise = np.random.default_rng(1).normal(size=(60, 37, 49)).astype(np.float32)
+    noise = np.random.default_rng(1).normal(size=(40, 37, 49)).astype(np.float32)
     set_aside = learn_archive(_dataset(noise), "t", start, (1, 37, 49), {"min_psnr": 45})
     assert not set_aside.kept and "is kept" in set_aside.reason
     one_field = learn_archive(_dataset(noise[:1])["t"][0].to_dataset(), "t", start, (37, 49), {})

@@ -131,10 +131,28 @@ def check(path: Path) -> bool:
     raise ValueError(f"no check for {path.suffix} files")
 
 
+# A second run of one script, in another of its modes (SMOKE holds one entry a script).
+MORE = {
+    # compare_models without models: the base-network bake-off (docs/compare-models.md).
+    "compare_models --quick": ("compare_models", Smoke(
+        ["--quick", "--markdown", "{out}/bake-off.md", "--json", "{out}/bake-off.json"],
+        ["bake-off.md", "bake-off.json"], needs=("pysz",))),
+}
+
+
 @pytest.mark.parametrize("name", [pytest.param(name, marks=smoke.marks())
                                   for name, smoke in SMOKE.items()])
 def test_pipeline_runs_on_a_tiny_input(name, tmp_path):
-    smoke = SMOKE[name]
+    run_smoke(name, SMOKE[name], tmp_path)
+
+
+@pytest.mark.parametrize("label", [pytest.param(label, marks=smoke.marks())
+                                   for label, (_, smoke) in MORE.items()])
+def test_pipeline_mode_runs_on_a_tiny_input(label, tmp_path):
+    run_smoke(*MORE[label], tmp_path)
+
+
+def run_smoke(name: str, smoke: Smoke, tmp_path: Path) -> None:
     for module in smoke.needs:
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{name} needs {module} (pip install -e '.[bench]')")

@@ -90,6 +90,7 @@ def test_a_linear_model_s_store_reads_back_on_every_cpu_path(fields, tmp_path, p
     import os
 
     import zarr
+
     from helpers import linear_model_of
 
     a1b = load_a1b()

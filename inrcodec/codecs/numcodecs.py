@@ -57,7 +57,7 @@ class INRCodec(Codec):
 
     Parameters
     ----------
-    model : name of a bundled model (``"default-2d"``), path to a model file, or a ``Model``.
+    model : name of a bundled model (``"linear-2d"``), path to a model file, or a ``Model``.
     latent_bits : quantization resolution of the latents, 1-12 in steps of 1/16 (such as 6.5);
         each bit halves the quantization step and costs about one more bit per latent
         dimension that varies.
@@ -90,7 +90,7 @@ class INRCodec(Codec):
 
     codec_id = "inrcodec"
 
-    def __init__(self, model="default-2d", latent_bits: float = 6.5, inner_steps: int = 3,
+    def __init__(self, model="linear-2d", latent_bits: float = 6.5, inner_steps: int = 3,
                  max_error: float | None = None, relative_error: float | None = None,
                  bits_per_value: float | None = None, embed_model: bool | None = None,
                  model_hash: str | None = None, model_data: str | None = None,

@@ -32,7 +32,7 @@ class INRSerializer(ArrayBytesCodec):
 
     codec_config: dict
 
-    def __init__(self, model="default-2d", **settings):
+    def __init__(self, model="linear-2d", **settings):
         config = INRCodec(model, **settings).get_config()
         del config["id"]
         object.__setattr__(self, "codec_config", config)
