@@ -1,23 +1,29 @@
-"""Which base network should be the default: the bundled SIREN, the linear family (EOFs of
-patches, ``inrcodec/linear.py``) or the benchmark's PCA control, side by side in one run.
+"""Which base network should be the default: the bundled SIREN, the bundled ``linear-2d`` (the
+SIREN's first-order span as a linear model, the codec's default since this bake-off), the
+linear family learned as EOFs of patches (``inrcodec/linear.py``) or the benchmark's PCA
+control, side by side in one run.
 
 Without model arguments (the bake-off, docs/compare-models.md):
 
 1. Quality at equal rate on the held-out A1B fields 192-239 (float32 as stored), 12 fields a
-   chunk and one field a chunk: SIREN ``default-2d`` (meta-learned on A1B 0-191), the linear
-   family learned as EOFs of A1B 0-191's patches (``linear.learn``, K = 32, 64, 128 asked, 15-bit
-   tables) and the benchmark's PCA control (``bench/pca.py``: EOFs of whole train chunks), each
+   chunk and one field a chunk: SIREN ``default-2d`` (meta-learned on A1B 0-191), ``linear-2d``
+   (``pipelines/linear_models.py``: default-2d at a zero latent plus its Jacobian's 64 columns,
+   rotated to principal axes, coefficient spreads from A1B 0-191), the linear family learned
+   as EOFs of A1B 0-191's patches (``linear.learn``, K = 32, 64, 128 asked, 15-bit tables) and
+   the benchmark's PCA control (``bench/pca.py``: EOFs of whole train chunks), each
    as plain latents (``INRCodec(model, min_psnr=None, latent_bits=b)``; the control at its own
    bits and EOF counts). PSNR is the repository's usual (``RoundTrip.psnr``: over the range of
    all test values), read off each model's rate-distortion front at 0.05-0.3 bits per value
    (``bench/fronts.psnr_at``: linear in log rate between measured points, never extrapolated).
 2. Speed, one thread (torch and BLAS): encode and decode of the four 12-field A1B chunks with
-   ``max_error`` = 1% of their range for SIREN, the linear model (K = 64) and SZ3 at the same
-   bound, and plain latents at 7 bits for the two networks; the median of ``--repeats`` rounds,
-   the codecs taking turns in every round. Decode FLOPs per value from the architectures.
+   ``max_error`` = 1% of their range for SIREN, ``linear-2d``, the learned linear model (K = 64)
+   and SZ3 at the same bound, and plain latents at 7 bits for the three networks; the median of
+   ``--repeats`` rounds, the codecs taking turns in every round.
+   Decode FLOPs per value from the architectures.
 3. Learned from the first 10% of a dataset's leading axis (GloSea4, OSTIA, hybrid height): the
    EOFs of those fields' patches, the other 90% encoded one field a chunk with
-   ``INRCodec(model, min_psnr=x)`` at 30-50 dB beside the same command with ``default-2d``, and
+   ``INRCodec(model, min_psnr=x)`` at 30-50 dB beside the same command with ``default-2d`` and
+   with ``linear-2d`` (the default the user gets from ``INRCodec(min_psnr=x)``), and
    SZ3 and SPERR at the PSNR the linear model reached (each peer swept over absolute bounds,
    its bits read off its front by ``bench/fronts.rate_at``). The learned model's own bytes
    (zlib level 9 of its file) are counted apart and amortised over the 90%.
@@ -70,6 +76,9 @@ from inrcodec.training_windows import codec_patches  # noqa: E402
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "compare-models.md"
 SIREN = "default-2d"
+DEFAULT = "linear-2d"  # the codec's default base network (INRCodec() with no model)
+DEFAULT_LABEL = f"{DEFAULT} ({SIREN}'s span, the default)"
+TARGET_DB, TARGET_RATE, TARGET_MARGIN = 45.2, "0.15", 0.5  # the issue's: one field a chunk; over PCA
 RATES = (0.05, 0.1, 0.15, 0.2, 0.3)  # bits per value the quality tables read PSNR at
 COMPONENTS = (32, 64, 128)  # EOFs asked of the linear family (learn keeps fewer where it must)
 TABLE_BITS = 15
@@ -90,7 +99,9 @@ def settings(quick: bool) -> dict:
         return {"bits": (4, 6, 8), "one_bits": (5, 7), "a1b_chunks": 1, "one_chunks": 12,
                 "repeats": 1, "speed_chunks": 1, "datasets": ["glosea4"], "fields": 6,
                 "floors": (30, 40), "bounds": BOUND_FRACTIONS[::3], "pca_bits": (4, 6, 8)}
-    return {"bits": tuple(b / 2 for b in range(6, 25)), "one_bits": tuple(b / 2 for b in range(8, 17)),
+    # One field a chunk up to 11 bits: every network's front then passes 0.3 b/v (12 fields a
+    # chunk stop at 12 bits, the most the latent quantizer takes, just short of 0.3 b/v).
+    return {"bits": tuple(b / 2 for b in range(6, 25)), "one_bits": tuple(b / 2 for b in range(8, 23)),
             "a1b_chunks": None, "one_chunks": None, "repeats": 5, "speed_chunks": None,
             "datasets": list(LEARNED), "fields": None, "floors": FLOORS,
             "bounds": BOUND_FRACTIONS, "pca_bits": PCA_BITS}
@@ -137,8 +148,9 @@ def quality(fields_per_chunk: int, bits: tuple, pca_bits: tuple, max_chunks: int
             f"{r}: {'-' if v is None else f'{v:.2f}'}" for r, v in out["models"][label]["at"].items()),
             flush=True)
 
-    add(f"SIREN {SIREN}", [point(codec_round_trip(INRCodec(SIREN, min_psnr=None, latent_bits=b),
-                                                  chunks), latent_bits=b) for b in bits])
+    for label, model in ((f"SIREN {SIREN}", SIREN), (DEFAULT_LABEL, DEFAULT)):
+        add(label, [point(codec_round_trip(INRCodec(model, min_psnr=None, latent_bits=b), chunks),
+                          latent_bits=b) for b in bits])
     for k in COMPONENTS:
         model = full.truncated(min(k, full.latent_dim), TABLE_BITS)
         rows = [point(codec_round_trip(INRCodec(model, min_psnr=None, latent_bits=b), chunks),
@@ -199,14 +211,18 @@ def speed(repeats: int, max_chunks: int | None) -> dict:
                       resolve(SIREN).patch_shape, SPEED_K)
     linear = full.truncated(SPEED_K, TABLE_BITS)
     peer = sz3(Context(test.dtype, False, value_range, (bound,), False))[0]
-    codecs = {}
-    for label, model in ((f"SIREN {SIREN}", SIREN), (f"linear K={linear.latent_dim}", linear)):
+    codecs, models = {}, {}  # models: each codec's base network's label
+    networks = ((f"SIREN {SIREN}", SIREN), (DEFAULT_LABEL, DEFAULT),
+                (f"linear K={linear.latent_dim}", linear))
+    for label, model in networks:
         for setting, keywords in ((f"max_error={bound:g}", {"max_error": bound}),
                                   ("plain latents, 7 bits", {"min_psnr": None, "latent_bits": 7})):
             codec = INRCodec(model, **keywords)
             codecs[f"{label}, {setting}"] = (
                 codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data))
+            models[f"{label}, {setting}"] = label
     codecs[f"SZ3 abs={bound:g}"] = (peer.encode, peer.decode)
+    models[f"SZ3 abs={bound:g}"] = "SZ3"
     rounds = {label: [] for label in codecs}
     for encode, decode in codecs.values():  # a warm-up round, not counted
         measure(chunks, encode, decode, 1)
@@ -220,13 +236,14 @@ def speed(repeats: int, max_chunks: int | None) -> dict:
         decode_s = statistics.median(megabytes / r["decode_mb_s"] for r in got)
         decoded = [np.asarray(codecs[label][1](e, c.shape, c.dtype)).reshape(c.shape)
                    for e, c in zip(got[-1]["encoded"], chunks)]
-        rows[label] = {"encode_s": encode_s, "decode_s": decode_s,
+        rows[label] = {"model": models[label], "encode_s": encode_s, "decode_s": decode_s,
                        "bits_per_value": got[-1]["bits_per_value"], "psnr_db": got[-1]["psnr_db"],
                        "max_error": max(float(np.abs(d.astype(np.float64) - c).max())
                                         for d, c in zip(decoded, chunks))}
         print(f"  speed | {label}: encode {encode_s:.3f} s, decode {decode_s:.3f} s, "
               f"{rows[label]['bits_per_value']:.3f} b/v", flush=True)
     flops = {f"SIREN {SIREN}": forward_flops(SIREN)["per_point_with_shift_map"],
+             DEFAULT_LABEL: 2 * resolve(DEFAULT).latent_dim,
              f"linear K={linear.latent_dim}": 2 * linear.latent_dim}
     return {"chunks": len(chunks), "megabytes": megabytes, "bound": bound, "repeats": repeats,
             "rows": rows, "flops_per_value": flops}
@@ -267,14 +284,16 @@ def tenth(name: str, floors: tuple, fractions: tuple, max_fields: int | None) ->
            "model_bytes": own, "floors": {}}
     for floor in floors:
         got, trips = {}, {}
-        for label, m in (("linear", model), ("siren", SIREN)):
+        # "linear": the model learned from the tenth; "default": the bundled linear-2d
+        for label, m in (("linear", model), ("siren", SIREN), ("default", DEFAULT)):
             start = time.perf_counter()
             trips[label] = codec_round_trip(INRCodec(m, min_psnr=floor), chunks)
             got[label] = {**point(trips[label]), "seconds": time.perf_counter() - start}
-        got["same_chunks"] = sum(  # same size and values: neither network stored the chunk
-            len(a) == len(b) and np.array_equal(c, d, equal_nan=True) for a, b, c, d in zip(
-                trips["linear"].encoded, trips["siren"].encoded, trips["linear"].decoded,
-                trips["siren"].decoded))
+        for other in ("siren", "default"):  # same size and values: neither network stored the chunk
+            got[f"same_chunks_{other}"] = sum(
+                len(a) == len(b) and np.array_equal(c, d, equal_nan=True) for a, b, c, d in zip(
+                    trips["linear"].encoded, trips[other].encoded, trips["linear"].decoded,
+                    trips[other].decoded))
         got["linear"]["with_model"] = got["linear"]["bits_per_value"] + 8 * own / values
         out["floors"][str(floor)] = got
     out["peers"] = peers_front(chunks, float(np.ptp(finite)), fractions)
@@ -284,7 +303,9 @@ def tenth(name: str, floors: tuple, fractions: tuple, max_fields: int | None) ->
         print(f"  {name} {floor} dB | " + ", ".join(
             f"{k}: {v['bits_per_value']:.3f} b/v {v['psnr_db']:.2f} dB" if isinstance(v, dict)
             else f"{k}: {v}" for k, v in got.items()), flush=True)
-    out["stored_alike"] = {f: g.pop("same_chunks") for f, g in out["floors"].items()}
+    out["stored_alike"] = {f: g.pop("same_chunks_siren") for f, g in out["floors"].items()}
+    out["stored_alike_default"] = {f: g.pop("same_chunks_default")
+                                   for f, g in out["floors"].items()}
     return out
 
 
@@ -302,13 +323,28 @@ def rate(hit) -> str:
     return "-" if hit is None else f"{'&le; ' if hit[1] else ''}{hit[0]:.3f}"
 
 
-def reading(m: dict, r: str) -> str:
-    """PSNR at rate ``r`` off the front; past its highest rate, at least the best PSNR it
-    reached below (more bits never cost quality): "&ge; x"; below its lowest, "-"."""
+def bound_at(m: dict, r: str) -> tuple:
+    """(PSNR at rate ``r`` off the front, False); past its highest rate, (the best PSNR it
+    reached below, True): at least that, more bits never costing quality; below its lowest
+    rate, (None, False)."""
     if m["at"][r] is not None:
-        return f"{m['at'][r]:.2f}"
+        return m["at"][r], False
     below = [p["psnr_db"] for p in m["rows"] if p["bits_per_value"] <= float(r)]
-    return f"&ge; {max(below):.2f}" if below else "-"
+    return (max(below), True) if below else (None, False)
+
+
+def reading(m: dict, r: str) -> str:
+    """PSNR at rate ``r`` off the front; past its highest rate, "&ge; x"; below its lowest, "-"."""
+    v, at_least = bound_at(m, r)
+    return "-" if v is None else f"{'&ge; ' if at_least else ''}{v:.2f}"
+
+
+def is_linear(label: str) -> bool:
+    return label.startswith("linear")
+
+
+def is_learned(label: str) -> bool:
+    return label.startswith("linear K=")
 
 
 def quality_lines(title: str, q: dict, rates=RATES) -> list[str]:
@@ -324,7 +360,7 @@ def quality_lines(title: str, q: dict, rates=RATES) -> list[str]:
           db(max(p["psnr_db"] for p in m["rows"]))] for label, m in models.items()]), ""]
     rows = []
     for label, m in models.items():
-        if label.startswith("linear"):
+        if is_linear(label):
             rows.append([label, *[f"{diff(m['at'][r], pca[r])} / {diff(m['at'][r], siren[r])}"
                                   for r in rs]])
     lines += ["Linear minus PCA control (the best of its variants) / linear minus SIREN, dB:", "",
@@ -333,9 +369,9 @@ def quality_lines(title: str, q: dict, rates=RATES) -> list[str]:
 
 
 def quality_verdict(q12: dict, q1: dict) -> str:
-    def best_linear(q, r):
+    def best_learned(q, r):
         got = [(m["at"][r], label) for label, m in q["models"].items()
-               if label.startswith("linear") and m["at"][r] is not None]
+               if is_learned(label) and m["at"][r] is not None]
         return max(got) if got else (None, None)
 
     parts = []
@@ -343,17 +379,101 @@ def quality_verdict(q12: dict, q1: dict) -> str:
         siren, pca = q["models"][f"SIREN {SIREN}"]["at"], at_rates(q["pca"])
         said = []
         for r in RATES:
-            lin, label = best_linear(q, str(r))
+            lin, label = best_learned(q, str(r))
             if lin is None or siren[str(r)] is None:
                 continue
             said.append(f"{r} b/v: {label} {lin:.2f} dB, SIREN {siren[str(r)]:.2f} "
                         f"({lin - siren[str(r)]:+.2f}), PCA {db(pca[str(r)])}")
-        parts.append(f"{name}, the best linear model at each rate: " + "; ".join(said or ["-"]))
-    return "Verdict: " + ". ".join(parts) + "."
+        parts.append(f"{name}, the best learned linear model at each rate: " + "; ".join(said or ["-"]))
+    return "Verdict (learned family): " + ". ".join(parts) + "."
+
+
+def against_siren(q: dict, label: str = DEFAULT_LABEL) -> tuple | None:
+    """(min, its rate, max, its rate) of ``label`` minus SIREN, dB, over the rates both are read
+    off their fronts at; None if none."""
+    m, siren = q["models"][label]["at"], q["models"][f"SIREN {SIREN}"]["at"]
+    d = [(m[r] - siren[r], r) for r in m if m[r] is not None and siren[r] is not None]
+    return (*min(d), *max(d)) if d else None
+
+
+def against_pca(q: dict) -> list[tuple]:
+    """(rate, linear-2d minus the PCA control in dB or None, linear-2d's reading is a lower
+    bound, why there is no difference) at each rate."""
+    m, pca = q["models"][DEFAULT_LABEL], at_rates(q["pca"])
+    out = []
+    for r in map(str, RATES):
+        v, at_least = bound_at(m, r)
+        if v is None:
+            out.append((r, None, False, f"{DEFAULT}'s lowest rate is above it"))
+        elif pca[r] is None:
+            lowest = min(p["bits_per_value"] for p in q["pca"])
+            out.append((r, None, False, "the PCA control's " + (
+                "lowest rate is above it" if lowest > float(r) else "front stops below it")))
+        else:
+            out.append((r, v - pca[r], at_least, ""))
+    return out
+
+
+def margin_text(q: dict) -> str:
+    said, met, read = [], 0, 0
+    for r, d, at_least, why in against_pca(q):
+        if d is None:
+            said.append(f"{r} b/v: not read ({why})")
+            continue
+        read += 1
+        met += d >= TARGET_MARGIN
+        verdict = "met" if d >= TARGET_MARGIN else (
+            f"short by {'at most ' if at_least else ''}{TARGET_MARGIN - d:.2f} dB")
+        bound = (f" (a lower bound: {DEFAULT}'s highest measured rate is below this one; its "
+                 "best PSNR there)") if at_least else ""
+        said.append(f"{r} b/v: {'&ge; ' if at_least else ''}{d:+.2f}{bound}, {verdict}")
+    return f"met at {met} of the {read} rates read: " + "; ".join(said)
+
+
+def default_verdict(q12: dict, q1: dict) -> str:
+    """Whether ``linear-2d`` matches ``default-2d`` and meets the issue's targets, in numbers."""
+    parts = []
+    for name, q in (("12 fields a chunk", q12), ("one field a chunk", q1)):
+        d = against_siren(q)
+        if d:
+            parts.append(f"{name}, linear-2d minus {SIREN}: {d[0]:+.2f} dB (at {d[1]} b/v) to "
+                         f"{d[2]:+.2f} dB (at {d[3]} b/v) over the rates both are read at")
+    one, _ = bound_at(q1["models"][DEFAULT_LABEL], TARGET_RATE)
+    siren_one = q1["models"][f"SIREN {SIREN}"]["at"][TARGET_RATE]
+    if one is None:
+        parts.append(f"target 1, &ge; {TARGET_DB} dB at {TARGET_RATE} b/v one field a chunk: "
+                     "not read (no point at or below that rate)")
+    else:
+        parts.append(f"target 1, &ge; {TARGET_DB} dB at {TARGET_RATE} b/v one field a chunk: "
+                     f"{one:.2f} dB ({SIREN}: {db(siren_one)}), " + (
+                         f"met by {one - TARGET_DB:.2f} dB" if one >= TARGET_DB
+                         else f"not met, short by {TARGET_DB - one:.2f} dB"))
+    for name, q in (("12 fields a chunk", q12), ("one field a chunk", q1)):
+        parts.append(f"target 2, &ge; {TARGET_MARGIN} dB ahead of the PCA control (the best of its "
+                     f"variants) at every rate up to 0.3 b/v, {name}: " + margin_text(q))
+    return "Verdict (linear-2d, the default): " + ". ".join(p[0].upper() + p[1:] for p in parts) + "."
+
+
+def speed_ratios(s: dict, model: str) -> dict:
+    """``model``'s encode and decode speed as a fraction of SZ3's at 1% of the range, and as a
+    multiple of the SIREN's."""
+    rows = s["rows"]
+    sz3_row = next(r for r in rows.values() if r["model"] == "SZ3")
+    row = next(r for k, r in rows.items() if r["model"] == model and "max_error" in k)
+    siren = next(r for k, r in rows.items() if r["model"] == f"SIREN {SIREN}" and "max_error" in k)
+    return {"encode": sz3_row["encode_s"] / row["encode_s"],
+            "decode": sz3_row["decode_s"] / row["decode_s"],
+            "encode_x_siren": siren["encode_s"] / row["encode_s"],
+            "decode_x_siren": siren["decode_s"] / row["decode_s"]}
+
+
+def target_text(ratio: float, target: float, what: str) -> str:
+    return (f"{what} {fraction(ratio)} of SZ3 (target 1/{1 / target:.0f}: " +
+            ("met)" if ratio >= target else f"not met, {target / ratio:.1f}x too slow)"))
 
 
 def speed_lines(s: dict) -> list[str]:
-    rows, sz3_row = s["rows"], next(r for k, r in s["rows"].items() if k.startswith("SZ3"))
+    rows, sz3_row = s["rows"], next(r for r in s["rows"].values() if r["model"] == "SZ3")
     mb = s["megabytes"]
     lines = [f"**Speed**: the {s['chunks']} A1B chunks of 12 fields ({mb:.2f} MB of float32), one "
              f"thread, the median of {s['repeats']} rounds (codecs in turn each round). 'x SZ3': "
@@ -364,17 +484,16 @@ def speed_lines(s: dict) -> list[str]:
                       f"{r['encode_s']:.3f}", f"{mb / r['encode_s']:.3g}",
                       fraction(sz3_row["encode_s"] / r["encode_s"]), f"{r['decode_s']:.4f}",
                       f"{mb / r['decode_s']:.3g}", fraction(sz3_row["decode_s"] / r["decode_s"]),
-                      next((f"{v:,.0f}" for m, v in s["flops_per_value"].items()
-                            if k.startswith(m)), "-")]
+                      (f"{s['flops_per_value'][r['model']]:,.0f}"
+                       if r["model"] in s["flops_per_value"] else "-")]
                      for k, r in rows.items()]), ""]
     said = []
     for label, r in rows.items():
         if "max_error" not in label:
             continue
-        enc, dec = sz3_row["encode_s"] / r["encode_s"], sz3_row["decode_s"] / r["decode_s"]
-        said.append(f"{label.split(',')[0]}: decode {fraction(dec)} of SZ3 (target 1/4: "
-                    f"{'met' if dec >= 0.25 else 'not met'}), encode {fraction(enc)} (target 1/20: "
-                    f"{'met' if enc >= 0.05 else 'not met'})")
+        x = speed_ratios(s, r["model"])
+        said.append(f"{r['model']}: {target_text(x['decode'], 0.25, 'decode')}, "
+                    f"{target_text(x['encode'], 0.05, 'encode')}")
     lines += ["Verdict at 1% of the range: " + "; ".join(said) + ". FLOPs: matrix FLOPs per "
               "value of the base network's decode (2 per multiply-add; SIREN from its width and "
               "depth with its latent-to-shift map, `bench/inr.forward_flops`; linear 2 x K), not "
@@ -385,69 +504,120 @@ def speed_lines(s: dict) -> list[str]:
 def tenth_lines(results: dict) -> list[str]:
     lines = []
     for name, t in results.items():
-        peers = list(next(iter(t["floors"].values())).keys() - {"linear", "siren", "same_chunks"})
-        peers = [p for p in ("SZ3", "SPERR") if p in peers]
+        peers = [p for p in ("SZ3", "SPERR") if p in next(iter(t["floors"].values()))]
         lines += [f"**{name}** ({t['description']}; shape {tuple(t['shape'])}): learned from the "
                   f"first {t['learned_from']} fields ({t['patches']} patches of "
                   f"{' x '.join(map(str, t['patch_shape']))}, K = {t['latents']}) in "
                   f"{t['learn_s']:.2f} s; the model file is {t['model_bytes']:,} bytes after "
                   f"zlib, {8 * t['model_bytes'] / t['values']:.3f} bits per value over the "
                   f"{t['encoded']} fields encoded ({t['values']:,} values).", "", *table(
-                      ["floor dB", "linear b/v", "linear dB", "linear b/v with its model",
-                       f"{SIREN} b/v", f"{SIREN} dB", *[f"{p} b/v at linear's dB" for p in peers],
-                       "linear / SIREN bits", "chunks alike"],
+                      ["floor dB", "learned b/v", "learned dB", "learned b/v with its model",
+                       f"{SIREN} b/v", f"{SIREN} dB", f"{DEFAULT} b/v", f"{DEFAULT} dB",
+                       *[f"{p} b/v at learned's dB" for p in peers],
+                       f"learned / {SIREN} bits", f"learned / {DEFAULT} bits",
+                       f"chunks alike with {SIREN}", f"with {DEFAULT}"],
                       [[f, f"{g['linear']['bits_per_value']:.3f}", f"{g['linear']['psnr_db']:.2f}",
                         f"{g['linear']['with_model']:.3f}", f"{g['siren']['bits_per_value']:.3f}",
-                        f"{g['siren']['psnr_db']:.2f}", *[rate(g[p]) for p in peers],
+                        f"{g['siren']['psnr_db']:.2f}", f"{g['default']['bits_per_value']:.3f}",
+                        f"{g['default']['psnr_db']:.2f}", *[rate(g[p]) for p in peers],
                         f"{g['linear']['bits_per_value'] / g['siren']['bits_per_value']:.2f}",
-                        f"{t['stored_alike'][f]} of {t['encoded']}"]
+                        f"{g['linear']['bits_per_value'] / g['default']['bits_per_value']:.2f}",
+                        f"{t['stored_alike'][f]} of {t['encoded']}",
+                        f"{t['stored_alike_default'][f]} of {t['encoded']}"]
                        for f, g in t["floors"].items()]), ""]
     return lines
+
+
+def tenth_ratios(t: dict, other: str, with_model: bool = False) -> list[float]:
+    key = "with_model" if with_model else "bits_per_value"
+    return [g["linear"][key] / g[other]["bits_per_value"] for g in t["floors"].values()]
 
 
 def tenth_verdict(results: dict) -> str:
     said = []
     for name, t in results.items():
-        ratios = [g["linear"]["bits_per_value"] / g["siren"]["bits_per_value"]
-                  for g in t["floors"].values()]
-        with_model = [g["linear"]["with_model"] / g["siren"]["bits_per_value"]
-                      for g in t["floors"].values()]
-        same = sum(n == t["encoded"] for n in t["stored_alike"].values())
-        said.append(f"{name}: linear / {SIREN} bits {min(ratios):.2f}-{max(ratios):.2f} over the "
-                    f"floors ({min(with_model):.2f}-{max(with_model):.2f} with the model's bytes); "
-                    f"every chunk alike with either model at {same} of {len(ratios)} floors")
-    return ("Verdict: " + "; ".join(said) + ". 'Chunks alike': the same number of bytes and the "
+        parts = []
+        for other, label, alike in (("siren", SIREN, "stored_alike"),
+                                    ("default", DEFAULT, "stored_alike_default")):
+            ratios, with_model = tenth_ratios(t, other), tenth_ratios(t, other, True)
+            same = sum(n == t["encoded"] for n in t[alike].values())
+            parts.append(f"learned / {label} bits {min(ratios):.2f}-{max(ratios):.2f} over the "
+                         f"floors ({min(with_model):.2f}-{max(with_model):.2f} with the model's "
+                         f"bytes), every chunk alike at {same} of {len(ratios)} floors")
+        defaults = [g["default"]["bits_per_value"] / g["siren"]["bits_per_value"]
+                    for g in t["floors"].values()]
+        said.append(f"{name}: " + "; ".join(parts) + f"; {DEFAULT} / {SIREN} bits "
+                    f"{min(defaults):.2f}-{max(defaults):.2f}")
+    return ("Verdict: " + ". ".join(said) + ". 'Chunks alike': the same number of bytes and the "
             "same decoded values with either model, i.e. the floor's other coders stored the "
             "chunk and the base network made no difference to it.")
 
 
+def default_summary(results: dict) -> list[str]:
+    """The numbers behind ``linear-2d`` being the default, one line each."""
+    q12, q1 = results["quality"]["12"], results["quality"]["1"]
+    lines = []
+    d12, d1 = against_siren(q12), against_siren(q1)
+    one, _ = bound_at(q1["models"][DEFAULT_LABEL], TARGET_RATE)
+    lines.append(
+        f"- **Default, `{DEFAULT}`** ({SIREN}'s first-order span, 64 latents; `INRCodec()` with no "
+        f"model): at equal rate on held-out A1B, minus {SIREN}: "
+        + (f"{d12[0]:+.2f} to {d12[2]:+.2f} dB (12 fields a chunk)" if d12 else "- (12 fields a chunk)")
+        + ", " + (f"{d1[0]:+.2f} to {d1[2]:+.2f} dB (one field a chunk)" if d1 else "- (one field a chunk)")
+        + " over the rates 0.05-0.3 b/v both are read at.")
+    lines.append(
+        f"- Issue target 1, &ge; {TARGET_DB} dB at {TARGET_RATE} b/v one field a chunk: "
+        + ("not read" if one is None else f"{one:.2f} dB, " + (
+            f"met by {one - TARGET_DB:.2f} dB" if one >= TARGET_DB
+            else f"not met, short by {TARGET_DB - one:.2f} dB")) + ".")
+    for name, q in (("12 fields a chunk", q12), ("one field a chunk", q1)):
+        lines.append(f"- Issue target 2, &ge; {TARGET_MARGIN} dB ahead of the PCA control at every "
+                     f"rate up to 0.3 b/v, {name}: " + margin_text(q) + ".")
+    x = speed_ratios(results["speed"], DEFAULT_LABEL)
+    flops = results["speed"]["flops_per_value"]
+    lines.append(f"- Speed at 1% of the range, one thread: {target_text(x['decode'], 0.25, 'decode')}"
+                 f", {target_text(x['encode'], 0.05, 'encode')}; {x['decode_x_siren']:.1f}x "
+                 f"{SIREN}'s decode and {x['encode_x_siren']:.1f}x its encode speed "
+                 f"({flops[DEFAULT_LABEL]:,.0f} against {flops[f'SIREN {SIREN}']:,.0f} FLOPs a "
+                 "value).")
+    for name, t in results["tenth"].items():
+        ratios = tenth_ratios(t, "default")
+        defaults = [g["default"]["bits_per_value"] / g["siren"]["bits_per_value"]
+                    for g in t["floors"].values()]
+        lines.append(f"- {name}, the rest after the first 10%: {DEFAULT} takes {min(defaults):.2f}-"
+                     f"{max(defaults):.2f} of {SIREN}'s bits; EOFs learned from the 10% take "
+                     f"{min(ratios):.2f}-{max(ratios):.2f} of {DEFAULT}'s, before the learned "
+                     f"model's own {t['model_bytes']:,} bytes, over the floors "
+                     f"{', '.join(t['floors'])} dB.")
+    return lines
+
+
 def summary(results: dict) -> list[str]:
     """The numbers a choice of default rests on, one line each."""
-    lines = []
+    lines = default_summary(results)
     for name, q in (("12 fields a chunk", results["quality"]["12"]),
                     ("one field a chunk", results["quality"]["1"])):
-        siren = q["models"][f"SIREN {SIREN}"]["at"]
-        for label, m in q["models"].items():
-            if not label.startswith("linear"):
+        for label in q["models"]:
+            if not is_learned(label):
                 continue
-            d = [(m["at"][r] - siren[r], r) for r in m["at"]
-                 if m["at"][r] is not None and siren[r] is not None]
+            d = against_siren(q, label)
             if d:
-                lines.append(f"- Quality, {name}, {label} minus SIREN: {min(d)[0]:+.2f} dB (at "
-                             f"{min(d)[1]} b/v) to {max(d)[0]:+.2f} dB (at {max(d)[1]} b/v) over "
-                             f"the rates both reach.")
+                lines.append(f"- Quality, {name}, {label} minus SIREN: {d[0]:+.2f} dB (at "
+                             f"{d[1]} b/v) to {d[2]:+.2f} dB (at {d[3]} b/v) over the rates both "
+                             "reach.")
     rows = results["speed"]["rows"]
     for setting in ("max_error", "plain latents"):
-        siren = next(r for k, r in rows.items() if k.startswith("SIREN") and setting in k)
-        linear = next(r for k, r in rows.items() if k.startswith("linear") and setting in k)
-        lines.append(f"- Speed, {setting}: the linear model encodes "
-                     f"{siren['encode_s'] / linear['encode_s']:.1f}x and decodes "
-                     f"{siren['decode_s'] / linear['decode_s']:.1f}x as fast as the SIREN "
-                     f"({linear['bits_per_value']:.3f} against {siren['bits_per_value']:.3f} "
-                     f"bits per value).")
+        siren = next(r for k, r in rows.items() if r["model"] == f"SIREN {SIREN}" and setting in k)
+        for k, linear in rows.items():
+            if not (is_linear(linear["model"]) and setting in k):
+                continue
+            lines.append(f"- Speed, {setting}: {linear['model']} encodes "
+                         f"{siren['encode_s'] / linear['encode_s']:.1f}x and decodes "
+                         f"{siren['decode_s'] / linear['decode_s']:.1f}x as fast as the SIREN "
+                         f"({linear['bits_per_value']:.3f} against {siren['bits_per_value']:.3f} "
+                         f"bits per value).")
     for name, t in results["tenth"].items():
-        ratios = [g["linear"]["bits_per_value"] / g["siren"]["bits_per_value"]
-                  for g in t["floors"].values()]
+        ratios = tenth_ratios(t, "siren")
         lines.append(f"- Learned from 10% of {name}: {min(ratios):.2f}-{max(ratios):.2f} of "
                      f"{SIREN}'s bits over the floors {', '.join(t['floors'])} dB, before the "
                      f"model's own {t['model_bytes']:,} bytes.")
@@ -456,7 +626,8 @@ def summary(results: dict) -> list[str]:
 
 def report(results: dict, loads: list, quick: bool) -> list[str]:
     q12, q1 = results["quality"]["12"], results["quality"]["1"]
-    lines = ["# Base network bake-off: SIREN, linear (EOFs of patches), PCA control", "",
+    lines = [f"# Base network bake-off: SIREN, {DEFAULT} (the default), linear (EOFs of patches), "
+             "PCA control", "",
              f"{machine()}; `pipelines/compare_models.py{' --quick' if quick else ''}`; the whole "
              f"run took {results['seconds'] / 60:.1f} minutes." + load_text(loads, "every speed here"),
              "", "## Summary", "", *summary(results), "",
@@ -464,7 +635,11 @@ def report(results: dict, loads: list, quick: bool) -> list[str]:
              f"Plain latents (`INRCodec(model, min_psnr=None, latent_bits=b)`, b = "
              f"{', '.join(f'{b:g}' for b in results['bits'])} for 12 fields a chunk, "
              f"{', '.join(f'{b:g}' for b in results['one_bits'])} for one), every byte counted. "
-             f"SIREN `{SIREN}`: meta-learned on A1B 0-191. Linear: `linear.learn` on the patches of "
+             f"SIREN `{SIREN}`: meta-learned on A1B 0-191. `{DEFAULT}` (bundled, the codec's "
+             f"default; `pipelines/linear_models.py`): `{SIREN}`'s first-order span, its value at a "
+             "zero latent plus its Jacobian's 64 columns rotated to principal axes, with the "
+             "coefficients' spreads from A1B 0-191; the same model for both chunkings. Linear "
+             f"K=...: `linear.learn` on the patches of "
              f"A1B 0-191 cut as the test chunks are (12 or 1 fields a window, normalised as the "
              f"codec normalises a chunk), {TABLE_BITS}-bit tables; `{SIREN}`'s patch is 37 x 49, a "
              f"whole A1B field, so the 192 train fields give 192 patches and `learn` keeps at most "
@@ -479,22 +654,25 @@ def report(results: dict, loads: list, quick: bool) -> list[str]:
              "the two at each rate. PSNR over the range of all test values, read off each "
              "front at equal rate ('-': below the lowest rate it reached; '&ge; x': past its highest, where "
              "it holds at least the x it reached below; the differences only where both are read "
-             "off a front).", ""]
+             "off a front). 12 fields a chunk stop at 12 latent bits, the most the codec takes, "
+             "just below 0.3 b/v.", ""]
     lines += quality_lines("12 fields a chunk", q12) + quality_lines("One field a chunk", q1)
-    ref = q1["models"][f"SIREN {SIREN}"]["at"].get("0.15")
-    lines += [f"The issue's reference, SIREN at 0.15 b/v one field a chunk: 45.2 dB; here "
-              f"{db(ref)}.", "", quality_verdict(q12, q1), ""]
+    ref = q1["models"][f"SIREN {SIREN}"]["at"].get(TARGET_RATE)
+    lines += [f"The issue's reference, SIREN at {TARGET_RATE} b/v one field a chunk: {TARGET_DB} "
+              f"dB; here {db(ref)}.", "", default_verdict(q12, q1), "", quality_verdict(q12, q1), ""]
     lines += ["## 2. Speed against SZ3, same run, one thread", ""] + speed_lines(results["speed"])
     lines += ["## 3. Learned from the first 10% of a dataset", "",
               f"The first {SHARE:.0%} of the leading axis (rounded up) teaches the EOFs "
               "(`codec_patches` of each field, `linear.learn`, 15-bit tables); the rest is encoded "
-              f"one field a chunk with `INRCodec(model, min_psnr=floor)` and with "
-              f"`INRCodec('{SIREN}', min_psnr=floor)`. The floor holds on every chunk's own range; "
+              f"one field a chunk with `INRCodec(model, min_psnr=floor)` ('learned'), with "
+              f"`INRCodec('{SIREN}', min_psnr=floor)` and with `INRCodec('{DEFAULT}', "
+              "min_psnr=floor)`, the default a user gets from `INRCodec(min_psnr=floor)`. The floor "
+              "holds on every chunk's own range; "
               "the PSNR columns are over the range of all encoded values. SZ3 and SPERR: swept over "
               f"{len(results['bounds'])} absolute bounds from {results['bounds'][0]:.2g} to "
               f"{results['bounds'][-1]:.2g} of the range, their bits read off their front at the "
-              "PSNR the linear model reached ('&le;': even their loosest bound is past it; '-': no "
-              "bound reached it). The learned model's bytes are not in 'linear b/v'; 'with its "
+              "PSNR the learned model reached ('&le;': even their loosest bound is past it; '-': no "
+              "bound reached it). The learned model's bytes are not in 'learned b/v'; 'with its "
               "model' adds them spread over the encoded fields. Patch shapes tile the fields so "
               "that a tenth of them holds whole patches (OSTIA's 18-row fields are shorter than "
               f"{SIREN}'s 37 x 49 patch); `learn` keeps at most one EOF per 2 whole patches.", ""]

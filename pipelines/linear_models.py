@@ -48,9 +48,17 @@ def _flat(found: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=MODELS, help="folder to write them to")
+    out = parser.parse_args().out
     for name, make in [("linear-2d", linear_2d), ("linear-3d", linear_3d)]:
         model = make()
-        path = MODELS / f"{name}.safetensors"
+        path = out / f"{name}.safetensors"
+        if out != MODELS and (MODELS / path.name).read_bytes() != model.to_bytes():
+            sys.exit(f"{path.name} differs from the bundled one: the pipeline no longer "
+                     "reproduces it")
         if path.exists() and path.read_bytes() != model.to_bytes():
             sys.exit(f"{path} exists and differs: a bundled model is never rewritten")
         path.write_bytes(model.to_bytes())

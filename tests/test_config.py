@@ -12,12 +12,12 @@ import xarray as xr
 
 from inrcodec import INRCodec, ModelError
 from inrcodec.codecs.numcodecs import ALLOW_MODEL_FILES, ConfigError
-from inrcodec.model import bundled_path
+from inrcodec.model import DEFAULT, bundled_path
 from inrcodec.sample_data import A1B_VARIABLE, open_a1b
 
 
 def test_a_model_file_may_be_given_as_a_path(a1b):
-    by_path = INRCodec(pathlib.Path(bundled_path("default-2d")))
+    by_path = INRCodec(pathlib.Path(bundled_path(DEFAULT)))
     assert by_path.model.hash == INRCodec().model.hash
     assert by_path.decode(by_path.encode(a1b[200:201])).shape == (1, 37, 49)
 

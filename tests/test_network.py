@@ -129,7 +129,7 @@ def test_the_projection_gate_stores_rough_data_without_fitting_and_the_same_byte
     from inrcodec.sections import network
 
     rough = (power_law_field((160, 160), slope=1.5, seed=3) * 3 + 280).astype(np.float32)
-    codec = INRCodec(relative_error=0.01)
+    codec = INRCodec("default-2d", relative_error=0.01)
     gated = codec.encode(rough)
     assert not fitted
     monkeypatch.setattr(network, "PROJECTION_SLACK_DB", float("inf"))

@@ -75,6 +75,7 @@ SMOKE = {
     "linear_family": Smoke(["--quick", "--datasets", "a1b", "--models", "default-2d",
                             "--repeats", "1", "--markdown", "{out}/linear.md"],
                            ["linear.md", "linear.json"]),
+    "linear_models": Smoke(["--out", "{out}"], ["linear-2d.safetensors", "linear-3d.safetensors"]),
     "scaling": Smoke(["--workers", "1", "--markdown", "{out}/scaling.md"], ["scaling.md"]),
     "speed": Smoke(["--quick", "--repeats", "1", "--markdown", "{out}/speed.md",
                     "--json", "{out}/speed.json"], ["speed.md", "speed.json"], needs=(SPERR,)),

@@ -29,6 +29,8 @@ PATHS = {"avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
          "default": {"ATEN_CPU_CAPABILITY": "default"},
          "mkl compatible": {"MKL_CBWR": "COMPATIBLE"},
          "two threads": {"INRCODEC_TEST_THREADS": "2"}}  # the others run on one
+if "avx512f" in Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else False:
+    PATHS["avx512"] = {"ATEN_CPU_CAPABILITY": "avx512"}  # where the CPU has it
 DECODE = """
 import hashlib, json, os, pickle, sys
 import numcodecs, numpy, torch
