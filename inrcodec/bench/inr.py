@@ -45,12 +45,17 @@ def settings(bounds: tuple[float, ...], quick: bool,
 def contenders(model: str, bounds: tuple[float, ...], quick: bool,
                value_range: float | None = None) -> list[Contender]:
     out = []
+    # A linear model's products are numpy's: 2K per value to decode, and as many again to
+    # project (encode), counted from its size (torch's counter sees none of them).
+    linear = resolve(model).linear
+    per_value = 2.0 * resolve(model).latent_dim if linear else 0.0
     for family, keywords in settings(bounds, quick, value_range):
         codec = INRCodec(model, **keywords)
         out.append(Contender(family, ", ".join(f"{k}={v:g}" for k, v in keywords.items()
                                                if v is not None),
                              codec.encode, lambda data, shape, dtype, codec=codec: codec.decode(data),
-                             bound=codec.mode.absolute_bound, params=dict(keywords)))
+                             bound=codec.mode.absolute_bound, params=dict(keywords),
+                             numpy_flops=(2 * per_value, per_value)))
     return out
 
 
@@ -68,6 +73,9 @@ def forward_flops(model: str) -> dict:
     point, the sine layers and output; per patch, the latent -> shift map. A cross-check on the
     FLOPs torch counts."""
     loaded = resolve(model)
+    if loaded.linear:  # one multiply-add per latent and point; nothing per patch
+        per_point = 2 * loaded.latent_dim
+        return {"per_point": per_point, "per_patch": 0, "per_point_with_shift_map": per_point}
     net, patch_points = loaded.net, math.prod(loaded.patch_shape)
     per_point = 2 * (net.dim_in * net.width + (net.depth - 1) * net.width ** 2 + net.width)
     per_patch = 2 * net.latent_dim * net.width * net.depth

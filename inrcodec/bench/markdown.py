@@ -91,7 +91,9 @@ def _method(quick: bool) -> list[str]:
         "- **FLOPs** of inrcodec are counted by `torch.utils.flop_counter.FlopCounterMode` on "
         "one test chunk per mode (matrix products only, 2 FLOPs per multiply-add, forward and "
         "backward; sines and elementwise work are not counted) and compared with the measured "
-        "matmul rate above.", ""]
+        "matmul rate above; a linear model's products run in numpy, where the counter cannot "
+        "see them, and are counted from its size (2K a value to decode, as many again to "
+        "project).", ""]
 
 
 def _datasets(results: dict) -> list[str]:

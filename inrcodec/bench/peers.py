@@ -31,6 +31,9 @@ class Contender:
     bound: float | None = None  # the absolute error it promises, if any
     lossless: bool = False
     params: dict = field(default_factory=dict)
+    # Multiply-adds x 2 that numpy does where torch's counter cannot see them (a linear model's
+    # products), per value: (encode, decode).
+    numpy_flops: tuple[float, float] = (0.0, 0.0)
 
 
 @dataclass(frozen=True)

@@ -234,6 +234,8 @@ def cost(contender: Contender, chunks: list[np.ndarray]) -> dict:
     decoded_at = time.perf_counter()
     encode_flops, data = count_flops(lambda: contender.encode(chunk))
     decode_flops, _ = count_flops(lambda: contender.decode(data, chunk.shape, chunk.dtype))
+    encode_flops += contender.numpy_flops[0] * chunk.size
+    decode_flops += contender.numpy_flops[1] * chunk.size
     return {"family": contender.family, "setting": contender.setting,
             "chunk_shape": list(chunk.shape),
             "encode_flops_per_value": encode_flops / chunk.size,
