@@ -289,10 +289,11 @@ def tenth(name: str, floors: tuple, fractions: tuple, max_fields: int | None) ->
             start = time.perf_counter()
             trips[label] = codec_round_trip(INRCodec(m, min_psnr=floor), chunks)
             got[label] = {**point(trips[label]), "seconds": time.perf_counter() - start}
-        for other in ("siren", "default"):  # same size and values: neither network stored the chunk
-            got[f"same_chunks_{other}"] = sum(
+        # the same size and values with either network
+        for one, other in (("linear", "siren"), ("linear", "default"), ("default", "siren")):
+            got[f"same_{one}_{other}"] = sum(
                 len(a) == len(b) and np.array_equal(c, d, equal_nan=True) for a, b, c, d in zip(
-                    trips["linear"].encoded, trips[other].encoded, trips["linear"].decoded,
+                    trips[one].encoded, trips[other].encoded, trips[one].decoded,
                     trips[other].decoded))
         got["linear"]["with_model"] = got["linear"]["bits_per_value"] + 8 * own / values
         out["floors"][str(floor)] = got
@@ -303,9 +304,9 @@ def tenth(name: str, floors: tuple, fractions: tuple, max_fields: int | None) ->
         print(f"  {name} {floor} dB | " + ", ".join(
             f"{k}: {v['bits_per_value']:.3f} b/v {v['psnr_db']:.2f} dB" if isinstance(v, dict)
             else f"{k}: {v}" for k, v in got.items()), flush=True)
-    out["stored_alike"] = {f: g.pop("same_chunks_siren") for f, g in out["floors"].items()}
-    out["stored_alike_default"] = {f: g.pop("same_chunks_default")
-                                   for f, g in out["floors"].items()}
+    out["stored_alike"] = {f: g.pop("same_linear_siren") for f, g in out["floors"].items()}
+    out["stored_alike_default"] = {f: g.pop("same_linear_default") for f, g in out["floors"].items()}
+    out["default_alike_siren"] = {f: g.pop("same_default_siren") for f, g in out["floors"].items()}
     return out
 
 
@@ -515,7 +516,8 @@ def tenth_lines(results: dict) -> list[str]:
                        f"{SIREN} b/v", f"{SIREN} dB", f"{DEFAULT} b/v", f"{DEFAULT} dB",
                        *[f"{p} b/v at learned's dB" for p in peers],
                        f"learned / {SIREN} bits", f"learned / {DEFAULT} bits",
-                       f"chunks alike with {SIREN}", f"with {DEFAULT}"],
+                       f"chunks alike, learned and {SIREN}", f"learned and {DEFAULT}",
+                       f"{DEFAULT} and {SIREN}"],
                       [[f, f"{g['linear']['bits_per_value']:.3f}", f"{g['linear']['psnr_db']:.2f}",
                         f"{g['linear']['with_model']:.3f}", f"{g['siren']['bits_per_value']:.3f}",
                         f"{g['siren']['psnr_db']:.2f}", f"{g['default']['bits_per_value']:.3f}",
@@ -523,7 +525,8 @@ def tenth_lines(results: dict) -> list[str]:
                         f"{g['linear']['bits_per_value'] / g['siren']['bits_per_value']:.2f}",
                         f"{g['linear']['bits_per_value'] / g['default']['bits_per_value']:.2f}",
                         f"{t['stored_alike'][f]} of {t['encoded']}",
-                        f"{t['stored_alike_default'][f]} of {t['encoded']}"]
+                        f"{t['stored_alike_default'][f]} of {t['encoded']}",
+                        f"{t['default_alike_siren'][f]} of {t['encoded']}"]
                        for f, g in t["floors"].items()]), ""]
     return lines
 
@@ -546,8 +549,10 @@ def tenth_verdict(results: dict) -> str:
                          f"bytes), every chunk alike at {same} of {len(ratios)} floors")
         defaults = [g["default"]["bits_per_value"] / g["siren"]["bits_per_value"]
                     for g in t["floors"].values()]
+        same = sum(n == t["encoded"] for n in t["default_alike_siren"].values())
         said.append(f"{name}: " + "; ".join(parts) + f"; {DEFAULT} / {SIREN} bits "
-                    f"{min(defaults):.2f}-{max(defaults):.2f}")
+                    f"{min(defaults):.2f}-{max(defaults):.2f}, every chunk alike at {same} of "
+                    f"{len(defaults)} floors")
     return ("Verdict: " + ". ".join(said) + ". 'Chunks alike': the same number of bytes and the "
             "same decoded values with either model, i.e. the floor's other coders stored the "
             "chunk and the base network made no difference to it.")
@@ -565,11 +570,12 @@ def default_summary(results: dict) -> list[str]:
         + (f"{d12[0]:+.2f} to {d12[2]:+.2f} dB (12 fields a chunk)" if d12 else "- (12 fields a chunk)")
         + ", " + (f"{d1[0]:+.2f} to {d1[2]:+.2f} dB (one field a chunk)" if d1 else "- (one field a chunk)")
         + " over the rates 0.05-0.3 b/v both are read at.")
+    siren_one = q1["models"][f"SIREN {SIREN}"]["at"][TARGET_RATE]
     lines.append(
         f"- Issue target 1, &ge; {TARGET_DB} dB at {TARGET_RATE} b/v one field a chunk: "
         + ("not read" if one is None else f"{one:.2f} dB, " + (
             f"met by {one - TARGET_DB:.2f} dB" if one >= TARGET_DB
-            else f"not met, short by {TARGET_DB - one:.2f} dB")) + ".")
+            else f"not met, short by {TARGET_DB - one:.2f} dB")) + f" ({SIREN}: {db(siren_one)}).")
     for name, q in (("12 fields a chunk", q12), ("one field a chunk", q1)):
         lines.append(f"- Issue target 2, &ge; {TARGET_MARGIN} dB ahead of the PCA control at every "
                      f"rate up to 0.3 b/v, {name}: " + margin_text(q) + ".")
@@ -580,15 +586,30 @@ def default_summary(results: dict) -> list[str]:
                  f"{SIREN}'s decode and {x['encode_x_siren']:.1f}x its encode speed "
                  f"({flops[DEFAULT_LABEL]:,.0f} against {flops[f'SIREN {SIREN}']:,.0f} FLOPs a "
                  "value).")
+    alike, chunks, defaults = 0, 0, []
     for name, t in results["tenth"].items():
         ratios = tenth_ratios(t, "default")
-        defaults = [g["default"]["bits_per_value"] / g["siren"]["bits_per_value"]
-                    for g in t["floors"].values()]
-        lines.append(f"- {name}, the rest after the first 10%: {DEFAULT} takes {min(defaults):.2f}-"
-                     f"{max(defaults):.2f} of {SIREN}'s bits; EOFs learned from the 10% take "
+        mine = [g["default"]["bits_per_value"] / g["siren"]["bits_per_value"]
+                for g in t["floors"].values()]
+        defaults += mine
+        alike += sum(t["default_alike_siren"].values())
+        chunks += t["encoded"] * len(t["floors"])
+        lines.append(f"- {name}, the rest after the first 10%: {DEFAULT} takes {min(mine):.2f}-"
+                     f"{max(mine):.2f} of {SIREN}'s bits; EOFs learned from the 10% take "
                      f"{min(ratios):.2f}-{max(ratios):.2f} of {DEFAULT}'s, before the learned "
                      f"model's own {t['model_bytes']:,} bytes, over the floors "
                      f"{', '.join(t['floors'])} dB.")
+    gaps = [abs(d) for d in (d12[0], d12[2], d1[0], d1[2]) if d is not None] if d12 and d1 else []
+    why = [f"{x['decode_x_siren']:.1f}x {SIREN}'s decode speed and {x['encode_x_siren']:.1f}x its "
+           f"encode speed at 1% of the range"]
+    if gaps:
+        why.insert(0, f"within {max(gaps):.2f} dB of {SIREN} at every rate both are read at on "
+                   "held-out A1B, 12 fields and one field a chunk")
+    if defaults:
+        why.append(f"{min(defaults):.2f}-{max(defaults):.2f} of {SIREN}'s bits on the section-3 "
+                   f"data at every floor ({alike:,} of {chunks:,} chunk encodings the same bytes "
+                   "and values)")
+    lines.append(f"- Why `{DEFAULT}` is the default, from this run: " + "; ".join(why) + ".")
     return lines
 
 

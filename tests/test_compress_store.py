@@ -69,6 +69,10 @@ def test_each_variable_keeps_its_own_promise(hourly, written):
         assert attrs["lossy_compression"] == "inrcodec"
         assert f"within {bound:g}" in attrs["lossy_compression_promise"]
     assert report.table().startswith("largest error: t ")
+    # Six hours of unrelated fields: nothing to learn, the default model kept, and said so.
+    for name in ("t", "z"):
+        assert not report.learnings[name].kept
+        assert f"  {name}: not learned in " in report.table(), report.table()
 
 
 def test_default_chunks_never_hold_two_levels(written):
