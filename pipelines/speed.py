@@ -15,11 +15,18 @@ such as numcodecs-safeguards rely on it).
 
     python pipelines/speed.py [--repeats 3] [--quick] [--markdown docs/speed.md --json docs/speed.json]
 """
+# ruff: noqa: E402 (the thread count is set before numpy loads its BLAS)
 
 import argparse
 import copy
 import json
+import os
 import time
+
+# One thread each, numpy's BLAS included (a linear model's products are numpy's): set before
+# numpy loads it. Two BLAS threads on a shared 2-core machine made them 20x slower in one run.
+for _variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 import numpy as np
 import torch
