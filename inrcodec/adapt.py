@@ -79,6 +79,11 @@ def adapt(source, variable: str, minutes: float, *, init: "Model | str | None" =
     if not budget > 0:
         raise ValueError(f"a time budget must be positive, not {minutes!r} minutes")
     start = resolve(init) if init is not None else None
+    if start is not None and start.linear:
+        raise ValueError(f"{start.card.get('name', 'the model')} is a linear model: it is learned "
+                         "from the archive (inrcodec train --linear K, or compress without "
+                         "--adapt), not fine-tuned; --adapt starts from a SIREN such as "
+                         "universal-2d")
     if start is None and patch_shape is None:
         raise ValueError("give the model to adapt, or the patch shape of a new one")
     shape = start.patch_shape if start is not None else tuple(patch_shape)

@@ -198,6 +198,9 @@ def train(args) -> None:
     recipe = recipe_from(args)
     start = args.init or args.resume
     init = resolve(start) if start is not None else None
+    if init is not None and init.linear:
+        raise ValueError(f"{start} is a linear model: give --linear K to learn one (its patch "
+                         "shape is taken from --init), or --init a SIREN such as universal-2d")
     asked = None if args.patch is None else tuple(int(n) for n in args.patch.split(","))
     patch_shape = init.patch_shape if init is not None else asked
     if asked is not None and asked != patch_shape:

@@ -96,10 +96,10 @@ def compress(source, dest, *, variables=None, model="linear-2d", zarr_format: in
     if resuming:
         models = stored_models(dest, names)
     elif adapt is not None:
-        from .adapt import adapt as learn
+        from .adapt import adapt as fine_tune
 
         for name in names:
-            adaptations[name] = learn(ds, name, adapt / len(names), init=resolved,
+            adaptations[name] = fine_tune(ds, name, adapt / len(names), init=resolved,
                                       chunks=chunks[name], progress=progress)
             models[name] = adaptations[name].model
     elif learn:
@@ -107,7 +107,8 @@ def compress(source, dest, *, variables=None, model="linear-2d", zarr_format: in
 
         for name in names:
             learnings[name] = learn_archive(ds, name, resolved, chunks[name], settings_of[name],
-                                            progress=progress, start_name=str(model))
+                                            progress=progress,
+                                            start_name=model if isinstance(model, str) else None)
             if learnings[name].kept:
                 models[name] = learnings[name].model
     # One dask block per Zarr chunk: every task writes whole chunks, never part of one.

@@ -1,17 +1,19 @@
 """Learning a user's archive by default: a linear model (linear.py) from the EOFs of a sample of
 its own chunks, in seconds, kept only where it pays.
 
-What pays is measured, not assumed: distinct held-out windows (the last tenth of the first axis,
-which the sample never reads) are encoded with the command's own promise by the starting model
-and by the learned one, and the learned model is kept only where the whole variable, projected
-from those windows, would take fewer bytes with it, the model's own bytes (embedded in the store)
-included. Hourly weather of a few days, or a field that drifts, learns nothing the held-out end
-confirms, and the starting model is kept; the report says which, and why.
+What pays is measured, not assumed: chunks of the store's own shape from the end of the first
+axis (at least its last tenth, which the sample never reads) are encoded with the command's own
+promise by the starting model and by the learned one, and the learned model is kept only where
+the whole variable, projected from those chunks, would take fewer bytes with it, the model's own
+bytes (embedded in the store's metadata, twice) included. Hourly weather of a few days, or a
+field that drifts, learns nothing the held-out end confirms, and the starting model is kept; the
+report says which, and why.
 """
 
+import itertools
+import json
 import math
 import time
-import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,9 +26,10 @@ from .training_windows import codec_patches, open_source, sample_patches
 SAMPLE_PATCHES = 4096  # patches the EOFs are computed from, at most (a choice, not tuned)
 # How many EOFs a model keeps (the measured best of these, in 8-bit tables), then whether a
 # finer table pays: a model embedded in a small store must be small.
-LATENTS = (16, 32, 64, 128)
+LATENTS = (8, 16, 32, 64, 128)
 TABLE_BITS = (8, 12)
-HELD_OUT = 8  # held-out windows measured, at most: learning is a small share of a compression
+HELD_OUT = 8  # held-out chunks measured, at most: learning is a small share of a compression
+METADATA_COPIES = 2  # a codec config (and the model in it) is in .zarray and .zmetadata
 MIN_GAIN = 0.02  # a learned model must save this share of the variable's bytes to be kept
 
 
@@ -65,46 +68,60 @@ def learn_model(source, variable: str, patch_shape: tuple[int, ...], latents: in
 def learn_archive(source, variable: str, start, chunks: tuple[int, ...], settings: dict,
                   seed: int = 0, progress: bool = False, start_name: str | None = None) -> Learning:
     """The linear model to compress ``variable`` with instead of ``start``, where it pays under
-    the codec ``settings`` (the variable's promise); ``chunks`` are the store's."""
-    from .codecs.numcodecs import INRCodec
-
+    the codec ``settings`` (the variable's promise); ``chunks`` are the store's. Learning is an
+    optimisation: whatever stops it (a constant or all-NaN variable, data too odd to learn
+    from) leaves ``start`` in place and says why, and never stops the compression."""
     began = time.monotonic()
     start_name = start_name or str(start.card.get("name", start.hash[:12]))
+    try:
+        model, kept, reason, projected = _learn(source, variable, start, chunks, settings, seed,
+                                                progress, start_name)
+    except Exception as e:  # noqa: BLE001 - see the docstring: the start model is kept
+        model, kept, reason, projected = None, False, f"{start_name} kept: {e}", None
+    return Learning(model, kept, reason, time.monotonic() - began, projected)
 
-    def done(reason: str, model=None, kept=False, projected=None) -> Learning:
-        return Learning(model, kept, reason, time.monotonic() - began, projected)
 
+def _learn(source, variable, start, chunks, settings, seed, progress, start_name) -> tuple:
+    from .codecs.numcodecs import INRCodec
+
+    if "bits_per_value" in settings or settings.get("min_psnr", 40.0) is None and not (
+            set(settings) - {"min_psnr", "latent_bits", "inner_steps"}):
+        # A budget fills every chunk, and without a promise nothing bounds the error: bytes
+        # alone cannot say whether a model pays.
+        return None, False, "no promise on the error to judge a model's bytes by", None
     ds = open_source(source)
     var, shape = ds[variable], start.patch_shape
     d = len(shape)
-    window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
     if var.ndim <= d:
-        return done("one field, nothing held out to measure learning on")
-    if any(w < p for w, p in zip(window, shape)):
-        return done(f"its chunks' fields {window} are smaller than the model's patches {shape}")
-    per_window = count_patches(window, shape)
-    windows = sample_patches(ds, variable, window, -(-SAMPLE_PATCHES // per_window), seed=seed,
-                             progress=progress)
-    if windows.validation is None or len(windows.validation) == 0:
-        return done("no held-out end of the first axis to measure learning on")
+        return None, False, "one field, nothing held out to measure learning on", None
+    if any(min(c, n) < p for c, n, p in zip(chunks[-d:], var.shape[-d:], shape)):
+        return None, False, (f"its chunks' fields {chunks[-d:]} are smaller than the model's "
+                             f"patches {shape}"), None
+    held_out = held_out_chunks(var, chunks)
+    if not held_out:
+        return None, False, "its first axis is too short to hold chunks out", None
+    first_held = min(where[0].start for where in held_out)
+    window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
+    windows = sample_patches(ds, variable, window,
+                             -(-SAMPLE_PATCHES // count_patches(window, shape)), seed=seed,
+                             validation_fraction=1 - first_held / var.shape[0], progress=progress)
     patches = codec_patches(windows.train, shape).reshape(-1, math.prod(shape))
-    try:
-        full = learn(np.nan_to_num(patches), np.isfinite(patches), shape, max(LATENTS),
-                     card={"name": f"learned-{variable}", "data": f"{variable}: "
-                           f"{windows.describe()}"})
-    except ValueError as e:
-        return done(str(e))
-    even = np.unique(np.linspace(0, len(windows.validation) - 1, HELD_OUT).round().astype(int))
-    held_out = list(windows.validation[even])
-    # The candidates are chosen on half the held-out windows and the choice judged on the other
+    full = learn(np.nan_to_num(patches), np.isfinite(patches), shape, max(LATENTS),
+                 card={"name": f"learned-{variable}", "data": f"{variable}: "
+                       f"{windows.describe()}"})
+    arrays = [np.asarray(var[where].values) for where in held_out]
+    # The candidates are chosen on half the held-out chunks and the choice judged on the other
     # half: judged where it was chosen, the best of several would look better than it is.
-    choose, judge = (held_out[0::2], held_out[1::2]) if len(held_out) > 1 else (held_out,) * 2
+    choose, judge = (arrays[0::2], arrays[1::2]) if len(arrays) > 1 else (arrays,) * 2
 
-    def projected(model, windows_: list) -> float:
+    def projected(model, sample: list) -> float:
+        """The variable's bytes with ``model``, projected from ``sample``, and the model's own
+        as the store holds them: in its codec config, in each array's metadata and again in
+        the consolidated metadata."""
         codec = INRCodec(model, **settings)
-        stored = codec_round_trip(codec, windows_).stored_bytes
-        own = 0 if model is start else len(zlib.compress(model.to_bytes(), 9))
-        return stored / sum(w.size for w in windows_) * var.size + own
+        stored = codec_round_trip(codec, sample).stored_bytes
+        config = len(json.dumps(codec.get_config()))
+        return stored / sum(a.size for a in sample) * var.size + METADATA_COPIES * config
 
     best, best_bytes = None, math.inf
     for k in sorted({min(k, full.latent_dim) for k in LATENTS}):
@@ -119,13 +136,29 @@ def learn_archive(source, variable: str, start, chunks: tuple[int, ...], setting
     numbers = {"start": round(before), "learned": round(best_bytes)}
     saving = 1 - best_bytes / before if before > 0 else 0.0
     text = (f"{best.latent_dim} EOFs of {full.card['patches']} patches in "
-            f"{best.card['table_bits']}-bit tables (chosen on {len(choose)} held-out windows); "
+            f"{best.card['table_bits']}-bit tables (chosen on {len(choose)} held-out chunks); "
             f"on {len(judge)} others the variable would take {best_bytes / 1e3:,.1f} kB with it "
-            f"(model included) against {before / 1e3:,.1f} kB with {start_name}")
+            f"(its metadata included) against {before / 1e3:,.1f} kB with {start_name}")
     if saving < MIN_GAIN:
-        return done(f"{text}: {saving:+.1%}, under the {MIN_GAIN:.0%} it must save, so "
-                    f"{start_name} is kept", best, False, numbers)
-    return done(f"{text}: {saving:.1%} fewer bytes", best, True, numbers)
+        return best, False, (f"{text}: {saving:+.1%}, under the {MIN_GAIN:.0%} it must save, "
+                             f"so {start_name} is kept"), numbers
+    return best, True, f"{text}: {saving:.1%} fewer bytes", numbers
+
+
+def held_out_chunks(var, chunks: tuple[int, ...]) -> list[tuple]:
+    """Up to ``HELD_OUT`` chunks of the store's grid (as index tuples) from the end of the first
+    axis, at least its last tenth, evenly spread over the other axes: what learning is judged
+    on, never learned from. Empty where the first axis has no whole chunk before them."""
+    n = var.shape[0]
+    step = chunks[0]
+    first = (max(n - max(1, round(0.1 * n)), 0) // step) * step  # on the chunk grid
+    if first == 0:
+        return []
+    starts = [range(first, n, step)] + [range(0, m, c) for m, c in zip(var.shape[1:], chunks[1:])]
+    grid = list(itertools.product(*starts))
+    even = np.unique(np.linspace(0, len(grid) - 1, HELD_OUT).round().astype(int))
+    return [tuple(slice(a, min(a + c, m)) for a, c, m in zip(grid[i], chunks, var.shape))
+            for i in even]
 
 
 __all__ = ["Learning", "learn_archive", "learn_model"]

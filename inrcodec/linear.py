@@ -63,7 +63,7 @@ class LinearModel:
         self.table = np.ascontiguousarray(self.table, dtype=np.int16)
         self.latent_std = np.ascontiguousarray(self.latent_std, dtype=np.float32)
         self.exponent = int(self.exponent)
-        _check(self.patch_shape, self.mean.shape, self.table.shape, self.latent_std.shape,
+        check_shapes(self.patch_shape, self.mean.shape, self.table.shape, self.latent_std.shape,
                self.exponent)
         if not (np.isfinite(self.mean).all() and np.isfinite(self.latent_std).all()
                 and (self.latent_std >= 0).all()):
@@ -165,7 +165,9 @@ class LinearModel:
         if set(shapes) != {"mean", "table", "latent_std"}:
             raise LinearModelError(f"linear model file holds {sorted(shapes)}, not mean, table "
                                    "and latent_std")
-        _check(tuple(patch), shapes["mean"], shapes["table"], shapes["latent_std"], exponent)
+        check_shapes(tuple(patch), shapes["mean"], shapes["table"], shapes["latent_std"], exponent)
+        if not all(isinstance(e, dict) for e in entries.values()):
+            raise LinearModelError("linear model file with a malformed tensor entry")
         dtypes = {name: entries[name].get("dtype") for name in shapes}
         if dtypes != {"mean": "F32", "table": "I16", "latent_std": "F32"}:
             raise LinearModelError(f"linear model tensors of types {dtypes}")
@@ -176,13 +178,14 @@ class LinearModel:
         model = cls(tuple(patch), tensors["mean"], tensors["table"], exponent,
                     tensors["latent_std"], header.get("card", {}))
         stored = header.get("hash")
-        if stored is not None and stored != model.hash:
+        if stored is not None and (not isinstance(stored, str) or stored != model.hash):
             raise LinearModelError(f"model file is damaged: its content hashes to "
-                                   f"{model.hash[:12]}, but it says {stored[:12]}")
+                                   f"{model.hash[:12]}, but it says {str(stored)[:12]}")
         return model
 
 
-def _check(patch_shape, mean_shape, table_shape, std_shape, exponent) -> None:
+def check_shapes(patch_shape, mean_shape, table_shape, std_shape, exponent) -> None:
+    """Refuses shapes outside the family's limits (see the top of this module)."""
     points = math.prod(patch_shape)
     if not 1 <= len(patch_shape) <= MAX_DIMS or points > MAX_POINTS:
         raise LinearModelError(f"linear model patches of shape {patch_shape}: 1 to {MAX_DIMS} "
@@ -247,4 +250,8 @@ def _tabulate(basis: np.ndarray, bits: int) -> tuple[np.ndarray, int]:
         raise ValueError(f"a basis table holds 2 to {TABLE_BITS + 1} bits an entry, not {bits}")
     exponent = int(math.floor(math.log2((2 ** (bits - 1) - 1) / max(np.abs(basis).max(), 1e-300))))
     exponent = min(60, max(0, exponent))
-    return np.rint(np.ldexp(basis, exponent)).astype(np.int16), exponent
+    table = np.rint(np.ldexp(basis, exponent))
+    if np.abs(table).max() > 2 ** TABLE_BITS - 1:
+        raise ValueError(f"a basis of values up to {np.abs(basis).max():.3g} does not fit a table "
+                         f"of {bits} bits: the basis should be orthonormal")
+    return table.astype(np.int16), exponent

@@ -16,7 +16,7 @@ import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
@@ -214,9 +214,9 @@ class Model:
         except (KeyError, TypeError, RuntimeError, ValueError) as e:
             raise ModelError(f"incomplete or inconsistent model file: {e}") from e
         stored = header.get("hash")
-        if stored is not None and stored != model.hash:
+        if stored is not None and (not isinstance(stored, str) or stored != model.hash):
             raise ModelError(f"model file is damaged: its content hashes to {model.hash[:12]}, "
-                             f"but it says {stored[:12]}")
+                             f"but it says {str(stored)[:12]}")
         return model
 
     @classmethod
@@ -277,7 +277,7 @@ def _check_sizes(header: dict, entries: dict) -> int:
     """The bytes of tensors that a file's header declares, once every size in it is within the
     limits and consistent with its architecture."""
     if header["format"] == FORMAT_LINEAR:
-        return _linear_sizes(entries)
+        return _linear_sizes(header, entries)
     from .nn.network import ModulatedSiren
 
     arch = header.get("architecture")
@@ -321,12 +321,12 @@ def _check_sizes(header: dict, entries: dict) -> int:
     return 4 * sum(math.prod(expected.get(name, optional.get(name))) for name in entries)
 
 
-def _linear_sizes(entries: dict) -> int:
+def _linear_sizes(header: dict, entries: dict) -> int:
     """The bytes of a linear model's tensors, each within the family's limits (linear.py)."""
-    from .linear import MAX_LATENTS, MAX_POINTS
+    from .linear import MAX_LATENTS, MAX_POINTS, LinearModelError, check_shapes
 
     item = {"F32": 4, "I16": 2}
-    total = 0
+    total, shapes = 0, {}
     for name, entry in entries.items():
         shape = entry.get("shape") if isinstance(entry, dict) else None
         if (name not in ("mean", "table", "latent_std") or entry.get("dtype") not in item
@@ -334,6 +334,17 @@ def _linear_sizes(entries: dict) -> int:
                 or math.prod(shape) > MAX_LATENTS * MAX_POINTS):
             raise ModelError(f"linear model tensor {name!r:.100} is {entry!r:.100}")
         total += item[entry["dtype"]] * math.prod(shape)
+        shapes[name] = tuple(shape)
+    patch = header.get("patch_shape")
+    if set(shapes) != {"mean", "table", "latent_std"} or not isinstance(patch, list) or not all(
+            type(n) is int and n >= 1 for n in patch) or type(header.get("exponent")) is not int:
+        raise ModelError(f"linear model file with tensors {sorted(shapes)}, patch shape "
+                         f"{patch!r:.100}, exponent {header.get('exponent')!r:.50}")
+    try:  # before anything is inflated or allocated
+        check_shapes(tuple(patch), shapes["mean"], shapes["table"], shapes["latent_std"],
+                     header["exponent"])
+    except LinearModelError as e:
+        raise ModelError(str(e)) from e
     return total
 
 
@@ -342,15 +353,43 @@ def bundled_with_hash(model_hash: str) -> "Model | None":
 
     ``inrcodec/models/`` keeps each bundled model's file after a newer one takes its name, so a
     store that names a bundled model by hash (instead of embedding it) opens for good."""
-    return _bundled_by_hash().get(model_hash)
+    load = _bundled_by_hash().get(model_hash)
+    if load is None:
+        return None
+    model = load()
+    if model.hash != model_hash:
+        raise ModelError(f"the bundled file {_bundled_hashes()[model_hash]} says hash "
+                         f"{model_hash[:12]} but holds {model.hash[:12]}: reinstall inrcodec")
+    return model
+
+
+def is_bundled(model_hash: str) -> bool:
+    """Whether the package bundles (or once bundled) the model of this hash: read from the
+    files' headers, nothing loaded."""
+    return model_hash in _bundled_hashes()
+
+
+def _bundled_by_hash() -> dict[str, "Callable[[], Model | LinearModel]"]:
+    """Each bundled file's hash, read from its header, and how to load it: a store that names
+    a linear model loads that one alone (no SIREN, so no torch). Loading checks the hash."""
+    return {hash_: functools.partial(_load_bundled, name) for hash_, name in _bundled_hashes().items()}
 
 
 @functools.cache
-def _bundled_by_hash() -> dict[str, "Model"]:
+def _bundled_hashes() -> dict[str, str]:
     folder = resources.files("inrcodec") / "models"
-    models = (Model.from_bytes(f.read_bytes()) for f in folder.iterdir()
-              if f.name.endswith(".safetensors"))
-    return {m.hash: m for m in models}
+    found = {}
+    for f in folder.iterdir():
+        if f.name.endswith(".safetensors"):
+            _, header, _ = _read_header(f.read_bytes()[:8 + MAX_HEADER_BYTES])
+            if isinstance(header.get("hash"), str):  # every bundled file says its hash
+                found[header["hash"]] = f.name
+    return found
+
+
+@functools.cache
+def _load_bundled(name: str) -> "Model | LinearModel":
+    return Model.from_bytes((resources.files("inrcodec") / "models" / name).read_bytes())
 
 
 def bundled_path(name: str) -> Path:

@@ -10,6 +10,7 @@ import zlib
 import numcodecs
 import numpy as np
 import pytest
+import zarr
 
 from helpers import linear_model_of, smooth_field
 from inrcodec import INRCodec
@@ -144,8 +145,10 @@ def test_damaged_model_files_are_refused_in_a_line(model):
             Model.from_bytes(data)
 
 
-def test_decoding_a_linear_chunk_imports_no_torch(model, a1b, tmp_path):
-    codec = INRCodec(model, max_error=0.1)
+@pytest.mark.parametrize("bundled", [False, True], ids=["embedded", "bundled (the default)"])
+def test_decoding_a_linear_chunk_imports_no_torch(model, a1b, tmp_path, bundled):
+    codec = INRCodec(max_error=0.1) if bundled else INRCodec(model, max_error=0.1)
+    assert "model_data" not in codec.get_config() if bundled else "model_data" in codec.get_config()
     chunk = a1b[200:212]
     (tmp_path / "chunk.bin").write_bytes(codec.encode(chunk))
     (tmp_path / "config.json").write_text(json.dumps(codec.get_config()))
@@ -187,17 +190,56 @@ def _dataset(values: np.ndarray):
     return xr.Dataset({"t": (("time", "y", "x"), values)}, coords={"time": np.arange(len(values))})
 
 
-def test_an_archive_with_something_to_learn_is_learned_and_one_without_is_not():
+@pytest.mark.slow  # a minute here: 600 fields, two stores written
+def test_an_archive_with_something_to_learn_is_learned_and_its_store_is_smaller(tmp_path):
     from inrcodec.learn import learn_archive
     from inrcodec.model import resolve
+    from inrcodec.store import store_size
+    from inrcodec.xarray import encoding_for
 
-    start = resolve("default-2d")
-    learned = learn_archive(_dataset(_archive(300, 0)), "t", start, (1, 37, 49), {"min_psnr": 45})
+    start, chunks, settings = resolve("linear-2d"), (15, 37, 49), {"min_psnr": 60}
+    archive = _dataset(_archive(600, 0))
+    learned = learn_archive(archive, "t", start, chunks, settings)
     assert learned.kept, learned.reason
     assert learned.projected["learned"] < learned.projected["start"]
     assert "fewer bytes" in learned.describe()
+    # What it projected holds for the stores themselves, metadata and model included.
+    sizes = {}
+    for label, model in (("start", start), ("learned", learned.model)):
+        encoding = encoding_for(archive, model, chunks={"t": chunks}, **settings)
+        archive.to_zarr(tmp_path / f"{label}.zarr", encoding=encoding, zarr_format=2)
+        sizes[label] = store_size(zarr.storage.LocalStore(tmp_path / f"{label}.zarr"))[0]
+    assert sizes["learned"] < sizes["start"], sizes
+
+
+def test_an_archive_without_anything_to_learn_keeps_the_start_model_and_says_why():
+    from inrcodec.learn import learn_archive
+    from inrcodec.model import resolve
+
+    start = resolve("linear-2d")
     noise = np.random.default_rng(1).normal(size=(40, 37, 49)).astype(np.float32)
     set_aside = learn_archive(_dataset(noise), "t", start, (1, 37, 49), {"min_psnr": 45})
     assert not set_aside.kept and "is kept" in set_aside.reason
     one_field = learn_archive(_dataset(noise[:1])["t"][0].to_dataset(), "t", start, (37, 49), {})
     assert not one_field.kept and "one field" in one_field.reason
+    constant = _dataset(np.full((40, 37, 49), 5.0, np.float32))
+    failed = learn_archive(constant, "t", start, (1, 37, 49), {})
+    assert not failed.kept and failed.model is None and "linear-2d kept" in failed.reason
+    budget = learn_archive(_dataset(noise), "t", start, (1, 37, 49), {"bits_per_value": 0.5})
+    assert not budget.kept and "no promise" in budget.reason
+
+
+def test_a_linear_model_is_learned_not_fine_tuned(tmp_path, capsys):
+    from inrcodec.adapt import adapt
+    from inrcodec.cli import main
+
+    path = tmp_path / "a.nc"
+    _dataset(_archive(20, 0)).to_netcdf(path)
+    with pytest.raises(ValueError, match="linear model"):
+        adapt(str(path), "t", 0.1, init="linear-2d")
+    assert main(["train", str(path), "--var", "t", "--init", "linear-2d", "--minutes", "0.1",
+                 "--out", str(tmp_path / "m.safetensors")]) == 1
+    assert "linear model: give --linear K" in capsys.readouterr().err
+    assert main(["train", str(path), "--var", "t", "--init", "linear-2d", "--linear", "4",
+                 "--out", str(tmp_path / "m.safetensors")]) == 0
+    assert Model.load(tmp_path / "m.safetensors").latent_dim == 4

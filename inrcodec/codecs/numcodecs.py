@@ -197,11 +197,11 @@ class INRCodec(Codec):
         return decoded if out is None else ndarray_copy(decoded, out)
 
     def _embeds(self) -> bool:
-        from ..model import bundled_with_hash
+        from ..model import is_bundled
 
         if self.embed_model is not None:
             return bool(self.embed_model)
-        return self._model_data is not None or bundled_with_hash(self.model_hash) is None
+        return self._model_data is not None or not is_bundled(self.model_hash)
 
     def get_config(self) -> dict:
         if "_unusable" in self.__dict__:  # kept as it was, so that rewriting a store keeps it
