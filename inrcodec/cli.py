@@ -69,7 +69,7 @@ def compress(args) -> None:
     from .distributed import compress as run
 
     chunks = dict(_parse_chunks(c) for c in args.chunks or [])
-    model = args.model or ("universal-2d" if args.adapt is not None else "linear-2d")
+    model = args.model or ("universal-2d" if args.adapt is not None else None)
     everywhere, promises = _parse_promises(args)
     try:
         report = run(args.source, args.dest, variables=args.var, model=model,

@@ -36,7 +36,7 @@ from .destination import (
     uncompressed,
     write_metadata,
 )
-from .model import resolve
+from .model import DEFAULT, resolve
 from .store import chunk_kind, inrcodec_of, stored_chunk
 from .training_windows import open_source
 from .xarray import check_chunks, chunks_for, codec_of, compressible, encoding_for, settings_per_variable
@@ -44,7 +44,7 @@ from .xarray import check_chunks, chunks_for, codec_of, compressible, encoding_f
 __all__ = ["Report", "VariableReport", "compress"]
 
 
-def compress(source, dest, *, variables=None, model="linear-2d", zarr_format: int = 2,
+def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
              chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
              torch_threads: int = 1, progress: bool = True, plots: str | None = None,
              adapt: float | None = None, learn: bool = True, promises: dict | None = None,
@@ -82,7 +82,7 @@ def compress(source, dest, *, variables=None, model="linear-2d", zarr_format: in
     if plots is not None:
         error_plots.check()
     ds = _open(source)
-    resolved = resolve(model)
+    resolved = resolve(model if model is not None else DEFAULT)
     names = compressible(ds, resolved, variables)
     check_chunks(ds, names, chunks or {})
     settings_of = settings_per_variable(names, settings, promises or {})
@@ -95,6 +95,13 @@ def compress(source, dest, *, variables=None, model="linear-2d", zarr_format: in
     models, adaptations, learnings = {name: resolved for name in names}, {}, {}
     if resuming:
         models = stored_models(dest, names)
+        for name, stored in models.items():
+            # A model given for a store written with another is a mistake to refuse, not to
+            # override: the store keeps its own (learned or adapted ones included).
+            if model is not None and adapt is None and stored.hash != resolved.hash:
+                raise ValueError(f"{dest} holds {name!r} written with other settings: model "
+                                 f"{stored.card.get('name', stored.hash[:12])} (leave --model "
+                                 "out to resume with it)")
     elif adapt is not None:
         from .adapt import adapt as fine_tune
 
@@ -108,7 +115,8 @@ def compress(source, dest, *, variables=None, model="linear-2d", zarr_format: in
         for name in names:
             learnings[name] = learn_archive(ds, name, resolved, chunks[name], settings_of[name],
                                             progress=progress,
-                                            start_name=model if isinstance(model, str) else None)
+                                            start_name=model if isinstance(model, str)
+                                            else DEFAULT if model is None else None)
             if learnings[name].kept:
                 models[name] = learnings[name].model
     # One dask block per Zarr chunk: every task writes whole chunks, never part of one.

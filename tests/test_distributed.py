@@ -126,3 +126,6 @@ def test_resuming_with_other_settings_is_refused(a1b_netcdf, tmp_path):
     write_metadata(ds, str(started), encoding_for(ds, chunks={A1B_VARIABLE: CHUNKS}), 2)
     with pytest.raises(ValueError, match="other settings"):
         compress(a1b_netcdf, started, chunks={A1B_VARIABLE: CHUNKS}, latent_bits=4, progress=False)
+    with pytest.raises(ValueError, match="other settings: model linear-2d"):
+        compress(a1b_netcdf, started, chunks={A1B_VARIABLE: CHUNKS}, model="default-2d",
+                 progress=False)
