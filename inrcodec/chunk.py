@@ -36,14 +36,18 @@ class Chunk:
     def norm(self) -> Normalisation:
         return Normalisation.fit(self.values)
 
+    def patch_arrays(self, patch_shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(normalised values, weights) cut into patches, float64: padding and NaNs weigh
+        nothing."""
+        return (to_patches(self.norm.apply_where(self.array, self.finite), patch_shape),
+                to_patches(self.finite.astype(np.float64), patch_shape))
+
     def patches(self, patch_shape: tuple[int, ...]) -> tuple:
-        """(normalised values, weights) cut into patches, as torch tensors: padding and NaNs
-        weigh nothing. (torch is imported here: reading a chunk never needs it.)"""
+        """``patch_arrays`` as float32 torch tensors. (torch is imported here: reading a chunk
+        never needs it.)"""
         import torch
 
-        normalised = self.norm.apply_where(self.array, self.finite).astype(np.float32)
-        return (torch.from_numpy(to_patches(normalised, patch_shape)),
-                torch.from_numpy(to_patches(self.finite.astype(np.float32), patch_shape)))
+        return tuple(torch.from_numpy(a.astype(np.float32)) for a in self.patch_arrays(patch_shape))
 
 
 def errors(original: np.ndarray, decoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

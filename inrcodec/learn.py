@@ -55,14 +55,25 @@ def learn_model(source, variable: str, patch_shape: tuple[int, ...], latents: in
     ds = open_source(source)
     if variable not in ds.data_vars:
         raise ValueError(f"no variable {variable!r} in the source; it has {sorted(ds.data_vars)}")
-    var, d = ds[variable], len(patch_shape)
+    var = ds[variable]
     chunks = chunks_for(var.shape, var.dtype.itemsize, patch_shape, var.dims)
+    return _eofs(ds, variable, chunks, patch_shape, latents, samples, seed, progress,
+                 name=f"linear-{variable}")
+
+
+def _eofs(ds, variable: str, chunks: tuple[int, ...], patch_shape: tuple[int, ...], latents: int,
+          samples: int, seed: int, progress: bool, name: str,
+          validation_fraction: float = 0.1) -> LinearModel:
+    """The EOFs of patches of distinct windows (one field of a chunk each) from the first
+    ``1 - validation_fraction`` of the first axis."""
+    var, d = ds[variable], len(patch_shape)
     window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
     windows = sample_patches(ds, variable, window, -(-samples // count_patches(window, patch_shape)),
-                             seed=seed, progress=progress)
+                             seed=seed, validation_fraction=validation_fraction,
+                             progress=progress)
     patches = codec_patches(windows.train, patch_shape).reshape(-1, math.prod(patch_shape))
     return learn(np.nan_to_num(patches), np.isfinite(patches), patch_shape, latents,
-                 card={"name": f"linear-{variable}", "data": f"{variable}: {windows.describe()}"})
+                 card={"name": name, "data": f"{variable}: {windows.describe()}"})
 
 
 def learn_archive(source, variable: str, start, chunks: tuple[int, ...], settings: dict,
@@ -83,9 +94,11 @@ def learn_archive(source, variable: str, start, chunks: tuple[int, ...], setting
 
 def _learn(source, variable, start, chunks, settings, seed, progress, start_name) -> tuple:
     from .codecs.numcodecs import INRCodec
+    from .modes import Latents
+    from .modes.budget import Budget
 
-    if "bits_per_value" in settings or settings.get("min_psnr", 40.0) is None and not (
-            set(settings) - {"min_psnr", "latent_bits", "inner_steps"}):
+    mode = INRCodec(start, **settings).mode
+    if isinstance(mode, Budget) or isinstance(mode, Latents) and not mode.floored:
         # A budget fills every chunk, and without a promise nothing bounds the error: bytes
         # alone cannot say whether a model pays.
         return None, False, "no promise on the error to judge a model's bytes by", None
@@ -101,14 +114,8 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
     if not held_out:
         return None, False, "its first axis is too short to hold chunks out", None
     first_held = min(where[0].start for where in held_out)
-    window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
-    windows = sample_patches(ds, variable, window,
-                             -(-SAMPLE_PATCHES // count_patches(window, shape)), seed=seed,
-                             validation_fraction=1 - first_held / var.shape[0], progress=progress)
-    patches = codec_patches(windows.train, shape).reshape(-1, math.prod(shape))
-    full = learn(np.nan_to_num(patches), np.isfinite(patches), shape, max(LATENTS),
-                 card={"name": f"learned-{variable}", "data": f"{variable}: "
-                       f"{windows.describe()}"})
+    full = _eofs(ds, variable, chunks, shape, max(LATENTS), SAMPLE_PATCHES, seed, progress,
+                 name=f"learned-{variable}", validation_fraction=1 - first_held / var.shape[0])
     arrays = [np.asarray(var[where].values) for where in held_out]
     # The candidates are chosen on half the held-out chunks and the choice judged on the other
     # half: judged where it was chosen, the best of several would look better than it is.

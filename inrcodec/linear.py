@@ -64,7 +64,7 @@ class LinearModel:
         self.latent_std = np.ascontiguousarray(self.latent_std, dtype=np.float32)
         self.exponent = int(self.exponent)
         check_shapes(self.patch_shape, self.mean.shape, self.table.shape, self.latent_std.shape,
-               self.exponent)
+                     self.exponent)
         if not (np.isfinite(self.mean).all() and np.isfinite(self.latent_std).all()
                 and (self.latent_std >= 0).all()):
             raise LinearModelError("linear model with non-finite values or negative spreads")
@@ -152,36 +152,44 @@ class LinearModel:
         Path(path).write_bytes(self.to_bytes())
 
     @classmethod
-    def from_parts(cls, header: dict, entries: dict, data: bytes) -> "LinearModel":
-        """The model of a file whose safetensors ``header`` (the inrcodec part) and tensor
-        ``entries`` were read (model.py), checked before anything is allocated."""
-        patch, exponent = header.get("patch_shape"), header.get("exponent")
-        if not (isinstance(patch, list) and all(type(n) is int and n >= 1 for n in patch)
-                and type(exponent) is int):
-            raise LinearModelError(f"linear model with patch shape {patch!r:.100} and exponent "
-                                   f"{exponent!r:.50}")
-        shapes = {name: tuple(e.get("shape", ())) if isinstance(e, dict) else None
-                  for name, e in entries.items()}
-        if set(shapes) != {"mean", "table", "latent_std"}:
-            raise LinearModelError(f"linear model file holds {sorted(shapes)}, not mean, table "
-                                   "and latent_std")
-        check_shapes(tuple(patch), shapes["mean"], shapes["table"], shapes["latent_std"], exponent)
-        if not all(isinstance(e, dict) for e in entries.values()):
-            raise LinearModelError("linear model file with a malformed tensor entry")
-        dtypes = {name: entries[name].get("dtype") for name in shapes}
-        if dtypes != {"mean": "F32", "table": "I16", "latent_std": "F32"}:
-            raise LinearModelError(f"linear model tensors of types {dtypes}")
+    def from_parts(cls, header: dict, data: bytes) -> "LinearModel":
+        """The model of a file whose inrcodec ``header`` and tensor entries ``check_file``
+        accepted (model.py does, before anything is inflated or allocated)."""
         try:
             tensors = safetensors.numpy.load(data)
         except Exception as e:  # safetensors raises several types for a bad file
             raise LinearModelError(f"not an inrcodec model file: {e}") from e
-        model = cls(tuple(patch), tensors["mean"], tensors["table"], exponent,
-                    tensors["latent_std"], header.get("card", {}))
+        model = cls(tuple(header["patch_shape"]), tensors["mean"], tensors["table"],
+                    header["exponent"], tensors["latent_std"], header.get("card", {}))
         stored = header.get("hash")
         if stored is not None and (not isinstance(stored, str) or stored != model.hash):
             raise LinearModelError(f"model file is damaged: its content hashes to "
                                    f"{model.hash[:12]}, but it says {str(stored)[:12]}")
         return model
+
+
+TENSOR_TYPES = {"mean": ("F32", 4), "table": ("I16", 2), "latent_std": ("F32", 4)}
+
+
+def check_file(header: dict, entries: dict) -> int:
+    """The bytes of tensors a linear model file declares, once its header (patch shape,
+    exponent) and tensor entries (names, types, shapes) are within the family's limits."""
+    patch, exponent = header.get("patch_shape"), header.get("exponent")
+    if not (isinstance(patch, list) and all(type(n) is int and n >= 1 for n in patch)
+            and type(exponent) is int):
+        raise LinearModelError(f"linear model with patch shape {patch!r:.100} and exponent "
+                               f"{exponent!r:.50}")
+    if set(entries) != set(TENSOR_TYPES) or not all(
+            isinstance(e, dict) and isinstance(e.get("shape"), list)
+            and all(type(n) is int and n >= 0 for n in e["shape"]) for e in entries.values()):
+        raise LinearModelError(f"linear model file holds {sorted(entries)!r:.200}, not mean, "
+                               "table and latent_std")
+    dtypes = {name: e.get("dtype") for name, e in entries.items()}
+    if dtypes != {name: kind for name, (kind, _) in TENSOR_TYPES.items()}:
+        raise LinearModelError(f"linear model tensors of types {dtypes!r:.200}")
+    shapes = {name: tuple(e["shape"]) for name, e in entries.items()}
+    check_shapes(tuple(patch), shapes["mean"], shapes["table"], shapes["latent_std"], exponent)
+    return sum(size * math.prod(shapes[name]) for name, (_, size) in TENSOR_TYPES.items())
 
 
 def check_shapes(patch_shape, mean_shape, table_shape, std_shape, exponent) -> None:

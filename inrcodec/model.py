@@ -16,23 +16,22 @@ import zlib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .coding.quantize import HEADROOM, LatentQuantizer
+from .linear import FORMAT as FORMAT_LINEAR, LinearModel, LinearModelError, check_file
 
 if TYPE_CHECKING:  # torch is imported where a SIREN is built: a linear model's reader needs none
     import torch
 
-    from .linear import LinearModel
     from .nn.fit import Linearisation
     from .nn.network import ModulatedSiren
 
 FORMAT = "inrcodec-model/1"
 FORMAT_WITH_BASIS = "inrcodec-model/2"  # version 1 plus a latent basis, which older readers
 # would ignore (and so decode wrongly): they refuse this format instead.
-FORMAT_LINEAR = "inrcodec-model/3"  # the linear family (linear.py)
 # What a model file may declare, checked before anything is allocated: a store's embedded model
 # is untrusted input. Generous for real use (the bundled models: width 64, depth 3-4, 64 latents,
 # patches of 1,813 and 4,096 points; COIN++ used width 512 and depth 15 at most).
@@ -186,10 +185,8 @@ class Model:
             raise ModelError(f"model file with {len(data) - 8 - n:,} bytes of tensors, but its "
                              f"header says {size:,}")
         if header["format"] == FORMAT_LINEAR:
-            from .linear import LinearModel, LinearModelError
-
             try:
-                return LinearModel.from_parts(header, entries, data)
+                return LinearModel.from_parts(header, data)
             except LinearModelError as e:
                 raise ModelError(str(e)) from e
         import safetensors.torch
@@ -323,40 +320,21 @@ def _check_sizes(header: dict, entries: dict) -> int:
 
 def _linear_sizes(header: dict, entries: dict) -> int:
     """The bytes of a linear model's tensors, each within the family's limits (linear.py)."""
-    from .linear import MAX_LATENTS, MAX_POINTS, LinearModelError, check_shapes
-
-    item = {"F32": 4, "I16": 2}
-    total, shapes = 0, {}
-    for name, entry in entries.items():
-        shape = entry.get("shape") if isinstance(entry, dict) else None
-        if (name not in ("mean", "table", "latent_std") or entry.get("dtype") not in item
-                or not isinstance(shape, list) or not all(type(n) is int and n >= 0 for n in shape)
-                or math.prod(shape) > MAX_LATENTS * MAX_POINTS):
-            raise ModelError(f"linear model tensor {name!r:.100} is {entry!r:.100}")
-        total += item[entry["dtype"]] * math.prod(shape)
-        shapes[name] = tuple(shape)
-    patch = header.get("patch_shape")
-    if set(shapes) != {"mean", "table", "latent_std"} or not isinstance(patch, list) or not all(
-            type(n) is int and n >= 1 for n in patch) or type(header.get("exponent")) is not int:
-        raise ModelError(f"linear model file with tensors {sorted(shapes)}, patch shape "
-                         f"{patch!r:.100}, exponent {header.get('exponent')!r:.50}")
-    try:  # before anything is inflated or allocated
-        check_shapes(tuple(patch), shapes["mean"], shapes["table"], shapes["latent_std"],
-                     header["exponent"])
+    try:
+        return check_file(header, entries)
     except LinearModelError as e:
         raise ModelError(str(e)) from e
-    return total
 
 
-def bundled_with_hash(model_hash: str) -> "Model | None":
+def bundled_with_hash(model_hash: str) -> "Model | LinearModel | None":
     """The model with this hash among every model the package has ever bundled, or None.
 
     ``inrcodec/models/`` keeps each bundled model's file after a newer one takes its name, so a
     store that names a bundled model by hash (instead of embedding it) opens for good."""
-    load = _bundled_by_hash().get(model_hash)
-    if load is None:
+    name = _bundled_hashes().get(model_hash)
+    if name is None:
         return None
-    model = load()
+    model = _load_bundled(name)
     if model.hash != model_hash:
         raise ModelError(f"the bundled file {_bundled_hashes()[model_hash]} says hash "
                          f"{model_hash[:12]} but holds {model.hash[:12]}: reinstall inrcodec")
@@ -369,19 +347,16 @@ def is_bundled(model_hash: str) -> bool:
     return model_hash in _bundled_hashes()
 
 
-def _bundled_by_hash() -> dict[str, "Callable[[], Model | LinearModel]"]:
-    """Each bundled file's hash, read from its header, and how to load it: a store that names
-    a linear model loads that one alone (no SIREN, so no torch). Loading checks the hash."""
-    return {hash_: functools.partial(_load_bundled, name) for hash_, name in _bundled_hashes().items()}
-
-
 @functools.cache
 def _bundled_hashes() -> dict[str, str]:
+    """Each bundled file's name by the hash its header states: a store that names a linear
+    model loads that one alone (no SIREN, so no torch); loading checks the hash."""
     folder = resources.files("inrcodec") / "models"
     found = {}
     for f in folder.iterdir():
         if f.name.endswith(".safetensors"):
-            _, header, _ = _read_header(f.read_bytes()[:8 + MAX_HEADER_BYTES])
+            with f.open("rb") as opened:
+                _, header, _ = _read_header(opened.read(8 + MAX_HEADER_BYTES))
             if isinstance(header.get("hash"), str):  # every bundled file says its hash
                 found[header["hash"]] = f.name
     return found
@@ -399,8 +374,6 @@ def bundled_path(name: str) -> Path:
 
 
 def is_model(obj) -> bool:
-    from .linear import LinearModel
-
     return isinstance(obj, Model | LinearModel)
 
 

@@ -18,7 +18,7 @@ from ..coding.container import Container
 from ..coding.entropy import code_lengths, decode_gated, decode_symbols, encode_symbols
 from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
-from ..patches import count_patches, from_patches, to_patches
+from ..patches import count_patches, from_patches
 
 if TYPE_CHECKING:
     import torch
@@ -98,8 +98,7 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
 def _project(chunk: Chunk, model, bound: float | None) -> np.ndarray | None:
     """A linear model's latents: the projection is the fit, judged by the SIREN's gates as
     its projection is (``fit``): the same chunks, the same slack."""
-    target = to_patches(chunk.norm.apply_where(chunk.array, chunk.finite), model.patch_shape)
-    weight = to_patches(chunk.finite.astype(np.float64), model.patch_shape)
+    target, weight = chunk.patch_arrays(model.patch_shape)
     latents = model.project(target, weight)
     if bound is None or (give_up_above := hopeless_rms(bound)) == math.inf:
         return latents
