@@ -82,7 +82,8 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
     if plots is not None:
         error_plots.check()
     ds = _open(source)
-    resolved = resolve(model if model is not None else DEFAULT)
+    named = model if model is not None else DEFAULT
+    resolved = resolve(named)
     names = compressible(ds, resolved, variables)
     check_chunks(ds, names, chunks or {})
     settings_of = settings_per_variable(names, settings, promises or {})
@@ -115,8 +116,7 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
         for name in names:
             learnings[name] = learn_archive(ds, name, resolved, chunks[name], settings_of[name],
                                             progress=progress,
-                                            start_name=model if isinstance(model, str)
-                                            else DEFAULT if model is None else None)
+                                            start_name=named if isinstance(named, str) else None)
             if learnings[name].kept:
                 models[name] = learnings[name].model
     # One dask block per Zarr chunk: every task writes whole chunks, never part of one.

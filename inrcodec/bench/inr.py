@@ -47,8 +47,8 @@ def contenders(model: str, bounds: tuple[float, ...], quick: bool,
     out = []
     # A linear model's products are numpy's: 2K per value to decode, and as many again to
     # project (encode), counted from its size (torch's counter sees none of them).
-    linear = resolve(model).linear
-    per_value = 2.0 * resolve(model).latent_dim if linear else 0.0
+    loaded = resolve(model)
+    per_value = 2.0 * loaded.latent_dim if loaded.linear else 0.0
     for family, keywords in settings(bounds, quick, value_range):
         codec = INRCodec(model, **keywords)
         out.append(Contender(family, ", ".join(f"{k}={v:g}" for k, v in keywords.items()
