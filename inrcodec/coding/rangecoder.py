@@ -6,10 +6,12 @@ coders build their segments and call ``range_code``; their decoders read with ``
 import constriction
 import numpy as np
 
+from . import kernels
 from .bytes import ContainerError, svarint, varint
 from .tables import CONTEXTS, SCALE_LOW, UNIFORM, cell_codes, table
 
 SMALL_STREAM = 1 << 16  # up to this many symbols, the stream's tail is cut as short as decodes
+LIKELY_DROP = 2  # how many bytes a cut most often drops (0-3 on A1B's chunks): tried first
 
 
 def write_escapes(escapes: list) -> bytes:
@@ -80,15 +82,17 @@ def range_code(segments: list) -> bytes:
         return rounded.to_bytes(len(data), "big")[:-drop] if rounded < 256 ** len(data) else None
 
     # A cut that decodes leaves every shorter cut decoding too (it lies between the full
-    # value and the longer cut's): bisect for the longest.
-    good, bad = 0, min(len(data), 8) + 1
-    while bad - good > 1:
-        drop = (good + bad) // 2
-        candidate = cut(drop)
-        if candidate is not None and _decodes(candidate, segments):
-            good = drop
-        else:
-            bad = drop
+    # value and the longer cut's): search for the longest from LIKELY_DROP, up or down.
+    def decodes(drop: int) -> bool:
+        candidate = cut(drop) if drop <= min(len(data), 8) else None
+        return candidate is not None and _decodes(candidate, segments)
+
+    good = LIKELY_DROP if decodes(LIKELY_DROP) else 0
+    if good:
+        while decodes(good + 1):
+            good += 1
+    else:
+        good = next((drop for drop in range(LIKELY_DROP - 1, 0, -1) if decodes(drop)), 0)
     return cut(good) if good else data.rstrip(b"\0")
 
 
@@ -123,19 +127,24 @@ def decode_buckets(decoder, bucket: np.ndarray, cells: list[int], shape: int,
                    pending) -> np.ndarray:
     """One step's q (int64, ``bucket``'s shape), bucket by bucket, escapes taken from
     ``pending``."""
-    values = np.zeros(bucket.shape, np.int64)
-    for b in range(CONTEXTS):
-        chosen = bucket == b
-        n = int(chosen.sum())
-        if n:
-            k, _, model = table(cells[b], shape)
-            symbols = decoder.decode(model, n).astype(np.int64)
-            got = symbols - k
-            out = symbols == 2 * k + 1
-            if out.any():
-                got[out] = [next_escape(pending) for _ in range(int(out.sum()))]
-            values[chosen] = got
-    return values
+    counts = np.bincount(bucket.ravel(), minlength=CONTEXTS)
+    decoded = []
+    for b in np.flatnonzero(counts):
+        k, _, model = table(cells[b], shape)
+        symbols = decoder.decode(model, int(counts[b])).astype(np.int64)
+        got = symbols - k
+        out = symbols == 2 * k + 1
+        if out.any():
+            got[out] = [next_escape(pending) for _ in range(int(out.sum()))]
+        decoded.append(got)
+    if len(decoded) == 1:
+        return decoded[0].reshape(bucket.shape)
+    placed = kernels.in_buckets(bucket, np.concatenate(decoded), counts)
+    if placed is not None:
+        return placed
+    flat = np.empty(bucket.size, np.int64)  # each bucket's values in the points' order
+    flat[np.argsort(bucket, axis=None, kind="stable")] = np.concatenate(decoded)
+    return flat.reshape(bucket.shape)
 
 
 def next_escape(pending) -> int:

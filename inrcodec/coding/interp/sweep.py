@@ -5,9 +5,10 @@ import math
 
 import numpy as np
 
+from .. import kernels
 from ..tables import CONTEXTS
 
-ESCAPE_LIMIT = 2 ** 62  # a larger |q| is coded as 0: such a value misses the bound anyway
+ESCAPE_LIMIT = kernels.ESCAPE_LIMIT  # a larger |q| is coded as 0: such a value misses the bound anyway
 BOUND_MODES = ((1.0, 1.0), (1.25, 2.0), (1.5, 3.0), (2.0, 4.0))  # (alpha, beta) per level
 
 
@@ -48,9 +49,9 @@ class Sweep:
     def predict(self, step: Step) -> tuple[np.ndarray, np.ndarray]:
         """(prediction, context bucket) of the step's points, axis first."""
         known = self.recon[step.known].transpose(step.order)
-        m = step.shape[0]
-        pred = interpolate(known, m, self.cubic)
-        return pred, buckets(known, m, 2.0 * self.halves[step.level])
+        m, quantum = step.shape[0], 2.0 * self.halves[step.level]
+        return (kernels.predict_buckets(known, m, self.cubic, quantum, settings=False)
+                or (interpolate(known, m, self.cubic), buckets(known, m, quantum)))
 
     def store(self, step: Step, pred: np.ndarray, q: np.ndarray) -> None:
         """Reconstruct the step's points from their prediction and (float) q; q = 0 where missing."""
@@ -59,12 +60,19 @@ class Sweep:
 
     def encode_step(self, values: np.ndarray, step: Step) -> tuple[np.ndarray, np.ndarray]:
         """(q, bucket) of the step's coded points, after storing their reconstruction."""
-        pred, bucket = self.predict(step)
         v = values[step.target].transpose(step.order)
-        q = quantize(v - pred, 2.0 * self.halves[step.level])
-        if step.coded is not None:
-            q[~step.coded] = 0.0
-        self.store(step, pred, q)
+        out = self.recon[step.target].transpose(step.order)
+        quantum = 2.0 * self.halves[step.level]
+        compiled = kernels.encode_step(self.recon[step.known].transpose(step.order), step.shape[0],
+                                       self.cubic, quantum, False, v, step.coded, out)
+        if compiled:
+            q, bucket = compiled
+        else:
+            pred, bucket = self.predict(step)
+            q = quantize(v - pred, quantum)
+            if step.coded is not None:
+                q[~step.coded] = 0.0
+            self.store(step, pred, q)
         if step.coded is not None:
             return q[step.coded].astype(np.int64), bucket[step.coded]
         return q.ravel().astype(np.int64), bucket.ravel()

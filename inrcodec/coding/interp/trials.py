@@ -16,6 +16,7 @@ are within 0.02% of choosing by ``plan`` after greedy single sweeps, as the enco
 
 import numpy as np
 
+from .. import kernels
 from ..tables import CONTEXTS, MAX_K, SCALE_CODES, SCALE_LOW, SHAPES, bit_matrix
 from .sweep import BOUND_MODES, Sweep, buckets, halves_of, interpolate, quantize
 
@@ -50,17 +51,21 @@ class Batch:
         m = step.shape[0]
         size = (1, len(self.options)) + (1,) * (known.ndim - 2)
         quantum = (2.0 * self.halves[:, step.level]).reshape(size)
+        v = values[step.target].transpose(step.order)
+        out = self.recon[(slice(None),) + step.target].transpose(axes)
+        compiled = kernels.encode_step(known, m, [c for c, _ in self.options], quantum, True, v,
+                                       step.coded, out)
+        if compiled:
+            return compiled
         if self.cubic in (0, len(self.options)):
             pred = interpolate(known, m, self.cubic > 0)
         else:
             pred = np.concatenate([interpolate(known[:, :self.cubic], m, True),
                                    interpolate(known[:, self.cubic:], m, False)], axis=1)
         bucket = buckets(known, m, quantum)
-        v = values[step.target].transpose(step.order)[:, None]
-        q = quantize(v - pred, quantum)
+        q = quantize(v[:, None] - pred, quantum)
         if step.coded is not None:
             q = np.where(step.coded[:, None], q, 0.0)
-        out = self.recon[(slice(None),) + step.target].transpose(axes)
         out[...] = pred + q * quantum
         return q, bucket
 
@@ -89,19 +94,25 @@ class Batch:
         size = count * len(levels) * CONTEXTS
         # Each cell's best table lies near the rms of its bulk (spikes, which escape, left out:
         # values over 32 times its median's octave): try a few codes about it.
-        octave = np.minimum(np.frexp(np.abs(q) + 1.0)[1] - 1, 15)  # floor(log2(|q| + 1)), at most 15
-        below = np.bincount(cell * 16 + octave, None, size * 16).reshape(size, 16).cumsum(1)
-        median = (below < below[:, -1:] / 2.0).sum(1)
-        bulk = np.abs(q) < np.exp2(median + 5.0)[cell]
-        rms = np.sqrt(np.bincount(cell, q * q * bulk, size) / np.maximum(np.bincount(cell, bulk, size), 1))
+        rms = kernels.cell_rms(cell, q, size)
+        if rms is None:
+            octave = np.minimum(np.frexp(np.abs(q) + 1.0)[1] - 1, 15)  # floor(log2(|q| + 1)), at most 15
+            below = np.bincount(cell * 16 + octave, None, size * 16).reshape(size, 16).cumsum(1)
+            median = (below < below[:, -1:] / 2.0).sum(1)
+            bulk = np.abs(q) < np.exp2(median + 5.0)[cell]
+            squares = np.bincount(cell, q * q * bulk, size)
+            rms = np.sqrt(squares / np.maximum(np.bincount(cell, bulk, size), 1))
         centre = (np.rint(4.0 * np.log2(np.maximum(rms, 2.0 ** -13))) - SCALE_LOW).astype(np.int64)
         row = len(SHAPES) * SCALE_CODES
-        index = (np.clip(q, -MAX_K - 1, MAX_K + 1).astype(np.int64) + (MAX_K + 1)) * row
         matrix = bit_matrix().ravel()  # shape 0: the first SCALE_CODES of each row
-        best = np.full(size, np.inf)
-        for offset in OFFSETS:
-            codes = np.clip(centre + offset, 0, SCALE_CODES - 1)
-            np.minimum(best, np.bincount(cell, matrix.take(index + codes[cell]), size), out=best)
+        if kernels.compiled():
+            best = kernels.offset_bits(cell, q, centre, OFFSETS, matrix, row, MAX_K, SCALE_CODES).min(0)
+        else:
+            index = (np.clip(q, -MAX_K - 1, MAX_K + 1).astype(np.int64) + (MAX_K + 1)) * row
+            best = np.full(size, np.inf)
+            for offset in OFFSETS:
+                codes = np.clip(centre + offset, 0, SCALE_CODES - 1)
+                np.minimum(best, np.bincount(cell, matrix.take(index + codes[cell]), size), out=best)
         return best.reshape(count, -1).sum(1) + 7.0 * (1 + len(levels)) + self.anchor_bits()
 
     def anchor_bits(self) -> np.ndarray:

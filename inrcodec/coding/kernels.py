@@ -1,0 +1,214 @@
+"""The interpolation coder's hot loops compiled (numba): one pass per level-axis step computes
+every point's prediction and context bucket, where numpy needs a dozen passes over memory, and
+the trials' bit estimate sums its cells in two passes instead of a dozen bincounts.
+
+It is the same arithmetic as ``sweep.interpolate``, ``sweep.buckets`` and ``trials.Batch.bits``,
+operation for operation (elementwise IEEE operations in the same order, no fast-math, so no fused
+multiply-adds), so the bytes and the reconstruction do not depend on whether numba is
+installed: ``tests/test_kernels.py`` compares both paths. Numba rather than a C or Rust
+extension: it installs as a wheel on every platform numpy does, with no compiler step, and
+falls back to the numpy path (``INRCODEC_KERNELS=numpy`` forces it) where it is missing.
+Compiled code is cached beside the module, so a process compiles it once per machine.
+"""
+
+import math
+import os
+from functools import cache
+
+import numpy as np
+
+from .tables import CONTEXTS
+
+ESCAPE_LIMIT = 2 ** 62  # sweep.ESCAPE_LIMIT (sweep imports this module)
+
+THRESHOLDS = np.array([2.0 ** i - 1.0 for i in range(1, CONTEXTS)])  # sweep.buckets' octaves
+DIMS = 5  # the step's axis, the trials' settings, up to three other axes
+assert len(THRESHOLDS) == 5, "the kernel compares five thresholds"
+
+
+@cache
+def compiled() -> dict | None:
+    """The compiled kernels by name, or None where numba is missing or INRCODEC_KERNELS=numpy."""
+    if os.environ.get("INRCODEC_KERNELS", "").lower() == "numpy":
+        return None
+    try:
+        import numba
+    except ImportError:
+        return None
+    return {f.__name__: numba.njit(cache=True, nogil=True)(f)
+            for f in (_sweep_step, _cell_rms, _offset_bits, _in_buckets)}
+
+
+def predict_buckets(known: np.ndarray, m: int, cubic, quantum, settings: bool
+                    ) -> tuple[np.ndarray, np.ndarray] | None:
+    """(prediction float64, bucket int8) of the ``m`` points of a step from its ``known``
+    points (the step's axis first; with ``settings``, the trials' settings second, ``cubic``
+    and ``quantum`` one per setting, else one each); None where the kernel is not at hand."""
+    return _step(known, m, cubic, quantum, settings)
+
+
+def encode_step(known: np.ndarray, m: int, cubic, quantum, settings: bool, values: np.ndarray,
+                coded: np.ndarray | None, out: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``predict_buckets``, then each point's q (float64: ``sweep.quantize`` of its value
+    minus its prediction, 0 where not ``coded``) and its reconstruction written to ``out``
+    (``values`` and ``coded`` have no settings axis): (q, bucket), or None."""
+    return _step(known, m, cubic, quantum, settings, values, coded, out)
+
+
+_NONE = np.zeros((1,) * DIMS)  # what the kernel is given for the arrays a step does not use
+
+
+def _step(known, m, cubic, quantum, settings, values=None, coded=None, out=None):
+    kernels = compiled()
+    others = known.ndim - 1 - settings
+    if kernels is None or others > DIMS - 2:
+        return None
+    pred = np.empty((m,) + known.shape[1:])
+    bucket = np.empty(pred.shape, np.int8)
+
+    count = known.shape[1] if settings else 1  # settings, along the kernel's second axis
+
+    def lift(x, own_settings=settings):  # to DIMS axes; ``values`` and ``coded``: repeated
+        if not own_settings:
+            x = x[:, None]
+        x = x[(slice(None),) * 2 + (None,) * (DIMS - 2 - others) + (slice(None),) * others]
+        return x if x.shape[1] == count else np.broadcast_to(x, x.shape[:1] + (count,) + x.shape[2:])
+
+    encode = values is not None
+    q = np.empty(pred.shape) if encode else None
+    kernels["_sweep_step"](
+        lift(known), m, np.asarray(cubic, np.bool_).ravel(), np.asarray(quantum, np.float64).ravel(),
+        THRESHOLDS, lift(pred), lift(bucket), encode,
+        lift(values, False) if encode else _NONE, coded is not None,
+        lift(coded, False) if coded is not None else _NONE.astype(bool),
+        lift(q) if encode else _NONE, lift(out) if encode else _NONE, float(ESCAPE_LIMIT))
+    return (q, bucket) if encode else (pred, bucket)
+
+
+def cell_rms(cell: np.ndarray, q: np.ndarray, size: int) -> np.ndarray | None:
+    """``trials.Batch.bits``' rms of each cell's bulk (its q under 32 times its median's
+    octave); None where the kernel is not at hand."""
+    kernels = compiled()
+    return None if kernels is None else kernels["_cell_rms"](cell, q, size)
+
+
+def offset_bits(cell: np.ndarray, q: np.ndarray, centre: np.ndarray, offsets: tuple,
+                matrix: np.ndarray, row: int, limit: int, codes: int) -> np.ndarray:
+    """Each cell's bits, ``matrix[(q + limit + 1) * row + code]`` summed, under the scale
+    code ``centre + offset`` (clipped to ``codes``) for each of ``offsets``, q clipped to
+    +-(``limit`` + 1): shape (offsets, cells). Only where ``cell_rms`` gave a result."""
+    return compiled()["_offset_bits"](cell, q, centre, np.asarray(offsets, np.int64), matrix,
+                                      row, limit, codes)
+
+
+def in_buckets(bucket: np.ndarray, decoded: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
+    """The range decoder's values put back in the points' order: ``decoded`` holds bucket 0's
+    values, then bucket 1's, ... (``counts`` of each), each bucket's in the points' order.
+    None where the kernel is not at hand."""
+    kernels = compiled()
+    if kernels is None:
+        return None
+    return kernels["_in_buckets"](bucket.ravel(), decoded, counts).reshape(bucket.shape)
+
+
+def _in_buckets(bucket, decoded, counts):
+    start = np.zeros(counts.shape[0], np.int64)
+    for b in range(1, counts.shape[0]):
+        start[b] = start[b - 1] + counts[b - 1]
+    out = np.empty(bucket.shape[0], np.int64)
+    for j in range(bucket.shape[0]):
+        out[j] = decoded[start[bucket[j]]]
+        start[bucket[j]] += 1
+    return out
+
+
+def _cell_rms(cell, q, size):
+    below = np.zeros((size, 16), np.int64)
+    for j in range(q.shape[0]):  # floor(log2(|q| + 1)), at most 15
+        below[cell[j], min(math.frexp(abs(q[j]) + 1.0)[1] - 1, 15)] += 1
+    reach = np.empty(size)
+    for c in range(size):  # the median's octave: how many octaves hold under half
+        total, run, median = 0, 0, 0
+        for o in range(16):
+            total += below[c, o]
+        for o in range(16):
+            run += below[c, o]
+            median += run < total / 2.0
+        reach[c] = math.ldexp(1.0, median + 5)
+    squares, counts = np.zeros(size), np.zeros(size)
+    for j in range(q.shape[0]):
+        if abs(q[j]) < reach[cell[j]]:
+            squares[cell[j]] += q[j] * q[j]
+            counts[cell[j]] += 1.0
+    return np.sqrt(squares / np.maximum(counts, 1.0))
+
+
+def _offset_bits(cell, q, centre, offsets, matrix, row, limit, codes):
+    out = np.zeros((offsets.shape[0], centre.shape[0]))
+    for j in range(q.shape[0]):
+        index = (int(min(max(q[j], -limit - 1.0), limit + 1.0)) + limit + 1) * row
+        for o in range(offsets.shape[0]):
+            code = min(max(centre[cell[j]] + offsets[o], 0), codes - 1)
+            out[o, cell[j]] += matrix[index + code]
+    return out
+
+
+def _sweep_step(k, m, cubic, quantum, thresholds, pred, bucket, encode, values, has_coded, coded, q,
+                recon, limit):
+    """k: (n, A, B, C, D) known points, the step's axis first and A the settings; pred and
+    bucket: (m, A, B, C, D). ``cubic`` and ``quantum`` have one entry per setting, or one.
+    With ``encode``, each point's q and reconstruction too, from ``values`` (and ``coded``)."""
+    n = k.shape[0]
+    A, B, C, D = k.shape[1], k.shape[2], k.shape[3], k.shape[4]
+    for i in range(m):
+        third = n >= 4 and 1 <= i and i <= n - 3  # the third difference is defined here
+        lo = i if i < n - 1 else n - 2  # the first difference's left point
+        for a in range(A):
+            step = quantum[a if quantum.shape[0] > 1 else 0]
+            t1, t2, t3 = thresholds[0] * step, thresholds[1] * step, thresholds[2] * step
+            t4, t5 = thresholds[3] * step, thresholds[4] * step
+            if n == 1:
+                case = 0  # the one known point
+            elif i == n - 1:
+                case = 1  # past the last known point: linear extrapolation
+            elif cubic[a if cubic.shape[0] > 1 else 0] and n >= 3:
+                case = 2 if i == 0 else (3 if i == n - 2 else 4)  # quadratic ends, cubic inside
+            else:
+                case = 5  # linear
+            for b in range(B):
+                for c in range(C):
+                    kk = k[:, a, b, c, :]
+                    pp = pred[i, a, b, c, :]
+                    bb = bucket[i, a, b, c, :]
+                    if case == 4:
+                        for d in range(D):
+                            pp[d] = (-kk[i - 1, d] + 9.0 * kk[i, d] + 9.0 * kk[i + 1, d]
+                                     - kk[i + 2, d]) / 16.0
+                    elif case == 5:
+                        for d in range(D):
+                            pp[d] = (kk[i, d] + kk[i + 1, d]) * 0.5
+                    elif case == 0:
+                        for d in range(D):
+                            pp[d] = kk[0, d]
+                    elif case == 1:
+                        for d in range(D):
+                            pp[d] = 1.5 * kk[n - 1, d] - 0.5 * kk[n - 2, d]
+                    elif case == 2:
+                        for d in range(D):
+                            pp[d] = (3.0 * kk[0, d] + 6.0 * kk[1, d] - kk[2, d]) / 8.0
+                    else:
+                        for d in range(D):
+                            pp[d] = (-kk[n - 3, d] + 6.0 * kk[n - 2, d] + 3.0 * kk[n - 1, d]) / 8.0
+                    for d in range(D):
+                        act = abs(kk[lo + 1, d] - kk[lo, d]) if n >= 2 else 0.0
+                        if third:  # np.maximum's NaN: a NaN either side is NaN
+                            t = abs(kk[i - 1, d] - kk[i, d] - kk[i + 1, d] + kk[i + 2, d])
+                            act = t if (t > act or t != t) else act
+                        bb[d] = (act >= t1) + (act >= t2) + (act >= t3) + (act >= t4) + (act >= t5)
+                    if encode:  # sweep.quantize, then the reconstruction
+                        for d in range(D):
+                            qq = np.rint((values[i, a, b, c, d] - pp[d]) / step)
+                            if not abs(qq) <= limit or (has_coded and not coded[i, a, b, c, d]):
+                                qq = 0.0
+                            q[i, a, b, c, d] = qq
+                            recon[i, a, b, c, d] = pp[d] + qq * step

@@ -1,0 +1,148 @@
+"""The compiled kernels (coding/kernels.py) give the numpy path's numbers bit for bit, so a
+chunk's bytes and its decoded values do not depend on whether numba is installed."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from inrcodec import INRCodec
+from inrcodec.coding import interp, kernels
+from inrcodec.coding.interp.sweep import buckets, interpolate, quantize
+from inrcodec.coding.interp.trials import Batch
+
+pytestmark = pytest.mark.skipif(kernels.compiled() is None, reason="numba is not installed")
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    """Runs what follows on the numpy path."""
+    def use(numpy: bool):
+        monkeypatch.setattr(kernels, "compiled", (lambda: None) if numpy else kernels.compiled)
+    return use
+
+
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit for bit, -0.0 included; a NaN matches any NaN (which operand's NaN an operation
+    passes on is the compiler's choice: such points are stored exactly or missing)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind != "f":
+        return np.array_equal(a, b)
+    nan = np.isnan(a)
+    return np.array_equal(nan, np.isnan(b)) and a[~nan].tobytes() == b[~nan].tobytes()
+
+
+def awkward(rng, shape) -> np.ndarray:
+    """Values of many magnitudes with NaN, infinities, -0.0 and ties for rounding."""
+    x = rng.normal(size=shape) * 10.0 ** rng.integers(-8, 9, size=shape)
+    for special in (np.nan, np.inf, -np.inf, -0.0, 0.5, 1.5, 1e300, -1e300):
+        if x.size > 8:
+            x.flat[rng.integers(x.size)] = special
+    return x
+
+
+def test_predictions_and_buckets_match_numpy():
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        n = int(rng.integers(1, 10))
+        m = n if rng.random() < 0.5 or n == 1 else n - 1
+        shape = (n,) + tuple(int(s) for s in rng.integers(1, 5, size=rng.integers(0, 4)))
+        known = awkward(rng, shape)
+        if rng.random() < 0.5 and known.ndim > 1:  # a strided view, as the sweep's are
+            known = np.repeat(known, 2, axis=-1)[..., ::2]
+        cubic, quantum = bool(rng.random() < 0.5), float(rng.choice([1e-3, 0.5, 2.0, 1e6]))
+        pred, bucket = kernels.predict_buckets(known, m, cubic, quantum, settings=False)
+        assert same(pred, interpolate(known, m, cubic)) and same(bucket, buckets(known, m, quantum))
+
+
+def test_an_encoding_step_matches_numpy_with_settings_and_missing_points():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n, settings = int(rng.integers(1, 8)), int(rng.integers(1, 5))
+        m = n if rng.random() < 0.5 or n == 1 else n - 1
+        others = tuple(int(s) for s in rng.integers(1, 4, size=rng.integers(0, 4)))
+        known = awkward(rng, (n, settings) + others)
+        values = awkward(rng, (m,) + others)
+        coded = rng.random((m,) + others) < 0.8 if rng.random() < 0.5 else None
+        cubic = [True] * int(rng.integers(0, settings + 1))
+        cubic += [False] * (settings - len(cubic))
+        quantum = rng.choice([1e-3, 0.5, 3.0], size=settings).reshape((1, settings) + (1,) * len(others))
+        out = np.full((m, settings) + others, np.nan)
+        q, bucket = kernels.encode_step(known, m, cubic, quantum, True, values, coded, out)
+        c = sum(cubic)
+        pred = np.concatenate([interpolate(known[:, :c], m, True),
+                               interpolate(known[:, c:], m, False)], axis=1)
+        want = quantize(values[:, None] - pred, quantum)
+        if coded is not None:
+            want = np.where(coded[:, None], want, 0.0)
+        assert same(q, want) and same(bucket, buckets(known, m, quantum))
+        assert same(out, pred + want * quantum)
+
+
+def test_trial_bit_estimates_match_numpy(numpy_only):
+    rng = np.random.default_rng(2)
+    values = np.cumsum(rng.normal(size=(9, 40, 33)), axis=1)
+    missing = rng.random(values.shape) < 0.1
+    options = [(True, 0), (True, 2), (False, 1), (False, 3)]
+    for half in (1e-3, 0.3, 30.0):
+        for batch_axes in (0, 1):
+            bits = [Batch(values, half, missing, options, reverse, batch_axes).bits()
+                    for reverse in (False, True)]
+            numpy_only(True)
+            assert all(same(b, Batch(values, half, missing, options, reverse, batch_axes).bits())
+                       for b, reverse in zip(bits, (False, True)))
+            numpy_only(False)
+
+
+def stacked_chunks(fields: np.ndarray) -> list[np.ndarray]:
+    """A1B fields, one and 12 to a chunk, a (time, level, lat, lon) stack of unlike levels,
+    a masked field and a long series: what the coders' steps, trials and batch axes see."""
+    fields = fields.astype(np.float32)
+    levels = np.stack([fields[:3] + 1000.0 * k for k in range(3)], axis=1)
+    masked = fields[0].copy()
+    masked[:10, :20] = np.nan
+    series = np.cumsum(np.random.default_rng(3).normal(size=5000)).astype(np.float32)
+    return [fields[:1], fields[:12], levels.astype(np.float32), masked, series[None]]
+
+
+@pytest.mark.parametrize("settings", [{}, {"max_error": 0.05}, {"relative_error": 0.01},
+                                      {"min_psnr": 30.0}, {"pointwise_relative_error": 0.01}])
+def test_the_bytes_do_not_depend_on_numba(numpy_only, a1b, settings):
+    codec = INRCodec(**settings)
+    for chunk in stacked_chunks(a1b[:12]):
+        data = codec.encode(chunk)
+        decoded = codec.decode(data)
+        numpy_only(True)
+        assert bytes(codec.encode(chunk)) == bytes(data)
+        assert same(codec.decode(data), decoded)
+        numpy_only(False)
+
+
+def test_interpolation_sections_match_numpy_at_every_bound(numpy_only):
+    rng = np.random.default_rng(4)
+    for shape in [(200,), (37, 49), (3, 40, 41), (2, 3, 17, 19), (1, 1), (2, 3)]:
+        values = np.cumsum(rng.normal(size=shape), axis=-1)
+        missing = rng.random(shape) < 0.1
+        for half in (1e-6, 0.01, 5.0):
+            section, recon = interp.encode(values, half, missing)
+            numpy_only(True)
+            again, numpy_recon = interp.encode(values, half, missing)
+            assert again == section and same(numpy_recon, recon)
+            assert same(interp.decode(section, shape, half, missing), recon)
+            numpy_only(False)
+
+
+def test_inrcodec_kernels_numpy_turns_the_kernels_off_in_a_fresh_process(a1b):
+    chunk = a1b[:12].astype(np.float32)
+    script = ("import sys, numpy as np, inrcodec\n"
+              "from inrcodec.coding import kernels\n"
+              "assert kernels.compiled() is None\n"
+              "chunk = np.frombuffer(sys.stdin.buffer.read(), 'f4').reshape(12, 37, 49)\n"
+              "sys.stdout.buffer.write(bytes(inrcodec.INRCodec(max_error=0.1).encode(chunk)))\n")
+    result = subprocess.run([sys.executable, "-c", script], input=chunk.astype("f4").tobytes(),
+                            capture_output=True, env={**os.environ, "INRCODEC_KERNELS": "numpy"},
+                            check=True)
+    assert result.stdout == bytes(INRCodec(max_error=0.1).encode(chunk))
