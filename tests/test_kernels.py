@@ -146,3 +146,17 @@ def test_inrcodec_kernels_numpy_turns_the_kernels_off_in_a_fresh_process(a1b):
                             capture_output=True, env={**os.environ, "INRCODEC_KERNELS": "numpy"},
                             check=True)
     assert result.stdout == bytes(INRCodec(max_error=0.1).encode(chunk))
+
+
+def test_the_wavelet_transform_matches_numpy(numpy_only):
+    from inrcodec.coding import dwt
+
+    rng = np.random.default_rng(5)
+    for shape in [(2,), (9,), (37, 49), (12, 37, 49), (3, 5, 40, 41), (2, 2, 2, 2), (1, 300)]:
+        x = awkward(rng, shape) if len(shape) > 1 else rng.normal(size=shape)
+        levels = tuple(dwt.levels_of(n) for n in shape)
+        forward = dwt.forward(x, levels)
+        back = dwt.inverse(forward, levels)
+        numpy_only(True)
+        assert same(dwt.forward(x, levels), forward) and same(dwt.inverse(forward, levels), back)
+        numpy_only(False)

@@ -5,18 +5,22 @@ an axis of ``n`` values splits into ``ceil(n / 2)`` low and ``floor(n / 2)`` hig
 A multilevel transform splits every axis of at least ``MIN_LENGTH`` values, then recurses on the
 low corner (Mallat's layout: the coefficients stay where the array was, lows first); an axis
 stops splitting once it is shorter, so a long thin chunk keeps decomposing along its long axis.
-Elementwise IEEE operations only, so the decoder's inverse is the same on every machine.
+Elementwise IEEE operations only, so the decoder's inverse is the same on every machine (and
+the same compiled, kernels.lift, or not).
 """
 
 from functools import lru_cache
 
 import numpy as np
 
+from . import kernels
+
 # Daubechies and Sweldens' lifting factors of CDF 9/7, and JPEG 2000's band scaling (low-pass DC
 # gain 1, high-pass Nyquist gain 1).
 ALPHA, BETA, GAMMA, DELTA = (-1.586134342059924, -0.052980118572961, 0.882911075530934,
                              0.443506852043971)
 K = 1.230174104914001
+FACTORS = (ALPHA, BETA, GAMMA, DELTA, K)  # for the compiled lifting (kernels.lift)
 MIN_LENGTH = 8  # a shorter axis is not split any further
 MAX_LEVELS = 6
 
@@ -81,7 +85,8 @@ def forward(x: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
         for axis, la in enumerate(levels):
             if level < la:
                 view = np.moveaxis(corner, axis, 0)
-                view[...] = np.concatenate(split(view))
+                if not kernels.lift(view, (len(view) + 1) // 2, False, FACTORS):
+                    view[...] = np.concatenate(split(view))
     return out
 
 
@@ -95,7 +100,8 @@ def inverse(c: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
             if level < levels[axis]:
                 view = np.moveaxis(corner, axis, 0)
                 ns = sizes[axis][level + 1]
-                view[...] = merge(view[:ns], view[ns:])
+                if not kernels.lift(view, ns, True, FACTORS):
+                    view[...] = merge(view[:ns], view[ns:])
     return out
 
 

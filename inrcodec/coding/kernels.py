@@ -35,8 +35,8 @@ def compiled() -> dict | None:
         import numba
     except ImportError:
         return None
-    return {f.__name__: numba.njit(cache=True, nogil=True)(f)
-            for f in (_sweep_step, _cell_rms, _offset_bits, _in_buckets)}
+    return {f.__name__: numba.njit(cache=True, nogil=True, error_model="numpy")(f)
+            for f in (_sweep_step, _cell_rms, _offset_bits, _in_buckets, _lift)}
 
 
 def predict_buckets(known: np.ndarray, m: int, cubic, quantum, settings: bool
@@ -109,6 +109,66 @@ def in_buckets(bucket: np.ndarray, decoded: np.ndarray, counts: np.ndarray) -> n
     if kernels is None:
         return None
     return kernels["_in_buckets"](bucket.ravel(), decoded, counts).reshape(bucket.shape)
+
+
+def lift(view: np.ndarray, ns: int, inverse: bool, factors: tuple) -> bool:
+    """One level of dwt.split (``inverse``: dwt.merge) along axis 0 of ``view``, in place:
+    lows first then highs, or their merge; ``factors`` (ALPHA, BETA, GAMMA, DELTA, K). False
+    where the kernel is not at hand (or the view has over DIMS - 1 axes)."""
+    kernels = compiled()
+    if kernels is None or view.ndim > DIMS - 1:
+        return False
+    lifted = view[(slice(None),) + (None,) * (DIMS - 1 - view.ndim) + (slice(None),) * (view.ndim - 1)]
+    if lifted.shape[0] < 2:
+        return False
+    kernels["_lift"](lifted, ns, inverse, *factors, 2 / factors[4], factors[4] / 2)
+    return True
+
+
+def _lift(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
+    """dwt.split / dwt.merge on (n, A, B, C), the same operations in the same order (where
+    dwt.merge has ``x -= f * y``, this has ``x += (-f) * y``: they round alike)."""
+    n, A, B, C = x.shape
+    nd, width = n - ns, A * B * C
+    s, d = np.empty((ns, width)), np.empty((nd, width))
+    for i in range(n):  # gather the lows and highs: split halves, or interleaved for merge
+        low = i < ns if inverse else i % 2 == 0
+        row = (i if inverse else i // 2) if low else (i - ns if inverse else i // 2)
+        r = 0
+        for a in range(A):
+            for b in range(B):
+                for c in range(C):
+                    if low:
+                        s[row, r] = x[i, a, b, c] * k if inverse else x[i, a, b, c]
+                    else:
+                        d[row, r] = x[i, a, b, c] * two_over_k if inverse else x[i, a, b, c]
+                    r += 1
+    order = (-delta, -gamma, -beta, -alpha) if inverse else (alpha, beta, gamma, delta)
+    for step in range(4):  # split: d from s, s from d, d, s; merge: s, d, s, d
+        factor = order[step]
+        if (step % 2 == 0) != inverse:  # d[i] += f (s[i] + s[i + 1]), the last s mirrored
+            for i in range(nd):
+                j = i + 1 if i + 1 < ns else ns - 1
+                for r in range(width):
+                    d[i, r] += factor * (s[i, r] + s[j, r])
+        else:  # s[i] += f (d[i - 1] + d[i]), mirrored past both ends
+            for i in range(ns):
+                before = i - 1 if i > 0 else 0
+                after = i if i < nd else nd - 1
+                for r in range(width):
+                    s[i, r] += factor * (d[before, r] + d[after, r])
+    for i in range(n):  # scatter: interleaved for merge, lows then highs for split
+        low = i % 2 == 0 if inverse else i < ns
+        row = (i // 2 if inverse else i) if low else (i // 2 if inverse else i - ns)
+        r = 0
+        for a in range(A):
+            for b in range(B):
+                for c in range(C):
+                    if low:
+                        x[i, a, b, c] = s[row, r] if inverse else s[row, r] / k
+                    else:
+                        x[i, a, b, c] = d[row, r] if inverse else d[row, r] * k_over_two
+                    r += 1
 
 
 def _in_buckets(bucket, decoded, counts):

@@ -13,7 +13,7 @@ from ..chunk import Chunk, errors
 from ..coding import residual
 from ..coding.container import Container
 from ..coding.quantize import LatentQuantizer
-from ..sections.bounds import Prediction, within
+from ..sections.bounds import Prediction, alone_way, way_size, within
 from ..sections.network import fit, least_latent_bytes
 from .base import MOST_ERROR, Mode, positive
 
@@ -73,14 +73,12 @@ class Bounded(Mode):
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         bound = self.bound(chunk.values)
-        alone = within(chunk, model, bound, None)  # spatial prediction alone (or the values)
+        alone = alone_way(chunk, bound)  # spatial prediction alone (or the values), planned
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
         # The network is fitted only where its latents alone would take fewer bytes than that.
-        if residual.half_step(bound, chunk.array.dtype, chunk.norm) <= 0 or least_latent_bytes(
-                chunk.array.shape, model, quantizer) >= len(alone[0].to_bytes(model.hash)):
-            return alone[0]
-        fitted = fit(chunk, model, inner_steps, quantizer, bound=bound)
-        if fitted is None:
-            return alone[0]
-        prediction = Prediction.of(chunk, model, quantizer, fitted)
+        fitted = None
+        if residual.half_step(bound, chunk.array.dtype, chunk.norm) > 0 and least_latent_bytes(
+                chunk.array.shape, model, quantizer) < way_size(alone, model):
+            fitted = fit(chunk, model, inner_steps, quantizer, bound=bound)
+        prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
         return within(chunk, model, bound, prediction, alone)[0]

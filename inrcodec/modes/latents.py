@@ -8,6 +8,7 @@ import numpy as np
 from ..chunk import Chunk, errors, excess_db
 from ..coding.container import Container, Kind
 from ..coding.entropy import rate_distortion_symbols
+from ..coding.interp import central_block
 from ..coding.quantize import LatentQuantizer
 from ..measure import psnr_db
 from ..sections import transform
@@ -19,6 +20,9 @@ MOST_PSNR = 1000.0  # dB
 LOOSENING_TRIALS = 3  # bounds tried past the first that keeps the floor
 LOOSE_ENOUGH_DB = 0.25  # a floor kept by less than this is not worth another trial
 MOST_LOOSENING_DB = 20.0  # a lossless chunk has an infinite PSNR: one decade at a time
+SEARCH_POINTS = 1 << 15  # a chunk of twice as many values searches a block this size first
+SAME_AS_BLOCK_DB = 1.0  # a chunk this close to its block's excess takes the block's bound
+BLOCK_SLACK = 2.0  # a block this many times over another way's bytes, in proportion, gives up
 
 
 def size(container: Container, model) -> int:
@@ -120,7 +124,9 @@ class Latents(Mode):
         prediction = None
         if not kept:
             prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)
-            candidates.append(self._loosest(chunk, model, bound, target, prediction))
+            smallest = min((size(c, model) for c in candidates), default=None)
+            if (loosest := self._loosest(chunk, model, bound, target, prediction, smallest)) is not None:
+                candidates.append(loosest)
         # Every candidate keeps the floor: the smallest is stored. The network's residual by
         # transform coding last (a search that cannot beat the best stops early).
         best = min(candidates, key=lambda c: size(c, model))
@@ -132,7 +138,7 @@ class Latents(Mode):
         return best
 
     def _loosest(self, chunk: Chunk, model, bound: float, target: float,
-                 prediction: Prediction | None) -> Container:
+                 prediction: Prediction | None, smaller_than: int | None = None) -> Container | None:
         """The smallest container, over a few bounds, whose decoded chunk keeps the floor
         (an rms of at most ``target``).
 
@@ -140,14 +146,35 @@ class Latents(Mode):
         below bound / sqrt(3): on the benchmark's unseen datasets that first bound gave 1-5 dB
         more than the floor asked. The bound is tightened until the floor holds (exact values,
         at worst, get there), then loosened by what is left over, the PSNR falling about 1 dB
-        per dB of bound, halving the step after a miss."""
+        per dB of bound, halving the step after a miss. A large chunk makes that search on a
+        central block first and starts from the bound found there: where the block is like the
+        chunk, one encode of the whole chunk instead of four or more; and where the block's
+        bytes, in proportion to the chunk's values, are over BLOCK_SLACK times ``smaller_than``
+        (what another way stores the chunk in), the chunk is not searched: None."""
+        part, settled = _central_part(chunk, prediction), None
+        if part is not None:
+            found, bound, settled = self._search(*part, model, bound, target)
+            scale = chunk.array.size / part[0].array.size
+            if smaller_than is not None and len(found.section) * scale > BLOCK_SLACK * smaller_than:
+                return None
+        return self._search(chunk, prediction, model, bound, target, settled)[0]
+
+    def _search(self, chunk: Chunk, prediction: Prediction | None, model, bound: float,
+                target: float, settled: float | None = None) -> tuple[Container, float, float]:
+        """(the smallest container that keeps the floor, the loosest bound that kept it, the
+        excess there). ``settled``: the excess a block of the chunk kept at ``bound`` after its
+        own search; where the chunk keeps the floor there by at most SAME_AS_BLOCK_DB more, the
+        block's search stands for the chunk's."""
         while True:
             container, decoded = within(chunk, model, bound, prediction)
             excess = excess_db(chunk, decoded, target)
             if excess >= 0:
                 break
             bound /= 2
-        best, best_size = container, len(container.to_bytes(model.hash))
+            settled = None
+        if settled is not None and excess <= settled + SAME_AS_BLOCK_DB:
+            return container, bound, excess
+        best, best_size, kept = container, len(container.to_bytes(model.hash)), excess
         step = min(excess, MOST_LOOSENING_DB) / 20  # in decades of the bound
         for _ in range(LOOSENING_TRIALS):
             if step < LOOSE_ENOUGH_DB / 20:
@@ -155,10 +182,27 @@ class Latents(Mode):
             trial, decoded = within(chunk, model, bound * 10 ** step, prediction)
             excess = excess_db(chunk, decoded, target)
             if excess >= 0:
-                bound *= 10 ** step
+                bound, kept = bound * 10 ** step, excess
                 if (size := len(trial.to_bytes(model.hash))) < best_size:
                     best, best_size = trial, size
                 step = min(excess, MOST_LOOSENING_DB) / 20
             else:
                 step /= 2
-        return best
+        return best, bound, kept
+
+
+def _central_part(chunk: Chunk, prediction: Prediction | None) -> tuple | None:
+    """(a central block of about SEARCH_POINTS values as a chunk, no prediction), for a chunk
+    of at least twice as many with enough values in the block, where the network is not
+    tried (its latents, sized for the whole chunk, would weigh on the block's choice); else
+    None."""
+    if chunk.array.size < 2 * SEARCH_POINTS or prediction is not None:
+        return None
+    block = central_block(chunk.array.shape, SEARCH_POINTS)
+    finite = chunk.finite[block]
+    values = chunk.array[block][finite]
+    if values.size < SEARCH_POINTS // 4 or values.min() == values.max():
+        return None
+    part = Chunk(chunk.array[block], finite, chunk.header)
+    part.__dict__["norm"] = chunk.norm  # the residual's step is set by the chunk's normalisation
+    return part, None

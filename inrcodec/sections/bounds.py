@@ -14,6 +14,8 @@ from ..coding.quantize import LatentQuantizer
 from . import spatial
 from .network import latent_fields, prediction_of, quantized_values
 
+ESTIMATE_MARGIN = 0.05  # a planned way estimated this much over the smallest is not made
+
 
 @dataclass
 class Prediction:
@@ -34,35 +36,63 @@ class Prediction:
 
 
 def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
-           alone: tuple[Container, np.ndarray] | None = None) -> tuple[Container, np.ndarray]:
+           alone: tuple | None = None) -> tuple[Container, np.ndarray]:
     """The shortest way to store the chunk with every finite value within ``bound``, and its
     decoded values: spatial prediction alone, or the network's ``prediction`` (None: not worth
     fitting, as ``network.fit``'s gate found) with its residual coded value by value or by
     spatial prediction. Where the network predicts poorly its residual holds all of the field's
-    structure, and the spatial predictor alone wins. ``alone``: what this gave without a
-    prediction, where it was found already."""
-    array, finite, header = chunk.array, chunk.finite, chunk.header
-    if alone is not None and alone[0].kind == Kind.RAW:
+    structure, and the spatial predictor alone wins. ``alone``: ``alone_way``'s, where it was
+    found already.
+
+    The ways coded by spatial prediction are planned first (settings chosen, bits estimated,
+    coding/interp/trials.py) and only those within ``ESTIMATE_MARGIN`` of the smallest are
+    made: the estimates are within a few bytes of the streams, and making a way (a large
+    chunk's sweep and every stream) costs more than planning it."""
+    alone = alone_way(chunk, bound) if alone is None else alone
+    if isinstance(alone[0], Container) and alone[0].kind == Kind.RAW:
         return alone
-    if not spatial.representable(bound, array.dtype, chunk.values):  # only the values
-        fortran = header["fortran_order"]  # themselves keep a bound this fine (5e-324)
+    ways = [alone]
+    half = residual.half_step(bound, chunk.array.dtype, chunk.norm)
+    if half > 0 and prediction is not None:
+        array, finite, fields = chunk.array, chunk.finite, prediction.fields
+        section, decoded = _encode_residual(array, finite, prediction.values, bound, half, chunk.norm)
+        ways.append((Container(kind=Kind.BOUNDED, bound=bound, section=section, **fields), decoded))
+        ways.append((spatial.plan_residual(array, finite, prediction.values, bound, chunk.norm),
+                     lambda section: Container(kind=Kind.BOUNDED_SPATIAL, bound=bound,
+                                               section=section, **fields)))
+    sizes = [way_size(way, model) for way in ways]
+    made = [way if isinstance(way[0], Container) else _made(way) for way, size in zip(ways, sizes)
+            if isinstance(way[0], Container) or size <= min(sizes) * (1 + ESTIMATE_MARGIN)]
+    return min(made, key=lambda c: len(c[0].to_bytes(model.hash)))
+
+
+def alone_way(chunk: Chunk, bound: float) -> tuple:
+    """Spatial prediction alone, planned: (interp.Planned, its section -> Container); or the
+    values themselves, made (a RAW Container, the chunk), where no step keeps a bound this fine
+    (5e-324)."""
+    array, header = chunk.array, chunk.header
+    if not spatial.representable(bound, array.dtype, chunk.values):
+        fortran = header["fortran_order"]
         raw = {k: v for k, v in header.items() if k != "mask"}
         return (Container(kind=Kind.RAW, section=array.tobytes(order="F" if fortran else "C"),
                           **raw), array.copy())
-    if alone is None:
-        section, decoded = spatial.encode_spatial(array, finite, bound)
-        alone = Container(kind=Kind.SPATIAL, bound=bound, section=section, **header), decoded
-    candidates = [alone]
-    half = residual.half_step(bound, array.dtype, chunk.norm)
-    if half > 0 and prediction is not None:
-        section, decoded = _encode_residual(array, finite, prediction.values, bound, half, chunk.norm)
-        candidates.append((Container(kind=Kind.BOUNDED, bound=bound, section=section,
-                                     **prediction.fields), decoded))
-        section, decoded = spatial.encode_residual(array, finite, prediction.values, bound,
-                                                   chunk.norm)
-        candidates.append((Container(kind=Kind.BOUNDED_SPATIAL, bound=bound,
-                                     section=section, **prediction.fields), decoded))
-    return min(candidates, key=lambda c: len(c[0].to_bytes(model.hash)))
+    return (spatial.plan_spatial(array, chunk.finite, bound),
+            lambda section: Container(kind=Kind.SPATIAL, bound=bound, section=section, **header))
+
+
+def way_size(way: tuple, model) -> float:
+    """A way's bytes: a made one's, or a planned one's estimate (its stream's, and the
+    container around it)."""
+    if isinstance(way[0], Container):
+        return len(way[0].to_bytes(model.hash))
+    planned, container = way
+    return planned.bits / 8 + len(container(b"").to_bytes(model.hash))
+
+
+def _made(way: tuple) -> tuple[Container, np.ndarray]:
+    planned, container = way
+    section, decoded = planned.finish()
+    return container(section), decoded
 
 
 def _encode_residual(array, finite, prediction, bound, half, norm) -> tuple[bytes, np.ndarray]:

@@ -52,17 +52,27 @@ def _base(bound: float, dtype: np.dtype) -> float:
 
 def encode_spatial(array: np.ndarray, finite: np.ndarray, bound: float) -> tuple[bytes, np.ndarray]:
     """(SPATIAL section, the decoded chunk) of a chunk's values within ``bound``."""
+    return plan_spatial(array, finite, bound).finish()
+
+
+def plan_spatial(array: np.ndarray, finite: np.ndarray, bound: float) -> interp.Planned:
+    """``encode_spatial`` with its settings chosen and its bits estimated, not yet made."""
     values = array[finite]
     e = shrink(bound, array.dtype, values)
     target = np.where(finite, array, 0).astype(np.float64)
-    section, recon = interp.encode(target, spatial_half(bound, array.dtype, e), ~finite)
-    decoded = cast(recon, array.dtype)
-    kept = decoded[finite]
-    missed = np.flatnonzero(~(np.abs(kept.astype(np.float64) - values.astype(np.float64)) <= bound)
-                            | exceptions.zero_sign_lost(values, kept))
-    kept[missed] = values[missed]
-    decoded[finite] = kept
-    return bytes([e]) + _with_exceptions(section, missed, values[missed]), decoded
+    planned = interp.plan(target, spatial_half(bound, array.dtype, e), ~finite)
+
+    def finish() -> tuple[bytes, np.ndarray]:
+        section, recon = planned.finish()
+        decoded = cast(recon, array.dtype)
+        kept = decoded[finite]
+        missed = np.flatnonzero(~(np.abs(kept.astype(np.float64) - values.astype(np.float64)) <= bound)
+                                | exceptions.zero_sign_lost(values, kept))
+        kept[missed] = values[missed]
+        decoded[finite] = kept
+        return bytes([e]) + _with_exceptions(section, missed, values[missed]), decoded
+
+    return interp.Planned(planned.bits, finish)
 
 
 def decode_spatial(data: bytes, shape: tuple, dtype: np.dtype, finite: np.ndarray,
@@ -78,19 +88,30 @@ def decode_spatial(data: bytes, shape: tuple, dtype: np.dtype, finite: np.ndarra
 def encode_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarray, bound: float,
                     norm) -> tuple[bytes, np.ndarray]:
     """(BOUNDED_SPATIAL section, the decoded chunk) of the network's residual within ``bound``."""
+    return plan_residual(array, finite, prediction, bound, norm).finish()
+
+
+def plan_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarray, bound: float,
+                  norm) -> interp.Planned:
+    """``encode_residual`` with its settings chosen and its bits estimated, not yet made."""
     half = residual.half_step(bound, array.dtype, norm)
     values = array[finite]
     target = np.where(finite, array.astype(np.float64) - prediction, 0.0)
-    section, recon = interp.encode(target, half, ~finite)
-    exact = prediction + recon
-    ok = residual.holds(values.astype(np.float64), exact[finite], prediction[finite], bound, norm,
-                        lambda v: cast(v, array.dtype))
-    missed = np.flatnonzero(~ok)
-    decoded = cast(exact, array.dtype)
-    kept = decoded[finite]
-    kept[missed] = values[missed]
-    decoded[finite] = kept
-    return _with_exceptions(section, missed, values[missed]), decoded
+    planned = interp.plan(target, half, ~finite)
+
+    def finish() -> tuple[bytes, np.ndarray]:
+        section, recon = planned.finish()
+        exact = prediction + recon
+        ok = residual.holds(values.astype(np.float64), exact[finite], prediction[finite], bound, norm,
+                            lambda v: cast(v, array.dtype))
+        missed = np.flatnonzero(~ok)
+        decoded = cast(exact, array.dtype)
+        kept = decoded[finite]
+        kept[missed] = values[missed]
+        decoded[finite] = kept
+        return _with_exceptions(section, missed, values[missed]), decoded
+
+    return interp.Planned(planned.bits, finish)
 
 
 def decode_residual(data: bytes, prediction: np.ndarray, dtype: np.dtype, finite: np.ndarray,

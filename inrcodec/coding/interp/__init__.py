@@ -52,6 +52,8 @@ encoder's choice of settings.
 """
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -63,7 +65,8 @@ from . import stream
 from .sweep import BOUND_MODES, ESCAPE_LIMIT, Sweep, run
 from .trials import Batch
 
-__all__ = ["encode", "decode", "unlike_axes", "BOUND_MODES", "CONTEXTS", "ESCAPE_LIMIT", "SHAPES", "REVERSED",
+__all__ = ["encode", "plan", "Planned", "decode", "central_block", "unlike_axes",
+           "BOUND_MODES", "CONTEXTS", "ESCAPE_LIMIT", "SHAPES", "REVERSED",
            "SMALL_TRIAL", "TRIAL_POINTS"]
 
 TRIAL_POINTS = 1 << 15  # settings are chosen on a central block of about this many points
@@ -83,10 +86,33 @@ def encode(values: np.ndarray, half: float, missing: np.ndarray | None = None,
     ``reverse`` (the axis order) and ``batch_axes`` (a bit per axis not predicted along) fix the
     settings the encoder otherwise chooses for the fewest bits.
     """
+    return plan(values, half, missing, cubic, bound_mode, reverse, batch_axes).finish()
+
+
+@dataclass
+class Planned:
+    """An encoding chosen but not made: its estimated bits (trials.py, from the trial block,
+    in proportion to the chunk's values) and ``finish()``, which gives what ``encode`` gives."""
+
+    bits: float
+    finish: Callable[[], tuple]
+
+
+def plan(values: np.ndarray, half: float, missing: np.ndarray | None = None,
+         cubic: bool | None = None, bound_mode: int | None = None, reverse: bool | None = None,
+         batch_axes: int | None = None) -> Planned:
+    """``encode``'s settings chosen and its bits estimated, before the sweep of a large
+    chunk and the stream: a caller with several ways to store a chunk finishes the likely
+    smallest."""
     values = np.asarray(values, dtype=np.float64)
     missing = _check(values.shape, half, missing)
-    chosen, symbols = _choose(values, half, missing, cubic, bound_mode, reverse, batch_axes)
-    return stream.write(chosen, symbols), chosen.recon
+    bits, chosen = _choose(values, half, missing, cubic, bound_mode, reverse, batch_axes)
+
+    def finish() -> tuple[bytes, np.ndarray]:
+        sweep, symbols = chosen()
+        return stream.write(sweep, symbols), sweep.recon
+
+    return Planned(bits, finish)
 
 
 def decode(data: bytes, shape: tuple[int, ...], half: float,
@@ -124,18 +150,19 @@ def _check(shape: tuple[int, ...], half: float, missing: np.ndarray | None) -> n
 
 
 def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: bool | None,
-            bound_mode: int | None, reverse: bool | None, batch_axes: int | None) -> tuple[Sweep, list]:
-    """The encoder's run with the (cubic, bound mode, axis order) of the fewest estimated bits
-    on a central block of the chunk (trials.py). Every interpolant and level-bound mode allowed
-    is swept at once in the first-to-last axis order (on a block over ``SMALL_TRIAL`` points,
-    the interpolants at mode 1 first, then the other modes with the better one), then the
-    ``REVERSED`` best (one on a large block) in the other order. A chunk that is its own block
-    keeps the trial's run.
+            bound_mode: int | None, reverse: bool | None, batch_axes: int | None) -> tuple[float, Callable]:
+    """(estimated bits, the encoder's run to come) with the (cubic, bound mode, axis order) of
+    the fewest estimated bits on a central block of the chunk (trials.py). Every interpolant
+    and level-bound mode allowed is swept at once in the first-to-last axis order (on a block
+    over ``SMALL_TRIAL`` points, the interpolants at mode 1 first, then the other modes with
+    the better one), then the ``REVERSED`` best (one on a large block) in the other order. A
+    chunk that is its own block keeps the trial's run; a larger one's bits are the block's in
+    proportion to its values.
 
     Where some axes' slices look unlike (``unlike_axes``), the same search is made with them
     as batch axes (the most unlike, then it and the next, ...: ``batch.candidates``), and the
     fewest bits of all kept; ``batch_axes`` given, only it is searched."""
-    block = _trial_block(values.shape)
+    block = central_block(values.shape, TRIAL_POINTS)
     trial = values[block]
     trial_missing = None if missing is None or not missing[block].any() else missing[block]
     interpolants = (True, False) if cubic is None else (cubic,)
@@ -170,22 +197,23 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
     if batch_axes is None:
         for axes in candidates(unlike_axes(trial, trial_missing)):
             tried += search(axes)
-    _, best, i = min(tried, key=_bits)
+    bits, best, i = min(tried, key=_bits)
     if trial.shape == values.shape:
-        return best.take(i)
-    return run(values, half, missing, best.options[i] + (best.reverse,), best.batch_axes)
+        return bits, lambda: best.take(i)
+    return bits * values.size / trial.size, lambda: run(
+        values, half, missing, best.options[i] + (best.reverse,), best.batch_axes)
 
 
 def _bits(candidate: tuple) -> float:
     return candidate[0]
 
 
-def _trial_block(shape: tuple[int, ...]) -> tuple:
-    """A central block of about TRIAL_POINTS points, with the chunk's aspect where it can."""
+def central_block(shape: tuple[int, ...], points: int) -> tuple:
+    """A central block of about ``points`` points, with the chunk's aspect where it can."""
     size = math.prod(shape)
-    if size <= TRIAL_POINTS:
+    if size <= points:
         return tuple(slice(None) for _ in shape)
-    shrink = (TRIAL_POINTS / size) ** (1 / max(1, sum(n > 1 for n in shape)))
+    shrink = (points / size) ** (1 / max(1, sum(n > 1 for n in shape)))
     block = []
     for n in shape:
         m = max(1, min(n, int(n * shrink) + 1))

@@ -1,0 +1,46 @@
+"""Fewer codings, the same promises: the bounded kinds make only the ways whose estimated bytes
+come near the smallest (sections/bounds.py), and a large chunk's floor searches its bound on a
+central block first (modes/latents.py)."""
+
+import math
+
+import numpy as np
+import pytest
+
+from inrcodec import INRCodec
+from inrcodec.measure import psnr_db
+from inrcodec.sections import bounds
+
+
+@pytest.mark.parametrize("settings", [{"max_error": 0.05}, {"relative_error": 0.001}, {}])
+def test_making_only_the_likely_smallest_way_stores_what_making_every_way_stores(
+        monkeypatch, a1b, settings):
+    codec = INRCodec(**settings)
+    chunks = [a1b[i:i + 12].astype(np.float32) for i in (0, 100, 200)] + [a1b[5:6].astype(np.float32)]
+    planned = [bytes(codec.encode(c)) for c in chunks]
+    monkeypatch.setattr(bounds, "ESTIMATE_MARGIN", math.inf)
+    assert [bytes(codec.encode(c)) for c in chunks] == planned
+
+
+def large_chunks() -> dict[str, np.ndarray]:
+    """Chunks of 65,536 values or more, where the floor's search starts on a block: a smooth
+    field with noise, one with a storm off the centre, and a masked one."""
+    y, x = np.mgrid[:400, :500] / 400.0
+    rng = np.random.default_rng(0)
+    smooth = 280 + 20 * np.sin(7 * x + 3 * y) * np.cos(5 * y) + 0.05 * rng.normal(size=x.shape)
+    storm = smooth + 40 * np.exp(-((x - 0.1) ** 2 + (y - 0.2) ** 2) / 0.002) * np.sin(90 * x)
+    masked = smooth.copy()
+    masked[:, :150] = np.nan
+    return {"smooth": smooth, "storm": storm, "masked": masked}
+
+
+@pytest.mark.parametrize("name", ["smooth", "storm", "masked"])
+@pytest.mark.parametrize("floor", [30.0, 45.0])
+def test_a_large_chunk_keeps_its_floor(name, floor):
+    chunk = large_chunks()[name].astype(np.float32)[None]
+    codec = INRCodec(min_psnr=floor)
+    decoded = codec.decode(codec.encode(chunk))
+    finite = np.isfinite(chunk)
+    error = decoded[finite].astype(np.float64) - chunk[finite]
+    value_range = float(np.ptp(chunk[finite]))
+    assert psnr_db(value_range, float(np.sqrt(np.mean(error ** 2)))) >= floor - 1e-6
