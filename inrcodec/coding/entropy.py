@@ -101,6 +101,18 @@ def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer,
     return symbols + quantizer.low
 
 
+def least_code_bits(quantizer: LatentQuantizer) -> float:
+    """The fewest bits a patch's latents can take: each dimension's most probable symbol's."""
+    return _least_bits(tuple(float(s) for s in quantizer.std), quantizer.step, quantizer.low,
+                       quantizer.alphabet_size)
+
+
+@lru_cache(maxsize=8)
+def _least_bits(std: tuple[float, ...], step: float, low: int, size: int) -> float:
+    """``code_lengths(...).min(1).sum()``, once per table (every chunk's reader checks it)."""
+    return float((-np.log2(_tables(std, step, low, size).astype(np.float64))).min(1).sum())
+
+
 def code_lengths(quantizer: LatentQuantizer) -> np.ndarray:
     """(latent_dim, alphabet_size) ideal code length in bits of each symbol in each dimension."""
     return -np.log2(probability_tables(quantizer).astype(np.float64))

@@ -15,7 +15,7 @@ import numpy as np
 from ..chunk import Chunk, cast
 from ..coding.bytes import ContainerError
 from ..coding.container import Container
-from ..coding.entropy import code_lengths, decode_gated, decode_symbols, encode_symbols
+from ..coding.entropy import decode_gated, decode_symbols, encode_symbols, least_code_bits
 from ..coding.normalise import Normalisation
 from ..coding.quantize import LatentQuantizer
 from ..patches import count_patches, from_patches
@@ -235,7 +235,7 @@ def least_latent_bytes(shape: tuple[int, ...], model, quantizer: LatentQuantizer
     stream may fall short. A reader refuses fewer; an encoder fits no network whose latents
     alone would outweigh what the classic coders stored."""
     least = (math.log2(model.latent_dim + 1) if gated
-             else float(code_lengths(quantizer).min(1).sum()))
+             else least_code_bits(quantizer))
     n_patches = count_patches(shape, model.patch_shape)
     return (SHORTFALL_SHARE * n_patches * least - SHORTFALL_BITS) / 8
 
