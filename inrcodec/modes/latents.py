@@ -164,9 +164,11 @@ class Latents(Mode):
         """(the smallest container that keeps the floor, the loosest bound that kept it, the
         excess there). ``settled``: the excess a block of the chunk kept at ``bound`` after its
         own search; where the chunk keeps the floor there by at most SAME_AS_BLOCK_DB more, the
-        block's search stands for the chunk's."""
+        block's search stands for the chunk's. The interpolation settings found at the first
+        bound serve every later one (``within``'s ``settings``)."""
+        settings = {}
         while True:
-            container, decoded = within(chunk, model, bound, prediction)
+            container, decoded = within(chunk, model, bound, prediction, settings=settings)
             excess = excess_db(chunk, decoded, target)
             if excess >= 0:
                 break
@@ -179,7 +181,7 @@ class Latents(Mode):
         for _ in range(LOOSENING_TRIALS):
             if step < LOOSE_ENOUGH_DB / 20:
                 break
-            trial, decoded = within(chunk, model, bound * 10 ** step, prediction)
+            trial, decoded = within(chunk, model, bound * 10 ** step, prediction, settings=settings)
             excess = excess_db(chunk, decoded, target)
             if excess >= 0:
                 bound, kept = bound * 10 ** step, excess
@@ -192,11 +194,10 @@ class Latents(Mode):
 
 
 def _central_part(chunk: Chunk, prediction: Prediction | None) -> tuple | None:
-    """(a central block of about SEARCH_POINTS values as a chunk, no prediction), for a chunk
-    of at least twice as many with enough values in the block, where the network is not
-    tried (its latents, sized for the whole chunk, would weigh on the block's choice); else
-    None."""
-    if chunk.array.size < 2 * SEARCH_POINTS or prediction is not None:
+    """(a central block of about SEARCH_POINTS values as a chunk, the prediction there), for
+    a chunk of at least twice as many with enough values in the block; else None. The block's
+    containers, only measured, carry the block's share of the latents' bytes."""
+    if chunk.array.size < 2 * SEARCH_POINTS:
         return None
     block = central_block(chunk.array.shape, SEARCH_POINTS)
     finite = chunk.finite[block]
@@ -205,4 +206,8 @@ def _central_part(chunk: Chunk, prediction: Prediction | None) -> tuple | None:
         return None
     part = Chunk(chunk.array[block], finite, chunk.header)
     part.__dict__["norm"] = chunk.norm  # the residual's step is set by the chunk's normalisation
-    return part, None
+    if prediction is None:
+        return part, None
+    latents = prediction.fields["latents"]
+    share = latents[:round(len(latents) * part.array.size / chunk.array.size)]
+    return part, Prediction(prediction.values[block], {**prediction.fields, "latents": share})

@@ -36,7 +36,7 @@ class Prediction:
 
 
 def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
-           alone: tuple | None = None) -> tuple[Container, np.ndarray]:
+           alone: tuple | None = None, settings: dict | None = None) -> tuple[Container, np.ndarray]:
     """The shortest way to store the chunk with every finite value within ``bound``, and its
     decoded values: spatial prediction alone, or the network's ``prediction`` (None: not worth
     fitting, as ``network.fit``'s gate found) with its residual coded value by value or by
@@ -47,8 +47,12 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
     The ways coded by spatial prediction are planned first (settings chosen, bits estimated,
     coding/interp/trials.py) and only those within ``ESTIMATE_MARGIN`` of the smallest are
     made: the estimates are within a few bytes of the streams, and making a way (a large
-    chunk's sweep and every stream) costs more than planning it."""
-    alone = alone_way(chunk, bound) if alone is None else alone
+    chunk's sweep and every stream) costs more than planning it. ``settings``: a dict a bound
+    search keeps across its calls on one chunk; each way's interpolation settings found at the
+    first bound are kept there and reused at the next (they follow the field more than the
+    bound), which spares the trials' search of them."""
+    settings = {} if settings is None else settings
+    alone = alone_way(chunk, bound, settings.get("alone")) if alone is None else alone
     if isinstance(alone[0], Container) and alone[0].kind == Kind.RAW:
         return alone
     ways = [alone]
@@ -57,16 +61,20 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
         array, finite, fields = chunk.array, chunk.finite, prediction.fields
         section, decoded = _encode_residual(array, finite, prediction.values, bound, half, chunk.norm)
         ways.append((Container(kind=Kind.BOUNDED, bound=bound, section=section, **fields), decoded))
-        ways.append((spatial.plan_residual(array, finite, prediction.values, bound, chunk.norm),
+        ways.append((spatial.plan_residual(array, finite, prediction.values, bound, chunk.norm,
+                                           settings.get("residual")),
                      lambda section: Container(kind=Kind.BOUNDED_SPATIAL, bound=bound,
                                                section=section, **fields)))
+    for name, way in zip(("alone", "bounded", "residual"), ways):
+        if not isinstance(way[0], Container):
+            settings.setdefault(name, way[0].settings)
     sizes = [way_size(way, model) for way in ways]
     made = [way if isinstance(way[0], Container) else _made(way) for way, size in zip(ways, sizes)
             if isinstance(way[0], Container) or size <= min(sizes) * (1 + ESTIMATE_MARGIN)]
     return min(made, key=lambda c: len(c[0].to_bytes(model.hash)))
 
 
-def alone_way(chunk: Chunk, bound: float) -> tuple:
+def alone_way(chunk: Chunk, bound: float, settings: dict | None = None) -> tuple:
     """Spatial prediction alone, planned: (interp.Planned, its section -> Container); or the
     values themselves, made (a RAW Container, the chunk), where no step keeps a bound this fine
     (5e-324)."""
@@ -76,7 +84,7 @@ def alone_way(chunk: Chunk, bound: float) -> tuple:
         raw = {k: v for k, v in header.items() if k != "mask"}
         return (Container(kind=Kind.RAW, section=array.tobytes(order="F" if fortran else "C"),
                           **raw), array.copy())
-    return (spatial.plan_spatial(array, chunk.finite, bound),
+    return (spatial.plan_spatial(array, chunk.finite, bound, settings),
             lambda section: Container(kind=Kind.SPATIAL, bound=bound, section=section, **header))
 
 

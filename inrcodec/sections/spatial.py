@@ -55,12 +55,14 @@ def encode_spatial(array: np.ndarray, finite: np.ndarray, bound: float) -> tuple
     return plan_spatial(array, finite, bound).finish()
 
 
-def plan_spatial(array: np.ndarray, finite: np.ndarray, bound: float) -> interp.Planned:
-    """``encode_spatial`` with its settings chosen and its bits estimated, not yet made."""
+def plan_spatial(array: np.ndarray, finite: np.ndarray, bound: float,
+                 settings: dict | None = None) -> interp.Planned:
+    """``encode_spatial`` with its settings chosen (or ``settings``, interp.plan's) and its
+    bits estimated, not yet made."""
     values = array[finite]
     e = shrink(bound, array.dtype, values)
     target = np.where(finite, array, 0).astype(np.float64)
-    planned = interp.plan(target, spatial_half(bound, array.dtype, e), ~finite)
+    planned = interp.plan(target, spatial_half(bound, array.dtype, e), ~finite, **(settings or {}))
 
     def finish() -> tuple[bytes, np.ndarray]:
         section, recon = planned.finish()
@@ -72,7 +74,7 @@ def plan_spatial(array: np.ndarray, finite: np.ndarray, bound: float) -> interp.
         decoded[finite] = kept
         return bytes([e]) + _with_exceptions(section, missed, values[missed]), decoded
 
-    return interp.Planned(planned.bits, finish)
+    return interp.Planned(planned.bits, finish, planned.settings)
 
 
 def decode_spatial(data: bytes, shape: tuple, dtype: np.dtype, finite: np.ndarray,
@@ -92,12 +94,13 @@ def encode_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarra
 
 
 def plan_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarray, bound: float,
-                  norm) -> interp.Planned:
-    """``encode_residual`` with its settings chosen and its bits estimated, not yet made."""
+                  norm, settings: dict | None = None) -> interp.Planned:
+    """``encode_residual`` with its settings chosen (or ``settings``, interp.plan's) and its
+    bits estimated, not yet made."""
     half = residual.half_step(bound, array.dtype, norm)
     values = array[finite]
     target = np.where(finite, array.astype(np.float64) - prediction, 0.0)
-    planned = interp.plan(target, half, ~finite)
+    planned = interp.plan(target, half, ~finite, **(settings or {}))
 
     def finish() -> tuple[bytes, np.ndarray]:
         section, recon = planned.finish()
@@ -111,7 +114,7 @@ def plan_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarray,
         decoded[finite] = kept
         return _with_exceptions(section, missed, values[missed]), decoded
 
-    return interp.Planned(planned.bits, finish)
+    return interp.Planned(planned.bits, finish, planned.settings)
 
 
 def decode_residual(data: bytes, prediction: np.ndarray, dtype: np.dtype, finite: np.ndarray,

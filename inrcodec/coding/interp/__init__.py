@@ -96,6 +96,7 @@ class Planned:
 
     bits: float
     finish: Callable[[], tuple]
+    settings: dict  # cubic, bound_mode, reverse, batch_axes: ``plan``'s arguments to fix them
 
 
 def plan(values: np.ndarray, half: float, missing: np.ndarray | None = None,
@@ -106,13 +107,13 @@ def plan(values: np.ndarray, half: float, missing: np.ndarray | None = None,
     smallest."""
     values = np.asarray(values, dtype=np.float64)
     missing = _check(values.shape, half, missing)
-    bits, chosen = _choose(values, half, missing, cubic, bound_mode, reverse, batch_axes)
+    bits, chosen, settings = _choose(values, half, missing, cubic, bound_mode, reverse, batch_axes)
 
     def finish() -> tuple[bytes, np.ndarray]:
         sweep, symbols = chosen()
         return stream.write(sweep, symbols), sweep.recon
 
-    return Planned(bits, finish)
+    return Planned(bits, finish, settings)
 
 
 def decode(data: bytes, shape: tuple[int, ...], half: float,
@@ -150,9 +151,9 @@ def _check(shape: tuple[int, ...], half: float, missing: np.ndarray | None) -> n
 
 
 def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: bool | None,
-            bound_mode: int | None, reverse: bool | None, batch_axes: int | None) -> tuple[float, Callable]:
-    """(estimated bits, the encoder's run to come) with the (cubic, bound mode, axis order) of
-    the fewest estimated bits on a central block of the chunk (trials.py). Every interpolant
+            bound_mode: int | None, reverse: bool | None, batch_axes: int | None) -> tuple:
+    """(estimated bits, the encoder's run to come, its settings) with the (cubic, bound mode,
+    axis order) of the fewest estimated bits on a central block of the chunk (trials.py). Every interpolant
     and level-bound mode allowed is swept at once in the first-to-last axis order (on a block
     over ``SMALL_TRIAL`` points, the interpolants at mode 1 first, then the other modes with
     the better one), then the ``REVERSED`` best (one on a large block) in the other order. A
@@ -179,14 +180,16 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
             tried.extend(found)
             return found
 
+        several_axes = sum(n > 1 for i, n in enumerate(values.shape) if not axes >> i & 1) > 1
+        if reverse and several_axes and len(interpolants) == len(modes) == 1:
+            return sweep_all([(interpolants[0], modes[0])], True)  # all given: one sweep
         if small or len(interpolants) == 1 or len(modes) == 1:
             sweep_all([(c, m) for c in interpolants for m in modes], False)
         else:
             _, best, i = min(sweep_all([(c, 1) for c in interpolants], False), key=_bits)
             chosen = best.options[i][0]
             sweep_all([(chosen, m) for m in modes if m != 1], False)
-        if sum(n > 1 for i, n in enumerate(values.shape) if not axes >> i & 1) > 1 and (
-                reverse is None or reverse):
+        if several_axes and (reverse is None or reverse):
             ranked = sorted(tried, key=_bits)[:REVERSED if small else 1]
             backwards = sweep_all([b.options[i] for _, b, i in ranked], True)
             if reverse:
@@ -198,10 +201,12 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
         for axes in candidates(unlike_axes(trial, trial_missing)):
             tried += search(axes)
     bits, best, i = min(tried, key=_bits)
+    (cubic, bound_mode), reverse, batch_axes = best.options[i], best.reverse, best.batch_axes
+    settings = dict(cubic=cubic, bound_mode=bound_mode, reverse=reverse, batch_axes=batch_axes)
     if trial.shape == values.shape:
-        return bits, lambda: best.take(i)
+        return bits, lambda: best.take(i), settings
     return bits * values.size / trial.size, lambda: run(
-        values, half, missing, best.options[i] + (best.reverse,), best.batch_axes)
+        values, half, missing, (cubic, bound_mode, reverse), batch_axes), settings
 
 
 def _bits(candidate: tuple) -> float:
