@@ -144,24 +144,119 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
     moves (``affine_mixes``).
     """
     recipe = dataclasses.replace(recipe, **changes)  # a recipe refuses bad values itself
-    gate_penalty, mix = recipe.gate_penalty, recipe.mix
+    samples = _checked_samples(samples)
+    torch.manual_seed(recipe.seed)
+    rng = np.random.default_rng(recipe.seed)
+    dev = pick_device(device)
+    patch_shape = tuple(samples.shape[1:])
+    prepare = normalised_samples if normalise else as_normalised
+    values, weights = _flat_tensors(prepare(samples), dev)
+    coords = grid(patch_shape).to(dev)
+    learned = _starting_point(recipe, init, patch_shape, dev)
+    opt = _optimiser(learned, recipe.lr)
+    val = None if val_samples is None else _flat_tensors(prepare(val_samples), dev)
+
+    run = _Run.continuing(init)
+    bar = tqdm(total=recipe.max_steps, disable=not progress, desc="meta-training")
+    latent_std = None  # quantization-aware training's running estimate of the latents' spread
+    while run.has_time_left(recipe):
+        _set_learning_rate(opt, run.fraction_done(recipe))
+        v, w = _draw_batch(values, weights, recipe, rng, normalise)
+        latents, rate = _inner_loop(learned, coords, v, w, recipe, linearise)
+        if recipe.quantization_bits:
+            latents, latent_std = _with_quantization_noise(latents, latent_std, recipe.quantization_bits)
+        _outer_step(opt, masked_mse(learned.net(coords, latents), v, w).mean() + rate)
+        run.step += 1
+        bar.update()
+        if checkpoint is not None and run.checkpoint_due(checkpoint_every):
+            _save_checkpoint(checkpoint, learned, patch_shape, latents, recipe, run)
+        if val is not None and run.step % val_every == 0:
+            val_psnr = _validate(learned, coords, val, recipe.inner_steps, run)
+            bar.set_postfix(val_psnr=f"{val_psnr:.2f} dB")
+    bar.close()
+
+    statistics = _quantizer_statistics(learned, coords, values, weights, rng, stats_samples, recipe)
+    return Model(learned.net, learned.step_sizes.detach().cpu(), patch_shape,
+                 card=_final_card(card, recipe, run, len(values), dev),
+                 **statistics, **_gate_tensors(learned.gate_params))
+
+
+@dataclasses.dataclass
+class _Learned:
+    """What the outer loop learns: the shared network (the latent-to-shift map included), the
+    Meta-SGD step per latent dimension and, with gates, where they start and their log steps."""
+    net: ModulatedSiren
+    step_sizes: torch.Tensor
+    gate_params: list[torch.Tensor]  # [gate_init, log_gate_steps], or empty without gates
+
+
+@dataclasses.dataclass
+class _Run:
+    """The outer loop's count and clock, carried on from the model it continues (``init``) so
+    that a card adds up the whole training; and the validation curve so far."""
+    steps_before: int
+    seconds_before: float
+    history: list[dict]
+    start: float  # time.monotonic() when this run's outer loop began
+    saved: float  # ... and when it last saved a checkpoint
+    step: int = 0  # outer steps of this run
+
+    @classmethod
+    def continuing(cls, init: Model | None) -> "_Run":
+        earlier = init.card.get("training", {}) if init is not None else {}
+        history = list(init.card.get("validation", [])) if init is not None else []
+        start = time.monotonic()
+        return cls(earlier.get("outer_steps", 0), earlier.get("seconds", 0.0), history, start, start)
+
+    def has_time_left(self, recipe: Recipe) -> bool:
+        """Whether neither ``max_steps`` nor the time budget is used up."""
+        return (recipe.max_steps is None or self.step < recipe.max_steps) and (
+            recipe.time_budget is None or time.monotonic() - self.start < recipe.time_budget)
+
+    def fraction_done(self, recipe: Recipe) -> float:
+        """How far along the run is, by steps or by time, whichever is further."""
+        # The first step runs at the full rate whatever the clock says: a run by steps stays
+        # reproducible (the same model, the same hash) however fast the machine is.
+        elapsed = time.monotonic() - self.start if self.step else 0.0
+        return max(self.step / recipe.max_steps if recipe.max_steps else 0.0,
+                   elapsed / recipe.time_budget if recipe.time_budget else 0.0)
+
+    def checkpoint_due(self, every: float) -> bool:
+        return time.monotonic() - self.saved >= every
+
+    def outer_steps(self) -> int:
+        """Outer steps in all, this run's and those of the model it continues."""
+        return self.steps_before + self.step
+
+    def seconds(self) -> float:
+        """Seconds of training in all, to a tenth, as cards record them."""
+        return round(self.seconds_before + time.monotonic() - self.start, 1)
+
+    def training_record(self) -> dict:
+        """A card's ``training``: outer steps and seconds in all."""
+        return {"outer_steps": self.outer_steps(), "seconds": self.seconds()}
+
+
+def _checked_samples(samples) -> np.ndarray:
+    """``samples`` as an array, refused unless real numbers shaped (n, *patch_shape)."""
     samples = np.asarray(samples)
     if samples.dtype.kind not in "fiu":
         raise TypeError(f"training samples must be real numbers, not {samples.dtype}")
     if not 2 <= samples.ndim <= 5:
         raise ValueError(f"training samples must be shaped (n, *patch_shape) with 1 to 4 patch "
                          f"dimensions, not {samples.shape}")
-    max_steps, time_budget = recipe.max_steps, recipe.time_budget
-    inner_steps, first_order = recipe.inner_steps, recipe.first_order
-    batch_size, lr, seed = recipe.batch_size, recipe.lr, recipe.seed
-    quantization_bits = recipe.quantization_bits
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    dev = pick_device(device)
-    patch_shape = tuple(samples.shape[1:])
-    prepare = normalised_samples if normalise else as_normalised
-    values, weights = (torch.from_numpy(a).flatten(1).to(dev) for a in prepare(samples))
-    coords = grid(patch_shape).to(dev)
+    return samples
+
+
+def _flat_tensors(arrays: tuple[np.ndarray, ...], dev: torch.device) -> list[torch.Tensor]:
+    """Normalised samples' arrays (values, weights) as tensors on ``dev``, a row per sample."""
+    return [torch.from_numpy(a).flatten(1).to(dev) for a in arrays]
+
+
+def _starting_point(recipe: Recipe, init: Model | None, patch_shape: tuple[int, ...],
+                    dev: torch.device) -> _Learned:
+    """What the outer loop starts from: ``init``'s network and steps (its architecture wins
+    over the recipe's) or the recipe's fresh ones; gates only where the recipe asks for them."""
     if init is not None:
         if init.patch_shape != patch_shape:
             raise ValueError(f"cannot continue a model of {init.patch_shape} patches on "
@@ -175,94 +270,119 @@ def meta_train(samples: np.ndarray, recipe: Recipe = BUNDLED, *,
                              recipe.w0).to(dev)
         step_sizes = torch.full((recipe.latent_dim,), recipe.step_size_init, device=dev,
                                 requires_grad=True)
-    gate_params = []
-    if gate_penalty is not None:
-        gated_init = init is not None and init.gated
-        gate_init = (init.gate_init.clone() if gated_init
-                     else torch.full((net.latent_dim,), 1.0)).to(dev).requires_grad_(True)
-        # Log-parameterised: the gates' gradients are tiny, their steps must grow a lot.
-        log_gate_steps = (init.gate_steps.log() if gated_init
-                          else torch.full((net.latent_dim,), math.log(1e4))).to(dev).requires_grad_(True)
-        gate_params = [gate_init, log_gate_steps]
-        low, high = (math.log(p) for p in gate_penalty)
+    gate_params = [] if recipe.gate_penalty is None else _starting_gates(init, net.latent_dim, dev)
+    return _Learned(net, step_sizes, gate_params)
+
+
+def _starting_gates(init: Model | None, latent_dim: int, dev: torch.device) -> list[torch.Tensor]:
+    """[gate_init, log_gate_steps]: ``init``'s where it has gates, fresh ones otherwise."""
+    gated_init = init is not None and init.gated
+    gate_init = (init.gate_init.clone() if gated_init
+                 else torch.full((latent_dim,), 1.0)).to(dev).requires_grad_(True)
+    # Log-parameterised: the gates' gradients are tiny, their steps must grow a lot.
+    log_gate_steps = (init.gate_steps.log() if gated_init
+                      else torch.full((latent_dim,), math.log(1e4))).to(dev).requires_grad_(True)
+    return [gate_init, log_gate_steps]
+
+
+def _optimiser(learned: _Learned, lr: float) -> torch.optim.Adam:
+    """Adam on everything learned; each group's ``base_lr`` is where its cosine decay starts."""
     # The gates start untrained even when the network does not: they learn 30x faster.
-    opt = torch.optim.Adam([{"params": [*net.parameters(), step_sizes], "base_lr": lr},
-                            {"params": gate_params, "base_lr": 30 * lr}], lr=lr)
-    val = None
-    if val_samples is not None:
-        val = [torch.from_numpy(a).flatten(1).to(dev) for a in prepare(val_samples)]
+    return torch.optim.Adam([{"params": [*learned.net.parameters(), learned.step_sizes], "base_lr": lr},
+                             {"params": learned.gate_params, "base_lr": 30 * lr}], lr=lr)
 
-    earlier = init.card.get("training", {}) if init is not None else {}
-    step0, seconds0 = earlier.get("outer_steps", 0), earlier.get("seconds", 0.0)
-    history = list(init.card.get("validation", [])) if init is not None else []
-    start, step, latent_std = time.monotonic(), 0, None
-    saved = start
-    bar = tqdm(total=max_steps, disable=not progress, desc="meta-training")
-    while (max_steps is None or step < max_steps) and (
-            time_budget is None or time.monotonic() - start < time_budget):
-        # Cosine decay over the run (by steps or by time, whichever is further along). The
-        # first step runs at the full rate whatever the clock says: a run by steps stays
-        # reproducible (the same model, the same hash) however fast the machine is.
-        elapsed = time.monotonic() - start if step else 0.0
-        done = max(step / max_steps if max_steps else 0.0,
-                   elapsed / time_budget if time_budget else 0.0)
-        for group in opt.param_groups:
-            group["lr"] = group["base_lr"] * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
-        idx = torch.from_numpy(rng.integers(0, len(values), batch_size)).to(dev)
-        v, w = (affine_mixes(values, weights, idx, mix, rng, renormalise=normalise) if mix
-                else (values[idx], weights[idx]))
-        if gate_params:
-            penalty = torch.exp(low + (high - low) * torch.rand(batch_size, device=dev))
-            latents, log_alpha = fit_gated_latents(
-                net, coords, v, w, step_sizes, gate_init, log_gate_steps.exp(), inner_steps,
-                penalty, create_graph=not first_order)
-            rate = (penalty * gates.open_probability(log_alpha).mean(-1)).mean()
-            latents = latents * gates.sample(log_alpha)
-        else:
-            rate = 0.0
-            latents = fit_latents(net, coords, v, w, step_sizes, inner_steps,
-                                  create_graph=not first_order, linearise=linearise)
-        if quantization_bits:
-            spread = latents.detach().std(0)  # a running estimate of the quantizer's statistics
-            latent_std = spread if latent_std is None else 0.99 * latent_std + 0.01 * spread
-            step_size = 8 * latent_std.max() / 2 ** quantization_bits
-            latents = latents + (torch.rand_like(latents) - 0.5) * step_size
-        loss = masked_mse(net(coords, latents), v, w).mean() + rate
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        step += 1
-        bar.update()
-        if checkpoint is not None and time.monotonic() - saved >= checkpoint_every:
-            progress_card = {"recipe": recipe.as_card(),
-                             "training": {"outer_steps": step0 + step,
-                                          "seconds": round(seconds0 + time.monotonic() - start, 1)},
-                             "validation": history}
-            Model(copy.deepcopy(net).cpu(), step_sizes.detach().cpu(), patch_shape,
-                  latents.detach().mean(0).cpu().numpy(), latents.detach().std(0).cpu().numpy(),
-                  progress_card, **_gate_tensors(gate_params)).save(checkpoint)
-            saved = time.monotonic()
-        if val is not None and step % val_every == 0:
-            val_psnr = psnr_of(net, step_sizes.detach(), coords, *val, inner_steps)
-            history.append({"step": step0 + step,
-                            "seconds": round(seconds0 + time.monotonic() - start, 1),
-                            "val_psnr": round(val_psnr, 3)})
-            bar.set_postfix(val_psnr=f"{val_psnr:.2f} dB")
-    bar.close()
 
-    net.eval()
-    some = torch.from_numpy(rng.permutation(len(values))[:stats_samples]).to(dev)
-    statistics = latent_statistics(net.cpu(), step_sizes.detach().cpu(), coords.cpu(),
-                                   values[some].cpu(), weights[some].cpu(), inner_steps,
-                                   with_basis=recipe.latent_basis and not gate_params)
+def _set_learning_rate(opt: torch.optim.Optimizer, done: float) -> None:
+    """Cosine decay from each group's ``base_lr`` at ``done`` 0 to nothing at 1 and beyond."""
+    for group in opt.param_groups:
+        group["lr"] = group["base_lr"] * 0.5 * (1 + math.cos(math.pi * min(done, 1.0)))
+
+
+def _draw_batch(values: torch.Tensor, weights: torch.Tensor, recipe: Recipe, rng: np.random.Generator,
+                normalise: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of (values, weights): ``batch_size`` samples drawn with replacement or, with
+    ``mix``, affine mixes of them (renormalised unless the samples came normalised)."""
+    idx = torch.from_numpy(rng.integers(0, len(values), recipe.batch_size)).to(values.device)
+    if recipe.mix:
+        return affine_mixes(values, weights, idx, recipe.mix, rng, renormalise=normalise)
+    return values[idx], weights[idx]
+
+
+def _inner_loop(learned: _Learned, coords: torch.Tensor, v: torch.Tensor, w: torch.Tensor,
+                recipe: Recipe, linearise: bool) -> tuple[torch.Tensor, torch.Tensor | float]:
+    """The batch's latents, fitted from zero (the graph kept unless ``first_order``), and the
+    rate penalty their gates add to the loss (0 without gates)."""
+    net, step_sizes = learned.net, learned.step_sizes
+    if not learned.gate_params:
+        latents = fit_latents(net, coords, v, w, step_sizes, recipe.inner_steps,
+                              create_graph=not recipe.first_order, linearise=linearise)
+        return latents, 0.0
+    gate_init, log_gate_steps = learned.gate_params
+    # Each sample its own penalty, log-uniform in the range: the model learns every rate.
+    low, high = (math.log(p) for p in recipe.gate_penalty)
+    penalty = torch.exp(low + (high - low) * torch.rand(recipe.batch_size, device=coords.device))
+    latents, log_alpha = fit_gated_latents(
+        net, coords, v, w, step_sizes, gate_init, log_gate_steps.exp(), recipe.inner_steps,
+        penalty, create_graph=not recipe.first_order)
+    rate = (penalty * gates.open_probability(log_alpha).mean(-1)).mean()
+    return latents * gates.sample(log_alpha), rate
+
+
+def _with_quantization_noise(latents: torch.Tensor, latent_std: torch.Tensor | None,
+                             bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``latents`` plus uniform noise of the step of a ``bits``-bit latent quantizer, so the
+    network learns to tolerate the rounding; and the running spread that step comes from."""
+    spread = latents.detach().std(0)  # a running estimate of the quantizer's statistics
+    latent_std = spread if latent_std is None else 0.99 * latent_std + 0.01 * spread
+    step_size = 8 * latent_std.max() / 2 ** bits
+    return latents + (torch.rand_like(latents) - 0.5) * step_size, latent_std
+
+
+def _outer_step(opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+    """One step of the optimiser on ``loss``, differentiating through the inner loop."""
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+
+
+def _save_checkpoint(path: str | Path, learned: _Learned, patch_shape: tuple[int, ...],
+                     latents: torch.Tensor, recipe: Recipe, run: _Run) -> None:
+    """Saves a model that ``init`` can continue and notes when, for the next checkpoint."""
+    # The last batch's latents stand in for the quantizer's statistics: continuing refits them.
+    card = {"recipe": recipe.as_card(), "training": run.training_record(), "validation": run.history}
+    Model(copy.deepcopy(learned.net).cpu(), learned.step_sizes.detach().cpu(), patch_shape,
+          latents.detach().mean(0).cpu().numpy(), latents.detach().std(0).cpu().numpy(),
+          card, **_gate_tensors(learned.gate_params)).save(path)
+    run.saved = time.monotonic()
+
+
+def _validate(learned: _Learned, coords: torch.Tensor, val: list[torch.Tensor], inner_steps: int,
+              run: _Run) -> float:
+    """The unquantized PSNR (dB) of the validation samples, added to the run's curve."""
+    val_psnr = psnr_of(learned.net, learned.step_sizes.detach(), coords, *val, inner_steps)
+    run.history.append({"step": run.outer_steps(), "seconds": run.seconds(), "val_psnr": round(val_psnr, 3)})
+    return val_psnr
+
+
+def _quantizer_statistics(learned: _Learned, coords: torch.Tensor, values: torch.Tensor,
+                          weights: torch.Tensor, rng: np.random.Generator, stats_samples: int,
+                          recipe: Recipe) -> dict:
+    """``latent_statistics`` of at most ``stats_samples`` training samples, the network (moved to
+    the CPU, as the model keeps it) in eval mode; a latent basis only for models without gates."""
+    learned.net.eval()
+    some = torch.from_numpy(rng.permutation(len(values))[:stats_samples]).to(values.device)
+    return latent_statistics(learned.net.cpu(), learned.step_sizes.detach().cpu(), coords.cpu(),
+                             values[some].cpu(), weights[some].cpu(), recipe.inner_steps,
+                             with_basis=recipe.latent_basis and not learned.gate_params)
+
+
+def _final_card(card: dict | None, recipe: Recipe, run: _Run, n_samples: int, dev: torch.device) -> dict:
+    """The caller's ``card`` with the recipe, the training in all and the validation curve."""
     card = dict(card or {})
     card.update({"recipe": recipe.as_card(),
-                 "training": {"outer_steps": step0 + step,
-                              "seconds": round(seconds0 + time.monotonic() - start, 1),
-                              "samples": int(len(values)), "device": str(dev)},
-                 "validation": history})
-    return Model(net, step_sizes.detach().cpu(), patch_shape, card=card,
-                 **statistics, **_gate_tensors(gate_params))
+                 "training": {**run.training_record(), "samples": int(n_samples), "device": str(dev)},
+                 "validation": run.history})
+    return card
 
 
 def latent_statistics(net, step_sizes, coords, values, weights, inner_steps: int,
