@@ -16,11 +16,19 @@ from inrcodec.coding.interp.trials import Batch
 pytestmark = pytest.mark.skipif(kernels.compiled() is None, reason="numba is not installed")
 
 
+@pytest.fixture(autouse=True)
+def every_call_compiled(monkeypatch):
+    """Kernels for every call, however small (a process loads them at its first large one)."""
+    monkeypatch.setattr(kernels, "SMALLEST_WORK", 0)
+
+
 @pytest.fixture
 def numpy_only(monkeypatch):
-    """Runs what follows on the numpy path."""
+    """``numpy_only(True)`` runs what follows on the numpy path, ``numpy_only(False)`` compiled."""
+    original = kernels.compiled
+
     def use(numpy: bool):
-        monkeypatch.setattr(kernels, "compiled", (lambda: None) if numpy else kernels.compiled)
+        monkeypatch.setattr(kernels, "compiled", (lambda: None) if numpy else original)
     return use
 
 
@@ -135,6 +143,14 @@ def test_interpolation_sections_match_numpy_at_every_bound(numpy_only):
             numpy_only(False)
 
 
+def test_a_decoder_alone_never_imports_numba(a1b):
+    data = bytes(INRCodec(max_error=0.01).encode(np.tile(a1b[:12], (1, 4, 4)).astype(np.float32)))
+    script = ("import sys, inrcodec\n"
+              "inrcodec.INRCodec(max_error=0.01).decode(sys.stdin.buffer.read())\n"
+              "assert 'numba' not in sys.modules\n")
+    subprocess.run([sys.executable, "-c", script], input=data, check=True)
+
+
 def test_inrcodec_kernels_numpy_turns_the_kernels_off_in_a_fresh_process(a1b):
     chunk = a1b[:12].astype(np.float32)
     script = ("import sys, numpy as np, inrcodec\n"
@@ -160,3 +176,23 @@ def test_the_wavelet_transform_matches_numpy(numpy_only):
         numpy_only(True)
         assert same(dwt.forward(x, levels), forward) and same(dwt.inverse(forward, levels), back)
         numpy_only(False)
+
+
+def test_the_kernels_compile_where_no_cache_directory_is_writable(monkeypatch):
+    import numba
+
+    njit = numba.njit
+
+    def uncacheable(*args, cache=False, **options):
+        if cache:
+            raise RuntimeError("cannot cache function: no locator available")
+        return njit(*args, **options)
+
+    monkeypatch.setattr(numba, "njit", uncacheable)
+    kernels.compiled.cache_clear()
+    try:
+        bucket = np.array([1, 0, 1, 2], np.int8)
+        placed = kernels.compiled()["_in_buckets"](bucket, np.array([7, 8, 9, 6]), np.array([1, 2, 1]))
+        assert placed.tolist() == [8, 7, 9, 6]
+    finally:
+        kernels.compiled.cache_clear()

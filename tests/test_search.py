@@ -9,6 +9,7 @@ import pytest
 
 from inrcodec import INRCodec
 from inrcodec.measure import psnr_db
+from inrcodec.modes import bounded, latents
 from inrcodec.sections import bounds
 
 
@@ -44,3 +45,46 @@ def test_a_large_chunk_keeps_its_floor(name, floor):
     error = decoded[finite].astype(np.float64) - chunk[finite]
     value_range = float(np.ptp(chunk[finite]))
     assert psnr_db(value_range, float(np.sqrt(np.mean(error ** 2)))) >= floor - 1e-6
+
+
+def test_a_block_far_emptier_than_its_chunk_does_not_decide_what_is_made(monkeypatch, a1b):
+    """A1B tiled to 120 x 111 x 147 with its centre missing: the trial block holds almost no
+    values, so its estimate must not stop the network being fitted or a way being made
+    (scaled by all points, it once stored 5.4 times the bytes)."""
+    chunk = np.tile(a1b[:40], (1, 3, 3)).astype(np.float32)
+    chunk[:, 25:86, 35:112] = np.nan
+    for settings in ({"max_error": 0.5}, {"relative_error": 0.001}):
+        codec = INRCodec(**settings)
+        planned = len(codec.encode(chunk))
+        with monkeypatch.context() as every_way_made:
+            every_way_made.setattr(bounds, "margin", lambda way: math.inf)
+            for module in (bounds, bounded):
+                every_way_made.setattr(module, "alone_way", made_alone)
+            assert len(codec.encode(chunk)) == planned
+
+
+def made_alone(chunk, bound, settings=None):
+    return bounds.made(ALONE_WAY(chunk, bound, settings))
+
+
+ALONE_WAY = bounds.alone_way
+
+
+@pytest.mark.parametrize("floor", [50.0, 60.0, 70.0])
+def test_a_block_search_stores_about_what_the_whole_search_stores(monkeypatch, floor):
+    """Unlike blocks (a disc of values in a masked chunk, a noisy centre in a smooth field):
+    the block's search may land elsewhere than the whole chunk's, within a few percent."""
+    codec = INRCodec(min_psnr=floor)
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[:400, :500] / 400.0
+    steps = np.floor(8 * np.sin(3 * x) * np.cos(4 * y)) * 10.0
+    disc = steps + 0.3 * rng.normal(size=x.shape)
+    disc[np.hypot(y - 0.5, x - 0.625) > 0.3] = np.nan
+    centre = steps.copy()
+    centre[130:270, 170:330] += rng.normal(size=(140, 160))
+    for chunk in (disc, centre):
+        chunk = chunk.astype(np.float32)[None]
+        blocked = len(codec.encode(chunk))
+        with monkeypatch.context() as whole:
+            whole.setattr(latents, "SEARCH_POINTS", 1 << 40)
+            assert blocked <= 1.1 * len(codec.encode(chunk))

@@ -90,8 +90,9 @@ def forward(x: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def inverse(c: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
-    """``forward``'s inverse."""
+def inverse(c: np.ndarray, levels: tuple[int, ...], load_kernels: bool = True) -> np.ndarray:
+    """``forward``'s inverse; ``load_kernels`` False (a decoder's) uses the compiled lifting
+    only where this process has loaded it already (kernels.at_hand)."""
     out = np.array(c, dtype=np.float64)
     sizes = [lengths(n, la) for n, la in zip(out.shape, levels)]
     for level in reversed(range(max(levels, default=0))):
@@ -100,7 +101,7 @@ def inverse(c: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
             if level < levels[axis]:
                 view = np.moveaxis(corner, axis, 0)
                 ns = sizes[axis][level + 1]
-                if not kernels.lift(view, ns, True, FACTORS):
+                if not kernels.lift(view, ns, True, FACTORS, load_kernels):
                     view[...] = merge(view[:ns], view[ns:])
     return out
 

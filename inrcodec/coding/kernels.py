@@ -26,17 +26,45 @@ DIMS = 5  # the step's axis, the trials' settings, up to three other axes
 assert len(THRESHOLDS) == 5, "the kernel compares five thresholds"
 
 
+SMALLEST_WORK = 1 << 15  # points (times settings) of the first call that loads the kernels: a
+# process that never does more never imports numba (about 1 s)
+_LOADED = []  # a true entry once ``compiled`` has loaded the kernels in this process
+
+
 @cache
 def compiled() -> dict | None:
-    """The compiled kernels by name, or None where numba is missing or INRCODEC_KERNELS=numpy."""
+    """The compiled kernels by name, or None where numba is missing, cannot compile them, or
+    INRCODEC_KERNELS=numpy. Loading them costs about a second in a fresh process."""
     if os.environ.get("INRCODEC_KERNELS", "").lower() == "numpy":
         return None
     try:
         import numba
     except ImportError:
         return None
-    return {f.__name__: numba.njit(cache=True, nogil=True, error_model="numpy")(f)
-            for f in (_sweep_step, _cell_rms, _offset_bits, _in_buckets, _lift)}
+    try:
+        kernels = {f.__name__: _jit(numba, f)
+                   for f in (_sweep_step, _cell_rms, _offset_bits, _in_buckets, _lift)}
+        kernels["_in_buckets"](np.zeros(2, np.int8), np.zeros(2, np.int64), np.array([2]))
+    except Exception:  # a platform numba cannot compile for: the numpy path, same bytes
+        return None
+    _LOADED.append(True)
+    return kernels
+
+
+def _jit(numba, function):
+    try:  # compiled once per machine, cached beside the package or in the user's cache
+        return numba.njit(cache=True, nogil=True, error_model="numpy")(function)
+    except Exception:  # no writable cache directory: compiled once per process
+        return numba.njit(nogil=True, error_model="numpy")(function)
+
+
+def at_hand(work: int, load: bool = True) -> dict | None:
+    """The kernels for a call over ``work`` points, where this process has loaded them; else
+    loaded by an encoder's call (``load``) of SMALLEST_WORK points or more, or None. A decoder
+    never loads them: on one chunk its gain is less than the import."""
+    if _LOADED or (load and work >= SMALLEST_WORK):
+        return compiled()
+    return None
 
 
 def predict_buckets(known: np.ndarray, m: int, cubic, quantum, settings: bool
@@ -44,7 +72,7 @@ def predict_buckets(known: np.ndarray, m: int, cubic, quantum, settings: bool
     """(prediction float64, bucket int8) of the ``m`` points of a step from its ``known``
     points (the step's axis first; with ``settings``, the trials' settings second, ``cubic``
     and ``quantum`` one per setting, else one each); None where the kernel is not at hand."""
-    return _step(known, m, cubic, quantum, settings)
+    return _step(known, m, cubic, quantum, settings, load=False)
 
 
 def encode_step(known: np.ndarray, m: int, cubic, quantum, settings: bool, values: np.ndarray,
@@ -58,8 +86,8 @@ def encode_step(known: np.ndarray, m: int, cubic, quantum, settings: bool, value
 _NONE = np.zeros((1,) * DIMS)  # what the kernel is given for the arrays a step does not use
 
 
-def _step(known, m, cubic, quantum, settings, values=None, coded=None, out=None):
-    kernels = compiled()
+def _step(known, m, cubic, quantum, settings, values=None, coded=None, out=None, load=True):
+    kernels = at_hand(m * int(np.prod(known.shape[1:])), load)
     others = known.ndim - 1 - settings
     if kernels is None or others > DIMS - 2:
         return None
@@ -88,7 +116,7 @@ def _step(known, m, cubic, quantum, settings, values=None, coded=None, out=None)
 def cell_rms(cell: np.ndarray, q: np.ndarray, size: int) -> np.ndarray | None:
     """``trials.Batch.bits``' rms of each cell's bulk (its q under 32 times its median's
     octave); None where the kernel is not at hand."""
-    kernels = compiled()
+    kernels = at_hand(q.size)
     return None if kernels is None else kernels["_cell_rms"](cell, q, size)
 
 
@@ -97,7 +125,7 @@ def offset_bits(cell: np.ndarray, q: np.ndarray, centre: np.ndarray, offsets: tu
     """Each cell's bits, ``matrix[(q + limit + 1) * row + code]`` summed, under the scale
     code ``centre + offset`` (clipped to ``codes``) for each of ``offsets``, q clipped to
     +-(``limit`` + 1): shape (offsets, cells). Only where ``cell_rms`` gave a result."""
-    return compiled()["_offset_bits"](cell, q, centre, np.asarray(offsets, np.int64), matrix,
+    return at_hand(q.size)["_offset_bits"](cell, q, centre, np.asarray(offsets, np.int64), matrix,
                                       row, limit, codes)
 
 
@@ -105,17 +133,17 @@ def in_buckets(bucket: np.ndarray, decoded: np.ndarray, counts: np.ndarray) -> n
     """The range decoder's values put back in the points' order: ``decoded`` holds bucket 0's
     values, then bucket 1's, ... (``counts`` of each), each bucket's in the points' order.
     None where the kernel is not at hand."""
-    kernels = compiled()
+    kernels = at_hand(bucket.size, load=False)
     if kernels is None:
         return None
     return kernels["_in_buckets"](bucket.ravel(), decoded, counts).reshape(bucket.shape)
 
 
-def lift(view: np.ndarray, ns: int, inverse: bool, factors: tuple) -> bool:
+def lift(view: np.ndarray, ns: int, inverse: bool, factors: tuple, load: bool = True) -> bool:
     """One level of dwt.split (``inverse``: dwt.merge) along axis 0 of ``view``, in place:
     lows first then highs, or their merge; ``factors`` (ALPHA, BETA, GAMMA, DELTA, K). False
-    where the kernel is not at hand (or the view has over DIMS - 1 axes)."""
-    kernels = compiled()
+    where the kernel is not at hand (``at_hand``; or the view has over DIMS - 1 axes)."""
+    kernels = at_hand(view.size, load)
     if kernels is None or view.ndim > DIMS - 1:
         return False
     lifted = view[(slice(None),) + (None,) * (DIMS - 1 - view.ndim) + (slice(None),) * (view.ndim - 1)]

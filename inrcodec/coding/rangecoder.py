@@ -127,6 +127,8 @@ def decode_buckets(decoder, bucket: np.ndarray, cells: list[int], shape: int,
                    pending) -> np.ndarray:
     """One step's q (int64, ``bucket``'s shape), bucket by bucket, escapes taken from
     ``pending``."""
+    if not bucket.size:
+        return np.zeros(bucket.shape, np.int64)
     counts = np.bincount(bucket.ravel(), minlength=CONTEXTS)
     decoded = []
     for b in np.flatnonzero(counts):

@@ -221,7 +221,7 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         raise ContainerError(f"corrupted wavelet section: {e}") from e
     if next(pending, None) is not None:
         raise ContainerError("corrupted wavelet section: unused escaped values")
-    return dwt.inverse(kept, plan_.levels)
+    return dwt.inverse(kept, plan_.levels, load_kernels=False)
 
 
 def fill(values: np.ndarray, missing: np.ndarray, sweeps: int = RELAX_SWEEPS) -> np.ndarray:

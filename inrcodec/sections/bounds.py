@@ -3,6 +3,7 @@ prediction alone (SPATIAL), the network's prediction with its residual coded val
 (BOUNDED, coding/residual.py) or by spatial prediction (BOUNDED_SPATIAL, spatial.py); the
 shortest is kept. The bounded modes and the PSNR floor's bound search both call ``within``."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from . import spatial
 from .network import latent_fields, prediction_of, quantized_values
 
 ESTIMATE_MARGIN = 0.05  # a planned way estimated this much over the smallest is not made
+EXTRAPOLATED_MARGIN = 1.0  # the same, where the estimate is a block's of a larger chunk
 
 
 @dataclass
@@ -45,12 +47,12 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
     found already.
 
     The ways coded by spatial prediction are planned first (settings chosen, bits estimated,
-    coding/interp/trials.py) and only those within ``ESTIMATE_MARGIN`` of the smallest are
-    made: the estimates are within a few bytes of the streams, and making a way (a large
-    chunk's sweep and every stream) costs more than planning it. ``settings``: a dict a bound
-    search keeps across its calls on one chunk; each way's interpolation settings found at the
-    first bound are kept there and reused at the next (they follow the field more than the
-    bound), which spares the trials' search of them."""
+    coding/interp/trials.py) and only those within ``margin`` of the smallest are made: on a
+    chunk that is its own trial block the estimates are within a few bytes of the streams,
+    and making a way (a large chunk's sweep and every stream) costs more than planning it.
+    ``settings``: a dict a bound search keeps across its calls on one chunk; each way's
+    interpolation settings found at the first bound are kept there and reused at the next
+    (they follow the field more than the bound), which spares the trials' search of them."""
     settings = {} if settings is None else settings
     alone = alone_way(chunk, bound, settings.get("alone")) if alone is None else alone
     if isinstance(alone[0], Container) and alone[0].kind == Kind.RAW:
@@ -68,10 +70,10 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
     for name, way in zip(("alone", "bounded", "residual"), ways):
         if not isinstance(way[0], Container):
             settings.setdefault(name, way[0].settings)
+    ways = [way if way_size(way, model) is not None else made(way) for way in ways]
     sizes = [way_size(way, model) for way in ways]
-    made = [way if isinstance(way[0], Container) else _made(way) for way, size in zip(ways, sizes)
-            if isinstance(way[0], Container) or size <= min(sizes) * (1 + ESTIMATE_MARGIN)]
-    return min(made, key=lambda c: len(c[0].to_bytes(model.hash)))
+    kept = [made(way) for way, size in zip(ways, sizes) if size <= min(sizes) * (1 + margin(way))]
+    return min(kept, key=lambda c: len(c[0].to_bytes(model.hash)))
 
 
 def alone_way(chunk: Chunk, bound: float, settings: dict | None = None) -> tuple:
@@ -88,16 +90,28 @@ def alone_way(chunk: Chunk, bound: float, settings: dict | None = None) -> tuple
             lambda section: Container(kind=Kind.SPATIAL, bound=bound, section=section, **header))
 
 
-def way_size(way: tuple, model) -> float:
+def way_size(way: tuple, model) -> float | None:
     """A way's bytes: a made one's, or a planned one's estimate (its stream's, and the
-    container around it)."""
+    container around it); None where the plan could not estimate it."""
     if isinstance(way[0], Container):
         return len(way[0].to_bytes(model.hash))
     planned, container = way
-    return planned.bits / 8 + len(container(b"").to_bytes(model.hash))
+    return None if planned.bits is None else planned.bits / 8 + len(container(b"").to_bytes(model.hash))
 
 
-def _made(way: tuple) -> tuple[Container, np.ndarray]:
+def margin(way: tuple) -> float:
+    """How far over the smallest a way may be estimated and still be made: a made way costs
+    nothing more (any); an estimate from a block of a larger chunk is off by up to 3x on the
+    benchmark's fields (review), one from the whole chunk by a few bytes."""
+    if isinstance(way[0], Container):
+        return math.inf
+    return EXTRAPOLATED_MARGIN if way[0].extrapolated else ESTIMATE_MARGIN
+
+
+def made(way: tuple) -> tuple[Container, np.ndarray]:
+    """The way's Container and decoded chunk, made where it was planned."""
+    if isinstance(way[0], Container):
+        return way
     planned, container = way
     section, decoded = planned.finish()
     return container(section), decoded

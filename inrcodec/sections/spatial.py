@@ -74,7 +74,7 @@ def plan_spatial(array: np.ndarray, finite: np.ndarray, bound: float,
         decoded[finite] = kept
         return bytes([e]) + _with_exceptions(section, missed, values[missed]), decoded
 
-    return interp.Planned(planned.bits, finish, planned.settings)
+    return interp.Planned(planned.bits, finish, planned.settings, planned.extrapolated)
 
 
 def decode_spatial(data: bytes, shape: tuple, dtype: np.dtype, finite: np.ndarray,
@@ -114,7 +114,7 @@ def plan_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarray,
         decoded[finite] = kept
         return _with_exceptions(section, missed, values[missed]), decoded
 
-    return interp.Planned(planned.bits, finish, planned.settings)
+    return interp.Planned(planned.bits, finish, planned.settings, planned.extrapolated)
 
 
 def decode_residual(data: bytes, prediction: np.ndarray, dtype: np.dtype, finite: np.ndarray,

@@ -94,9 +94,10 @@ class Planned:
     """An encoding chosen but not made: its estimated bits (trials.py, from the trial block,
     in proportion to the chunk's values) and ``finish()``, which gives what ``encode`` gives."""
 
-    bits: float
+    bits: float | None  # None: the trial block holds too few of the chunk's values to tell
     finish: Callable[[], tuple]
     settings: dict  # cubic, bound_mode, reverse, batch_axes: ``plan``'s arguments to fix them
+    extrapolated: bool  # whether the bits are a block's, in proportion to the chunk's values
 
 
 def plan(values: np.ndarray, half: float, missing: np.ndarray | None = None,
@@ -113,7 +114,7 @@ def plan(values: np.ndarray, half: float, missing: np.ndarray | None = None,
         sweep, symbols = chosen()
         return stream.write(sweep, symbols), sweep.recon
 
-    return Planned(bits, finish, settings)
+    return Planned(bits, finish, settings, bits is None or values.size > TRIAL_POINTS)
 
 
 def decode(data: bytes, shape: tuple[int, ...], half: float,
@@ -205,8 +206,11 @@ def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: 
     settings = dict(cubic=cubic, bound_mode=bound_mode, reverse=reverse, batch_axes=batch_axes)
     if trial.shape == values.shape:
         return bits, lambda: best.take(i), settings
-    return bits * values.size / trial.size, lambda: run(
-        values, half, missing, (cubic, bound_mode, reverse), batch_axes), settings
+    # In proportion to the values coded; a block far emptier than the chunk tells nothing.
+    coded = values.size if missing is None else values.size - int(missing.sum())
+    coded_trial = trial.size if trial_missing is None else trial.size - int(trial_missing.sum())
+    scaled = bits * coded / coded_trial if coded_trial * 4 >= trial.size * coded / values.size else None
+    return scaled, lambda: run(values, half, missing, (cubic, bound_mode, reverse), batch_axes), settings
 
 
 def _bits(candidate: tuple) -> float:

@@ -105,7 +105,7 @@ class Batch:
         centre = (np.rint(4.0 * np.log2(np.maximum(rms, 2.0 ** -13))) - SCALE_LOW).astype(np.int64)
         row = len(SHAPES) * SCALE_CODES
         matrix = bit_matrix().ravel()  # shape 0: the first SCALE_CODES of each row
-        if kernels.compiled():
+        if kernels.at_hand(q.size):
             best = kernels.offset_bits(cell, q, centre, OFFSETS, matrix, row, MAX_K, SCALE_CODES).min(0)
         else:
             index = (np.clip(q, -MAX_K - 1, MAX_K + 1).astype(np.int64) + (MAX_K + 1)) * row
