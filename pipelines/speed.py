@@ -37,6 +37,7 @@ from inrcodec.bench.datasets import DATASETS
 from inrcodec.bench.machine import load_average, load_text, matmul_flops
 from inrcodec.bench.metrics import PeakRSS, count_flops
 from inrcodec.bench.peers import Context, sperr, sz3, zfp
+from inrcodec.coding import kernels
 from inrcodec.measure import psnr
 from inrcodec.sample_data import A1B_TEST, load_a1b
 
@@ -175,6 +176,7 @@ def main() -> None:
     p.add_argument("--json")
     args = p.parse_args()
     torch.set_num_threads(1)
+    kernels_loaded = kernels.compiled() is not None  # as in a process compressing an archive
     began, loads = time.perf_counter(), [load_average()]
     rate = matmul_flops()
     results = {}
@@ -189,7 +191,8 @@ def main() -> None:
         results[case] = {"rows": {k: {n: v for n, v in r.items() if n != "encoded"}
                                   for k, r in rows.items()}, "network": costs}
     sizes = architectures(args.repeats, not args.quick)
-    lines = report(results, rate, args.repeats, time.perf_counter() - began) + size_report(sizes)
+    lines = report(results, rate, args.repeats, time.perf_counter() - began, kernels_loaded)
+    lines += size_report(sizes)
     lines[0] += load_text(loads + [load_average()])
     written = publish(lines, args.markdown)
     if args.json:
@@ -217,11 +220,17 @@ def fraction(ratio: float) -> str:
     return f"1/{1 / ratio:.0f}" if ratio < 0.1 else f"{ratio:.2g}"
 
 
-def report(results: dict, rate: float, repeats: int, seconds: float) -> list[str]:
+def report(results: dict, rate: float, repeats: int, seconds: float,
+           kernels_loaded: bool) -> list[str]:
+    kernels_text = ("inrcodec's compiled kernels (coding/kernels.py) loaded from the start, as in "
+                    "a process that has encoded 8 million points or more (a compressing worker); "
+                    "a fresh process reading a few chunks decodes with numpy, the same bytes "
+                    "(docs/cold-read.md)" if kernels_loaded else
+                    "inrcodec's compiled kernels not at hand (numba missing or INRCODEC_KERNELS=numpy)")
     lines = [f"Encode and decode speed, one thread, best of {repeats}; {machine()}; float32 "
              f"matmul rate {rate / 1e9:.0f} GFLOP/s; the whole run took {seconds / 60:.1f} "
              "minutes (`pipelines/speed.py`). MB/s of float32 input; x SZ3: the speed as a "
-             "fraction of SZ3's in the same case of this run.", ""]
+             f"fraction of SZ3's in the same case of this run; {kernels_text}.", ""]
     for case, result in results.items():
         rows = result["rows"]
         sz3_row = next(r for k, r in rows.items() if k.startswith("SZ3"))

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(kernels.compiled() is None, reason="numba is not
 @pytest.fixture(autouse=True)
 def every_call_compiled(monkeypatch):
     """Kernels for every call, however small (a process loads them at its first large one)."""
-    monkeypatch.setattr(kernels, "SMALLEST_WORK", 0)
+    monkeypatch.setattr(kernels, "LOAD_AFTER_WORK", 0)
 
 
 @pytest.fixture

@@ -26,8 +26,12 @@ DIMS = 5  # the step's axis, the trials' settings, up to three other axes
 assert len(THRESHOLDS) == 5, "the kernel compares five thresholds"
 
 
-SMALLEST_WORK = 1 << 15  # points (times settings) of the first call that loads the kernels: a
-# process that never does more never imports numba (about 1 s)
+# Loading the kernels costs a fresh process about a second; they save tens of nanoseconds a
+# point a step. An encoder loads them once its calls have passed this many points (times
+# settings): a process that encodes an archive soon does, one that encodes a few small chunks
+# never imports numba.
+LOAD_AFTER_WORK = 1 << 23
+_WORK = [0]  # points (times settings) of the encoder's calls so far in this process
 _LOADED = []  # a true entry once ``compiled`` has loaded the kernels in this process
 
 
@@ -60,9 +64,11 @@ def _jit(numba, function):
 
 def at_hand(work: int, load: bool = True) -> dict | None:
     """The kernels for a call over ``work`` points, where this process has loaded them; else
-    loaded by an encoder's call (``load``) of SMALLEST_WORK points or more, or None. A decoder
-    never loads them: on one chunk its gain is less than the import."""
-    if _LOADED or (load and work >= SMALLEST_WORK):
+    loaded once an encoder's calls (``load``) have passed LOAD_AFTER_WORK points, or None. A
+    decoder never loads them: a reader of a few chunks would pay more than it gains."""
+    if not _LOADED and load:
+        _WORK[0] += work
+    if _LOADED or (load and _WORK[0] >= LOAD_AFTER_WORK):
         return compiled()
     return None
 
