@@ -54,9 +54,6 @@ PROJECTED_PATCHES = 256  # an even sample of a chunk's whole patches, at most
 # chunks 12-14 dB over it at bounds 22-24 dB over it (10% of the range), which it fits.
 SPATIAL_SLACK_DB = 6.0
 LOOSE_DB = 14.0
-# A linear model's projection is its fit: both gates judge it with no slack (on the 11 datasets
-# x 4 modes and 24 large chunks, the same bytes as with the SIREN's 6 dB, 10% less floor time).
-LINEAR_SLACK_DB = 0.0
 # A range-coded stream, cut to the byte, may fall this short of its symbols' information (the
 # decoder pads a word of zeros); the tables' fixed-point rounding may shave 1% more.
 SHORTFALL_BITS, SHORTFALL_SHARE = 64, 0.99
@@ -100,7 +97,7 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
 
 def _project(chunk: Chunk, model, bound: float | None) -> np.ndarray | None:
     """A linear model's latents: the projection is the fit, judged by the SIREN's gates as
-    its projection is (``fit``), without the slack that covers a projection missing its fit."""
+    its projection is (``fit``): the same chunks, the same slack."""
     target, weight = chunk.patch_arrays(model.patch_shape)
     latents = model.project(target, weight)
     if bound is None or (give_up_above := hopeless_rms(bound)) == math.inf:
@@ -108,10 +105,10 @@ def _project(chunk: Chunk, model, bound: float | None) -> np.ndarray | None:
     residual = (target - model.mean - latents @ model.basis) * weight
     rms = math.sqrt(float((residual ** 2).sum() / max(weight.sum(), 1))) * chunk.norm.scale
     sampled = _sample_of(weight.sum(-1)) is not None
-    if sampled and rms > give_up_above * 10 ** (LINEAR_SLACK_DB / 20):
+    if sampled and rms > give_up_above * 10 ** (PROJECTION_SLACK_DB / 20):
         return None
     spatial = cubic_residual_rms(chunk)
-    if rms > spatial * 10 ** (LINEAR_SLACK_DB / 20) and bound < spatial * 10 ** (LOOSE_DB / 20):
+    if rms > spatial * 10 ** (SPATIAL_SLACK_DB / 20) and bound < spatial * 10 ** (LOOSE_DB / 20):
         return None
     return latents
 
