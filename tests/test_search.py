@@ -88,3 +88,19 @@ def test_a_block_search_stores_about_what_the_whole_search_stores(monkeypatch, f
         with monkeypatch.context() as whole:
             whole.setattr(latents, "SEARCH_POINTS", 1 << 40)
             assert blocked <= 1.1 * len(codec.encode(chunk))
+
+
+def test_the_gates_keep_the_network_where_it_pays(monkeypatch, a1b):
+    """A1B tiled 3 x 3 with its centre missing, at bounds the linear network pays at: the gates
+    (sections/network.py) must not set it aside (with no slack they did: 1.55x the bytes)."""
+    from inrcodec.sections import network
+
+    chunk = np.tile(a1b[:40], (1, 3, 3)).astype(np.float32)
+    chunk[:, 25:86, 35:112] = np.nan
+    for settings in ({"max_error": 0.05}, {"relative_error": 0.001}):
+        codec = INRCodec(**settings)
+        gated = len(codec.encode(chunk))
+        with monkeypatch.context() as ungated:
+            for slack in ("PROJECTION_SLACK_DB", "SPATIAL_SLACK_DB"):
+                ungated.setattr(network, slack, math.inf)
+            assert gated <= 1.02 * len(codec.encode(chunk))

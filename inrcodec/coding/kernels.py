@@ -90,6 +90,7 @@ def encode_step(known: np.ndarray, m: int, cubic, quantum, settings: bool, value
 
 
 _NONE = np.zeros((1,) * DIMS)  # what the kernel is given for the arrays a step does not use
+_NO_MASK = _NONE.astype(bool)
 
 
 def _step(known, m, cubic, quantum, settings, values=None, coded=None, out=None, load=True):
@@ -114,7 +115,7 @@ def _step(known, m, cubic, quantum, settings, values=None, coded=None, out=None,
         lift(known), m, np.asarray(cubic, np.bool_).ravel(), np.asarray(quantum, np.float64).ravel(),
         THRESHOLDS, lift(pred), lift(bucket), encode,
         lift(values, False) if encode else _NONE, coded is not None,
-        lift(coded, False) if coded is not None else _NONE.astype(bool),
+        lift(coded, False) if coded is not None else _NO_MASK,
         lift(q) if encode else _NONE, lift(out) if encode else _NONE, float(ESCAPE_LIMIT))
     return (q, bucket) if encode else (pred, bucket)
 
@@ -131,7 +132,7 @@ def offset_bits(cell: np.ndarray, q: np.ndarray, centre: np.ndarray, offsets: tu
     """Each cell's bits, ``matrix[(q + limit + 1) * row + code]`` summed, under the scale
     code ``centre + offset`` (clipped to ``codes``) for each of ``offsets``, q clipped to
     +-(``limit`` + 1): shape (offsets, cells). Only where ``cell_rms`` gave a result."""
-    return at_hand(q.size)["_offset_bits"](cell, q, centre, np.asarray(offsets, np.int64), matrix,
+    return compiled()["_offset_bits"](cell, q, centre, np.asarray(offsets, np.int64), matrix,
                                       row, limit, codes)
 
 

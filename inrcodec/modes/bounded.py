@@ -74,7 +74,7 @@ class Bounded(Mode):
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         bound = self.bound(chunk.values)
         alone = alone_way(chunk, bound)  # spatial prediction alone (or the values), planned
-        if not isinstance(alone[0], Container) and (alone[0].extrapolated or way_size(alone, model) is None):
+        if not isinstance(alone[0], Container) and alone[0].extrapolated:
             alone = made(alone)  # a large chunk's estimate is too rough to gate the network
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
         # The network is fitted only where its latents alone would take fewer bytes than that.

@@ -70,8 +70,11 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
     for name, way in zip(("alone", "bounded", "residual"), ways):
         if not isinstance(way[0], Container):
             settings.setdefault(name, way[0].settings)
-    ways = [way if way_size(way, model) is not None else made(way) for way in ways]
     sizes = [way_size(way, model) for way in ways]
+    for i, size in enumerate(sizes):
+        if size is None:  # a plan that could not estimate itself: made, and measured
+            ways[i] = made(ways[i])
+            sizes[i] = way_size(ways[i], model)
     kept = [made(way) for way, size in zip(ways, sizes) if size <= min(sizes) * (1 + margin(way))]
     return min(kept, key=lambda c: len(c[0].to_bytes(model.hash)))
 

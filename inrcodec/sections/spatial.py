@@ -13,6 +13,7 @@ check are the network residual's (coding/residual.py), which allow for another m
 network differing in its last bits.
 """
 
+import dataclasses
 import math
 
 import numpy as np
@@ -74,7 +75,7 @@ def plan_spatial(array: np.ndarray, finite: np.ndarray, bound: float,
         decoded[finite] = kept
         return bytes([e]) + _with_exceptions(section, missed, values[missed]), decoded
 
-    return interp.Planned(planned.bits, finish, planned.settings, planned.extrapolated)
+    return dataclasses.replace(planned, finish=finish)
 
 
 def decode_spatial(data: bytes, shape: tuple, dtype: np.dtype, finite: np.ndarray,
@@ -114,7 +115,7 @@ def plan_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarray,
         decoded[finite] = kept
         return _with_exceptions(section, missed, values[missed]), decoded
 
-    return interp.Planned(planned.bits, finish, planned.settings, planned.extrapolated)
+    return dataclasses.replace(planned, finish=finish)
 
 
 def decode_residual(data: bytes, prediction: np.ndarray, dtype: np.dtype, finite: np.ndarray,

@@ -95,7 +95,8 @@ class Batch:
         # Each cell's best table lies near the rms of its bulk (spikes, which escape, left out:
         # values over 32 times its median's octave): try a few codes about it.
         rms = kernels.cell_rms(cell, q, size)
-        if rms is None:
+        compiled = rms is not None
+        if not compiled:
             octave = np.minimum(np.frexp(np.abs(q) + 1.0)[1] - 1, 15)  # floor(log2(|q| + 1)), at most 15
             below = np.bincount(cell * 16 + octave, None, size * 16).reshape(size, 16).cumsum(1)
             median = (below < below[:, -1:] / 2.0).sum(1)
@@ -105,7 +106,7 @@ class Batch:
         centre = (np.rint(4.0 * np.log2(np.maximum(rms, 2.0 ** -13))) - SCALE_LOW).astype(np.int64)
         row = len(SHAPES) * SCALE_CODES
         matrix = bit_matrix().ravel()  # shape 0: the first SCALE_CODES of each row
-        if kernels.at_hand(q.size):
+        if compiled:
             best = kernels.offset_bits(cell, q, centre, OFFSETS, matrix, row, MAX_K, SCALE_CODES).min(0)
         else:
             index = (np.clip(q, -MAX_K - 1, MAX_K + 1).astype(np.int64) + (MAX_K + 1)) * row
