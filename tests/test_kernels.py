@@ -143,11 +143,16 @@ def test_interpolation_sections_match_numpy_at_every_bound(numpy_only):
             numpy_only(False)
 
 
-def test_a_decoder_alone_never_imports_numba(a1b):
+def test_a_reader_of_a_few_chunks_never_imports_numba_and_one_of_many_does(a1b):
     data = bytes(INRCodec(max_error=0.01).encode(np.tile(a1b[:12], (1, 4, 4)).astype(np.float32)))
     script = ("import sys, inrcodec\n"
-              "inrcodec.INRCodec(max_error=0.01).decode(sys.stdin.buffer.read())\n"
-              "assert 'numba' not in sys.modules\n")
+              "from inrcodec.coding import kernels\n"
+              "data, codec = sys.stdin.buffer.read(), inrcodec.INRCodec(max_error=0.01)\n"
+              "first = codec.decode(data)\n"
+              "assert 'numba' not in sys.modules\n"
+              "kernels.LOAD_AFTER_WORK = 2 * first.size  # passed by the next chunk\n"
+              "assert codec.decode(data).tobytes() == first.tobytes()\n"
+              "assert 'numba' in sys.modules and kernels._LOADED\n")
     subprocess.run([sys.executable, "-c", script], input=data, check=True)
 
 
@@ -191,8 +196,7 @@ def test_the_kernels_compile_where_no_cache_directory_is_writable(monkeypatch):
     monkeypatch.setattr(numba, "njit", uncacheable)
     kernels.compiled.cache_clear()
     try:
-        bucket = np.array([1, 0, 1, 2], np.int8)
-        placed = kernels.compiled()["_in_buckets"](bucket, np.array([7, 8, 9, 6]), np.array([1, 2, 1]))
-        assert placed.tolist() == [8, 7, 9, 6]
+        cell, q = np.array([0, 1, 1]), np.array([3.0, -1.0, 2.0])
+        assert np.allclose(kernels.compiled()["_cell_rms"](cell, q, 2), [3.0, np.sqrt(2.5)])
     finally:
         kernels.compiled.cache_clear()

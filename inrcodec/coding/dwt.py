@@ -90,9 +90,9 @@ def forward(x: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def inverse(c: np.ndarray, levels: tuple[int, ...], load_kernels: bool = True) -> np.ndarray:
-    """``forward``'s inverse; ``load_kernels`` False (a decoder's) uses the compiled lifting
-    only where this process has loaded it already (kernels.at_hand)."""
+def inverse(c: np.ndarray, levels: tuple[int, ...], counted: bool = True) -> np.ndarray:
+    """``forward``'s inverse; ``counted`` False where the caller counted its points for
+    ``kernels.at_hand`` already (a decoder's range reader)."""
     out = np.array(c, dtype=np.float64)
     sizes = [lengths(n, la) for n, la in zip(out.shape, levels)]
     for level in reversed(range(max(levels, default=0))):
@@ -101,7 +101,7 @@ def inverse(c: np.ndarray, levels: tuple[int, ...], load_kernels: bool = True) -
             if level < levels[axis]:
                 view = np.moveaxis(corner, axis, 0)
                 ns = sizes[axis][level + 1]
-                if not kernels.lift(view, ns, True, FACTORS, load_kernels):
+                if not kernels.lift(view, ns, True, FACTORS, counted):
                     view[...] = merge(view[:ns], view[ns:])
     return out
 

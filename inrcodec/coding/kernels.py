@@ -20,6 +20,7 @@ import numpy as np
 from .tables import CONTEXTS
 
 ESCAPE_LIMIT = 2 ** 62  # sweep.ESCAPE_LIMIT (sweep imports this module)
+ESCAPED = -(2 ** 63)  # what the range decoder leaves where an escaped value goes
 
 THRESHOLDS = np.array([2.0 ** i - 1.0 for i in range(1, CONTEXTS)])  # sweep.buckets' octaves
 DIMS = 5  # the step's axis, the trials' settings, up to three other axes
@@ -47,8 +48,10 @@ def compiled() -> dict | None:
         return None
     try:
         kernels = {f.__name__: _jit(numba, f)
-                   for f in (_sweep_step, _cell_rms, _offset_bits, _in_buckets, _lift)}
-        kernels["_in_buckets"](np.zeros(2, np.int8), np.zeros(2, np.int64), np.array([2]))
+                   for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _range_decode)}
+        kernels["_range_decode"](np.zeros(4, np.uint64), np.zeros(1, np.uint32),
+                                 np.array([0, 1 << 23, 1 << 24], np.uint32), np.zeros((1, 5), np.int64),
+                                 np.zeros(1, np.int8), np.zeros(1, np.int64))
     except Exception:  # a platform numba cannot compile for: the numpy path, same bytes
         return None
     _LOADED.append(True)
@@ -62,13 +65,14 @@ def _jit(numba, function):
         return numba.njit(nogil=True, error_model="numpy")(function)
 
 
-def at_hand(work: int, load: bool = True) -> dict | None:
-    """The kernels for a call over ``work`` points, where this process has loaded them; else
-    loaded once an encoder's calls (``load``) have passed LOAD_AFTER_WORK points, or None. A
-    decoder never loads them: a reader of a few chunks would pay more than it gains."""
-    if not _LOADED and load:
+def at_hand(work: int) -> dict | None:
+    """The kernels for a call over ``work`` more points, loaded once the coders' calls in this
+    process (encoding or decoding) have passed LOAD_AFTER_WORK points; None before, or where
+    ``compiled`` has none. A process that reads or writes a few chunks never loads them: it
+    would pay more than it gains."""
+    if not _LOADED:
         _WORK[0] += work
-    if _LOADED or (load and _WORK[0] >= LOAD_AFTER_WORK):
+    if _LOADED or _WORK[0] >= LOAD_AFTER_WORK:
         return compiled()
     return None
 
@@ -78,7 +82,7 @@ def predict_buckets(known: np.ndarray, m: int, cubic, quantum, settings: bool
     """(prediction float64, bucket int8) of the ``m`` points of a step from its ``known``
     points (the step's axis first; with ``settings``, the trials' settings second, ``cubic``
     and ``quantum`` one per setting, else one each); None where the kernel is not at hand."""
-    return _step(known, m, cubic, quantum, settings, load=False)
+    return _step(known, m, cubic, quantum, settings, counted=False)
 
 
 def encode_step(known: np.ndarray, m: int, cubic, quantum, settings: bool, values: np.ndarray,
@@ -93,8 +97,8 @@ _NONE = np.zeros((1,) * DIMS)  # what the kernel is given for the arrays a step 
 _NO_MASK = _NONE.astype(bool)
 
 
-def _step(known, m, cubic, quantum, settings, values=None, coded=None, out=None, load=True):
-    kernels = at_hand(m * int(np.prod(known.shape[1:])), load)
+def _step(known, m, cubic, quantum, settings, values=None, coded=None, out=None, counted=True):
+    kernels = at_hand(m * int(np.prod(known.shape[1:])) if counted else 0)
     others = known.ndim - 1 - settings
     if kernels is None or others > DIMS - 2:
         return None
@@ -136,21 +140,11 @@ def offset_bits(cell: np.ndarray, q: np.ndarray, centre: np.ndarray, offsets: tu
                                       row, limit, codes)
 
 
-def in_buckets(bucket: np.ndarray, decoded: np.ndarray, counts: np.ndarray) -> np.ndarray | None:
-    """The range decoder's values put back in the points' order: ``decoded`` holds bucket 0's
-    values, then bucket 1's, ... (``counts`` of each), each bucket's in the points' order.
-    None where the kernel is not at hand."""
-    kernels = at_hand(bucket.size, load=False)
-    if kernels is None:
-        return None
-    return kernels["_in_buckets"](bucket.ravel(), decoded, counts).reshape(bucket.shape)
-
-
-def lift(view: np.ndarray, ns: int, inverse: bool, factors: tuple, load: bool = True) -> bool:
+def lift(view: np.ndarray, ns: int, inverse: bool, factors: tuple, counted: bool = True) -> bool:
     """One level of dwt.split (``inverse``: dwt.merge) along axis 0 of ``view``, in place:
     lows first then highs, or their merge; ``factors`` (ALPHA, BETA, GAMMA, DELTA, K). False
     where the kernel is not at hand (``at_hand``; or the view has over DIMS - 1 axes)."""
-    kernels = at_hand(view.size, load)
+    kernels = at_hand(view.size if counted else 0)
     if kernels is None or view.ndim > DIMS - 1:
         return False
     lifted = view[(slice(None),) + (None,) * (DIMS - 1 - view.ndim) + (slice(None),) * (view.ndim - 1)]
@@ -204,17 +198,6 @@ def _lift(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
                     else:
                         x[i, a, b, c] = d[row, r] if inverse else d[row, r] * k_over_two
                     r += 1
-
-
-def _in_buckets(bucket, decoded, counts):
-    start = np.zeros(counts.shape[0], np.int64)
-    for b in range(1, counts.shape[0]):
-        start[b] = start[b - 1] + counts[b - 1]
-    out = np.empty(bucket.shape[0], np.int64)
-    for j in range(bucket.shape[0]):
-        out[j] = decoded[start[bucket[j]]]
-        start[bucket[j]] += 1
-    return out
 
 
 def _cell_rms(cell, q, size):
@@ -307,3 +290,68 @@ def _sweep_step(k, m, cubic, quantum, thresholds, pred, bucket, encode, values, 
                                 qq = 0.0
                             q[i, a, b, c, d] = qq
                             recon[i, a, b, c, d] = pp[d] + qq * step
+
+
+def range_decode(state: np.ndarray, words: np.ndarray, cdf: np.ndarray, tables: np.ndarray,
+                 bucket: np.ndarray, out: np.ndarray) -> int:
+    """``rangecoder.RangeReader``'s symbols, compiled (only where ``compiled`` gave kernels)."""
+    return compiled()["_range_decode"](state, words, cdf, tables, bucket, out)
+
+
+def _range_decode(state, words, cdf, tables, bucket, out):
+    """constriction's queue RangeDecoder (32-bit words, 64-bit state, 24-bit precision) and its
+    contiguous categorical model, operation for operation: ``bucket[j]``'s table (a row of
+    ``tables``: its first entry in ``cdf``, its symbols, the value of symbol 0, its escape
+    symbol or -1, its likeliest symbol) decodes point j into ``out[j]``, bucket 0's points
+    first, each bucket's in the points' order. ``state`` (lower, range, point, next word) is
+    carried from call to call. Returns how many escapes were decoded (``out`` holds ESCAPED
+    there), or -1 where the stream is not one constriction could decode."""
+    precision, word = np.uint64(24), np.uint64(32)
+    one = np.uint64(1)
+    lower, width, point, pos = state[0], state[1], state[2], np.int64(state[3])
+    counts = np.zeros(tables.shape[0], np.int64)
+    for j in range(bucket.shape[0]):
+        counts[bucket[j]] += 1
+    escapes = 0
+    for t in range(tables.shape[0]):  # a bucket's points: scanned for, in order
+        first, size, low, escape, likely = (tables[t, 0], tables[t, 1], tables[t, 2], tables[t, 3],
+                                            tables[t, 4])
+        likely_left, likely_right = np.uint64(cdf[first + likely]), np.uint64(cdf[first + likely + 1])
+        j, left_to_do = 0, counts[t]
+        while left_to_do:
+            if bucket[j] != t:
+                j += 1
+                continue
+            scale = width >> precision
+            offset = point - lower  # wraps, as constriction's does
+            if offset >= scale * likely_left and offset < scale * likely_right:
+                symbol, left, right = likely, likely_left, likely_right  # without dividing
+            else:
+                quantile = offset // scale
+                if quantile >= one << precision:
+                    return -1
+                a, b = 0, size  # the first symbol whose left end lies past the quantile
+                while a < b:
+                    middle = (a + b) >> 1
+                    if np.uint64(cdf[first + middle]) <= quantile:
+                        a = middle + 1
+                    else:
+                        b = middle
+                symbol = a - 1
+                left, right = np.uint64(cdf[first + symbol]), np.uint64(cdf[first + symbol + 1])
+            lower += scale * left
+            width = scale * (right - left)
+            if width < one << word:
+                lower, width, point = lower << word, width << word, point << word
+                if pos < words.shape[0]:
+                    point |= np.uint64(words[pos])
+                    pos += 1
+            if symbol == escape:
+                out[j] = ESCAPED
+                escapes += 1
+            else:
+                out[j] = symbol + low
+            j += 1
+            left_to_do -= 1
+    state[0], state[1], state[2], state[3] = lower, width, point, np.uint64(pos)
+    return escapes

@@ -3,12 +3,14 @@ of symbols under the parametric tables (tables.py) or any constriction model, cu
 bytes as still decode, and the escaped values beside them. The interpolation, wavelet and mask
 coders build their segments and call ``range_code``; their decoders read with ``words``."""
 
+from functools import lru_cache
+
 import constriction
 import numpy as np
 
 from . import kernels
 from .bytes import ContainerError, svarint, varint
-from .tables import CONTEXTS, SCALE_LOW, UNIFORM, cell_codes, table
+from .tables import CONTEXTS, SCALE_CODES, SCALE_LOW, UNIFORM, cell_codes, table
 
 SMALL_STREAM = 1 << 16  # up to this many symbols, the stream's tail is cut as short as decodes
 LIKELY_DROP = 2  # how many bytes a cut most often drops (0-3 on A1B's chunks): tried first
@@ -123,10 +125,98 @@ def _decodes(data: bytes, segments: list) -> bool:
     return all(np.array_equal(g, s[1]) for g, s in zip(got, segments))
 
 
+class RangeReader:
+    """A section's range-coded stream read back, symbol for symbol as ``range_code`` wrote it:
+    by constriction's RangeDecoder, or, where this process has the compiled kernels (an
+    archive's reader or writer soon has), by the same decoder compiled
+    (``kernels._range_decode``), which reads a step's buckets in one call instead of one per
+    bucket. ``points``: how many the section decodes (a process loads the kernels once its
+    coders have passed ``kernels.LOAD_AFTER_WORK``)."""
+
+    def __init__(self, data: bytes, points: int):
+        self.words = words(data)
+        self.compiled = kernels.at_hand(points) is not None
+        if self.compiled:  # constriction's first state: the first two words are the point
+            first = self.words[:2].astype(np.uint64)
+            point = first[0] << np.uint64(32) | (first[1] if len(first) > 1 else np.uint64(0))
+            self.state = np.array([0, 2 ** 64 - 1, point, len(first)], np.uint64)
+        else:
+            self.decoder = constriction.stream.queue.RangeDecoder(self.words)
+
+    def uniform(self) -> int:
+        """One symbol under UNIFORM."""
+        if not self.compiled:
+            return int(self.decoder.decode(UNIFORM, 1)[0])
+        cdf, tables = _uniform_tables()
+        out = np.empty(1, np.int64)
+        self._decode(cdf, tables, np.zeros(1, np.int8), out)
+        return int(out[0])
+
+    def buckets(self, bucket: np.ndarray, cells: list[int], shape: int, pending) -> np.ndarray:
+        """One step's q (int64, ``bucket``'s shape), bucket by bucket, escapes taken from
+        ``pending``."""
+        if not self.compiled:
+            return decode_buckets(self.decoder, bucket, cells, shape, pending)
+        cdf, tables = _cell_tables(tuple(cells), shape)
+        flat = np.ascontiguousarray(bucket).reshape(-1)
+        out = np.empty(flat.size, np.int64)
+        if self._decode(cdf, tables, flat, out):  # in coding order: by bucket, then point
+            escaped = np.flatnonzero(out == kernels.ESCAPED)
+            for j in escaped[np.argsort(flat[escaped], kind="stable")]:
+                out[j] = next_escape(pending)
+        return out.reshape(bucket.shape)
+
+    def _decode(self, cdf, tables, bucket, out) -> int:
+        """How many escapes there were."""
+        count = kernels.range_decode(self.state, self.words, cdf, tables, bucket, out)
+        if count < 0:
+            raise ContainerError("corrupted range-coded stream: a point past every symbol")
+        return count
+
+
+def quantized_cdf(probabilities: np.ndarray) -> np.ndarray:
+    """constriction's fixed-point cdf (uint32, one more than the symbols, 24 bits) of
+    ``Categorical(probabilities, perfect=False)`` (float32): its ``fast_quantized_cdf``, the
+    same float32 operations in the same order (sequential sums, then truncation), so the
+    compiled decoder reads the symbols it wrote."""
+    p = np.asarray(probabilities, np.float32)
+    running = np.cumsum(p, dtype=np.float32)  # a sequential sum, as Rust's iterator sums
+    scale = np.float32(2 ** 24 - p.size) / running[-1]
+    before = np.concatenate([np.zeros(1, np.float32), running[:-1]])
+    left = (before * scale).astype(np.uint32) + np.arange(p.size, dtype=np.uint32)
+    return np.append(left, np.uint32(2 ** 24))
+
+
+def _packed(tables: list[tuple[np.ndarray, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """(every table's cdf end to end, a row per table for ``kernels._range_decode``) of
+    (probabilities, value of symbol 0, escape symbol or -1)."""
+    cdfs = [quantized_cdf(p) for p, _, _ in tables]
+    starts = np.cumsum([0] + [len(c) for c in cdfs[:-1]])
+    rows = [(start, len(p), low, escape, int(np.argmax(p)))
+            for start, (p, low, escape) in zip(starts, tables)]
+    return np.concatenate(cdfs), np.array(rows, np.int64)
+
+
+@lru_cache(maxsize=1)
+def _uniform_tables() -> tuple[np.ndarray, np.ndarray]:
+    return _packed([(np.full(SCALE_CODES, 1.0 / SCALE_CODES, np.float32), 0, -1)])
+
+
+@lru_cache(maxsize=4096)
+def _cell_tables(cells: tuple[int, ...], shape: int) -> tuple[np.ndarray, np.ndarray]:
+    """The packed tables of a level's context buckets (``cell_codes``): q = -K..K, then the
+    escape."""
+    tables = []
+    for code in cells:
+        k, p, _ = table(code, shape)
+        tables.append((p, -k, 2 * k + 1))
+    return _packed(tables)
+
+
 def decode_buckets(decoder, bucket: np.ndarray, cells: list[int], shape: int,
                    pending) -> np.ndarray:
     """One step's q (int64, ``bucket``'s shape), bucket by bucket, escapes taken from
-    ``pending``."""
+    ``pending``: by constriction's decoder."""
     if not bucket.size:
         return np.zeros(bucket.shape, np.int64)
     counts = np.bincount(bucket.ravel(), minlength=CONTEXTS)
@@ -141,9 +231,6 @@ def decode_buckets(decoder, bucket: np.ndarray, cells: list[int], shape: int,
         decoded.append(got)
     if len(decoded) == 1:
         return decoded[0].reshape(bucket.shape)
-    placed = kernels.in_buckets(bucket, np.concatenate(decoded), counts)
-    if placed is not None:
-        return placed
     flat = np.empty(bucket.size, np.int64)  # each bucket's values in the points' order
     flat[np.argsort(bucket, axis=None, kind="stable")] = np.concatenate(decoded)
     return flat.reshape(bucket.shape)

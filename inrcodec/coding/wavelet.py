@@ -36,13 +36,12 @@ Section layout::
 import math
 from functools import lru_cache
 
-import constriction
 import numpy as np
 
 from . import dwt
 from .bytes import ContainerError, Reader, svarint
-from .rangecoder import coded_segments, decode_buckets, range_code, read_escapes, words, write_escapes
-from .tables import CONTEXTS, SCALE_LOW, UNIFORM, cell_codes, plan
+from .rangecoder import RangeReader, coded_segments, range_code, read_escapes, write_escapes
+from .tables import CONTEXTS, SCALE_LOW, cell_codes, plan
 
 # The quantizer and the contexts are the bitstream's (version 5): a decoder with other values
 # reads other numbers. BUCKET_UNIT was chosen on 6 chunks each of example4d, uwnd, MNI and
@@ -203,10 +202,10 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         raise ContainerError("corrupted wavelet section: quantizer step out of range")
     plan_ = Plan(tuple(int(n) for n in shape), step_code, batch_axes)
     pending = iter(read_escapes(reader, math.prod(plan_.shape), MAX_Q, "wavelet"))
-    decoder = constriction.stream.queue.RangeDecoder(words(reader.rest()))
     kept = np.zeros(plan_.shape)
+    stream = RangeReader(reader.rest(), kept.size)
     try:
-        activity = SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0]) if kept.size else 0
+        activity = SCALE_LOW + stream.uniform() if kept.size else 0
         current = None
         for i, (level, _, slices) in enumerate(plan_.bands):
             bucket = plan_.buckets(i, kept)
@@ -214,14 +213,14 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
                 continue
             if level != current:
                 current = level
-                cells = cell_codes(SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0]), activity, slope)
-            q = plan_.q_of(i, decode_buckets(decoder, bucket, cells, table_shape, pending))
+                cells = cell_codes(SCALE_LOW + stream.uniform(), activity, slope)
+            q = plan_.q_of(i, stream.buckets(bucket, cells, table_shape, pending))
             kept[slices] = plan_.dequantize(i, q)
     except AssertionError as e:  # constriction's word for a stream it cannot decode
         raise ContainerError(f"corrupted wavelet section: {e}") from e
     if next(pending, None) is not None:
         raise ContainerError("corrupted wavelet section: unused escaped values")
-    return dwt.inverse(kept, plan_.levels, load_kernels=False)
+    return dwt.inverse(kept, plan_.levels, counted=False)
 
 
 def fill(values: np.ndarray, missing: np.ndarray, sweeps: int = RELAX_SWEEPS) -> np.ndarray:

@@ -1,12 +1,11 @@
 """The interpolation section's bytes: the flags, the escaped values and the range-coded stream
 (constriction's range coder), written from an encoder's sweep and read back into a decoder's."""
 
-import constriction
 import numpy as np
 
 from ..bytes import ContainerError
-from ..rangecoder import coded_segments, decode_buckets, next_escape, range_code, words, write_escapes
-from ..tables import SCALE_LOW, UNIFORM, cell_codes, plan
+from ..rangecoder import RangeReader, coded_segments, next_escape, range_code, write_escapes
+from ..tables import SCALE_LOW, cell_codes, plan
 from .sweep import Sweep
 
 
@@ -28,9 +27,9 @@ def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
     anchors = np.zeros(sweep.anchor_coded.shape, np.int64)
     anchors[sweep.anchor_coded] = [next_escape(pending) for _ in range(int(sweep.anchor_coded.sum()))]
     sweep.anchor(anchors)
-    decoder = constriction.stream.queue.RangeDecoder(words(stream))
+    reader = RangeReader(stream, sweep.recon.size)
     if sweep.coded:
-        activity = SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0])
+        activity = SCALE_LOW + reader.uniform()
     current = None
     for step in sweep.steps:
         pred, bucket = sweep.predict(step)
@@ -38,9 +37,9 @@ def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
         if step.count:
             if step.level != current:
                 current = step.level
-                cells = cell_codes(SCALE_LOW + int(decoder.decode(UNIFORM, 1)[0]), activity)
+                cells = cell_codes(SCALE_LOW + reader.uniform(), activity)
             flat = bucket if step.coded is None else bucket[step.coded]
-            values = decode_buckets(decoder, flat, cells, shape, pending).astype(np.float64)
+            values = reader.buckets(flat, cells, shape, pending).astype(np.float64)
             if step.coded is None:
                 q = values.reshape(pred.shape)
             else:

@@ -1,0 +1,156 @@
+"""The compiled range decoder (kernels._range_decode, read through rangecoder.RangeReader) reads
+constriction's streams symbol for symbol: the same fixed-point tables, the same state, the same
+answer on bytes that are no stream. Chunks decode to the same bytes with it and without."""
+
+import json
+from pathlib import Path
+
+import constriction
+import numcodecs
+import numpy as np
+import pytest
+
+from inrcodec.coding import kernels, rangecoder
+from inrcodec.coding.bytes import ContainerError
+from inrcodec.coding.rangecoder import RangeReader, decode_buckets, quantized_cdf, words
+from inrcodec.coding.tables import CONTEXTS, SCALE_CODES, SCALE_LOW, SHAPES, UNIFORM, table
+
+pytestmark = pytest.mark.skipif(kernels.compiled() is None, reason="numba is not installed")
+
+SCALE = (2 ** 64 - 1) >> 24  # the first symbol's scale: the point's quantile is point // SCALE
+
+
+@pytest.fixture
+def compiled_from_the_start(monkeypatch):
+    monkeypatch.setattr(kernels, "LOAD_AFTER_WORK", 0)
+
+
+def first_symbol(model, point: int) -> int:
+    """What constriction decodes first from a stream whose first 64 bits are ``point``."""
+    return int(constriction.stream.queue.RangeDecoder(
+        np.array([point >> 32, point & 0xFFFFFFFF], np.uint32)).decode(model, 1)[0])
+
+
+def test_the_quantized_tables_are_constrictions():
+    """Each left end pinned: a point at the end's quantile decodes the symbol, one below it the
+    symbol before. Every symbol of the narrow tables, a sample of the wide ones."""
+    rng = np.random.default_rng(0)
+    tables = [(UNIFORM, np.full(SCALE_CODES, 1.0 / SCALE_CODES, np.float32))]
+    tables += [(model, p) for code in range(SCALE_LOW, SCALE_LOW + SCALE_CODES, 3)
+               for shape in range(len(SHAPES)) for _, p, model in [table(code, shape)]]
+    for model, p in tables:
+        cdf = quantized_cdf(p).astype(np.int64)
+        assert cdf[0] == 0 and cdf[-1] == 1 << 24 and np.all(np.diff(cdf) > 0)
+        symbols = np.arange(1, p.size) if p.size <= 66 else np.unique(np.concatenate(
+            [[1, p.size // 2, p.size // 2 + 1, p.size - 1], rng.integers(1, p.size, 24)]))
+        for s in symbols:
+            assert first_symbol(model, SCALE * int(cdf[s])) == s
+            assert first_symbol(model, SCALE * int(cdf[s]) - 1) == s - 1
+
+
+def random_steps(rng, steps: int):
+    """(cells, shape, q, bucket) of steps with random tables, wide q and escapes."""
+    out = []
+    for _ in range(steps):
+        shape = int(rng.integers(len(SHAPES)))
+        cells = sorted(int(c) for c in rng.integers(SCALE_LOW, SCALE_LOW + 60, CONTEXTS))
+        n = int(rng.integers(1, 3000))
+        bucket = rng.integers(0, CONTEXTS, n).astype(np.int8)
+        if rng.random() < 0.5:
+            bucket[:] = 0
+        rms = np.array([2.0 ** (c / 4) for c in cells])[bucket]
+        q = np.rint(rng.laplace(size=n) * rms).astype(np.int64)
+        q[rng.random(n) < 0.01] = rng.integers(-10 ** 6, 10 ** 6)  # escapes
+        out.append((cells, shape, q, bucket))
+    return out
+
+
+def written(steps) -> tuple[bytes, list]:
+    """The steps range-coded as the coders code them: a uniform symbol, then bucket by bucket."""
+    segments, escapes = [(UNIFORM, np.array([5], np.int32))], []
+    for cells, shape, q, bucket in steps:
+        order = np.argsort(bucket, kind="stable")
+        for b in range(CONTEXTS):
+            k, _, model = table(cells[b], shape)
+            chosen = q[order][bucket[order] == b]
+            out = np.abs(chosen) > k
+            escapes += chosen[out].tolist()
+            if chosen.size:
+                segments.append((model, np.where(out, 2 * k + 1, chosen + k).astype(np.int32)))
+    return rangecoder.range_code(segments), escapes
+
+
+def read(data: bytes, steps, escapes: list, compiled: bool) -> list:
+    reader = RangeReader(data, 0)
+    assert reader.compiled == compiled
+    pending = iter(escapes)
+    got = [reader.uniform()]
+    for cells, shape, _, bucket in steps:
+        got.append(reader.buckets(bucket, cells, shape, pending))
+    return got
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_compiled_reader_reads_what_constriction_wrote(compiled_from_the_start, monkeypatch, seed):
+    rng = np.random.default_rng(seed)
+    steps = random_steps(rng, 12)
+    data, escapes = written(steps)
+    got = read(data, steps, escapes, compiled=True)
+    assert got[0] == 5
+    for (_, _, q, _), decoded in zip(steps, got[1:]):
+        assert np.array_equal(decoded, q)
+    monkeypatch.setattr(kernels, "compiled", lambda: None)
+    assert all(np.array_equal(a, b) for a, b in zip(read(data, steps, escapes, compiled=False), got))
+
+
+def test_bytes_that_are_no_stream_read_alike(compiled_from_the_start):
+    """Random and cut bytes: both readers give the same symbols, or both refuse."""
+    rng = np.random.default_rng(7)
+    data, _ = written(random_steps(rng, 3))
+    cases = [rng.bytes(int(n)) for n in rng.integers(0, 64, 200)] + [data[:n] for n in range(len(data))]
+    cases += [bytes([255] * 16), b"\xff\xff\xff\xff\xff\xff\xff\xfe"]
+    bucket = (np.arange(400) % CONTEXTS).astype(np.int8)
+    cells = [SCALE_LOW + 40] * 3 + [SCALE_LOW + 2] * 3
+    for stream in cases:
+        reader, decoder = RangeReader(stream, 0), constriction.stream.queue.RangeDecoder(words(stream))
+        escapes = list(range(10 ** 4))
+        try:
+            expected = decode_buckets(decoder, bucket, cells, 1, iter(escapes))
+        except (AssertionError, ContainerError):
+            expected = None
+        try:
+            got = reader.buckets(bucket, cells, 1, iter(escapes))
+        except ContainerError:
+            got = None
+        assert (got is None) == (expected is None)
+        if got is not None:
+            assert np.array_equal(got, expected)
+
+
+def test_a_uniform_point_past_every_symbol_is_refused_alike(compiled_from_the_start):
+    """A point at the top of the first range lies past a table whose last symbol ends below
+    2**24 x scale: constriction refuses it, and so does the compiled reader."""
+    stream = b"\xff" * 8
+    with pytest.raises(AssertionError):
+        constriction.stream.queue.RangeDecoder(words(stream)).decode(UNIFORM, 1)
+    with pytest.raises(ContainerError):
+        RangeReader(stream, 0).uniform()
+
+
+FIXTURES = sorted((Path(__file__).parent / "fixtures").glob("v*/*/*.bin"))
+
+
+def test_every_fixture_decodes_to_the_same_bytes_compiled(monkeypatch):
+    """Every stored chunk of every version: the compiled reader from the first point, then
+    constriction's."""
+    def decode_all():
+        out = []
+        for path in FIXTURES:
+            codec = numcodecs.get_codec(json.loads((path.parent / "codec.json").read_text()))
+            out.append(np.asarray(codec.decode(path.read_bytes())).tobytes())
+        return out
+
+    monkeypatch.setattr(kernels, "LOAD_AFTER_WORK", 0)
+    compiled = decode_all()
+    monkeypatch.setattr(kernels, "compiled", lambda: None)
+    assert decode_all() == compiled
