@@ -7,7 +7,9 @@ container and hands it to the decoder of its kind (coding/kinds.py), loading the
 a kind that uses it: a store without network chunks is read without torch.
 """
 
+import math
 from collections.abc import Callable
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -71,7 +73,7 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
         finite[...] = True  # all zeros: a constant chunk
     # The mask marks what is stored exactly without being coded: NaNs in floats, zeros in
     # integers (an MNI volume's background must come back exactly zero, whatever the bound).
-    mask = None if finite.all() else bilevel.encode(~finite)
+    mask = None if finite.all() else _coded_mask(np.packbits(~finite).tobytes(), finite.shape)
     if not finite.any():
         return Container(kind=Kind.EMPTY, **layout).to_bytes(model.hash)
     values = chunk[finite]
@@ -92,6 +94,27 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
     return data
 
 
+# A land or brain mask is the same in every chunk of a variable: coded and decoded once each
+# (in a process; by content, so a mask that changes is simply coded again).
+MASKS_REMEMBERED = 8
+
+
+@lru_cache(maxsize=MASKS_REMEMBERED)
+def _coded_mask(packed: bytes, shape: tuple[int, ...]) -> bytes:
+    """``bilevel.encode`` of the mask whose ``np.packbits`` are ``packed``."""
+    size = math.prod(shape)
+    return bilevel.encode(np.unpackbits(np.frombuffer(packed, np.uint8), count=size)
+                          .astype(bool).reshape(shape))
+
+
+@lru_cache(maxsize=MASKS_REMEMBERED)
+def _decoded_mask(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
+    """``bilevel.decode``, read-only: every chunk with these bytes shares it."""
+    missing = bilevel.decode(data, shape)
+    missing.flags.writeable = False
+    return missing
+
+
 def decode(data: bytes, model_hash: str, load_model: "Callable[[], Model]",
            shape: tuple[int, ...] | None = None) -> np.ndarray:
     """The chunk ``data``, written with the model of ``model_hash`` (``load_model`` gives it,
@@ -107,7 +130,7 @@ def decode(data: bytes, model_hash: str, load_model: "Callable[[], Model]",
                              f"chunks are {tuple(shape)}")
     size = int(np.prod(c.shape))
     missing = None if c.mask is None else (decode_mask(c.mask, size).reshape(c.shape)
-                                            if c.zlib_mask else bilevel.decode(c.mask, c.shape))
+                                            if c.zlib_mask else _decoded_mask(c.mask, c.shape))
     if c.kind == Kind.EMPTY and size == 0:
         out = np.empty(c.shape, dtype=c.dtype)
     elif c.kind == Kind.EMPTY:

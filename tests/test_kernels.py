@@ -200,3 +200,23 @@ def test_the_kernels_compile_where_no_cache_directory_is_writable(monkeypatch):
         assert np.allclose(kernels.compiled()["_cell_rms"](cell, q, 2), [3.0, np.sqrt(2.5)])
     finally:
         kernels.compiled.cache_clear()
+
+
+def test_the_wavelet_contexts_and_dequantization_match_numpy(numpy_only):
+    """Every band's buckets (from a parent of awkward values) and its dequantized q, 1-D to
+    4-D, with and without batch axes."""
+    from inrcodec.coding.wavelet import Plan
+
+    rng = np.random.default_rng(11)
+    for shape, batch_axes in [((300,), 0), ((37, 49), 0), ((12, 37, 49), 1), ((3, 5, 40, 41), 3),
+                              ((2, 2, 2, 2), 0), ((1, 300), 0), ((64, 3), 2)]:
+        plan = Plan(shape, int(rng.integers(-40, 10)), batch_axes)
+        coefficients = awkward(rng, shape)
+        for i, (_, _, slices) in enumerate(plan.bands):
+            band_shape = tuple(s.stop - s.start for s in slices)
+            q = rng.integers(-5, 6, size=band_shape) * (rng.random(band_shape) < 0.5)
+            numpy_only(True)
+            expected = plan.buckets(i, coefficients), plan.dequantize(i, q)
+            numpy_only(False)
+            got = plan.buckets(i, coefficients), plan.dequantize(i, q)
+            assert same(got[0], expected[0]) and same(got[1], expected[1]), (shape, i)

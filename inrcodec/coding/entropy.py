@@ -65,6 +65,14 @@ def _models(std: tuple[float, ...], step: float, low: int, size: int) -> list:
             for t in _tables(std, step, low, size)]
 
 
+@lru_cache(maxsize=4)
+def _packed_tables(std: tuple[float, ...], step: float, low: int, size: int) -> tuple:
+    """``_tables`` for the compiled range reader (``rangecoder.packed_tables``)."""
+    from .rangecoder import packed_tables
+
+    return packed_tables([(t, low, -1) for t in _tables(std, step, low, size)])
+
+
 def symbol_models(quantizer: LatentQuantizer) -> list:
     return _models(tuple(float(s) for s in quantizer.std), quantizer.step, quantizer.low,
                    quantizer.alphabet_size)
@@ -89,6 +97,16 @@ def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer,
                    little_endian_words: bool = False) -> np.ndarray:
     """What ``encode_symbols`` coded; ``little_endian_words`` for format version 1, which
     stored the coder's words little-endian with trailing zero bytes dropped."""
+    from .rangecoder import RangeReader  # (rangecoder imports tables, which imports this)
+
+    dims = len(quantizer.std)
+    if not little_endian_words:  # the same symbols, compiled where the kernels are at hand
+        reader = RangeReader(data, patches * dims)
+        if reader.compiled:
+            cdf, tables = _packed_tables(tuple(float(s) for s in quantizer.std), quantizer.step,
+                                         quantizer.low, quantizer.alphabet_size)
+            dimension = np.repeat(np.arange(dims, dtype=np.int16), patches)
+            return reader.symbols(cdf, tables, dimension).reshape(dims, patches).T.astype(np.int32)
     models = symbol_models(quantizer)
     if little_endian_words:
         words = np.frombuffer(bytes(data) + b"\0" * (-len(data) % 4), "<u4")

@@ -48,7 +48,8 @@ def compiled() -> dict | None:
         return None
     try:
         kernels = {f.__name__: _jit(numba, f)
-                   for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _range_decode)}
+                   for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
+                             _band_buckets, _dequantize, _batch_sweep)}
         kernels["_range_decode"](np.zeros(4, np.uint64), np.zeros(1, np.uint32),
                                  np.array([0, 1 << 23, 1 << 24], np.uint32), np.zeros((1, 5), np.int64),
                                  np.zeros(1, np.int8), np.zeros(1, np.int64))
@@ -150,7 +151,11 @@ def lift(view: np.ndarray, ns: int, inverse: bool, factors: tuple, counted: bool
     lifted = view[(slice(None),) + (None,) * (DIMS - 1 - view.ndim) + (slice(None),) * (view.ndim - 1)]
     if lifted.shape[0] < 2:
         return False
-    kernels["_lift"](lifted, ns, inverse, *factors, 2 / factors[4], factors[4] / 2)
+    # Along memory (the view's first axis is the array's last): each line on its own, in cache.
+    across = [st for st, n in zip(view.strides[1:], view.shape[1:]) if n > 1]
+    along = view.strides[0] == view.itemsize and all(st > view.itemsize for st in across)
+    kernels["_lift_lines" if along else "_lift"](lifted, ns, inverse, *factors, 2 / factors[4],
+                                                 factors[4] / 2)
     return True
 
 
@@ -198,6 +203,40 @@ def _lift(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
                     else:
                         x[i, a, b, c] = d[row, r] if inverse else d[row, r] * k_over_two
                     r += 1
+
+
+def _lift_lines(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
+    """``_lift``, one line along axis 0 at a time: the same operations on each value."""
+    n, A, B, C = x.shape
+    nd = n - ns
+    s, d = np.empty(ns), np.empty(nd)
+    order = (-delta, -gamma, -beta, -alpha) if inverse else (alpha, beta, gamma, delta)
+    for a in range(A):
+        for b in range(B):
+            for c in range(C):
+                line = x[:, a, b, c]
+                for i in range(n):
+                    low = i < ns if inverse else i % 2 == 0
+                    row = (i if inverse else i // 2) if low else (i - ns if inverse else i // 2)
+                    if low:
+                        s[row] = line[i] * k if inverse else line[i]
+                    else:
+                        d[row] = line[i] * two_over_k if inverse else line[i]
+                for step in range(4):
+                    factor = order[step]
+                    if (step % 2 == 0) != inverse:
+                        for i in range(nd):
+                            d[i] += factor * (s[i] + s[i + 1 if i + 1 < ns else ns - 1])
+                    else:
+                        for i in range(ns):
+                            s[i] += factor * (d[i - 1 if i > 0 else 0] + d[i if i < nd else nd - 1])
+                for i in range(n):
+                    low = i % 2 == 0 if inverse else i < ns
+                    row = (i // 2 if inverse else i) if low else (i // 2 if inverse else i - ns)
+                    if low:
+                        line[i] = s[row] if inverse else s[row] / k
+                    else:
+                        line[i] = d[row] if inverse else d[row] * k_over_two
 
 
 def _cell_rms(cell, q, size):
@@ -292,6 +331,93 @@ def _sweep_step(k, m, cubic, quantum, thresholds, pred, bucket, encode, values, 
                             recon[i, a, b, c, d] = pp[d] + qq * step
 
 
+def band_buckets(parent: np.ndarray, halved: tuple[bool, ...], step: float, thresholds: np.ndarray,
+                 shape: tuple[int, ...]) -> np.ndarray | None:
+    """``wavelet.Plan.buckets``: a band's context buckets (int8, ``shape``) from its
+    ``parent``'s coefficients, each axis ``halved`` or not; None where the kernel is not at
+    hand (or the band has over four axes)."""
+    kernels = at_hand(math.prod(shape))
+    if kernels is None or parent.ndim > 4:
+        return None
+    lead = (1,) * (4 - parent.ndim)
+    out = np.empty(lead + tuple(shape), np.int8)
+    kernels["_band_buckets"](parent[(None,) * len(lead)], np.array((False,) * len(lead) + halved),
+                             step, thresholds, out)
+    return out.reshape(shape)
+
+
+def dequantize(q: np.ndarray, pull: float, step: float, out: np.ndarray) -> bool:
+    """``out[...] = sign(q) (|q| - pull) step`` (``wavelet.Plan.dequantize`` of a detail band);
+    False where the kernel is not at hand (or over four axes)."""
+    kernels = at_hand(0)  # (counted by the band's buckets)
+    if kernels is None or q.ndim > 4:
+        return False
+    lead = (1,) * (4 - q.ndim)
+    kernels["_dequantize"](q[(None,) * len(lead)], pull, step, out[(None,) * len(lead)])
+    return True
+
+
+def _band_buckets(parent, halved, step, thresholds, out):
+    """Half the magnitude of each parent coefficient plus half its cross's mean (its
+    neighbours along every axis longer than 1, the edge repeated), as ``wavelet._smoothed``
+    sums them, over ``step`` against ``thresholds``: each parent's bucket, then each
+    coefficient's parent's."""
+    P = parent.shape
+    magnitude = np.abs(parent)  # contiguous
+    total = magnitude.copy()
+    count = 1
+    for axis in range(4):  # the cross, an axis at a time as wavelet._smoothed adds them
+        if P[axis] == 1:
+            continue
+        count += 2
+        moved = np.moveaxis(magnitude, axis, 3)  # this axis last: one pass along rows
+        t = np.moveaxis(total, axis, 3)
+        n = moved.shape[3]
+        for i0 in range(moved.shape[0]):
+            for i1 in range(moved.shape[1]):
+                for i2 in range(moved.shape[2]):
+                    row, out_row = moved[i0, i1, i2], t[i0, i1, i2]
+                    out_row[0] += row[0] + row[1]
+                    for i3 in range(1, n - 1):
+                        out_row[i3] += row[i3 - 1] + row[i3 + 1]
+                    out_row[n - 1] += row[n - 2] + row[n - 1]
+    parent_bucket = np.empty(P, np.int8)
+    for i0 in range(P[0]):
+        for i1 in range(P[1]):
+            for i2 in range(P[2]):
+                for i3 in range(P[3]):
+                    activity = (0.5 * magnitude[i0, i1, i2, i3]
+                                + 0.5 * total[i0, i1, i2, i3] / count) / step
+                    b = 0
+                    for t in range(thresholds.shape[0]):
+                        b += activity >= thresholds[t]
+                    parent_bucket[i0, i1, i2, i3] = b
+    S = out.shape
+    for i0 in range(S[0]):
+        j0 = min(i0 // 2 if halved[0] else i0, P[0] - 1)
+        for i1 in range(S[1]):
+            j1 = min(i1 // 2 if halved[1] else i1, P[1] - 1)
+            for i2 in range(S[2]):
+                j2 = min(i2 // 2 if halved[2] else i2, P[2] - 1)
+                row = parent_bucket[j0, j1, j2]
+                if halved[3]:
+                    for i3 in range(S[3]):
+                        out[i0, i1, i2, i3] = row[min(i3 // 2, P[3] - 1)]
+                else:
+                    for i3 in range(S[3]):
+                        out[i0, i1, i2, i3] = row[min(i3, P[3] - 1)]
+
+
+def _dequantize(q, pull, step, out):
+    for i0 in range(q.shape[0]):
+        for i1 in range(q.shape[1]):
+            for i2 in range(q.shape[2]):
+                for i3 in range(q.shape[3]):
+                    v = q[i0, i1, i2, i3]
+                    sign = 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
+                    out[i0, i1, i2, i3] = sign * (abs(v) - pull) * step
+
+
 def range_decode(state: np.ndarray, words: np.ndarray, cdf: np.ndarray, tables: np.ndarray,
                  bucket: np.ndarray, out: np.ndarray) -> int:
     """``rangecoder.RangeReader``'s symbols, compiled (only where ``compiled`` gave kernels)."""
@@ -312,16 +438,25 @@ def _range_decode(state, words, cdf, tables, bucket, out):
     counts = np.zeros(tables.shape[0], np.int64)
     for j in range(bucket.shape[0]):
         counts[bucket[j]] += 1
+    start = np.zeros(tables.shape[0] + 1, np.int64)  # each bucket's first place in ``order``
+    for t in range(tables.shape[0]):
+        start[t + 1] = start[t] + counts[t]
+    mixed = 0 < counts.max() < bucket.shape[0]  # else every point is in one bucket, in order
+    order = np.empty(bucket.shape[0] if mixed else 0, np.int64)
+    if mixed:  # a counting sort: the points bucket by bucket, each bucket's in order
+        filled = start[:-1].copy()
+        for j in range(bucket.shape[0]):
+            order[filled[bucket[j]]] = j
+            filled[bucket[j]] += 1
     escapes = 0
-    for t in range(tables.shape[0]):  # a bucket's points: scanned for, in order
+    for t in range(tables.shape[0]):
+        if not counts[t]:
+            continue
         first, size, low, escape, likely = (tables[t, 0], tables[t, 1], tables[t, 2], tables[t, 3],
                                             tables[t, 4])
         likely_left, likely_right = np.uint64(cdf[first + likely]), np.uint64(cdf[first + likely + 1])
-        j, left_to_do = 0, counts[t]
-        while left_to_do:
-            if bucket[j] != t:
-                j += 1
-                continue
+        for o in range(start[t], start[t + 1]):
+            j = order[o] if mixed else o
             scale = width >> precision
             offset = point - lower  # wraps, as constriction's does
             if offset >= scale * likely_left and offset < scale * likely_right:
@@ -351,7 +486,79 @@ def _range_decode(state, words, cdf, tables, bucket, out):
                 escapes += 1
             else:
                 out[j] = symbol + low
-            j += 1
-            left_to_do -= 1
     state[0], state[1], state[2], state[3] = lower, width, point, np.uint64(pos)
     return escapes
+
+
+def _batch_sweep(recon, values, missing, has_missing, steps, offsets, cubic, quantum, thresholds,
+                 limit, levels, q_out, bucket_out, cell_out):
+    """Every level-axis step of the trials' settings, in order (``trials.Batch``): the
+    arithmetic of ``_sweep_step`` (and of ``sweep.interpolate``, ``sweep.buckets``,
+    ``sweep.quantize``) point for point. recon: (A, P), each setting's reconstruction, flat
+    (C order), anchors set; values and missing: (P,). A row of ``steps``: n, m (the known and
+    target points along the step's axis), kd (the flat stride between known points along it),
+    t0 (the flat index of its first target point), four other axes' counts then flat strides
+    (C order, counts of 1 padding), the step's level row. ``quantum``: (A, steps). Each coded
+    point's q, bucket and cell ((a levels + row) CONTEXTS + bucket) are written to row a of
+    the outputs from ``offsets[step]`` on, in the step's order (its axis first, then C order)."""
+    A = recon.shape[0]
+    for s in range(steps.shape[0]):
+        n, m, kd, t0 = steps[s, 0], steps[s, 1], steps[s, 2], steps[s, 3]
+        c1, c2, c3, c4 = steps[s, 4], steps[s, 5], steps[s, 6], steps[s, 7]
+        w1, w2, w3, w4 = steps[s, 8], steps[s, 9], steps[s, 10], steps[s, 11]
+        row = steps[s, 12]
+        for a in range(A):
+            step = quantum[a, s]
+            t1, t2, t3 = thresholds[0] * step, thresholds[1] * step, thresholds[2] * step
+            t4, t5 = thresholds[3] * step, thresholds[4] * step
+            cell_base = (a * levels + row) * CONTEXTS
+            r = recon[a]
+            pos = offsets[s]
+            for i in range(m):
+                third = n >= 4 and 1 <= i and i <= n - 3
+                lo = i if i < n - 1 else n - 2
+                if n == 1:
+                    case = 0
+                elif i == n - 1:
+                    case = 1
+                elif cubic[a] and n >= 3:
+                    case = 2 if i == 0 else (3 if i == n - 2 else 4)
+                else:
+                    case = 5
+                target = t0 + i * kd
+                for x1 in range(c1):
+                    for x2 in range(c2):
+                        for x3 in range(c3):
+                            for x4 in range(c4):
+                                o = x1 * w1 + x2 * w2 + x3 * w3 + x4 * w4
+                                if case == 4:
+                                    pp = (-r[(i - 1) * kd + o] + 9.0 * r[i * kd + o]
+                                          + 9.0 * r[(i + 1) * kd + o] - r[(i + 2) * kd + o]) / 16.0
+                                elif case == 5:
+                                    pp = (r[i * kd + o] + r[(i + 1) * kd + o]) * 0.5
+                                elif case == 0:
+                                    pp = r[o]
+                                elif case == 1:
+                                    pp = 1.5 * r[(n - 1) * kd + o] - 0.5 * r[(n - 2) * kd + o]
+                                elif case == 2:
+                                    pp = (3.0 * r[o] + 6.0 * r[kd + o] - r[2 * kd + o]) / 8.0
+                                else:
+                                    pp = (-r[(n - 3) * kd + o] + 6.0 * r[(n - 2) * kd + o]
+                                          + 3.0 * r[(n - 1) * kd + o]) / 8.0
+                                act = abs(r[(lo + 1) * kd + o] - r[lo * kd + o]) if n >= 2 else 0.0
+                                if third:  # np.maximum's NaN: a NaN either side is NaN
+                                    t = abs(r[(i - 1) * kd + o] - r[i * kd + o] - r[(i + 1) * kd + o]
+                                            + r[(i + 2) * kd + o])
+                                    act = t if (t > act or t != t) else act
+                                bb = (act >= t1) + (act >= t2) + (act >= t3) + (act >= t4) + (act >= t5)
+                                p = target + o
+                                skip = has_missing and missing[p]
+                                qq = np.rint((values[p] - pp) / step)
+                                if not abs(qq) <= limit or skip:
+                                    qq = 0.0
+                                r[p] = pp + qq * step
+                                if not skip:
+                                    q_out[a, pos] = qq
+                                    bucket_out[a, pos] = bb
+                                    cell_out[a, pos] = cell_base + bb
+                                    pos += 1

@@ -133,8 +133,10 @@ class RangeReader:
     bucket. ``points``: how many the section decodes (a process loads the kernels once its
     coders have passed ``kernels.LOAD_AFTER_WORK``)."""
 
-    def __init__(self, data: bytes, points: int):
-        self.words = words(data)
+    def __init__(self, data: bytes, points: int, stream_words: np.ndarray | None = None):
+        """``stream_words``: the stream as uint32 words where a format stored them otherwise
+        (little-endian: the residual section's), instead of ``data``."""
+        self.words = words(data) if stream_words is None else stream_words
         self.compiled = kernels.at_hand(points) is not None
         if self.compiled:  # constriction's first state: the first two words are the point
             first = self.words[:2].astype(np.uint64)
@@ -166,6 +168,13 @@ class RangeReader:
                 out[j] = next_escape(pending)
         return out.reshape(bucket.shape)
 
+    def symbols(self, cdf: np.ndarray, tables: np.ndarray, bucket: np.ndarray) -> np.ndarray:
+        """Compiled readers only: each point's value (int64) under its ``bucket``'s row of
+        ``packed_tables``, bucket 0's points first; tables without an escape."""
+        out = np.empty(bucket.size, np.int64)
+        self._decode(cdf, tables, bucket, out)
+        return out
+
     def _decode(self, cdf, tables, bucket, out) -> int:
         """How many escapes there were."""
         count = kernels.range_decode(self.state, self.words, cdf, tables, bucket, out)
@@ -187,7 +196,7 @@ def quantized_cdf(probabilities: np.ndarray) -> np.ndarray:
     return np.append(left, np.uint32(2 ** 24))
 
 
-def _packed(tables: list[tuple[np.ndarray, int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def packed_tables(tables: list[tuple[np.ndarray, int, int]]) -> tuple[np.ndarray, np.ndarray]:
     """(every table's cdf end to end, a row per table for ``kernels._range_decode``) of
     (probabilities, value of symbol 0, escape symbol or -1)."""
     cdfs = [quantized_cdf(p) for p, _, _ in tables]
@@ -199,7 +208,7 @@ def _packed(tables: list[tuple[np.ndarray, int, int]]) -> tuple[np.ndarray, np.n
 
 @lru_cache(maxsize=1)
 def _uniform_tables() -> tuple[np.ndarray, np.ndarray]:
-    return _packed([(np.full(SCALE_CODES, 1.0 / SCALE_CODES, np.float32), 0, -1)])
+    return packed_tables([(np.full(SCALE_CODES, 1.0 / SCALE_CODES, np.float32), 0, -1)])
 
 
 @lru_cache(maxsize=4096)
@@ -210,7 +219,7 @@ def _cell_tables(cells: tuple[int, ...], shape: int) -> tuple[np.ndarray, np.nda
     for code in cells:
         k, p, _ = table(code, shape)
         tables.append((p, -k, 2 * k + 1))
-    return _packed(tables)
+    return packed_tables(tables)
 
 
 def decode_buckets(decoder, bucket: np.ndarray, cells: list[int], shape: int,

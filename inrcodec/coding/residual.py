@@ -15,6 +15,7 @@ varint index deltas | exception values (raw, in the chunk's dtype) | range-coded
 """
 
 import math
+from functools import lru_cache
 
 import constriction
 import numpy as np
@@ -23,6 +24,7 @@ from .bytes import ContainerError, Reader, svarint, varint
 from .entropy import logistic_cdf
 from .exceptions import zero_sign_lost
 from .normalise import Normalisation, scale_from_code
+from .rangecoder import RangeReader, packed_tables
 
 MAX_SYMBOL = 2 ** 15
 # How far another machine's decoded float64 value may lie from this one's. The network's output
@@ -147,8 +149,12 @@ def decode(data: bytes, count: int, dtype: np.dtype) -> tuple[np.ndarray, np.nda
     if k:
         rest = reader.rest()
         words = np.frombuffer(rest + b"\0" * (-len(rest) % 4), "<u4").astype(np.uint32)
-        decoder = constriction.stream.queue.RangeDecoder(words)
-        symbols = decoder.decode(_model(scale_code, k), count).astype(np.int64) - k
+        reader = RangeReader(b"", count, words)
+        if reader.compiled:
+            cdf, tables = _packed(scale_code, k)
+            symbols = reader.symbols(cdf, tables, np.zeros(count, np.int8))
+        else:
+            symbols = reader.decoder.decode(_model(scale_code, k), count).astype(np.int64) - k
     return symbols, exceptions, exact
 
 
@@ -164,19 +170,31 @@ def _best_scale_code(symbols: np.ndarray, k: int) -> int:
     around = round(4 * math.log2(max(rms, 0.05)))
     counts = np.bincount(symbols + k, minlength=2 * k + 1)
     used = counts > 0
+    codes = range(max(-40, around - 16), min(80, around + 5))
+    tables = _probabilities(np.array(codes), k)  # a row per code, in one pass
 
-    def bits(code: int) -> float:
-        p = _probabilities(code, k)
+    def bits(row: int) -> float:
+        p = tables[row]
         return float(-(counts[used] * np.log2(p[used] / p.sum())).sum())
 
-    return min(range(max(-40, around - 16), min(80, around + 5)), key=bits)
+    return codes[min(range(len(codes)), key=bits)]
 
 
-def _probabilities(scale_code: int, k: int) -> np.ndarray:
-    """Logistic probabilities of the symbols -k..k with rms ``2 ** (scale_code / 4)``."""
-    s = scale_from_code(scale_code) * math.sqrt(3.0) / math.pi
-    edges = logistic_cdf((np.arange(-k, k, dtype=np.float64) + 0.5) / s)
-    return np.maximum(np.diff(np.concatenate([[0.0], edges, [1.0]])), 1e-300)
+def _probabilities(scale_code, k: int) -> np.ndarray:
+    """Logistic probabilities of the symbols -k..k with rms ``2 ** (scale_code / 4)``; for an
+    array of codes, a row each (the same numbers, elementwise)."""
+    codes = np.atleast_1d(scale_code)
+    s = np.array([scale_from_code(int(c)) * math.sqrt(3.0) / math.pi for c in codes])
+    edges = logistic_cdf((np.arange(-k, k, dtype=np.float64) + 0.5) / s[:, None])
+    ends = np.ones((len(codes), 1))
+    p = np.maximum(np.diff(np.concatenate([0.0 * ends, edges, ends], axis=1), axis=1), 1e-300)
+    return p if np.ndim(scale_code) else p[0]
+
+
+@lru_cache(maxsize=16)
+def _packed(scale_code: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_model``'s table for the compiled range reader."""
+    return packed_tables([(_probabilities(scale_code, k).astype(np.float32), -k, -1)])
 
 
 def _model(scale_code: int, k: int):

@@ -38,7 +38,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import dwt
+from . import dwt, kernels
 from .bytes import ContainerError, Reader, svarint
 from .rangecoder import RangeReader, coded_segments, range_code, read_escapes, write_escapes
 from .tables import CONTEXTS, SCALE_LOW, cell_codes, plan
@@ -48,6 +48,7 @@ from .tables import CONTEXTS, SCALE_LOW, cell_codes, plan
 # GloSea4 at 30-50 dB, from 1/32 to 1: 1/8 took 2-9% fewer bits than 1/2.
 ROUNDING, PULL = 0.45, 0.05
 BUCKET_UNIT = 0.125  # bucket b holds parents of at least (2**b - 1) x this many steps
+THRESHOLDS = np.array([(2.0 ** b - 1.0) * BUCKET_UNIT for b in range(1, CONTEXTS)])
 # Bucket b's table is ``slope`` b quarter octaves wider than bucket 0's (tables.cell_codes); each
 # section picks its slope. The interpolation coder's 4 (twice the width a bucket up, as the
 # parent's magnitude doubles) is right for most fields; uwnd at 50 dB took 5.5% fewer bits with
@@ -106,6 +107,9 @@ class Plan:
     def dequantize(self, i: int, q: np.ndarray) -> np.ndarray:
         if self.is_approximation(i):
             return q * self.steps[i]
+        out = np.empty(q.shape)
+        if kernels.dequantize(q, PULL, self.steps[i], out):
+            return out
         return np.sign(q) * (np.abs(q) - PULL) * self.steps[i]
 
     def symbols(self, i: int, q: np.ndarray) -> np.ndarray:
@@ -125,15 +129,20 @@ class Plan:
         if self.is_approximation(i) or parent is None:
             return np.zeros(math.prod(shape), np.int8)
         parent_slices = self.bands[parent][2]
+        halved = tuple(level + 1 <= la for la in self.levels)
+        compiled = kernels.band_buckets(coefficients[parent_slices], halved, self.steps[i],
+                                        THRESHOLDS, shape)
+        if compiled is not None:
+            return compiled.reshape(-1)
         magnitude = _smoothed(np.abs(coefficients[parent_slices]))
         index = []
-        for a, (n, la) in enumerate(zip(shape, self.levels)):
+        for a, (n, half) in enumerate(zip(shape, halved)):
             m = _band_shape(parent_slices)[a]
-            index.append(np.minimum(np.arange(n) // 2 if level + 1 <= la else np.arange(n), m - 1))
+            index.append(np.minimum(np.arange(n) // 2 if half else np.arange(n), m - 1))
         activity = magnitude[np.ix_(*index)] / self.steps[i]
         bucket = np.zeros(shape, np.int8)
-        for b in range(1, CONTEXTS):
-            bucket += activity >= (2.0 ** b - 1.0) * BUCKET_UNIT
+        for threshold in THRESHOLDS:
+            bucket += activity >= threshold
         return bucket.reshape(-1)
 
 

@@ -33,17 +33,19 @@ def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
     current = None
     for step in sweep.steps:
         pred, bucket = sweep.predict(step)
-        q = np.zeros(pred.shape)
         if step.count:
             if step.level != current:
                 current = step.level
                 cells = cell_codes(SCALE_LOW + reader.uniform(), activity)
             flat = bucket if step.coded is None else bucket[step.coded]
-            values = reader.buckets(flat, cells, shape, pending).astype(np.float64)
+            values = reader.buckets(flat, cells, shape, pending)  # int64: stored as floats
             if step.coded is None:
                 q = values.reshape(pred.shape)
             else:
+                q = np.zeros(pred.shape)
                 q[step.coded] = values
+        else:
+            q = np.zeros(pred.shape)
         sweep.store(step, pred, q)
     if next(pending, None) is not None:
         raise ContainerError("corrupted interpolation section: unused escaped values")

@@ -2,6 +2,7 @@
 pass per level and axis, the same arithmetic on both sides (elementwise IEEE operations only)."""
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -35,8 +36,10 @@ class Sweep:
         self.missing, self.batch_axes = missing, batch_axes
         self.recon = np.zeros(shape, dtype=np.float64)
         self.levels = levels_of(shape, batch_axes)
-        self.steps = (list(steps_of(shape, self.levels, missing, reverse, batch_axes)) if steps is None
-                      else steps)
+        if steps is None:
+            steps = (_unmasked_steps(shape, self.levels, reverse, batch_axes) if missing is None
+                     else list(steps_of(shape, self.levels, missing, reverse, batch_axes)))
+        self.steps = steps
         self.halves = halves_of(half, self.levels, BOUND_MODES[bound_mode]) if halves is None else halves
         # The anchors: the first point of every slice along the batch axes (one point without).
         self.anchors = anchors_of(shape, batch_axes) if math.prod(shape) else (slice(0, 0),) * len(shape)
@@ -116,6 +119,12 @@ def halves_of(half: float, levels: int, mode: tuple[float, float]) -> list[float
         ratio = min(ratio * alpha, beta)
         halves.append(half / ratio)
     return halves
+
+
+@lru_cache(maxsize=64)
+def _unmasked_steps(shape: tuple[int, ...], levels: int, reverse: bool, batch_axes: int) -> tuple:
+    """``steps_of`` a shape without missing points: every chunk of an array shares them."""
+    return tuple(steps_of(shape, levels, None, reverse, batch_axes))
 
 
 def steps_of(shape: tuple[int, ...], levels: int, missing: np.ndarray | None, reverse: bool,

@@ -14,6 +14,8 @@ nearly as well at a fraction of the cost: on A1B and four other datasets' test c
 are within 0.02% of choosing by ``plan`` after greedy single sweeps, as the encoder did before.
 """
 
+import math
+
 import numpy as np
 
 from .. import kernels
@@ -21,6 +23,7 @@ from ..tables import CONTEXTS, MAX_K, SCALE_CODES, SCALE_LOW, SHAPES, bit_matrix
 from .sweep import BOUND_MODES, Sweep, buckets, halves_of, interpolate, quantize
 
 OFFSETS = (-6, -4, -2, 0, 2)  # the scale codes tried about a cell's rms code (quarter octaves)
+SWEPT_AXES = 5  # chunks of up to this many axes are swept by one compiled call
 
 
 class Batch:
@@ -42,7 +45,56 @@ class Batch:
         q = quantize(np.broadcast_to(anchors, (count,) + anchors.shape), anchor_step)
         self.anchor_q = np.where(g.anchor_coded, q, 0.0) + 0.0  # as sweep.run's integers: no -0
         self.recon[(slice(None),) + g.anchors] = self.anchor_q * anchor_step
-        self.results = [self._step(values, step) for step in self.geometry.steps]
+        # Levels with coded points, coarse to fine: a row each in ``bits``' cells.
+        self.levels = sorted({s.level for s in g.steps if s.count}, reverse=True)
+        # The whole sweep in one compiled call where the kernels are at hand (the step by step
+        # path below counts its work towards loading them, as before), else step by step.
+        compiled = kernels.at_hand(0) if values.ndim <= SWEPT_AXES else None
+        self.compiled = compiled
+        if compiled is not None:
+            self.results = None
+            self._sweep(values, missing, compiled)
+        else:
+            self.results = [self._step(values, step) for step in self.geometry.steps]
+
+    def _sweep(self, values: np.ndarray, missing: np.ndarray | None, compiled: dict) -> None:
+        """Every step at once (``kernels._batch_sweep``): each setting's coded points' q,
+        bucket and cell (as ``bits`` numbers them) in ``self.q``, ``self.bucket`` and
+        ``self.cell`` (a row per setting, the steps' points in order from ``self.offsets``),
+        the same numbers ``_step`` gives."""
+        g, shape = self.geometry, values.shape
+        flat = [math.prod(shape[e + 1:]) for e in range(len(shape))]  # C order's strides
+        row = {level: i for i, level in enumerate(self.levels)}
+        table = np.zeros((len(g.steps), 13), np.int64)
+        table[:, 4:8] = 1
+        offsets = np.zeros(len(g.steps), np.int64)
+        total = 0
+        for j, step in enumerate(g.steps):
+            d = step.order[0]
+            start = step.target[d].indices(shape[d])[0]
+            known = step.known[d].indices(shape[d])
+            n, m = len(range(*known)), step.shape[0]
+            t0 = start * flat[d]
+            others = step.order[1:]
+            for slot, (e, size) in enumerate(zip(others, step.shape[1:]), 4 - len(others)):
+                first, _, every = step.target[e].indices(shape[e])
+                t0 += first * flat[e]
+                table[j, 4 + slot], table[j, 8 + slot] = size, every * flat[e]
+            table[j, :4] = n, m, known[2] * flat[d], t0
+            table[j, 12] = row.get(step.level, 0)
+            offsets[j] = total
+            total += step.count
+        count = len(self.options)
+        quantum = 2.0 * self.halves[:, [step.level for step in g.steps]]
+        self.q, self.cell = np.empty((count, total)), np.empty((count, total), np.int64)
+        self.bucket = np.empty((count, total), np.int8)
+        self.offsets = offsets
+        compiled["_batch_sweep"](
+            self.recon.reshape(count, -1), np.ascontiguousarray(values, np.float64).reshape(-1),
+            np.zeros(1, np.bool_) if missing is None else np.ascontiguousarray(missing, np.bool_).reshape(-1),
+            missing is not None, table, offsets, np.array([c for c, _ in self.options], np.bool_),
+            np.ascontiguousarray(quantum), kernels.THRESHOLDS, float(kernels.ESCAPE_LIMIT),
+            len(self.levels), self.q, self.bucket, self.cell)
 
     def _step(self, values: np.ndarray, step) -> tuple[np.ndarray, np.ndarray]:
         """(q, bucket) of every point of the step, shaped (axis, setting, other axes)."""
@@ -73,9 +125,12 @@ class Batch:
         """Estimated bits of each option."""
         steps = self.geometry.steps
         count = len(self.options)
-        levels = sorted({s.level for s in steps if s.count}, reverse=True)
+        levels = self.levels
         if not levels:
             return np.zeros(count)
+        size = count * len(levels) * CONTEXTS
+        if self.results is None:  # swept at once: the cells are numbered already
+            return self._bits(self.cell.reshape(-1), self.q.reshape(-1), size, self.compiled)
         row = {level: i for i, level in enumerate(levels)}
         cells, qs = [], []
         for step, (q, bucket) in zip(steps, self.results):
@@ -90,12 +145,20 @@ class Batch:
                 coded = np.broadcast_to(step.coded[:, None], q.shape)
                 cells.append(np.broadcast_to(cell, q.shape)[coded])
                 qs.append(q[coded])
-        cell, q = np.concatenate(cells), np.concatenate(qs)
-        size = count * len(levels) * CONTEXTS
+        return self._bits(np.concatenate(cells), np.concatenate(qs), size)
+
+    def _bits(self, cell: np.ndarray, q: np.ndarray, size: int, compiled: dict | None = None
+              ) -> np.ndarray:
+        """``bits`` from each coded point's cell and q (``compiled``: the kernels, decided
+        already)."""
+        count, levels = len(self.options), self.levels
         # Each cell's best table lies near the rms of its bulk (spikes, which escape, left out:
         # values over 32 times its median's octave): try a few codes about it.
-        rms = kernels.cell_rms(cell, q, size)
-        compiled = rms is not None
+        if compiled is not None:
+            rms = compiled["_cell_rms"](cell, q, size)
+        else:
+            rms = kernels.cell_rms(cell, q, size)
+            compiled = rms is not None
         if not compiled:
             octave = np.minimum(np.frexp(np.abs(q) + 1.0)[1] - 1, 15)  # floor(log2(|q| + 1)), at most 15
             below = np.bincount(cell * 16 + octave, None, size * 16).reshape(size, 16).cumsum(1)
@@ -133,6 +196,10 @@ class Batch:
                        halves=list(self.halves[i]), batch_axes=self.batch_axes)
         chosen.recon = self.recon[i].copy()
         chosen.anchor_q = self.anchor_q[i].astype(np.int64)
+        if self.results is None:
+            ends = self.offsets + [step.count for step in g.steps]
+            return chosen, [(self.q[i, a:b].astype(np.int64), self.bucket[i, a:b])
+                            for a, b in zip(self.offsets, ends)]
         symbols = []
         for step, (q, bucket) in zip(g.steps, self.results):
             q, bucket = q[:, i], bucket[:, i]
