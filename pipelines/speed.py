@@ -223,14 +223,17 @@ def fraction(ratio: float) -> str:
 def report(results: dict, rate: float, repeats: int, seconds: float,
            kernels_loaded: bool) -> list[str]:
     kernels_text = ("inrcodec's compiled kernels (coding/kernels.py) loaded from the start, as in "
-                    "a process that has encoded 8 million points or more (a compressing worker); "
-                    "a fresh process reading a few chunks decodes with numpy, the same bytes "
-                    "(docs/cold-read.md)" if kernels_loaded else
+                    "a process that has encoded or decoded 8 million points or more (a compressing "
+                    "worker, a reader of an archive); a fresh process reading a few chunks decodes "
+                    "with numpy, the same bytes (docs/cold-read.md)" if kernels_loaded else
                     "inrcodec's compiled kernels not at hand (numba missing or INRCODEC_KERNELS=numpy)")
     lines = [f"Encode and decode speed, one thread, best of {repeats}; {machine()}; float32 "
              f"matmul rate {rate / 1e9:.0f} GFLOP/s; the whole run took {seconds / 60:.1f} "
              "minutes (`pipelines/speed.py`). MB/s of float32 input; x SZ3: the speed as a "
-             f"fraction of SZ3's in the same case of this run; {kernels_text}.", ""]
+             f"fraction of SZ3's in the same case of this run; {kernels_text}. A process codes "
+             "and decodes each distinct NaN mask once (inrcodec/core.py): NEMO's land mask, the "
+             "same in every time step of its archive, is decoded at the first of the repeats "
+             "and reused by the others, as by an archive's later chunks.", ""]
     for case, result in results.items():
         rows = result["rows"]
         sz3_row = next(r for k, r in rows.items() if k.startswith("SZ3"))
