@@ -304,7 +304,10 @@ def _draw_batch(values: torch.Tensor, weights: torch.Tensor, recipe: Recipe, rng
     ``mix``, affine mixes of them (renormalised unless the samples came normalised)."""
     idx = torch.from_numpy(rng.integers(0, len(values), recipe.batch_size)).to(values.device)
     if recipe.mix:
-        return affine_mixes(values, weights, idx, recipe.mix, rng, renormalise=normalise)
+        try:  # mixes whose masks leave under two values are dropped: a batch may come out short
+            return affine_mixes(values, weights, idx, recipe.mix, rng, renormalise=normalise)
+        except ValueError:  # every mix fell where the three samples' masks do not overlap
+            pass
     return values[idx], weights[idx]
 
 
@@ -320,7 +323,7 @@ def _inner_loop(learned: _Learned, coords: torch.Tensor, v: torch.Tensor, w: tor
     gate_init, log_gate_steps = learned.gate_params
     # Each sample its own penalty, log-uniform in the range: the model learns every rate.
     low, high = (math.log(p) for p in recipe.gate_penalty)
-    penalty = torch.exp(low + (high - low) * torch.rand(recipe.batch_size, device=coords.device))
+    penalty = torch.exp(low + (high - low) * torch.rand(len(v), device=coords.device))
     latents, log_alpha = fit_gated_latents(
         net, coords, v, w, step_sizes, gate_init, log_gate_steps.exp(), recipe.inner_steps,
         penalty, create_graph=not recipe.first_order)

@@ -211,3 +211,37 @@ def test_mixes_of_patches_normalised_beforehand_keep_the_place_of_the_patch_they
     np.testing.assert_allclose(mixed.mean(-1), values[idx].mean(-1), atol=1e-5)
     np.testing.assert_allclose(mixed.std(-1, correction=0), values[idx].std(-1, correction=0), rtol=1e-4)
     assert not torch.allclose(mixed, values[idx])
+
+
+SEED = 0  # a draw whose three mixes each take samples from two bands: all are dropped
+
+
+def test_gated_training_on_mixes_of_samples_whose_masks_do_not_overlap(monkeypatch):
+    """Patches from a coast: a mix of three is "don't care" wherever one is, so some mixes (or
+    a whole batch of them) have nothing left and are dropped; the gates' penalties follow the
+    batch that remains, and a batch left empty trains on its samples as drawn."""
+    y, x = np.mgrid[:16, :16] / 16
+    phases = np.random.default_rng(0).uniform(0, 6, 12)
+    samples = np.stack([np.sin(3 * x + k) * np.cos(2 * y - k) for k in phases]).astype(np.float32)
+    for i in range(12):  # each known on one of three disjoint column bands
+        samples[i][:, np.arange(16) // 6 != i % 3] = np.nan
+    import inrcodec.train
+
+    met = []  # each batch: how many mixes were left, or None where none was
+
+    def recorded(*args, **kwargs):
+        try:
+            out = affine_mixes(*args, **kwargs)
+        except ValueError:
+            met.append(None)
+            raise
+        met.append(len(out[0]))
+        return out
+
+    monkeypatch.setattr(inrcodec.train, "affine_mixes", recorded)
+    model = meta_train(samples, width=16, depth=2, latent_dim=8, batch_size=8, max_steps=6,
+                       minutes=None, gate_penalty=(1e-3, 1e-2), mix=0.5, progress=False)
+    assert model.gated and None in met and any(0 < n < 8 for n in met if n is not None)
+    values, weights = (torch.from_numpy(a.reshape(12, -1)) for a in normalised_samples(samples))
+    with pytest.raises(ValueError, match="two distinct finite values"):  # what a batch can meet
+        affine_mixes(values, weights, torch.tensor([0, 1, 2]), 0.5, np.random.default_rng(SEED))
