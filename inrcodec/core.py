@@ -73,7 +73,7 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
         finite[...] = True  # all zeros: a constant chunk
     # The mask marks what is stored exactly without being coded: NaNs in floats, zeros in
     # integers (an MNI volume's background must come back exactly zero, whatever the bound).
-    mask = None if finite.all() else _coded_mask(np.packbits(~finite).tobytes(), finite.shape)
+    mask = None if finite.all() else _mask_bytes(~finite)
     if not finite.any():
         return Container(kind=Kind.EMPTY, **layout).to_bytes(model.hash)
     values = chunk[finite]
@@ -95,8 +95,21 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
 
 
 # A land or brain mask is the same in every chunk of a variable: coded and decoded once each
-# (in a process; by content, so a mask that changes is simply coded again).
-MASKS_REMEMBERED = 8
+# (in a process; by content, so a mask that changes is simply coded again). Only masks of up
+# to REMEMBERED_POINTS points are kept: 8 of them take at most 32 MB.
+MASKS_REMEMBERED, REMEMBERED_POINTS = 8, 1 << 22
+
+
+def _mask_bytes(missing: np.ndarray) -> bytes:
+    if missing.size > REMEMBERED_POINTS:
+        return bilevel.encode(missing)
+    return _coded_mask(np.packbits(missing).tobytes(), missing.shape)
+
+
+def _mask_of(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
+    if math.prod(shape) > REMEMBERED_POINTS:
+        return bilevel.decode(data, shape)
+    return _decoded_mask(data, shape)
 
 
 @lru_cache(maxsize=MASKS_REMEMBERED)
@@ -130,7 +143,7 @@ def decode(data: bytes, model_hash: str, load_model: "Callable[[], Model]",
                              f"chunks are {tuple(shape)}")
     size = int(np.prod(c.shape))
     missing = None if c.mask is None else (decode_mask(c.mask, size).reshape(c.shape)
-                                            if c.zlib_mask else _decoded_mask(c.mask, c.shape))
+                                            if c.zlib_mask else _mask_of(c.mask, c.shape))
     if c.kind == Kind.EMPTY and size == 0:
         out = np.empty(c.shape, dtype=c.dtype)
     elif c.kind == Kind.EMPTY:

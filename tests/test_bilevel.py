@@ -56,3 +56,26 @@ def test_damaged_bytes_give_an_error_or_bits_of_the_right_shape_never_a_crash():
         except ContainerError:
             continue
         assert out.shape == (30, 40) and out.dtype == bool
+
+
+def test_a_mask_seen_before_is_decoded_once_and_never_shared_wrongly():
+    """Chunks with one land mask decode it once (core._decoded_mask); a chunk with another
+    mask of the same shape gets its own, and writing into a decoded chunk leaves the
+    remembered mask alone."""
+    from inrcodec import INRCodec, core
+
+    rng = np.random.default_rng(3)
+    land = np.zeros((40, 50), bool)
+    land[5:20, 10:30] = True
+    chunks = [np.where(land, np.nan, rng.normal(size=land.shape)).astype(np.float32) for _ in range(3)]
+    other = chunks[0].copy()
+    other[30:, :5] = np.nan
+    codec = INRCodec(max_error=0.1)
+    encoded = [codec.encode(c) for c in chunks + [other]]
+    core._decoded_mask.cache_clear()
+    decoded = [codec.decode(e) for e in encoded]
+    assert core._decoded_mask.cache_info().hits == 2  # the three chunks' mask, read once
+    for chunk, out in zip(chunks + [other], decoded):
+        assert np.array_equal(np.isnan(out), np.isnan(chunk))
+    decoded[0][...] = 0.0
+    assert np.array_equal(np.isnan(codec.decode(encoded[1])), land)

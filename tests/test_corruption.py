@@ -72,7 +72,15 @@ def test_every_kind_is_corrupted():
     assert set(CURRENT_KINDS) == {kind.name for kind in Kind}
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["numpy-or-as-loaded", "compiled"])
 @pytest.mark.parametrize("kind", sorted(CURRENT_KINDS))
-def test_corrupted_chunks_of_every_kind_never_decode_to_wrong_data(kind):
+def test_corrupted_chunks_of_every_kind_never_decode_to_wrong_data(kind, compiled, monkeypatch):
+    """Also with the compiled kernels from the first point (a reader of an archive has them)."""
+    if compiled:
+        from inrcodec.coding import kernels
+
+        if kernels.compiled() is None:
+            pytest.skip("numba is not installed")
+        monkeypatch.setattr(kernels, "LOAD_AFTER_WORK", 0)
     config, path = CURRENT_KINDS[kind]
     never_wrong(numcodecs.get_codec(json.loads(config.read_text())), path.read_bytes(), kind)

@@ -113,6 +113,7 @@ def test_bytes_that_are_no_stream_read_alike(compiled_from_the_start):
     cells = [SCALE_LOW + 40] * 3 + [SCALE_LOW + 2] * 3
     for stream in cases:
         reader, decoder = RangeReader(stream, 0), constriction.stream.queue.RangeDecoder(words(stream))
+        assert reader.compiled
         escapes = list(range(10 ** 4))
         try:
             expected = decode_buckets(decoder, bucket, cells, 1, iter(escapes))
@@ -154,3 +155,43 @@ def test_every_fixture_decodes_to_the_same_bytes_compiled(monkeypatch):
     compiled = decode_all()
     monkeypatch.setattr(kernels, "compiled", lambda: None)
     assert decode_all() == compiled
+
+
+def test_an_empty_residual_stream_reads_as_constrictions(compiled_from_the_start, monkeypatch):
+    """The residual section drops its stream's trailing zero bytes: a stream of the first
+    symbol alone is no bytes at all, which constriction reads as zeros."""
+    from inrcodec.coding import residual
+
+    sections = [residual.encode(np.array(q, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
+                for q in ([-1], [-1] * 5, [-3, -3], [2, -2, 0, 1])]
+    assert sections[0] == bytes.fromhex("080100")  # (nothing after the header)
+    compiled = [residual.decode(b, n, np.dtype(np.float32))[0] for b, n in zip(sections, (1, 5, 2, 4))]
+    monkeypatch.setattr(kernels, "compiled", lambda: None)
+    numpy = [residual.decode(b, n, np.dtype(np.float32))[0] for b, n in zip(sections, (1, 5, 2, 4))]
+    assert all(np.array_equal(a, b) for a, b in zip(compiled, numpy))
+    assert compiled[2].tolist() == [-3, -3]
+
+
+@pytest.mark.parametrize("shape", [(0, 300), (300, 0), (0, 64, 64), (1, 300)])
+def test_a_chunk_that_claims_an_empty_axis_reads_alike(monkeypatch, shape):
+    """A wavelet chunk re-headed with an axis of length 0 (or 1): the compiled band contexts
+    skip such an axis as numpy's do (they read past its end once)."""
+    import dataclasses
+
+    from inrcodec.coding.container import Container
+
+    folder = Path(__file__).parent / "fixtures" / "v7" / "latents_floor"
+    codec = numcodecs.get_codec(json.loads((folder / "codec.json").read_text()))
+    c = Container.from_bytes((folder / "f2.bin").read_bytes(), codec.model.hash)
+    chunk = dataclasses.replace(c, shape=shape).to_bytes(codec.model.hash)
+
+    def read():
+        try:
+            return np.asarray(codec.decode(chunk)).tobytes()
+        except ContainerError as e:
+            return type(e)
+
+    monkeypatch.setattr(kernels, "LOAD_AFTER_WORK", 0)
+    compiled = read()
+    monkeypatch.setattr(kernels, "compiled", lambda: None)
+    assert read() == compiled

@@ -97,16 +97,16 @@ def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer,
                    little_endian_words: bool = False) -> np.ndarray:
     """What ``encode_symbols`` coded; ``little_endian_words`` for format version 1, which
     stored the coder's words little-endian with trailing zero bytes dropped."""
-    from .rangecoder import RangeReader  # (rangecoder imports tables, which imports this)
+    from . import kernels  # (kernels and rangecoder import tables, which imports this)
+    from .rangecoder import RangeReader
 
     dims = len(quantizer.std)
-    if not little_endian_words:  # the same symbols, compiled where the kernels are at hand
-        reader = RangeReader(data, patches * dims)
-        if reader.compiled:
-            cdf, tables = _packed_tables(tuple(float(s) for s in quantizer.std), quantizer.step,
-                                         quantizer.low, quantizer.alphabet_size)
-            dimension = np.repeat(np.arange(dims, dtype=np.int16), patches)
-            return reader.symbols(cdf, tables, dimension).reshape(dims, patches).T.astype(np.int32)
+    if not little_endian_words and kernels.at_hand(patches * dims) is not None:  # compiled
+        cdf, tables = _packed_tables(tuple(float(s) for s in quantizer.std), quantizer.step,
+                                     quantizer.low, quantizer.alphabet_size)
+        dimension = np.repeat(np.arange(dims, dtype=np.int32), patches)
+        symbols = RangeReader(data, 0).symbols(cdf, tables, dimension)
+        return symbols.reshape(dims, patches).T.astype(np.int32)
     models = symbol_models(quantizer)
     if little_endian_words:
         words = np.frombuffer(bytes(data) + b"\0" * (-len(data) % 4), "<u4")

@@ -50,9 +50,10 @@ def compiled() -> dict | None:
         kernels = {f.__name__: _jit(numba, f)
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
                              _band_buckets, _dequantize, _batch_sweep)}
-        kernels["_range_decode"](np.zeros(4, np.uint64), np.zeros(1, np.uint32),
-                                 np.array([0, 1 << 23, 1 << 24], np.uint32), np.zeros((1, 5), np.int64),
-                                 np.zeros(1, np.int8), np.zeros(1, np.int64))
+        state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
+        kernels["_range_decode"](state, np.zeros(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
+                                 np.array([[0, 2, 0, -1, 0]], np.int64), np.zeros(1, np.int8),
+                                 np.zeros(1, np.int64))
     except Exception:  # a platform numba cannot compile for: the numpy path, same bytes
         return None
     _LOADED.append(True)
@@ -336,8 +337,8 @@ def band_buckets(parent: np.ndarray, halved: tuple[bool, ...], step: float, thre
     """``wavelet.Plan.buckets``: a band's context buckets (int8, ``shape``) from its
     ``parent``'s coefficients, each axis ``halved`` or not; None where the kernel is not at
     hand (or the band has over four axes)."""
-    kernels = at_hand(math.prod(shape))
-    if kernels is None or parent.ndim > 4:
+    kernels = at_hand(0)  # (a band's points are counted by its coder: lifting, range reader)
+    if kernels is None or parent.ndim > 4 or not parent.size:  # (the numpy path takes no band)
         return None
     lead = (1,) * (4 - parent.ndim)
     out = np.empty(lead + tuple(shape), np.int8)
@@ -367,7 +368,7 @@ def _band_buckets(parent, halved, step, thresholds, out):
     total = magnitude.copy()
     count = 1
     for axis in range(4):  # the cross, an axis at a time as wavelet._smoothed adds them
-        if P[axis] == 1:
+        if P[axis] <= 1:
             continue
         count += 2
         moved = np.moveaxis(magnitude, axis, 3)  # this axis last: one pass along rows

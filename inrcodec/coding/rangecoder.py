@@ -139,9 +139,9 @@ class RangeReader:
         self.words = words(data) if stream_words is None else stream_words
         self.compiled = kernels.at_hand(points) is not None
         if self.compiled:  # constriction's first state: the first two words are the point
-            first = self.words[:2].astype(np.uint64)
-            point = first[0] << np.uint64(32) | (first[1] if len(first) > 1 else np.uint64(0))
-            self.state = np.array([0, 2 ** 64 - 1, point, len(first)], np.uint64)
+            first = [int(w) for w in self.words[:2]] + [0, 0]  # (missing words read as zeros)
+            point = first[0] << 32 | first[1]
+            self.state = np.array([0, 2 ** 64 - 1, point, min(2, len(self.words))], np.uint64)
         else:
             self.decoder = constriction.stream.queue.RangeDecoder(self.words)
 
@@ -211,7 +211,7 @@ def _uniform_tables() -> tuple[np.ndarray, np.ndarray]:
     return packed_tables([(np.full(SCALE_CODES, 1.0 / SCALE_CODES, np.float32), 0, -1)])
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=64)  # at most 6 tables of 2 MAX_K + 3 entries each: 13 MB in all
 def _cell_tables(cells: tuple[int, ...], shape: int) -> tuple[np.ndarray, np.ndarray]:
     """The packed tables of a level's context buckets (``cell_codes``): q = -K..K, then the
     escape."""
