@@ -220,3 +220,19 @@ def test_the_wavelet_contexts_and_dequantization_match_numpy(numpy_only):
             numpy_only(False)
             got = plan.buckets(i, coefficients), plan.dequantize(i, q)
             assert same(got[0], expected[0]) and same(got[1], expected[1]), (shape, i)
+
+
+def test_a_kernel_numba_cannot_compile_turns_them_all_off_at_load(monkeypatch):
+    """Every kernel is compiled (or loaded) when the kernels load, so a numba that cannot
+    type one falls back to numpy there, not in the middle of a chunk."""
+    def untypable(q, pull, step, out):
+        out[0, 0, 0, 0] = {"a": object()}["a"]
+
+    monkeypatch.setattr(kernels, "_dequantize", untypable)
+    kernels.compiled.cache_clear()
+    try:
+        assert kernels.compiled() is None
+    finally:
+        monkeypatch.undo()
+        kernels.compiled.cache_clear()
+    assert kernels.compiled() is not None

@@ -50,14 +50,35 @@ def compiled() -> dict | None:
         kernels = {f.__name__: _jit(numba, f)
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
                              _band_buckets, _dequantize, _batch_sweep)}
-        state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
-        kernels["_range_decode"](state, np.zeros(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
-                                 np.array([[0, 2, 0, -1, 0]], np.int64), np.zeros(1, np.int8),
-                                 np.zeros(1, np.int64))
+        _warm_up(kernels)
     except Exception:  # a platform numba cannot compile for: the numpy path, same bytes
         return None
     _LOADED.append(True)
     return kernels
+
+
+def _warm_up(kernels: dict) -> None:
+    """Every kernel called once on a tiny input (compiled now, or loaded from the cache), so
+    that a numba that cannot compile one turns them all off here, not in the middle of a
+    chunk."""
+    f, i8, i64 = np.zeros, np.int8, np.int64
+    grid, strided = f((2, 1, 1, 1, 2)), f((4, 1, 1, 4))[::2, :, :, ::2]  # as views arrive
+    kernels["_sweep_step"](grid, 1, f(1, bool), np.ones(1), THRESHOLDS, f((1, 1, 1, 1, 2)),
+                           f((1, 1, 1, 1, 2), i8), True, f((1, 1, 1, 1, 2)), False,
+                           f((1, 1, 1, 1, 1), bool), f((1, 1, 1, 1, 2)), f((1, 1, 1, 1, 2)), 1.0)
+    kernels["_cell_rms"](f(2, i64), f(2), 1)
+    kernels["_offset_bits"](f(2, i64), f(2), f(1, i64), f(1, i64), f(9), 3, 1, 3)
+    for lift in ("_lift", "_lift_lines"):
+        kernels[lift](strided.copy(), 1, False, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
+        kernels[lift](strided, 1, True, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
+    kernels["_band_buckets"](strided, np.ones(4, bool), 1.0, THRESHOLDS, f((1, 1, 2, 2), i8))
+    kernels["_dequantize"](f((1, 1, 1, 2), i64), 0.05, 1.0, strided)
+    state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
+    kernels["_range_decode"](state, f(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
+                             np.array([[0, 2, 0, -1, 0]], i64), f(1, i8), f(1, i64))
+    table = np.array([[1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]], i64)  # one step: point 1 from 0
+    kernels["_batch_sweep"](f((1, 2)), f(2), f(1, bool), False, table, f(1, i64), f(1, bool),
+                            np.ones((1, 1)), THRESHOLDS, 1.0, 1, f((1, 1)), f((1, 1), i8), f((1, 1), i64))
 
 
 def _jit(numba, function):
