@@ -7,6 +7,26 @@ import torch
 torch.set_num_threads(1)
 
 
+@pytest.fixture
+def every_call_compiled(monkeypatch):
+    """Kernels for every call, however small (a process loads them after 8 million points)."""
+    from inrcodec.coding import kernels
+
+    monkeypatch.setattr(kernels, "LOAD_AFTER_WORK", 0)
+
+
+@pytest.fixture
+def numpy_only(monkeypatch):
+    """``numpy_only(True)`` runs what follows on the numpy path, ``numpy_only(False)`` compiled."""
+    from inrcodec.coding import kernels
+
+    original = kernels.compiled
+
+    def use(numpy: bool):
+        monkeypatch.setattr(kernels, "compiled", (lambda: None) if numpy else original)
+    return use
+
+
 @pytest.fixture(scope="session")
 def a1b() -> np.ndarray:
     from inrcodec.sample_data import load_a1b

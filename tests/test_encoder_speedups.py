@@ -15,22 +15,7 @@ from inrcodec.coding.interp.trials import Batch
 from inrcodec.coding.normalise import scale_from_code
 
 compiled_only = pytest.mark.skipif(kernels.compiled() is None, reason="numba is not installed")
-
-
-@pytest.fixture(autouse=True)
-def every_call_compiled(monkeypatch):
-    """Kernels for every call, however small (a process loads them at its first large one)."""
-    monkeypatch.setattr(kernels, "LOAD_AFTER_WORK", 0)
-
-
-@pytest.fixture
-def numpy_only(monkeypatch):
-    """``numpy_only(True)`` runs what follows on the numpy path, ``numpy_only(False)`` compiled."""
-    original = kernels.compiled
-
-    def use(numpy: bool):
-        monkeypatch.setattr(kernels, "compiled", (lambda: None) if numpy else original)
-    return use
+pytestmark = pytest.mark.usefixtures("every_call_compiled")  # (conftest.py)
 
 
 def _same(a, b) -> bool:

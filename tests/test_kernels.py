@@ -13,23 +13,8 @@ from inrcodec.coding import interp, kernels
 from inrcodec.coding.interp.sweep import buckets, interpolate, quantize
 from inrcodec.coding.interp.trials import Batch
 
-pytestmark = pytest.mark.skipif(kernels.compiled() is None, reason="numba is not installed")
-
-
-@pytest.fixture(autouse=True)
-def every_call_compiled(monkeypatch):
-    """Kernels for every call, however small (a process loads them at its first large one)."""
-    monkeypatch.setattr(kernels, "LOAD_AFTER_WORK", 0)
-
-
-@pytest.fixture
-def numpy_only(monkeypatch):
-    """``numpy_only(True)`` runs what follows on the numpy path, ``numpy_only(False)`` compiled."""
-    original = kernels.compiled
-
-    def use(numpy: bool):
-        monkeypatch.setattr(kernels, "compiled", (lambda: None) if numpy else original)
-    return use
+pytestmark = [pytest.mark.skipif(kernels.compiled() is None, reason="numba is not installed"),
+              pytest.mark.usefixtures("every_call_compiled")]  # (conftest.py)
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:

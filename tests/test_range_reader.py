@@ -20,10 +20,6 @@ pytestmark = pytest.mark.skipif(kernels.compiled() is None, reason="numba is not
 SCALE = (2 ** 64 - 1) >> 24  # the first symbol's scale: the point's quantile is point // SCALE
 
 
-@pytest.fixture
-def compiled_from_the_start(monkeypatch):
-    monkeypatch.setattr(kernels, "LOAD_AFTER_WORK", 0)
-
 
 def first_symbol(model, point: int) -> int:
     """What constriction decodes first from a stream whose first 64 bits are ``point``."""
@@ -91,7 +87,7 @@ def read(data: bytes, steps, escapes: list, compiled: bool) -> list:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_compiled_reader_reads_what_constriction_wrote(compiled_from_the_start, monkeypatch, seed):
+def test_the_compiled_reader_reads_what_constriction_wrote(every_call_compiled, monkeypatch, seed):
     rng = np.random.default_rng(seed)
     steps = random_steps(rng, 12)
     data, escapes = written(steps)
@@ -103,7 +99,7 @@ def test_the_compiled_reader_reads_what_constriction_wrote(compiled_from_the_sta
     assert all(np.array_equal(a, b) for a, b in zip(read(data, steps, escapes, compiled=False), got))
 
 
-def test_bytes_that_are_no_stream_read_alike(compiled_from_the_start):
+def test_bytes_that_are_no_stream_read_alike(every_call_compiled):
     """Random and cut bytes: both readers give the same symbols, or both refuse."""
     rng = np.random.default_rng(7)
     data, _ = written(random_steps(rng, 3))
@@ -128,7 +124,7 @@ def test_bytes_that_are_no_stream_read_alike(compiled_from_the_start):
             assert np.array_equal(got, expected)
 
 
-def test_a_uniform_point_past_every_symbol_is_refused_alike(compiled_from_the_start):
+def test_a_uniform_point_past_every_symbol_is_refused_alike(every_call_compiled):
     """A point at the top of the first range lies past a table whose last symbol ends below
     2**24 x scale: constriction refuses it, and so does the compiled reader."""
     stream = b"\xff" * 8
@@ -157,7 +153,7 @@ def test_every_fixture_decodes_to_the_same_bytes_compiled(monkeypatch):
     assert decode_all() == compiled
 
 
-def test_an_empty_residual_stream_reads_as_constrictions(compiled_from_the_start, monkeypatch):
+def test_an_empty_residual_stream_reads_as_constrictions(every_call_compiled, monkeypatch):
     """The residual section drops its stream's trailing zero bytes: a stream of the first
     symbol alone is no bytes at all, which constriction reads as zeros."""
     from inrcodec.coding import residual

@@ -51,8 +51,7 @@ def test_a_block_far_emptier_than_its_chunk_does_not_decide_what_is_made(monkeyp
     """A1B tiled to 120 x 111 x 147 with its centre missing: the trial block holds almost no
     values, so its estimate must not stop the network being fitted or a way being made
     (scaled by all points, it once stored 5.4 times the bytes)."""
-    chunk = np.tile(a1b[:40], (1, 3, 3)).astype(np.float32)
-    chunk[:, 25:86, 35:112] = np.nan
+    chunk = tile_without_centre(a1b)
     for settings in ({"max_error": 0.5}, {"relative_error": 0.001}):
         codec = INRCodec(**settings)
         planned = len(codec.encode(chunk))
@@ -61,6 +60,13 @@ def test_a_block_far_emptier_than_its_chunk_does_not_decide_what_is_made(monkeyp
             for module in (bounds, bounded):
                 every_way_made.setattr(module, "alone_way", made_alone)
             assert len(codec.encode(chunk)) == planned
+
+
+def tile_without_centre(a1b: np.ndarray) -> np.ndarray:
+    """40 A1B fields tiled 3 x 3 (40 x 111 x 147), the centre of every field missing."""
+    chunk = np.tile(a1b[:40], (1, 3, 3)).astype(np.float32)
+    chunk[:, 25:86, 35:112] = np.nan
+    return chunk
 
 
 def made_alone(chunk, bound, settings=None):
@@ -95,8 +101,7 @@ def test_the_gates_keep_the_network_where_it_pays(monkeypatch, a1b):
     (sections/network.py) must not set it aside (with no slack they did: 1.55x the bytes)."""
     from inrcodec.sections import network
 
-    chunk = np.tile(a1b[:40], (1, 3, 3)).astype(np.float32)
-    chunk[:, 25:86, 35:112] = np.nan
+    chunk = tile_without_centre(a1b)
     for settings in ({"max_error": 0.05}, {"relative_error": 0.001}):
         codec = INRCodec(**settings)
         gated = len(codec.encode(chunk))
