@@ -371,7 +371,7 @@ def band_buckets(parent: np.ndarray, halved: tuple[bool, ...], step: float, thre
 def dequantize(q: np.ndarray, pull: float, step: float, out: np.ndarray) -> bool:
     """``out[...] = sign(q) (|q| - pull) step`` (``wavelet.Plan.dequantize`` of a detail band);
     False where the kernel is not at hand (or over four axes)."""
-    kernels = at_hand(0)  # (counted by the band's buckets)
+    kernels = at_hand(0)  # (a band's points are counted by its coder)
     if kernels is None or q.ndim > 4:
         return False
     lead = (1,) * (4 - q.ndim)

@@ -1,7 +1,7 @@
 """The range-coding stage every coder's section ends in (constriction's range coder): segments
 of symbols under the parametric tables (tables.py) or any constriction model, cut to as few
 bytes as still decode, and the escaped values beside them. The interpolation, wavelet and mask
-coders build their segments and call ``range_code``; their decoders read with ``words``."""
+coders build their segments and call ``range_code``; their decoders read with ``RangeReader``."""
 
 from functools import lru_cache
 

@@ -149,12 +149,12 @@ def decode(data: bytes, count: int, dtype: np.dtype) -> tuple[np.ndarray, np.nda
     if k:
         rest = reader.rest()
         words = np.frombuffer(rest + b"\0" * (-len(rest) % 4), "<u4").astype(np.uint32)
-        reader = RangeReader(b"", count, words)
-        if reader.compiled:
+        stream = RangeReader(b"", count, words)
+        if stream.compiled:
             cdf, tables = _packed(scale_code, k)
-            symbols = reader.symbols(cdf, tables, np.zeros(count, np.int8))
+            symbols = stream.symbols(cdf, tables, np.zeros(count, np.int8))
         else:
-            symbols = reader.decoder.decode(_model(scale_code, k), count).astype(np.int64) - k
+            symbols = stream.decoder.decode(_model(scale_code, k), count).astype(np.int64) - k
     return symbols, exceptions, exact
 
 
