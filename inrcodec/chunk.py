@@ -6,6 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .coding import kernels
 from .coding.normalise import Normalisation
 from .measure import psnr_db
 from .patches import to_patches
@@ -74,4 +75,6 @@ def cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     info = np.iinfo(dtype) if dtype.kind in "iu" else np.finfo(dtype)
     if dtype.kind in "iu":
         values = np.rint(values)
+    elif (cast := kernels.clip_cast(values, float(info.min), float(info.max), dtype)) is not None:
+        return cast
     return np.clip(values, info.min, info.max).astype(dtype)

@@ -168,6 +168,62 @@ def test_the_wavelet_transform_matches_numpy(numpy_only):
         numpy_only(False)
 
 
+def test_one_lifting_step_matches_numpy_on_every_length_and_layout(numpy_only):
+    """kernels.lift against dwt.split and dwt.merge, one level along axis 0: lengths 2 to 21
+    (the pipelined lifting's mirrored edges and the steps between them), lines along memory
+    and rows across it, contiguous and strided, on values of every magnitude, NaN and infinities
+    included, so that any reordered operation shows."""
+    from inrcodec.coding import dwt
+
+    rng = np.random.default_rng(8)
+    for n in list(range(2, 22)) + [64, 101]:
+        for shape in [(n,), (n, 7), (n, 3, 5), (n, 2, 3, 4), (n, 1, 9)]:
+            x = awkward(rng, shape)
+            ns = (n + 1) // 2
+            for view in (x, np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 0, -1)), -1, 0),
+                         np.repeat(x, 2, axis=-1)[..., ::2]):
+                forward, back = view.copy(), view.copy()
+                assert kernels.lift(forward, ns, False, dwt.FACTORS)
+                assert kernels.lift(back, ns, True, dwt.FACTORS)
+                assert same(forward, np.concatenate(dwt.split(view)))
+                assert same(back, dwt.merge(view[:ns], view[ns:])), (n, shape)
+
+
+def test_wavelet_sections_decode_as_numpy_does(numpy_only):
+    """The decoder's compiled path (in-place inverse, bands of zeros dequantized by a fill,
+    parents of zeros taken as bucket 0 unseen) against the numpy path, bit for bit: smooth
+    fields whose fine bands are all zero and noisy ones whose bands are not."""
+    from inrcodec.coding import wavelet
+
+    rng = np.random.default_rng(9)
+    for shape in [(300,), (37, 49), (12, 37, 49), (1, 300), (300, 1), (5, 64, 64), (3, 2, 17, 33)]:
+        smooth = np.cumsum(np.cumsum(rng.normal(size=shape), axis=0), axis=-1)
+        for values in (smooth, smooth + rng.normal(size=shape)):
+            for code in (-60, 0, 60, 200):
+                section, recon = wavelet.encode(values, code)
+                decoded = wavelet.decode(section, shape)
+                numpy_only(True)
+                assert same(wavelet.decode(section, shape), decoded), (shape, code)
+                assert same(wavelet.encode(values, code)[1], recon)
+                numpy_only(False)
+                assert same(decoded, recon)
+
+
+def test_a_band_of_zeros_dequantizes_to_what_numpy_gives(numpy_only):
+    """q = 0 gives 0.0 x (0 - PULL) x step, -0.0, not 0.0: a band of zeros is written."""
+    from inrcodec.coding.wavelet import Plan
+
+    for step_code in (-40, 0, 16 * 1023 + 15, -16 * 1100):
+        plan = Plan((40, 33), step_code)
+        for i, (_, _, slices) in enumerate(plan.bands):
+            q = np.zeros(tuple(s.stop - s.start for s in slices), np.int64)
+            numpy_only(True)
+            expected = plan.dequantize(i, q)
+            numpy_only(False)
+            out = np.ones((3,) + q.shape)[1]  # written in place, as the decoder's band
+            assert same(plan.dequantize(i, q, out), expected) and same(out, expected)
+
+
 def test_the_kernels_compile_where_no_cache_directory_is_writable(monkeypatch):
     import numba
 

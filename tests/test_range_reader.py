@@ -191,3 +191,41 @@ def test_a_chunk_that_claims_an_empty_axis_reads_alike(monkeypatch, shape):
     compiled = read()
     monkeypatch.setattr(kernels, "compiled", lambda: None)
     assert read() == compiled
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_points_not_coded_are_skipped_and_read_as_zero(every_call_compiled, seed):
+    """A compiled reader given buckets NOT_CODED (missing points, as the interpolation decoder
+    marks them) reads the coded points' q from a stream of those alone, and 0 elsewhere; one
+    bucket holding most points, or none coded at all, as in the steps of a masked field."""
+    rng = np.random.default_rng(seed)
+    steps = random_steps(rng, 8)
+    for _, _, _, bucket in steps[::2]:
+        bucket[rng.random(bucket.size) < 0.97] = 1  # one bucket holds most points
+    coded = [rng.random(q.size) >= rng.choice([0.0, 0.3, 1.0]) for _, _, q, _ in steps]
+    data, escapes = written([(cells, shape, q[c], bucket[c])
+                             for (cells, shape, q, bucket), c in zip(steps, coded)])
+    reader, pending = RangeReader(data, 0), iter(escapes)
+    assert reader.compiled and reader.uniform() == 5
+    for (cells, shape, q, bucket), c in zip(steps, coded):
+        marked = np.where(c, bucket, kernels.NOT_CODED).astype(np.int8)
+        assert np.array_equal(reader.buckets(marked, cells, shape, pending), np.where(c, q, 0))
+    assert next(pending, None) is None
+
+
+def test_masked_chunks_decode_alike_with_points_skipped(every_call_compiled, numpy_only):
+    """A field with an island and a step whose points are all missing decodes to the same bytes
+    with the compiled reader (missing points skipped in the stream's buckets) and with numpy."""
+    from inrcodec import INRCodec
+
+    y, x = np.mgrid[:96, :130] / 40.0
+    field = (280 + 10 * np.sin(x) * np.cos(2 * y)).astype(np.float32)
+    field[(x - 1.5) ** 2 + (y - 1.2) ** 2 < 0.8] = np.nan  # an island
+    field[::2, 1::2] = np.nan  # a step's target points all missing
+    for codec in (INRCodec("linear-2d", max_error=0.05), INRCodec("linear-2d", relative_error=1e-3)):
+        encoded = codec.encode(field[None])
+        numpy_only(True)
+        expected = codec.decode(encoded)
+        numpy_only(False)
+        got = codec.decode(encoded)
+        assert np.array_equal(np.asarray(got).view(np.uint32), np.asarray(expected).view(np.uint32))

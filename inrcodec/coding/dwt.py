@@ -90,10 +90,12 @@ def forward(x: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def inverse(c: np.ndarray, levels: tuple[int, ...], counted: bool = True) -> np.ndarray:
+def inverse(c: np.ndarray, levels: tuple[int, ...], counted: bool = True,
+            in_place: bool = False) -> np.ndarray:
     """``forward``'s inverse; ``counted`` False where the caller counted its points for
-    ``kernels.at_hand`` already (a decoder's range reader)."""
-    out = np.array(c, dtype=np.float64)
+    ``kernels.at_hand`` already (a decoder's range reader); ``in_place``: in ``c`` (float64)
+    itself, not a copy (a decoder's own coefficients: a pass over memory fewer)."""
+    out = c if in_place and c.dtype == np.float64 else np.array(c, dtype=np.float64)
     sizes = [lengths(n, la) for n, la in zip(out.shape, levels)]
     for level in reversed(range(max(levels, default=0))):
         corner = out[tuple(slice(0, s[min(level, len(s) - 1)]) for s in sizes)]

@@ -13,14 +13,16 @@ Compiled code is cached beside the module, so a process compiles it once per mac
 
 import math
 import os
+import types
 from functools import cache
 
 import numpy as np
 
-from .tables import CONTEXTS
+from .tables import CONTEXTS, SCALE_CODES, SCALE_LOW
 
 ESCAPE_LIMIT = 2 ** 62  # sweep.ESCAPE_LIMIT (sweep imports this module)
 ESCAPED = -(2 ** 63)  # what the range decoder leaves where an escaped value goes
+NOT_CODED = -1  # the bucket of a point the stream does not hold (missing): the decoder gives 0
 
 THRESHOLDS = np.array([2.0 ** i - 1.0 for i in range(1, CONTEXTS)])  # sweep.buckets' octaves
 DIMS = 5  # the step's axis, the trials' settings, up to three other axes
@@ -49,7 +51,11 @@ def compiled() -> dict | None:
     try:
         kernels = {f.__name__: _jit(numba, f)
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
-                             _band_buckets, _dequantize, _batch_sweep)}
+                             _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast)}
+        # The whole sweep's decoder calls the range decoder: compiled against the compiled one.
+        scope = {**globals(), "_range_decode": kernels["_range_decode"]}
+        kernels["_decode_sweep"] = _jit(numba, types.FunctionType(_decode_sweep.__code__, scope,
+                                                                  "_decode_sweep"))
         _warm_up(kernels)
     except Exception:  # a platform numba cannot compile for: the numpy path, same bytes
         return None
@@ -67,6 +73,10 @@ def _warm_up(kernels: dict) -> None:
                            f((1, 1, 1, 1, 2), i8), True, f((1, 1, 1, 1, 2)), False,
                            f((1, 1, 1, 1, 1), bool), f((1, 1, 1, 1, 2)), f((1, 1, 1, 1, 2)), 1.0)
     kernels["_cell_rms"](f(2, i64), f(2), 1)
+    for q in (f(grid.shape, i64), f(grid.shape)):  # the decoder's q: int64, or float where masked
+        kernels["_store"](grid, q, 1.0, strided[:, None])
+    for dtype in (np.float32, np.float64):
+        kernels["_clip_cast"](f(2), -1.0, 1.0, f(2, dtype))
     kernels["_offset_bits"](f(2, i64), f(2), f(1, i64), f(1, i64), f(9), 3, 1, 3)
     for lift in ("_lift", "_lift_lines"):
         kernels[lift](strided.copy(), 1, False, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
@@ -76,6 +86,13 @@ def _warm_up(kernels: dict) -> None:
     state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
     kernels["_range_decode"](state, f(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
                              np.array([[0, 2, 0, -1, 0]], i64), f(1, i8), f(1, i64))
+    row = np.array([[0, 2, 0, -1, 0]], i64)
+    kernels["_decode_sweep"](f(2), f(1, bool), False, np.array([[1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]], i64),
+                             np.ones(1, i64), np.ones(1, i64), False, np.ones(1), THRESHOLDS,
+                             np.array([0, 2 ** 64 - 1, 0, 0], np.uint64), f(1, np.uint32),
+                             np.array([0, 1 << 23, 1 << 24], np.uint32), row,
+                             np.array([0, 1 << 23, 1 << 24], np.uint32), np.repeat(row, SCALE_CODES, 0),
+                             f(0, i64), f(1), f(1, i8), f(1, i64))
     table = np.array([[1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]], i64)  # one step: point 1 from 0
     kernels["_batch_sweep"](f((1, 2)), f(2), f(1, bool), False, table, f(1, i64), f(1, bool),
                             np.ones((1, 1)), THRESHOLDS, 1.0, 1, f((1, 1)), f((1, 1), i8), f((1, 1), i64))
@@ -100,12 +117,13 @@ def at_hand(work: int) -> dict | None:
     return None
 
 
-def predict_buckets(known: np.ndarray, m: int, cubic, quantum, settings: bool
-                    ) -> tuple[np.ndarray, np.ndarray] | None:
+def predict_buckets(known: np.ndarray, m: int, cubic, quantum, settings: bool,
+                    coded: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """(prediction float64, bucket int8) of the ``m`` points of a step from its ``known``
     points (the step's axis first; with ``settings``, the trials' settings second, ``cubic``
-    and ``quantum`` one per setting, else one each); None where the kernel is not at hand."""
-    return _step(known, m, cubic, quantum, settings, counted=False)
+    and ``quantum`` one per setting, else one each), bucket NOT_CODED where ``coded`` (no
+    settings axis) is False; None where the kernel is not at hand."""
+    return _step(known, m, cubic, quantum, settings, coded=coded, counted=False)
 
 
 def encode_step(known: np.ndarray, m: int, cubic, quantum, settings: bool, values: np.ndarray,
@@ -183,48 +201,137 @@ def lift(view: np.ndarray, ns: int, inverse: bool, factors: tuple, counted: bool
 
 def _lift(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
     """dwt.split / dwt.merge on (n, A, B, C), the same operations in the same order (where
-    dwt.merge has ``x -= f * y``, this has ``x += (-f) * y``: they round alike)."""
+    dwt.merge has ``x -= f * y``, this has ``x += (-f) * y``: they round alike). The four steps
+    run together down the rows, each a row or two behind the one before, so that each row of
+    ``x`` is read and written once, not once a step: a step's rows t - 2 .. t stay in a ring."""
     n, A, B, C = x.shape
     nd, width = n - ns, A * B * C
-    s, d = np.empty((ns, width)), np.empty((nd, width))
-    for i in range(n):  # gather the lows and highs: split halves, or interleaved for merge
-        low = i < ns if inverse else i % 2 == 0
-        row = (i if inverse else i // 2) if low else (i - ns if inverse else i // 2)
-        r = 0
+    if inverse:  # s from d, d from s, s, d: rows t, t - 1, t - 1, t - 2 at step t
+        f1, f2, f3, f4 = -delta, -gamma, -beta, -alpha
+        # the lows gathered first: the interleaved output overwrites their rows before they are read
+        s, d = np.empty((ns, width)), np.empty((4, width))
+        for i in range(ns):
+            for a in range(A):
+                for b in range(B):
+                    line, row = x[i, a, b], s[i, (a * B + b) * C:(a * B + b + 1) * C]
+                    for c in range(C):
+                        row[c] = line[c] * k
+        for t in range(ns + 2):
+            u, v = t - 1, t - 2
+            if 2 <= t < nd:  # every step on the rows' values at once (no mirrored edges here)
+                for a in range(A):
+                    for b in range(B):
+                        lo, hi = (a * B + b) * C, (a * B + b + 1) * C
+                        high, even, odd = x[ns + t, a, b], x[2 * u, a, b], x[2 * v + 1, a, b]
+                        dt, du, dv = d[t % 4, lo:hi], d[u % 4, lo:hi], d[v % 4, lo:hi]
+                        st, su, sv = s[t, lo:hi], s[u, lo:hi], s[v, lo:hi]
+                        for c in range(C):
+                            d0 = high[c] * two_over_k
+                            s1 = st[c] + f1 * (du[c] + d0)
+                            d1 = du[c] + f2 * (su[c] + s1)
+                            s2 = su[c] + f3 * (dv[c] + d1)
+                            dt[c], st[c], du[c], su[c] = d0, s1, d1, s2
+                            even[c] = s2
+                            odd[c] = dv[c] + f4 * (sv[c] + s2)
+                continue
+            if t < nd:
+                for a in range(A):
+                    for b in range(B):
+                        line, row = x[ns + t, a, b], d[t % 4, (a * B + b) * C:(a * B + b + 1) * C]
+                        for c in range(C):
+                            row[c] = line[c] * two_over_k
+            if t < ns:  # s[i] += f (d[i - 1] + d[i]), mirrored past both ends
+                out, d0, d1 = s[t], d[max(t - 1, 0) % 4], d[min(t, nd - 1) % 4]
+                for r in range(width):
+                    out[r] += f1 * (d0[r] + d1[r])
+            if 0 <= u < nd:  # d[i] += f (s[i] + s[i + 1]), the last s mirrored
+                out, s0, s1 = d[u % 4], s[u], s[min(u + 1, ns - 1)]
+                for r in range(width):
+                    out[r] += f2 * (s0[r] + s1[r])
+            if 0 <= u < ns:
+                out, d0, d1 = s[u], d[max(u - 1, 0) % 4], d[min(u, nd - 1) % 4]
+                for r in range(width):
+                    out[r] += f3 * (d0[r] + d1[r])
+                for a in range(A):
+                    for b in range(B):
+                        line, row = x[2 * u, a, b], out[(a * B + b) * C:(a * B + b + 1) * C]
+                        for c in range(C):
+                            line[c] = row[c]
+            if 0 <= v < nd:
+                out, s0, s1 = d[v % 4], s[v], s[min(v + 1, ns - 1)]
+                for r in range(width):
+                    out[r] += f4 * (s0[r] + s1[r])
+                for a in range(A):
+                    for b in range(B):
+                        line, row = x[2 * v + 1, a, b], out[(a * B + b) * C:(a * B + b + 1) * C]
+                        for c in range(C):
+                            line[c] = row[c]
+        return
+    # split: d from s, s from d, d, s: rows t - 1, t - 1, t - 2, t - 2 at step t; the highs kept
+    # until the end (their rows are still to be read)
+    s, d, highs = np.empty((4, width)), np.empty((4, width)), np.empty((nd, width))
+    for t in range(ns + 2):
+        u, v = t - 1, t - 2
+        if 3 <= t < nd:
+            for a in range(A):
+                for b in range(B):
+                    lo, hi = (a * B + b) * C, (a * B + b + 1) * C
+                    even, odd, low = x[2 * t, a, b], x[2 * t + 1, a, b], x[v, a, b]
+                    st, su, sv = s[t % 4, lo:hi], s[u % 4, lo:hi], s[v % 4, lo:hi]
+                    dt, du, dv, dw = d[t % 4, lo:hi], d[u % 4, lo:hi], d[v % 4, lo:hi], d[(t - 3) % 4, lo:hi]
+                    high = highs[v, lo:hi]
+                    for c in range(C):
+                        s0, d0 = even[c], odd[c]
+                        d1 = du[c] + alpha * (su[c] + s0)
+                        s1 = su[c] + beta * (dv[c] + d1)
+                        d2 = dv[c] + gamma * (sv[c] + s1)
+                        s2 = sv[c] + delta * (dw[c] + d2)
+                        st[c], dt[c], du[c], su[c], dv[c] = s0, d0, d1, s1, d2
+                        low[c] = s2 / k
+                        high[c] = d2 * k_over_two
+            continue
+        if t < ns:
+            for a in range(A):
+                for b in range(B):
+                    line, row = x[2 * t, a, b], s[t % 4, (a * B + b) * C:(a * B + b + 1) * C]
+                    for c in range(C):
+                        row[c] = line[c]
+        if t < nd:
+            for a in range(A):
+                for b in range(B):
+                    line, row = x[2 * t + 1, a, b], d[t % 4, (a * B + b) * C:(a * B + b + 1) * C]
+                    for c in range(C):
+                        row[c] = line[c]
+        if 0 <= u < nd:
+            out, s0, s1 = d[u % 4], s[u % 4], s[min(u + 1, ns - 1) % 4]
+            for r in range(width):
+                out[r] += alpha * (s0[r] + s1[r])
+        if 0 <= u < ns:
+            out, d0, d1 = s[u % 4], d[max(u - 1, 0) % 4], d[min(u, nd - 1) % 4]
+            for r in range(width):
+                out[r] += beta * (d0[r] + d1[r])
+        if 0 <= v < nd:
+            out, s0, s1 = d[v % 4], s[v % 4], s[min(v + 1, ns - 1) % 4]
+            for r in range(width):
+                out[r] += gamma * (s0[r] + s1[r])
+            high, d2 = highs[v], d[v % 4]
+            for r in range(width):
+                high[r] = d2[r] * k_over_two
+        if 0 <= v < ns:
+            out, d0, d1 = s[v % 4], d[max(v - 1, 0) % 4], d[min(v, nd - 1) % 4]
+            for r in range(width):
+                out[r] += delta * (d0[r] + d1[r])
+            for a in range(A):
+                for b in range(B):
+                    line, row = x[v, a, b], out[(a * B + b) * C:(a * B + b + 1) * C]
+                    for c in range(C):
+                        line[c] = row[c] / k
+    for i in range(nd):
         for a in range(A):
             for b in range(B):
+                line, row = x[ns + i, a, b], highs[i, (a * B + b) * C:(a * B + b + 1) * C]
                 for c in range(C):
-                    if low:
-                        s[row, r] = x[i, a, b, c] * k if inverse else x[i, a, b, c]
-                    else:
-                        d[row, r] = x[i, a, b, c] * two_over_k if inverse else x[i, a, b, c]
-                    r += 1
-    order = (-delta, -gamma, -beta, -alpha) if inverse else (alpha, beta, gamma, delta)
-    for step in range(4):  # split: d from s, s from d, d, s; merge: s, d, s, d
-        factor = order[step]
-        if (step % 2 == 0) != inverse:  # d[i] += f (s[i] + s[i + 1]), the last s mirrored
-            for i in range(nd):
-                j = i + 1 if i + 1 < ns else ns - 1
-                for r in range(width):
-                    d[i, r] += factor * (s[i, r] + s[j, r])
-        else:  # s[i] += f (d[i - 1] + d[i]), mirrored past both ends
-            for i in range(ns):
-                before = i - 1 if i > 0 else 0
-                after = i if i < nd else nd - 1
-                for r in range(width):
-                    s[i, r] += factor * (d[before, r] + d[after, r])
-    for i in range(n):  # scatter: interleaved for merge, lows then highs for split
-        low = i % 2 == 0 if inverse else i < ns
-        row = (i // 2 if inverse else i) if low else (i // 2 if inverse else i - ns)
-        r = 0
-        for a in range(A):
-            for b in range(B):
-                for c in range(C):
-                    if low:
-                        x[i, a, b, c] = s[row, r] if inverse else s[row, r] / k
-                    else:
-                        x[i, a, b, c] = d[row, r] if inverse else d[row, r] * k_over_two
-                    r += 1
+                    line[c] = row[c]
 
 
 def _lift_lines(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
@@ -237,28 +344,41 @@ def _lift_lines(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over
         for b in range(B):
             for c in range(C):
                 line = x[:, a, b, c]
-                for i in range(n):
-                    low = i < ns if inverse else i % 2 == 0
-                    row = (i if inverse else i // 2) if low else (i - ns if inverse else i // 2)
-                    if low:
-                        s[row] = line[i] * k if inverse else line[i]
-                    else:
-                        d[row] = line[i] * two_over_k if inverse else line[i]
+                if inverse:
+                    for i in range(ns):
+                        s[i] = line[i] * k
+                    for i in range(nd):
+                        d[i] = line[ns + i] * two_over_k
+                else:
+                    for i in range(nd):
+                        s[i] = line[2 * i]
+                        d[i] = line[2 * i + 1]
+                    if ns > nd:
+                        s[nd] = line[n - 1]
                 for step in range(4):
-                    factor = order[step]
-                    if (step % 2 == 0) != inverse:
-                        for i in range(nd):
-                            d[i] += factor * (s[i] + s[i + 1 if i + 1 < ns else ns - 1])
+                    f = order[step]
+                    if (step % 2 == 0) != inverse:  # the edges outside the loops: no branches
+                        for i in range(ns - 1):
+                            d[i] += f * (s[i] + s[i + 1])
+                        if nd == ns:
+                            d[nd - 1] += f * (s[ns - 1] + s[ns - 1])
                     else:
-                        for i in range(ns):
-                            s[i] += factor * (d[i - 1 if i > 0 else 0] + d[i if i < nd else nd - 1])
-                for i in range(n):
-                    low = i % 2 == 0 if inverse else i < ns
-                    row = (i // 2 if inverse else i) if low else (i // 2 if inverse else i - ns)
-                    if low:
-                        line[i] = s[row] if inverse else s[row] / k
-                    else:
-                        line[i] = d[row] if inverse else d[row] * k_over_two
+                        s[0] += f * (d[0] + d[0])
+                        for i in range(1, nd):
+                            s[i] += f * (d[i - 1] + d[i])
+                        if ns > nd and ns > 1:
+                            s[nd] += f * (d[nd - 1] + d[nd - 1])
+                if inverse:
+                    for i in range(nd):
+                        line[2 * i] = s[i]
+                        line[2 * i + 1] = d[i]
+                    if ns > nd:
+                        line[n - 1] = s[nd]
+                else:
+                    for i in range(ns):
+                        line[i] = s[i] / k
+                    for i in range(nd):
+                        line[ns + i] = d[i] * k_over_two
 
 
 def _cell_rms(cell, q, size):
@@ -319,6 +439,17 @@ def _sweep_step(k, m, cubic, quantum, thresholds, pred, bucket, encode, values, 
                     kk = k[:, a, b, c, :]
                     pp = pred[i, a, b, c, :]
                     bb = bucket[i, a, b, c, :]
+                    if case == 4 and not encode:  # most points: the loops below fused, in registers
+                        for d in range(D):
+                            k0, k1, k2, k3 = kk[i - 1, d], kk[i, d], kk[i + 1, d], kk[i + 2, d]
+                            pp[d] = (-k0 + 9.0 * k1 + 9.0 * k2 - k3) / 16.0
+                            act = abs(k2 - k1)  # case 4 has n >= 4, lo = i and the third difference
+                            t = abs(k0 - k1 - k2 + k3)
+                            act = t if (t > act or t != t) else act
+                            bb[d] = (act >= t1) + (act >= t2) + (act >= t3) + (act >= t4) + (act >= t5)
+                            if has_coded and not coded[i, a, b, c, d]:
+                                bb[d] = -1  # NOT_CODED
+                        continue
                     if case == 4:
                         for d in range(D):
                             pp[d] = (-kk[i - 1, d] + 9.0 * kk[i, d] + 9.0 * kk[i + 1, d]
@@ -344,6 +475,10 @@ def _sweep_step(k, m, cubic, quantum, thresholds, pred, bucket, encode, values, 
                             t = abs(kk[i - 1, d] - kk[i, d] - kk[i + 1, d] + kk[i + 2, d])
                             act = t if (t > act or t != t) else act
                         bb[d] = (act >= t1) + (act >= t2) + (act >= t3) + (act >= t4) + (act >= t5)
+                    if has_coded and not encode:
+                        for d in range(D):
+                            if not coded[i, a, b, c, d]:
+                                bb[d] = -1  # NOT_CODED
                     if encode:  # sweep.quantize, then the reconstruction
                         for d in range(D):
                             qq = np.rint((values[i, a, b, c, d] - pp[d]) / step)
@@ -351,6 +486,47 @@ def _sweep_step(k, m, cubic, quantum, thresholds, pred, bucket, encode, values, 
                                 qq = 0.0
                             q[i, a, b, c, d] = qq
                             recon[i, a, b, c, d] = pp[d] + qq * step
+
+
+def store(pred: np.ndarray, q: np.ndarray, quantum: float, out: np.ndarray) -> bool:
+    """``sweep.Sweep.store``: ``out[...] = pred + q * quantum`` (q int64 or float64, every
+    array of the step's shape, ``out`` a view into the reconstruction) in one pass; False
+    where the kernel is not at hand (or the step has over DIMS axes)."""
+    kernels = at_hand(0)
+    if kernels is None or out.ndim > DIMS:
+        return False
+    lead = (None,) * (DIMS - out.ndim)  # read in the step's order: the reads stay sequential
+    kernels["_store"](pred[lead], q[lead], quantum, out[lead])
+    return True
+
+
+def _store(pred, q, quantum, out):
+    A, B, C, D, E = out.shape
+    for a in range(A):
+        for b in range(B):
+            for c in range(C):
+                for d in range(D):
+                    for e in range(E):
+                        out[a, b, c, d, e] = pred[a, b, c, d, e] + q[a, b, c, d, e] * quantum
+
+
+def clip_cast(values: np.ndarray, low: float, high: float, dtype: np.dtype) -> np.ndarray | None:
+    """``np.clip(values, low, high).astype(dtype)`` of float64 ``values`` into a float
+    ``dtype`` (float32 or float64) in one pass (NaN stays NaN); None where the kernel is not
+    at hand (or the values are not one contiguous float64 block)."""
+    kernels = at_hand(0)
+    if (kernels is None or values.dtype != np.float64 or not values.flags.c_contiguous
+            or dtype not in (np.float32, np.float64)):
+        return None
+    out = np.empty(values.shape, dtype)
+    kernels["_clip_cast"](values.reshape(-1), low, high, out.reshape(-1))
+    return out
+
+
+def _clip_cast(values, low, high, out):
+    for i in range(values.shape[0]):
+        v = values[i]
+        out[i] = low if v < low else (high if v > high else v)
 
 
 def band_buckets(parent: np.ndarray, halved: tuple[bool, ...], step: float, thresholds: np.ndarray,
@@ -431,13 +607,32 @@ def _band_buckets(parent, halved, step, thresholds, out):
 
 
 def _dequantize(q, pull, step, out):
-    for i0 in range(q.shape[0]):
-        for i1 in range(q.shape[1]):
-            for i2 in range(q.shape[2]):
-                for i3 in range(q.shape[3]):
-                    v = q[i0, i1, i2, i3]
-                    sign = 1.0 if v > 0 else (-1.0 if v < 0 else 0.0)
-                    out[i0, i1, i2, i3] = sign * (abs(v) - pull) * step
+    """``sign(q) (|q| - pull) step``; a band of zeros (most of a smooth field's) filled with
+    its one value (-0.0 at a finite step: not skipped)."""
+    Q = q.shape
+    if q.size == 0:
+        return
+    zeros = True
+    for i0 in range(Q[0]):
+        for i1 in range(Q[1]):
+            for i2 in range(Q[2]):
+                values = q[i0, i1, i2]
+                for i3 in range(Q[3]):
+                    zeros &= values[i3] == 0
+                if not zeros:
+                    break
+    for i0 in range(Q[0]):
+        for i1 in range(Q[1]):
+            for i2 in range(Q[2]):
+                row, values = out[i0, i1, i2], q[i0, i1, i2]
+                if zeros:
+                    v = values[0]
+                    row[:] = np.float64(np.int64(v > 0) - np.int64(v < 0)) * (abs(v) - pull) * step
+                    continue
+                for i3 in range(Q[3]):
+                    v = values[i3]
+                    sign = np.float64(np.int64(v > 0) - np.int64(v < 0))  # no branch; 0.0, not -0.0
+                    row[i3] = sign * (abs(v) - pull) * step
 
 
 def range_decode(state: np.ndarray, words: np.ndarray, cdf: np.ndarray, tables: np.ndarray,
@@ -452,24 +647,32 @@ def _range_decode(state, words, cdf, tables, bucket, out):
     ``tables``: its first entry in ``cdf``, its symbols, the value of symbol 0, its escape
     symbol or -1, its likeliest symbol) decodes point j into ``out[j]``, bucket 0's points
     first, each bucket's in the points' order. ``state`` (lower, range, point, next word) is
-    carried from call to call. Returns how many escapes were decoded (``out`` holds ESCAPED
-    there), or -1 where the stream is not one constriction could decode."""
+    carried from call to call; a point of bucket NOT_CODED is not in the stream (``out`` 0).
+    Returns how many escapes were decoded (``out`` holds ESCAPED there), or -1 where the
+    stream is not one constriction could decode."""
     precision, word = np.uint64(24), np.uint64(32)
     one = np.uint64(1)
     lower, width, point, pos = state[0], state[1], state[2], np.int64(state[3])
-    counts = np.zeros(tables.shape[0], np.int64)
-    for j in range(bucket.shape[0]):
-        counts[bucket[j]] += 1
-    start = np.zeros(tables.shape[0] + 1, np.int64)  # each bucket's first place in ``order``
-    for t in range(tables.shape[0]):
+    n, T = bucket.shape[0], tables.shape[0]
+    counts = np.zeros(T, np.int64)
+    if T <= 6:  # CONTEXTS: counted in registers, in one pass (no chain through memory)
+        c0, c1, c2, c3, c4, c5 = 0, 0, 0, 0, 0, 0
+        for j in range(n):
+            b = bucket[j]
+            c0, c1, c2 = c0 + (b == 0), c1 + (b == 1), c2 + (b == 2)
+            c3, c4, c5 = c3 + (b == 3), c4 + (b == 4), c5 + (b == 5)
+        for t, c in enumerate((c0, c1, c2, c3, c4, c5)):
+            if t < T:
+                counts[t] = c
+    else:
+        for j in range(n):
+            if bucket[j] >= 0:
+                counts[bucket[j]] += 1
+    start = np.zeros(T + 1, np.int64)  # each bucket's first place in the stream's order
+    for t in range(T):
         start[t + 1] = start[t] + counts[t]
-    mixed = 0 < counts.max() < bucket.shape[0]  # else every point is in one bucket, in order
-    order = np.empty(bucket.shape[0] if mixed else 0, np.int64)
-    if mixed:  # a counting sort: the points bucket by bucket, each bucket's in order
-        filled = start[:-1].copy()
-        for j in range(bucket.shape[0]):
-            order[filled[bucket[j]]] = j
-            filled[bucket[j]] += 1
+    mixed = counts.max() < n  # else every point is in one bucket, in order
+    decoded = np.empty(n, np.int64) if mixed else out  # in the stream's order, then put back
     escapes = 0
     for t in range(tables.shape[0]):
         if not counts[t]:
@@ -477,8 +680,7 @@ def _range_decode(state, words, cdf, tables, bucket, out):
         first, size, low, escape, likely = (tables[t, 0], tables[t, 1], tables[t, 2], tables[t, 3],
                                             tables[t, 4])
         likely_left, likely_right = np.uint64(cdf[first + likely]), np.uint64(cdf[first + likely + 1])
-        for o in range(start[t], start[t + 1]):
-            j = order[o] if mixed else o
+        for j in range(start[t], start[t + 1]):
             scale = width >> precision
             offset = point - lower  # wraps, as constriction's does
             if offset >= scale * likely_left and offset < scale * likely_right:
@@ -504,11 +706,24 @@ def _range_decode(state, words, cdf, tables, bucket, out):
                     point |= np.uint64(words[pos])
                     pos += 1
             if symbol == escape:
-                out[j] = ESCAPED
+                decoded[j] = ESCAPED
                 escapes += 1
             else:
-                out[j] = symbol + low
+                decoded[j] = symbol + low
     state[0], state[1], state[2], state[3] = lower, width, point, np.uint64(pos)
+    if mixed:  # each point takes its bucket's next value; the likeliest bucket's by a branch
+        top = np.argmax(counts)  # that is mostly taken where it holds most points
+        filled, next_top = start[:-1].copy(), start[top]
+        for j in range(n):
+            b = bucket[j]
+            if b == top:
+                out[j] = decoded[next_top]
+                next_top += 1
+            elif b < 0:  # NOT_CODED
+                out[j] = 0
+            else:
+                out[j] = decoded[filled[b]]
+                filled[b] += 1
     return escapes
 
 
@@ -584,3 +799,126 @@ def _batch_sweep(recon, values, missing, has_missing, steps, offsets, cubic, qua
                                     bucket_out[a, pos] = bb
                                     cell_out[a, pos] = cell_base + bb
                                     pos += 1
+
+
+def decode_sweep(recon: np.ndarray, missing: np.ndarray | None, steps: np.ndarray,
+                 counts: np.ndarray, levels: np.ndarray, cubic: bool, quantum: np.ndarray,
+                 state: np.ndarray, words: np.ndarray, tables: tuple, escapes: np.ndarray) -> int:
+    """``stream.read``'s steps in one call, where ``compiled`` gave kernels: ``recon`` (flat,
+    anchors set) rebuilt from the stream read by ``state`` and ``words`` (``RangeReader``'s),
+    each step's prediction and bucket as ``_sweep_step`` makes them, its symbols as
+    ``_range_decode`` reads them under the level's tables (``tables``: the uniform table's
+    cdf and row, every scale code's cdf and rows, as ``rangecoder.packed_tables`` packs
+    them), escapes taken from ``escapes`` in bucket order, and its points stored as
+    ``_store`` stores them. ``steps``: ``sweep.flat_steps``; ``counts``, ``levels`` and
+    ``quantum``: each step's coded points, level and quantizer step. Returns how many
+    escapes it took, -1 for a stream constriction could not decode, -2 for too few escapes."""
+    size = int(steps[:, 1].max()) * int(steps[:, 4:8].prod(1).max()) if len(steps) else 0
+    pred, bucket, q = np.empty(size), np.empty(size, np.int8), np.empty(size, np.int64)
+    return compiled()["_decode_sweep"](
+        recon, np.zeros(1, np.bool_) if missing is None else missing, missing is not None, steps,
+        counts, levels, cubic, quantum, THRESHOLDS, state, words, *tables, escapes, pred, bucket,
+        q)
+
+
+def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum, thresholds,
+                  state, words, uniform_cdf, uniform_row, cdf, rows, escapes, pred, bucket, q):
+    taken, current, activity = 0, -1, 0
+    one_bucket, one = np.zeros(1, np.int8), np.zeros(1, np.int64)
+    tabs = np.empty((CONTEXTS, rows.shape[1]), np.int64)
+    if counts.sum():
+        if _range_decode(state, words, uniform_cdf, uniform_row, one_bucket, one) < 0:
+            return -1
+        activity = SCALE_LOW + one[0]
+    for s in range(steps.shape[0]):
+        n, m, kd, t0 = steps[s, 0], steps[s, 1], steps[s, 2], steps[s, 3]
+        c1, c2, c3, c4 = steps[s, 4], steps[s, 5], steps[s, 6], steps[s, 7]
+        w1, w2, w3, w4 = steps[s, 8], steps[s, 9], steps[s, 10], steps[s, 11]
+        step = quantum[s]
+        t1, t2, t3 = thresholds[0] * step, thresholds[1] * step, thresholds[2] * step
+        t4, t5 = thresholds[3] * step, thresholds[4] * step
+        o = 0
+        for i in range(m):  # _sweep_step's predictions and buckets, in the step's point order
+            third = n >= 4 and 1 <= i and i <= n - 3
+            lo = i if i < n - 1 else n - 2
+            if n == 1:
+                case = 0
+            elif i == n - 1:
+                case = 1
+            elif cubic and n >= 3:
+                case = 2 if i == 0 else (3 if i == n - 2 else 4)
+            else:
+                case = 5
+            for x1 in range(c1):
+                for x2 in range(c2):
+                    for x3 in range(c3):
+                        base = x1 * w1 + x2 * w2 + x3 * w3
+                        if case == 4:  # most points: n >= 4, lo = i and the third difference
+                            r0, r1 = (i - 1) * kd + base, i * kd + base
+                            r2, r3 = (i + 1) * kd + base, (i + 2) * kd + base
+                            for x4 in range(c4):
+                                f = x4 * w4
+                                k0, k1, k2, k3 = r[r0 + f], r[r1 + f], r[r2 + f], r[r3 + f]
+                                pred[o + x4] = (-k0 + 9.0 * k1 + 9.0 * k2 - k3) / 16.0
+                                act = abs(k2 - k1)
+                                t = abs(k0 - k1 - k2 + k3)
+                                act = t if (t > act or t != t) else act
+                                bucket[o + x4] = ((act >= t1) + (act >= t2) + (act >= t3)
+                                                  + (act >= t4) + (act >= t5))
+                        else:
+                            for x4 in range(c4):
+                                f = base + x4 * w4
+                                if case == 5:
+                                    pp = (r[i * kd + f] + r[(i + 1) * kd + f]) * 0.5
+                                elif case == 0:
+                                    pp = r[f]
+                                elif case == 1:
+                                    pp = 1.5 * r[(n - 1) * kd + f] - 0.5 * r[(n - 2) * kd + f]
+                                elif case == 2:
+                                    pp = (3.0 * r[f] + 6.0 * r[kd + f] - r[2 * kd + f]) / 8.0
+                                else:
+                                    pp = (-r[(n - 3) * kd + f] + 6.0 * r[(n - 2) * kd + f]
+                                          + 3.0 * r[(n - 1) * kd + f]) / 8.0
+                                act = abs(r[(lo + 1) * kd + f] - r[lo * kd + f]) if n >= 2 else 0.0
+                                if third:  # np.maximum's NaN: a NaN either side is NaN
+                                    t = abs(r[(i - 1) * kd + f] - r[i * kd + f] - r[(i + 1) * kd + f]
+                                            + r[(i + 2) * kd + f])
+                                    act = t if (t > act or t != t) else act
+                                pred[o + x4] = pp
+                                bucket[o + x4] = ((act >= t1) + (act >= t2) + (act >= t3)
+                                                  + (act >= t4) + (act >= t5))
+                        if has_missing:
+                            for x4 in range(c4):
+                                if missing[t0 + i * kd + base + x4 * w4]:
+                                    bucket[o + x4] = -1  # NOT_CODED
+                        o += c4
+        if counts[s]:
+            if levels[s] != current:  # the level's code, then its buckets' tables (cell_codes)
+                current = levels[s]
+                if _range_decode(state, words, uniform_cdf, uniform_row, one_bucket, one) < 0:
+                    return -1
+                for b in range(CONTEXTS):
+                    code = min(SCALE_LOW + SCALE_CODES - 1, max(SCALE_LOW + one[0], activity + 4 * b))
+                    tabs[b] = rows[code - SCALE_LOW]
+            found = _range_decode(state, words, cdf, tabs, bucket[:o], q[:o])
+            if found < 0:
+                return -1
+            for b in range(CONTEXTS if found else 0):  # the escapes, bucket by bucket
+                for j in range(o):
+                    if bucket[j] == b and q[j] == ESCAPED:
+                        if taken == escapes.shape[0]:
+                            return -2
+                        q[j] = escapes[taken]
+                        taken += 1
+        else:
+            q[:o] = 0
+        o = 0
+        for i in range(m):  # _store
+            for x1 in range(c1):
+                for x2 in range(c2):
+                    for x3 in range(c3):
+                        base = t0 + i * kd + x1 * w1 + x2 * w2 + x3 * w3
+                        for x4 in range(c4):
+                            r[base + x4 * w4] = pred[o + x4] + q[o + x4] * step
+                        o += c4
+    return taken

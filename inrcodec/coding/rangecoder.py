@@ -10,7 +10,7 @@ import numpy as np
 
 from . import kernels
 from .bytes import ContainerError, svarint, varint
-from .tables import CONTEXTS, SCALE_CODES, SCALE_LOW, UNIFORM, cell_codes, table
+from .tables import CONTEXTS, SCALE_CODES, SCALE_LOW, SHAPES, UNIFORM, cell_codes, table
 
 SMALL_STREAM = 1 << 16  # up to this many symbols, the stream's tail is cut as short as decodes
 LIKELY_DROP = 2  # how many bytes a cut most often drops (0-3 on A1B's chunks): tried first
@@ -156,7 +156,8 @@ class RangeReader:
 
     def buckets(self, bucket: np.ndarray, cells: list[int], shape: int, pending) -> np.ndarray:
         """One step's q (int64, ``bucket``'s shape), bucket by bucket, escapes taken from
-        ``pending``."""
+        ``pending``; compiled readers also take buckets ``kernels.NOT_CODED`` (q 0, not in the
+        stream)."""
         if not self.compiled:
             return decode_buckets(self.decoder, bucket, cells, shape, pending)
         cdf, tables = _cell_tables(tuple(cells), shape)
@@ -167,6 +168,20 @@ class RangeReader:
             for j in escaped[np.argsort(flat[escaped], kind="stable")]:
                 out[j] = next_escape(pending)
         return out.reshape(bucket.shape)
+
+    def sweep(self, recon: np.ndarray, missing: np.ndarray | None, steps: np.ndarray,
+              counts: np.ndarray, levels: np.ndarray, cubic: bool, quantum: np.ndarray,
+              shape: int, escapes: np.ndarray) -> int:
+        """Compiled readers only: ``kernels.decode_sweep`` from this reader's place, under the
+        tables of ``shape``; how many of ``escapes`` it took."""
+        taken = kernels.decode_sweep(recon, missing, steps, counts, levels, cubic, quantum,
+                                     self.state, self.words, (*_uniform_tables(), *_all_cell_tables(shape)),
+                                     escapes)
+        if taken == -1:
+            raise ContainerError("corrupted range-coded stream: a point past every symbol")
+        if taken == -2:
+            raise ContainerError("corrupted inrcodec chunk: too few escaped values")
+        return taken
 
     def symbols(self, cdf: np.ndarray, tables: np.ndarray, bucket: np.ndarray) -> np.ndarray:
         """Compiled readers only: each point's value (int64) under its ``bucket``'s row of
@@ -220,6 +235,13 @@ def _cell_tables(cells: tuple[int, ...], shape: int) -> tuple[np.ndarray, np.nda
         k, p, _ = table(code, shape)
         tables.append((p, -k, 2 * k + 1))
     return packed_tables(tables)
+
+
+@lru_cache(maxsize=len(SHAPES))  # 1.7 MB each
+def _all_cell_tables(shape: int) -> tuple[np.ndarray, np.ndarray]:
+    """The packed tables of every scale code (a row each, from SCALE_LOW) of ``shape``."""
+    return packed_tables([(p, -k, 2 * k + 1) for code in range(SCALE_LOW, SCALE_LOW + SCALE_CODES)
+                          for k, p, _ in [table(code, shape)]])
 
 
 def decode_buckets(decoder, bucket: np.ndarray, cells: list[int], shape: int,

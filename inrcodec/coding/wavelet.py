@@ -49,6 +49,7 @@ from .tables import CONTEXTS, SCALE_LOW, cell_codes, plan
 ROUNDING, PULL = 0.45, 0.05
 BUCKET_UNIT = 0.125  # bucket b holds parents of at least (2**b - 1) x this many steps
 THRESHOLDS = np.array([(2.0 ** b - 1.0) * BUCKET_UNIT for b in range(1, CONTEXTS)])
+assert THRESHOLDS.min() > 0, "Plan.buckets gives a parent of zeros bucket 0 without a look"
 # Bucket b's table is ``slope`` b quarter octaves wider than bucket 0's (tables.cell_codes); each
 # section picks its slope. The interpolation coder's 4 (twice the width a bucket up, as the
 # parent's magnitude doubles) is right for most fields; uwnd at 50 dB took 5.5% fewer bits with
@@ -104,13 +105,16 @@ class Plan:
             raise ValueError("the quantizer step is too fine for these values")
         return q.astype(np.int64)
 
-    def dequantize(self, i: int, q: np.ndarray) -> np.ndarray:
+    def dequantize(self, i: int, q: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Band ``i``'s coefficients from its q, written to ``out`` where given (the
+        decoder's band of its coefficients: no copy) and returned."""
+        if out is None:
+            out = np.empty(q.shape)
         if self.is_approximation(i):
-            return q * self.steps[i]
-        out = np.empty(q.shape)
-        if kernels.dequantize(q, PULL, self.steps[i], out):
-            return out
-        return np.sign(q) * (np.abs(q) - PULL) * self.steps[i]
+            np.multiply(q, self.steps[i], out=out)
+        elif not kernels.dequantize(q, PULL, self.steps[i], out):
+            out[...] = np.sign(q) * (np.abs(q) - PULL) * self.steps[i]
+        return out
 
     def symbols(self, i: int, q: np.ndarray) -> np.ndarray:
         flat = q.reshape(-1)
@@ -129,6 +133,8 @@ class Plan:
         if self.is_approximation(i) or parent is None:
             return np.zeros(math.prod(shape), np.int8)
         parent_slices = self.bands[parent][2]
+        if not coefficients[parent_slices].any():  # activity 0 (or NaN at step 0): bucket 0
+            return np.zeros(math.prod(shape), np.int8)
         halved = tuple(level + 1 <= la for la in self.levels)
         compiled = kernels.band_buckets(coefficients[parent_slices], halved, self.steps[i],
                                         THRESHOLDS, shape)
@@ -224,12 +230,12 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
                 current = level
                 cells = cell_codes(SCALE_LOW + stream.uniform(), activity, slope)
             q = plan_.q_of(i, stream.buckets(bucket, cells, table_shape, pending))
-            kept[slices] = plan_.dequantize(i, q)
+            plan_.dequantize(i, q, kept[slices])
     except AssertionError as e:  # constriction's word for a stream it cannot decode
         raise ContainerError(f"corrupted wavelet section: {e}") from e
     if next(pending, None) is not None:
         raise ContainerError("corrupted wavelet section: unused escaped values")
-    return dwt.inverse(kept, plan_.levels, counted=False)
+    return dwt.inverse(kept, plan_.levels, counted=False, in_place=True)
 
 
 def fill(values: np.ndarray, missing: np.ndarray, sweeps: int = RELAX_SWEEPS) -> np.ndarray:

@@ -140,7 +140,7 @@ def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
                                        c.normalisation)
     out = cast(values, c.dtype)
     half = residual.half_step(c.bound, c.dtype, c.normalisation)
-    symbols, exceptions, exact = residual.decode(c.section, int(finite.sum()), c.dtype)
+    symbols, exceptions, exact = residual.decode(c.section, np.count_nonzero(finite), c.dtype)
     kept = cast(residual.reconstruct(values[finite], symbols, half), c.dtype)
     kept[exceptions] = exact
     out[finite] = kept

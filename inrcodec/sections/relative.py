@@ -84,7 +84,7 @@ def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
     e, flags = reader.byte(), reader.byte()
     if not 1 <= e <= MAX_SHRINK or flags >> 2:
         raise ContainerError("corrupted inrcodec chunk: bad relative section")
-    count = int(finite.sum())
+    count = np.count_nonzero(finite)
     zero = decode_mask(reader.take(reader.varint()), count) if flags & 1 else np.zeros(count, bool)
     nonzero = int((~zero).sum())
     negative = (decode_mask(reader.take(reader.varint()), nonzero) if flags & 2

@@ -131,7 +131,7 @@ def _with_exceptions(section: bytes, indices: np.ndarray, values: np.ndarray) ->
 
 
 def _apply_exceptions(decoded: np.ndarray, finite: np.ndarray, reader: Reader) -> np.ndarray:
-    indices, exact = exceptions.read(reader, int(finite.sum()), decoded.dtype)
+    indices, exact = exceptions.read(reader, np.count_nonzero(finite), decoded.dtype)
     if reader.rest():
         raise ContainerError("corrupted inrcodec chunk: trailing bytes after the exceptions")
     if len(indices):

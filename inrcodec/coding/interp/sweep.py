@@ -11,6 +11,7 @@ from ..tables import CONTEXTS
 
 ESCAPE_LIMIT = kernels.ESCAPE_LIMIT  # a larger |q| is coded as 0: such a value misses the bound anyway
 BOUND_MODES = ((1.0, 1.0), (1.25, 2.0), (1.5, 3.0), (2.0, 4.0))  # (alpha, beta) per level
+MASK_POINTS_REMEMBERED = 1 << 22  # a mask's steps are built once up to this many points
 
 
 class Step:
@@ -37,8 +38,7 @@ class Sweep:
         self.recon = np.zeros(shape, dtype=np.float64)
         self.levels = levels_of(shape, batch_axes)
         if steps is None:
-            steps = (_unmasked_steps(shape, self.levels, reverse, batch_axes) if missing is None
-                     else list(steps_of(shape, self.levels, missing, reverse, batch_axes)))
+            steps = _steps(shape, self.levels, missing, reverse, batch_axes)
         self.steps = steps
         self.halves = halves_of(half, self.levels, BOUND_MODES[bound_mode]) if halves is None else halves
         # The anchors: the first point of every slice along the batch axes (one point without).
@@ -56,10 +56,18 @@ class Sweep:
         return (kernels.predict_buckets(known, m, self.cubic, quantum, settings=False)
                 or (interpolate(known, m, self.cubic), buckets(known, m, quantum)))
 
+    def predict_marked(self, step: Step) -> tuple[np.ndarray, np.ndarray] | None:
+        """``predict`` by the kernel, the points not coded in bucket ``kernels.NOT_CODED``
+        (a compiled reader skips them); None where the kernel is not at hand."""
+        known = self.recon[step.known].transpose(step.order)
+        return kernels.predict_buckets(known, step.shape[0], self.cubic,
+                                       2.0 * self.halves[step.level], False, step.coded)
+
     def store(self, step: Step, pred: np.ndarray, q: np.ndarray) -> None:
         """Reconstruct the step's points from their prediction and (float) q; q = 0 where missing."""
         out = self.recon[step.target].transpose(step.order)
-        out[...] = pred + q * (2.0 * self.halves[step.level])
+        if not kernels.store(pred, q, 2.0 * self.halves[step.level], out):
+            out[...] = pred + q * (2.0 * self.halves[step.level])
 
     def encode_step(self, values: np.ndarray, step: Step) -> tuple[np.ndarray, np.ndarray]:
         """(q, bucket) of the step's coded points, after storing their reconstruction."""
@@ -121,6 +129,27 @@ def halves_of(half: float, levels: int, mode: tuple[float, float]) -> list[float
     return halves
 
 
+def _steps(shape: tuple[int, ...], levels: int, missing: np.ndarray | None, reverse: bool,
+           batch_axes: int) -> tuple:
+    """``steps_of``, built once per shape and mask: an archive's chunks share their shape and
+    mostly their mask (a land mask is the same in every time step)."""
+    if missing is None:
+        return _unmasked_steps(shape, levels, reverse, batch_axes)
+    if missing.size > MASK_POINTS_REMEMBERED:
+        return tuple(steps_of(shape, levels, missing, reverse, batch_axes))
+    return _masked_steps(shape, levels, np.packbits(missing).tobytes(), reverse, batch_axes)
+
+
+@lru_cache(maxsize=8)  # of masks up to MASK_POINTS_REMEMBERED: 32 MB at most
+def _masked_steps(shape: tuple[int, ...], levels: int, packed: bytes, reverse: bool,
+                  batch_axes: int) -> tuple:
+    missing = np.unpackbits(np.frombuffer(packed, np.uint8), count=math.prod(shape)).astype(bool)
+    steps = tuple(steps_of(shape, levels, missing.reshape(shape), reverse, batch_axes))
+    for step in steps:
+        step.coded.flags.writeable = False  # shared by every sweep over this mask
+    return steps
+
+
 @lru_cache(maxsize=64)
 def _unmasked_steps(shape: tuple[int, ...], levels: int, reverse: bool, batch_axes: int) -> tuple:
     """``steps_of`` a shape without missing points: every chunk of an array shares them."""
@@ -147,6 +176,27 @@ def steps_of(shape: tuple[int, ...], levels: int, missing: np.ndarray | None, re
                 order = (d,) + tuple(e for e in range(len(shape)) if e != d)  # the axis first
                 coded = None if missing is None else ~missing[target].transpose(order)
                 yield Step(level, d, known, target, order, tuple(grid[e] for e in order), coded)
+
+
+def flat_steps(steps, shape: tuple[int, ...]) -> np.ndarray:
+    """The steps as the whole-sweep kernels read them, a row each: n, m (the known and target
+    points along the step's axis), the flat stride between known points along it, the flat
+    index of its first target point, then up to four other axes' counts and flat strides (C
+    order, right-aligned, counts of 1 padding)."""
+    flat = [math.prod(shape[e + 1:]) for e in range(len(shape))]  # C order's strides
+    table = np.zeros((len(steps), 12), np.int64)
+    table[:, 4:8] = 1
+    for j, step in enumerate(steps):
+        d = step.order[0]
+        known = step.known[d].indices(shape[d])
+        t0 = step.target[d].indices(shape[d])[0] * flat[d]
+        others = step.order[1:]
+        for slot, (e, size) in enumerate(zip(others, step.shape[1:]), 4 - len(others)):
+            first, _, every = step.target[e].indices(shape[e])
+            t0 += first * flat[e]
+            table[j, 4 + slot], table[j, 8 + slot] = size, every * flat[e]
+        table[j, :4] = len(range(*known)), step.shape[0], known[2] * flat[d], t0
+    return table
 
 
 def interpolate(k: np.ndarray, m: int, cubic: bool) -> np.ndarray:
