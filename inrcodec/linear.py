@@ -116,10 +116,26 @@ class LinearModel:
                 latents[i] = np.linalg.solve(b @ b.T + prior, b @ x[i, w])
         return latents
 
+    @functools.cached_property
+    def _table32(self) -> np.ndarray:
+        return self.table.astype(np.float32)
+
+    @functools.cached_property
+    def _reach(self) -> np.ndarray:
+        """Each latent's largest |table entry| (float64)."""
+        return np.abs(self.table.astype(np.float64)).max(1, initial=0.0)
+
     def values(self, symbols: np.ndarray, step: float) -> np.ndarray:
         """(patches, points) float64 of integer ``symbols`` (patches, latents) quantized by
         ``step``: bit-identical on every machine (see the module's docstring)."""
-        products = np.asarray(symbols, np.float64) @ self._table64  # integers below 2^53
+        symbols = np.asarray(symbols)
+        if symbols.dtype.kind in "iu" and symbols.size and (
+                np.abs(symbols.astype(np.float64)) @ self._reach).max() < 2 ** 24:
+            # Every partial sum an integer under 2^24: exact in float32 too, in any order,
+            # at twice float64's rate (a chunk's decode spends a fifth of its time here).
+            products = (symbols.astype(np.float32) @ self._table32).astype(np.float64)
+        else:
+            products = symbols.astype(np.float64) @ self._table64  # integers below 2^53
         return products * math.ldexp(step, -self.exponent) + self.mean.astype(np.float64)
 
     def truncated(self, latents: int, table_bits: int = TABLE_BITS) -> "LinearModel":

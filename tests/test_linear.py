@@ -45,6 +45,19 @@ def test_decoding_is_integer_arithmetic_whatever_the_order(model):
     assert model.values(symbols[::-1], step)[::-1].tobytes() == expected.tobytes()
 
 
+@pytest.mark.parametrize("largest", [1, 24, 300, 2 ** 15])
+def test_small_latents_are_multiplied_in_float32_exactly(model, largest):
+    """Where every partial sum stays under 2^24 the product runs in float32: the same bits as
+    the integers' (the largest symbols here put some rows past that, in float64)."""
+    rng = np.random.default_rng(largest)
+    symbols = rng.integers(-largest, largest + 1, (40, model.latent_dim))
+    symbols[:, 8:] *= rng.random((40, model.latent_dim - 8)) < 0.3  # mostly zero past the first
+    exact = (symbols.astype(np.int64) @ model.table.astype(np.int64)).astype(np.float64)
+    expected = exact * math.ldexp(0.5, -model.exponent) + model.mean.astype(np.float64)
+    for rows in (symbols, symbols[:1], symbols.astype(np.int32)):
+        assert model.values(rows, 0.5).tobytes() == expected[:len(rows)].tobytes()
+
+
 def test_the_projection_is_least_squares_in_the_decoder_s_basis(model, a1b):
     from inrcodec.patches import to_patches
 

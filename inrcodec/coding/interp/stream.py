@@ -1,14 +1,12 @@
 """The interpolation section's bytes: the flags, the escaped values and the range-coded stream
 (constriction's range coder), written from an encoder's sweep and read back into a decoder's."""
 
-from functools import lru_cache
-
 import numpy as np
 
 from ..bytes import ContainerError
 from ..rangecoder import RangeReader, coded_segments, next_escape, range_code, write_escapes
 from ..tables import SCALE_LOW, cell_codes, plan
-from .sweep import Sweep, flat_steps
+from .sweep import Sweep, flat_of
 
 
 def write(sweep: Sweep, symbols: list) -> bytes:
@@ -66,15 +64,8 @@ def _read_whole(sweep: Sweep, reader: RangeReader, escapes: np.ndarray, shape: i
     """``read``'s steps in one compiled call (``kernels.decode_sweep``): the same values."""
     steps = sweep.steps
     missing = None if sweep.missing is None else np.ascontiguousarray(sweep.missing).reshape(-1)
-    table, counts, levels = _flat(tuple(steps), sweep.shape)
+    table, counts, levels = flat_of(tuple(steps), sweep.shape)
     taken = reader.sweep(sweep.recon.reshape(-1), missing, table, counts, levels, sweep.cubic,
                          np.array([2.0 * sweep.halves[s.level] for s in steps]), shape, escapes)
     if taken < escapes.size:
         raise ContainerError("corrupted interpolation section: unused escaped values")
-
-
-@lru_cache(maxsize=16)  # steps are built once per shape and mask (sweep._steps): so is this
-def _flat(steps: tuple, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(``flat_steps``, each step's coded points, each step's level)."""
-    return (flat_steps(steps, shape), np.array([s.count for s in steps], np.int64),
-            np.array([s.level for s in steps], np.int64))

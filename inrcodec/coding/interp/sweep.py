@@ -199,6 +199,16 @@ def flat_steps(steps, shape: tuple[int, ...]) -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=16)  # of small sweeps' steps, built once per shape and mask (``_steps``)
+def flat_of(steps: tuple, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(``flat_steps``, each step's coded points, each step's level), read-only."""
+    out = (flat_steps(steps, shape), np.array([s.count for s in steps], np.int64),
+           np.array([s.level for s in steps], np.int64))
+    for array in out:
+        array.flags.writeable = False
+    return out
+
+
 def interpolate(k: np.ndarray, m: int, cubic: bool) -> np.ndarray:
     """Predictions of the ``m`` points between (and, if m == len(k), after) the known ``k``."""
     n = k.shape[0]

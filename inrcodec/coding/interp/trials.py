@@ -19,7 +19,7 @@ import numpy as np
 
 from .. import kernels
 from ..tables import CONTEXTS, MAX_K, SCALE_CODES, SCALE_LOW, SHAPES, bit_matrix
-from .sweep import BOUND_MODES, Sweep, buckets, flat_steps, halves_of, interpolate, quantize
+from .sweep import BOUND_MODES, Sweep, buckets, flat_of, halves_of, interpolate, quantize
 
 OFFSETS = (-6, -4, -2, 0, 2)  # the scale codes tried about a cell's rms code (quarter octaves)
 SWEPT_AXES = 5  # chunks of up to this many axes are swept by one compiled call
@@ -63,12 +63,12 @@ class Batch:
         the same numbers ``_step`` gives."""
         g, shape = self.geometry, values.shape
         row = {level: i for i, level in enumerate(self.levels)}
-        table = np.zeros((len(g.steps), 13), np.int64)
-        table[:, :12] = flat_steps(g.steps, shape)
-        table[:, 12] = [row.get(step.level, 0) for step in g.steps]
-        counts = [step.count for step in g.steps]
-        offsets = np.cumsum([0] + counts[:-1]).astype(np.int64)
-        total = sum(counts)
+        flat, counts, levels = flat_of(tuple(g.steps), shape)  # a trial's block is small
+        table = np.empty((len(g.steps), 13), np.int64)
+        table[:, :12] = flat
+        table[:, 12] = [row.get(level, 0) for level in levels.tolist()]
+        offsets = np.cumsum(counts) - counts  # each step's first place
+        total = int(counts.sum())
         count = len(self.options)
         quantum = 2.0 * self.halves[:, [step.level for step in g.steps]]
         self.q, self.cell = np.empty((count, total)), np.empty((count, total), np.int64)
