@@ -138,11 +138,16 @@ def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
     if c.kind == Kind.BOUNDED_SPATIAL:
         return spatial.decode_residual(c.section, values, c.dtype, finite, c.bound,
                                        c.normalisation)
-    out = cast(values, c.dtype)
     half = residual.half_step(c.bound, c.dtype, c.normalisation)
-    symbols, exceptions, exact = residual.decode(c.section, np.count_nonzero(finite), c.dtype)
-    kept = cast(residual.reconstruct(values[finite], symbols, half), c.dtype)
+    count = np.count_nonzero(finite)
+    symbols, exceptions, exact = residual.decode(c.section, count, c.dtype)
+    whole = count == finite.size  # no missing point: no mask to gather and scatter through
+    kept = cast(residual.reconstruct(values.reshape(-1) if whole else values[finite], symbols,
+                                     half), c.dtype)
     kept[exceptions] = exact
+    if whole:
+        return kept.reshape(values.shape)
+    out = cast(values, c.dtype)
     out[finite] = kept
     return out
 
