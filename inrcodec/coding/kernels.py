@@ -445,7 +445,7 @@ def _sweep_step(k, m, cubic, quantum, thresholds, pred, bucket, encode, values, 
                             pp[d] = (-k0 + 9.0 * k1 + 9.0 * k2 - k3) / 16.0
                             act = abs(k2 - k1)  # case 4 has n >= 4, lo = i and the third difference
                             t = abs(k0 - k1 - k2 + k3)
-                            act = t if (t > act or t != t) else act
+                            act = t if (t > act) | (t != t) else act  # no branch
                             bb[d] = (act >= t1) + (act >= t2) + (act >= t3) + (act >= t4) + (act >= t5)
                             if has_coded and not coded[i, a, b, c, d]:
                                 bb[d] = -1  # NOT_CODED
@@ -473,7 +473,7 @@ def _sweep_step(k, m, cubic, quantum, thresholds, pred, bucket, encode, values, 
                         act = abs(kk[lo + 1, d] - kk[lo, d]) if n >= 2 else 0.0
                         if third:  # np.maximum's NaN: a NaN either side is NaN
                             t = abs(kk[i - 1, d] - kk[i, d] - kk[i + 1, d] + kk[i + 2, d])
-                            act = t if (t > act or t != t) else act
+                            act = t if (t > act) | (t != t) else act  # no branch
                         bb[d] = (act >= t1) + (act >= t2) + (act >= t3) + (act >= t4) + (act >= t5)
                     if has_coded and not encode:
                         for d in range(D):
@@ -786,7 +786,7 @@ def _batch_sweep(recon, values, missing, has_missing, steps, offsets, cubic, qua
                                 if third:  # np.maximum's NaN: a NaN either side is NaN
                                     t = abs(r[(i - 1) * kd + o] - r[i * kd + o] - r[(i + 1) * kd + o]
                                             + r[(i + 2) * kd + o])
-                                    act = t if (t > act or t != t) else act
+                                    act = t if (t > act) | (t != t) else act  # no branch
                                 bb = (act >= t1) + (act >= t2) + (act >= t3) + (act >= t4) + (act >= t5)
                                 p = target + o
                                 skip = has_missing and missing[p]
@@ -862,7 +862,7 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
                                 pred[o + x4] = (-k0 + 9.0 * k1 + 9.0 * k2 - k3) / 16.0
                                 act = abs(k2 - k1)
                                 t = abs(k0 - k1 - k2 + k3)
-                                act = t if (t > act or t != t) else act
+                                act = t if (t > act) | (t != t) else act  # no branch
                                 bucket[o + x4] = ((act >= t1) + (act >= t2) + (act >= t3)
                                                   + (act >= t4) + (act >= t5))
                         else:
@@ -883,7 +883,7 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
                                 if third:  # np.maximum's NaN: a NaN either side is NaN
                                     t = abs(r[(i - 1) * kd + f] - r[i * kd + f] - r[(i + 1) * kd + f]
                                             + r[(i + 2) * kd + f])
-                                    act = t if (t > act or t != t) else act
+                                    act = t if (t > act) | (t != t) else act  # no branch
                                 pred[o + x4] = pp
                                 bucket[o + x4] = ((act >= t1) + (act >= t2) + (act >= t3)
                                                   + (act >= t4) + (act >= t5))
