@@ -235,12 +235,12 @@ def test_the_kernels_compile_where_no_cache_directory_is_writable(monkeypatch):
         return njit(*args, **options)
 
     monkeypatch.setattr(numba, "njit", uncacheable)
-    kernels.compiled.cache_clear()
+    kernels._compiled.cache_clear()
     try:
         cell, q = np.array([0, 1, 1]), np.array([3.0, -1.0, 2.0])
         assert np.allclose(kernels.compiled()["_cell_rms"](cell, q, 2), [3.0, np.sqrt(2.5)])
     finally:
-        kernels.compiled.cache_clear()
+        kernels._compiled.cache_clear()
 
 
 def test_the_wavelet_contexts_and_dequantization_match_numpy(numpy_only):
@@ -270,10 +270,10 @@ def test_a_kernel_numba_cannot_compile_turns_them_all_off_at_load(monkeypatch):
         out[0, 0, 0, 0] = {"a": object()}["a"]
 
     monkeypatch.setattr(kernels, "_dequantize", untypable)
-    kernels.compiled.cache_clear()
+    kernels._compiled.cache_clear()
     try:
         assert kernels.compiled() is None
     finally:
         monkeypatch.undo()
-        kernels.compiled.cache_clear()
+        kernels._compiled.cache_clear()
     assert kernels.compiled() is not None

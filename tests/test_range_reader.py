@@ -229,3 +229,35 @@ def test_masked_chunks_decode_alike_with_points_skipped(every_call_compiled, num
         numpy_only(False)
         got = codec.decode(encoded)
         assert np.array_equal(np.asarray(got).view(np.uint32), np.asarray(expected).view(np.uint32))
+
+
+def test_masked_chunks_decode_alike_step_by_step(every_call_compiled, numpy_only, monkeypatch):
+    """The step by step compiled reader (chunks over SWEPT_POINTS) skips missing points too:
+    its predicting kernel marks them NOT_CODED, as ``predict`` with the coded points taken out
+    would leave them, and a masked chunk decodes as numpy decodes it."""
+    from inrcodec.coding import interp
+    from inrcodec.coding.interp import stream
+    from inrcodec.coding.interp.sweep import Sweep
+
+    rng = np.random.default_rng(5)
+    y, x = np.mgrid[:120, :130] / 40.0
+    field = 280 + 10 * np.sin(x) * np.cos(2 * y) + rng.normal(size=x.shape)
+    missing = rng.random(field.shape) < 0.3
+    missing[(x - 1.5) ** 2 + (y - 1.2) ** 2 < 0.8] = True
+    sweep = Sweep(field.shape, 0.05, missing, True, 1)
+    sweep.recon[...] = field
+    for step in sweep.steps:
+        pred, bucket = sweep.predict(step)
+        marked = sweep.predict_marked(step)
+        assert np.array_equal(marked[0], pred)
+        expected = bucket if step.coded is None else np.where(step.coded, bucket, kernels.NOT_CODED)
+        assert np.array_equal(marked[1], expected)
+    monkeypatch.setattr(stream, "SWEPT_POINTS", 0)
+    for half in (0.05, 0.5):
+        data, recon = interp.encode(field, half, missing)
+        got = interp.decode(data, field.shape, half, missing)
+        numpy_only(True)
+        expected = interp.decode(data, field.shape, half, missing)
+        numpy_only(False)
+        assert np.array_equal(got.view(np.int64), expected.view(np.int64))
+        assert np.array_equal(got.view(np.int64), recon.view(np.int64))

@@ -13,12 +13,18 @@ Compiled code is cached beside the module, so a process compiles it once per mac
 
 import math
 import os
+import threading
 import types
 from functools import cache
 
 import numpy as np
 
-from .tables import CONTEXTS, SCALE_CODES, SCALE_LOW
+from . import tables
+
+# tables.py's, written out: numba bakes a global into its cached code, which it recompiles only
+# when this file changes, so a change there must come here too (the assertion says so).
+CONTEXTS, SCALE_LOW, SCALE_CODES = 6, -48, 128
+assert (CONTEXTS, SCALE_LOW, SCALE_CODES) == (tables.CONTEXTS, tables.SCALE_LOW, tables.SCALE_CODES)
 
 ESCAPE_LIMIT = 2 ** 62  # sweep.ESCAPE_LIMIT (sweep imports this module)
 ESCAPED = -(2 ** 63)  # what the range decoder leaves where an escaped value goes
@@ -38,10 +44,19 @@ _WORK = [0]  # points (times settings) of the encoder's calls so far in this pro
 _LOADED = []  # a true entry once ``compiled`` has loaded the kernels in this process
 
 
-@cache
 def compiled() -> dict | None:
     """The compiled kernels by name, or None where numba is missing, cannot compile them, or
-    INRCODEC_KERNELS=numpy. Loading them costs about a second in a fresh process."""
+    INRCODEC_KERNELS=numpy. Loading them costs about a second in a fresh process (once: the
+    threads of a process that need them together wait for the first)."""
+    with _LOADING:
+        return _compiled()
+
+
+_LOADING = threading.Lock()
+
+
+@cache
+def _compiled() -> dict | None:
     if os.environ.get("INRCODEC_KERNELS", "").lower() == "numpy":
         return None
     try:
@@ -86,13 +101,15 @@ def _warm_up(kernels: dict) -> None:
     state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
     kernels["_range_decode"](state, f(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
                              np.array([[0, 2, 0, -1, 0]], i64), f(1, i8), f(1, i64))
-    row = np.array([[0, 2, 0, -1, 0]], i64)
-    kernels["_decode_sweep"](f(2), f(1, bool), False, np.array([[1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]], i64),
-                             np.ones(1, i64), np.ones(1, i64), False, np.ones(1), THRESHOLDS,
-                             np.array([0, 2 ** 64 - 1, 0, 0], np.uint64), f(1, np.uint32),
-                             np.array([0, 1 << 23, 1 << 24], np.uint32), row,
-                             np.array([0, 1 << 23, 1 << 24], np.uint32), np.repeat(row, SCALE_CODES, 0),
-                             f(0, i64), f(1), f(1, i8), f(1, i64))
+    row, shared = np.array([[0, 2, 0, -1, 0]], i64), f(2, bool)
+    shared.flags.writeable = False  # core's decoded masks are read-only: another type to numba
+    for missing in (f(2, bool), shared):
+        kernels["_decode_sweep"](f(2), missing, True, np.array([[1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]], i64),
+                                 np.ones(1, i64), np.ones(1, i64), False, np.ones(1), THRESHOLDS,
+                                 np.array([0, 2 ** 64 - 1, 0, 0], np.uint64), f(1, np.uint32),
+                                 np.array([0, 1 << 23, 1 << 24], np.uint32), row,
+                                 np.array([0, 1 << 23, 1 << 24], np.uint32),
+                                 np.repeat(row, SCALE_CODES, 0), f(0, i64), f(1), f(1, i8), f(1, i64))
     table = np.array([[1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]], i64)  # one step: point 1 from 0
     kernels["_batch_sweep"](f((1, 2)), f(2), f(1, bool), False, table, f(1, i64), f(1, bool),
                             np.ones((1, 1)), THRESHOLDS, 1.0, 1, f((1, 1)), f((1, 1), i8), f((1, 1), i64))
@@ -621,6 +638,10 @@ def _dequantize(q, pull, step, out):
                     zeros &= values[i3] == 0
                 if not zeros:
                     break
+            if not zeros:
+                break
+        if not zeros:
+            break
     for i0 in range(Q[0]):
         for i1 in range(Q[1]):
             for i2 in range(Q[2]):
@@ -823,6 +844,9 @@ def decode_sweep(recon: np.ndarray, missing: np.ndarray | None, steps: np.ndarra
 
 def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum, thresholds,
                   state, words, uniform_cdf, uniform_row, cdf, rows, escapes, pred, bucket, q):
+    # The predictions and buckets are sweep.interpolate's and sweep.buckets', as _sweep_step and
+    # _batch_sweep compute them too: a change to one is a change to all four (test_kernels.py
+    # and test_range_reader.py compare them).
     taken, current, activity = 0, -1, 0
     one_bucket, one = np.zeros(1, np.int8), np.zeros(1, np.int64)
     tabs = np.empty((CONTEXTS, rows.shape[1]), np.int64)
@@ -862,7 +886,7 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
                                 pred[o + x4] = (-k0 + 9.0 * k1 + 9.0 * k2 - k3) / 16.0
                                 act = abs(k2 - k1)
                                 t = abs(k0 - k1 - k2 + k3)
-                                act = t if (t > act) | (t != t) else act  # no branch
+                                act = t if (t > act or t != t) else act
                                 bucket[o + x4] = ((act >= t1) + (act >= t2) + (act >= t3)
                                                   + (act >= t4) + (act >= t5))
                         else:
@@ -883,7 +907,7 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
                                 if third:  # np.maximum's NaN: a NaN either side is NaN
                                     t = abs(r[(i - 1) * kd + f] - r[i * kd + f] - r[(i + 1) * kd + f]
                                             + r[(i + 2) * kd + f])
-                                    act = t if (t > act) | (t != t) else act  # no branch
+                                    act = t if (t > act or t != t) else act
                                 pred[o + x4] = pp
                                 bucket[o + x4] = ((act >= t1) + (act >= t2) + (act >= t3)
                                                   + (act >= t4) + (act >= t5))
@@ -903,13 +927,19 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
             found = _range_decode(state, words, cdf, tabs, bucket[:o], q[:o])
             if found < 0:
                 return -1
-            for b in range(CONTEXTS if found else 0):  # the escapes, bucket by bucket
+            if found:  # the escapes, bucket by bucket, each bucket's in the points' order
+                where, w = np.empty(found, np.int64), 0
                 for j in range(o):
-                    if bucket[j] == b and q[j] == ESCAPED:
-                        if taken == escapes.shape[0]:
-                            return -2
-                        q[j] = escapes[taken]
-                        taken += 1
+                    if q[j] == ESCAPED:
+                        where[w] = j
+                        w += 1
+                for b in range(CONTEXTS):
+                    for j in where:
+                        if bucket[j] == b:
+                            if taken == escapes.shape[0]:
+                                return -2
+                            q[j] = escapes[taken]
+                            taken += 1
         else:
             q[:o] = 0
         o = 0

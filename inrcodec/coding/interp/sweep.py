@@ -12,6 +12,7 @@ from ..tables import CONTEXTS
 ESCAPE_LIMIT = kernels.ESCAPE_LIMIT  # a larger |q| is coded as 0: such a value misses the bound anyway
 BOUND_MODES = ((1.0, 1.0), (1.25, 2.0), (1.5, 3.0), (2.0, 4.0))  # (alpha, beta) per level
 MASK_POINTS_REMEMBERED = 1 << 22  # a mask's steps are built once up to this many points
+FLAT_AXES = 5  # ``flat_steps`` holds a step's axis and up to four others
 
 
 class Step:
@@ -144,10 +145,9 @@ def _steps(shape: tuple[int, ...], levels: int, missing: np.ndarray | None, reve
 def _masked_steps(shape: tuple[int, ...], levels: int, packed: bytes, reverse: bool,
                   batch_axes: int) -> tuple:
     missing = np.unpackbits(np.frombuffer(packed, np.uint8), count=math.prod(shape)).astype(bool)
-    steps = tuple(steps_of(shape, levels, missing.reshape(shape), reverse, batch_axes))
-    for step in steps:
-        step.coded.flags.writeable = False  # shared by every sweep over this mask
-    return steps
+    # Shared by every sweep over this mask, and never written (left writable: a read-only
+    # array is another type to the compiled kernels, compiled again in a process without a cache).
+    return tuple(steps_of(shape, levels, missing.reshape(shape), reverse, batch_axes))
 
 
 @lru_cache(maxsize=64)
@@ -201,12 +201,9 @@ def flat_steps(steps, shape: tuple[int, ...]) -> np.ndarray:
 
 @lru_cache(maxsize=16)  # of small sweeps' steps, built once per shape and mask (``_steps``)
 def flat_of(steps: tuple, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(``flat_steps``, each step's coded points, each step's level), read-only."""
-    out = (flat_steps(steps, shape), np.array([s.count for s in steps], np.int64),
-           np.array([s.level for s in steps], np.int64))
-    for array in out:
-        array.flags.writeable = False
-    return out
+    """(``flat_steps``, each step's coded points, each step's level): shared, never written."""
+    return (flat_steps(steps, shape), np.array([s.count for s in steps], np.int64),
+            np.array([s.level for s in steps], np.int64))
 
 
 def interpolate(k: np.ndarray, m: int, cubic: bool) -> np.ndarray:

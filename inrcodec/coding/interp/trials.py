@@ -19,10 +19,9 @@ import numpy as np
 
 from .. import kernels
 from ..tables import CONTEXTS, MAX_K, SCALE_CODES, SCALE_LOW, SHAPES, bit_matrix
-from .sweep import BOUND_MODES, Sweep, buckets, flat_of, halves_of, interpolate, quantize
+from .sweep import BOUND_MODES, FLAT_AXES, Sweep, buckets, flat_of, halves_of, interpolate, quantize
 
 OFFSETS = (-6, -4, -2, 0, 2)  # the scale codes tried about a cell's rms code (quarter octaves)
-SWEPT_AXES = 5  # chunks of up to this many axes are swept by one compiled call
 
 
 class Batch:
@@ -48,7 +47,7 @@ class Batch:
         self.levels = sorted({s.level for s in g.steps if s.count}, reverse=True)
         # The whole sweep in one compiled call where the kernels are at hand (the step by step
         # path below counts its work towards loading them, as before), else step by step.
-        compiled = kernels.at_hand(0) if values.ndim <= SWEPT_AXES else None
+        compiled = kernels.at_hand(0) if values.ndim <= FLAT_AXES else None
         self.compiled = compiled
         if compiled is not None:
             self.results = None
