@@ -101,15 +101,13 @@ def _warm_up(kernels: dict) -> None:
     state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
     kernels["_range_decode"](state, f(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
                              np.array([[0, 2, 0, -1, 0]], i64), f(1, i8), f(1, i64))
-    row, shared = np.array([[0, 2, 0, -1, 0]], i64), f(2, bool)
-    shared.flags.writeable = False  # core's decoded masks are read-only: another type to numba
-    for missing in (f(2, bool), shared):
-        kernels["_decode_sweep"](f(2), missing, True, np.array([[1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]], i64),
-                                 np.ones(1, i64), np.ones(1, i64), False, np.ones(1), THRESHOLDS,
-                                 np.array([0, 2 ** 64 - 1, 0, 0], np.uint64), f(1, np.uint32),
-                                 np.array([0, 1 << 23, 1 << 24], np.uint32), row,
-                                 np.array([0, 1 << 23, 1 << 24], np.uint32),
-                                 np.repeat(row, SCALE_CODES, 0), f(0, i64), f(1), f(1, i8), f(1, i64))
+    row = np.array([[0, 2, 0, -1, 0]], i64)
+    kernels["_decode_sweep"](f(2), f(2, bool), True, np.array([[1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0]], i64),
+                             np.ones(1, i64), np.ones(1, i64), False, np.ones(1), THRESHOLDS,
+                             np.array([0, 2 ** 64 - 1, 0, 0], np.uint64), f(1, np.uint32),
+                             np.array([0, 1 << 23, 1 << 24], np.uint32), row,
+                             np.array([0, 1 << 23, 1 << 24], np.uint32),
+                             np.repeat(row, SCALE_CODES, 0), f(0, i64), f(1), f(1, i8), f(1, i64))
     table = np.array([[1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]], i64)  # one step: point 1 from 0
     kernels["_batch_sweep"](f((1, 2)), f(2), f(1, bool), False, table, f(1, i64), f(1, bool),
                             np.ones((1, 1)), THRESHOLDS, 1.0, 1, f((1, 1)), f((1, 1), i8), f((1, 1), i64))

@@ -61,7 +61,8 @@ def read(sweep: Sweep, stream: bytes, escapes: list[int], shape: int) -> None:
 def _read_whole(sweep: Sweep, reader: RangeReader, escapes: np.ndarray, shape: int) -> None:
     """``read``'s steps in one compiled call (``kernels.decode_sweep``): the same values."""
     steps = sweep.steps
-    missing = None if sweep.missing is None else np.ascontiguousarray(sweep.missing).reshape(-1)
+    # A copy: core's decoded masks are read-only, another type to numba (compiled again).
+    missing = None if sweep.missing is None else np.array(sweep.missing, bool, order="C").reshape(-1)
     table, counts, levels = flat_of(tuple(steps), sweep.shape)
     taken = reader.sweep(sweep.recon.reshape(-1), missing, table, counts, levels, sweep.cubic,
                          np.array([2.0 * sweep.halves[s.level] for s in steps]), shape, escapes)
