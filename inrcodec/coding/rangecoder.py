@@ -160,7 +160,7 @@ class RangeReader:
         stream)."""
         if not self.compiled:
             return decode_buckets(self.decoder, bucket, cells, shape, pending)
-        cdf, tables = _cell_tables(tuple(cells), shape)
+        cdf, tables = _cell_tables(cells, shape)
         flat = np.ascontiguousarray(bucket).reshape(-1)
         out = np.empty(flat.size, np.int64)
         if self._decode(cdf, tables, flat, out):  # in coding order: by bucket, then point
@@ -226,18 +226,14 @@ def _uniform_tables() -> tuple[np.ndarray, np.ndarray]:
     return packed_tables([(np.full(SCALE_CODES, 1.0 / SCALE_CODES, np.float32), 0, -1)])
 
 
-@lru_cache(maxsize=64)  # at most 6 tables of 2 MAX_K + 3 entries each: 13 MB in all
-def _cell_tables(cells: tuple[int, ...], shape: int) -> tuple[np.ndarray, np.ndarray]:
+def _cell_tables(cells: list[int], shape: int) -> tuple[np.ndarray, np.ndarray]:
     """The packed tables of a level's context buckets (``cell_codes``): q = -K..K, then the
-    escape."""
-    tables = []
-    for code in cells:
-        k, p, _ = table(code, shape)
-        tables.append((p, -k, 2 * k + 1))
-    return packed_tables(tables)
+    escape; rows of ``_all_cell_tables``."""
+    cdf, rows = _all_cell_tables(shape)
+    return cdf, rows[np.asarray(cells) - SCALE_LOW]
 
 
-@lru_cache(maxsize=len(SHAPES))  # 1.7 MB each
+@lru_cache(maxsize=len(SHAPES))  # 1.7 MB each; built once per process, in 25-40 ms
 def _all_cell_tables(shape: int) -> tuple[np.ndarray, np.ndarray]:
     """The packed tables of every scale code (a row each, from SCALE_LOW) of ``shape``."""
     return packed_tables([(p, -k, 2 * k + 1) for code in range(SCALE_LOW, SCALE_LOW + SCALE_CODES)
