@@ -82,16 +82,20 @@ def cases(a1b, tmp_path_factory):
     return folder, found, originals
 
 
-def decoded_on(folder: Path, name: str) -> dict:
-    out = folder / f"{name.replace(' ', '_')}.json"
-    subprocess.run([sys.executable, "-c", DECODE, str(folder / "cases.pkl"), str(out)],
-                   env={**os.environ, **PATHS[name]}, check=True, timeout=300)
-    return json.loads(out.read_text())
+def decoded_on(folder: Path, names: list[str]) -> dict:
+    """Each path's decoded chunks, by path name: the paths' fresh processes run side by side."""
+    outs = {name: folder / f"{name.replace(' ', '_')}.json" for name in names}
+    runs = {name: subprocess.Popen([sys.executable, "-c", DECODE, str(folder / "cases.pkl"), str(out)],
+                                   env={**os.environ, **PATHS[name]})
+            for name, out in outs.items()}
+    for name, run in runs.items():
+        assert run.wait(timeout=300) == 0, name
+    return {name: json.loads(out.read_text()) for name, out in outs.items()}
 
 
 def test_every_path_decodes_the_same_bytes_but_mkl_s_products_in_network_chunks(cases):
     folder, found, originals = cases
-    results = {name: decoded_on(folder, name) for name in PATHS}
+    results = decoded_on(folder, list(PATHS))
     reference = results["avx2"]
     for name, got in results.items():
         for key, (config, chunk) in found.items():
