@@ -15,9 +15,9 @@ from inrcodec.sample_data import open_a1b
 store = sys.argv[1] if len(sys.argv) > 1 else "a1b_inrcodec.zarr"
 ds = open_a1b()[["air_temperature"]]  # (time 240, latitude 37, longitude 49), kelvin
 
-# One chunk per field, matching the bundled model's 37 x 49 patch. Zarr format 2 takes a
+# One chunk per field, matching the default model's 37 x 49 patch. Zarr format 2 takes a
 # numcodecs codec under "compressors".
-codec = INRCodec("default-2d", latent_bits=6.5)
+codec = INRCodec("linear-2d", latent_bits=6.5)  # the default model
 ds.to_zarr(store, mode="w", zarr_format=2,
            encoding={"air_temperature": {"compressors": codec, "chunks": (1, 37, 49)}})
 
