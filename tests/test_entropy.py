@@ -1,9 +1,11 @@
 import math
 
+import constriction
 import numpy as np
 import pytest
 
 from inrcodec.coding.entropy import (
+    LIKELY_DROP,
     RATE_WEIGHT,
     code_lengths,
     decode_symbols,
@@ -11,6 +13,8 @@ from inrcodec.coding.entropy import (
     portable_exp,
     probability_tables,
     rate_distortion_symbols,
+    shortest_cut,
+    symbol_models,
 )
 from inrcodec.coding.normalise import Normalisation, scale_from_code
 from inrcodec.coding.quantize import LatentQuantizer
@@ -83,3 +87,38 @@ def test_normalisation_is_exact_and_close():
     assert n.scale == scale_from_code(n.scale_code)
     assert abs(n.scale / values.std() - 1) < 0.1 and abs(n.offset - values.mean()) < n.scale / 16
     assert np.allclose(n.invert(n.apply(values)), values)
+
+
+
+def test_a_stream_is_cut_to_the_longest_cut_that_decodes_in_a_few_decodes():
+    """Every cut that decodes lies inside the coder's final interval, and so does every shorter
+    one: the search from LIKELY_DROP finds what trying all eight from the longest finds."""
+    rng = np.random.default_rng(3)
+    q = LatentQuantizer(np.zeros(16, np.float32), np.geomspace(0.05, 1, 16).astype(np.float32), 6)
+    drops = set()
+    for _ in range(60):
+        symbols = q.quantize(rng.normal(size=(int(rng.integers(1, 30)), 16)) * q.std)
+        encoder = constriction.stream.queue.RangeEncoder()
+        for d, model in enumerate(symbol_models(q)):
+            encoder.encode((symbols[:, d] - q.low).astype(np.int32), model)
+        data = encoder.get_compressed().astype(">u4").tobytes()
+        calls = []
+
+        def decodes(candidate: bytes) -> bool:
+            calls.append(candidate)
+            try:
+                return np.array_equal(decode_symbols(candidate, len(symbols), q), symbols)
+            except AssertionError:
+                return False
+
+        value, longest = int.from_bytes(data, "big"), data
+        for drop in range(min(len(data), 8), 0, -1):
+            rounded = -(-value // 256 ** drop) * 256 ** drop
+            if rounded < 256 ** len(data) and decodes(rounded.to_bytes(len(data), "big")[:-drop]):
+                longest = rounded.to_bytes(len(data), "big")[:-drop]
+                break
+        calls.clear()
+        assert shortest_cut(data, decodes) == longest == encode_symbols(symbols, q)
+        assert len(calls) <= max(2, len(data) - len(longest) + 1 - LIKELY_DROP + 1)
+        drops.add(len(data) - len(longest))
+    assert len(drops) >= 3  # cuts of several lengths were found

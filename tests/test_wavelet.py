@@ -1,6 +1,8 @@
 """The wavelet transform coder (coding/dwt.py, coding/wavelet.py) and the PSNR floor it keeps
 (sections/transform.py, kind WAVELET)."""
 
+import math
+
 import numpy as np
 import pytest
 from test_modes import as_chunk, kind, power_law_field
@@ -135,7 +137,7 @@ def test_an_unseen_smooth_field_keeps_the_floor_in_fewer_bits_than_spatial_predi
     data = codec.encode(field)
     assert kind(codec, data) == Kind.WAVELET
     assert psnr(field, codec.decode(data).reshape(field.shape)) >= 40
-    monkeypatch.setattr(transform, "encode_floor",
+    monkeypatch.setattr(transform, "plan_floor",
                         lambda chunk, floor, prediction=None, smaller_than=None: None)
     without = codec.encode(field)
     assert kind(codec, without) == Kind.SPATIAL
@@ -154,6 +156,33 @@ def test_a_floor_past_the_networks_reach_codes_its_residual(a1b, monkeypatch):
                         None if prediction is not None
                         else original(chunk, floor, smaller_than=smaller_than))
     assert len(data) < 0.8 * len(codec.encode(field))  # the bound search's or the values'
+
+
+def test_least_bits_bound_every_section_from_below_and_come_near_it():
+    bounds = []
+    for seed, slope, code in [(0, 2.5, -40), (1, 3.5, -20), (2, 4.0, 0), (3, 3.0, 16)]:
+        coefficients = wavelet.Coefficients(power_law_field((1, 60, 70), slope=slope, seed=seed) * 5)
+        plan_, _, symbols = coefficients._quantized(code, contexts=True)
+        bound, coded = wavelet.least_bits(plan_.band_levels, symbols), 8 * len(coefficients.section(code))
+        assert bound <= coded
+        assert coefficients.section(code, smaller_than=math.floor(bound / 8)) is None
+        bounds.append(bound / coded)
+    assert min(bounds) > 0.5, bounds  # a bound that prunes
+
+
+def test_the_floors_wavelet_section_is_not_coded_where_the_latents_take_fewer_bytes(
+        a1b, monkeypatch):
+    """Its step is found first (reconstructions alone); its section, most of a small chunk's
+    encode, is coded only where it could be the smaller (its symbols' entropy says it cannot
+    here): the same bytes either way."""
+    field = a1b[200:201]
+    codec = INRCodec()  # the bundled linear model has learned these fields
+    coded, range_code = [], wavelet.range_code
+    monkeypatch.setattr(wavelet, "range_code", lambda segments: coded.append(1) or range_code(segments))
+    data = codec.encode(field)
+    assert kind(codec, data) == Kind.LATENTS and coded == []
+    monkeypatch.setattr(transform.Floor, "least_bytes", property(lambda self: -math.inf))
+    assert codec.encode(field) == data and len(coded) == 1
 
 
 def test_the_floor_is_kept_near_the_floor_with_nans_and_integers():
@@ -232,7 +261,7 @@ def test_a_floor_over_unlike_slices_is_not_transformed_across_them():
     decoded = transform.decode(stacked, None, chunk.finite)
     assert np.sqrt(np.mean((decoded - chunk.array) ** 2)) <= target
     across = wavelet.Coefficients(chunk.array, None, 0)
-    code = transform._coarsest(chunk, across, target, 0.0, None)
+    code, _ = transform._coarsest(chunk, across, target, 0.0, None)
     assert len(stacked.section) < 0.6 * len(across.section(code))
 
 

@@ -66,7 +66,7 @@ def _compiled() -> dict | None:
     try:
         kernels = {f.__name__: _jit(numba, f)
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
-                             _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast)}
+                             _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast, _plan_totals, _quantize_band)}
         # The whole sweep's decoder calls the range decoder: compiled against the compiled one.
         scope = {**globals(), "_range_decode": kernels["_range_decode"]}
         kernels["_decode_sweep"] = _jit(numba, types.FunctionType(_decode_sweep.__code__, scope,
@@ -98,6 +98,9 @@ def _warm_up(kernels: dict) -> None:
         kernels[lift](strided, 1, True, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
     kernels["_band_buckets"](strided, np.ones(4, bool), 1.0, THRESHOLDS, f((1, 1, 2, 2), i8))
     kernels["_dequantize"](f((1, 1, 1, 2), i64), 0.05, 1.0, strided)
+    for approximation in (True, False):
+        kernels["_quantize_band"](strided, 1.0, approximation, 0.45, 0.05, f(strided.shape))
+    kernels["_plan_totals"](f((1, CONTEXTS, SCALE_CODES)), f((1, 1), i64), f(1, i64), 4, f((1, 1, 1)))
     state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
     kernels["_range_decode"](state, f(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
                              np.array([[0, 2, 0, -1, 0]], i64), f(1, i8), f(1, i64))
@@ -544,6 +547,33 @@ def _clip_cast(values, low, high, out):
         out[i] = low if v < low else (high if v > high else v)
 
 
+def plan_totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray,
+                slope: int) -> np.ndarray | None:
+    """``tables._totals`` in one pass, without its (levels, activities, codes, buckets) index
+    array: the same sums in numpy's order (a contiguous axis of six: one after another);
+    None where the kernel is not at hand."""
+    kernels = at_hand(0)  # (the symbols are counted by their coder)
+    if kernels is None:
+        return None
+    out = np.empty((len(level_codes), len(activities), level_codes.shape[1]))
+    kernels["_plan_totals"](np.ascontiguousarray(costs, np.float64),
+                            np.ascontiguousarray(level_codes, np.int64),
+                            np.ascontiguousarray(activities, np.int64), slope, out)
+    return out
+
+
+def _plan_totals(costs, level_codes, activities, slope, out):
+    top = SCALE_CODES - 1
+    for level in range(level_codes.shape[0]):
+        for a in range(activities.shape[0]):
+            for o in range(level_codes.shape[1]):
+                floor = level_codes[level, o]
+                total = 0.0
+                for b in range(CONTEXTS):
+                    total += costs[level, b, min(max(floor, activities[a] + slope * b), top)]
+                out[level, a, o] = total
+
+
 def band_buckets(parent: np.ndarray, halved: tuple[bool, ...], step: float, thresholds: np.ndarray,
                  shape: tuple[int, ...]) -> np.ndarray | None:
     """``wavelet.Plan.buckets``: a band's context buckets (int8, ``shape``) from its
@@ -568,6 +598,45 @@ def dequantize(q: np.ndarray, pull: float, step: float, out: np.ndarray) -> bool
     lead = (1,) * (4 - q.ndim)
     kernels["_dequantize"](q[(None,) * len(lead)], pull, step, out[(None,) * len(lead)])
     return True
+
+
+def quantize_band(c: np.ndarray, step: float, approximation: bool, rounding: float, pull: float,
+                  out: np.ndarray) -> tuple[int, float] | None:
+    """``wavelet.Plan``'s quantize then dequantize of a band's coefficients ``c`` into ``out``,
+    in one pass: (how many of its symbols are not 0, its largest |q|); None where the kernel
+    is not at hand (or over four axes)."""
+    kernels = at_hand(0)  # (a band's points are counted by its lifting)
+    if kernels is None or c.ndim > 4:
+        return None
+    lead = (None,) * (4 - c.ndim)
+    return kernels["_quantize_band"](c[lead], step, approximation, rounding, pull, out[lead])
+
+
+def _quantize_band(c, step, approximation, rounding, pull, out):
+    # The approximation: q = rint(c / step), coded as differences in C order, decoded at
+    # q step (+0.0: an integer q has no -0). A detail: |q| = floor(|c| / step + rounding),
+    # decoded as _dequantize decodes it, sign(q) (|q| - pull) step.
+    C = c.shape
+    nonzero, largest, previous = 0, 0.0, 0.0
+    for i0 in range(C[0]):
+        for i1 in range(C[1]):
+            for i2 in range(C[2]):
+                row, values = out[i0, i1, i2], c[i0, i1, i2]
+                for i3 in range(C[3]):
+                    v = values[i3]
+                    if approximation:
+                        q = np.rint(v / step)
+                        row[i3] = (q + 0.0) * step
+                        nonzero += q != previous
+                        previous = q
+                        largest = max(largest, abs(q))
+                    else:
+                        m = np.floor(abs(v) / step + rounding)
+                        sign = np.float64((np.int64(v > 0) - np.int64(v < 0)) * np.int64(m != 0))
+                        row[i3] = sign * (m - pull) * step
+                        nonzero += m != 0
+                        largest = max(largest, m)
+    return nonzero, largest
 
 
 def _band_buckets(parent, halved, step, thresholds, out):

@@ -10,10 +10,10 @@ import numpy as np
 
 from . import kernels
 from .bytes import ContainerError, svarint, varint
+from .entropy import shortest_cut
 from .tables import CONTEXTS, SCALE_CODES, SCALE_LOW, SHAPES, UNIFORM, cell_codes, table
 
 SMALL_STREAM = 1 << 16  # up to this many symbols, the stream's tail is cut as short as decodes
-LIKELY_DROP = 2  # how many bytes a cut most often drops (0-3 on A1B's chunks): tried first
 
 
 def write_escapes(escapes: list) -> bytes:
@@ -76,26 +76,8 @@ def range_code(segments: list) -> bytes:
     data = encoder.get_compressed().astype(">u4").tobytes()
     if sum(len(s[1]) for s in segments) > SMALL_STREAM:
         return data.rstrip(b"\0")
-    value = int.from_bytes(data, "big")
-
-    def cut(drop: int) -> bytes | None:  # rounded up within the coder's final interval
-        unit = 256 ** drop
-        rounded = -(-value // unit) * unit
-        return rounded.to_bytes(len(data), "big")[:-drop] if rounded < 256 ** len(data) else None
-
-    # A cut that decodes leaves every shorter cut decoding too (it lies between the full
-    # value and the longer cut's): search for the longest from LIKELY_DROP, up or down.
-    def decodes(drop: int) -> bool:
-        candidate = cut(drop) if drop <= min(len(data), 8) else None
-        return candidate is not None and _decodes(candidate, segments)
-
-    good = LIKELY_DROP if decodes(LIKELY_DROP) else 0
-    if good:
-        while decodes(good + 1):
-            good += 1
-    else:
-        good = next((drop for drop in range(LIKELY_DROP - 1, 0, -1) if decodes(drop)), 0)
-    return cut(good) if good else data.rstrip(b"\0")
+    # (a stream no cut shortens ends in a nonzero byte: else dropping it would decode)
+    return shortest_cut(data, lambda candidate: _decodes(candidate, segments))
 
 
 def words(data: bytes) -> np.ndarray:

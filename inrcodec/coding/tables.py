@@ -131,6 +131,10 @@ def _totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray,
             slope: int) -> np.ndarray:
     """[l, a, o]: level l's bits with activity code index ``activities[a]`` and level code index
     ``level_codes[l, o]`` (every bucket at ``max(level, activity + slope bucket)``)."""
+    from . import kernels  # (which imports this module)
+
+    if (compiled := kernels.plan_totals(costs, level_codes, activities, slope)) is not None:
+        return compiled
     cell = np.minimum(np.maximum(level_codes[:, None, :, None], activities[None, :, None, None]
                                  + slope * np.arange(CONTEXTS)), SCALE_CODES - 1)  # (L, A, O, B)
     return costs[np.arange(len(costs))[:, None, None, None], np.arange(CONTEXTS), cell].sum(3)

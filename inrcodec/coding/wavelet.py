@@ -41,7 +41,7 @@ import numpy as np
 from . import dwt, kernels
 from .bytes import ContainerError, Reader, svarint
 from .rangecoder import RangeReader, coded_segments, range_code, read_escapes, write_escapes
-from .tables import CONTEXTS, SCALE_LOW, cell_codes, plan
+from .tables import CONTEXTS, MAX_K, SCALE_LOW, cell_codes, plan
 
 # The quantizer and the contexts are the bitstream's (version 5): a decoder with other values
 # reads other numbers. BUCKET_UNIT was chosen on 6 chunks each of example4d, uwnd, MNI and
@@ -56,6 +56,7 @@ assert THRESHOLDS.min() > 0, "Plan.buckets gives a parent of zeros bucket 0 with
 # one of these (per chunk), MNI, NEMO and turbulence 1-2% (measured on every benchmark dataset
 # at 30-50 dB, from slopes 3 to 10).
 SLOPES = (4, 5, 6, 8)
+SHORTFALL_BITS = 64  # the most a cut range-coded stream falls short of its symbols' information
 BATCH_AXES = 4  # the axes a section can name as batch axes, in bits 4-7 of its first byte
 MAX_Q = 2 ** 52  # a step this fine for the values is refused (q would lose integer precision)
 MAX_STEP_CODE = 16 * 1100  # steps of 2**-1100 to 2**1100 cover every float64 (and subnormals)
@@ -182,18 +183,53 @@ class Coefficients:
 
         Every table is symmetric, so each nonzero symbol costs at least its sign's bit: the
         count bounds the coded size from below, and it never falls as the step gets finer."""
-        plan_, kept, symbols = self._quantized(step_code, contexts=False)
-        return dwt.inverse(kept, plan_.levels), sum(int(np.count_nonzero(q)) for q, _ in symbols)
+        plan_ = Plan(self.shape, step_code, self.batch_axes)
+        kept = np.zeros_like(self.coefficients)
+        nonzero = 0
+        for i, (_, _, slices) in enumerate(plan_.bands):
+            c, approximation = self.coefficients[slices], plan_.is_approximation(i)
+            done = kernels.quantize_band(c, plan_.steps[i], approximation, ROUNDING, PULL, kept[slices])
+            if done is None:
+                q = plan_.quantize(i, c)
+                kept[slices] = plan_.dequantize(i, q)
+                nonzero += int(np.count_nonzero(plan_.symbols(i, q)))
+            elif done[1] > MAX_Q:  # (as ``quantize`` refuses it)
+                raise ValueError("the quantizer step is too fine for these values")
+            else:
+                nonzero += int(done[0])
+        return dwt.inverse(kept, plan_.levels), nonzero
 
-    def section(self, step_code: int) -> bytes:
-        """The section's bytes at ``step_code`` (its reconstruction is ``reconstruction``'s)."""
+    def section(self, step_code: int, smaller_than: int | None = None) -> bytes | None:
+        """The section's bytes at ``step_code`` (its reconstruction is ``reconstruction``'s);
+        None, without coding them, where they cannot be fewer than ``smaller_than`` bytes
+        (``least_bits``)."""
         plan_, _, symbols = self._quantized(step_code, contexts=True)
+        if smaller_than is not None and least_bits(plan_.band_levels, symbols) >= 8 * smaller_than:
+            return None
         shape, activity, level_codes, _, slope = plan(plan_.band_levels, symbols, slopes=SLOPES)
         escapes = []
         segments = coded_segments(plan_.band_levels, symbols, shape, activity, level_codes,
                                   escapes, slope)
         flags = shape | SLOPES.index(slope) << 2 | self.batch_axes << 4
         return bytes([flags]) + svarint(step_code) + write_escapes(escapes) + range_code(segments)
+
+
+def least_bits(band_levels: list[int], symbols: list) -> float:
+    """Fewer bits than any section of these bands' (q, bucket) can take: whatever table a
+    (level, bucket) cell is given, its symbols (the escaped ones with their svarints: a
+    prefix-free code too) take at least their empirical entropy in it, and a cut range-coded
+    stream ends at most SHORTFALL_BITS short."""
+    limit = MAX_K + 1  # q past a table's reach merged: fewer distinct values, less entropy
+    keys = [((level * CONTEXTS + bucket.astype(np.int64)) * (2 * limit + 1)
+             + np.clip(q, -limit, limit) + limit).ravel()
+            for level, (q, bucket) in zip(band_levels, symbols) if q.size]
+    if not keys:
+        return -SHORTFALL_BITS
+    keys, counts = np.unique(np.concatenate(keys), return_counts=True)
+    cells, at = np.unique(keys // (2 * limit + 1), return_inverse=True)
+    totals = np.bincount(at, counts).astype(np.float64)
+    counts = counts.astype(np.float64)
+    return float((totals * np.log2(totals)).sum() - (counts * np.log2(counts)).sum()) - SHORTFALL_BITS
 
 
 def encode(values: np.ndarray, step_code: int, missing: np.ndarray | None = None,

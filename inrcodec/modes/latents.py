@@ -106,12 +106,14 @@ class Latents(Mode):
             target = self.target_rms(chunk)
             bound = math.sqrt(3) * target
         # Transform coding keeps a floor in the fewest bits on smooth data the network has not
-        # learned. Coded first, it says whether the network can pay at all: where the latents
-        # alone would take more bytes, nothing is fitted.
-        coded = transform.encode_floor(chunk, target) if self.floored else None
-        candidates = [] if coded is None else [coded]
+        # learned. Its step found first, it says whether the network can pay at all: where the
+        # latents alone would take more bytes, nothing is fitted. Its section is coded only
+        # where that takes knowing its bytes, or where it can be smaller than the latents.
+        floor = transform.plan_floor(chunk, target) if self.floored else None
+        least = least_latent_bytes(chunk.array.shape, model, quantizer)
+        coded = None if floor is None or least < floor.least_bytes else floor.finish()
         fitted = None
-        if coded is None or least_latent_bytes(chunk.array.shape, model, quantizer) < size(coded, model):
+        if floor is None or coded is None or least < size(coded, model):
             fitted = fit(chunk, model, inner_steps, quantizer,
                          bound=bound)
         kept = False
@@ -120,8 +122,12 @@ class Latents(Mode):
             container = Container(kind=Kind.LATENTS, **latent_fields(chunk, quantizer, symbols))
             if bound is None:
                 return container
-            if kept := excess_db(chunk, decode(container, model, chunk.finite), target) >= 0:
-                candidates.append(container)
+            kept = excess_db(chunk, decode(container, model, chunk.finite), target) >= 0
+        if floor is not None and coded is None:  # equal bytes: the transform's, as before
+            coded = floor.finish(size(container, model) + 1 if kept else None)
+        candidates = [] if coded is None else [coded]
+        if kept:
+            candidates.append(container)
         prediction = None
         if not kept:
             prediction = None if fitted is None else Prediction.of(chunk, model, quantizer, fitted)

@@ -5,6 +5,7 @@ first keeps a floor in the fewest bits on smooth fields (SPERR's ground); where 
 second keeps a floor past the network's own reach for a fraction of either's bits."""
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -17,7 +18,6 @@ from .network import prediction_of
 DB_PER_CODE = 6.02 / 16  # a uniform quantizer's PSNR falls 6 dB per octave of its step
 CLOSE_ENOUGH_DB = 0.2  # a pass this near the floor is not worth another trial
 MOST_CODES = 64  # the furthest one trial moves (4 octaves): an exact chunk's PSNR is infinite
-SHORTFALL_BITS = 64  # the most a cut range-coded stream may fall short of its symbols' information
 MOST_TRIALS = 8  # reconstructions tried before the coarsest passing step is taken
 
 
@@ -30,27 +30,67 @@ def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
     below shows it cannot store the chunk in fewer: the search stops, and nothing is coded.
     Where some axes' slices look unlike (coding/batch.py), the chunk is also coded without
     transforming along them, and the smaller kept."""
+    floor = plan_floor(chunk, target_rms, prediction, smaller_than)
+    return None if floor is None else floor.finish(smaller_than)
+
+
+@dataclass
+class Floor:
+    """``encode_floor``'s steps found, its sections not yet coded (most of its time on small
+    chunks): a caller with another way to store the chunk codes them only where they can be
+    smaller (``least_bytes``)."""
+
+    found: list  # (wavelet.Coefficients, step code, its nonzero symbols), in the order tried
+    chunk: Chunk
+    prediction: object
+
+    @property
+    def least_bytes(self) -> float:
+        """Fewer bytes than any of its sections can take (``_coarsest``'s bound)."""
+        return min(_least_bytes(nonzero) for _, _, nonzero in self.found)
+
+    def finish(self, smaller_than: int | None = None) -> Container | None:
+        """The container of the smallest section (the first of equals), or None where none
+        can be smaller than ``smaller_than`` bytes."""
+        best = None
+        for coefficients, code, nonzero in self.found:
+            if smaller_than is not None and _least_bytes(nonzero) >= smaller_than:
+                continue
+            section = coefficients.section(code, smaller_than)
+            if section is not None and (best is None or len(section) < len(best)):
+                best, smaller_than = section, len(section)
+        if best is None:
+            return None
+        if self.prediction is None:
+            return Container(kind=Kind.WAVELET, section=best, **self.chunk.header)
+        return Container(kind=Kind.LATENTS_WAVELET, section=best, **self.prediction.fields)
+
+
+def plan_floor(chunk: Chunk, target_rms: float, prediction=None,
+               smaller_than: int | None = None) -> Floor | None:
+    """``encode_floor``'s coarsest steps, found by reconstructions alone; None where it would
+    give None before coding a section."""
     if not 0 < target_rms < math.inf:
         return None
     base = 0.0 if prediction is None else prediction.values
     values = np.where(chunk.finite, chunk.array.astype(np.float64) - base, 0)
     unlike = sum(1 << a for a in unlike_axes(values, ~chunk.finite)) & _split_axes(values.shape)
-    best = None
+    found = []
     for batch_axes in (0, unlike) if unlike else (0,):
         try:
             coefficients = wavelet.Coefficients(values, ~chunk.finite, batch_axes)
         except ValueError:  # every value missing
             break
-        code = _coarsest(chunk, coefficients, target_rms, base, smaller_than)
+        code, nonzero = _coarsest(chunk, coefficients, target_rms, base, smaller_than)
         if code is not None:
-            section = coefficients.section(code)
-            if best is None or len(section) < len(best):
-                best, smaller_than = section, len(section)
-    if best is None:
-        return None
-    if prediction is None:
-        return Container(kind=Kind.WAVELET, section=best, **chunk.header)
-    return Container(kind=Kind.LATENTS_WAVELET, section=best, **prediction.fields)
+            found.append((coefficients, code, nonzero))
+    return Floor(found, chunk, prediction) if found else None
+
+
+def _least_bytes(nonzero: int) -> float:
+    """A range coder may end up to ~8 bytes short of one bit per nonzero symbol (each costs
+    at least its sign's: every table is symmetric)."""
+    return (nonzero - wavelet.SHORTFALL_BITS) / 8
 
 
 def _split_axes(shape: tuple[int, ...]) -> int:
@@ -60,11 +100,12 @@ def _split_axes(shape: tuple[int, ...]) -> int:
 
 
 def _coarsest(chunk: Chunk, coefficients, target_rms: float, base,
-              smaller_than: int | None) -> int | None:
-    """The coarsest step code whose reconstruction keeps ``target_rms``, or None (none found,
-    or none can be coded in fewer than ``smaller_than`` bytes)."""
-    def hopeless(nonzero: int) -> bool:  # a range coder may end up to ~8 bytes short of it
-        return smaller_than is not None and (nonzero - SHORTFALL_BITS) / 8 >= smaller_than
+              smaller_than: int | None) -> tuple[int | None, int]:
+    """(the coarsest step code whose reconstruction keeps ``target_rms``, its nonzero
+    symbols), or (None, 0): none found, or none can be coded in fewer than ``smaller_than``
+    bytes."""
+    def hopeless(nonzero: int) -> bool:
+        return smaller_than is not None and _least_bytes(nonzero) >= smaller_than
 
     # A uniform quantizer's error has an rms of step / sqrt(12): the search starts there and
     # steps by the PSNR left over (the secant's slope once two trials have been made), within
@@ -83,7 +124,7 @@ def _coarsest(chunk: Chunk, coefficients, target_rms: float, base,
         else:
             failed = code if failed is None else min(failed, code)
             if hopeless(nonzeros[code]):  # every step that keeps the floor is finer: no smaller
-                return None
+                return None, 0
         if passed is not None and (trials[passed] < CLOSE_ENOUGH_DB
                                    or failed is not None and failed - passed <= 1):
             break
@@ -99,8 +140,8 @@ def _coarsest(chunk: Chunk, coefficients, target_rms: float, base,
         if code in trials:
             break
     if passed is None or hopeless(nonzeros[passed]):
-        return None
-    return passed
+        return None, 0
+    return passed, nonzeros[passed]
 
 
 def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
