@@ -104,7 +104,7 @@ def test_a_stream_is_cut_to_the_longest_cut_that_decodes_in_a_few_decodes():
         data = encoder.get_compressed().astype(">u4").tobytes()
         calls = []
 
-        def decodes(candidate: bytes) -> bool:
+        def decodes(candidate: bytes, calls=calls, symbols=symbols) -> bool:
             calls.append(candidate)
             try:
                 return np.array_equal(decode_symbols(candidate, len(symbols), q), symbols)

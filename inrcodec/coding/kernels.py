@@ -66,7 +66,8 @@ def _compiled() -> dict | None:
     try:
         kernels = {f.__name__: _jit(numba, f)
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
-                             _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast, _plan_totals, _quantize_band)}
+                             _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast,
+                             _plan_totals, _quantize_band)}
         # The whole sweep's decoder calls the range decoder: compiled against the compiled one.
         scope = {**globals(), "_range_decode": kernels["_range_decode"]}
         kernels["_decode_sweep"] = _jit(numba, types.FunctionType(_decode_sweep.__code__, scope,
