@@ -469,6 +469,18 @@ def _sweep_step(k, m, cubic, quantum, thresholds, pred, bucket, encode, values, 
                             if has_coded and not coded[i, a, b, c, d]:
                                 bb[d] = -1  # NOT_CODED
                         continue
+                    if case == 5 and not encode:  # linear, inside (lo = i): fused as case 4
+                        for d in range(D):
+                            k1, k2 = kk[i, d], kk[i + 1, d]
+                            pp[d] = (k1 + k2) * 0.5
+                            act = abs(k2 - k1)
+                            if third:
+                                t = abs(kk[i - 1, d] - k1 - k2 + kk[i + 2, d])
+                                act = t if (t > act) | (t != t) else act
+                            bb[d] = (act >= t1) + (act >= t2) + (act >= t3) + (act >= t4) + (act >= t5)
+                            if has_coded and not coded[i, a, b, c, d]:
+                                bb[d] = -1  # NOT_CODED
+                        continue
                     if case == 4:
                         for d in range(D):
                             pp[d] = (-kk[i - 1, d] + 9.0 * kk[i, d] + 9.0 * kk[i + 1, d]
@@ -857,25 +869,32 @@ def _batch_sweep(recon, values, missing, has_missing, steps, offsets, cubic, qua
                         for x3 in range(c3):
                             for x4 in range(c4):
                                 o = x1 * w1 + x2 * w2 + x3 * w3 + x4 * w4
-                                if case == 4:
-                                    pp = (-r[(i - 1) * kd + o] + 9.0 * r[i * kd + o]
-                                          + 9.0 * r[(i + 1) * kd + o] - r[(i + 2) * kd + o]) / 16.0
-                                elif case == 5:
-                                    pp = (r[i * kd + o] + r[(i + 1) * kd + o]) * 0.5
-                                elif case == 0:
-                                    pp = r[o]
-                                elif case == 1:
-                                    pp = 1.5 * r[(n - 1) * kd + o] - 0.5 * r[(n - 2) * kd + o]
-                                elif case == 2:
-                                    pp = (3.0 * r[o] + 6.0 * r[kd + o] - r[2 * kd + o]) / 8.0
+                                if case >= 4:  # inside (lo = i): most points, fewer loads
+                                    k1, k2 = r[i * kd + o], r[(i + 1) * kd + o]
+                                    if case == 4:
+                                        pp = (-r[(i - 1) * kd + o] + 9.0 * k1 + 9.0 * k2
+                                              - r[(i + 2) * kd + o]) / 16.0
+                                    else:
+                                        pp = (k1 + k2) * 0.5
+                                    act = abs(k2 - k1)
+                                    if third:  # np.maximum's NaN: a NaN either side is NaN
+                                        t = abs(r[(i - 1) * kd + o] - k1 - k2 + r[(i + 2) * kd + o])
+                                        act = t if (t > act) | (t != t) else act  # no branch
                                 else:
-                                    pp = (-r[(n - 3) * kd + o] + 6.0 * r[(n - 2) * kd + o]
-                                          + 3.0 * r[(n - 1) * kd + o]) / 8.0
-                                act = abs(r[(lo + 1) * kd + o] - r[lo * kd + o]) if n >= 2 else 0.0
-                                if third:  # np.maximum's NaN: a NaN either side is NaN
-                                    t = abs(r[(i - 1) * kd + o] - r[i * kd + o] - r[(i + 1) * kd + o]
-                                            + r[(i + 2) * kd + o])
-                                    act = t if (t > act) | (t != t) else act  # no branch
+                                    if case == 0:
+                                        pp = r[o]
+                                    elif case == 1:
+                                        pp = 1.5 * r[(n - 1) * kd + o] - 0.5 * r[(n - 2) * kd + o]
+                                    elif case == 2:
+                                        pp = (3.0 * r[o] + 6.0 * r[kd + o] - r[2 * kd + o]) / 8.0
+                                    else:
+                                        pp = (-r[(n - 3) * kd + o] + 6.0 * r[(n - 2) * kd + o]
+                                              + 3.0 * r[(n - 1) * kd + o]) / 8.0
+                                    act = abs(r[(lo + 1) * kd + o] - r[lo * kd + o]) if n >= 2 else 0.0
+                                    if third:
+                                        t = abs(r[(i - 1) * kd + o] - r[i * kd + o] - r[(i + 1) * kd + o]
+                                                + r[(i + 2) * kd + o])
+                                        act = t if (t > act) | (t != t) else act
                                 bb = (act >= t1) + (act >= t2) + (act >= t3) + (act >= t4) + (act >= t5)
                                 p = target + o
                                 skip = has_missing and missing[p]
@@ -955,6 +974,19 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
                                 act = abs(k2 - k1)
                                 t = abs(k0 - k1 - k2 + k3)
                                 act = t if (t > act or t != t) else act
+                                bucket[o + x4] = ((act >= t1) + (act >= t2) + (act >= t3)
+                                                  + (act >= t4) + (act >= t5))
+                        elif case == 5:  # linear, inside (lo = i): as case 4, two points
+                            r1, r2 = i * kd + base, (i + 1) * kd + base
+                            r0, r3 = (i - 1) * kd + base, (i + 2) * kd + base  # (if third)
+                            for x4 in range(c4):
+                                f = x4 * w4
+                                k1, k2 = r[r1 + f], r[r2 + f]
+                                pred[o + x4] = (k1 + k2) * 0.5
+                                act = abs(k2 - k1)
+                                if third:
+                                    t = abs(r[r0 + f] - k1 - k2 + r[r3 + f])
+                                    act = t if (t > act) | (t != t) else act
                                 bucket[o + x4] = ((act >= t1) + (act >= t2) + (act >= t3)
                                                   + (act >= t4) + (act >= t5))
                         else:
