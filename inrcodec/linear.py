@@ -136,7 +136,13 @@ class LinearModel:
             products = (symbols.astype(np.float32) @ self._table32).astype(np.float64)
         else:
             products = symbols.astype(np.float64) @ self._table64  # integers below 2^53
-        return products * math.ldexp(step, -self.exponent) + self.mean.astype(np.float64)
+        products *= math.ldexp(step, -self.exponent)  # (in place: the same operations)
+        products += self._mean64
+        return products
+
+    @functools.cached_property
+    def _mean64(self) -> np.ndarray:
+        return self.mean.astype(np.float64)
 
     def truncated(self, latents: int, table_bits: int = TABLE_BITS) -> "LinearModel":
         """This model with its first ``latents`` basis functions, tabulated to ``table_bits``

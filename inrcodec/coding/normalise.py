@@ -57,7 +57,13 @@ class Normalisation:
         what the network sees, in training and at encode time alike."""
         return np.where(where, self.apply(np.where(where, chunk, 0)), 0.0)
 
-    def invert(self, normalised: np.ndarray) -> np.ndarray:
+    def invert(self, normalised: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """The values (float64); ``in_place``: in ``normalised`` itself where it is float64
+        and the caller's own (the same operations, two passes over memory fewer)."""
+        if in_place and normalised.dtype == np.float64 and normalised.flags.writeable:
+            normalised *= self.scale
+            normalised += self.offset
+            return normalised
         return normalised.astype(np.float64) * self.scale + self.offset
 
 
