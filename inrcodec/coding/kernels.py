@@ -100,7 +100,9 @@ def _warm_up(kernels: dict) -> None:
     kernels["_band_buckets"](strided, np.ones(4, bool), 1.0, THRESHOLDS, f((1, 1, 2, 2), i8))
     kernels["_dequantize"](f((1, 1, 1, 2), i64), 0.05, 1.0, strided)
     for approximation in (True, False):
-        kernels["_quantize_band"](strided, 1.0, approximation, 0.45, 0.05, f(strided.shape))
+        for keep in (True, False):
+            kernels["_quantize_band"](strided, 1.0, approximation, 0.45, 0.05, f(strided.shape),
+                                      f(strided.shape, i64), keep)
     kernels["_plan_totals"](f((1, CONTEXTS, SCALE_CODES)), f((1, 1), i64), f(1, i64), 4, f((1, 1, 1)))
     state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
     kernels["_range_decode"](state, f(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
@@ -614,18 +616,24 @@ def dequantize(q: np.ndarray, pull: float, step: float, out: np.ndarray) -> bool
 
 
 def quantize_band(c: np.ndarray, step: float, approximation: bool, rounding: float, pull: float,
-                  out: np.ndarray) -> tuple[int, float] | None:
-    """``wavelet.Plan``'s quantize then dequantize of a band's coefficients ``c`` into ``out``,
-    in one pass: (how many of its symbols are not 0, its largest |q|); None where the kernel
+                  out: np.ndarray, q: np.ndarray | None = None) -> tuple[int, float] | None:
+    """``wavelet.Plan``'s quantize then dequantize of a band's coefficients ``c`` into ``out``
+    (and its q into ``q``, int64, where given), in one pass: (how many of its symbols are not
+    0, its largest |q|: over MAX_Q, ``q`` holds nothing worth reading); None where the kernel
     is not at hand (or over four axes)."""
     kernels = at_hand(0)  # (a band's points are counted by its lifting)
     if kernels is None or c.ndim > 4:
         return None
     lead = (None,) * (4 - c.ndim)
-    return kernels["_quantize_band"](c[lead], step, approximation, rounding, pull, out[lead])
+    keep = q is not None
+    return kernels["_quantize_band"](c[lead], step, approximation, rounding, pull, out[lead],
+                                     q[lead] if keep else _NO_Q, keep)
 
 
-def _quantize_band(c, step, approximation, rounding, pull, out):
+_NO_Q = np.zeros((1, 1, 1, 1), np.int64)
+
+
+def _quantize_band(c, step, approximation, rounding, pull, out, q_out, keep):
     # The approximation: q = rint(c / step), coded as differences in C order, decoded at
     # q step (+0.0: an integer q has no -0). A detail: |q| = floor(|c| / step + rounding),
     # decoded as _dequantize decodes it, sign(q) (|q| - pull) step.
@@ -646,9 +654,12 @@ def _quantize_band(c, step, approximation, rounding, pull, out):
                     else:
                         m = np.floor(abs(v) / step + rounding)
                         sign = np.float64((np.int64(v > 0) - np.int64(v < 0)) * np.int64(m != 0))
+                        q = sign * m
                         row[i3] = sign * (m - pull) * step
                         nonzero += m != 0
                         largest = max(largest, m)
+                    if keep and abs(q) <= 4503599627370496.0:  # MAX_Q: an int64 for sure
+                        q_out[i0, i1, i2, i3] = np.int64(q)
     return nonzero, largest
 
 

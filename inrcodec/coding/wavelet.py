@@ -172,8 +172,14 @@ class Coefficients:
         symbols = []
         for i, (_, _, slices) in enumerate(plan_.bands):
             bucket = plan_.buckets(i, kept) if contexts else None
-            q = plan_.quantize(i, self.coefficients[slices])
-            kept[slices] = plan_.dequantize(i, q)
+            c, q = self.coefficients[slices], np.empty(_band_shape(slices), np.int64)
+            done = kernels.quantize_band(c, plan_.steps[i], plan_.is_approximation(i), ROUNDING,
+                                         PULL, kept[slices], q)
+            if done is None:
+                q = plan_.quantize(i, c)
+                kept[slices] = plan_.dequantize(i, q)
+            elif done[1] > MAX_Q:  # (as ``quantize`` refuses it)
+                raise ValueError("the quantizer step is too fine for these values")
             symbols.append((plan_.symbols(i, q), bucket))
         return plan_, kept, symbols
 
