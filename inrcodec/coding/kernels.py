@@ -404,8 +404,12 @@ def _lift_lines(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over
 
 def _cell_rms(cell, q, size):
     below = np.zeros((size, 16), np.int64)
-    for j in range(q.shape[0]):  # floor(log2(|q| + 1)), at most 15
-        below[cell[j], min(math.frexp(abs(q[j]) + 1.0)[1] - 1, 15)] += 1
+    for j in range(q.shape[0]):  # floor(log2(|q| + 1)), at most 15: q is an integer
+        x, octave = min(abs(q[j]), 32767.0) + 1.0, 0
+        while x >= 2.0:  # (most q are 0 or 1: no libm call)
+            x *= 0.5
+            octave += 1
+        below[cell[j], octave] += 1
     reach = np.empty(size)
     for c in range(size):  # the median's octave: how many octaves hold under half
         total, run, median = 0, 0, 0
@@ -424,12 +428,21 @@ def _cell_rms(cell, q, size):
 
 
 def _offset_bits(cell, q, centre, offsets, matrix, row, limit, codes):
-    out = np.zeros((offsets.shape[0], centre.shape[0]))
+    O = offsets.shape[0]
+    table = np.empty((centre.shape[0], O), np.int64)  # each cell's codes, once
+    for c in range(centre.shape[0]):
+        for o in range(O):
+            table[c, o] = min(max(centre[c] + offsets[o], 0), codes - 1)
+    sums = np.zeros((centre.shape[0], O))  # a cell's sums side by side (the same order)
     for j in range(q.shape[0]):
         index = (int(min(max(q[j], -limit - 1.0), limit + 1.0)) + limit + 1) * row
-        for o in range(offsets.shape[0]):
-            code = min(max(centre[cell[j]] + offsets[o], 0), codes - 1)
-            out[o, cell[j]] += matrix[index + code]
+        c = cell[j]
+        for o in range(O):
+            sums[c, o] += matrix[index + table[c, o]]
+    out = np.empty((O, centre.shape[0]))
+    for o in range(O):
+        for c in range(centre.shape[0]):
+            out[o, c] = sums[c, o]
     return out
 
 
