@@ -274,3 +274,61 @@ def test_a_kernel_numba_cannot_compile_turns_them_all_off_at_load(monkeypatch):
         monkeypatch.undo()
         kernels._compiled.cache_clear()
     assert kernels.compiled() is not None
+
+
+def test_a_floors_trials_and_sections_match_numpy(numpy_only):
+    """The wavelet's reconstructions (quantized and dequantized in one pass) and sections,
+    1-D to 4-D, to a step too fine for the values (the same refusal)."""
+    from inrcodec.coding import wavelet
+
+    rng = np.random.default_rng(12)
+    for shape in [(300,), (37, 49), (12, 37, 49), (3, 5, 40, 41), (2, 2, 2, 2)]:
+        values = np.cumsum(rng.normal(size=shape), -1) * 10.0 ** rng.integers(-3, 4)
+        coefficients = wavelet.Coefficients(values)
+        for code in (-900, -120, -40, 0, 30):
+            results = []
+            for numpy in (True, False):
+                numpy_only(numpy)
+                try:
+                    recon, nonzero = coefficients.reconstruction(code)
+                    results.append((recon.tobytes(), nonzero, coefficients.section(code)))
+                except ValueError as e:
+                    results.append(str(e))
+            assert results[0] == results[1], (shape, code)
+
+
+def test_the_fill_and_the_plans_tables_match_numpy(numpy_only):
+    from inrcodec.coding import tables, wavelet
+
+    rng = np.random.default_rng(13)
+    for shape in [(1, 37, 49), (60, 70), (2, 6, 37, 49), (100,), (5, 1, 7), (1, 1)]:
+        values, missing = rng.normal(size=shape), rng.random(shape) < 0.4
+        missing.flat[0] = False
+        results = []
+        for numpy in (True, False):
+            numpy_only(numpy)
+            results.append(wavelet.fill(values, missing).tobytes())
+        assert results[0] == results[1], shape
+    for _ in range(200):
+        levels = int(rng.integers(1, 12))
+        costs = rng.random((levels, 6, tables.SCALE_CODES)) * rng.choice([1.0, 1e3, 1e6])
+        level_codes = rng.integers(0, tables.SCALE_CODES, (levels, int(rng.integers(1, 20))))
+        activities = rng.integers(0, tables.SCALE_CODES, int(rng.integers(1, 10)))
+        slope = 4 + int(rng.integers(5))
+        results = []
+        for numpy in (True, False):
+            numpy_only(numpy)
+            results.append(tables._totals(costs, level_codes, activities, slope))
+        assert same(results[0], results[1])
+
+
+def test_trial_cell_estimates_match_numpy_on_heavy_tails(numpy_only):
+    """Octaves counted without libm and the offsets' sums kept per cell: q past 2^15 and
+    escapes included."""
+    rng = np.random.default_rng(14)
+    values = np.cumsum(rng.standard_t(1.2, size=(6, 50, 40)), axis=1) * 100
+    for half in (1e-4, 0.5, 50.0):
+        got = Batch(values, half, None, [(True, 1), (False, 1)], False).bits()
+        numpy_only(True)
+        assert same(got, Batch(values, half, None, [(True, 1), (False, 1)], False).bits())
+        numpy_only(False)

@@ -67,7 +67,7 @@ def _compiled() -> dict | None:
         kernels = {f.__name__: _jit(numba, f)
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
                              _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast,
-                             _plan_totals, _quantize_band)}
+                             _plan_totals, _quantize_band, _relax)}
         # The whole sweep's decoder calls the range decoder: compiled against the compiled one.
         scope = {**globals(), "_range_decode": kernels["_range_decode"]}
         kernels["_decode_sweep"] = _jit(numba, types.FunctionType(_decode_sweep.__code__, scope,
@@ -103,6 +103,7 @@ def _warm_up(kernels: dict) -> None:
         for keep in (True, False):
             kernels["_quantize_band"](strided, 1.0, approximation, 0.45, 0.05, f(strided.shape),
                                       f(strided.shape, i64), keep)
+    kernels["_relax"](f((1, 1, 2, 2)), np.ones((1, 1, 2, 2), np.bool_), 1, f((1, 1, 2, 2)))
     kernels["_plan_totals"](f((1, CONTEXTS, SCALE_CODES)), f((1, 1), i64), f(1, i64), 4, f((1, 1, 1)))
     state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
     kernels["_range_decode"](state, f(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
@@ -428,19 +429,19 @@ def _cell_rms(cell, q, size):
 
 
 def _offset_bits(cell, q, centre, offsets, matrix, row, limit, codes):
-    O = offsets.shape[0]
-    table = np.empty((centre.shape[0], O), np.int64)  # each cell's codes, once
+    tried = offsets.shape[0]
+    table = np.empty((centre.shape[0], tried), np.int64)  # each cell's codes, once
     for c in range(centre.shape[0]):
-        for o in range(O):
+        for o in range(tried):
             table[c, o] = min(max(centre[c] + offsets[o], 0), codes - 1)
-    sums = np.zeros((centre.shape[0], O))  # a cell's sums side by side (the same order)
+    sums = np.zeros((centre.shape[0], tried))  # a cell's sums side by side (the same order)
     for j in range(q.shape[0]):
         index = (int(min(max(q[j], -limit - 1.0), limit + 1.0)) + limit + 1) * row
         c = cell[j]
-        for o in range(O):
+        for o in range(tried):
             sums[c, o] += matrix[index + table[c, o]]
-    out = np.empty((O, centre.shape[0]))
-    for o in range(O):
+    out = np.empty((tried, centre.shape[0]))
+    for o in range(tried):
         for c in range(centre.shape[0]):
             out[o, c] = sums[c, o]
     return out
@@ -674,6 +675,62 @@ def _quantize_band(c, step, approximation, rounding, pull, out, q_out, keep):
                     if keep and abs(q) <= 4503599627370496.0:  # MAX_Q: an int64 for sure
                         q_out[i0, i1, i2, i3] = np.int64(q)
     return nonzero, largest
+
+
+def relax(x: np.ndarray, free: np.ndarray, sweeps: int) -> np.ndarray | None:
+    """``wavelet._relaxed`` (Jacobi sweeps moving each ``free`` point to its neighbours' mean)
+    compiled: each point's neighbours summed in numpy's order (axis by axis, the lower one
+    first); None where the kernel is not at hand (or over four axes)."""
+    kernels = at_hand(0)  # (the fill's points are counted by the transform after it)
+    if kernels is None or x.ndim > 4 or max(x.shape, default=1) < 2:
+        return None
+    shape = (1,) * (4 - x.ndim) + x.shape
+    out = np.array(x, np.float64).reshape(shape)
+    kernels["_relax"](out, np.ascontiguousarray(free).reshape(shape), sweeps, np.empty(shape))
+    return out.reshape(x.shape)
+
+
+def _relax(x, free, sweeps, spare):
+    N = x.shape
+    for _ in range(sweeps):
+        for i0 in range(N[0]):
+            for i1 in range(N[1]):
+                for i2 in range(N[2]):
+                    for i3 in range(N[3]):
+                        if not free[i0, i1, i2, i3]:
+                            spare[i0, i1, i2, i3] = x[i0, i1, i2, i3]
+                            continue
+                        total, count = 0.0, 0.0
+                        if N[0] > 1:
+                            if i0 > 0:
+                                total += x[i0 - 1, i1, i2, i3]
+                                count += 1.0
+                            if i0 < N[0] - 1:
+                                total += x[i0 + 1, i1, i2, i3]
+                                count += 1.0
+                        if N[1] > 1:
+                            if i1 > 0:
+                                total += x[i0, i1 - 1, i2, i3]
+                                count += 1.0
+                            if i1 < N[1] - 1:
+                                total += x[i0, i1 + 1, i2, i3]
+                                count += 1.0
+                        if N[2] > 1:
+                            if i2 > 0:
+                                total += x[i0, i1, i2 - 1, i3]
+                                count += 1.0
+                            if i2 < N[2] - 1:
+                                total += x[i0, i1, i2 + 1, i3]
+                                count += 1.0
+                        if N[3] > 1:
+                            if i3 > 0:
+                                total += x[i0, i1, i2, i3 - 1]
+                                count += 1.0
+                            if i3 < N[3] - 1:
+                                total += x[i0, i1, i2, i3 + 1]
+                                count += 1.0
+                        spare[i0, i1, i2, i3] = total / max(count, 1.0)
+        x[...] = spare
 
 
 def _band_buckets(parent, halved, step, thresholds, out):
