@@ -1070,12 +1070,10 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
                                     act = t if (t > act) | (t != t) else act
                                 bucket[o + x4] = ((act >= t1) + (act >= t2) + (act >= t3)
                                                   + (act >= t4) + (act >= t5))
-                        else:
+                        else:  # the ends (cases 0-3)
                             for x4 in range(c4):
                                 f = base + x4 * w4
-                                if case == 5:
-                                    pp = (r[i * kd + f] + r[(i + 1) * kd + f]) * 0.5
-                                elif case == 0:
+                                if case == 0:
                                     pp = r[f]
                                 elif case == 1:
                                     pp = 1.5 * r[(n - 1) * kd + f] - 0.5 * r[(n - 2) * kd + f]

@@ -106,6 +106,22 @@ class Plan:
             raise ValueError("the quantizer step is too fine for these values")
         return q.astype(np.int64)
 
+    def quantize_into(self, i: int, c: np.ndarray, out: np.ndarray,
+                      keep_q: bool = False) -> tuple[np.ndarray | None, int]:
+        """(band ``i``'s q where ``keep_q``, how many of its symbols are not 0), its
+        coefficients ``c`` quantized and dequantized into ``out``: one compiled pass where the
+        kernels are at hand, the same numbers as ``quantize`` then ``dequantize``."""
+        q = np.empty(c.shape, np.int64) if keep_q else None
+        done = kernels.quantize_band(c, self.steps[i], self.is_approximation(i), ROUNDING, PULL,
+                                     out, q)
+        if done is None:
+            q = self.quantize(i, c)
+            self.dequantize(i, q, out)
+            return q, int(np.count_nonzero(self.symbols(i, q)))
+        if done[1] > MAX_Q:  # (as ``quantize`` refuses it)
+            raise ValueError("the quantizer step is too fine for these values")
+        return q, int(done[0])
+
     def dequantize(self, i: int, q: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Band ``i``'s coefficients from its q, written to ``out`` where given (the
         decoder's band of its coefficients: no copy) and returned."""
@@ -172,14 +188,7 @@ class Coefficients:
         symbols = []
         for i, (_, _, slices) in enumerate(plan_.bands):
             bucket = plan_.buckets(i, kept) if contexts else None
-            c, q = self.coefficients[slices], np.empty(_band_shape(slices), np.int64)
-            done = kernels.quantize_band(c, plan_.steps[i], plan_.is_approximation(i), ROUNDING,
-                                         PULL, kept[slices], q)
-            if done is None:
-                q = plan_.quantize(i, c)
-                kept[slices] = plan_.dequantize(i, q)
-            elif done[1] > MAX_Q:  # (as ``quantize`` refuses it)
-                raise ValueError("the quantizer step is too fine for these values")
+            q, _ = plan_.quantize_into(i, self.coefficients[slices], kept[slices], keep_q=True)
             symbols.append((plan_.symbols(i, q), bucket))
         return plan_, kept, symbols
 
@@ -191,18 +200,8 @@ class Coefficients:
         count bounds the coded size from below, and it never falls as the step gets finer."""
         plan_ = Plan(self.shape, step_code, self.batch_axes)
         kept = np.zeros_like(self.coefficients)
-        nonzero = 0
-        for i, (_, _, slices) in enumerate(plan_.bands):
-            c, approximation = self.coefficients[slices], plan_.is_approximation(i)
-            done = kernels.quantize_band(c, plan_.steps[i], approximation, ROUNDING, PULL, kept[slices])
-            if done is None:
-                q = plan_.quantize(i, c)
-                kept[slices] = plan_.dequantize(i, q)
-                nonzero += int(np.count_nonzero(plan_.symbols(i, q)))
-            elif done[1] > MAX_Q:  # (as ``quantize`` refuses it)
-                raise ValueError("the quantizer step is too fine for these values")
-            else:
-                nonzero += int(done[0])
+        nonzero = sum(plan_.quantize_into(i, self.coefficients[slices], kept[slices])[1]
+                      for i, (_, _, slices) in enumerate(plan_.bands))
         return dwt.inverse(kept, plan_.levels), nonzero
 
     def section(self, step_code: int, smaller_than: int | None = None) -> bytes | None:
