@@ -141,7 +141,7 @@ def decode(data: bytes, model_hash: str, load_model: "Callable[[], Model]",
     if shape is not None and tuple(c.shape) != tuple(shape):
         raise ContainerError(f"inrcodec chunk claims shape {tuple(c.shape)}, but the array's "
                              f"chunks are {tuple(shape)}")
-    size = int(np.prod(c.shape))
+    size = math.prod(c.shape)
     missing = None if c.mask is None else (decode_mask(c.mask, size).reshape(c.shape)
                                             if c.zlib_mask else _mask_of(c.mask, c.shape))
     if c.kind == Kind.EMPTY and size == 0:

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import safetensors.numpy
 
+from .coding import kernels
 from .coding.quantize import HEADROOM, LatentQuantizer
+from .patches import from_patches, patch_places
 
 FORMAT = "inrcodec-model/3"
 TABLE_BITS = 15  # int16 entries: the basis to ~1e-5 of its largest value
@@ -52,6 +54,7 @@ class LinearModel:
     exponent: int
     latent_std: np.ndarray  # (latents,) float32: each latent's spread in training
     card: dict = field(default_factory=dict)
+    _quantizers: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     linear = True
     gated = False
@@ -81,9 +84,14 @@ class LinearModel:
     def quantizer(self, bits: int, fraction: int = 0, headroom: int = HEADROOM) -> LatentQuantizer:
         # The basis is orthonormal in the output (EOFs): squared coefficient errors add up to
         # the decoded error, so one step suits every latent and rate-distortion rounding applies
-        # (the identity as the quantizer's basis says so).
-        return LatentQuantizer(np.zeros(self.latent_dim, np.float32), self.latent_std, bits,
-                               fraction, np.eye(self.latent_dim, dtype=np.float32), headroom)
+        # (the identity as the quantizer's basis says so). One per resolution: a reader asks
+        # for it per chunk, and it keeps its tables' key (entropy.py).
+        key = bits, fraction, headroom
+        if key not in self._quantizers:
+            self._quantizers[key] = LatentQuantizer(
+                np.zeros(self.latent_dim, np.float32), self.latent_std, bits, fraction,
+                np.eye(self.latent_dim, dtype=np.float32), headroom)
+        return self._quantizers[key]
 
     @functools.cached_property
     def basis(self) -> np.ndarray:
@@ -128,17 +136,34 @@ class LinearModel:
     def values(self, symbols: np.ndarray, step: float) -> np.ndarray:
         """(patches, points) float64 of integer ``symbols`` (patches, latents) quantized by
         ``step``: bit-identical on every machine (see the module's docstring)."""
-        symbols = np.asarray(symbols)
-        if symbols.dtype.kind in "iu" and symbols.size and (
-                np.abs(symbols.astype(np.float64)) @ self._reach).max() < 2 ** 24:
-            # Every partial sum an integer under 2^24: exact in float32 too, in any order,
-            # at twice float64's rate (a chunk's decode spends a fifth of its time here).
-            products = (symbols.astype(np.float32) @ self._table32).astype(np.float64)
-        else:
-            products = symbols.astype(np.float64) @ self._table64  # integers below 2^53
+        products = self._products(symbols).astype(np.float64)
         products *= math.ldexp(step, -self.exponent)  # (in place: the same operations)
         products += self._mean64
         return products
+
+    def chunk_values(self, symbols: np.ndarray, step: float, shape: tuple[int, ...],
+                     norm) -> np.ndarray:
+        """``values`` put back into a chunk of ``shape`` and un-normalised by ``norm``
+        (coding/normalise.py): float64, the same numbers, in one compiled pass where the
+        kernels are at hand (a decoder's)."""
+        products = self._products(symbols)
+        chunk = kernels.linear_chunk(products, math.ldexp(step, -self.exponent), self._mean64,
+                                     patch_places(shape, self.patch_shape), norm.scale,
+                                     norm.offset, math.prod(shape))
+        if chunk is not None:
+            return chunk.reshape(shape)
+        patches = self.values(symbols, step)
+        return norm.invert(from_patches(patches, shape, self.patch_shape), in_place=True)
+
+    def _products(self, symbols: np.ndarray) -> np.ndarray:
+        """``symbols @ table``, exact: float32 where every partial sum is an integer under 2^24
+        (exact in any order, at twice float64's rate: a fifth of a chunk's decode), else
+        float64 (integers below 2^53)."""
+        symbols = np.asarray(symbols)
+        if symbols.dtype.kind in "iu" and symbols.size and (
+                np.abs(symbols.astype(np.float64)) @ self._reach).max() < 2 ** 24:
+            return symbols.astype(np.float32) @ self._table32
+        return symbols.astype(np.float64) @ self._table64
 
     @functools.cached_property
     def _mean64(self) -> np.ndarray:

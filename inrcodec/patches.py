@@ -6,6 +6,7 @@ slice. A (12, 37, 49) chunk and a 2-D model of 37 x 49 patches give 12 patches.
 """
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -43,3 +44,12 @@ def from_patches(patches: np.ndarray, chunk_shape: tuple[int, ...],
     padded = split.transpose(order).reshape((grid[0],) + tuple(g * p for g, p in zip(grid[1:], patch_shape)))
     crop = (slice(None),) + tuple(slice(0, s) for s in chunk_shape[-d:])
     return padded[crop].reshape(chunk_shape)
+
+
+@lru_cache(maxsize=16)  # per chunk and patch shape: an archive's chunks share a few
+def patch_places(chunk_shape: tuple[int, ...], patch_shape: tuple[int, ...]) -> np.ndarray:
+    """(patches, points) int64: where each patch point lies in the flat chunk of
+    ``chunk_shape`` (C order), -1 on padding: ``from_patches`` as an index (shared, never
+    written)."""
+    index = np.arange(math.prod(chunk_shape), dtype=np.int64).reshape(chunk_shape)
+    return np.ascontiguousarray(to_patches(index, patch_shape, pad_value=-1))

@@ -332,3 +332,28 @@ def test_trial_cell_estimates_match_numpy_on_heavy_tails(numpy_only):
         numpy_only(True)
         assert same(got, Batch(values, half, None, [(True, 1), (False, 1)], False).bits())
         numpy_only(False)
+
+
+def test_a_linear_model_s_chunk_matches_numpy(numpy_only):
+    """A linear model's values put back into the chunk and un-normalised in one pass: the
+    numpy path's bits, for 1-D to 3-D patches, chunks that pad them and chunks with leading
+    axes, products in float32 and in float64 (symbols past 2^24), offsets large and none."""
+    from inrcodec.coding.normalise import Normalisation
+    from inrcodec.linear import LinearModel
+
+    rng = np.random.default_rng(13)
+    for patch, chunk in [((16,), (3, 40)), ((8, 8), (20, 13)), ((8, 8), (2, 3, 16, 16)),
+                         ((4, 5, 6), (7, 9, 11))]:
+        points = int(np.prod(patch))
+        model = LinearModel(patch, rng.normal(size=points), rng.integers(-2 ** 15, 2 ** 15, (6, points)),
+                            17, np.ones(6))
+        patches = int(np.prod([-(-c // p) for c, p in zip(chunk[-len(patch):], patch)]))
+        patches *= int(np.prod(chunk[:-len(patch)]))
+        for largest in (3, 2 ** 15):
+            symbols = rng.integers(-largest, largest + 1, (patches, 6))
+            for norm in (Normalisation(0, 0), Normalisation(-123456, -7), Normalisation(99, 40)):
+                results = []
+                for numpy in (True, False):
+                    numpy_only(numpy)
+                    results.append(model.chunk_values(symbols, 0.37, chunk, norm))
+                assert same(*results), (patch, chunk, largest, norm)

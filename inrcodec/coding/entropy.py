@@ -74,14 +74,12 @@ def _packed_tables(std: tuple[float, ...], step: float, low: int, size: int) -> 
 
 
 def symbol_models(quantizer: LatentQuantizer) -> list:
-    return _models(tuple(float(s) for s in quantizer.std), quantizer.step, quantizer.low,
-                   quantizer.alphabet_size)
+    return _models(*quantizer.tables_key)
 
 
 def probability_tables(quantizer: LatentQuantizer) -> np.ndarray:
     """(latent_dim, alphabet_size) float32 probabilities of each symbol in each dimension."""
-    return _tables(tuple(float(s) for s in quantizer.std), quantizer.step, quantizer.low,
-                   quantizer.alphabet_size)
+    return _tables(*quantizer.tables_key)
 
 
 def encode_symbols(symbols: np.ndarray, quantizer: LatentQuantizer) -> bytes:
@@ -102,8 +100,7 @@ def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer,
 
     dims = len(quantizer.std)
     if not little_endian_words and kernels.at_hand(patches * dims) is not None:  # compiled
-        cdf, tables = _packed_tables(tuple(float(s) for s in quantizer.std), quantizer.step,
-                                     quantizer.low, quantizer.alphabet_size)
+        cdf, tables = _packed_tables(*quantizer.tables_key)
         dimension = np.repeat(np.arange(dims, dtype=np.int32), patches)
         symbols = RangeReader(data, 0).symbols(cdf, tables, dimension)
         return symbols.reshape(dims, patches).T.astype(np.int32)
@@ -121,8 +118,7 @@ def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer,
 
 def least_code_bits(quantizer: LatentQuantizer) -> float:
     """The fewest bits a patch's latents can take: each dimension's most probable symbol's."""
-    return _least_bits(tuple(float(s) for s in quantizer.std), quantizer.step, quantizer.low,
-                       quantizer.alphabet_size)
+    return _least_bits(*quantizer.tables_key)
 
 
 @lru_cache(maxsize=8)

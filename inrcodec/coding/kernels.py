@@ -67,7 +67,7 @@ def _compiled() -> dict | None:
         kernels = {f.__name__: _jit(numba, f)
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
                              _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast,
-                             _plan_totals, _quantize_band, _relax)}
+                             _plan_totals, _quantize_band, _relax, _linear_chunk)}
         # The whole sweep's decoder calls the range decoder: compiled against the compiled one.
         scope = {**globals(), "_range_decode": kernels["_range_decode"]}
         kernels["_decode_sweep"] = _jit(numba, types.FunctionType(_decode_sweep.__code__, scope,
@@ -93,6 +93,7 @@ def _warm_up(kernels: dict) -> None:
         kernels["_store"](grid, q, 1.0, strided[:, None])
     for dtype in (np.float32, np.float64):
         kernels["_clip_cast"](f(2), -1.0, 1.0, f(2, dtype))
+        kernels["_linear_chunk"](f((1, 2), dtype), 1.0, f(2), f((1, 2), i64), 1.0, 0.0, f(2))
     kernels["_offset_bits"](f(2, i64), f(2), f(1, i64), f(1, i64), f(9), 3, 1, 3)
     for lift in ("_lift", "_lift_lines"):
         kernels[lift](strided.copy(), 1, False, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
@@ -574,6 +575,33 @@ def _clip_cast(values, low, high, out):
     for i in range(values.shape[0]):
         v = values[i]
         out[i] = low if v < low else (high if v > high else v)
+
+
+def linear_chunk(products: np.ndarray, factor: float, mean: np.ndarray, places: np.ndarray,
+                 scale: float, offset: float, size: int) -> np.ndarray | None:
+    """A linear model's chunk (float64, flat, ``size`` values) from its patches' integer
+    ``products`` (patches, points; float32 or float64, contiguous): ``(product * factor +
+    mean) * scale + offset`` written at each point's place in the chunk (``places``: a flat
+    index, or -1 for padding), the operations of ``LinearModel.values``, ``from_patches``
+    and ``Normalisation.invert`` in their order, in one pass; None where the kernel is not at
+    hand."""
+    kernels = at_hand(size)
+    if kernels is None:
+        return None
+    out = np.empty(size)
+    kernels["_linear_chunk"](products, factor, mean, places, scale, offset, out)
+    return out
+
+
+def _linear_chunk(products, factor, mean, places, scale, offset, out):
+    for p in range(products.shape[0]):
+        for j in range(products.shape[1]):
+            k = places[p, j]
+            if k >= 0:
+                v = np.float64(products[p, j]) * factor
+                v = v + mean[j]
+                v = v * scale
+                out[k] = v + offset
 
 
 def plan_totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray,

@@ -2,6 +2,7 @@
 3-6) and legacy.py (versions 1-2): the checksum and kind, dtype and shape, and the body after the
 normalisation (bound or constant, mask, latents, section)."""
 
+import math
 import zlib
 
 import numpy as np
@@ -55,7 +56,7 @@ def read_layout(reader: Reader, dtype_code: int, big: int, ndim: int, fortran: i
     """dtype, shape (read here), order and kind, as every version defines them."""
     dtype = np.dtype(DTYPES[dtype_code]).newbyteorder(">" if big else "<")
     shape = tuple(reader.varint() for _ in range(ndim))
-    if np.prod(shape, dtype=np.float64) * dtype.itemsize > MAX_BYTES:
+    if math.prod(shape) * dtype.itemsize > MAX_BYTES:  # (Python's integers: no overflow)
         raise ContainerError(f"inrcodec chunk claims an impossible shape {shape}")
     return dict(dtype=dtype, shape=shape, fortran_order=bool(fortran), kind=kind)
 

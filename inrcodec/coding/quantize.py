@@ -66,11 +66,17 @@ class LatentQuantizer:
         """latents -> coefficients (encoder only: decoding never inverts the basis)."""
         return None if self.basis is None else np.linalg.inv(self.basis.astype(np.float64))
 
-    @property
+    @functools.cached_property
     def step(self) -> float:
         # The floor keeps a degenerate model (latents that never moved) usable.
         return 8.0 * max(float(np.max(self.std)), 1e-6) / (2.0 ** self.bits
                                                             * _SIXTEENTHS[self.fraction])
+
+    @functools.cached_property
+    def tables_key(self) -> tuple:
+        """(std as floats, step, low, alphabet size): what the entropy tables depend on, the
+        key of their caches (entropy.py), made once (a reader asks for it per chunk)."""
+        return tuple(float(s) for s in self.std), self.step, self.low, self.alphabet_size
 
     @property
     def low(self) -> int:

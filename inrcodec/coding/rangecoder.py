@@ -121,7 +121,7 @@ class RangeReader:
         self.words = words(data) if stream_words is None else stream_words
         self.compiled = kernels.at_hand(points) is not None
         if self.compiled:  # constriction's first state: the first two words are the point
-            first = [int(w) for w in self.words[:2]] + [0, 0]  # (missing words read as zeros)
+            first = self.words[:2].tolist() + [0, 0]  # (missing words read as zeros)
             point = first[0] << 32 | first[1]
             self.state = np.array([0, 2 ** 64 - 1, point, min(2, len(self.words))], np.uint64)
         else:

@@ -27,6 +27,8 @@ from .normalise import Normalisation, scale_from_code
 from .rangecoder import RangeReader, packed_tables
 
 MAX_SYMBOL = 2 ** 15
+_NONE = np.zeros(0, np.int64)  # a section's exceptions where it has none (never written)
+_NONE.flags.writeable = False
 # How far another machine's decoded float64 value may lie from this one's. The network's output
 # (in units of the chunk's scale) is within 7e-15 of exact arithmetic on the bundled models and on
 # a SIREN of the largest size a model file may have (width 1024, depth 16; against long double),
@@ -87,7 +89,9 @@ def _legacy_half_step(max_error: float, dtype: np.dtype, norm: Normalisation) ->
 
 def reconstruct(prediction: np.ndarray, symbols: np.ndarray, half: float) -> np.ndarray:
     """Decoded values (float64) from the prediction and the quantized residuals."""
-    return prediction + symbols * (2.0 * half)
+    out = symbols * (2.0 * half)
+    out += prediction  # (a sum is the same either way round: one array fewer)
+    return out
 
 
 def quantize(values: np.ndarray, prediction: np.ndarray, half: float, max_error: float,
@@ -141,7 +145,7 @@ def decode(data: bytes, count: int, dtype: np.dtype) -> tuple[np.ndarray, np.nda
     scale_code, k, n = reader.svarint(), reader.varint(), reader.varint()
     if k > MAX_SYMBOL or n > count:
         raise ContainerError("corrupted inrcodec chunk: impossible residual section")
-    exceptions = np.cumsum([reader.varint() for _ in range(n)], dtype=np.int64)
+    exceptions = np.cumsum([reader.varint() for _ in range(n)], dtype=np.int64) if n else _NONE
     if n and exceptions[-1] >= count:
         raise ContainerError("corrupted inrcodec chunk: exception outside the chunk")
     exact = np.frombuffer(reader.take(n * dtype.itemsize), dtype=dtype)

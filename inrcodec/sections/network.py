@@ -263,8 +263,7 @@ def quantized_values(model, quantizer: LatentQuantizer, symbols: np.ndarray, sha
     machine by construction (linear.py); a SIREN's, with ``exact``, to ~1e-15."""
     if model.linear:
         symbols = symbols if kept is None else np.where(kept, symbols, 0)
-        patches = model.values(symbols, quantizer.step)  # float64, this call's own
-        return norm.invert(from_patches(patches, shape, model.patch_shape), in_place=True)
+        return model.chunk_values(symbols, quantizer.step, shape, norm)
     latents = quantizer.dequantize(symbols)
     if kept is not None:
         latents = np.where(kept, latents, np.float32(0))
