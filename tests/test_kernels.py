@@ -357,3 +357,37 @@ def test_a_linear_model_s_chunk_matches_numpy(numpy_only):
                     numpy_only(numpy)
                     results.append(model.chunk_values(symbols, 0.37, chunk, norm))
                 assert same(*results), (patch, chunk, largest, norm)
+
+
+def test_a_streams_symbols_are_ordered_and_counted_as_numpy_does(numpy_only):
+    """A step's symbols put in coding order (bucket by bucket, escapes apart) and the plan's
+    histogram counted densely: numpy's stable sort and np.unique, on steps of every size,
+    heavy-tailed q past the tables' reach, and buckets some of which are empty."""
+    from inrcodec.coding import rangecoder, tables
+
+    rng = np.random.default_rng(14)
+    for size in (1, 7, 1000, 50_000):
+        for tail in (1, 40, 10 ** 5):
+            q = np.rint(rng.standard_t(2, size) * tail).astype(np.int64)
+            bucket = rng.choice([0, 2, 3, 5], size).astype(np.int8)
+            widths = rng.integers(0, 300, tables.CONTEXTS)
+            compiled = kernels.by_bucket(q, bucket, widths)
+            for got, want in zip(compiled, rangecoder._by_bucket(q, bucket, widths)):
+                assert got.tolist() == want.tolist(), (size, tail)
+            half = size // 2 + 1
+            symbols = [(q, bucket), (q[::-1].copy(), bucket), (q[:half] // 3, bucket[:half])]
+            levels = [3, 1, 3]
+            results = []
+            for numpy in (True, False):
+                numpy_only(numpy)
+                results.append(tables.plan(levels, symbols))
+            assert results[0] == results[1], (size, tail)
+            counted = kernels.cell_counts(symbols, [0, 1, 0], 2 * tables.CONTEXTS, tables.MAX_K + 1)
+            if counted is not None:  # (a histogram far larger than the points sorts them instead)
+                rows = {3: 0, 1: 1}
+                width = 2 * tables.MAX_K + 3
+                keys = np.concatenate([(rows[level] * tables.CONTEXTS + b.astype(np.int64)) * width
+                                       + np.clip(v, -tables.MAX_K - 1, tables.MAX_K + 1) + tables.MAX_K + 1
+                                       for level, (v, b) in zip(levels, symbols)])
+                for got, want in zip(counted, np.unique(keys, return_counts=True)):
+                    assert got.tolist() == want.tolist(), (size, tail)

@@ -57,7 +57,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bytes import ContainerError, Reader, svarint, varint
-from .kinds import Kind
+from .kinds import LAST_KIND, Kind
 from .layout import (
     DTYPES,
     MARKER,
@@ -218,7 +218,7 @@ def peek_kind(header: bytes) -> Kind | None:
         code = kind_code(header[2], header[3])
     else:
         return None
-    return Kind(code) if code <= max(Kind) else None
+    return Kind(code) if code <= LAST_KIND else None
 
 
 def kind_code(type_byte: int, layout: int) -> int:

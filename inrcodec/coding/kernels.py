@@ -30,6 +30,7 @@ ESCAPE_LIMIT = 2 ** 62  # sweep.ESCAPE_LIMIT (sweep imports this module)
 ESCAPED = -(2 ** 63)  # what the range decoder leaves where an escaped value goes
 NOT_CODED = -1  # the bucket of a point the stream does not hold (missing): the decoder gives 0
 
+HISTOGRAM_PER_POINT = 8  # cell_counts' histogram may be this many times its points (+ 2^16)
 THRESHOLDS = np.array([2.0 ** i - 1.0 for i in range(1, CONTEXTS)])  # sweep.buckets' octaves
 DIMS = 5  # the step's axis, the trials' settings, up to three other axes
 assert len(THRESHOLDS) == 5, "the kernel compares five thresholds"
@@ -67,7 +68,8 @@ def _compiled() -> dict | None:
         kernels = {f.__name__: _jit(numba, f)
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
                              _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast,
-                             _plan_totals, _quantize_band, _relax, _linear_chunk)}
+                             _plan_totals, _quantize_band, _relax, _linear_chunk,
+                             _by_bucket, _cell_counts)}
         # The whole sweep's decoder calls the range decoder: compiled against the compiled one.
         scope = {**globals(), "_range_decode": kernels["_range_decode"]}
         kernels["_decode_sweep"] = _jit(numba, types.FunctionType(_decode_sweep.__code__, scope,
@@ -106,6 +108,9 @@ def _warm_up(kernels: dict) -> None:
                                       f(strided.shape, i64), keep)
     kernels["_relax"](f((1, 1, 2, 2)), np.ones((1, 1, 2, 2), np.bool_), 1, f((1, 1, 2, 2)))
     kernels["_plan_totals"](f((1, CONTEXTS, SCALE_CODES)), f((1, 1), i64), f(1, i64), 4, f((1, 1, 1)))
+    kernels["_by_bucket"](f(2, i64), f(2, i8), np.ones(CONTEXTS, i64), f(2, np.int32), f(2, i64),
+                          f(CONTEXTS + 1, i64))
+    kernels["_cell_counts"](f(2, i64), f(2, i8), 0, 1, f(CONTEXTS * 3, i64))
     state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
     kernels["_range_decode"](state, f(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
                              np.array([[0, 2, 0, -1, 0]], i64), f(1, i8), f(1, i64))
@@ -602,6 +607,79 @@ def _linear_chunk(products, factor, mean, places, scale, offset, out):
                 v = v + mean[j]
                 v = v * scale
                 out[k] = v + offset
+
+
+def by_bucket(q: np.ndarray, bucket: np.ndarray, widths: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """A step's symbols in coding order (``rangecoder.coded_segments``: bucket by bucket, each
+    bucket's in the step's order): (width + q, or 2 width + 1 where |q| passes its bucket's
+    width, int32; each bucket's first place and the end, CONTEXTS + 1; the escaped q in that
+    order), by counting instead of a stable sort and five passes; None where the kernel is not
+    at hand, or for other types than q int64, bucket int8 (0 to CONTEXTS - 1), widths int64."""
+    kernels = at_hand(0)
+    if kernels is None or (q.dtype, bucket.dtype, widths.dtype) != (np.int64, np.int8, np.int64):
+        return None
+    coded, escaped = np.empty(q.size, np.int32), np.empty(q.size, np.int64)
+    edges = np.empty(CONTEXTS + 1, np.int64)
+    count = kernels["_by_bucket"](q, bucket, widths, coded, escaped, edges)
+    return coded, edges, escaped[:count]
+
+
+def _by_bucket(q, bucket, widths, coded, escaped, edges):
+    counts, outs = np.zeros(CONTEXTS, np.int64), np.zeros(CONTEXTS, np.int64)
+    for j in range(q.shape[0]):
+        b = bucket[j]
+        counts[b] += 1
+        outs[b] += abs(q[j]) > widths[b]
+    place, escape = np.empty(CONTEXTS, np.int64), np.empty(CONTEXTS, np.int64)
+    total = escapes = 0
+    for b in range(CONTEXTS):
+        edges[b], place[b], escape[b] = total, total, escapes
+        total += counts[b]
+        escapes += outs[b]
+    edges[CONTEXTS] = total
+    for j in range(q.shape[0]):
+        b, v = bucket[j], q[j]
+        k = widths[b]
+        if abs(v) > k:
+            coded[place[b]] = 2 * k + 1
+            escaped[escape[b]] = v
+            escape[b] += 1
+        else:
+            coded[place[b]] = v + k
+        place[b] += 1
+    return escapes
+
+
+def cell_counts(symbols: list, rows: list[int], cells: int, reach: int
+                ) -> tuple[np.ndarray, np.ndarray] | None:
+    """``tables.plan``'s histogram: ``np.unique(keys, return_counts=True)`` of each point's
+    key ``(row * CONTEXTS + bucket) * (2 reach + 1) + clip(q, -reach, reach) + reach`` over
+    the steps' (q int64, bucket int8) ``symbols`` at their ``rows`` (under ``cells`` =
+    rows x CONTEXTS), counted in a dense histogram in one pass a step instead of sorted: the
+    same sorted keys as ``np.unique``'s, with its counts. None where the kernel is not at
+    hand, for other types, or where the histogram would outsize the points (a few far
+    symbols in a small chunk: sorting them is cheaper)."""
+    kernels = at_hand(0)
+    if kernels is None or any((q.dtype, b.dtype) != (np.int64, np.int8) for q, b in symbols):
+        return None
+    # Only as wide as the symbols reach: an archive's small chunks take a few dozen values.
+    near = min(reach, max(max(-int(q.min()), int(q.max())) for q, _ in symbols))
+    if cells * (2 * near + 1) > HISTOGRAM_PER_POINT * sum(q.size for q, _ in symbols) + (1 << 16):
+        return None
+    histogram = np.zeros(cells * (2 * near + 1), np.int64)
+    for (q, bucket), row in zip(symbols, rows):
+        kernels["_cell_counts"](q, bucket, row, near, histogram)
+    keys = np.flatnonzero(histogram)
+    cell, index = np.divmod(keys, 2 * near + 1)
+    return cell * (2 * reach + 1) + index + (reach - near), histogram[keys]
+
+
+def _cell_counts(q, bucket, row, reach, histogram):
+    width = 2 * reach + 1
+    for j in range(q.shape[0]):
+        v = min(max(q[j], -reach), reach)
+        histogram[(row * CONTEXTS + bucket[j]) * width + v + reach] += 1
 
 
 def plan_totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray,

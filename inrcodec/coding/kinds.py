@@ -74,6 +74,7 @@ KINDS = {
                                    uses_model=True, section="wavelet",
                                    decoder="inrcodec.sections.transform:decode_residual"),
 }
+LAST_KIND = max(Kind)  # the highest kind number a reader knows (made once: readers ask per chunk)
 NETWORK_KINDS = tuple(k.name for k in Kind if k.uses_model)  # the names reports count as "by the network"
 
 

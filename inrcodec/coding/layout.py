@@ -8,7 +8,7 @@ import zlib
 import numpy as np
 
 from .bytes import ContainerError, Reader
-from .kinds import Kind
+from .kinds import LAST_KIND, Kind
 
 MARKER = 0xC0  # high nibble of a compact (version 3+) chunk's first byte
 MAX_NDIM = 7
@@ -33,7 +33,7 @@ def checksum(body: bytes, model_hash: str, kind: Kind) -> int:
 
 def check(data: bytes, model_hash: str, type_byte: int, kind_code: int) -> Kind:
     """The chunk's kind, once its checksum (over the model hash too) has been verified."""
-    if (type_byte & 15) >= len(DTYPES) or kind_code > max(Kind):
+    if (type_byte & 15) >= len(DTYPES) or kind_code > LAST_KIND:
         raise ContainerError("corrupted inrcodec chunk: unknown dtype or kind")
     kind = Kind(kind_code)
     body, crc = data[:-4], int.from_bytes(data[-4:], "little")

@@ -50,17 +50,22 @@ def coded_segments(step_levels: list[int], symbols: list, shape: int, activity: 
             cells = cell_codes(level_codes[current], activity, slope)
             widths = np.array([table(code, shape)[0] for code in cells])
         # Bucket by bucket, each in the step's order (a stable sort): K + q, or the escape.
-        order = np.argsort(bucket, kind="stable")
-        q, bucket = q[order], bucket[order]
-        k = widths[bucket]
-        out = np.abs(q) > k
-        coded = np.where(out, 2 * k + 1, q + k).astype(np.int32)
-        escapes += q[out].tolist()
-        edges = np.concatenate([[0], np.cumsum(np.bincount(bucket, minlength=CONTEXTS))])
+        coded, edges, escaped = kernels.by_bucket(q, bucket, widths) or _by_bucket(q, bucket, widths)
+        escapes += escaped.tolist()
         for b in range(CONTEXTS):
             if edges[b + 1] > edges[b]:
                 segments.append((table(cells[b], shape)[2], coded[edges[b]:edges[b + 1]]))
     return segments
+
+
+def _by_bucket(q: np.ndarray, bucket: np.ndarray, widths: np.ndarray) -> tuple:
+    """``kernels.by_bucket``'s (coded, edges, escaped q) by a stable sort."""
+    order = np.argsort(bucket, kind="stable")
+    q, bucket = q[order], bucket[order]
+    k = widths[bucket]
+    out = np.abs(q) > k
+    coded = np.where(out, 2 * k + 1, q + k).astype(np.int32)
+    return coded, np.concatenate([[0], np.cumsum(np.bincount(bucket, minlength=CONTEXTS))]), q[out]
 
 
 def range_code(segments: list) -> bytes:

@@ -82,9 +82,15 @@ def _legacy_half_step(max_error: float, dtype: np.dtype, norm: Normalisation) ->
     slack = max_error * 2.0 ** -16 + LEGACY_TOLERANCE * magnitude
     if dtype.kind in "iu":
         return math.floor(max_error) + 0.5 - slack
-    largest = float(np.finfo(dtype).max)
+    largest = _largest(dtype)
     with np.errstate(over="ignore"):  # inf at float16's largest value: no legacy step there
         return max_error - slack - float(np.spacing(np.asarray(min(magnitude, largest), dtype=dtype)))
+
+
+@lru_cache(maxsize=16)
+def _largest(dtype: np.dtype) -> float:
+    """The dtype's largest finite value (once per dtype: a reader asks per chunk)."""
+    return float(np.finfo(dtype).max)
 
 
 def reconstruct(prediction: np.ndarray, symbols: np.ndarray, half: float) -> np.ndarray:

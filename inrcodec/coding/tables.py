@@ -85,10 +85,14 @@ def plan(step_levels: list[int], symbols: list, shapes: tuple[int, ...] | None =
         return 0, 0, {}, 0.0, slopes[0]
     row = {level: i for i, level in enumerate(levels)}
     # One histogram over (level, bucket, clipped q): keys sort by cell, then by q.
-    keys = np.concatenate([(row[level] * CONTEXTS + bucket.astype(np.int64)) * width
-                           + np.clip(q, -MAX_K - 1, MAX_K + 1) + MAX_K + 1
-                           for level, (q, bucket) in zip(step_levels, symbols) if q.size])
-    keys, counts = np.unique(keys, return_counts=True)
+    coded = [(row[level], pair) for level, pair in zip(step_levels, symbols) if pair[0].size]
+    counted = _kernels().cell_counts([pair for _, pair in coded], [r for r, _ in coded],
+                                     len(levels) * CONTEXTS, MAX_K + 1)
+    if counted is None:
+        counted = np.unique(np.concatenate([(r * CONTEXTS + bucket.astype(np.int64)) * width
+                                            + np.clip(q, -MAX_K - 1, MAX_K + 1) + MAX_K + 1
+                                            for r, (q, bucket) in coded]), return_counts=True)
+    keys, counts = counted
     cells, index = keys // width, keys % width
     starts = np.flatnonzero(np.diff(cells, prepend=-1))
     best = (math.inf,)
@@ -127,13 +131,18 @@ def plan(step_levels: list[int], symbols: list, shapes: tuple[int, ...] | None =
     return best[1], best[2], best[3], best[0], best[4]
 
 
+def _kernels():
+    """coding/kernels.py, imported where first used (it imports this module)."""
+    from . import kernels
+
+    return kernels
+
+
 def _totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray,
             slope: int) -> np.ndarray:
     """[l, a, o]: level l's bits with activity code index ``activities[a]`` and level code index
     ``level_codes[l, o]`` (every bucket at ``max(level, activity + slope bucket)``)."""
-    from . import kernels  # (which imports this module)
-
-    if (compiled := kernels.plan_totals(costs, level_codes, activities, slope)) is not None:
+    if (compiled := _kernels().plan_totals(costs, level_codes, activities, slope)) is not None:
         return compiled
     cell = np.minimum(np.maximum(level_codes[:, None, :, None], activities[None, :, None, None]
                                  + slope * np.arange(CONTEXTS)), SCALE_CODES - 1)  # (L, A, O, B)

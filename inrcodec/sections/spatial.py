@@ -123,7 +123,8 @@ def decode_residual(data: bytes, prediction: np.ndarray, dtype: np.dtype, finite
     half = residual.half_step(bound, dtype, norm)
     reader = Reader(data)
     recon = interp.decode(reader.take(reader.varint()), prediction.shape, half, ~finite)
-    return _apply_exceptions(cast(prediction + recon, dtype), finite, reader)
+    recon += prediction  # (the decoder's own array; a sum is the same either way round)
+    return _apply_exceptions(cast(recon, dtype), finite, reader)
 
 
 def _with_exceptions(section: bytes, indices: np.ndarray, values: np.ndarray) -> bytes:
