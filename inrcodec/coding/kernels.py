@@ -30,7 +30,8 @@ ESCAPE_LIMIT = 2 ** 62  # sweep.ESCAPE_LIMIT (sweep imports this module)
 ESCAPED = -(2 ** 63)  # what the range decoder leaves where an escaped value goes
 NOT_CODED = -1  # the bucket of a point the stream does not hold (missing): the decoder gives 0
 
-HISTOGRAM_PER_POINT = 8  # cell_counts' histogram may be this many times its points (+ 2^16)
+HISTOGRAM_PER_POINT = 1  # cell_counts' histogram may hold this many entries a point (+ 2^16): no
+# more memory than the sort's keys
 THRESHOLDS = np.array([2.0 ** i - 1.0 for i in range(1, CONTEXTS)])  # sweep.buckets' octaves
 DIMS = 5  # the step's axis, the trials' settings, up to three other axes
 assert len(THRESHOLDS) == 5, "the kernel compares five thresholds"
