@@ -65,6 +65,8 @@ SMOKE = {
                              ["budget.md", "budget.png"]),
     "evaluate_encoder": Smoke(["--datasets", "a1b", "--chunks", "1",
                                "--markdown", "{out}/encoder.md"], ["encoder.md", "encoder.json"]),
+    "interp_search": Smoke(["--quick", "--datasets", "a1b", "--markdown", "{out}/search.md"],
+                           ["search.md", "search.json"]),
     "evaluate_interp": Smoke(["--quick", "--datasets", "a1b", "--markdown", "{out}/interp.md"],
                              ["interp.md", "interp.json"], slow=False),
     "evaluate_universal": Smoke(["--datasets", "a1b", "--jobs", "1", "--seconds", "30",

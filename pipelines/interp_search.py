@@ -1,0 +1,149 @@
+"""What each part of the interpolation coder's settings search buys, and what it costs.
+
+The coder (inrcodec/coding/interp/) chooses per chunk its interpolant (cubic or linear), its
+level-bound mode, its axis order and its batch axes by trial sweeps; on A1B at 1% of the range
+that search is about two thirds of the codec's encode (issue #30's encode target). Here the
+coder runs alone on the benchmark datasets' test chunks, at 10%, 1%, 0.1% and 0.01% of each
+test range (rounded as the benchmark rounds them), once with the full search and once with each
+part of it fixed through ``interp.encode``'s own arguments: bytes of every section (the NaN mask
+is the same whatever the settings, and left out) and encode CPU time, best of ``--repeats``.
+A restriction that costs few bytes and saves much time is where a cheaper search starts.
+
+    python pipelines/interp_search.py [--markdown docs/interp-search.md] [--quick]
+"""
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from evaluate_interp import bounds_for, half_step  # noqa: E402 (the coder's bounds and step)
+
+from inrcodec.bench.datasets import DATASETS  # noqa: E402
+from inrcodec.bench.machine import machine  # noqa: E402
+from inrcodec.bench.stamp import stamp, stamped  # noqa: E402
+from inrcodec.coding import interp, kernels  # noqa: E402
+
+RESTRICTIONS = {  # interp.encode's arguments that fix a part of the search
+    "full search": {},
+    "bound mode 0": {"bound_mode": 0},
+    "cubic only": {"cubic": True},
+    "forward order only": {"reverse": False},
+    "no batch axes": {"batch_axes": 0},
+    "one setting": {"cubic": True, "bound_mode": 0, "reverse": True, "batch_axes": 0},
+}
+QUICK = ("a1b", "ostia")
+
+
+def measure_dataset(name: str, chunks: list[np.ndarray], repeats: int) -> list[dict]:
+    finite = np.concatenate([c[np.isfinite(c)].ravel() for c in chunks]).astype(np.float64)
+    magnitude, dtype = float(np.abs(finite).max()), chunks[0].dtype
+    prepared = []
+    for c in chunks:
+        values = c.astype(np.float64)
+        missing = np.isnan(values)
+        prepared.append((np.where(missing, 0.0, values), missing if missing.any() else None))
+    rows = []
+    for fraction, bound in bounds_for(float(np.ptp(finite)), dtype):
+        half = half_step(bound, dtype, magnitude)
+        row = {"dataset": name, "fraction": fraction, "bound": bound,
+               "values": sum(c.size for c in chunks), "megabytes": sum(c.nbytes for c in chunks) / 1e6}
+        for label, fixed in RESTRICTIONS.items():
+            interp.encode(prepared[0][0], half, prepared[0][1], **fixed)  # first-call costs
+            best = math.inf
+            for _ in range(repeats):
+                start = time.process_time()
+                sizes = [len(interp.encode(v, half, m, **fixed)[0]) for v, m in prepared]
+                best = min(best, time.process_time() - start)
+            row[label] = {"bytes": sum(sizes), "seconds": best}
+        rows.append(row)
+        full = row["full search"]
+        print(f"  {name:14} {fraction:g}: " + " ".join(
+            f"{label} {row[label]['bytes'] / full['bytes']:.3f}, "
+            f"{full['seconds'] / row[label]['seconds']:.2f}x"
+            for label in RESTRICTIONS if label != "full search"), flush=True)
+    return rows
+
+
+def markdown(rows: list[dict], seconds: float, machine_line: str, date: str, **_) -> str:
+    others = [label for label in RESTRICTIONS if label != "full search"]
+    lines = ["# The interpolation coder's settings search: what each part buys", "",
+             f"Produced by `python pipelines/interp_search.py` ({date}, {seconds / 60:.1f} minutes) "
+             f"on {machine_line}, one thread, the compiled kernels loaded from the start.", "",
+             "The coder alone on each benchmark dataset's test chunks (the benchmark's split and "
+             "chunking), at 10% to 0.01% of the test range: the full search's bits per value and "
+             "encode MB/s (CPU time), then for each part of the search fixed, its bytes over the "
+             "full search's (above 1: the part pays) and its encode speed over the full search's "
+             "(above 1: the part costs time). Fixed: " + "; ".join(
+                 f"*{label}*: `{', '.join(f'{k}={v}' for k, v in fixed.items())}`"
+                 for label, fixed in RESTRICTIONS.items() if fixed) + ".", "",
+             "## Summary over every (dataset, bound) pair", "",
+             "| fixed | bytes over the full search: total, median, worst pair | "
+             "speed over the full search: median, least |", "|---|---|---|"]
+    for label in others:
+        ratio = [r[label]["bytes"] / r["full search"]["bytes"] for r in rows]
+        speed = [r["full search"]["seconds"] / r[label]["seconds"] for r in rows]
+        total = sum(r[label]["bytes"] for r in rows) / sum(r["full search"]["bytes"] for r in rows)
+        worst = max(range(len(rows)), key=lambda i: ratio[i])
+        lines.append(f"| {label} | {total:.4f}, {np.median(ratio):.4f}, {ratio[worst]:.3f} "
+                     f"({rows[worst]['dataset']} at {rows[worst]['fraction']:g}) | "
+                     f"{np.median(speed):.2f}x, {min(speed):.2f}x |")
+    lines += ["", "## Every pair", "",
+              "| dataset | bound (of range) | full search b/v | enc MB/s | "
+              + " | ".join(f"{label}: bytes, speed" for label in others) + " |",
+              "|---|---|---|---|" + "---|" * len(others)]
+    for r in rows:
+        full = r["full search"]
+        lines.append(f"| {r['dataset']} | {r['fraction']:g} | {8 * full['bytes'] / r['values']:.3f} | "
+                     f"{r['megabytes'] / full['seconds']:.3g} | " + " | ".join(
+                         f"{r[label]['bytes'] / full['bytes']:.3f}, "
+                         f"{full['seconds'] / r[label]['seconds']:.2f}x" for label in others) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--markdown", default="docs/interp-search.md")
+    p.add_argument("--quick", action="store_true",
+                   help=f"a check, not the page: datasets {' '.join(QUICK)} unless --datasets "
+                        "says, one repeat")
+    args = p.parse_args()
+    if args.quick:
+        if "--datasets" not in sys.argv:
+            args.datasets = list(QUICK)
+        args.repeats = 1
+    # The compiled kernels from the start, as in a compressing worker (a process loads them once
+    # its coders have passed 8 million points: that second would land in one pair's time).
+    kernels.compiled()
+    kernels.LOAD_AFTER_WORK = 0
+    start, rows = time.perf_counter(), []
+    for name in args.datasets:
+        ds = DATASETS[name]
+        try:
+            array = ds.load()
+        except Exception as e:  # a dataset whose extra is not installed is skipped
+            print(f"skipped dataset {name}: {e}", flush=True)
+            continue
+        rows += measure_dataset(name, ds.test_chunks(array), args.repeats)
+    results = {"rows": rows, "seconds": time.perf_counter() - start, "machine_line": machine(),
+               "date": time.strftime("%Y-%m-%d")}
+    made = stamp()
+    with open(args.markdown.rsplit(".", 1)[0] + ".json", "w") as f:
+        json.dump({**results, "stamp": made}, f, indent=1)
+    text = markdown(**results)
+    with open(args.markdown, "w") as f:
+        f.write(stamped(text, made))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
