@@ -26,7 +26,7 @@ import safetensors.numpy
 
 from .coding import kernels
 from .coding.quantize import HEADROOM, LatentQuantizer
-from .patches import from_patches, patch_places
+from .patches import from_patches
 
 FORMAT = "inrcodec-model/3"
 TABLE_BITS = 15  # int16 entries: the basis to ~1e-5 of its largest value
@@ -136,10 +136,7 @@ class LinearModel:
     def values(self, symbols: np.ndarray, step: float) -> np.ndarray:
         """(patches, points) float64 of integer ``symbols`` (patches, latents) quantized by
         ``step``: bit-identical on every machine (see the module's docstring)."""
-        products = self._products(symbols).astype(np.float64)
-        products *= math.ldexp(step, -self.exponent)  # (in place: the same operations)
-        products += self._mean64
-        return products
+        return self._scaled(self._products(symbols), step)
 
     def chunk_values(self, symbols: np.ndarray, step: float, shape: tuple[int, ...],
                      norm) -> np.ndarray:
@@ -148,12 +145,18 @@ class LinearModel:
         kernels are at hand (a decoder's)."""
         products = self._products(symbols)
         chunk = kernels.linear_chunk(products, math.ldexp(step, -self.exponent), self._mean64,
-                                     patch_places(shape, self.patch_shape), norm.scale,
-                                     norm.offset, math.prod(shape))
+                                     shape, self.patch_shape, norm.scale, norm.offset)
         if chunk is not None:
-            return chunk.reshape(shape)
-        patches = self.values(symbols, step)
+            return chunk
+        patches = self._scaled(products, step)
         return norm.invert(from_patches(patches, shape, self.patch_shape), in_place=True)
+
+    def _scaled(self, products: np.ndarray, step: float) -> np.ndarray:
+        """``values`` from ``_products``: a float64 copy, times ``step``, plus the mean."""
+        products = products.astype(np.float64)
+        products *= math.ldexp(step, -self.exponent)  # (in place: the same operations)
+        products += self._mean64
+        return products
 
     def _products(self, symbols: np.ndarray) -> np.ndarray:
         """``symbols @ table``, exact: float32 where every partial sum is an integer under 2^24

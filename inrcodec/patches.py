@@ -46,10 +46,22 @@ def from_patches(patches: np.ndarray, chunk_shape: tuple[int, ...],
     return padded[crop].reshape(chunk_shape)
 
 
-@lru_cache(maxsize=16)  # per chunk and patch shape: an archive's chunks share a few
+PLACES_REMEMBERED = 1 << 22  # a chunk of up to this many points keeps its ``patch_places``
+
+
 def patch_places(chunk_shape: tuple[int, ...], patch_shape: tuple[int, ...]) -> np.ndarray:
-    """(patches, points) int64: where each patch point lies in the flat chunk of
-    ``chunk_shape`` (C order), -1 on padding: ``from_patches`` as an index (shared, never
-    written)."""
-    index = np.arange(math.prod(chunk_shape), dtype=np.int64).reshape(chunk_shape)
+    """(patches, points) int32: where each patch point lies in the flat chunk of
+    ``chunk_shape`` (C order; a chunk holds under 2^31 values), -1 on padding:
+    ``from_patches`` as an index. Kept for a few shapes (an archive's chunks share a few) up
+    to PLACES_REMEMBERED points: shared, never written."""
+    if math.prod(chunk_shape) <= PLACES_REMEMBERED:
+        return _remembered_places(chunk_shape, patch_shape)
+    return _places(chunk_shape, patch_shape)
+
+
+def _places(chunk_shape: tuple[int, ...], patch_shape: tuple[int, ...]) -> np.ndarray:
+    index = np.arange(math.prod(chunk_shape), dtype=np.int32).reshape(chunk_shape)
     return np.ascontiguousarray(to_patches(index, patch_shape, pad_value=-1))
+
+
+_remembered_places = lru_cache(maxsize=8)(_places)

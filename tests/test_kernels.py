@@ -334,10 +334,12 @@ def test_trial_cell_estimates_match_numpy_on_heavy_tails(numpy_only):
         numpy_only(False)
 
 
-def test_a_linear_model_s_chunk_matches_numpy(numpy_only):
+def test_a_linear_model_s_chunk_matches_numpy(numpy_only, monkeypatch):
     """A linear model's values put back into the chunk and un-normalised in one pass: the
     numpy path's bits, for 1-D to 3-D patches, chunks that pad them and chunks with leading
-    axes, products in float32 and in float64 (symbols past 2^24), offsets large and none."""
+    axes, products in float32 and in float64 (symbols past 2^24), offsets large and none,
+    with the chunk's places kept or made each time (a large chunk's)."""
+    from inrcodec import patches as patches_module
     from inrcodec.coding.normalise import Normalisation
     from inrcodec.linear import LinearModel
 
@@ -352,6 +354,7 @@ def test_a_linear_model_s_chunk_matches_numpy(numpy_only):
         for largest in (3, 2 ** 15):
             symbols = rng.integers(-largest, largest + 1, (patches, 6))
             for norm in (Normalisation(0, 0), Normalisation(-123456, -7), Normalisation(99, 40)):
+                monkeypatch.setattr(patches_module, "PLACES_REMEMBERED", 0 if largest == 3 else 1 << 22)
                 results = []
                 for numpy in (True, False):
                     numpy_only(numpy)

@@ -96,7 +96,7 @@ def _warm_up(kernels: dict) -> None:
         kernels["_store"](grid, q, 1.0, strided[:, None])
     for dtype in (np.float32, np.float64):
         kernels["_clip_cast"](f(2), -1.0, 1.0, f(2, dtype))
-        kernels["_linear_chunk"](f((1, 2), dtype), 1.0, f(2), f((1, 2), i64), 1.0, 0.0, f(2))
+        kernels["_linear_chunk"](f((1, 2), dtype), 1.0, f(2), f((1, 2), np.int32), 1.0, 0.0, f(2))
     kernels["_offset_bits"](f(2, i64), f(2), f(1, i64), f(1, i64), f(9), 3, 1, 3)
     for lift in ("_lift", "_lift_lines"):
         kernels[lift](strided.copy(), 1, False, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
@@ -583,19 +583,23 @@ def _clip_cast(values, low, high, out):
         out[i] = low if v < low else (high if v > high else v)
 
 
-def linear_chunk(products: np.ndarray, factor: float, mean: np.ndarray, places: np.ndarray,
-                 scale: float, offset: float, size: int) -> np.ndarray | None:
-    """A linear model's chunk (float64, flat, ``size`` values) from its patches' integer
+def linear_chunk(products: np.ndarray, factor: float, mean: np.ndarray,
+                 chunk_shape: tuple[int, ...], patch_shape: tuple[int, ...], scale: float,
+                 offset: float) -> np.ndarray | None:
+    """A linear model's chunk (float64, ``chunk_shape``) from its patches' integer
     ``products`` (patches, points; float32 or float64, contiguous): ``(product * factor +
-    mean) * scale + offset`` written at each point's place in the chunk (``places``: a flat
-    index, or -1 for padding), the operations of ``LinearModel.values``, ``from_patches``
+    mean) * scale + offset`` written at each point's place in the chunk
+    (``patches.patch_places``), the operations of ``LinearModel.values``, ``from_patches``
     and ``Normalisation.invert`` in their order, in one pass; None where the kernel is not at
     hand."""
-    kernels = at_hand(size)
+    from ..patches import patch_places
+
+    kernels = at_hand(math.prod(chunk_shape))
     if kernels is None:
         return None
-    out = np.empty(size)
-    kernels["_linear_chunk"](products, factor, mean, places, scale, offset, out)
+    out = np.empty(chunk_shape)
+    kernels["_linear_chunk"](products, factor, mean, patch_places(chunk_shape, patch_shape), scale,
+                             offset, out.reshape(-1))
     return out
 
 
