@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from inrcodec.coding.entropy import (
-    LIKELY_DROP,
     RATE_WEIGHT,
     code_lengths,
     decode_symbols,
@@ -90,35 +89,59 @@ def test_normalisation_is_exact_and_close():
 
 
 
-def test_a_stream_is_cut_to_the_longest_cut_that_decodes_in_a_few_decodes():
-    """Every cut that decodes lies inside the coder's final interval, and so does every shorter
-    one: the search from LIKELY_DROP finds what trying all eight from the longest finds."""
+def _longest_cut_that_decodes(data: bytes, decodes) -> bytes:
+    """The oracle: every cut from the shortest (eight bytes dropped) up, by the decoder."""
+    value = int.from_bytes(data, "big")
+    for drop in range(min(len(data), 8), 0, -1):
+        rounded = -(-value // 256 ** drop) * 256 ** drop
+        if rounded < 256 ** len(data) and decodes(rounded.to_bytes(len(data), "big")[:-drop]):
+            return rounded.to_bytes(len(data), "big")[:-drop]
+    return data
+
+
+def test_a_stream_is_cut_to_the_longest_cut_that_decodes():
+    """The cut found from the coder's final interval is the one trying every cut with the
+    decoder finds: for the latents' streams and for streams of up to 20,000 symbols, among them
+    ones that end with words held back (constriction's inverted situation)."""
     rng = np.random.default_rng(3)
     q = LatentQuantizer(np.zeros(16, np.float32), np.geomspace(0.05, 1, 16).astype(np.float32), 6)
-    drops = set()
+    drops, held_back = set(), 0
     for _ in range(60):
         symbols = q.quantize(rng.normal(size=(int(rng.integers(1, 30)), 16)) * q.std)
         encoder = constriction.stream.queue.RangeEncoder()
         for d, model in enumerate(symbol_models(q)):
             encoder.encode((symbols[:, d] - q.low).astype(np.int32), model)
+        final = encoder.pos()
         data = encoder.get_compressed().astype(">u4").tobytes()
-        calls = []
 
-        def decodes(candidate: bytes, calls=calls, symbols=symbols) -> bool:
-            calls.append(candidate)
+        def decodes(candidate: bytes, symbols=symbols) -> bool:
             try:
                 return np.array_equal(decode_symbols(candidate, len(symbols), q), symbols)
             except AssertionError:
                 return False
 
-        value, longest = int.from_bytes(data, "big"), data
-        for drop in range(min(len(data), 8), 0, -1):
-            rounded = -(-value // 256 ** drop) * 256 ** drop
-            if rounded < 256 ** len(data) and decodes(rounded.to_bytes(len(data), "big")[:-drop]):
-                longest = rounded.to_bytes(len(data), "big")[:-drop]
-                break
-        calls.clear()
-        assert shortest_cut(data, decodes) == longest == encode_symbols(symbols, q)
-        assert len(calls) <= max(2, len(data) - len(longest) + 1 - LIKELY_DROP + 1)
+        longest = _longest_cut_that_decodes(data, decodes)
+        assert shortest_cut(data, final) == longest == encode_symbols(symbols, q)
         drops.add(len(data) - len(longest))
-    assert len(drops) >= 3  # cuts of several lengths were found
+    for _ in range(400):
+        probs = rng.dirichlet(np.full(int(rng.integers(2, 40)), rng.choice([0.05, 1.0, 10.0])))
+        probs = np.maximum(probs, 1e-5) / np.maximum(probs, 1e-5).sum()
+        model = constriction.stream.model.Categorical(probs.astype(np.float32), perfect=False)
+        symbols = rng.choice(len(probs), size=int(rng.integers(1, 20000)), p=probs).astype(np.int32)
+        encoder = constriction.stream.queue.RangeEncoder()
+        encoder.encode(symbols, model)
+        final = encoder.pos()
+        held_back += final[1][0] + final[1][1] >= 1 << 64  # the interval wraps: words held back
+        data = encoder.get_compressed().astype(">u4").tobytes()
+
+        def decodes(candidate: bytes, symbols=symbols, model=model) -> bool:
+            padded = candidate + b"\0" * (-len(candidate) % 4 or 4)
+            decoder = constriction.stream.queue.RangeDecoder(
+                np.frombuffer(padded, ">u4").astype(np.uint32))
+            try:
+                return np.array_equal(decoder.decode(model, len(symbols)), symbols)
+            except AssertionError:
+                return False
+
+        assert shortest_cut(data, final) == _longest_cut_that_decodes(data, decodes)
+    assert len(drops) >= 3 and held_back >= 5  # cuts of several lengths; wrapped intervals

@@ -87,8 +87,7 @@ def encode_symbols(symbols: np.ndarray, quantizer: LatentQuantizer) -> bytes:
     encoder = constriction.stream.queue.RangeEncoder()
     for d, model in enumerate(symbol_models(quantizer)):
         encoder.encode((symbols[:, d] - quantizer.low).astype(np.int32), model)
-    return _shortest(encoder.get_compressed(), lambda data: np.array_equal(
-        decode_symbols(data, len(symbols), quantizer), symbols))
+    return _shortest(encoder)
 
 
 def decode_symbols(data: bytes, patches: int, quantizer: LatentQuantizer,
@@ -180,53 +179,54 @@ def encode_gated(symbols: np.ndarray, kept: np.ndarray, quantizer: LatentQuantiz
         if kept[:, d].any():
             encoder.encode((symbols[kept[:, d], d] - quantizer.low).astype(np.int32),
                            constriction.stream.model.Categorical(table, perfect=False))
-    expected = (np.where(kept, symbols, 0), kept)
-    return _shortest(encoder.get_compressed(), lambda data: all(
-        np.array_equal(a, b) for a, b in zip(decode_gated(data, len(kept), quantizer), expected)))
+    return _shortest(encoder)
 
 
-def _shortest(words: np.ndarray, decodes_right) -> bytes:
-    """The coder's words, big-endian, with as many trailing bytes dropped as still decode
-    (``shortest_cut``), checked with the decoder itself."""
-    def decodes(candidate: bytes) -> bool:
-        try:
-            return decodes_right(candidate)
-        except (ContainerError, AssertionError):  # constriction's word for a bad stream
-            return False
-
-    return shortest_cut(words.astype(">u4").tobytes(), decodes)
+def _shortest(encoder) -> bytes:
+    """The encoder's words, big-endian, cut to the byte (``shortest_cut``)."""
+    final = encoder.pos()
+    return shortest_cut(encoder.get_compressed().astype(">u4").tobytes(), final)
 
 
-LIKELY_DROP = 2  # how many bytes a cut most often drops (0-4 on A1B's streams): tried first
+def shortest_cut(data: bytes, final: tuple, most: int = 8) -> bytes:
+    """``data`` (a range coder's sealed words, big-endian) with as many trailing bytes dropped,
+    up to ``most``, as still decode every symbol; ``final``: the coder's ``pos()`` before it
+    was sealed (the words written, and its final interval's lower end and width in the 64-bit
+    window after them).
 
-
-def shortest_cut(data: bytes, decodes) -> bytes:
-    """``data`` (a range coder's words, big-endian) with as many trailing bytes dropped, up to
-    8, as ``decodes`` accepts. The decoder pads with zero bytes, so the kept bytes are the
-    words' value rounded up to whole bytes: still inside the coder's final interval when the
-    dropped bytes are not needed. A cut inside it leaves every shorter cut inside it too (it
-    lies between the words' value and the longer cut), so the search starts at LIKELY_DROP and
-    moves up or down: two or three decodes, not eight."""
-    value = int.from_bytes(data, "big")
-
-    def cut(drop: int) -> bytes | None:
-        if not 0 < drop <= min(len(data), 8):
-            return None
-        unit = 256 ** drop
-        rounded = -(-value // unit) * unit
-        return rounded.to_bytes(len(data), "big")[:-drop] if rounded < 256 ** len(data) else None
-
-    def good(drop: int) -> bool:
-        candidate = cut(drop)
-        return candidate is not None and decodes(candidate)
-
-    drop = LIKELY_DROP if good(LIKELY_DROP) else 0
-    if drop:
-        while good(drop + 1):
-            drop += 1
-    else:
-        drop = next((d for d in range(LIKELY_DROP - 1, 0, -1) if good(d)), 0)
-    return cut(drop) if drop else data
+    The decoder pads with zero bytes, so a cut keeps the words' value rounded up to whole
+    bytes, and it decodes every symbol exactly when that value lies in the final interval
+    (each symbol's interval holds the next; constriction's arithmetic is exact). The seal
+    wrote the interval's lower end rounded up to a word, from which the end itself follows.
+    A cut inside the interval leaves every shorter one inside it (it lies between the words'
+    value and the longer cut), so drops are tried from one up until one leaves it. Only the
+    last 16 bytes are looked at: a cut changes nothing before them (but a carry)."""
+    position, (lower, width) = final
+    end = 4 * (position + 2)  # the decoder's window reaches two words past the written ones
+    if not data or len(data) > end:
+        return data
+    start = max(0, len(data) - 16) & ~3  # the frame looked at: data[start:], then zero bytes
+    shift = 8 * (end - len(data))
+    value = int.from_bytes(data[start:], "big") << shift
+    point = int.from_bytes(data[start:4 * (position + 1)], "big") << 32  # the sealed lower end
+    gap = (point - lower) % (1 << 64)
+    if gap >> 32:  # not what the seal writes: keep every byte
+        return data
+    low = point - gap  # (below zero: it borrows from the bytes before the frame, as they stay)
+    drop, rounded = 0, value
+    while drop < min(len(data), most):
+        unit = 256 ** (drop + 1) << shift
+        cut = -(-value // unit) * unit
+        if not low <= cut < low + width or (start == 0 and cut >> 8 * end):
+            break
+        drop, rounded = drop + 1, cut
+    if not drop:
+        return data
+    if rounded >> 8 * (end - start):  # carried into the bytes before the frame
+        whole = int.from_bytes(data, "big")
+        whole = -(-whole // 256 ** drop) * 256 ** drop
+        return whole.to_bytes(len(data), "big")[:-drop]
+    return data[:start] + (rounded >> shift).to_bytes(len(data) - start, "big")[:-drop]
 
 
 def decode_gated(data: bytes, patches: int,
