@@ -234,3 +234,34 @@ def test_a_batch_axis_past_the_fourth_round_trips():
     assert data[0] >> 6 & 1 and data[1] >> 4 & 1
     assert np.array_equal(interp.decode(data, values.shape, 0.5), recon)
     assert np.abs(recon - values).max() <= 0.5
+
+
+@pytest.mark.parametrize("shape, masked, unlike", [((37, 49), False, False), ((12, 37, 49), False, False),
+                                                   ((300, 250), True, False), ((4, 30, 40), False, True)])
+def test_a_search_stopped_after_its_first_sweep_goes_on_to_the_whole_search(shape, masked, unlike):
+    """Small (every setting in one sweep) and large blocks, a chunk larger than its block with
+    missing points: the first sweep's bits are never below the whole search's, its plan is not
+    to be reused (no settings), and ``rest`` gives the whole search's plan and bytes. A stack
+    whose slices are unlike is searched whole at once (its batch axes took 6,169 bits down to
+    333 here)."""
+    values = smooth(shape, seed=3)
+    if unlike:
+        values += 1000.0 * np.arange(shape[0])[:, None, None] ** 2
+    missing = None
+    if masked:
+        missing = np.zeros(shape, bool)
+        missing[:, :60] = True
+    half = 0.01 * float(np.ptp(values))
+    whole = interp.plan(values, half, missing)
+    first = interp.plan(values, half, missing, first_sweep=True)
+    assert whole.rest is None and whole.settings is not None
+    if unlike:  # batch axes to search: searched whole at once
+        assert (first.bits, first.settings, first.rest) == (whole.bits, whole.settings, None)
+        return
+    assert first.settings is None and first.bits >= whole.bits
+    rest = first.rest()
+    assert (rest.bits, rest.settings, rest.extrapolated, rest.rest) == (whole.bits, whole.settings,
+                                                                        whole.extrapolated, None)
+    assert rest.finish()[0] == whole.finish()[0] == interp.encode(values, half, missing)[0]
+    fixed = interp.plan(values, half, missing, cubic=True, first_sweep=True)
+    assert fixed.rest is None and fixed.settings is not None  # a setting given: searched whole

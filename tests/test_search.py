@@ -69,7 +69,7 @@ def tile_without_centre(a1b: np.ndarray) -> np.ndarray:
     return chunk
 
 
-def made_alone(chunk, bound, settings=None):
+def made_alone(chunk, bound, settings=None, first_sweep=False):
     return bounds.made(ALONE_WAY(chunk, bound, settings))
 
 
@@ -109,3 +109,38 @@ def test_the_gates_keep_the_network_where_it_pays(monkeypatch, a1b):
             for slack in ("PROJECTION_SLACK_DB", "SPATIAL_SLACK_DB"):
                 ungated.setattr(network, slack, math.inf)
             assert gated <= 1.02 * len(codec.encode(chunk))
+
+
+WHOLE_SEARCH = bounds.whole_search
+
+
+def test_spatial_prediction_alone_is_searched_whole_only_where_it_comes_near(monkeypatch, a1b):
+    """A1B with its learned model: at 1% of the range the network's ways need under half the
+    bytes of spatial prediction alone, whose search stops after its first sweep on most chunks;
+    at 10% spatial prediction comes near or wins, and is searched whole. Either way the bytes
+    are those of searching it whole every time."""
+    chunks = [a1b[i:i + 12].astype(np.float32) for i in (0, 100, 200)] + [a1b[5:6].astype(np.float32)]
+    calls = {"planned": 0, "whole": 0}
+
+    def planned(*args, **kwargs):
+        calls["planned"] += kwargs.get("first_sweep", False)
+        return ALONE_WAY(*args, **kwargs)
+
+    def whole(way):
+        calls["whole"] += way[0].rest is not None
+        return WHOLE_SEARCH(way)
+
+    for module in (bounds, bounded):
+        monkeypatch.setattr(module, "alone_way", planned)
+        monkeypatch.setattr(module, "whole_search", whole)
+    made = {}
+    for settings in ({"max_error": 0.42}, {"max_error": 4.2}, {}):
+        codec = INRCodec(**settings)
+        calls.update(planned=0, whole=0)
+        stopped = [bytes(codec.encode(c)) for c in chunks]
+        made[settings.get("max_error")] = dict(calls)
+        with monkeypatch.context() as always:
+            always.setattr(bounds, "SEARCH_GAIN", math.inf)
+            assert [bytes(codec.encode(c)) for c in chunks] == stopped
+    assert made[0.42]["planned"] == len(chunks) and made[0.42]["whole"] <= 1
+    assert made[4.2]["whole"] == made[4.2]["planned"] == len(chunks)

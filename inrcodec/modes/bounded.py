@@ -13,7 +13,7 @@ from ..chunk import Chunk, errors
 from ..coding import residual
 from ..coding.container import Container
 from ..coding.quantize import LatentQuantizer
-from ..sections.bounds import Prediction, alone_way, made, way_size, within
+from ..sections.bounds import Prediction, alone_way, made, way_size, whole_search, within
 from ..sections.network import fit, least_latent_bytes
 from .base import MOST_ERROR, Mode, positive
 
@@ -73,9 +73,11 @@ class Bounded(Mode):
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         bound = self.bound(chunk.values)
-        alone = alone_way(chunk, bound)  # spatial prediction alone (or the values), planned
+        # Spatial prediction alone (or the values), planned: its search made whole only where
+        # the network's ways come near it (``within``).
+        alone = alone_way(chunk, bound, first_sweep=True)
         if not isinstance(alone[0], Container) and alone[0].extrapolated:
-            alone = made(alone)  # a large chunk's estimate is too rough to gate the network
+            alone = made(whole_search(alone))  # a large chunk's estimate is too rough to gate the network
         quantizer = model.quantizer(*LatentQuantizer.resolution(self.latent_bits))
         # The network is fitted only where its latents alone would take fewer bytes than that.
         fitted = None

@@ -17,6 +17,11 @@ from .network import latent_fields, prediction_of, quantized_values
 
 ESTIMATE_MARGIN = 0.05  # a planned way estimated this much over the smallest is not made
 EXTRAPOLATED_MARGIN = 1.0  # the same, where the estimate is a block's of a larger chunk
+# Spatial prediction alone is searched past its first trial sweep only where that sweep's
+# estimate is within this factor of being made: the rest of the search lowered the first
+# sweep's bytes by at most 1.17x on any benchmark dataset and bound (docs/interp-search.md,
+# "first sweep only").
+SEARCH_GAIN = 2.0
 
 
 @dataclass
@@ -54,10 +59,10 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
     interpolation settings found at the first bound are kept there and reused at the next
     (they follow the field more than the bound), which spares the trials' search of them."""
     settings = {} if settings is None else settings
-    alone = alone_way(chunk, bound, settings.get("alone")) if alone is None else alone
+    alone = alone_way(chunk, bound, settings.get("alone"), first_sweep=True) if alone is None else alone
     if isinstance(alone[0], Container) and alone[0].kind == Kind.RAW:
         return alone
-    ways = [alone]
+    ways = []
     half = residual.half_step(bound, chunk.array.dtype, chunk.norm)
     if half > 0 and prediction is not None:
         array, finite, fields = chunk.array, chunk.finite, prediction.fields
@@ -67,30 +72,47 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
                                            settings.get("residual")),
                      lambda section: Container(kind=Kind.BOUNDED_SPATIAL, bound=bound,
                                                section=section, **fields)))
-    for name, way in zip(("alone", "bounded", "residual"), ways):
-        if not isinstance(way[0], Container):
-            settings.setdefault(name, way[0].settings)
     sizes = [way_size(way, model) for way in ways]
     for i, size in enumerate(sizes):
         if size is None:  # a plan that could not estimate itself: made, and measured
             ways[i] = made(ways[i])
             sizes[i] = way_size(ways[i], model)
+    alone_size = way_size(alone, model)
+    if not ways or alone_size is None or alone_size <= SEARCH_GAIN * min(sizes) * (1 + margin(alone)):
+        alone = whole_search(alone)
+        alone_size = way_size(alone, model)
+    ways, sizes = [alone] + ways, [alone_size] + sizes
+    if sizes[0] is None:
+        ways[0] = made(alone)
+        sizes[0] = way_size(ways[0], model)
+    for name, way in zip(("alone", "bounded", "residual"), ways):
+        if not isinstance(way[0], Container) and way[0].settings is not None:
+            settings.setdefault(name, way[0].settings)
     kept = [made(way) for way, size in zip(ways, sizes) if size <= min(sizes) * (1 + margin(way))]
     return min(kept, key=lambda c: len(c[0].to_bytes(model.hash)))
 
 
-def alone_way(chunk: Chunk, bound: float, settings: dict | None = None) -> tuple:
+def alone_way(chunk: Chunk, bound: float, settings: dict | None = None,
+              first_sweep: bool = False) -> tuple:
     """Spatial prediction alone, planned: (interp.Planned, its section -> Container); or the
     values themselves, made (a RAW Container, the chunk), where no step keeps a bound this fine
-    (5e-324)."""
+    (5e-324). ``first_sweep``: the settings' search stops after its first sweep (interp.plan),
+    and ``whole_search`` finishes it."""
     array, header = chunk.array, chunk.header
     if not spatial.representable(bound, array.dtype, chunk.values):
         fortran = header["fortran_order"]
         raw = {k: v for k, v in header.items() if k != "mask"}
         return (Container(kind=Kind.RAW, section=array.tobytes(order="F" if fortran else "C"),
                           **raw), array.copy())
-    return (spatial.plan_spatial(array, chunk.finite, bound, settings),
+    return (spatial.plan_spatial(array, chunk.finite, bound, settings, first_sweep),
             lambda section: Container(kind=Kind.SPATIAL, bound=bound, section=section, **header))
+
+
+def whole_search(way: tuple) -> tuple:
+    """The way with its settings' search made whole, where it stopped after the first sweep."""
+    if isinstance(way[0], Container) or way[0].rest is None:
+        return way
+    return way[0].rest(), way[1]
 
 
 def way_size(way: tuple, model) -> float | None:

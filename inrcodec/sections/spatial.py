@@ -57,14 +57,20 @@ def encode_spatial(array: np.ndarray, finite: np.ndarray, bound: float) -> tuple
 
 
 def plan_spatial(array: np.ndarray, finite: np.ndarray, bound: float,
-                 settings: dict | None = None) -> interp.Planned:
+                 settings: dict | None = None, first_sweep: bool = False) -> interp.Planned:
     """``encode_spatial`` with its settings chosen (or ``settings``, interp.plan's) and its
-    bits estimated, not yet made."""
+    bits estimated, not yet made (``first_sweep``: interp.plan's)."""
     values = array[finite]
     e = shrink(bound, array.dtype, values)
     target = np.where(finite, array, 0).astype(np.float64)
-    planned = interp.plan(target, spatial_half(bound, array.dtype, e), ~finite, **(settings or {}))
+    planned = interp.plan(target, spatial_half(bound, array.dtype, e), ~finite,
+                          **(settings or {}), first_sweep=first_sweep)
+    return _spatial(planned, array, finite, values, bound, e)
 
+
+def _spatial(planned: interp.Planned, array: np.ndarray, finite: np.ndarray, values: np.ndarray,
+             bound: float, e: int) -> interp.Planned:
+    """The interpolation's plan made into a SPATIAL section's (and its rest, where it has one)."""
     def finish() -> tuple[bytes, np.ndarray]:
         section, recon = planned.finish()
         decoded = cast(recon, array.dtype)
@@ -75,7 +81,8 @@ def plan_spatial(array: np.ndarray, finite: np.ndarray, bound: float,
         decoded[finite] = kept
         return bytes([e]) + _with_exceptions(section, missed, values[missed]), decoded
 
-    return dataclasses.replace(planned, finish=finish)
+    rest = planned.rest and (lambda: _spatial(planned.rest(), array, finite, values, bound, e))
+    return dataclasses.replace(planned, finish=finish, rest=rest)
 
 
 def decode_spatial(data: bytes, shape: tuple, dtype: np.dtype, finite: np.ndarray,

@@ -96,25 +96,45 @@ class Planned:
 
     bits: float | None  # None: the trial block holds too few of the chunk's values to tell
     finish: Callable[[], tuple]
-    settings: dict  # cubic, bound_mode, reverse, batch_axes: ``plan``'s arguments to fix them
+    settings: dict | None  # cubic, bound_mode, reverse, batch_axes: ``plan``'s arguments to fix
+    # them; None where the search stopped after its first sweep (``rest``)
     extrapolated: bool  # whether the bits are a block's, in proportion to the chunk's values
+    rest: Callable[[], "Planned"] | None = None  # the search made whole, where it stopped early
 
 
 def plan(values: np.ndarray, half: float, missing: np.ndarray | None = None,
          cubic: bool | None = None, bound_mode: int | None = None, reverse: bool | None = None,
-         batch_axes: int | None = None) -> Planned:
+         batch_axes: int | None = None, first_sweep: bool = False) -> Planned:
     """``encode``'s settings chosen and its bits estimated, before the sweep of a large
     chunk and the stream: a caller with several ways to store a chunk finishes the likely
-    smallest."""
+    smallest. ``first_sweep``, where no setting is fixed and no axis looks unlike (batch
+    axes can take a stack's bytes down tenfold): the search stops after its first trial sweep
+    (both interpolants at level-bound mode 1, in the first axis order; every setting at once
+    on a small block), and ``rest`` makes the rest of it; a caller that finds the first
+    sweep's bits far above another way's spares the rest (they are never below the whole
+    search's)."""
     values = np.asarray(values, dtype=np.float64)
     missing = _check(values.shape, half, missing)
-    bits, chosen, settings = _choose(values, half, missing, cubic, bound_mode, reverse, batch_axes)
+    free = cubic is None and bound_mode is None and reverse is None and batch_axes is None
+    search = _Search(values, half, missing, cubic, bound_mode, reverse, batch_axes)
+    stopped = search.run(first_sweep and free and not search.unlike)
+    return _planned(search, stopped)
+
+
+def _planned(search: "_Search", stopped: bool) -> Planned:
+    bits, chosen, settings = search.chosen()
+    values = search.values
 
     def finish() -> tuple[bytes, np.ndarray]:
         sweep, symbols = chosen()
         return stream.write(sweep, symbols), sweep.recon
 
-    return Planned(bits, finish, settings, bits is None or values.size > TRIAL_POINTS)
+    def rest() -> Planned:
+        search.run(False)
+        return _planned(search, False)
+
+    return Planned(bits, finish, None if stopped else settings,
+                   bits is None or values.size > TRIAL_POINTS, rest if stopped else None)
 
 
 def decode(data: bytes, shape: tuple[int, ...], half: float,
@@ -151,66 +171,99 @@ def _check(shape: tuple[int, ...], half: float, missing: np.ndarray | None) -> n
     return missing if missing.any() else None
 
 
-def _choose(values: np.ndarray, half: float, missing: np.ndarray | None, cubic: bool | None,
-            bound_mode: int | None, reverse: bool | None, batch_axes: int | None) -> tuple:
-    """(estimated bits, the encoder's run to come, its settings) with the (cubic, bound mode,
-    axis order) of the fewest estimated bits on a central block of the chunk (trials.py). Every interpolant
-    and level-bound mode allowed is swept at once in the first-to-last axis order (on a block
-    over ``SMALL_TRIAL`` points, the interpolants at mode 1 first, then the other modes with
-    the better one), then the ``REVERSED`` best (one on a large block) in the other order. A
-    chunk that is its own block keeps the trial's run; a larger one's bits are the block's in
+class _Search:
+    """The encoder's choice of settings: the (cubic, bound mode, axis order) of the fewest
+    estimated bits on a central block of the chunk (trials.py). Every interpolant and
+    level-bound mode allowed is swept at once in the first-to-last axis order (on a block over
+    ``SMALL_TRIAL`` points, the interpolants at mode 1 first, then the other modes with the
+    better one), then the ``REVERSED`` best (one on a large block) in the other order. A chunk
+    that is its own block keeps the trial's run; a larger one's bits are the block's in
     proportion to its values.
 
-    Where some axes' slices look unlike (``unlike_axes``), the same search is made with them
-    as batch axes (the most unlike, then it and the next, ...: ``batch.candidates``), and the
-    fewest bits of all kept; ``batch_axes`` given, only it is searched."""
-    block = central_block(values.shape, TRIAL_POINTS)
-    trial = values[block]
-    trial_missing = None if missing is None or not missing[block].any() else missing[block]
-    interpolants = (True, False) if cubic is None else (cubic,)
-    modes = range(len(BOUND_MODES)) if bound_mode is None else (bound_mode,)
-    small = trial.size <= SMALL_TRIAL
+    Where some axes' slices look unlike (``unlike_axes``), the same search is made with them as
+    batch axes (the most unlike, then it and the next, ...: ``batch.candidates``), and the fewest
+    bits of all kept; ``batch_axes`` given, only it is searched. The search is a generator, so
+    that it can stop after its first sweep and go on later (``run``)."""
 
-    def search(axes: int) -> list:
-        """(estimated bits, the trial sweeps, index among them) of every setting tried with ``axes``."""
-        tried = []
+    def __init__(self, values: np.ndarray, half: float, missing: np.ndarray | None,
+                 cubic: bool | None, bound_mode: int | None, reverse: bool | None,
+                 batch_axes: int | None):
+        self.values, self.half, self.missing = values, half, missing
+        self.block = central_block(values.shape, TRIAL_POINTS)
+        self.trial = values[self.block]
+        self.trial_missing = None if missing is None or not missing[self.block].any() else missing[self.block]
+        self.interpolants = (True, False) if cubic is None else (cubic,)
+        self.modes = range(len(BOUND_MODES)) if bound_mode is None else (bound_mode,)
+        self.reverse, self.batch_axes = reverse, batch_axes
+        self.tried = []  # (estimated bits, the trial sweeps, index among them) of the settings kept
+        self.unlike = ([] if batch_axes is not None
+                       else list(candidates(unlike_axes(self.trial, self.trial_missing))))
+        self.progress = self._every_search()
+
+    def run(self, first_sweep: bool) -> bool:
+        """Searches on, to the end or (``first_sweep``) to the end of the first sweep; whether
+        it stopped before the end."""
+        for _ in self.progress:
+            if first_sweep:
+                return True
+        return False
+
+    def _every_search(self):
+        yield from self._search(self.batch_axes or 0)
+        for axes in self.unlike:
+            yield from self._search(axes)
+
+    def _search(self, axes: int):
+        """Every setting tried with ``axes`` into ``tried`` (with ``reverse`` given, only those
+        in its order), yielding after each sweep."""
+        tried, reverse = [], self.reverse
+        interpolants, modes = self.interpolants, self.modes
+        first = len(self.tried)  # what the first sweep in the first order adds stands at once
 
         def sweep_all(options: list, backwards: bool) -> list:
-            sweeps = Batch(trial, half, trial_missing, options, backwards, axes)
+            sweeps = Batch(self.trial, self.half, self.trial_missing, options, backwards, axes)
             found = [(float(b), sweeps, i) for i, b in enumerate(sweeps.bits())]
             tried.extend(found)
             return found
 
-        several_axes = sum(n > 1 for i, n in enumerate(values.shape) if not axes >> i & 1) > 1
+        several_axes = sum(n > 1 for i, n in enumerate(self.values.shape) if not axes >> i & 1) > 1
         if reverse and several_axes and len(interpolants) == len(modes) == 1:
-            return sweep_all([(interpolants[0], modes[0])], True)  # all given: one sweep
+            self.tried += sweep_all([(interpolants[0], modes[0])], True)  # all given: one sweep
+            return
+        small = self.trial.size <= SMALL_TRIAL
         if small or len(interpolants) == 1 or len(modes) == 1:
             sweep_all([(c, m) for c in interpolants for m in modes], False)
+            if not reverse:
+                self.tried[first:] = tried
+            yield
         else:
             _, best, i = min(sweep_all([(c, 1) for c in interpolants], False), key=_bits)
+            if not reverse:
+                self.tried[first:] = tried
+            yield
             chosen = best.options[i][0]
             sweep_all([(chosen, m) for m in modes if m != 1], False)
         if several_axes and (reverse is None or reverse):
             ranked = sorted(tried, key=_bits)[:REVERSED if small else 1]
             backwards = sweep_all([b.options[i] for _, b, i in ranked], True)
             if reverse:
-                return backwards
-        return tried
+                tried = backwards
+        self.tried[first:] = tried
 
-    tried = search(batch_axes or 0)
-    if batch_axes is None:
-        for axes in candidates(unlike_axes(trial, trial_missing)):
-            tried += search(axes)
-    bits, best, i = min(tried, key=_bits)
-    (cubic, bound_mode), reverse, batch_axes = best.options[i], best.reverse, best.batch_axes
-    settings = dict(cubic=cubic, bound_mode=bound_mode, reverse=reverse, batch_axes=batch_axes)
-    if trial.shape == values.shape:
-        return bits, lambda: best.take(i), settings
-    # In proportion to the values coded; a block far emptier than the chunk tells nothing.
-    coded = values.size if missing is None else values.size - int(missing.sum())
-    coded_trial = trial.size if trial_missing is None else trial.size - int(trial_missing.sum())
-    scaled = bits * coded / coded_trial if coded_trial * 4 >= trial.size * coded / values.size else None
-    return scaled, lambda: run(values, half, missing, (cubic, bound_mode, reverse), batch_axes), settings
+    def chosen(self) -> tuple:
+        """(estimated bits, the encoder's run to come, its settings) of the fewest bits so far."""
+        bits, best, i = min(self.tried, key=_bits)
+        (cubic, bound_mode), reverse, batch_axes = best.options[i], best.reverse, best.batch_axes
+        settings = dict(cubic=cubic, bound_mode=bound_mode, reverse=reverse, batch_axes=batch_axes)
+        values, missing, trial, trial_missing = self.values, self.missing, self.trial, self.trial_missing
+        if trial.shape == values.shape:
+            return bits, lambda: best.take(i), settings
+        # In proportion to the values coded; a block far emptier than the chunk tells nothing.
+        coded = values.size if missing is None else values.size - int(missing.sum())
+        coded_trial = trial.size if trial_missing is None else trial.size - int(trial_missing.sum())
+        scaled = bits * coded / coded_trial if coded_trial * 4 >= trial.size * coded / values.size else None
+        settled = (cubic, bound_mode, reverse)
+        return scaled, lambda: run(values, self.half, missing, settled, batch_axes), settings
 
 
 def _bits(candidate: tuple) -> float:
