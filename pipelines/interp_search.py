@@ -37,6 +37,8 @@ RESTRICTIONS = {  # interp.encode's arguments that fix a part of the search
     "forward order only": {"reverse": False},
     "no batch axes": {"batch_axes": 0},
     "one setting": {"cubic": True, "bound_mode": 0, "reverse": True, "batch_axes": 0},
+    # what the search has found when it stops after its first sweep (interp.plan's first_sweep)
+    "first sweep only": {"bound_mode": 1, "reverse": False, "batch_axes": 0},
 }
 QUICK = ("a1b", "ostia")
 
@@ -61,7 +63,7 @@ def measure_dataset(name: str, chunks: list[np.ndarray], repeats: int) -> list[d
                 start = time.process_time()
                 sizes = [len(interp.encode(v, half, m, **fixed)[0]) for v, m in prepared]
                 best = min(best, time.process_time() - start)
-            row[label] = {"bytes": sum(sizes), "seconds": best}
+            row[label] = {"bytes": sum(sizes), "seconds": best, "chunks": sizes}
         rows.append(row)
         full = row["full search"]
         print(f"  {name:14} {fraction:g}: " + " ".join(
@@ -84,15 +86,18 @@ def markdown(rows: list[dict], seconds: float, machine_line: str, date: str, **_
                  f"*{label}*: `{', '.join(f'{k}={v}' for k, v in fixed.items())}`"
                  for label, fixed in RESTRICTIONS.items() if fixed) + ".", "",
              "## Summary over every (dataset, bound) pair", "",
-             "| fixed | bytes over the full search: total, median, worst pair | "
-             "speed over the full search: median, least |", "|---|---|---|"]
+             "| fixed | bytes over the full search: total, median, worst pair | worst chunk | "
+             "speed over the full search: median, least |", "|---|---|---|---|"]
     for label in others:
         ratio = [r[label]["bytes"] / r["full search"]["bytes"] for r in rows]
         speed = [r["full search"]["seconds"] / r[label]["seconds"] for r in rows]
         total = sum(r[label]["bytes"] for r in rows) / sum(r["full search"]["bytes"] for r in rows)
         worst = max(range(len(rows)), key=lambda i: ratio[i])
+        chunk, at = max((a / b, r) for r in rows
+                        for a, b in zip(r[label]["chunks"], r["full search"]["chunks"]))
         lines.append(f"| {label} | {total:.4f}, {np.median(ratio):.4f}, {ratio[worst]:.3f} "
                      f"({rows[worst]['dataset']} at {rows[worst]['fraction']:g}) | "
+                     f"{chunk:.3f} ({at['dataset']} at {at['fraction']:g}) | "
                      f"{np.median(speed):.2f}x, {min(speed):.2f}x |")
     lines += ["", "## Every pair", "",
               "| dataset | bound (of range) | full search b/v | enc MB/s | "
