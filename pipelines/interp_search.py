@@ -93,8 +93,9 @@ def markdown(rows: list[dict], seconds: float, machine_line: str, date: str, **_
         speed = [r["full search"]["seconds"] / r[label]["seconds"] for r in rows]
         total = sum(r[label]["bytes"] for r in rows) / sum(r["full search"]["bytes"] for r in rows)
         worst = max(range(len(rows)), key=lambda i: ratio[i])
-        chunk, at = max((a / b, r) for r in rows
-                        for a, b in zip(r[label]["chunks"], r["full search"]["chunks"]))
+        chunk, at = max(((a / b, r) for r in rows
+                         for a, b in zip(r[label]["chunks"], r["full search"]["chunks"])),
+                        key=lambda pair: pair[0])
         lines.append(f"| {label} | {total:.4f}, {np.median(ratio):.4f}, {ratio[worst]:.3f} "
                      f"({rows[worst]['dataset']} at {rows[worst]['fraction']:g}) | "
                      f"{chunk:.3f} ({at['dataset']} at {at['fraction']:g}) | "
