@@ -19,8 +19,8 @@ ESTIMATE_MARGIN = 0.05  # a planned way estimated this much over the smallest is
 EXTRAPOLATED_MARGIN = 1.0  # the same, where the estimate is a block's of a larger chunk
 # Spatial prediction alone is searched past its first trial sweep only where that sweep's
 # estimate is within this factor of being made: the rest of the search lowered the first
-# sweep's bytes by at most 1.17x on any benchmark dataset and bound (docs/interp-search.md,
-# "first sweep only").
+# sweep's bytes by at most 1.17x over a benchmark dataset's test chunks at any bound, and 1.37x
+# on any one chunk (docs/interp-search.md, "first sweep only").
 SEARCH_GAIN = 2.0
 
 
