@@ -73,6 +73,26 @@ def test_the_projection_is_least_squares_in_the_decoder_s_basis(model, a1b):
     assert np.sqrt(np.mean(((target - model.mean - half @ model.basis) * weight) ** 2)) < 0.1
 
 
+@pytest.mark.parametrize("missing", [0.05, 0.45, 0.55, 0.95])
+def test_a_partial_patch_is_the_regularised_least_squares_of_its_valid_points(model, a1b, missing):
+    """Whether its products come from its valid points or from the whole patch's less its
+    missing ones (the fewer), a partial patch's latents solve the same normal equations."""
+    from inrcodec.linear import PRIOR_NOISE, _inverse_variance
+    from inrcodec.patches import to_patches
+
+    field = (a1b[100] - a1b[100].mean()) / a1b[100].std()
+    target = to_patches(field[None].astype(np.float64), model.patch_shape)
+    rng = np.random.default_rng(int(missing * 100))
+    weight = (rng.random(target.shape) >= missing).astype(np.float64)
+    latents = model.project(target, weight)
+    prior = PRIOR_NOISE * np.diag(_inverse_variance(model.latent_std))
+    for i in range(len(target)):
+        w = weight[i] > 0
+        b = model.basis[:, w]
+        expected = np.linalg.solve(b @ b.T + prior, b @ (target[i, w] - model.mean[w]))
+        assert np.allclose(latents[i], expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
+
+
 @pytest.mark.parametrize("settings", [
     dict(min_psnr=None, latent_bits=7), dict(max_error=0.1), dict(max_error=1e-4),
     dict(min_psnr=45), dict(max_rmse=0.05), dict(bits_per_value=0.3),
