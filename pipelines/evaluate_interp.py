@@ -215,7 +215,8 @@ DESIGN = """\
 - **Escapes**: a symbol beyond a table's +-K (K = 16 rms, at most 4096) is coded as an escape
   and its q stored as an svarint beside the range-coded stream, so any integer q codes.
 - **Stream tail**: up to 65536 symbols the range coder's last word is cut to the fewest bytes
-  that still decode (bisected, each cut checked by decoding), which saves 2-4 bytes a chunk.
+  that still decode (found from the coder's final interval, `entropy.shortest_cut`; tested
+  against trying every cut with the decoder), which saves 2-4 bytes a chunk.
 """
 
 

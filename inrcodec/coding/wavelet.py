@@ -61,6 +61,8 @@ BATCH_AXES = 4  # the axes a section can name as batch axes, in bits 4-7 of its 
 MAX_Q = 2 ** 52  # a step this fine for the values is refused (q would lose integer precision)
 MAX_STEP_CODE = 16 * 1100  # steps of 2**-1100 to 2**1100 cover every float64 (and subnormals)
 RELAX_SWEEPS = 4  # per level of the fill (the encoder's only): 4 took as few bits as 30 did
+ESTIMATED_BINS = 64  # ``estimated_rms`` sums each detail bin's error up to this q, past it about
+ESTIMATED_SAMPLE = 1 << 16  # and estimates from an even sample of this many detail coefficients
 
 
 def step_of(code: int) -> float:
@@ -181,6 +183,52 @@ class Coefficients:
         self.levels = levels_of(self.shape, batch_axes)
         self.coefficients = dwt.forward(values if missing is None else fill(values, missing),
                                         self.levels)
+        self._sorted = None  # ``_normalised``, made where a step search asks
+
+    def estimated_rms(self, step_code: int) -> float:
+        """The rms error a reconstruction at ``step_code`` would have, from the coefficients
+        alone: each band's step is the step over the square root of its synthesis gain, so a
+        coefficient's quantization error, in its band's units over that root, costs the values
+        about its square (the transform is near-orthogonal; boundaries, a fill and a cast are
+        left out). A guide for a step search, which still decodes what it keeps."""
+        approximation, details, sums, squares, weight = self._normalised
+        step = step_of(step_code)
+        if step == 0.0:  # past float64's finest: exact
+            return 0.0
+        total = float(np.sum((approximation - np.rint(approximation / step) * step) ** 2))
+        detail_total = 0.0
+        if details.size:
+            # Detail q = k from |u| / step in [k - ROUNDING, k + 1 - ROUNDING), decoding at
+            # (k - PULL) step: the sorted magnitudes' sums give each bin's squared error.
+            most = int(min(details[-1] / step + ROUNDING, ESTIMATED_BINS))
+            edges = np.searchsorted(details, (np.arange(most + 1) + 1 - ROUNDING) * step)
+            detail_total += float(squares[edges[0]])
+            if most:
+                a, b = edges[:-1], edges[1:]
+                centre = (np.arange(1, most + 1) - PULL) * step
+                detail_total += float(np.sum(squares[b] - squares[a] - 2 * centre * (sums[b] - sums[a])
+                                      + (b - a) * centre ** 2))
+            # past the bins: an error within a step, its square about that of a uniform one's
+            detail_total += (details.size - int(edges[-1])) * step ** 2 / 12
+        return math.sqrt(max(total + detail_total * weight, 0.0) / self.coefficients.size)
+
+    @property
+    def _normalised(self) -> tuple:
+        """(the approximation band's coefficients, the detail coefficients' magnitudes sorted
+        (an even sample of ESTIMATED_SAMPLE of a larger chunk's), their running sums and sums
+        of squares from 0, how many each stands for), each over its band's step at step 1."""
+        if self._sorted is None:
+            _, bands, scales = _layout(self.shape, self.batch_axes)
+            parts = [np.abs(self.coefficients[slices]).ravel() / scale
+                     for (_, _, slices), scale in zip(bands[1:], scales[1:])]
+            details = np.concatenate(parts) if parts else np.zeros(0)
+            every = -(-details.size // ESTIMATED_SAMPLE)
+            sample = np.sort(details[::every]) if details.size else details
+            weight = details.size / sample.size if sample.size else 1.0
+            approximation = self.coefficients[bands[0][2]].ravel() / scales[0]
+            self._sorted = (approximation, sample, np.concatenate([[0.0], np.cumsum(sample)]),
+                            np.concatenate([[0.0], np.cumsum(sample ** 2)]), weight)
+        return self._sorted
 
     def _quantized(self, step_code: int, contexts: bool) -> tuple[Plan, np.ndarray, list]:
         plan_ = Plan(self.shape, step_code, self.batch_axes)

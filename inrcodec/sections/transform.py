@@ -19,6 +19,9 @@ DB_PER_CODE = 6.02 / 16  # a uniform quantizer's PSNR falls 6 dB per octave of i
 CLOSE_ENOUGH_DB = 0.2  # a pass this near the floor is not worth another trial
 MOST_CODES = 64  # the furthest one trial moves (4 octaves): an exact chunk's PSNR is infinite
 MOST_TRIALS = 8  # reconstructions tried before the coarsest passing step is taken
+# The estimate's search for a starting step goes this many octaves from a uniform quantizer's:
+# a smooth field keeps a floor at steps many octaves coarser (6 on a 1000 x 1000 one).
+ESTIMATED_OCTAVES = 24
 
 
 def encode_floor(chunk: Chunk, target_rms: float, prediction=None,
@@ -107,10 +110,11 @@ def _coarsest(chunk: Chunk, coefficients, target_rms: float, base,
     def hopeless(nonzero: int) -> bool:
         return smaller_than is not None and _least_bytes(nonzero) >= smaller_than
 
-    # A uniform quantizer's error has an rms of step / sqrt(12): the search starts there and
-    # steps by the PSNR left over (the secant's slope once two trials have been made), within
-    # the codes between the coarsest pass and the finest miss so far.
-    code = math.floor(16 * math.log2(math.sqrt(12) * target_rms))
+    # The search starts at the coarsest step whose error the coefficients alone estimate
+    # within the target (``estimated_rms``), and steps by the PSNR left over (the secant's
+    # slope once two trials have been made), within the codes between the coarsest pass and
+    # the finest miss so far.
+    code = _estimated_code(coefficients, target_rms)
     trials, nonzeros = {}, {}  # code: dB inside the target, nonzero symbols
     passed = failed = None
     while len(trials) < MOST_TRIALS:
@@ -142,6 +146,28 @@ def _coarsest(chunk: Chunk, coefficients, target_rms: float, base,
     if passed is None or hopeless(nonzeros[passed]):
         return None, 0
     return passed, nonzeros[passed]
+
+
+def _estimated_code(coefficients, target_rms: float) -> int:
+    """The coarsest step code whose ``estimated_rms`` is within ``target_rms``: from a uniform
+    quantizer's (an rms of step / sqrt(12)), by octaves, then halves."""
+    code = math.floor(16 * math.log2(math.sqrt(12) * target_rms))
+    within = coefficients.estimated_rms(code) <= target_rms
+    octave = 16 if within else -16
+    for _ in range(ESTIMATED_OCTAVES):  # the bracket: a code within, the next octave not
+        if (coefficients.estimated_rms(code + octave) <= target_rms) != within:
+            break
+        code += octave
+    else:
+        return code
+    low, high = (code, code + octave) if within else (code + octave, code)
+    while high - low > 1:
+        middle = (low + high) // 2
+        if coefficients.estimated_rms(middle) <= target_rms:
+            low = middle
+        else:
+            high = middle
+    return low
 
 
 def decode(c: Container, model, finite: np.ndarray) -> np.ndarray:
