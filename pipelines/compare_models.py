@@ -15,7 +15,8 @@ Without model arguments (the bake-off, docs/compare-models.md):
    bits and EOF counts). PSNR is the repository's usual (``RoundTrip.psnr``: over the range of
    all test values), read off each model's rate-distortion front at 0.05-0.3 bits per value
    (``bench/fronts.psnr_at``: linear in log rate between measured points, never extrapolated).
-2. Speed, one thread (torch and BLAS): encode and decode of the four 12-field A1B chunks with
+2. Speed, one thread (torch and BLAS; inrcodec's compiled kernels loaded from the start, as
+   in a process compressing an archive): encode and decode of the four 12-field A1B chunks with
    ``max_error`` = 1% of their range for SIREN, ``linear-2d``, the learned linear model (K = 64)
    and SZ3 at the same bound, and plain latents at 7 bits for the three networks; the median of
    ``--repeats`` rounds, the codecs taking turns in every round.
@@ -68,6 +69,7 @@ from inrcodec.bench.inr import forward_flops  # noqa: E402
 from inrcodec.bench.machine import load_average, load_text  # noqa: E402
 from inrcodec.bench.pca import Basis, PCAControl  # noqa: E402
 from inrcodec.bench.peers import Context, sperr, sz3  # noqa: E402
+from inrcodec.coding import kernels  # noqa: E402
 from inrcodec.linear import learn  # noqa: E402
 from inrcodec.measure import codec_round_trip, round_trip  # noqa: E402
 from inrcodec.model import resolve  # noqa: E402
@@ -778,6 +780,10 @@ def main() -> None:
                    "unless --quick)")
     p.add_argument("--json")
     args = p.parse_args()
+    # The compiled kernels from the start, as in a process compressing an archive (speed.py):
+    # else a process loads them once its coders pass 8 million points, in the middle of some
+    # codec's timings, and fewer trial sweeps put that later.
+    kernels.compiled()
     (architectures if args.models else bake_off)(args)
 
 
