@@ -55,6 +55,8 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
     coding/interp/trials.py) and only those within ``margin`` of the smallest are made: on a
     chunk that is its own trial block the estimates are within a few bytes of the streams,
     and making a way (a large chunk's sweep and every stream) costs more than planning it.
+    Spatial prediction alone is planned on its first trial sweep, and its search finished only
+    where that comes within SEARCH_GAIN of being made (``whole_search``).
     ``settings``: a dict a bound search keeps across its calls on one chunk; each way's
     interpolation settings found at the first bound are kept there and reused at the next
     (they follow the field more than the bound), which spares the trials' search of them."""

@@ -218,7 +218,7 @@ class _Search:
         in its order), yielding after each sweep."""
         tried, reverse = [], self.reverse
         interpolants, modes = self.interpolants, self.modes
-        first = len(self.tried)  # what the first sweep in the first order adds stands at once
+        first = len(self.tried)  # this search's candidates, as they come, replace tried[first:]
 
         def sweep_all(options: list, backwards: bool) -> list:
             sweeps = Batch(self.trial, self.half, self.trial_missing, options, backwards, axes)
