@@ -34,7 +34,7 @@ Section layout::
 """
 
 import math
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -183,7 +183,6 @@ class Coefficients:
         self.levels = levels_of(self.shape, batch_axes)
         self.coefficients = dwt.forward(values if missing is None else fill(values, missing),
                                         self.levels)
-        self._sorted = None  # ``_normalised``, made where a step search asks
 
     def estimated_rms(self, step_code: int) -> float:
         """The rms error a reconstruction at ``step_code`` would have, from the coefficients
@@ -212,23 +211,21 @@ class Coefficients:
             detail_total += (details.size - int(edges[-1])) * step ** 2 / 12
         return math.sqrt(max(total + detail_total * weight, 0.0) / self.coefficients.size)
 
-    @property
+    @cached_property
     def _normalised(self) -> tuple:
         """(the approximation band's coefficients, the detail coefficients' magnitudes sorted
         (an even sample of ESTIMATED_SAMPLE of a larger chunk's), their running sums and sums
         of squares from 0, how many each stands for), each over its band's step at step 1."""
-        if self._sorted is None:
-            _, bands, scales = _layout(self.shape, self.batch_axes)
-            parts = [np.abs(self.coefficients[slices]).ravel() / scale
-                     for (_, _, slices), scale in zip(bands[1:], scales[1:])]
-            details = np.concatenate(parts) if parts else np.zeros(0)
-            every = -(-details.size // ESTIMATED_SAMPLE)
-            sample = np.sort(details[::every]) if details.size else details
-            weight = details.size / sample.size if sample.size else 1.0
-            approximation = self.coefficients[bands[0][2]].ravel() / scales[0]
-            self._sorted = (approximation, sample, np.concatenate([[0.0], np.cumsum(sample)]),
-                            np.concatenate([[0.0], np.cumsum(sample ** 2)]), weight)
-        return self._sorted
+        _, bands, scales = _layout(self.shape, self.batch_axes)
+        parts = [np.abs(self.coefficients[slices]).ravel() / scale
+                 for (_, _, slices), scale in zip(bands[1:], scales[1:])]
+        details = np.concatenate(parts) if parts else np.zeros(0)
+        every = -(-details.size // ESTIMATED_SAMPLE)
+        sample = np.sort(details[::every]) if details.size else details
+        weight = details.size / sample.size if sample.size else 1.0
+        approximation = self.coefficients[bands[0][2]].ravel() / scales[0]
+        return (approximation, sample, np.concatenate([[0.0], np.cumsum(sample)]),
+                np.concatenate([[0.0], np.cumsum(sample ** 2)]), weight)
 
     def _quantized(self, step_code: int, contexts: bool) -> tuple[Plan, np.ndarray, list]:
         plan_ = Plan(self.shape, step_code, self.batch_axes)

@@ -74,19 +74,13 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
                                            settings.get("residual")),
                      lambda section: Container(kind=Kind.BOUNDED_SPATIAL, bound=bound,
                                                section=section, **fields)))
-    sizes = [way_size(way, model) for way in ways]
-    for i, size in enumerate(sizes):
-        if size is None:  # a plan that could not estimate itself: made, and measured
-            ways[i] = made(ways[i])
-            sizes[i] = way_size(ways[i], model)
+    sized = [_sized(way, model) for way in ways]
     alone_size = way_size(alone, model)
-    if not ways or alone_size is None or alone_size <= SEARCH_GAIN * min(sizes) * (1 + margin(alone)):
+    if not sized or alone_size is None or \
+            alone_size <= SEARCH_GAIN * min(size for _, size in sized) * (1 + margin(alone)):
         alone = whole_search(alone)
-        alone_size = way_size(alone, model)
-    ways, sizes = [alone] + ways, [alone_size] + sizes
-    if sizes[0] is None:
-        ways[0] = made(alone)
-        sizes[0] = way_size(ways[0], model)
+    sized.insert(0, _sized(alone, model))
+    ways, sizes = [way for way, _ in sized], [size for _, size in sized]
     for name, way in zip(("alone", "bounded", "residual"), ways):
         if not isinstance(way[0], Container) and way[0].settings is not None:
             settings.setdefault(name, way[0].settings)
@@ -115,6 +109,16 @@ def whole_search(way: tuple) -> tuple:
     if isinstance(way[0], Container) or way[0].rest is None:
         return way
     return way[0].rest(), way[1]
+
+
+def _sized(way: tuple, model) -> tuple[tuple, float]:
+    """(the way, its bytes or estimate); a plan that could not estimate itself made, and
+    measured."""
+    size = way_size(way, model)
+    if size is None:
+        way = made(way)
+        size = way_size(way, model)
+    return way, size
 
 
 def way_size(way: tuple, model) -> float | None:

@@ -189,9 +189,9 @@ class _Search:
                  cubic: bool | None, bound_mode: int | None, reverse: bool | None,
                  batch_axes: int | None):
         self.values, self.half, self.missing = values, half, missing
-        self.block = central_block(values.shape, TRIAL_POINTS)
-        self.trial = values[self.block]
-        self.trial_missing = None if missing is None or not missing[self.block].any() else missing[self.block]
+        block = central_block(values.shape, TRIAL_POINTS)
+        self.trial = values[block]
+        self.trial_missing = None if missing is None or not missing[block].any() else missing[block]
         self.interpolants = (True, False) if cubic is None else (cubic,)
         self.modes = range(len(BOUND_MODES)) if bound_mode is None else (bound_mode,)
         self.reverse, self.batch_axes = reverse, batch_axes
