@@ -77,7 +77,8 @@ def excess_db(chunk: Chunk, decoded: np.ndarray, target_rms: float) -> float:
     values = chunk.exact_values
     count = chunk.array.size if chunk.array.dtype.kind in "iu" else values.size
     kept = decoded.reshape(-1) if chunk.whole else decoded[chunk.finite]  # (the same order)
-    squared = float(np.sum((kept.astype(np.float64) - values) ** 2))
+    difference = np.subtract(kept, values, dtype=np.float64)  # one temporary, squared in place
+    squared = float(np.sum(np.multiply(difference, difference, out=difference)))
     return psnr_db(target_rms, float(np.sqrt(squared / max(count, 1))))
 
 

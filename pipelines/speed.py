@@ -4,8 +4,10 @@ Cases: the held-out A1B fields 192-239 in chunks of 1 and of 12 fields (what the
 knows), and two large fields stored as one chunk: NEMO's sea surface temperature (330 x 360,
 land NaN) and a smooth synthetic 1000 x 1000 field. Codecs: inrcodec's default (the 40 dB floor)
 and its error bound at 1% of the data's range, SZ3, SPERR and ZFP (fixed accuracy) at that same
-bound. Each codec encodes and decodes every chunk of a case ``--repeats`` times, one thread, in
-this process; the best time counts (the machine is shared). Speeds are MB of float32 input per
+bound. Each codec encodes and decodes every chunk of a case once a round, the codecs in turn,
+for ``--repeats`` rounds, one thread, in this process; each codec's best round counts (the
+machine is shared: a burst of other work falls on every codec of a round alike, not on one
+codec's repeats). Speeds are MB of float32 input per
 second, and ratios to SZ3 within the same case of the same run.
 
 For inrcodec also: the matrix FLOPs per value torch counts for encoding and decoding, the share
@@ -38,6 +40,7 @@ from inrcodec.bench.machine import load_average, load_text, matmul_flops
 from inrcodec.bench.metrics import PeakRSS, count_flops
 from inrcodec.bench.peers import Context, sperr, sz3, zfp
 from inrcodec.coding import kernels
+from inrcodec.linear import LinearModel
 from inrcodec.measure import psnr
 from inrcodec.sample_data import A1B_TEST, load_a1b
 
@@ -95,6 +98,20 @@ def measure(chunks, encode, decode, repeats: int) -> dict:
             "psnr_db": psnr(original, restored), "encoded": encoded}
 
 
+def measure_rounds(chunks, codecs: dict, rounds: int) -> dict:
+    """``measure`` of each of ``codecs`` ((encode, decode) by label) in ``rounds`` rounds, the
+    codecs in turn within each, each codec's best encode and decode over them."""
+    best = {}
+    for _ in range(rounds):
+        for label, (encode, decode) in codecs.items():
+            row = measure(chunks, encode, decode, 1)
+            if label in best:
+                for key in ("encode_mb_s", "decode_mb_s"):
+                    row[key] = max(row[key], best[label][key])
+            best[label] = row
+    return best
+
+
 def network_costs(chunks, codec: INRCodec, encoded: list[bytes], rate: float) -> dict:
     """Matrix FLOPs per value of encoding and decoding the case's chunks, the share of the
     matmul rate that is at the measured speeds, peak memory, and bitwise-repeatable decoding."""
@@ -110,7 +127,8 @@ def network_costs(chunks, codec: INRCodec, encoded: list[bytes], rate: float) ->
         threads = [codec.decode(e).tobytes() for e in encoded]
     finally:
         torch.set_num_threads(1)
-    return {"encode_flops_per_value": encode_flops / values,
+    return {"linear_latents": codec.model.latent_dim if isinstance(codec.model, LinearModel) else None,
+            "encode_flops_per_value": encode_flops / values,
             "decode_flops_per_value": decode_flops / values,
             "matmul_rate": rate, "encode_peak_mb": peak.mb,
             "repeatable": once == twice == threads}
@@ -181,9 +199,8 @@ def main() -> None:
     rate = matmul_flops()
     results = {}
     for case, chunks in cases(args.quick).items():
-        rows = {}
-        for label, (encode, decode) in codecs(chunks, args.models).items():
-            rows[label] = measure(chunks, encode, decode, args.repeats)
+        rows = measure_rounds(chunks, codecs(chunks, args.models), args.repeats)
+        for label in rows:
             print(f"{case} | {label}: enc {rows[label]['encode_mb_s']:.2f} dec "
                   f"{rows[label]['decode_mb_s']:.2f} MB/s", flush=True)
         costs = {model: network_costs(chunks, INRCodec(model), rows[label]["encoded"], rate)
@@ -227,12 +244,13 @@ def report(results: dict, rate: float, repeats: int, seconds: float,
                     "worker, a reader of an archive); a fresh process reading a few chunks decodes "
                     "with numpy, the same bytes (docs/cold-read.md)" if kernels_loaded else
                     "inrcodec's compiled kernels not at hand (numba missing or INRCODEC_KERNELS=numpy)")
-    lines = [f"Encode and decode speed, one thread, best of {repeats}; {machine()}; float32 "
+    lines = [f"Encode and decode speed, one thread, best of {repeats} rounds (each round times "
+             f"every codec of a case in turn); {machine()}; float32 "
              f"matmul rate {rate / 1e9:.0f} GFLOP/s; the whole run took {seconds / 60:.1f} "
              "minutes (`pipelines/speed.py`). MB/s of float32 input; x SZ3: the speed as a "
              f"fraction of SZ3's in the same case of this run; {kernels_text}. A process codes "
              "and decodes each distinct NaN mask once (inrcodec/core.py): NEMO's land mask, the "
-             "same in every time step of its archive, is decoded at the first of the repeats "
+             "same in every time step of its archive, is decoded at the first round "
              "and reused by the others, as by an archive's later chunks.", ""]
     for case, result in results.items():
         rows = result["rows"]
@@ -248,10 +266,14 @@ def report(results: dict, rate: float, repeats: int, seconds: float,
             lines += [f"inrcodec {model} (40 dB floor): {encode:,.0f} matrix FLOPs per value to "
                       f"encode ({100 * share(encode, row['encode_mb_s']):.0f}% of the matmul rate "
                       f"at its speed), {decode:,.0f} to decode "
-                      f"({100 * share(decode, row['decode_mb_s']):.0f}%); peak "
-                      f"memory of one encode {n['encode_peak_mb']:.0f} MB; decoding "
+                      f"({100 * share(decode, row['decode_mb_s']):.0f}%); resident "
+                      f"memory one encode added {n['encode_peak_mb']:.0f} MB (memory malloc "
+                      "already held is reused unseen); decoding "
                       f"{'gives the same bytes' if n['repeatable'] else 'DIFFERS'} twice and on 2 "
-                      "threads.", ""]
+                      "threads." + ("" if not n.get("linear_latents") else
+                                    f" (A linear model's products are numpy's, which torch's "
+                                    f"counter does not see: {2 * n['linear_latents']} FLOPs a "
+                                    "value wherever its latents are projected or decoded.)"), ""]
     return lines
 
 

@@ -154,18 +154,28 @@ def test_inrcodec_kernels_numpy_turns_the_kernels_off_in_a_fresh_process(a1b):
     assert result.stdout == bytes(INRCodec(max_error=0.1).encode(chunk))
 
 
-def test_the_wavelet_transform_matches_numpy(numpy_only):
+def test_the_wavelet_transform_matches_numpy(numpy_only, monkeypatch):
+    """Every level in one compiled call (``kernels.lift_all``, up to four axes), or step by
+    step (five), against numpy; uneven levels (a batch axis, a short axis) included."""
     from inrcodec.coding import dwt
 
+    calls = []
+    at_once = kernels.lift_all
+    monkeypatch.setattr(kernels, "lift_all", lambda *a: calls.append(1) or at_once(*a))
     rng = np.random.default_rng(5)
-    for shape in [(2,), (9,), (37, 49), (12, 37, 49), (3, 5, 40, 41), (2, 2, 2, 2), (1, 300)]:
+    for shape in [(2,), (9,), (37, 49), (12, 37, 49), (3, 5, 40, 41), (2, 2, 2, 2), (1, 300),
+                  (40, 7, 33), (2, 9, 3, 10, 17)]:
         x = awkward(rng, shape) if len(shape) > 1 else rng.normal(size=shape)
         levels = tuple(dwt.levels_of(n) for n in shape)
-        forward = dwt.forward(x, levels)
-        back = dwt.inverse(forward, levels)
-        numpy_only(True)
-        assert same(dwt.forward(x, levels), forward) and same(dwt.inverse(forward, levels), back)
-        numpy_only(False)
+        for uneven in (levels, (0,) + levels[1:]):
+            before = len(calls)
+            forward = dwt.forward(x, uneven)
+            back = dwt.inverse(forward, uneven)
+            lifted = any(uneven) and len(shape) <= 4
+            assert len(calls) == before + 2 * lifted, shape
+            numpy_only(True)
+            assert same(dwt.forward(x, uneven), forward) and same(dwt.inverse(forward, uneven), back)
+            numpy_only(False)
 
 
 def test_one_lifting_step_matches_numpy_on_every_length_and_layout(numpy_only):
@@ -207,6 +217,38 @@ def test_wavelet_sections_decode_as_numpy_does(numpy_only):
                 assert same(wavelet.encode(values, code)[1], recon)
                 numpy_only(False)
                 assert same(decoded, recon)
+
+
+def test_a_wavelet_section_decodes_in_one_call_as_numpy_does(numpy_only, monkeypatch):
+    """Every band in one compiled call (``kernels.decode_bands``, taken wherever a chunk has
+    at most four axes) against the numpy path, bit for bit: with batch axes, with escaped
+    values (heavy tails at fine steps), and with a fifth axis (band by band)."""
+    from inrcodec.coding import wavelet
+
+    calls = []
+    one_call = kernels.decode_bands
+    monkeypatch.setattr(kernels, "decode_bands", lambda *a: calls.append(1) or one_call(*a))
+    rng = np.random.default_rng(13)
+    escapes = 0
+    for shape, batch_axes in [((300,), 0), ((37, 49), 1), ((12, 37, 49), 1), ((3, 5, 40, 41), 3),
+                              ((2, 2, 2, 2), 0), ((64, 3), 2), ((2, 3, 4, 5, 6), 0)]:
+        smooth = np.cumsum(rng.normal(size=shape), axis=-1)
+        tails = smooth + rng.standard_t(1, size=shape) * 100
+        for values in (smooth, tails):
+            coefficients = wavelet.Coefficients(values, batch_axes=batch_axes)
+            for code in (-80, 0, 40):
+                section = coefficients.section(code)
+                reader = wavelet.Reader(section, 1)
+                reader.svarint()
+                escapes += reader.varint()
+                before = len(calls)
+                decoded = wavelet.decode(section, shape)
+                assert len(calls) == before + (len(shape) <= 4)
+                numpy_only(True)
+                expected = wavelet.decode(section, shape)
+                numpy_only(False)
+                assert same(decoded, expected), (shape, batch_axes, code)
+    assert escapes > 0
 
 
 def test_a_band_of_zeros_dequantizes_to_what_numpy_gives(numpy_only):

@@ -23,7 +23,8 @@ def unlike_axes(values: np.ndarray, missing: np.ndarray | None) -> list[int]:
         if n > 1:
             ahead = (slice(None),) * axis + (slice(1, None),)
             behind = (slice(None),) * axis + (slice(0, -1),)
-            step = np.abs(values[ahead] - values[behind])
+            step = np.subtract(values[ahead], values[behind])
+            np.abs(step, out=step)
             if missing is not None:
                 step = step[~(missing[ahead] | missing[behind])]
             if step.size:

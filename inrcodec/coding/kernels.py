@@ -72,9 +72,12 @@ def _compiled() -> dict | None:
                              _plan_totals, _quantize_band, _relax, _linear_chunk,
                              _by_bucket, _cell_counts)}
         # The whole sweep's decoder calls the range decoder: compiled against the compiled one.
-        scope = {**globals(), "_range_decode": kernels["_range_decode"]}
-        kernels["_decode_sweep"] = _jit(numba, types.FunctionType(_decode_sweep.__code__, scope,
-                                                                  "_decode_sweep"))
+        scope = {**globals(), **{name: kernels[name]
+                                 for name in ("_range_decode", "_band_buckets", "_dequantize", "_lift",
+                              "_lift_lines")}}
+        for composed in (_decode_sweep, _decode_bands, _lift_all):  # (against the compiled
+            kernels[composed.__name__] = _jit(numba, types.FunctionType(  # ones they call)
+                composed.__code__, scope, composed.__name__))
         _warm_up(kernels)
     except Exception:  # a platform numba cannot compile for: the numpy path, same bytes
         return None
@@ -122,6 +125,16 @@ def _warm_up(kernels: dict) -> None:
                              np.array([0, 1 << 23, 1 << 24], np.uint32), row,
                              np.array([0, 1 << 23, 1 << 24], np.uint32),
                              np.repeat(row, SCALE_CODES, 0), f(0, i64), f(1), f(1, i8), f(1, i64))
+    for inverse in (False, True):
+        kernels["_lift_all"](f((1, 1, 4, 4)), np.array([[3, 1, 1, 4, 4, 2], [2, 1, 1, 4, 4, 2]], i64),
+                             inverse, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
+    layout = np.array([[2, 0, 0, 0, 0, 1, 1, 1, 1, -2, 0, 0, 0, 0],  # an approximation of 1
+                       [1, 0, 0, 0, 1, 1, 1, 1, 2, 0, 0, 0, 0, 1]], i64)  # and its child
+    kernels["_decode_bands"](f((1, 1, 1, 2)), layout, np.ones(2), 4, THRESHOLDS, 0.05,
+                             np.array([0, 2 ** 64 - 1, 0, 0], np.uint64), f(1, np.uint32),
+                             np.array([0, 1 << 23, 1 << 24], np.uint32), row,
+                             np.array([0, 1 << 23, 1 << 24], np.uint32),
+                             np.repeat(row, SCALE_CODES, 0), f(0, i64), f(1, i8), f(1, i64))
     table = np.array([[1, 1, 1, 0, 1, 1, 1, 1, 0, 0, 0, 0, 0]], i64)  # one step: point 1 from 0
     kernels["_batch_sweep"](f((1, 2)), f(2), f(1, bool), False, table, f(1, i64), f(1, bool),
                             np.ones((1, 1)), THRESHOLDS, 1.0, 1, f((1, 1)), f((1, 1), i8), f((1, 1), i64))
@@ -226,6 +239,36 @@ def lift(view: np.ndarray, ns: int, inverse: bool, factors: tuple, counted: bool
     kernels["_lift_lines" if along else "_lift"](lifted, ns, inverse, *factors, 2 / factors[4],
                                                  factors[4] / 2)
     return True
+
+
+def lift_all(x: np.ndarray, steps: np.ndarray, inverse: bool, factors: tuple,
+             counted: bool = True) -> bool:
+    """``lift``'s steps, each a row of ``steps`` (the axis, the corner's four lengths, the
+    low part's length), on ``x`` (four axes) in one call: a transform's every level and axis
+    (dwt.forward's or dwt.inverse's); False where the kernel is not at hand."""
+    kernels = at_hand(int(steps[:, 1:5].prod(1).sum()) if counted else 0)
+    if kernels is None or x.ndim != 4:
+        return False
+    kernels["_lift_all"](x, steps, inverse, *factors, 2 / factors[4], factors[4] / 2)
+    return True
+
+
+def _lift_all(x, steps, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
+    """``lift``'s choice of kernel for each step, as it makes it: along memory where the
+    lifted axis is the last one in memory and every other axis longer than 1 strides past it."""
+    for r in range(steps.shape[0]):
+        corner = x[:steps[r, 1], :steps[r, 2], :steps[r, 3], :steps[r, 4]]
+        view = np.moveaxis(corner, steps[r, 0], 0)
+        along = view.strides[0] == view.itemsize
+        for a in range(1, 4):
+            if view.shape[a] > 1 and view.strides[a] <= view.itemsize:
+                along = False
+        if along:
+            _lift_lines(view, steps[r, 5], inverse, alpha, beta, gamma, delta, k, two_over_k,
+                        k_over_two)
+        else:
+            _lift(view, steps[r, 5], inverse, alpha, beta, gamma, delta, k, two_over_k,
+                  k_over_two)
 
 
 def _lift(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
@@ -1241,4 +1284,92 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
                         for x4 in range(c4):
                             r[base + x4 * w4] = pred[o + x4] + q[o + x4] * step
                         o += c4
+    return taken
+
+
+def decode_bands(kept: np.ndarray, layout: np.ndarray, steps: np.ndarray, slope: int,
+                 thresholds: np.ndarray, pull: float, state: np.ndarray, words: np.ndarray, tables: tuple,
+                 escapes: np.ndarray) -> int:
+    """``wavelet.decode``'s bands in one call, where ``compiled`` gave kernels: ``kept`` (four
+    axes, zeros) filled with every band's dequantized coefficients from the stream read by
+    ``state`` and ``words`` (``RangeReader``'s), band by band as ``wavelet.decode`` reads
+    them: its buckets as ``_band_buckets`` makes them (bucket 0 without a parent or where the
+    parent is all zeros), its symbols as ``_range_decode`` reads them under its level's tables
+    (``tables``: the uniform table's cdf and row, every scale code's cdf and rows), escapes in
+    bucket order, the approximation's q summed from its differences, each band dequantized as
+    ``wavelet.Plan.dequantize``. ``layout``: a row per band (``wavelet.Plan.layout``);
+    ``steps``: each band's quantizer step. Returns how many escapes it took, -1 for a stream
+    constriction could not decode, -2 for too few escapes."""
+    sizes = (layout[:, 5:9] - layout[:, 1:5]).prod(1)
+    size = int(sizes.max()) if len(sizes) else 0
+    return compiled()["_decode_bands"](kept, layout, steps, slope, thresholds, pull,
+                                       state, words, *tables, escapes, np.empty(size, np.int8),
+                                       np.empty(size, np.int64))
+
+
+def _decode_bands(kept, layout, steps, slope, thresholds, pull, state, words, uniform_cdf,
+                  uniform_row, cdf, rows, escapes, bucket, q):
+    taken, current, activity = 0, -1, 0
+    one_bucket, one = np.zeros(1, np.int8), np.zeros(1, np.int64)
+    tabs = np.empty((CONTEXTS, rows.shape[1]), np.int64)
+    if kept.size:
+        if _range_decode(state, words, uniform_cdf, uniform_row, one_bucket, one) < 0:
+            return -1
+        activity = SCALE_LOW + one[0]
+    for i in range(layout.shape[0]):
+        level, parent = layout[i, 0], layout[i, 9]
+        view = kept[layout[i, 1]:layout[i, 5], layout[i, 2]:layout[i, 6],
+                    layout[i, 3]:layout[i, 7], layout[i, 4]:layout[i, 8]]
+        n = view.size
+        if n == 0:
+            continue
+        shape = view.shape
+        b, qq = bucket[:n], q[:n]
+        b[:] = 0
+        if parent >= 0:
+            above = kept[layout[parent, 1]:layout[parent, 5], layout[parent, 2]:layout[parent, 6],
+                         layout[parent, 3]:layout[parent, 7], layout[parent, 4]:layout[parent, 8]]
+            active = False  # a parent of zeros: bucket 0 without a look (NaN counts: not 0)
+            for value in above.flat:
+                if value != 0:
+                    active = True
+                    break
+            if active and above.size:
+                halved = layout[i, 10:14] != 0
+                _band_buckets(above, halved, steps[i], thresholds, b.reshape(shape))
+        if level != current:  # the level's code, then its buckets' tables (cell_codes)
+            current = level
+            if _range_decode(state, words, uniform_cdf, uniform_row, one_bucket, one) < 0:
+                return -1
+            for c in range(CONTEXTS):
+                code = min(SCALE_LOW + SCALE_CODES - 1, max(SCALE_LOW + one[0], activity + slope * c))
+                tabs[c] = rows[code - SCALE_LOW]
+        found = _range_decode(state, words, cdf, tabs, b, qq)
+        if found < 0:
+            return -1
+        if found:  # the escapes, bucket by bucket, each bucket's in the points' order
+            where, w = np.empty(found, np.int64), 0
+            for j in range(n):
+                if qq[j] == ESCAPED:
+                    where[w] = j
+                    w += 1
+            for c in range(CONTEXTS):
+                for j in where:
+                    if b[j] == c:
+                        if taken == escapes.shape[0]:
+                            return -2
+                        qq[j] = escapes[taken]
+                        taken += 1
+        if parent == -2:  # the approximation: its q's differences in C order, rounded to nearest
+            total, j = 0, 0
+            for i0 in range(shape[0]):
+                for i1 in range(shape[1]):
+                    for i2 in range(shape[2]):
+                        row = view[i0, i1, i2]
+                        for i3 in range(shape[3]):
+                            total += qq[j]
+                            row[i3] = total * steps[i]
+                            j += 1
+        else:
+            _dequantize(qq.reshape(shape), pull, steps[i], view)
     return taken

@@ -162,6 +162,19 @@ class RangeReader:
             raise ContainerError("corrupted inrcodec chunk: too few escaped values")
         return taken
 
+    def bands(self, kept: np.ndarray, layout: np.ndarray, steps: np.ndarray, slope: int,
+              thresholds: np.ndarray, pull: float, shape: int, escapes: np.ndarray) -> int:
+        """Compiled readers only: ``kernels.decode_bands`` from this reader's place, under the
+        tables of ``shape``; how many of ``escapes`` it took."""
+        taken = kernels.decode_bands(kept, layout, steps, slope, thresholds, pull, self.state,
+                                     self.words, (*_uniform_tables(), *_all_cell_tables(shape)),
+                                     escapes)
+        if taken == -1:
+            raise ContainerError("corrupted range-coded stream: a point past every symbol")
+        if taken == -2:
+            raise ContainerError("corrupted inrcodec chunk: too few escaped values")
+        return taken
+
     def symbols(self, cdf: np.ndarray, tables: np.ndarray, bucket: np.ndarray) -> np.ndarray:
         """Compiled readers only: each point's value (int64) under its ``bucket``'s row of
         ``packed_tables``, bucket 0's points first; tables without an escape."""

@@ -84,6 +84,21 @@ def _layout(shape: tuple[int, ...], batch_axes: int = 0) -> tuple:
     return levels, bands, scales
 
 
+@lru_cache(maxsize=64)
+def _band_rows(shape: tuple[int, ...], batch_axes: int) -> np.ndarray:
+    """``Plan.layout``."""
+    levels, bands, _ = _layout(shape, batch_axes)
+    index = {(level, o): i for i, (level, o, _) in enumerate(bands)}
+    lead = 4 - len(shape)
+    rows = []
+    for i, (level, orientation, slices) in enumerate(bands):
+        parent = -2 if i == 0 else index.get((level + 1, orientation), -1)
+        rows.append([level, *[0] * lead, *(s.start for s in slices), *[1] * lead,
+                     *(s.stop for s in slices), parent, *[0] * lead,
+                     *(level + 1 <= la for la in levels)])
+    return np.array(rows, np.int64).reshape(-1, 14)
+
+
 class Plan:
     """The bands of a shape, their quantizer steps and contexts: the same on both sides."""
 
@@ -97,6 +112,12 @@ class Plan:
 
     def is_approximation(self, i: int) -> bool:
         return i == 0
+
+    def layout(self) -> np.ndarray:
+        """A row per band for ``kernels.decode_bands`` (int64), its axes led by ones to four:
+        level, first index and end along each axis, its parent's band (-2: the approximation,
+        -1: none), and whether each axis is halved from the parent's (the same at every step)."""
+        return _band_rows(self.shape, self.batch_axes)
 
     def quantize(self, i: int, c: np.ndarray) -> np.ndarray:
         """A band's q (int64): rounded to nearest in the approximation, towards zero elsewhere."""
@@ -302,9 +323,17 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
     if abs(step_code) > MAX_STEP_CODE:
         raise ContainerError("corrupted wavelet section: quantizer step out of range")
     plan_ = Plan(tuple(int(n) for n in shape), step_code, batch_axes)
-    pending = iter(read_escapes(reader, math.prod(plan_.shape), MAX_Q, "wavelet"))
+    escapes = read_escapes(reader, math.prod(plan_.shape), MAX_Q, "wavelet")
+    pending = iter(escapes)
     kept = np.zeros(plan_.shape)
     stream = RangeReader(reader.rest(), kept.size)
+    if stream.compiled and kept.ndim <= 4:  # every band in one call: the same numbers
+        taken = stream.bands(kept.reshape((1,) * (4 - kept.ndim) + kept.shape), plan_.layout(),
+                             np.array(plan_.steps), slope, THRESHOLDS, PULL, table_shape,
+                             np.array(escapes, np.int64))
+        if taken < len(escapes):
+            raise ContainerError("corrupted wavelet section: unused escaped values")
+        return dwt.inverse(kept, plan_.levels, counted=False, in_place=True)
     try:
         activity = SCALE_LOW + stream.uniform() if kept.size else 0
         current = None
