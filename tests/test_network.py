@@ -204,3 +204,32 @@ def test_no_network_is_fitted_whose_latents_alone_outweigh_the_classic_coders(mo
     for module in (latents, bounded):
         monkeypatch.setattr(module, "least_latent_bytes", lambda *a: 0.0)
     assert codec.encode(smooth) == gated and fitted
+
+
+def test_a_linear_model_gives_up_on_its_sample_where_it_misses_by_far(monkeypatch):
+    """NEMO's coastal field under a bound of 1% of its range: the linear model's projection
+    misses cubic interpolation's by far, and the sample of patches says so without projecting
+    the rest; the same bytes as judging the whole projection. Under the default floor the
+    sample passes, and every patch is projected at once (the same latents as always)."""
+    from inrcodec import INRCodec
+    from inrcodec.bench.datasets import DATASETS
+    from inrcodec.linear import LinearModel
+    from inrcodec.sections import network
+
+    field = np.asarray(DATASETS["nemo"].load()[0], np.float32)[None]
+    projected = []
+    original = LinearModel.project
+    monkeypatch.setattr(LinearModel, "project",
+                        lambda self, t, w: projected.append(len(t)) or original(self, t, w))
+    bound = 0.01 * float(np.nanmax(field) - np.nanmin(field))
+    sampled = INRCodec("linear-2d", max_error=bound).encode(field)
+    patches = 72
+    assert projected == [18]  # a quarter of the patches, the rest never
+    monkeypatch.setattr(network, "SAMPLE_MARGIN_DB", float("inf"))
+    projected.clear()
+    assert INRCodec("linear-2d", max_error=bound).encode(field) == sampled
+    assert projected == [18, patches]
+    monkeypatch.setattr(network, "SAMPLE_MARGIN_DB", 3.0)
+    projected.clear()
+    INRCodec("linear-2d").encode(field)
+    assert projected[:2] == [18, patches]
