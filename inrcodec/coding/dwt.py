@@ -79,8 +79,6 @@ def merge(s: np.ndarray, d: np.ndarray) -> np.ndarray:
 def forward(x: np.ndarray, levels: tuple[int, ...]) -> np.ndarray:
     """The coefficients (float64, ``x``'s shape) with axis ``a`` split ``levels[a]`` times."""
     out = np.array(x, dtype=np.float64)
-    if _lifted_at_once(out, levels, False, True):
-        return out
     sizes = [lengths(n, la) for n, la in zip(out.shape, levels)]
     for level in range(max(levels, default=0)):
         corner = out[tuple(slice(0, s[min(level, len(s) - 1)]) for s in sizes)]
@@ -98,8 +96,6 @@ def inverse(c: np.ndarray, levels: tuple[int, ...], counted: bool = True,
     ``kernels.at_hand`` already (a decoder's range reader); ``in_place``: in ``c`` (float64)
     itself, not a copy (a decoder's own coefficients: a pass over memory fewer)."""
     out = c if in_place and c.dtype == np.float64 else np.array(c, dtype=np.float64)
-    if _lifted_at_once(out, levels, True, counted):
-        return out
     sizes = [lengths(n, la) for n, la in zip(out.shape, levels)]
     for level in reversed(range(max(levels, default=0))):
         corner = out[tuple(slice(0, s[min(level, len(s) - 1)]) for s in sizes)]
@@ -129,34 +125,6 @@ def bands(shape: tuple[int, ...], levels: tuple[int, ...]) -> list[tuple[int, in
                 if level <= la else slice(0, s[-1])
                 for a, (s, la) in enumerate(zip(sizes, levels)))))
     return out
-
-
-def _lifted_at_once(x: np.ndarray, levels: tuple[int, ...], inverse: bool, counted: bool) -> bool:
-    """Every level's lifting in one compiled call (``kernels.lift_all``), where the kernels are
-    at hand and ``x`` has at most four axes: the same steps as ``forward``'s and ``inverse``'s
-    loops, in the same order."""
-    if x.ndim > 4 or not x.size or not x.flags.c_contiguous:  # (lifted through a view of it)
-        return False
-    steps = _lifting_steps(x.shape, tuple(levels), inverse)
-    if not len(steps):
-        return True
-    return kernels.lift_all(x.reshape((1,) * (4 - x.ndim) + x.shape), steps, inverse, FACTORS,
-                            counted)
-
-
-@lru_cache(maxsize=256)
-def _lifting_steps(shape: tuple[int, ...], levels: tuple[int, ...], inverse: bool) -> np.ndarray:
-    """(axis, the corner's lengths, the low part's length) of each lifting step, four axes."""
-    lead = 4 - len(shape)
-    sizes = [lengths(n, la) for n, la in zip(shape, levels)]
-    order = range(max(levels, default=0))
-    rows = []
-    for level in reversed(order) if inverse else order:
-        corner = [1] * lead + [s[min(level, len(s) - 1)] for s in sizes]
-        for axis in reversed(range(len(shape))) if inverse else range(len(shape)):
-            if level < levels[axis]:
-                rows.append([lead + axis, *corner, sizes[axis][level + 1]])
-    return np.array(rows, np.int64).reshape(-1, 6)  # (writable: numba's type for the kernel)
 
 
 def band_gain(shape: tuple[int, ...], levels: tuple[int, ...], level: int, orientation: int) -> float:

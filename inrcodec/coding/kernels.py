@@ -71,13 +71,13 @@ def _compiled() -> dict | None:
                              _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast,
                              _plan_totals, _quantize_band, _relax, _linear_chunk,
                              _by_bucket, _cell_counts)}
-        # The whole sweep's decoder calls the range decoder: compiled against the compiled one.
+        # The whole decoders (an interpolation sweep's, a wavelet section's) call other
+        # kernels: compiled against the compiled ones.
         scope = {**globals(), **{name: kernels[name]
-                                 for name in ("_range_decode", "_band_buckets", "_dequantize", "_lift",
-                              "_lift_lines")}}
-        for composed in (_decode_sweep, _decode_bands, _lift_all):  # (against the compiled
-            kernels[composed.__name__] = _jit(numba, types.FunctionType(  # ones they call)
-                composed.__code__, scope, composed.__name__))
+                                 for name in ("_range_decode", "_band_buckets", "_dequantize")}}
+        for composed in (_decode_sweep, _decode_bands):
+            kernels[composed.__name__] = _jit(numba, types.FunctionType(composed.__code__, scope,
+                                                                        composed.__name__))
         _warm_up(kernels)
     except Exception:  # a platform numba cannot compile for: the numpy path, same bytes
         return None
@@ -125,9 +125,6 @@ def _warm_up(kernels: dict) -> None:
                              np.array([0, 1 << 23, 1 << 24], np.uint32), row,
                              np.array([0, 1 << 23, 1 << 24], np.uint32),
                              np.repeat(row, SCALE_CODES, 0), f(0, i64), f(1), f(1, i8), f(1, i64))
-    for inverse in (False, True):
-        kernels["_lift_all"](f((1, 1, 4, 4)), np.array([[3, 1, 1, 4, 4, 2], [2, 1, 1, 4, 4, 2]], i64),
-                             inverse, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
     layout = np.array([[2, 0, 0, 0, 0, 1, 1, 1, 1, -2, 0, 0, 0, 0],  # an approximation of 1
                        [1, 0, 0, 0, 1, 1, 1, 1, 2, 0, 0, 0, 0, 1]], i64)  # and its child
     kernels["_decode_bands"](f((1, 1, 1, 2)), layout, np.ones(2), 4, THRESHOLDS, 0.05,
@@ -239,36 +236,6 @@ def lift(view: np.ndarray, ns: int, inverse: bool, factors: tuple, counted: bool
     kernels["_lift_lines" if along else "_lift"](lifted, ns, inverse, *factors, 2 / factors[4],
                                                  factors[4] / 2)
     return True
-
-
-def lift_all(x: np.ndarray, steps: np.ndarray, inverse: bool, factors: tuple,
-             counted: bool = True) -> bool:
-    """``lift``'s steps, each a row of ``steps`` (the axis, the corner's four lengths, the
-    low part's length), on ``x`` (four axes) in one call: a transform's every level and axis
-    (dwt.forward's or dwt.inverse's); False where the kernel is not at hand."""
-    kernels = at_hand(int(steps[:, 1:5].prod(1).sum()) if counted else 0)
-    if kernels is None or x.ndim != 4:
-        return False
-    kernels["_lift_all"](x, steps, inverse, *factors, 2 / factors[4], factors[4] / 2)
-    return True
-
-
-def _lift_all(x, steps, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
-    """``lift``'s choice of kernel for each step, as it makes it: along memory where the
-    lifted axis is the last one in memory and every other axis longer than 1 strides past it."""
-    for r in range(steps.shape[0]):
-        corner = x[:steps[r, 1], :steps[r, 2], :steps[r, 3], :steps[r, 4]]
-        view = np.moveaxis(corner, steps[r, 0], 0)
-        along = view.strides[0] == view.itemsize
-        for a in range(1, 4):
-            if view.shape[a] > 1 and view.strides[a] <= view.itemsize:
-                along = False
-        if along:
-            _lift_lines(view, steps[r, 5], inverse, alpha, beta, gamma, delta, k, two_over_k,
-                        k_over_two)
-        else:
-            _lift(view, steps[r, 5], inverse, alpha, beta, gamma, delta, k, two_over_k,
-                  k_over_two)
 
 
 def _lift(x, ns, inverse, alpha, beta, gamma, delta, k, two_over_k, k_over_two):
