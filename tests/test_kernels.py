@@ -295,6 +295,30 @@ def test_the_wavelet_contexts_and_dequantization_match_numpy(numpy_only):
             assert same(got[0], expected[0]) and same(got[1], expected[1]), (shape, i)
 
 
+def test_a_bands_quantizer_matches_numpy_on_awkward_values(numpy_only):
+    """Each band quantized and dequantized row by row, its nonzero count and its refusal of a
+    step too fine (or of a NaN), on values of many magnitudes with NaN, infinities and -0.0,
+    at steps from 0 to huge."""
+    from inrcodec.coding.wavelet import Plan
+
+    rng = np.random.default_rng(14)
+    for shape in [(300,), (37, 49), (12, 37, 49), (3, 5, 40, 41)]:
+        coefficients = awkward(rng, shape)
+        for code in (-16 * 1100, -900, -40, 0, 60, 16 * 1000):
+            plan = Plan(shape, code)
+            for i in range(len(plan.bands)):
+                results = []
+                for numpy in (True, False):
+                    numpy_only(numpy)
+                    out = np.full(shape, 7.0)
+                    try:
+                        q, nonzero = plan.quantize_into(i, coefficients, out, True)
+                        results.append((q.tobytes(), nonzero, out.tobytes()))
+                    except ValueError as e:
+                        results.append(str(e))
+                assert results[0] == results[1], (shape, code, i)
+
+
 def test_a_kernel_numba_cannot_compile_turns_them_all_off_at_load(monkeypatch):
     """Every kernel is compiled (or loaded) when the kernels load, so a numba that cannot
     type one falls back to numpy there, not in the middle of a chunk."""

@@ -206,11 +206,12 @@ def test_no_network_is_fitted_whose_latents_alone_outweigh_the_classic_coders(mo
     assert codec.encode(smooth) == gated and fitted
 
 
-def test_a_linear_model_gives_up_on_its_sample_where_it_misses_by_far(monkeypatch):
+def test_a_linear_model_gives_up_on_its_sample_where_it_misses_by_far(monkeypatch, a1b):
     """NEMO's coastal field under a bound of 1% of its range: the linear model's projection
     misses cubic interpolation's by far, and the sample of patches says so without projecting
     the rest; the same bytes as judging the whole projection. Under the default floor the
-    sample passes, and every patch is projected at once (the same latents as always)."""
+    sample passes, and every patch is projected at once (the same latents as always). A
+    chunk without missing points is projected at once, without a sample first."""
     from inrcodec import INRCodec
     from inrcodec.bench.datasets import DATASETS
     from inrcodec.linear import LinearModel
@@ -233,3 +234,6 @@ def test_a_linear_model_gives_up_on_its_sample_where_it_misses_by_far(monkeypatc
     projected.clear()
     INRCodec("linear-2d").encode(field)
     assert projected[:2] == [18, patches]
+    projected.clear()  # every patch whole (12 A1B fields): one product, no sample first
+    INRCodec("linear-2d", relative_error=0.01).encode(a1b[:12])
+    assert projected == [12]

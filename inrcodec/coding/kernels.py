@@ -69,13 +69,14 @@ def _compiled() -> dict | None:
         kernels = {f.__name__: _jit(numba, f)
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
                              _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast,
-                             _plan_totals, _quantize_band, _relax, _linear_chunk,
+                             _plan_totals, _quantize_row, _relax, _linear_chunk,
                              _by_bucket, _cell_counts)}
-        # The whole decoders (an interpolation sweep's, a wavelet section's) call other
-        # kernels: compiled against the compiled ones.
+        # These call other kernels (the whole decoders of an interpolation sweep and of a
+        # wavelet section, a band's quantizer row by row): compiled against the compiled ones.
         scope = {**globals(), **{name: kernels[name]
-                                 for name in ("_range_decode", "_band_buckets", "_dequantize")}}
-        for composed in (_decode_sweep, _decode_bands):
+                                 for name in ("_range_decode", "_band_buckets", "_dequantize",
+                                              "_quantize_row")}}
+        for composed in (_decode_sweep, _decode_bands, _quantize_band):
             kernels[composed.__name__] = _jit(numba, types.FunctionType(composed.__code__, scope,
                                                                         composed.__name__))
         _warm_up(kernels)
@@ -106,10 +107,11 @@ def _warm_up(kernels: dict) -> None:
         kernels[lift](strided, 1, True, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
     kernels["_band_buckets"](strided, np.ones(4, bool), 1.0, THRESHOLDS, f((1, 1, 2, 2), i8))
     kernels["_dequantize"](f((1, 1, 1, 2), i64), 0.05, 1.0, strided)
+    span = np.array([1, 1, 1, 1, 2, 0, 0, 0, 1], i64)  # the second row of two
     for approximation in (True, False):
         for keep in (True, False):
-            kernels["_quantize_band"](strided, 1.0, approximation, 0.45, 0.05, f(strided.shape),
-                                      f(strided.shape, i64), keep)
+            kernels["_quantize_band"](f(4), f(4), span, 1.0, approximation, 0.45, 0.05,
+                                      f((1, 1, 1, 2), i64), keep)
     kernels["_relax"](f((1, 1, 2, 2)), np.ones((1, 1, 2, 2), np.bool_), 1, f((1, 1, 2, 2)))
     kernels["_plan_totals"](f((1, CONTEXTS, SCALE_CODES)), f((1, 1), i64), f(1, i64), 4, f((1, 1, 1)))
     kernels["_by_bucket"](f(2, i64), f(2, i8), np.ones(CONTEXTS, i64), f(2, np.int32), f(2, i64),
@@ -750,52 +752,86 @@ def dequantize(q: np.ndarray, pull: float, step: float, out: np.ndarray) -> bool
     return True
 
 
-def quantize_band(c: np.ndarray, step: float, approximation: bool, rounding: float, pull: float,
-                  out: np.ndarray, q: np.ndarray | None = None) -> tuple[int, float] | None:
-    """``wavelet.Plan``'s quantize then dequantize of a band's coefficients ``c`` into ``out``
-    (and its q into ``q``, int64, where given), in one pass: (how many of its symbols are not
-    0, its largest |q|: over MAX_Q, ``q`` holds nothing worth reading); None where the kernel
-    is not at hand (or over four axes)."""
+def quantize_band(whole: np.ndarray, kept: np.ndarray, span: np.ndarray | None, step: float,
+                  approximation: bool, rounding: float, pull: float,
+                  q: np.ndarray | None = None) -> tuple[int, float] | None:
+    """``wavelet.Plan``'s quantize then dequantize of a band of ``whole`` (a chunk's
+    coefficients) into the same band of ``kept`` (and its q into ``q``, int64, the band's
+    shape, where given), in one pass: (how many of its symbols are not 0, its largest |q|:
+    over MAX_Q or NaN, ``q`` holds nothing worth reading); None where the kernel is not at
+    hand, or for arrays other than two C-ordered ones of one shape and at most four axes.
+    ``span``: the band's first place in them and its lengths and strides along four axes
+    (``wavelet._band_spans``; None over four axes)."""
     kernels = at_hand(0)  # (a band's points are counted by its lifting)
-    if kernels is None or c.ndim > 4:
+    if (kernels is None or span is None or whole.ndim > 4 or whole.shape != kept.shape
+            or not (whole.flags.c_contiguous and kept.flags.c_contiguous)):
         return None
-    lead = (None,) * (4 - c.ndim)
+    if not span[1:5].prod():
+        return 0, 0.0
     keep = q is not None
-    return kernels["_quantize_band"](c[lead], step, approximation, rounding, pull, out[lead],
-                                     q[lead] if keep else _NO_Q, keep)
+    return kernels["_quantize_band"](whole.reshape(-1), kept.reshape(-1), span, step,
+                                     approximation, rounding, pull,
+                                     q.reshape(span[1:5]) if keep else _NO_Q, keep)
 
 
 _NO_Q = np.zeros((1, 1, 1, 1), np.int64)
 
 
-def _quantize_band(c, step, approximation, rounding, pull, out, q_out, keep):
+def _quantize_band(c, out, span, step, approximation, rounding, pull, q_out, keep):
     # The approximation: q = rint(c / step), coded as differences in C order, decoded at
     # q step (+0.0: an integer q has no -0). A detail: |q| = floor(|c| / step + rounding),
-    # decoded as _dequantize decodes it, sign(q) (|q| - pull) step.
-    C = c.shape
-    nonzero, largest, previous = 0, 0.0, 0.0
-    for i0 in range(C[0]):
-        for i1 in range(C[1]):
-            for i2 in range(C[2]):
-                row, values = out[i0, i1, i2], c[i0, i1, i2]
-                for i3 in range(C[3]):
-                    v = values[i3]
-                    if approximation:
-                        q = np.rint(v / step)
-                        row[i3] = (q + 0.0) * step
-                        nonzero += q != previous
-                        previous = q
-                        largest = max(largest, abs(q))
-                    else:
-                        m = np.floor(abs(v) / step + rounding)
-                        sign = np.float64((np.int64(v > 0) - np.int64(v < 0)) * np.int64(m != 0))
-                        q = sign * m
-                        row[i3] = sign * (m - pull) * step
-                        nonzero += m != 0
-                        largest = max(largest, m)
-                    if keep and abs(q) <= 4503599627370496.0:  # MAX_Q: an int64 for sure
-                        q_out[i0, i1, i2, i3] = np.int64(q)
-    return nonzero, largest
+    # decoded as _dequantize decodes it, sign(q) (|q| - pull) step. Row by row, each a
+    # contiguous slice of the flat arrays (its last axis is theirs): a band's view is of no
+    # known layout to numba, which then vectorises nothing (3.4x slower on a 500 x 500 band).
+    # The largest |q| is that of the largest |c| (each operation is monotonic; NaN where some
+    # c is NaN), found in a pass of its own: a running maximum in the main loop stops it
+    # vectorising too.
+    nonzero, previous, top = 0, 0.0, 0.0
+    n = span[4]
+    for i0 in range(span[1]):
+        for i1 in range(span[2]):
+            for i2 in range(span[3]):
+                a = span[0] + i0 * span[5] + i1 * span[6] + i2 * span[7]
+                q_row = q_out[i0, i1, i2] if keep else q_out[0, 0, 0]
+                got = _quantize_row(c[a:a + n], out[a:a + n], q_row, step, approximation,
+                                    rounding, pull, keep, previous)
+                nonzero, previous = nonzero + got[0], got[2]
+                if got[1] != got[1]:  # a NaN coefficient: no q (``quantize`` refuses it too)
+                    return nonzero, np.nan
+                if got[1] > top:
+                    top = got[1]
+    largest = abs(np.rint(top / step)) if approximation else np.floor(top / step + rounding)
+    return nonzero, largest if largest >= 0 else 0.0  # (0 / 0, inf / inf: every q was 0)
+
+
+def _quantize_row(values, row, q_row, step, approximation, rounding, pull, keep, previous):
+    """One row of ``_quantize_band``: (its symbols that are not 0, its largest |value|, its
+    last q)."""
+    nonzero, top = 0, 0.0
+    if approximation:
+        for j in range(values.shape[0]):
+            q = np.rint(values[j] / step)
+            row[j] = (q + 0.0) * step
+            nonzero += q != previous
+            previous = q
+            if keep and abs(q) <= 4503599627370496.0:  # MAX_Q: an int64 for sure
+                q_row[j] = np.int64(q)
+    else:
+        for j in range(values.shape[0]):
+            v = values[j]
+            m = np.floor(abs(v) / step + rounding)
+            sign = np.float64((np.int64(v > 0) - np.int64(v < 0)) * np.int64(m != 0))
+            q = sign * m
+            row[j] = sign * (m - pull) * step
+            nonzero += m != 0
+            if keep and abs(q) <= 4503599627370496.0:
+                q_row[j] = np.int64(q)
+    nan = False
+    for j in range(values.shape[0]):
+        nan |= values[j] != values[j]
+        if abs(values[j]) > top:
+            top = abs(values[j])
+    return nonzero, np.nan if nan else top, previous
 
 
 def relax(x: np.ndarray, free: np.ndarray, sweeps: int) -> np.ndarray | None:

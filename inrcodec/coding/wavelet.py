@@ -99,6 +99,19 @@ def _band_rows(shape: tuple[int, ...], batch_axes: int) -> np.ndarray:
     return np.array(rows, np.int64).reshape(-1, 14)
 
 
+@lru_cache(maxsize=64)
+def _band_spans(shape: tuple[int, ...], batch_axes: int) -> np.ndarray:
+    """A row per band for ``kernels.quantize_band`` (int64): its first place in a C-ordered
+    array of ``shape`` (at most four axes), then its lengths and that array's strides
+    (elements) along four axes, led by ones."""
+    _, bands, _ = _layout(shape, batch_axes)
+    lead = 4 - len(shape)
+    strides = [int(math.prod(shape[a + 1:])) for a in range(len(shape))]
+    return np.array([[sum(s.start * st for s, st in zip(slices, strides)), *[1] * lead,
+                      *(s.stop - s.start for s in slices), *[0] * lead, *strides]
+                     for _, _, slices in bands], np.int64).reshape(-1, 9)
+
+
 class Plan:
     """The bands of a shape, their quantizer steps and contexts: the same on both sides."""
 
@@ -125,23 +138,27 @@ class Plan:
             q = np.rint(c / self.steps[i])
         else:
             q = np.sign(c) * np.floor(np.abs(c) / self.steps[i] + ROUNDING)
-        if q.size and float(np.abs(q).max()) > MAX_Q:
+        if q.size and not float(np.abs(q).max()) <= MAX_Q:  # (a NaN coefficient: no q either)
             raise ValueError("the quantizer step is too fine for these values")
         return q.astype(np.int64)
 
-    def quantize_into(self, i: int, c: np.ndarray, out: np.ndarray,
+    def quantize_into(self, i: int, coefficients: np.ndarray, kept: np.ndarray,
                       keep_q: bool = False) -> tuple[np.ndarray | None, int]:
-        """(band ``i``'s q where ``keep_q``, how many of its symbols are not 0), its
-        coefficients ``c`` quantized and dequantized into ``out``: one compiled pass where the
-        kernels are at hand, the same numbers as ``quantize`` then ``dequantize``."""
+        """(band ``i``'s q where ``keep_q``, how many of its symbols are not 0), band ``i`` of
+        ``coefficients`` (the chunk's) quantized and dequantized into the same band of
+        ``kept``: one compiled pass where the kernels are at hand, the same numbers as
+        ``quantize`` then ``dequantize``."""
+        slices = self.bands[i][2]
+        c, out = coefficients[slices], kept[slices]
         q = np.empty(c.shape, np.int64) if keep_q else None
-        done = kernels.quantize_band(c, self.steps[i], self.is_approximation(i), ROUNDING, PULL,
-                                     out, q)
+        span = _band_spans(self.shape, self.batch_axes)[i] if len(self.shape) <= 4 else None
+        done = kernels.quantize_band(coefficients, kept, span, self.steps[i],
+                                     self.is_approximation(i), ROUNDING, PULL, q)
         if done is None:
             q = self.quantize(i, c)
             self.dequantize(i, q, out)
             return q, int(np.count_nonzero(self.symbols(i, q)))
-        if done[1] > MAX_Q:  # (as ``quantize`` refuses it)
+        if not done[1] <= MAX_Q:  # (as ``quantize`` refuses it)
             raise ValueError("the quantizer step is too fine for these values")
         return q, int(done[0])
 
@@ -252,9 +269,9 @@ class Coefficients:
         plan_ = Plan(self.shape, step_code, self.batch_axes)
         kept = np.zeros_like(self.coefficients)
         symbols = []
-        for i, (_, _, slices) in enumerate(plan_.bands):
+        for i in range(len(plan_.bands)):
             bucket = plan_.buckets(i, kept) if contexts else None
-            q, _ = plan_.quantize_into(i, self.coefficients[slices], kept[slices], keep_q=True)
+            q, _ = plan_.quantize_into(i, self.coefficients, kept, keep_q=True)
             symbols.append((plan_.symbols(i, q), bucket))
         return plan_, kept, symbols
 
@@ -266,8 +283,8 @@ class Coefficients:
         count bounds the coded size from below, and it never falls as the step gets finer."""
         plan_ = Plan(self.shape, step_code, self.batch_axes)
         kept = np.zeros_like(self.coefficients)
-        nonzero = sum(plan_.quantize_into(i, self.coefficients[slices], kept[slices])[1]
-                      for i, (_, _, slices) in enumerate(plan_.bands))
+        nonzero = sum(plan_.quantize_into(i, self.coefficients, kept)[1]
+                      for i in range(len(plan_.bands)))
         return dwt.inverse(kept, plan_.levels), nonzero
 
     def section(self, step_code: int, smaller_than: int | None = None) -> bytes | None:

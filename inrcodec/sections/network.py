@@ -104,16 +104,17 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
 
 def _project(chunk: Chunk, model, bound: float | None) -> np.ndarray | None:
     """A linear model's latents: the projection is the fit, judged by the SIREN's gates as
-    its projection is (``fit``): the same chunks, the same slack. A chunk of many patches is
-    judged on ``fit``'s sample first, and not projected further where the sample misses a
-    gate by SAMPLE_MARGIN_DB more (a coastal chunk's projection, patch by patch, costs about
-    as much as coding it without the network)."""
+    its projection is (``fit``): the same chunks, the same slack. A chunk of many patches,
+    some with missing points, is judged on ``fit``'s sample first, and not projected further
+    where the sample misses a gate by SAMPLE_MARGIN_DB more: a coastal chunk's projection,
+    patch by patch, costs about as much as coding it without the network (where every patch
+    is whole it is one matrix product, and the sample would only add to it)."""
     target, weight = chunk.patch_arrays(model.patch_shape)
     if bound is None or hopeless_rms(bound) == math.inf:
         return model.project(target, weight)
     spatial = functools.cache(lambda: cubic_residual_rms(chunk))
     sample = _sample_of(weight.sum(-1))
-    if sample is not None:
+    if sample is not None and weight.min() < 1:
         rms = _projected_rms_of(model, target[sample], weight[sample]) * chunk.norm.scale
         if _network_loses(rms * 10 ** (-SAMPLE_MARGIN_DB / 20), bound, spatial, sampled=True):
             return None
