@@ -86,7 +86,8 @@ def _layout(shape: tuple[int, ...], batch_axes: int = 0) -> tuple:
 
 @lru_cache(maxsize=64)
 def _band_rows(shape: tuple[int, ...], batch_axes: int) -> np.ndarray:
-    """``Plan.layout``."""
+    """``Plan.layout`` (cached and shared: never written; writable all the same, the type the
+    kernels were compiled for)."""
     levels, bands, _ = _layout(shape, batch_axes)
     index = {(level, o): i for i, (level, o, _) in enumerate(bands)}
     lead = 4 - len(shape)
@@ -103,7 +104,7 @@ def _band_rows(shape: tuple[int, ...], batch_axes: int) -> np.ndarray:
 def _band_spans(shape: tuple[int, ...], batch_axes: int) -> np.ndarray:
     """A row per band for ``kernels.quantize_band`` (int64): its first place in a C-ordered
     array of ``shape`` (at most four axes), then its lengths and that array's strides
-    (elements) along four axes, led by ones."""
+    (elements) along four axes, led by ones (shared, as ``_band_rows``)."""
     _, bands, _ = _layout(shape, batch_axes)
     lead = 4 - len(shape)
     strides = [int(math.prod(shape[a + 1:])) for a in range(len(shape))]
