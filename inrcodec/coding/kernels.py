@@ -71,14 +71,17 @@ def _compiled() -> dict | None:
                              _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast,
                              _plan_totals, _quantize_row, _relax, _linear_chunk,
                              _by_bucket, _cell_counts)}
-        # These call other kernels (the whole decoders of an interpolation sweep and of a
-        # wavelet section, a band's quantizer row by row): compiled against the compiled ones.
-        scope = {**globals(), **{name: kernels[name]
-                                 for name in ("_range_decode", "_band_buckets", "_dequantize",
-                                              "_quantize_row")}}
-        for composed in (_decode_sweep, _decode_bands, _quantize_band):
-            kernels[composed.__name__] = _jit(numba, types.FunctionType(composed.__code__, scope,
-                                                                        composed.__name__))
+        # These call other kernels (a step's reader, the whole decoders of an interpolation
+        # sweep and of a wavelet section, a band's quantizer row by row): compiled against the
+        # compiled ones.
+        def composed(function, *called):
+            scope = {**globals(), **{name: kernels[name] for name in called}}
+            return _jit(numba, types.FunctionType(function.__code__, scope, function.__name__))
+        kernels["_read_step"] = composed(_read_step, "_range_decode")
+        kernels["_decode_sweep"] = composed(_decode_sweep, "_range_decode", "_read_step")
+        kernels["_decode_bands"] = composed(_decode_bands, "_range_decode", "_read_step",
+                                            "_band_buckets", "_dequantize")
+        kernels["_quantize_band"] = composed(_quantize_band, "_quantize_row")
         _warm_up(kernels)
     except Exception:  # a platform numba cannot compile for: the numpy path, same bytes
         return None
@@ -1253,29 +1256,11 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
                                     bucket[o + x4] = -1  # NOT_CODED
                         o += c4
         if counts[s]:
-            if levels[s] != current:  # the level's code, then its buckets' tables (cell_codes)
-                current = levels[s]
-                if _range_decode(state, words, uniform_cdf, uniform_row, one_bucket, one) < 0:
-                    return -1
-                for b in range(CONTEXTS):
-                    code = min(SCALE_LOW + SCALE_CODES - 1, max(SCALE_LOW + one[0], activity + 4 * b))
-                    tabs[b] = rows[code - SCALE_LOW]
-            found = _range_decode(state, words, cdf, tabs, bucket[:o], q[:o])
-            if found < 0:
-                return -1
-            if found:  # the escapes, bucket by bucket, each bucket's in the points' order
-                where, w = np.empty(found, np.int64), 0
-                for j in range(o):
-                    if q[j] == ESCAPED:
-                        where[w] = j
-                        w += 1
-                for b in range(CONTEXTS):
-                    for j in where:
-                        if bucket[j] == b:
-                            if taken == escapes.shape[0]:
-                                return -2
-                            q[j] = escapes[taken]
-                            taken += 1
+            taken = _read_step(state, words, uniform_cdf, uniform_row, cdf, rows, tabs,
+                               levels[s] != current, activity, 4, bucket[:o], q[:o], escapes, taken)
+            current = levels[s]
+            if taken < 0:
+                return taken
         else:
             q[:o] = 0
         o = 0
@@ -1287,6 +1272,39 @@ def _decode_sweep(r, missing, has_missing, steps, counts, levels, cubic, quantum
                         for x4 in range(c4):
                             r[base + x4 * w4] = pred[o + x4] + q[o + x4] * step
                         o += c4
+    return taken
+
+
+def _read_step(state, words, uniform_cdf, uniform_row, cdf, rows, tabs, new_level, activity,
+               slope, bucket, q, escapes, taken):
+    """One step's (or band's) symbols into ``q`` as the whole decoders read them: at a
+    ``new_level``, first the level's code and its buckets' tables (``tables.cell_codes``) into
+    ``tabs``; then ``bucket``'s points under them (``_range_decode``), each escape taken from
+    ``escapes`` from ``taken`` on, bucket by bucket, each bucket's in the points' order. The
+    new ``taken``, -1 for a stream constriction could not decode, -2 for too few escapes."""
+    one_bucket, one = np.zeros(1, np.int8), np.zeros(1, np.int64)
+    if new_level:
+        if _range_decode(state, words, uniform_cdf, uniform_row, one_bucket, one) < 0:
+            return -1
+        for c in range(CONTEXTS):
+            code = min(SCALE_LOW + SCALE_CODES - 1, max(SCALE_LOW + one[0], activity + slope * c))
+            tabs[c] = rows[code - SCALE_LOW]
+    found = _range_decode(state, words, cdf, tabs, bucket, q)
+    if found < 0:
+        return -1
+    if found:
+        where, w = np.empty(found, np.int64), 0
+        for j in range(q.shape[0]):
+            if q[j] == ESCAPED:
+                where[w] = j
+                w += 1
+        for c in range(CONTEXTS):
+            for j in where:
+                if bucket[j] == c:
+                    if taken == escapes.shape[0]:
+                        return -2
+                    q[j] = escapes[taken]
+                    taken += 1
     return taken
 
 
@@ -1340,29 +1358,11 @@ def _decode_bands(kept, layout, steps, slope, thresholds, pull, state, words, un
             if active and above.size:
                 halved = layout[i, 10:14] != 0
                 _band_buckets(above, halved, steps[i], thresholds, b.reshape(shape))
-        if level != current:  # the level's code, then its buckets' tables (cell_codes)
-            current = level
-            if _range_decode(state, words, uniform_cdf, uniform_row, one_bucket, one) < 0:
-                return -1
-            for c in range(CONTEXTS):
-                code = min(SCALE_LOW + SCALE_CODES - 1, max(SCALE_LOW + one[0], activity + slope * c))
-                tabs[c] = rows[code - SCALE_LOW]
-        found = _range_decode(state, words, cdf, tabs, b, qq)
-        if found < 0:
-            return -1
-        if found:  # the escapes, bucket by bucket, each bucket's in the points' order
-            where, w = np.empty(found, np.int64), 0
-            for j in range(n):
-                if qq[j] == ESCAPED:
-                    where[w] = j
-                    w += 1
-            for c in range(CONTEXTS):
-                for j in where:
-                    if b[j] == c:
-                        if taken == escapes.shape[0]:
-                            return -2
-                        qq[j] = escapes[taken]
-                        taken += 1
+        taken = _read_step(state, words, uniform_cdf, uniform_row, cdf, rows, tabs,
+                           level != current, activity, slope, b, qq, escapes, taken)
+        current = level
+        if taken < 0:
+            return taken
         if parent == -2:  # the approximation: its q's differences in C order, rounded to nearest
             total, j = 0, 0
             for i0 in range(shape[0]):

@@ -153,27 +153,17 @@ class RangeReader:
               shape: int, escapes: np.ndarray) -> int:
         """Compiled readers only: ``kernels.decode_sweep`` from this reader's place, under the
         tables of ``shape``; how many of ``escapes`` it took."""
-        taken = kernels.decode_sweep(recon, missing, steps, counts, levels, cubic, quantum,
-                                     self.state, self.words, (*_uniform_tables(), *_all_cell_tables(shape)),
-                                     escapes)
-        if taken == -1:
-            raise ContainerError("corrupted range-coded stream: a point past every symbol")
-        if taken == -2:
-            raise ContainerError("corrupted inrcodec chunk: too few escaped values")
-        return taken
+        return _taken(kernels.decode_sweep(recon, missing, steps, counts, levels, cubic, quantum,
+                                           self.state, self.words,
+                                           (*_uniform_tables(), *_all_cell_tables(shape)), escapes))
 
     def bands(self, kept: np.ndarray, layout: np.ndarray, steps: np.ndarray, slope: int,
               thresholds: np.ndarray, pull: float, shape: int, escapes: np.ndarray) -> int:
         """Compiled readers only: ``kernels.decode_bands`` from this reader's place, under the
         tables of ``shape``; how many of ``escapes`` it took."""
-        taken = kernels.decode_bands(kept, layout, steps, slope, thresholds, pull, self.state,
-                                     self.words, (*_uniform_tables(), *_all_cell_tables(shape)),
-                                     escapes)
-        if taken == -1:
-            raise ContainerError("corrupted range-coded stream: a point past every symbol")
-        if taken == -2:
-            raise ContainerError("corrupted inrcodec chunk: too few escaped values")
-        return taken
+        return _taken(kernels.decode_bands(kept, layout, steps, slope, thresholds, pull,
+                                           self.state, self.words,
+                                           (*_uniform_tables(), *_all_cell_tables(shape)), escapes))
 
     def symbols(self, cdf: np.ndarray, tables: np.ndarray, bucket: np.ndarray) -> np.ndarray:
         """Compiled readers only: each point's value (int64) under its ``bucket``'s row of
@@ -188,6 +178,15 @@ class RangeReader:
         if count < 0:
             raise ContainerError("corrupted range-coded stream: a point past every symbol")
         return count
+
+
+def _taken(taken: int) -> int:
+    """A whole decoder's count of the escapes it took, or its refusal of the stream."""
+    if taken == -1:
+        raise ContainerError("corrupted range-coded stream: a point past every symbol")
+    if taken == -2:
+        raise ContainerError("corrupted inrcodec chunk: too few escaped values")
+    return taken
 
 
 def quantized_cdf(probabilities: np.ndarray) -> np.ndarray:
