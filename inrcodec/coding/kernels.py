@@ -1355,7 +1355,7 @@ def _decode_bands(kept, layout, steps, slope, thresholds, pull, state, words, un
                 if value != 0:
                     active = True
                     break
-            if active and above.size:
+            if active:
                 halved = layout[i, 10:14] != 0
                 _band_buckets(above, halved, steps[i], thresholds, b.reshape(shape))
         taken = _read_step(state, words, uniform_cdf, uniform_row, cdf, rows, tabs,

@@ -342,7 +342,6 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         raise ContainerError("corrupted wavelet section: quantizer step out of range")
     plan_ = Plan(tuple(int(n) for n in shape), step_code, batch_axes)
     escapes = read_escapes(reader, math.prod(plan_.shape), MAX_Q, "wavelet")
-    pending = iter(escapes)
     kept = np.zeros(plan_.shape)
     stream = RangeReader(reader.rest(), kept.size)
     if stream.compiled and kept.ndim <= 4:  # every band in one call: the same numbers
@@ -352,6 +351,7 @@ def decode(data: bytes, shape: tuple[int, ...]) -> np.ndarray:
         if taken < len(escapes):
             raise ContainerError("corrupted wavelet section: unused escaped values")
         return dwt.inverse(kept, plan_.levels, counted=False, in_place=True)
+    pending = iter(escapes)
     try:
         activity = SCALE_LOW + stream.uniform() if kept.size else 0
         current = None
