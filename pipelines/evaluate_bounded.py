@@ -14,7 +14,8 @@ The pointwise relative bound ``abs(x - y) <= e abs(x)`` runs on the datasets who
 are all positive, at e = 1e-2, 1e-3 and 1e-4, against SZ3 at the absolute bound that implies it
 on each chunk (e times the chunk's smallest magnitude); both are checked pointwise.
 
-Speeds are MB/s of the data's own bytes (encode, decode), one thread for every codec, in this
+Speeds are MB/s of the data's own bytes (encode, decode; inrcodec's compiled kernels loaded from
+the start), one thread for every codec, in this
 run; compare them as ratios.
 
     pip install -e ".[bench]"
@@ -34,6 +35,7 @@ from pipelines_common import machine, publish, stamp
 from inrcodec import INRCodec
 from inrcodec.bench.datasets import DATASETS, NEVER_SEEN_2D, NEVER_SEEN_3D
 from inrcodec.bench.peers import BOUND_DIGITS, Context, sperr, sz3
+from inrcodec.coding import kernels
 from inrcodec.coding.container import Container, Kind
 from inrcodec.measure import RoundTrip, codec_round_trip, round_trip
 
@@ -185,6 +187,10 @@ def main() -> None:
     p.add_argument("--markdown")
     p.add_argument("--from-json", action="store_true", help="rewrite the markdown from its .json")
     args = p.parse_args()
+    # The compiled kernels from the start, as in a compressing worker (speed.py): a process
+    # loads them once its coders have passed 8 million points, and the first datasets' speeds
+    # would be the numpy path's.
+    kernels.compiled()
     torch.set_num_threads(1)
     store = Path(args.markdown).with_suffix(".json") if args.markdown else None
     if args.from_json:

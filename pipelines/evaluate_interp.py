@@ -8,7 +8,8 @@ dtype); its output is cast to the dtype as the codec does (integers rounded). Bi
 count every byte: for chunks with NaNs the coder is charged the codec's NaN mask too (the
 bilevel coder's, coding/bilevel.py; SZ3 keeps NaNs itself; SPERR gets the benchmark's mask).
 Every non-NaN value of every codec is checked against the bound. Speeds are MB/s of the data's
-own bytes per CPU second of this process (every codec here runs on one thread; CPU time, not
+own bytes per CPU second of this process (inrcodec's compiled kernels loaded from the start;
+every codec here runs on one thread; CPU time, not
 wall time, so that other work on a shared machine slows no codec), in this run, the best of
 ``--repeats`` passes.
 
@@ -32,7 +33,7 @@ from inrcodec.bench.datasets import DATASETS
 from inrcodec.bench.machine import machine
 from inrcodec.bench.peers import Context, sperr, sz3
 from inrcodec.bench.stamp import stamp, stamped
-from inrcodec.coding import bilevel, interp
+from inrcodec.coding import bilevel, interp, kernels
 
 FRACTIONS = (1e-1, 1e-2, 1e-3, 1e-4)
 QUICK = ("a1b", "eofs_sst", "ostia", "uwnd", "example4d")  # --quick's datasets: small, varied
@@ -297,6 +298,10 @@ def main() -> None:
                         "one repeat, no SPERR, no whole arrays, the markdown to "
                         "/tmp/interp-quick.md unless --markdown says")
     args = p.parse_args()
+    # The compiled kernels from the start, as in a compressing worker (speed.py): a process
+    # loads them once its coders have passed 8 million points, and the first datasets' speeds
+    # would be the numpy path's.
+    kernels.compiled()
     if args.quick:
         given = " ".join(sys.argv[1:])
         if "--datasets" not in given:

@@ -11,7 +11,8 @@ every stored byte counts (header, NaN mask, checksum); SPERR gets the benchmark'
 smooth fill (bench/peers.py: the codec's own), SZ3 keeps NaNs itself. On the datasets with a mask
 the pipeline also measures the mask's two codings (format version 5's zlib-packed bits and
 version 6's bilevel.py) and the wavelet coder with the fill before relaxation. Speeds: MB/s of
-the data per CPU second of this process, at the 40 dB setting, one pass.
+the data per CPU second of this process, at the 40 dB setting, one pass, inrcodec's compiled
+kernels loaded from the start.
 
     pip install -e ".[bench]"
     python pipelines/evaluate_wavelet.py [--markdown docs/wavelet.md] [--datasets a1b,nemo]
@@ -27,7 +28,7 @@ from pipelines_common import machine, publish_results, table
 from inrcodec import core
 from inrcodec.bench.datasets import DATASETS
 from inrcodec.bench.peers import Context, adapted, numcodecs_chain, require, sz3
-from inrcodec.coding import bilevel, wavelet
+from inrcodec.coding import bilevel, kernels, wavelet
 from inrcodec.coding.container import Container, Kind
 from inrcodec.coding.mask import encode_mask
 from inrcodec.model import Model, resolve
@@ -196,6 +197,10 @@ def main() -> None:
     parser.add_argument("--markdown")
     parser.add_argument("--datasets", default=",".join(DATASETS))
     args = parser.parse_args()
+    # The compiled kernels from the start, as in a compressing worker (speed.py): a process
+    # loads them once its coders have passed 8 million points, and the first datasets' speeds
+    # would be the numpy path's.
+    kernels.compiled()
     began = time.perf_counter()
     model = resolve("universal-2d")  # these kinds never run it: its hash tags the chunks
     rows = [evaluate(name, model, lambda s: print(s, flush=True))

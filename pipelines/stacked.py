@@ -10,7 +10,8 @@ whole chunk; each codec's worst error over the bound (every value checked). At P
 ``max_rmse`` (the same RMS error) on each slice alone, against the bits SZ3, SPERR (its
 quantization step) and ZFP (its tolerance) need for that PSNR on the whole chunk, read between
 the two settings that bracket it (``evaluate_wavelet.search``). Every byte counts; every codec
-runs on one thread. SPERR is left out where numcodecs-wasm-sperr is not installed.
+runs on one thread (inrcodec's compiled kernels loaded from the start). SPERR is left out where
+numcodecs-wasm-sperr is not installed.
 
     python pipelines/stacked.py [--markdown docs/stacked.md] [--chunks levels,members]
                                 [--fractions 0.01] [--targets 40]
@@ -28,6 +29,7 @@ from pipelines_common import machine, publish_results, table
 from inrcodec import INRCodec
 from inrcodec.bench.peers import Context, sperr, sz3, zfp
 from inrcodec.bench.stacked import ALIKE, slices, stacked_chunks
+from inrcodec.coding import kernels
 from inrcodec.measure import psnr
 
 FRACTIONS = (1e-1, 1e-2, 1e-3, 1e-4)
@@ -188,6 +190,10 @@ def main() -> None:
     p.add_argument("--fractions", type=float, nargs="+", default=FRACTIONS)
     p.add_argument("--targets", type=float, nargs="+", default=TARGETS)
     args = p.parse_args()
+    # The compiled kernels from the start, as in a compressing worker (speed.py): a process
+    # loads them once its coders have passed 8 million points, and the first datasets' speeds
+    # would be the numpy path's.
+    kernels.compiled()
     torch.set_num_threads(1)
     began, notes = time.perf_counter(), []
 

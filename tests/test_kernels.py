@@ -381,6 +381,32 @@ def test_the_fill_and_the_plans_tables_match_numpy(numpy_only):
         assert same(results[0], results[1])
 
 
+def test_the_plans_cell_costs_are_summed_in_numpys_order(numpy_only):
+    """Runs of every length numpy's pairwise sum treats apart (under 8, 8 to 128, halved past
+    128, at odd multiples), and whole plans of wide and narrow symbols: the same bits."""
+    from inrcodec.coding import tables
+
+    rng = np.random.default_rng(15)
+    matrix = tables.bit_matrix()
+    for length in [*range(1, 140), 255, 256, 257, 263, 1000, 1031, 2049, 8195]:
+        index = rng.integers(0, matrix.shape[0], length)
+        counts = rng.integers(1, 10 ** int(rng.integers(1, 7)), length)
+        starts = np.array([0])
+        for shapes in [(0, 1, 2, 3), (2,)]:
+            wanted = np.add.reduceat(matrix[index][:, list(shapes)] * counts[:, None, None],
+                                     starts, axis=0)
+            assert same(kernels.cell_costs(index, counts, starts, matrix, shapes), wanted), length
+    for scale in (0.3, 30.0, 3e4):
+        levels = [2, 1, 1, 0, 0, 0]
+        symbols = [(np.rint(rng.standard_t(2, size=n) * scale).astype(np.int64),
+                    rng.integers(0, tables.CONTEXTS, n).astype(np.int8)) for n in (30, 60, 60, 900, 2000, 5)]
+        results = []
+        for numpy in (True, False):
+            numpy_only(numpy)
+            results.append(repr(tables.plan(levels, symbols, slopes=(4, 6))))
+        assert results[0] == results[1], scale
+
+
 def test_trial_cell_estimates_match_numpy_on_heavy_tails(numpy_only):
     """Octaves counted without libm and the offsets' sums kept per cell: q past 2^15 and
     escapes included."""

@@ -82,7 +82,8 @@ def _method(quick: bool) -> list[str]:
         f"and range coder, charged the same {PCA_HEADER.size}-byte header per chunk; it runs only "
         f"where the train split has at least {MIN_TRAIN_CHUNKS} chunks.",
         "- **Speed** is original megabytes per second, encode and decode separately, one chunk "
-        "after another on one thread; the first setting of every codec is run once untimed. "
+        "after another on one thread; the first setting of every codec is run once untimed; "
+        "inrcodec's compiled kernels (coding/kernels.py) are loaded before the first. "
         "**Peak memory** is resident memory above the level at the start of a setting's encode "
         f"and decode, sampled from /proc/self/statm every {1000 * PEAK_RSS_INTERVAL:g} ms (it "
         "sees torch and C libraries, "

@@ -18,6 +18,8 @@ def unlike_axes(values: np.ndarray, missing: np.ndarray | None) -> list[int]:
     where the slices are different fields (pressure levels, variables, an anomaly beside its
     field), prediction along the axis may cost more than it saves (the coders' trials say). At
     least one axis is left out."""
+    if missing is not None and not missing.any():
+        missing = None  # (the same means, without gathering every point)
     spread = {}
     for axis, n in enumerate(values.shape):
         if n > 1:

@@ -70,10 +70,10 @@ def _compiled() -> dict | None:
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
                              _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast,
                              _plan_totals, _quantize_row, _relax, _linear_chunk,
-                             _by_bucket, _cell_counts)}
+                             _by_bucket, _cell_counts, _reduce_rows)}
         # These call other kernels (a step's reader, the whole decoders of an interpolation
-        # sweep and of a wavelet section, a band's quantizer row by row): compiled against the
-        # compiled ones.
+        # sweep and of a wavelet section, a band's quantizer row by row, the tables' costs
+        # summed in numpy's order): compiled against the compiled ones.
         def composed(function, *called):
             scope = {**globals(), **{name: kernels[name] for name in called}}
             return _jit(numba, types.FunctionType(function.__code__, scope, function.__name__))
@@ -82,6 +82,7 @@ def _compiled() -> dict | None:
         kernels["_decode_bands"] = composed(_decode_bands, "_range_decode", "_read_step",
                                             "_band_buckets", "_dequantize")
         kernels["_quantize_band"] = composed(_quantize_band, "_quantize_row")
+        kernels["_cell_costs"] = composed(_cell_costs, "_reduce_rows")
         _warm_up(kernels)
     except Exception:  # a platform numba cannot compile for: the numpy path, same bytes
         return None
@@ -120,6 +121,8 @@ def _warm_up(kernels: dict) -> None:
     kernels["_by_bucket"](f(2, i64), f(2, i8), np.ones(CONTEXTS, i64), f(2, np.int32), f(2, i64),
                           f(CONTEXTS + 1, i64))
     kernels["_cell_counts"](f(2, i64), f(2, i8), 0, 1, f(CONTEXTS * 3, i64))
+    kernels["_cell_costs"](f(2, i64), np.ones(2, i64), np.array([0, 1], i64), f((1, 1, 2)),
+                           f(1, i64), f((2, 2)))
     state = np.array([0, 2 ** 64 - 1, 0, 0], np.uint64)  # a stream of zeros: symbol 0
     kernels["_range_decode"](state, f(1, np.uint32), np.array([0, 1 << 23, 1 << 24], np.uint32),
                              np.array([[0, 2, 0, -1, 0]], i64), f(1, i8), f(1, i64))
@@ -700,6 +703,100 @@ def _cell_counts(q, bucket, row, reach, histogram):
     for j in range(q.shape[0]):
         v = min(max(q[j], -reach), reach)
         histogram[(row * CONTEXTS + bucket[j]) * width + v + reach] += 1
+
+
+def cell_costs(index: np.ndarray, counts: np.ndarray, starts: np.ndarray, matrix: np.ndarray,
+               shapes: tuple[int, ...]) -> np.ndarray | None:
+    """``tables.plan``'s bits of each cell under each of ``shapes`` and every scale code:
+    ``matrix``'s rows (``tables.bit_matrix``) at ``index`` times ``counts``, summed over each
+    run of keys from ``starts`` (``np.add.reduceat`` along the keys), without the (keys,
+    shapes, codes) products numpy makes; the same sums in numpy's order (``_reduce_rows``).
+    None where the kernel is not at hand."""
+    kernels = at_hand(0)  # (the symbols are counted by their coder)
+    if kernels is None:
+        return None
+    out = np.empty((len(starts), len(shapes) * matrix.shape[2]))
+    kernels["_cell_costs"](index, counts, starts, matrix, np.array(shapes, np.int64), out)
+    return out.reshape(len(starts), len(shapes), matrix.shape[2])
+
+
+def _cell_costs(index, counts, starts, matrix, shapes, out):
+    codes, width = matrix.shape[2], out.shape[1]
+    ends = np.empty(starts.shape[0], np.int64)
+    ends[:-1], ends[-1] = starts[1:], index.shape[0]
+    products = np.empty(((ends - starts).max(), width))  # a run's rows, one at a time
+    scratch = np.empty((8 + 2 * 64, width))  # _reduce_rows' sums
+    for s in range(starts.shape[0]):
+        for k in range(starts[s], ends[s]):
+            count = np.float64(counts[k])
+            for j in range(shapes.shape[0]):
+                for c in range(codes):
+                    products[k - starts[s], j * codes + c] = matrix[index[k], shapes[j], c] * count
+        _reduce_rows(products, ends[s] - starts[s], out[s], scratch)
+
+
+def _reduce_rows(x, n, out, scratch):
+    """``out`` = ``np.add.reduce(x[:n], axis=0)`` as numpy sums a run in ``reduceat`` along an
+    outer axis, column by column: the first row, plus numpy's pairwise sum of the rest
+    (numpy/_core/src/umath/loops_utils.h.src: under 8 rows one after another, up to 128 in 8
+    interleaved sums, more halved at a multiple of 8). tests/test_kernels.py holds numpy to
+    it. ``scratch``: 8 + 2 x 64 rows as wide."""
+    width = x.shape[1]
+    if n == 1:
+        out[:] = x[0]
+        return
+    r, partial, value = scratch[:8], scratch[8:72], scratch[72:]
+    # numpy's halving as a stack of runs (first row, count) still to sum, left to right; a
+    # run whose left half is done holds its sum (state 1: summing the left, 2: the right).
+    first, count, state = np.empty(64, np.int64), np.empty(64, np.int64), np.empty(64, np.int64)
+    depth = 0
+    first[0], count[0], state[0] = 1, n - 1, 0
+    while depth >= 0:
+        a, m = first[depth], count[depth]
+        if m > 128:
+            half = m // 2 - m // 2 % 8
+            state[depth] = 1
+            first[depth + 1], count[depth + 1], state[depth + 1] = a, half, 0
+            depth += 1
+            continue
+        v = value[depth]
+        if m < 8:
+            v[:] = x[a]
+            for i in range(1, m):
+                for c in range(width):
+                    v[c] += x[a + i, c]
+        else:
+            r[:] = x[a:a + 8]
+            i = 8
+            while i < m - m % 8:
+                for j in range(8):
+                    for c in range(width):
+                        r[j, c] += x[a + i + j, c]
+                i += 8
+            for c in range(width):
+                v[c] = (((r[0, c] + r[1, c]) + (r[2, c] + r[3, c]))
+                        + ((r[4, c] + r[5, c]) + (r[6, c] + r[7, c])))
+            while i < m:
+                for c in range(width):
+                    v[c] += x[a + i, c]
+                i += 1
+        # A finished run's sum goes to the run that halved it.
+        done = depth
+        depth -= 1
+        while depth >= 0 and state[depth] == 2:  # both halves done: the left's plus the right's
+            for c in range(width):
+                value[depth, c] = partial[depth, c] + value[done, c]
+            done = depth
+            depth -= 1
+        if depth >= 0:  # the left half done: the right next
+            partial[depth] = value[done]
+            state[depth] = 2
+            half = count[depth] // 2 - count[depth] // 2 % 8
+            first[depth + 1], count[depth + 1], state[depth + 1] = first[depth] + half, count[depth] - half, 0
+            depth += 1
+        else:
+            for c in range(width):
+                out[c] = x[0, c] + value[done, c]
 
 
 def plan_totals(costs: np.ndarray, level_codes: np.ndarray, activities: np.ndarray,

@@ -98,9 +98,11 @@ def plan(step_levels: list[int], symbols: list, shapes: tuple[int, ...] | None =
     best = (math.inf,)
     shapes = range(len(SHAPES)) if shapes is None else shapes
     tables = {}  # bits of each cell under each code, and a bound below any plan's bits
-    rows = bit_matrix()[index]
-    every = np.add.reduceat((rows if len(shapes) == len(SHAPES) else rows[:, list(shapes)])
-                            * counts[:, None, None], starts, axis=0)  # (cell, shape, code)
+    every = _kernels().cell_costs(index, counts, starts, bit_matrix(), tuple(shapes))
+    if every is None:
+        rows = bit_matrix()[index]
+        every = np.add.reduceat((rows if len(shapes) == len(SHAPES) else rows[:, list(shapes)])
+                                * counts[:, None, None], starts, axis=0)  # (cell, shape, code)
     for j, shape in enumerate(shapes):
         costs = np.zeros((len(levels) * CONTEXTS, SCALE_CODES))
         costs[cells[starts]] = every[:, j]
