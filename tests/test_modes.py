@@ -168,3 +168,36 @@ def test_a_floor_that_only_lossless_storage_keeps_is_kept():
     volume = np.random.default_rng(0).integers(0, 4, size=(1, 40, 50)).astype(np.uint8)
     codec = INRCodec(min_psnr=50)  # rounding to integers within 0.5: exact, an infinite PSNR
     assert np.array_equal(codec.decode(codec.encode(volume)), volume)
+
+
+def test_no_way_carrying_the_latents_is_tried_where_they_outweigh_spatial_prediction(monkeypatch, a1b):
+    """NEMO's coastal field under the default floor: linear-2d passes the fit's gate, but its
+    latents alone take more bytes than spatial prediction alone stores the chunk (and its
+    central block) in, and than the chunk's smallest container: neither residual way is
+    planned or made, nor the residual's wavelet floor coded; the same bytes as trying them. On
+    A1B, whose latents are few bytes, they are tried as before."""
+    from inrcodec.bench.datasets import DATASETS
+    from inrcodec.sections import bounds, spatial, transform
+
+    field = np.asarray(DATASETS["nemo"].load()[0], np.float32)[None]
+    tried = []
+
+    def recorded(name, function):
+        return lambda *args, **kwargs: tried.append(name) or function(*args, **kwargs)
+
+    monkeypatch.setattr(bounds, "_encode_residual", recorded("value by value", bounds._encode_residual))
+    monkeypatch.setattr(spatial, "plan_residual", recorded("by spatial prediction", spatial.plan_residual))
+    encode_floor = transform.encode_floor
+    monkeypatch.setattr(transform, "encode_floor", lambda chunk, target, prediction=None, **kw:
+                        (prediction is not None and tried.append("wavelet"))
+                        or encode_floor(chunk, target, prediction, **kw))
+    fast = INRCodec("linear-2d").encode(field)
+    assert tried == []
+    least_bytes = bounds.Prediction.least_bytes
+    monkeypatch.setattr(bounds.Prediction, "least_bytes", lambda self, kind, model, bound=0.0: 0)
+    assert INRCodec("linear-2d").encode(field) == fast
+    assert {"value by value", "by spatial prediction", "wavelet"} <= set(tried)
+    monkeypatch.setattr(bounds.Prediction, "least_bytes", least_bytes)
+    tried.clear()
+    INRCodec("linear-2d", max_error=0.1).encode(a1b[:12])
+    assert {"value by value", "by spatial prediction"} <= set(tried)

@@ -137,8 +137,8 @@ class Latents(Mode):
         # Every candidate keeps the floor: the smallest is stored. The network's residual by
         # transform coding last (a search that cannot beat the best stops early).
         best = min(candidates, key=lambda c: size(c, model))
-        if prediction is not None:
-            smallest = size(best, model)
+        if prediction is not None and \
+                prediction.least_bytes(Kind.LATENTS_WAVELET, model) < (smallest := size(best, model)):
             trial = transform.encode_floor(chunk, target, prediction, smaller_than=smallest)
             if trial is not None and size(trial, model) < smallest:
                 best = trial

@@ -41,6 +41,11 @@ class Prediction:
                                   exact=True)
         return cls(values, latent_fields(chunk, quantizer, symbols))
 
+    def least_bytes(self, kind: Kind, model, bound: float = 0.0) -> int:
+        """The bytes of a ``kind`` container of these latents with an empty section: fewer
+        than it takes with any section."""
+        return len(Container(kind=kind, bound=bound, **self.fields).to_bytes(model.hash))
+
 
 def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
            alone: tuple | None = None, settings: dict | None = None) -> tuple[Container, np.ndarray]:
@@ -66,6 +71,21 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
         return alone
     ways = []
     half = residual.half_step(bound, chunk.array.dtype, chunk.norm)
+    if half > 0 and prediction is not None:
+        # Spatial prediction alone estimated under the latents' own bytes is made first: where
+        # it is no larger than they are, no way that carries them can be smaller (on a chunk
+        # the network has not learned, their planning and the residual coded value by value
+        # were most of a floor's search).
+        least = min(prediction.least_bytes(kind, model, bound)
+                    for kind in (Kind.BOUNDED, Kind.BOUNDED_SPATIAL))
+        if (estimate := way_size(alone, model)) is not None and estimate < least:
+            if not isinstance(alone[0], Container):  # (planned: its settings kept, as below)
+                alone = whole_search(alone)
+                if alone[0].settings is not None:
+                    settings.setdefault("alone", alone[0].settings)
+                alone = made(alone)
+            if way_size(alone, model) <= least:
+                return alone
     if half > 0 and prediction is not None:
         array, finite, fields = chunk.array, chunk.finite, prediction.fields
         section, decoded = _encode_residual(array, finite, prediction.values, bound, half, chunk.norm)
