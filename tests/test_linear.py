@@ -93,6 +93,27 @@ def test_a_partial_patch_is_the_regularised_least_squares_of_its_valid_points(mo
         assert np.allclose(latents[i], expected, rtol=1e-9, atol=1e-9 * np.abs(expected).max())
 
 
+def test_partial_patches_solved_at_once_give_what_one_solve_each_gave(model, a1b):
+    """The stacked solve is LAPACK's, patch by patch: bit for bit the latents (and so the
+    bytes) of one solve per patch, with its products from either side."""
+    from inrcodec.linear import PRIOR_NOISE, _inverse_variance
+    from inrcodec.patches import to_patches
+
+    field = (a1b[150] - a1b[150].mean()) / a1b[150].std()
+    target = to_patches(field[None].astype(np.float64), model.patch_shape)
+    weight = (np.random.default_rng(3).random(target.shape)
+              >= np.linspace(0, 0.9, len(target))[:, None]).astype(np.float64)
+    x = (target - model.mean) * weight
+    prior = PRIOR_NOISE * np.diag(_inverse_variance(model.latent_std))
+    expected = x @ model._whole_projection
+    for i in np.flatnonzero(weight.min(-1) < 1):
+        w = weight[i] > 0
+        b = model.basis[:, ~w] if 2 * w.sum() > w.size else model.basis[:, w]
+        gram = model._gram - b @ b.T if 2 * w.sum() > w.size else b @ b.T
+        expected[i] = np.linalg.solve(gram + prior, model.basis @ x[i])
+    assert model.project(target, weight).tobytes() == expected.tobytes()
+
+
 @pytest.mark.parametrize("settings", [
     dict(min_psnr=None, latent_bits=7), dict(max_error=0.1), dict(max_error=1e-4),
     dict(min_psnr=45), dict(max_rmse=0.05), dict(bits_per_value=0.3),
