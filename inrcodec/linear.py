@@ -40,6 +40,10 @@ MAX_POINTS = 2 ** 16
 # noise of this variance (the normalised chunk's units); whole patches are plain least squares.
 PRIOR_NOISE = 1e-3
 MIN_PATCHES_PER_LATENT = 2  # whole patches the EOFs need per latent, at least
+# A partial patch's normal equations depend only on which of its points are valid: an archive's
+# fixed land mask gives every time step's chunks the same ones. A model keeps the latest this
+# many (a latent's square each: 32 kB at 64 latents), and starts over when they are full.
+KEPT_GRAMS = 512
 
 
 class LinearModelError(ValueError):
@@ -55,6 +59,7 @@ class LinearModel:
     latent_std: np.ndarray  # (latents,) float32: each latent's spread in training
     card: dict = field(default_factory=dict)
     _quantizers: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _grams: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     linear = True
     gated = False
@@ -122,24 +127,38 @@ class LinearModel:
         latents = x @ self._whole_projection
         partial = np.flatnonzero(np.asarray(weight).min(-1) < 1)
         if len(partial):
-            prior = PRIOR_NOISE * np.diag(_inverse_variance(self.latent_std))
-            grams = np.empty((len(partial),) + prior.shape)
-            products = np.empty((len(partial), len(prior), 1))
+            grams = np.empty((len(partial), self.latent_dim, self.latent_dim))
+            products = np.empty((len(partial), self.latent_dim, 1))
             for j, i in enumerate(partial):  # the chunk's edges and masks (most of a coastal chunk's)
-                w = weight[i] > 0
-                # The valid points' products, from whichever side has fewer points: a patch
-                # with a little land is the whole patch's less the land's (half or less the work).
-                if 2 * np.count_nonzero(w) > w.size:
-                    b = self.basis[:, ~w]
-                    gram = self._gram - b @ b.T
-                else:
-                    b = self.basis[:, w]
-                    gram = b @ b.T
-                np.add(gram, prior, out=grams[j])
-                products[j, :, 0] = self.basis @ x[i]  # x is 0 off w
+                grams[j] = self._normal_matrix(weight[i] > 0)
+                products[j, :, 0] = self.basis @ x[i]  # x is 0 off the valid points
             # One stacked solve: LAPACK's, patch by patch, the numbers a call each gave.
             latents[partial] = np.linalg.solve(grams, products)[..., 0]
         return latents
+
+    def _normal_matrix(self, valid: np.ndarray) -> np.ndarray:
+        """The regularised normal equations' matrix of a patch whose ``valid`` points are
+        known (the same numbers whether made or kept: ``KEPT_GRAMS``)."""
+        key = valid.tobytes()
+        if (kept := self._grams.get(key)) is not None:
+            return kept
+        # The valid points' products, from whichever side has fewer points: a patch with a
+        # little land is the whole patch's less the land's (half or less the work).
+        if 2 * np.count_nonzero(valid) > valid.size:
+            b = self.basis[:, ~valid]
+            gram = self._gram - b @ b.T
+        else:
+            b = self.basis[:, valid]
+            gram = b @ b.T
+        gram += self._prior
+        if len(self._grams) >= KEPT_GRAMS:
+            self._grams.clear()
+        self._grams[key] = gram
+        return gram
+
+    @functools.cached_property
+    def _prior(self) -> np.ndarray:
+        return PRIOR_NOISE * np.diag(_inverse_variance(self.latent_std))
 
     @functools.cached_property
     def _table32(self) -> np.ndarray:

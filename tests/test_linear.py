@@ -95,7 +95,8 @@ def test_a_partial_patch_is_the_regularised_least_squares_of_its_valid_points(mo
 
 def test_partial_patches_solved_at_once_give_what_one_solve_each_gave(model, a1b):
     """The stacked solve is LAPACK's, patch by patch: bit for bit the latents (and so the
-    bytes) of one solve per patch, with its products from either side."""
+    bytes) of one solve per patch, with its products from either side, whether its normal
+    matrices are made or kept from the last chunk with the same missing points."""
     from inrcodec.linear import PRIOR_NOISE, _inverse_variance
     from inrcodec.patches import to_patches
 
@@ -112,6 +113,7 @@ def test_partial_patches_solved_at_once_give_what_one_solve_each_gave(model, a1b
         gram = model._gram - b @ b.T if 2 * w.sum() > w.size else b @ b.T
         expected[i] = np.linalg.solve(gram + prior, model.basis @ x[i])
     assert model.project(target, weight).tobytes() == expected.tobytes()
+    assert model.project(target, weight).tobytes() == expected.tobytes()  # (its matrices kept)
 
 
 @pytest.mark.parametrize("settings", [
