@@ -137,3 +137,20 @@ def test_chunks_tile_the_array_and_the_pp_reader_reads_glosea4():
     assert sorted(np.concatenate([c.ravel() for c in chunks])) == list(range(5 * 7 * 9))
     mni = DATASETS["mni"]
     assert mni.test.start >= 98  # the 3-D model saw x < 98 only
+
+
+
+def test_the_turbulence_field_is_planned_the_same_way_every_run(tmp_path, monkeypatch):
+    """FFTW's default planner times its algorithms and picked another plan now and then: the
+    simulated 64^3 field (and the benchmark's turbulence rows) moved in its last bits from one
+    run to the next (a quarter of the runs, measured). Its plans are heuristic ones."""
+    import pyfftw
+
+    from inrcodec.sample_data import turbulence
+
+    flags, planner = [], pyfftw.FFTW
+    monkeypatch.setattr(pyfftw, "FFTW", lambda *a, **k: flags.append(k.get("flags")) or planner(*a, **k))
+    first = turbulence(16, tmp_path / "a")
+    assert flags and all(f == ("FFTW_ESTIMATE",) for f in flags), flags
+    again = turbulence(16, tmp_path / "b")
+    assert all(first[name].tobytes() == again[name].tobytes() for name in first)
