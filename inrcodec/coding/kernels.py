@@ -724,8 +724,13 @@ def _cell_costs(index, counts, starts, matrix, shapes, out):
     codes, width = matrix.shape[2], out.shape[1]
     ends = np.empty(starts.shape[0], np.int64)
     ends[:-1], ends[-1] = starts[1:], index.shape[0]
-    products = np.empty(((ends - starts).max(), width))  # a run's rows, one at a time
-    scratch = np.empty((8 + 2 * 64, width))  # _reduce_rows' sums
+    longest = (ends - starts).max()
+    products = np.empty((longest, width))  # a run's rows, one at a time
+    depth, rest = 2, longest  # how deep numpy's halving of the longest run goes, and one more
+    while rest > 128:
+        rest -= rest // 2 - rest // 2 % 8  # (the larger half)
+        depth += 1
+    scratch = np.empty((8 + 2 * depth, width))  # _reduce_rows' sums
     for s in range(starts.shape[0]):
         for k in range(starts[s], ends[s]):
             count = np.float64(counts[k])
@@ -740,15 +745,17 @@ def _reduce_rows(x, n, out, scratch):
     outer axis, column by column: the first row, plus numpy's pairwise sum of the rest
     (numpy/_core/src/umath/loops_utils.h.src: under 8 rows one after another, up to 128 in 8
     interleaved sums, more halved at a multiple of 8). tests/test_kernels.py holds numpy to
-    it. ``scratch``: 8 + 2 x 64 rows as wide."""
+    it. ``scratch``: 8 rows as wide, and 2 for each level of the halving."""
     width = x.shape[1]
     if n == 1:
         out[:] = x[0]
         return
-    r, partial, value = scratch[:8], scratch[8:72], scratch[72:]
+    levels = (scratch.shape[0] - 8) // 2
+    r, partial, value = scratch[:8], scratch[8:8 + levels], scratch[8 + levels:]
     # numpy's halving as a stack of runs (first row, count) still to sum, left to right; a
     # run whose left half is done holds its sum (state 1: summing the left, 2: the right).
-    first, count, state = np.empty(64, np.int64), np.empty(64, np.int64), np.empty(64, np.int64)
+    first, count = np.empty(levels, np.int64), np.empty(levels, np.int64)
+    state = np.empty(levels, np.int64)
     depth = 0
     first[0], count[0], state[0] = 1, n - 1, 0
     while depth >= 0:
