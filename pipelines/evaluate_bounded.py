@@ -15,8 +15,7 @@ are all positive, at e = 1e-2, 1e-3 and 1e-4, against SZ3 at the absolute bound 
 on each chunk (e times the chunk's smallest magnitude); both are checked pointwise.
 
 Speeds are MB/s of the data's own bytes (encode, decode; inrcodec's compiled kernels loaded from
-the start), one thread for every codec, in this
-run; compare them as ratios.
+the start), one thread for every codec, in this run; compare them as ratios.
 
     pip install -e ".[bench]"
     python pipelines/evaluate_bounded.py [--datasets a1b ostia] [--markdown docs/bounded.md]

@@ -7,8 +7,8 @@ universal model, in five modes (floors at 30, 40 and 50 dB, error bounds at 1% a
 range), are encoded three ways in the same process: as the encoder was without either shortcut,
 with the gate alone, and as it is now. The report gives bits per value, the worst chunk's PSNR
 or error, and encode seconds (one thread, the best of ``--repeats``, inrcodec's compiled kernels
-loaded from the start), so the gate's promise
-(the same bits, less time) and the search's (fewer bits, the floor kept) can be read off.
+loaded from the start), so the gate's promise (the same bits, less time) and the search's
+(fewer bits, the floor kept) can be read off.
 The earlier encoder is the current one with the shortcuts' constants turned off:
 ``GATE_DB = inf`` (no sample ever gives up) and ``LOOSENING_TRIALS = 0`` (the first bound that
 keeps the floor is stored).

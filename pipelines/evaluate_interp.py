@@ -9,9 +9,8 @@ count every byte: for chunks with NaNs the coder is charged the codec's NaN mask
 bilevel coder's, coding/bilevel.py; SZ3 keeps NaNs itself; SPERR gets the benchmark's mask).
 Every non-NaN value of every codec is checked against the bound. Speeds are MB/s of the data's
 own bytes per CPU second of this process (inrcodec's compiled kernels loaded from the start;
-every codec here runs on one thread; CPU time, not
-wall time, so that other work on a shared machine slows no codec), in this run, the best of
-``--repeats`` passes.
+every codec here runs on one thread; CPU time, not wall time, so that other work on a shared
+machine slows no codec), in this run, the best of ``--repeats`` passes.
 
     pip install -e ".[bench]"   (pysz; SPERR via numcodecs-wasm-sperr, optional)
     python pipelines/evaluate_interp.py [--markdown docs/interp.md]
