@@ -86,7 +86,6 @@ def within(chunk: Chunk, model, bound: float, prediction: Prediction | None,
                 alone = made(alone)
             if way_size(alone, model) <= least:
                 return alone
-    if half > 0 and prediction is not None:
         array, finite, fields = chunk.array, chunk.finite, prediction.fields
         section, decoded = _encode_residual(array, finite, prediction.values, bound, half, chunk.norm)
         ways.append((Container(kind=Kind.BOUNDED, bound=bound, section=section, **fields), decoded))
