@@ -144,3 +144,29 @@ def test_spatial_prediction_alone_is_searched_whole_only_where_it_comes_near(mon
             assert [bytes(codec.encode(c)) for c in chunks] == stopped
     assert made[0.42]["planned"] == len(chunks) and made[0.42]["whole"] <= 1
     assert made[4.2]["whole"] == made[4.2]["planned"] == len(chunks)
+
+
+@pytest.mark.parametrize("name", ["smooth", "masked"])
+def test_a_bound_search_that_misses_with_too_many_bytes_gives_up(monkeypatch, name):
+    """A trial that misses the floor with at least the bytes another way stores the chunk in
+    ends the floor's bound search (modes/latents.py): every container that keeps the floor is
+    at a finer bound. The same bytes as searching on, in fewer trials."""
+    chunk = large_chunks()[name].astype(np.float32)[None]
+    codec = INRCodec(min_psnr=30.0)
+    trials = []
+
+    def counted(*args, **kwargs):
+        trials.append(args[2])
+        return WITHIN(*args, **kwargs)
+
+    monkeypatch.setattr(latents, "within", counted)
+    stored = bytes(codec.encode(chunk))
+    given_up = len(trials)
+    trials.clear()
+    monkeypatch.setattr(latents.Latents, "_search",
+                        lambda self, *args, over=None, **kwargs: SEARCH(self, *args, **kwargs))
+    assert bytes(codec.encode(chunk)) == stored
+    assert given_up < len(trials)
+
+
+WITHIN, SEARCH = latents.within, latents.Latents._search
