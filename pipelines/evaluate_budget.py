@@ -4,7 +4,10 @@ against plain latent quantization at the same size.
 Every test field (192-239, never seen in training) is its own 37 x 49 chunk (and, in a second
 sweep, 12 fields share a chunk). Bits per value count every stored byte of the whole array.
 
-    python pipelines/evaluate_budget.py [--models default-2d other.safetensors] [--markdown docs/budget.md]
+A linear model is also measured with its gates solved (``budget.SOLVE_LINEAR_GATES``), which
+the encoder leaves out. Plain latents: ``min_psnr=None``, no floor.
+
+    python pipelines/evaluate_budget.py [--models linear-2d default-2d] [--markdown docs/budget.md]
 """
 
 import argparse
@@ -18,6 +21,8 @@ from inrcodec import INRCodec
 from inrcodec.bench.machine import load_average, load_text
 from inrcodec.bench.metrics import count_flops
 from inrcodec.measure import chunks_along_first_axis, codec_round_trip
+from inrcodec.model import resolve
+from inrcodec.modes import budget as budget_mode
 from inrcodec.sample_data import A1B_TEST, load_a1b
 
 
@@ -31,7 +36,7 @@ def point(test: np.ndarray, codec: INRCodec, fields_per_chunk: int) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--models", nargs="+", default=["default-2d"])
+    p.add_argument("--models", nargs="+", default=["linear-2d", "default-2d"])
     p.add_argument("--budgets", type=float, nargs="+",
                    default=[0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4])
     p.add_argument("--latent-bits", type=float, nargs="+", default=[4, 5, 6, 6.5, 7, 8])
@@ -57,12 +62,19 @@ def main() -> None:
         for per_chunk in args.fields_per_chunk:
             rows = [(f"B = {b}", b, point(test, INRCodec(model, bits_per_value=b), per_chunk))
                     for b in args.budgets]
-            rows += [(f"b = {b}", None, point(test, INRCodec(model, latent_bits=b), per_chunk))
+            if resolve(model).linear:  # the gates' solve the encoder leaves out for them
+                budget_mode.SOLVE_LINEAR_GATES = True
+                rows += [(f"B = {b}, gates solved", b,
+                          point(test, INRCodec(model, bits_per_value=b), per_chunk))
+                         for b in args.budgets]
+                budget_mode.SOLVE_LINEAR_GATES = False
+            rows += [(f"b = {b}", None,
+                      point(test, INRCodec(model, latent_bits=b, min_psnr=None), per_chunk))
                      for b in args.latent_bits]
             for mode in ("budget", "plain"):
                 curves[f"{name}, {per_chunk} field(s)/chunk, {mode}"] = sorted(
-                    (r["bits_per_value"], r["psnr_db"]) for _, b, r in rows
-                    if (b is not None) == (mode == "budget"))
+                    (r["bits_per_value"], r["psnr_db"]) for setting, b, r in rows
+                    if (b is not None) == (mode == "budget") and "solved" not in setting)
             for setting, budget, r in rows:
                 share = f"{r['bits_per_value'] / budget:.1%}" if budget else "-"
                 lines.append(f"| {name} | {per_chunk} | {setting} | {r['bits_per_value']:.4f} | "

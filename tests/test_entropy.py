@@ -9,6 +9,7 @@ from inrcodec.coding.entropy import (
     code_lengths,
     decode_symbols,
     encode_symbols,
+    estimated_code_bits,
     portable_exp,
     probability_tables,
     rate_distortion_symbols,
@@ -145,3 +146,22 @@ def test_a_stream_is_cut_to_the_longest_cut_that_decodes():
 
         assert shortest_cut(data, final) == _longest_cut_that_decodes(data, decodes)
     assert len(drops) >= 3 and held_back >= 5  # cuts of several lengths; wrapped intervals
+
+
+@pytest.mark.parametrize("model_name", ["linear-2d", "default-2d"])
+def test_the_estimated_code_bits_come_just_under_the_tables(model_name):
+    """``estimated_code_bits`` builds no table: the logistic at the symbols weighed alone,
+    neither floored nor normalised, so never over the tables' ideal code length, and within
+    3% of it from coarse to the finest resolution (a size budget's guide)."""
+    from inrcodec.model import resolve
+
+    model = resolve(model_name)
+    latents = (np.random.default_rng(5).normal(size=(12, model.latent_dim))
+               * model.quantizer(6).std).astype(np.float32)
+    for bits, fraction in ((2, 0), (6, 8), (9, 3), (12, 15)):
+        quantizer = model.quantizer(bits, fraction)
+        symbols = rate_distortion_symbols(latents, quantizer)
+        tabled = float(code_lengths(quantizer)[np.arange(symbols.shape[1]),
+                                                symbols - quantizer.low].sum())
+        estimate = estimated_code_bits(latents, quantizer)
+        assert 0.97 * tabled <= estimate <= tabled + 1e-6, (bits, fraction)

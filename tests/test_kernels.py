@@ -479,3 +479,23 @@ def test_a_streams_symbols_are_ordered_and_counted_as_numpy_does(numpy_only):
                                        for level, (v, b) in zip(levels, symbols)])
                 for got, want in zip(counted, np.unique(keys, return_counts=True)):
                     assert got.tolist() == want.tolist(), (size, tail)
+
+
+def test_the_latents_probability_tables_match_numpy(numpy_only):
+    """``entropy._tables`` built in one compiled pass: numpy's float32 probabilities bit for
+    bit (every decoder of latents builds them), for every bundled 2-D model's spreads, coarse
+    to the finest resolution, and spreads far under the step."""
+    from inrcodec.coding import entropy
+    from inrcodec.model import resolve
+
+    keys = [resolve(name).quantizer(bits, fraction).tables_key
+            for name in ("linear-2d", "default-2d") for bits, fraction in ((1, 0), (6, 8), (12, 15))]
+    keys.append(((1e-9, 0.3, 7.0), 0.5, -40, 81))  # (1e-9: the floor at 1e-6 steps)
+    for key in keys:
+        tables = []
+        for numpy in (True, False):
+            numpy_only(numpy)
+            entropy._tables.cache_clear()
+            tables.append(entropy._tables(*key))
+        assert same(*tables), key[1:]
+    entropy._tables.cache_clear()

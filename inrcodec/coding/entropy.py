@@ -49,9 +49,15 @@ def logistic_cdf(x: np.ndarray) -> np.ndarray:
 
 @lru_cache(maxsize=16)  # a table takes up to 2**17 x latent_dim floats
 def _tables(std: tuple[float, ...], step: float, low: int, size: int) -> np.ndarray:
+    from . import kernels  # (kernels imports tables, which imports this)
+
+    # the logistic scales in steps
+    scales = [max(sigma, 1e-6 * step) * math.sqrt(3.0) / math.pi / step for sigma in std]
+    compiled = kernels.logistic_tables(scales, low, size, MIN_PROBABILITY, (_LN2, _LN2_HI, _LN2_LO))
+    if compiled is not None:
+        return compiled
     tables = np.empty((len(std), size), dtype=np.float32)
-    for d, sigma in enumerate(std):
-        s = max(sigma, 1e-6 * step) * math.sqrt(3.0) / math.pi / step  # logistic scale in steps
+    for d, s in enumerate(scales):
         edges = logistic_cdf((low + np.arange(size - 1) + 0.5) / s)
         p = np.maximum(np.diff(np.concatenate([[0.0], edges, [1.0]])), MIN_PROBABILITY)
         tables[d] = p / sum(p.tolist())  # a sequential sum: the same total on every machine
@@ -142,15 +148,49 @@ def rate_distortion_symbols(latents: np.ndarray, quantizer: LatentQuantizer) -> 
     """
     if quantizer.basis is None:
         return quantizer.quantize(latents)
+    return _rate_distortion(latents, quantizer, _tabled)[0]
+
+
+def estimated_code_bits(latents: np.ndarray, quantizer: LatentQuantizer) -> float:
+    """The ideal code length of ``rate_distortion_symbols(latents, quantizer)``, from the
+    tables' logistic at the symbols it weighs alone: no table is built (at 11-12 bits one
+    holds 2**14-2**15 symbols a dimension and takes tens of milliseconds), and none is
+    normalised (its floor at MIN_PROBABILITY adds up to 3% to a fine table's total): a few
+    bits a patch under the real code at fine resolutions, a guide for a size budget's search."""
+    return float(-np.log2(_rate_distortion(latents, quantizer, _untabled)[1]).sum())
+
+
+def _rate_distortion(latents: np.ndarray, quantizer: LatentQuantizer, probabilities
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(``rate_distortion_symbols``, their probabilities as ``probabilities`` gives them)."""
+    if quantizer.basis is None:  # nearest rounding
+        symbols = quantizer.quantize(latents)
+        return symbols, probabilities(quantizer, symbols.astype(np.int64))
     x = quantizer.coefficients(latents) / quantizer.step
     low = np.floor(x)
     candidates = np.clip(np.stack([low, low + 1, np.zeros_like(x)]), quantizer.low,
                          quantizer.low + quantizer.alphabet_size - 1).astype(np.int64)
     # Only the candidates' code lengths: a size budget's search calls this at resolutions whose
     # tables hold up to 2**17 symbols per dimension.
-    p = probability_tables(quantizer)[np.arange(x.shape[1]), candidates - quantizer.low]
-    cost = (x - candidates) ** 2 - RATE_WEIGHT * np.log2(p.astype(np.float64))
-    return np.take_along_axis(candidates, cost.argmin(0)[None], 0)[0].astype(np.int32)
+    p = probabilities(quantizer, candidates).astype(np.float64)
+    chosen = (((x - candidates) ** 2 - RATE_WEIGHT * np.log2(p)).argmin(0))[None]
+    return (np.take_along_axis(candidates, chosen, 0)[0].astype(np.int32),
+            np.take_along_axis(p, chosen, 0)[0])
+
+
+def _tabled(quantizer: LatentQuantizer, symbols: np.ndarray) -> np.ndarray:
+    """The probabilities of ``symbols`` (..., latent_dim) in the quantizer's tables."""
+    return probability_tables(quantizer)[np.arange(symbols.shape[-1]), symbols - quantizer.low]
+
+
+def _untabled(quantizer: LatentQuantizer, symbols: np.ndarray) -> np.ndarray:
+    """``_tabled`` from ``_tables``' logistic at ``symbols`` alone, before its floor and
+    normalisation."""
+    std, step, low, size = quantizer.tables_key
+    s = np.maximum(np.array(std), 1e-6 * step) * math.sqrt(3.0) / math.pi / step
+    upper = np.where(symbols >= low + size - 1, 1.0, logistic_cdf((symbols + 0.5) / s))
+    lower = np.where(symbols <= low, 0.0, logistic_cdf((symbols - 0.5) / s))
+    return np.maximum(upper - lower, MIN_PROBABILITY)
 
 
 def gate_flag_bits(kept: np.ndarray, latent_dim: int) -> np.ndarray:

@@ -70,7 +70,7 @@ def _compiled() -> dict | None:
                    for f in (_sweep_step, _cell_rms, _offset_bits, _lift, _lift_lines, _range_decode,
                              _band_buckets, _dequantize, _batch_sweep, _store, _clip_cast,
                              _plan_totals, _quantize_row, _relax, _linear_chunk,
-                             _by_bucket, _cell_counts, _reduce_rows)}
+                             _by_bucket, _cell_counts, _reduce_rows, _logistic_tables)}
         # These call other kernels (a step's reader, the whole decoders of an interpolation
         # sweep and of a wavelet section, a band's quantizer row by row, the tables' costs
         # summed in numpy's order): compiled against the compiled ones.
@@ -106,6 +106,8 @@ def _warm_up(kernels: dict) -> None:
         kernels["_clip_cast"](f(2), -1.0, 1.0, f(2, dtype))
         kernels["_linear_chunk"](f((1, 2), dtype), 1.0, f(2), f((1, 2), np.int32), 1.0, 0.0, f(2))
     kernels["_offset_bits"](f(2, i64), f(2), f(1, i64), f(1, i64), f(9), 3, 1, 3)
+    kernels["_logistic_tables"](np.ones(1), -1, 3, 1e-6, 0.7, 0.7, 1e-10, _POWERS_OF_TWO, f(3),
+                                f((1, 3), np.float32))
     for lift in ("_lift", "_lift_lines"):
         kernels[lift](strided.copy(), 1, False, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
         kernels[lift](strided, 1, True, 0.1, 0.1, 0.1, 0.1, 1.0, 2.0, 0.5)
@@ -599,6 +601,52 @@ def _clip_cast(values, low, high, out):
     for i in range(values.shape[0]):
         v = values[i]
         out[i] = low if v < low else (high if v > high else v)
+
+
+def logistic_tables(scales: list[float], low: int, size: int, min_probability: float,
+                    ln2: tuple[float, float, float]) -> np.ndarray | None:
+    """``entropy._tables``' probabilities (float32, a row per scale), the same numbers in one
+    compiled pass (``_logistic_tables``: the same IEEE operations in the same order, the
+    Taylor series of ``portable_exp`` fused per point); None where the kernel is not at hand.
+    A fine resolution's table holds 2**15 symbols a dimension: numpy's passes took 400 ms."""
+    kernels = at_hand(len(scales) * size)
+    if kernels is None:
+        return None
+    out = np.empty((len(scales), size), np.float32)
+    kernels["_logistic_tables"](np.array(scales, np.float64), low, size, min_probability,
+                                *ln2, _POWERS_OF_TWO, np.empty(size), out)
+    return out
+
+
+# 2**k for k from -1022 (index 0) to 1023, exact: exp(y) for |y| <= 700 is a series' value in
+# [0.7, 1.5] times 2**k with |k| <= 1010, a normal number, so the product is ldexp's, exactly,
+# and the loop has no call that would keep it from running four points at once.
+_POWERS_OF_TWO = np.ldexp(1.0, np.arange(-1022, 1024))
+
+
+def _logistic_tables(scales, low, size, min_probability, ln2, ln2_hi, ln2_lo, powers, p, out):
+    for d in range(scales.shape[0]):
+        s = scales[d]
+        for i in range(size - 1):  # entropy.logistic_cdf((low + i + 0.5) / s), point by point
+            x = min(max((low + i + 0.5) / s, -700.0), 700.0)
+            y = -x  # its portable_exp(-x)
+            k = math.floor(y / ln2 + 0.5)
+            r = (y - k * ln2_hi) - k * ln2_lo
+            term, value = 1.0, 1.0
+            for n in range(1, 18):
+                term = term * r / n
+                value = value + term
+            edge = 1.0 / (1.0 + value * powers[int(k) + 1022])
+            p[i] = edge if x > -700 else 0.0
+        p[size - 1] = 1.0
+        previous, total = 0.0, 0.0
+        for i in range(size):  # the edges' differences, floored, and their sequential sum
+            edge = p[i]
+            p[i] = max(edge - previous, min_probability)
+            previous = edge
+            total += p[i]
+        for i in range(size):
+            out[d, i] = p[i] / total
 
 
 def linear_chunk(products: np.ndarray, factor: float, mean: np.ndarray,

@@ -25,6 +25,7 @@ from ..coding.entropy import (
     code_lengths,
     encode_gated,
     encode_symbols,
+    estimated_code_bits,
     gate_flag_bits,
     rate_distortion_symbols,
 )
@@ -39,6 +40,10 @@ from .base import Mode, positive
 SOLVE_STEPS = 50  # 100 chose the same chunks' bytes on A1B
 GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained without gates
 LATENT_LR, GATE_LR, MULTIPLIER_LR = 0.05, 0.2, 20.0
+# A linear model's gates are solved only where no resolution fits: its rate-distortion rounding
+# already sets the coefficients that do not pay to zero, and the solve never reconstructed a
+# held-out A1B chunk better than it did, at 2-40x the encode time (docs/budget.md).
+SOLVE_LINEAR_GATES = False
 _LEVELS = [(bits, f) for bits in range(MIN_BITS, MAX_BITS + 1) for f in range(FRACTIONS)]
 
 
@@ -154,9 +159,8 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
         candidates.append((quantizer, _code(model, symbols, kept, quantizer), symbols, kept,
                            _gated(model, kept)))
     # Half a bit finer than all latents afford: the gates must drop some to pay for it.
-    # (A linear model's gates cost one matrix product a step: always worth solving.)
-    solve_at = ([0] if level is None else [level + FRACTIONS // 2] if model.gated or model.linear
-                else [])
+    solve_at = ([0] if level is None else [level + FRACTIONS // 2]
+                if model.gated or model.linear and SOLVE_LINEAR_GATES else [])
     for finer in solve_at if model.latent_basis is None else []:
         if finer < len(_LEVELS):
             quantizer = _quantizer(model, finer)
@@ -189,22 +193,46 @@ def _quantizer(model: Model, level: int) -> LatentQuantizer:
 
 def _finest_fitting(model: Model, latents: np.ndarray, kept: np.ndarray,
                     payload_bytes: int) -> int | None:
-    """The finest resolution level at which the kept latents' real bytes fit (bisection, as the
-    size grows with the resolution), or None if not even the coarsest does."""
+    """The finest resolution level at which the kept latents' real bytes fit, or None if not
+    even the coarsest does. Latents coded plainly: the finest level whose estimated bits
+    (``entropy.estimated_code_bits``, no table built) fit is bisected (they grow with the
+    resolution), and the real bytes tried from there, up while they fit, else down: a level's
+    tables take tens of milliseconds at 11-12 bits, and bisecting the real bytes built about
+    15 of them a chunk. Gated latents: the real bytes
+    bisected, and up to 8 finer levels tried (rounding makes their size grow unevenly)."""
     def fits(level):
         quantizer = _quantizer(model, level)
         symbols = np.where(kept, rate_distortion_symbols(latents, quantizer), 0)
         return len(_code(model, symbols, kept, quantizer)) <= payload_bytes
 
+    if _gated(model, kept):
+        level = _finest(fits)
+        finer = [] if level is None else \
+            [f for f in range(level + 1, min(level + 9, len(_LEVELS))) if fits(f)]
+        return max(finer, default=level)
+    level = _finest(lambda level: estimated_code_bits(latents, _quantizer(model, level))
+                    <= 8 * payload_bytes) or 0
+    if fits(level):  # (a cut stream may end a little under the estimate)
+        while level + 1 < len(_LEVELS) and fits(level + 1):
+            level += 1
+        return level
+    while level > 0:
+        level -= 1
+        if fits(level):
+            return level
+    return None
+
+
+def _finest(fits) -> int | None:
+    """The finest level that ``fits``, as the size grows with the resolution (bisection);
+    None if not even the coarsest does."""
     if not fits(0):
         return None
     low, high = 0, len(_LEVELS) - 1
     while low < high:
         middle = (low + high + 1) // 2
         low, high = (middle, high) if fits(middle) else (low, middle - 1)
-    # Rounding makes the real size grow unevenly: a slightly finer level may still fit.
-    finer = [level for level in range(low + 1, min(low + 9, len(_LEVELS))) if fits(level)]
-    return max(finer, default=low)
+    return low
 
 
 def _error(model, coords, target, weight, quantizer, payload, symbols, kept, gated) -> float:
