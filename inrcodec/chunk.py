@@ -1,6 +1,7 @@
 """The chunk as modes and sections see it, and what they measure on it: its values' errors, a
 floor's margin, and the final cast to the chunk's dtype."""
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -8,7 +9,7 @@ import numpy as np
 
 from .coding import kernels
 from .coding.normalise import Normalisation
-from .measure import psnr_db
+from .measure import psnr_db, square_shift
 from .patches import to_patches
 
 
@@ -78,6 +79,9 @@ def excess_db(chunk: Chunk, decoded: np.ndarray, target_rms: float) -> float:
     count = chunk.array.size if chunk.array.dtype.kind in "iu" else values.size
     kept = decoded.reshape(-1) if chunk.whole else decoded[chunk.finite]  # (the same order)
     difference = np.subtract(kept, values, dtype=np.float64)  # one temporary, squared in place
+    if shift := square_shift(target_rms):  # errors about the target: their squares kept finite
+        np.ldexp(difference, shift, out=difference)
+        target_rms = math.ldexp(target_rms, shift)
     squared = float(np.sum(np.multiply(difference, difference, out=difference)))
     return psnr_db(target_rms, float(np.sqrt(squared / max(count, 1))))
 

@@ -241,3 +241,22 @@ def test_values_float64_cannot_resolve_are_refused_clearly(codec):
         codec.encode(np.array([[1e308, -1e308], [0.0, 1.0]]))
     tiny_spread = np.full((37, 49), 1e100) * (1 + np.arange(37 * 49).reshape(37, 49) * 2e-16)
     assert codec.decode(codec.encode(tiny_spread)).shape == (37, 49)
+
+
+@pytest.mark.parametrize("scale", [1e-170, 1e-300])
+@pytest.mark.parametrize("settings", [{}, {"max_rmse": 1e-3}, {"min_psnr": 30.0}])
+def test_a_field_of_tiny_values_keeps_its_floor(a1b, scale, settings):
+    """float64 values under 1e-154: their errors' squares underflow, so a floor measured on
+    them was kept by any reconstruction (A1B at 1e-160 came back at -16 dB, no warning). Errors
+    are scaled by a power of two first (measure.square_shift); the data's units here."""
+    field = a1b[200].astype(np.float64)
+    settings = {k: v * np.ptp(field) * scale if k == "max_rmse" else v for k, v in settings.items()}
+    codec = INRCodec(**settings)
+    x = field * scale
+    decoded = codec.decode(codec.encode(x))
+    rmse = float(np.sqrt(np.mean((decoded / scale - field) ** 2)))
+    if "max_rmse" in settings:
+        assert rmse * scale <= settings["max_rmse"] * (1 + 1e-9)
+    else:
+        assert 20 * np.log10(np.ptp(field) / rmse) >= settings.get("min_psnr", 40.0) - 1e-6
+    assert codec.mode.measure(x, decoded, 0, x.size)[1]

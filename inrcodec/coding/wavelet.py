@@ -38,6 +38,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 
+from ..measure import square_shift
 from . import dwt, kernels
 from .bytes import ContainerError, Reader, svarint
 from .rangecoder import RangeReader, coded_segments, range_code, read_escapes, write_escapes
@@ -229,8 +230,8 @@ class Coefficients:
         coefficient's quantization error, in its band's units over that root, costs the values
         about its square (the transform is near-orthogonal; boundaries, a fill and a cast are
         left out). A guide for a step search, which still decodes what it keeps."""
-        approximation, details, sums, squares, weight = self._normalised
-        step = step_of(step_code)
+        approximation, details, sums, squares, weight, shift = self._normalised
+        step = math.ldexp(step_of(step_code), shift)
         if step == 0.0:  # past float64's finest: exact
             return 0.0
         total = float(np.sum((approximation - np.rint(approximation / step) * step) ** 2))
@@ -248,13 +249,16 @@ class Coefficients:
                                       + (b - a) * centre ** 2))
             # past the bins: an error within a step, its square about that of a uniform one's
             detail_total += (details.size - int(edges[-1])) * step ** 2 / 12
-        return math.sqrt(max(total + detail_total * weight, 0.0) / self.coefficients.size)
+        return math.ldexp(math.sqrt(max(total + detail_total * weight, 0.0)
+                                    / self.coefficients.size), -shift)
 
     @cached_property
     def _normalised(self) -> tuple:
         """(the approximation band's coefficients, the detail coefficients' magnitudes sorted
         (an even sample of ESTIMATED_SAMPLE of a larger chunk's), their running sums and sums
-        of squares from 0, how many each stands for), each over its band's step at step 1."""
+        of squares from 0, how many each stands for), each over its band's step at step 1; and
+        the power of two they are scaled by where their squares would underflow or overflow
+        (measure.square_shift: values under 1e-150 or over 1e150), 0 elsewhere."""
         _, bands, scales = _layout(self.shape, self.batch_axes)
         parts = [np.abs(self.coefficients[slices]).ravel() / scale
                  for (_, _, slices), scale in zip(bands[1:], scales[1:])]
@@ -263,8 +267,12 @@ class Coefficients:
         sample = np.sort(details[::every]) if details.size else details
         weight = details.size / sample.size if sample.size else 1.0
         approximation = self.coefficients[bands[0][2]].ravel() / scales[0]
+        largest = max(float(np.abs(approximation).max(initial=0.0)),
+                      float(sample[-1]) if sample.size else 0.0)
+        if shift := square_shift(largest):
+            approximation, sample = np.ldexp(approximation, shift), np.ldexp(sample, shift)
         return (approximation, sample, np.concatenate([[0.0], np.cumsum(sample)]),
-                np.concatenate([[0.0], np.cumsum(sample ** 2)]), weight)
+                np.concatenate([[0.0], np.cumsum(sample ** 2)]), weight, shift)
 
     def _quantized(self, step_code: int, contexts: bool) -> tuple[Plan, np.ndarray, list]:
         plan_ = Plan(self.shape, step_code, self.batch_axes)

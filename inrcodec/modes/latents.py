@@ -11,7 +11,7 @@ from ..coding.container import Container, Kind
 from ..coding.entropy import rate_distortion_symbols
 from ..coding.interp import central_block
 from ..coding.quantize import LatentQuantizer
-from ..measure import psnr_db
+from ..measure import psnr_db, rms
 from ..sections import transform
 from ..sections.bounds import Prediction, within
 from ..sections.network import decode, fit, latent_fields, least_latent_bytes
@@ -82,7 +82,7 @@ class Latents(Mode):
         if not self.floored:
             return None
         x, error = errors(original, decoded)
-        rmse = math.sqrt(float(np.mean(error ** 2))) if x.size else 0.0
+        rmse = rms(error)
         if self.max_rmse is not None:
             return rmse, bool(rmse <= self.max_rmse * (1 + 1e-9))
         value = psnr_db(float(np.ptp(x)) if x.size else 0.0, rmse)
