@@ -109,8 +109,10 @@ def whole(ds, dim: str, encoding: dict) -> dict[str, Tail]:
 def time_encoding(ds, dim: str) -> dict:
     """Encodings for the times along ``dim`` of a store that will grow: whole seconds since
     1970 in int64, which any later hourly or minutely step fits exactly (xarray would choose
-    the units of the first piece: days, for one midnight step)."""
-    return {name: {"units": "seconds since 1970-01-01", "dtype": "int64"}
+    the units of the first piece: days, for one midnight step). The source's calendar is
+    kept (xarray would write proleptic_gregorian for a gregorian one)."""
+    return {name: {"units": "seconds since 1970-01-01", "dtype": "int64",
+                   **{k: var.encoding[k] for k in ("calendar",) if k in var.encoding}}
             for name, var in ds.variables.items() if dim in var.dims and var.dtype.kind == "M"}
 
 

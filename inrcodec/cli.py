@@ -102,6 +102,11 @@ def _parse_promises(args) -> tuple[dict, dict]:
             if setting in target:
                 raise ValueError(f"{flag} given twice for {name or 'every variable'}")
             target[setting] = number
+    for name, given in [("", everywhere), *own.items()]:
+        if "min_psnr" in given and len(given) > 1:  # (a bound's mode has no PSNR floor)
+            other = next(k for k in given if k != "min_psnr").replace("_", "-")
+            raise ValueError(f"--min-psnr and --{other} are two promises for "
+                             f"{name or 'every variable'}: give one")
     return everywhere, own
 
 
@@ -264,10 +269,29 @@ def _train_by_steps(args, recipe, init, patch_shape, card) -> None:
           f"outer steps on {windows.describe()}, held-out PSNR {last[0].get('val_psnr', 'n/a')} dB")
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (0 workers waited for ever)."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1, not {text!r}")
+    return number
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line and status 1, as every other error a user can fix (docs/cli.md),
+    not argparse's usage block and status 2; ``-h`` still prints the usage."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: error: {message} (see {self.prog.split()[0]} --help)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="inrcodec", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    parser = OneLineParser(prog="inrcodec", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     p = commands.add_parser("demo", help="compress the bundled sample data and report")
     p.add_argument("--out", help="keep the Zarr store at this path")
     p.add_argument("--latent-bits", type=float, default=6.5)
@@ -307,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="Zarr chunks of a variable (default: aligned with the model's patches)")
     p.add_argument("--scheduler", help="address of a running dask scheduler (default: start a "
                    "LocalCluster)")
-    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes")
-    p.add_argument("--torch-threads", type=int, default=1, help="torch threads per task")
+    p.add_argument("--workers", type=positive_int, default=2, help="LocalCluster worker processes")
+    p.add_argument("--torch-threads", type=positive_int, default=1, help="torch threads per task")
     p.add_argument("--adapt", type=float, metavar="MINUTES",
                    help="first fine-tune the model on distinct windows of the source for at most "
                         "this long (all variables together, reading and measuring included), "

@@ -36,6 +36,7 @@ from .destination import (
     uncompressed,
     write_metadata,
 )
+from .measure import rms
 from .model import DEFAULT, resolve
 from .store import chunk_kind, inrcodec_of, stored_chunk
 from .training_windows import open_source
@@ -159,7 +160,8 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
         with _cluster(scheduler, n_workers) as address, Client(address) as client:
             bar.set_description("submitting")
             submitted = time.perf_counter()
-            futures = client.compute([_compress_block(block, dest, name, torch_threads, coords)
+            futures = client.compute([_compress_block(block, dest, name, torch_threads, coords,
+                                                      ds[name].dims)
                                       for name, block, coords in blocks])
             bar.set_description("compressing")
             written = {name: encoding[name] for name, *_ in blocks}
@@ -237,7 +239,7 @@ def _open(source):
         warnings.filterwarnings("ignore", "In a future version of xarray", FutureWarning)
         warnings.filterwarnings("ignore", "Increasing number of chunks")
         try:
-            return open_source(source)
+            return without_storage(open_source(source))
         except (xr.MergeError, ValueError) as e:
             paths = [] if isinstance(source, xr.Dataset) else sorted(
                 p for pattern in ([source] if isinstance(source, str | Path) else source)
@@ -247,11 +249,28 @@ def _open(source):
             raise ValueError(_disagreement(paths, e)) from None
 
 
+# How a Zarr source stored its arrays: the destination's format and inrcodec decide that (a
+# format-3 source's serializer refused by a format-2 store, a format-2 source's Blosc by a
+# format-3 one). What the values mean (dtype, units, calendar, fill value) is kept.
+STORAGE_ENCODING = ("chunks", "preferred_chunks", "compressor", "compressors", "filters",
+                    "serializer", "shards", "fill_value", "chunk_key_encoding",
+                    "dimension_separator", "write_empty_chunks", "object_codec")
+
+
+def without_storage(ds):
+    """The dataset with its variables' ``STORAGE_ENCODING`` dropped (a copy)."""
+    ds = ds.copy()
+    for var in ds.variables.values():
+        var.encoding = {k: v for k, v in var.encoding.items() if k not in STORAGE_ENCODING}
+    return ds
+
+
 def _disagreement(paths: list, error: Exception) -> str:
     """One line: what the files disagree on, and the data variables of each."""
     import xarray as xr
 
-    quoted = re.findall(r"variable '([^']+)'", str(error))
+    quoted = (re.findall(r"variable '([^']+)'", str(error))  # (a merge's, an exact join's)
+              or re.findall(r"coordinates \(dimensions\): '([^']+)'", str(error)))
     what = f"{quoted[0]!r}" if quoted else str(error).splitlines()[0]
     held = []
     for path in paths[:4]:
@@ -263,15 +282,15 @@ def _disagreement(paths: list, error: Exception) -> str:
             "share their coordinates, into a store of its own")
 
 
-def _compress_block(block, dest, name, torch_threads, chunk_coords):
+def _compress_block(block, dest, name, torch_threads, chunk_coords, dims):
     import dask
 
     return dask.delayed(_compress_in_worker, pure=False)(block, dest, name, torch_threads,
-                                                          chunk_coords)
+                                                          chunk_coords, tuple(map(str, dims)))
 
 
 def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads: int,
-                        chunk_coords: tuple[int, ...]) -> dict:
+                        chunk_coords: tuple[int, ...], dims: tuple = ()) -> dict:
     import torch
     import zarr
 
@@ -281,7 +300,12 @@ def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads:
     stored = stored_chunk(array, chunk_coords)
     encoded = stored is None
     if encoded:
-        array[region] = values
+        try:
+            array[region] = values
+        except ValueError as e:  # (an Inf, say): which variable and where, and what is left
+            where = ", ".join(f"{d} {r.start}-{r.stop - 1}" for d, r in zip(dims, region))
+            raise ValueError(f"{name!r} at {where}: {e}. Other chunks may be stored already: "
+                             "fix the source and run the same command again to resume") from None
         stored = stored_chunk(array, chunk_coords) or b""
     decoded = array[region].astype(np.float64)
     original = np.asarray(values, dtype=np.float64)
@@ -290,7 +314,7 @@ def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads:
     codec = inrcodec_of(array)
     promise = codec.mode.measure(original, decoded, len(stored), math.prod(array.chunks))
     worst = float(np.abs(error).max(initial=0.0))
-    rmse = math.sqrt(float((error ** 2).mean())) if error.size else 0.0
+    rmse = rms(error)
     return {"encoded": int(encoded), "values": int(values.size), "finite": int(finite.sum()),
             "bytes_in": values.nbytes, "bytes_out": len(stored),
             "kind": chunk_kind(stored[:6]) or "other", "squared_error": float((error ** 2).sum()),

@@ -76,10 +76,12 @@ def _grouped_axis(dims, lead: int) -> int | None:
 
 
 def compressible(ds, model: Model, variables=None) -> list[str]:
-    """``variables``, checked, or every floating variable with room for the model's patches."""
+    """``variables``, checked, or every floating variable with room for the model's patches
+    but cell bounds (``cell_bounds``), which are coordinates' and stay exact."""
     if variables is None:
+        bounds = cell_bounds(ds)
         return [name for name, v in ds.data_vars.items()
-                if np.dtype(v.dtype).kind == "f" and v.ndim >= model.ndim]
+                if np.dtype(v.dtype).kind == "f" and v.ndim >= model.ndim and name not in bounds]
     for name in variables:
         if name not in ds.data_vars:
             raise ValueError(f"no variable {name!r}; the dataset has {sorted(ds.data_vars)}")
@@ -92,14 +94,23 @@ def compressible(ds, model: Model, variables=None) -> list[str]:
     return list(variables)
 
 
+def cell_bounds(ds) -> set[str]:
+    """The variables a variable names as its CF ``bounds`` (or ``climatology``), in its
+    attributes or its encoding (where xarray moves a decoded time's): the edges of coordinate
+    cells, (n, 2) or (y, x, 4), which a lossy codec would move by degrees (uwnd's latitude
+    bounds came back 5 degrees off under the default floor)."""
+    return {str(v.attrs.get(key) or v.encoding.get(key)) for v in ds.variables.values()
+            for key in ("bounds", "climatology") if v.attrs.get(key) or v.encoding.get(key)}
+
+
 def encoding_for(ds, model: "Model | str" = "linear-2d", zarr_format: int = 2,
                  variables=None, chunks: dict | None = None, warn_partial: bool = True,
                  **settings) -> dict:
     """``to_zarr`` encoding that compresses every floating variable of ``ds`` with inrcodec.
 
-    Variables with fewer dimensions than the model's patches are left alone (coordinates,
-    bounds). ``chunks`` sets the Zarr chunks of some variables (default: :func:`chunks_for`).
-    ``settings`` go to the codec (``latent_bits``, ``inner_steps``). Warns
+    Variables with fewer dimensions than the model's patches are left alone (coordinates), and
+    so are cell bounds (``cell_bounds``). ``chunks`` sets the Zarr chunks of some variables
+    (default: :func:`chunks_for`). ``settings`` go to the codec (``latent_bits``, ``inner_steps``). Warns
     (:class:`EncodingWarning`) about a non-NaN ``_FillValue`` attribute (one in the encoding, as
     a netCDF source has, is dropped: its NaNs are stored as NaNs), dask chunks that straddle
     Zarr chunks, variables that were read from an inrcodec store (compressing them again

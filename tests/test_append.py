@@ -127,3 +127,14 @@ def test_a_store_started_from_one_step_takes_hourly_appends_and_a_static_field_i
     assert np.array_equal(back["time"].values, series["time"].values[:30])
     assert np.abs(back["orog"].values - ds["orog"].values).max() <= 0.1
     assert np.abs(back["t2m"].values - series["t2m"].values[:30]).max() <= 0.1
+
+
+def test_a_store_that_grows_keeps_its_times_calendar(series, tmp_path, cluster):
+    """xarray writes proleptic_gregorian unless told: a gregorian source's calendar had been
+    replaced when the store was started to grow (its times' encoding, append.time_encoding)."""
+    source = series.isel(time=slice(0, 6))
+    source.time.encoding["calendar"] = "gregorian"
+    dest = tmp_path / "grows.zarr"
+    compress(source, dest, scheduler=cluster, progress=False, append_dim="time", learn=False,
+             max_error=0.05)
+    assert zarr.open_group(dest)["time"].attrs["calendar"] == "gregorian"

@@ -41,8 +41,36 @@ def test_files_that_disagree_are_refused_in_one_line(a1b_netcdf, tmp_path, capsy
     assert main(["compress", str(a1b_netcdf), str(ostia), str(tmp_path / "out.zarr")]) == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         "inrcodec compress: error: the source files cannot be combined into one dataset: they "
-        "disagree on 'forecast_period' (a1b_part.nc has air_temperature, latitude_longitude, "
+        "disagree on 'time' (a1b_part.nc has air_temperature, latitude_longitude, "
         "time_bnds; ostia.nc has forecast_reference_time_bnds, latitude_longitude, "
         "surface_temperature, time_bnds); compress each file, or each set of files that share "
         "their coordinates, into a store of its own"]
     assert not (tmp_path / "out.zarr").exists()
+
+
+def test_files_on_grids_a_little_apart_are_refused_not_joined(a1b_netcdf, tmp_path, capsys):
+    """xarray's outer join had laid two 37-row grids 0.01 degrees apart on 74 rows, half NaN."""
+    moved = tmp_path / "moved.nc"
+    ds = xr.open_dataset(a1b_netcdf)[["air_temperature"]].rename(air_temperature="tas_anom")
+    ds.assign_coords(latitude=ds.latitude + 0.01).to_netcdf(moved)
+    assert main(["compress", str(a1b_netcdf), str(moved), str(tmp_path / "out.zarr")]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "cannot be combined into one dataset: they disagree on 'latitude'" in line
+    assert not (tmp_path / "out.zarr").exists()
+
+
+def test_usage_errors_are_one_line_with_status_1(tmp_path):
+    """argparse's own errors too (an unknown option, a bad choice, 0 workers, which waited for
+    ever), and two promises for one variable (a bound's mode had dropped the PSNR floor)."""
+    for args, expected in [
+            (["--bogus"], "unrecognized arguments: --bogus"),
+            (["--zarr-format", "4"], "argument --zarr-format: invalid choice"),
+            (["--workers", "0"], "argument --workers: a whole number of at least 1, not '0'"),
+            (["--torch-threads", "-1"], "argument --torch-threads: a whole number of at least 1"),
+            (["--max-error", "1", "--min-psnr", "60"],
+             "--min-psnr and --max-error are two promises for every variable: give one")]:
+        result = subprocess.run(["inrcodec", "compress", "a.nc", str(tmp_path / "b.zarr"), *args],
+                                capture_output=True, text=True)
+        assert result.returncode == 1, args
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith("inrcodec") and expected in line, line

@@ -260,3 +260,9 @@ def test_a_field_of_tiny_values_keeps_its_floor(a1b, scale, settings):
     else:
         assert 20 * np.log10(np.ptp(field) / rmse) >= settings.get("min_psnr", 40.0) - 1e-6
     assert codec.mode.measure(x, decoded, 0, x.size)[1]
+
+
+def test_a_psnr_floor_beside_a_bound_is_refused_not_dropped():
+    with pytest.raises(ValueError, match="two promises"):
+        INRCodec(max_error=2.0, min_psnr=60.0)
+    assert "within 2" in INRCodec(max_error=2.0).mode.promise  # (the default floor: none asked)

@@ -143,3 +143,19 @@ def test_a_pressure_level_store_holds_one_level_a_chunk_and_is_no_larger_than_sz
     assert ours <= sz3, (ours, sz3)
     back = xr.open_zarr(dest)["z"].values
     assert np.abs(back.astype("f8") - levels).max() <= bound
+
+
+@pytest.mark.parametrize("source_format, dest_format", [(3, 2), (2, 3)])
+def test_a_zarr_source_goes_into_the_other_zarr_format(hourly, tmp_path, cluster, source_format,
+                                                        dest_format):
+    """The source's own storage (a format-3 serializer, a format-2 Blosc) is not the
+    destination's: each had been refused by the other format's store, half made."""
+    source = tmp_path / "source.zarr"
+    xr.open_dataset(hourly).to_zarr(source, zarr_format=source_format)
+    dest = tmp_path / "dest.zarr"
+    compress(source, dest, scheduler=cluster, progress=False, zarr_format=dest_format,
+             learn=False, max_error=0.05)
+    back, original = xr.open_zarr(dest), xr.open_zarr(source)
+    assert set(back.variables) == set(original.variables)
+    assert np.array_equal(back.lsm.values, original.lsm.values)
+    assert float(np.abs(back.t.values - original.t.values).max()) <= 0.05

@@ -107,3 +107,16 @@ def test_info_reports_codec_model_ratio_promise_and_chunk_kinds(ds, tmp_path):
         float(bits), rel=1e-2)
     assert f"{A1B_VARIABLE}: chunks (all 1 stored, of 1) 1 by the network (LATENTS 1)" in out
     assert INRCodec().mode.promise in out
+
+
+def test_cell_bounds_stay_exact_whatever_their_shape(ds):
+    """A coordinate's CF bounds, (n, 2) or (y, x, 4), are coordinates' edges: the default
+    floor had moved uwnd's latitude bounds by 5 degrees (and NEMO's cell corners by 21)."""
+    lat = ds.latitude.values
+    edges = np.stack([lat - 1.25, lat + 1.25], axis=1).astype(np.float64)
+    corners = np.repeat(edges[:, None, :], 49, axis=1) * np.ones((1, 49, 2))
+    with_bounds = ds.assign(lat_bnds=(("latitude", "bnds"), edges),
+                            cell_corners=(("latitude", "longitude", "bnds"), corners))
+    with_bounds.latitude.attrs["bounds"] = "lat_bnds"
+    with_bounds[A1B_VARIABLE].attrs["bounds"] = "cell_corners"  # (named by a data variable)
+    assert list(encoding_for(with_bounds)) == [A1B_VARIABLE]

@@ -19,6 +19,8 @@ from numcodecs.compat import ensure_bytes, ensure_ndarray_like, ndarray_copy
 
 from ..coding.bytes import ContainerError
 
+DEFAULT_MIN_PSNR = 40.0  # dB over a chunk's range: what INRCodec() promises on any data
+
 # torch, which core, modes and model need, is imported at a codec's first use, not when numcodecs
 # loads this module to open a store (measured: 1.4 s of the 2.3-3.1 s a six-variable store took).
 
@@ -29,7 +31,6 @@ _models_lock = threading.Lock()
 ALLOW_MODEL_FILES = "INRCODEC_ALLOW_MODEL_FILES"  # set to 1 to let stores name local model files
 
 
-DEFAULT_MIN_PSNR = 40.0  # dB over a chunk's range: what INRCodec() promises on any data
 
 
 class ConfigError(ContainerError):

@@ -41,8 +41,8 @@ class Normalisation:
             std = float(np.std(values, dtype=np.float64))
             mean = float(np.mean(values, dtype=np.float64))
         if not math.isfinite(std) or not math.isfinite(mean) or abs(mean) > 1e300:
-            raise ValueError("values too large for inrcodec (their spread overflows float64): "
-                             "rescale the data first")
+            raise ValueError("values too large for inrcodec (past about 1e154 in magnitude their "
+                             "squares overflow float64): rescale the data first")
         # Distinct values can still have a float64 std of 0 (a spread of a few ulps).
         std = max(std, float(np.spacing(abs(mean))), 2.0 ** -1000)
         scale_code = round(4 * math.log2(std))

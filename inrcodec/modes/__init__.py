@@ -46,6 +46,11 @@ def from_settings(latent_bits: float = 6.5, max_error: float | None = None,
              if value is not None}
     if len(given) > 1:
         raise ValueError(f"give one of {', '.join(BOUND_SETTINGS)}, not {' and '.join(given)}")
+    from ..codecs.numcodecs import DEFAULT_MIN_PSNR
+
+    if given and min_psnr not in (None, DEFAULT_MIN_PSNR):  # (the default: no promise asked)
+        raise ValueError(f"min_psnr={min_psnr:g} and {next(iter(given))} are two promises: give "
+                         "one (a bound's chunks keep the bound, not a PSNR floor)")
     if bits_per_value is not None:
         from .budget import Budget
 
