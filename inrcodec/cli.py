@@ -68,6 +68,8 @@ def compress(args) -> None:
     from .append import AlreadyAppended
     from .distributed import compress as run
 
+    if args.adapt is not None and args.no_adapt:
+        raise ValueError("--adapt MINUTES and --no-adapt contradict each other: give one")
     chunks = dict(_parse_chunks(c) for c in args.chunks or [])
     model = args.model or ("universal-2d" if args.adapt is not None else None)
     everywhere, promises = _parse_promises(args)

@@ -68,7 +68,8 @@ def test_usage_errors_are_one_line_with_status_1(tmp_path):
             (["--workers", "0"], "argument --workers: a whole number of at least 1, not '0'"),
             (["--torch-threads", "-1"], "argument --torch-threads: a whole number of at least 1"),
             (["--max-error", "1", "--min-psnr", "60"],
-             "--min-psnr and --max-error are two promises for every variable: give one")]:
+             "--min-psnr and --max-error are two promises for every variable: give one"),
+            (["--adapt", "1", "--no-adapt"], "--adapt MINUTES and --no-adapt contradict")]:
         result = subprocess.run(["inrcodec", "compress", "a.nc", str(tmp_path / "b.zarr"), *args],
                                 capture_output=True, text=True)
         assert result.returncode == 1, args
