@@ -198,8 +198,8 @@ def _finest_fitting(model: Model, latents: np.ndarray, kept: np.ndarray,
     (``entropy.estimated_code_bits``, no table built) fit is bisected (they grow with the
     resolution), and the real bytes tried from there, up while they fit, else down: a level's
     tables take tens of milliseconds at 11-12 bits, and bisecting the real bytes built about
-    15 of them a chunk. Gated latents: the real bytes
-    bisected, and up to 8 finer levels tried (rounding makes their size grow unevenly)."""
+    15 of them a chunk. Gated latents: the real bytes bisected, and up to 8 finer levels tried
+    (rounding makes their size grow unevenly)."""
     def fits(level):
         quantizer = _quantizer(model, level)
         symbols = np.where(kept, rate_distortion_symbols(latents, quantizer), 0)
