@@ -42,7 +42,7 @@ GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained wit
 LATENT_LR, GATE_LR, MULTIPLIER_LR = 0.05, 0.2, 20.0
 # A linear model's gates are solved only where no resolution fits: its rate-distortion rounding
 # already sets the coefficients that do not pay to zero, and the solve never reconstructed a
-# held-out A1B chunk better than it did, at 2-33x the encode time (docs/budget.md).
+# held-out A1B chunk better than it did, in up to 19x the encode time (docs/budget.md).
 SOLVE_LINEAR_GATES = False
 _LEVELS = [(bits, f) for bits in range(MIN_BITS, MAX_BITS + 1) for f in range(FRACTIONS)]
 
