@@ -8,6 +8,7 @@ a kind that uses it: a store without network chunks is read without torch.
 """
 
 import math
+import warnings
 from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -75,7 +76,8 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
     # integers (an MNI volume's background must come back exactly zero, whatever the bound).
     mask = None if finite.all() else _mask_bytes(~finite)
     if not finite.any():
-        return Container(kind=Kind.EMPTY, **layout).to_bytes(model.hash)
+        return _checked_budget(mode, Container(kind=Kind.EMPTY, **layout).to_bytes(model.hash),
+                               chunk)
     values = chunk[finite]
     if values.min() != values.max():
         container = mode.encode(Chunk(chunk, finite, dict(mask=mask, **layout)), model, inner_steps)
@@ -91,6 +93,22 @@ def encode(chunk: np.ndarray, model: "Model", mode: "Mode", inner_steps: int) ->
         raw = Container(kind=Kind.RAW, section=chunk.tobytes(order="F" if fortran else "C"),
                         **layout).to_bytes(model.hash)
         data = min(data, raw, key=len)
+    return data if container.kind not in (Kind.CONSTANT, Kind.RELATIVE) else \
+        _checked_budget(mode, data, chunk)
+
+
+def _checked_budget(mode: "Mode", data: bytes, chunk: np.ndarray) -> bytes:
+    """``data``, with a BudgetWarning where a size budget's chunk stored without its mode (all
+    NaN, constant, or zeros of both signs) takes more than the budget: its header alone, as the
+    budget's promise says of a chunk with nothing left for its data."""
+    budget = getattr(mode, "bits_per_value", None)
+    if budget is not None and 8 * len(data) > budget * chunk.size:
+        from .modes import BudgetWarning
+
+        warnings.warn(BudgetWarning(
+            f"a chunk of shape {chunk.shape} holds one value (or none) and cannot be stored in "
+            f"its budget of {budget:g} bits per value: its header takes {len(data)} bytes. "
+            "Give a larger budget or larger chunks"), stacklevel=3)
     return data
 
 

@@ -164,3 +164,11 @@ def test_a_linear_model_s_budget_is_found_in_a_few_codings_without_a_solve(a1b, 
             # (a sixteenth of a bit finer costs 12 fields about 6 bytes)
             assert 0.98 * capacity <= len(data) <= capacity
             assert len(codings) <= 5
+
+
+def test_a_constant_chunk_over_its_budget_says_so():
+    """Its header alone: stored, with the warning the budget's promise names (it was silent)."""
+    codec = INRCodec(bits_per_value=2.0)
+    with pytest.warns(BudgetWarning, match="holds one value"):
+        data = codec.encode(np.ones((1, 1, 1), np.float32))
+    assert codec.decode(data).tolist() == [[[1.0]]]
