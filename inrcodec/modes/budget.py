@@ -40,11 +40,10 @@ from .base import Mode, positive
 SOLVE_STEPS = 50  # 100 chose the same chunks' bytes on A1B
 GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained without gates
 LATENT_LR, GATE_LR, MULTIPLIER_LR = 0.05, 0.2, 20.0
-# A linear model's gates are solved too: on held-out A1B, which it knows, the solve never beat
-# its rate-distortion rounding alone, in up to 19x the encode time (docs/budget.md), but on
-# GloSea4's test fields at 0.5 bits a value, which it does not, dropping latents took 9% off
-# the rms error in 2% fewer bytes (docs/benchmarks.md: the budget rows at 17e3226, which left
-# it out, against 52beb0b's). False leaves it out (docs/budget.md measures both).
+# A linear model's gates are solved too: on held-out A1B, which it knows, rate-distortion
+# rounding alone matched them at every budget in a fraction of the time, but on fields it does
+# not know dropping latents pays (GloSea4's test fields at 0.5 bits a value: 31.9 against 31.5
+# dB). docs/budget.md measures both; False leaves the solve out.
 SOLVE_LINEAR_GATES = True
 _LEVELS = [(bits, f) for bits in range(MIN_BITS, MAX_BITS + 1) for f in range(FRACTIONS)]
 
