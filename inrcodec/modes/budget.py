@@ -22,6 +22,7 @@ import torch
 from ..chunk import Chunk
 from ..coding.container import Container, Kind
 from ..coding.entropy import (
+    RATE_WEIGHT,
     code_lengths,
     encode_gated,
     encode_symbols,
@@ -40,11 +41,12 @@ from .base import Mode, positive
 SOLVE_STEPS = 50  # 100 chose the same chunks' bytes on A1B
 GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained without gates
 LATENT_LR, GATE_LR, MULTIPLIER_LR = 0.05, 0.2, 20.0
-# A linear model's gates are solved too: on held-out A1B, which it knows, rate-distortion
-# rounding alone matched them at every budget in a fraction of the time, but on fields it does
-# not know dropping latents pays (GloSea4's test fields at 0.5 bits a value: 31.9 against 31.5
-# dB). docs/budget.md measures both; False leaves the solve out.
-SOLVE_LINEAR_GATES = True
+# A linear model's latents may be dropped too (gated): on held-out A1B, which it knows, rounding
+# alone matched that at every budget, but on fields it does not know dropping pays (GloSea4's
+# test fields at 0.5 bits a value: 31.9 against 31.5 dB). docs/budget.md measures both; False
+# leaves the gated candidates out.
+LINEAR_GATES = True
+GATE_DOUBLINGS, GATE_HALVINGS = 40, 12  # the multiplier's search: up from RATE_WEIGHT, then back
 _LEVELS = [(bits, f) for bits in range(MIN_BITS, MAX_BITS + 1) for f in range(FRACTIONS)]
 
 
@@ -159,9 +161,13 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
         symbols = np.where(kept, rate_distortion_symbols(latents.numpy(), quantizer), 0)
         candidates.append((quantizer, _code(model, symbols, kept, quantizer), symbols, kept,
                            _gated(model, kept)))
+    if model.linear and LINEAR_GATES:  # at the same resolution, and half a bit finer
+        for at in [0] if level is None else [level, level + FRACTIONS // 2]:
+            if at < len(_LEVELS):
+                candidates.append(_gated_by_rounding(latents.numpy(), _quantizer(model, at),
+                                                     payload_bytes))
     # Half a bit finer than all latents afford: the gates must drop some to pay for it.
-    solve_at = ([0] if level is None else [level + FRACTIONS // 2]
-                if model.gated or model.linear and SOLVE_LINEAR_GATES else [])
+    solve_at = ([0] if level is None else [level + FRACTIONS // 2]) if model.gated else []
     for finer in solve_at if model.latent_basis is None else []:
         if finer < len(_LEVELS):
             quantizer = _quantizer(model, finer)
@@ -175,6 +181,52 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
     errors = [_error(model, coords, target, weight, *c) for c in candidates]
     quantizer, payload, _, _, gated = candidates[int(np.argmin(errors))]
     return quantizer, payload, gated
+
+
+def _gated_by_rounding(latents: np.ndarray, quantizer: LatentQuantizer,
+                       payload_bytes: int) -> tuple | None:
+    """(quantizer, payload, symbols, kept, gated=True): each coefficient of a linear model's
+    ``latents`` rounded down, rounded up or dropped, whichever adds the least squared error (in
+    quantizer steps: its basis is orthonormal) plus a multiplier times its code length; the
+    multiplier raised from RATE_WEIGHT until the real gated bytes fit, then lowered back by
+    bisection; None where even dropping almost every latent does not fit.
+
+    The rate-constrained problem the seeds' L0 gates pose (nn/gates.py, ``_solve``) is, for an
+    orthonormal basis, separable coefficient by coefficient: its Lagrangian is minimised in
+    closed form at each multiplier, so the multiplier is found by bisection, where cooper's
+    gradient ascent would take 50 steps of the whole model. On GloSea4's, OSTIA's, hybrid
+    height's and A1B's test chunks it stored as well or better than that solve, 4-10x faster
+    (docs/budget.md)."""
+    lengths = code_lengths(quantizer)
+    x = quantizer.coefficients(latents) / quantizer.step
+    low = np.floor(x)
+    candidates = np.clip(np.stack([low, low + 1]), quantizer.low,
+                         quantizer.low + quantizer.alphabet_size - 1).astype(np.int64)
+    bits = lengths[np.arange(x.shape[1]), candidates - quantizer.low]
+    error = (x - candidates) ** 2
+
+    def coded(multiplier: float) -> tuple:
+        cost = error + multiplier * bits
+        choice = cost.argmin(0)[None]
+        kept = np.take_along_axis(cost, choice, 0)[0] < x ** 2  # dropped: its square, no bits
+        symbols = np.where(kept, np.take_along_axis(candidates, choice, 0)[0], 0).astype(np.int32)
+        return quantizer, encode_gated(symbols, kept, quantizer), symbols, kept, True
+
+    multiplier = RATE_WEIGHT
+    for _ in range(GATE_DOUBLINGS):
+        if len((found := coded(multiplier))[1]) <= payload_bytes:
+            break
+        multiplier *= 2
+    else:
+        return None
+    low_multiplier = multiplier / 2
+    for _ in range(GATE_HALVINGS if multiplier > RATE_WEIGHT else 0):
+        middle = (low_multiplier * multiplier) ** 0.5
+        if len((trial := coded(middle))[1]) <= payload_bytes:
+            multiplier, found = middle, trial
+        else:
+            low_multiplier = middle
+    return found
 
 
 def _gated(model: Model, kept: np.ndarray) -> bool:
