@@ -13,9 +13,11 @@ one thread, inrcodec's compiled kernels loaded from the start; each encode the b
 ``--repeats``, the two encoders in turn.
 
     python pipelines/floor_search.py [--repeats 3] [--markdown docs/floor-search.md]
+                                     [--chunks "smooth 400 x 500" ...]
 """
 
 import argparse
+import functools
 import math
 import time
 
@@ -31,30 +33,35 @@ from inrcodec.modes import latents
 FLOORS = (None, 30.0, 50.0, 60.0)  # None: the default floor
 
 
-def large_chunks() -> dict[str, np.ndarray]:
-    """The chunks, by name (float32 unless the data is integer or float64)."""
-    load = {name: np.asarray(DATASETS[name].load()) for name in
-            ("nemo", "ostia", "hybrid_height", "glosea4", "uwnd", "a1b", "hadisst", "mni",
-             "turbulence", "example4d")}
-    out = {f"nemo month {t}": load["nemo"][t:t + 1] for t in range(3)}
-    out.update({"ostia 54 months": load["ostia"], "hybrid height 15 levels": load["hybrid_height"],
-                "glosea4 13 members": load["glosea4"][:13], "glosea4 one field": load["glosea4"][:1],
-                "glosea4 6 leads": load["glosea4"][60:66], "uwnd 12 months": load["uwnd"],
-                "a1b 48 test years": load["a1b"][192:240], "hadisst": load["hadisst"]})
-    for i, (y, z) in enumerate([(64, 64), (128, 64), (64, 0), (128, 128)]):
-        out[f"mni block {i}"] = load["mni"][128:192, y:y + 64, z:z + 64]
-    out["turbulence vx"] = load["turbulence"][:1]
-    out["fmri 2 volumes"] = load["example4d"]
-    for n, m in ((1000, 1000), (400, 500)):
+def large_chunks() -> dict:
+    """The chunks, by name, each made when asked (float32 unless the data is integer or
+    float64): a dataset is loaded for its first chunk only."""
+    load = functools.cache(lambda name: np.asarray(DATASETS[name].load()))
+
+    def smooth(n: int, m: int) -> np.ndarray:
         y, x = np.mgrid[:n, :m] / m
         noise = np.random.default_rng(0).normal(size=x.shape)
-        out[f"smooth {n} x {m}"] = (280 + 20 * np.sin(7 * x + 3 * y) * np.cos(5 * y)
-                                    + 0.05 * noise).astype(np.float32)[None]
-    rng = np.random.default_rng(1)
-    out["noise 300 x 300"] = rng.normal(size=(1, 300, 300)).astype(np.float32)
-    out["integrated noise 400 x 400"] = np.cumsum(np.cumsum(
+        return (280 + 20 * np.sin(7 * x + 3 * y) * np.cos(5 * y) + 0.05 * noise).astype(np.float32)[None]
+
+    out = {f"nemo month {t}": lambda t=t: load("nemo")[t:t + 1] for t in range(3)}
+    out.update({"ostia 54 months": lambda: load("ostia"),
+                "hybrid height 15 levels": lambda: load("hybrid_height"),
+                "glosea4 13 members": lambda: load("glosea4")[:13],
+                "glosea4 one field": lambda: load("glosea4")[:1],
+                "glosea4 6 leads": lambda: load("glosea4")[60:66],
+                "uwnd 12 months": lambda: load("uwnd"),
+                "a1b 48 test years": lambda: load("a1b")[192:240],
+                "hadisst": lambda: load("hadisst")})
+    for i, (y, z) in enumerate([(64, 64), (128, 64), (64, 0), (128, 128)]):
+        out[f"mni block {i}"] = lambda y=y, z=z: load("mni")[128:192, y:y + 64, z:z + 64]
+    out["turbulence vx"] = lambda: load("turbulence")[:1]
+    out["fmri 2 volumes"] = lambda: load("example4d")
+    out["smooth 1000 x 1000"] = lambda: smooth(1000, 1000)
+    out["smooth 400 x 500"] = lambda: smooth(400, 500)
+    out["noise 300 x 300"] = lambda: np.random.default_rng(1).normal(size=(1, 300, 300)).astype(np.float32)
+    out["integrated noise 400 x 400"] = lambda: np.cumsum(np.cumsum(
         np.random.default_rng(2).normal(size=(400, 400)), 0), 1).astype(np.float32)[None]
-    return {name: np.ascontiguousarray(x) for name, x in out.items()}
+    return {name: (lambda make=make: np.ascontiguousarray(make())) for name, make in out.items()}
 
 
 class Counted:
@@ -144,11 +151,14 @@ def main() -> None:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--markdown", default="docs/floor-search.md")
+    p.add_argument("--chunks", nargs="+", help="only these chunks (their names in the report)")
     args = p.parse_args()
     kernels.compiled()
     torch.set_num_threads(1)
     began, rows = time.perf_counter(), []
-    for name, x in large_chunks().items():
+    chunks = large_chunks()
+    for name, make in ({n: chunks[n] for n in args.chunks} if args.chunks else chunks).items():
+        x = make()
         for floor in FLOORS:
             row = {"chunk": name, "shape": list(x.shape), "floor": "default" if floor is None
                    else f"{floor:g} dB", **measure(x, floor, args.repeats)}
