@@ -48,8 +48,10 @@ def validate(chunk: np.ndarray, model: "Model") -> np.ndarray:
     if chunk.ndim > MAX_NDIM:
         raise ValueError(f"inrcodec stores arrays of up to {MAX_NDIM} dimensions, not {chunk.ndim}")
     if chunk.ndim and chunk.ndim < model.ndim:
+        series = (" (none is bundled for 1-D series: store them losslessly, as `inrcodec "
+                  "compress` does)") if chunk.ndim == 1 else ""
         raise ValueError(f"the model fits {model.ndim}-D patches; a {chunk.ndim}-D chunk needs "
-                         f"a model of at most {chunk.ndim} dimensions")
+                         f"a model of at most {chunk.ndim} dimensions{series}")
     if chunk.nbytes > MAX_BYTES:
         raise ValueError(f"chunk of {chunk.nbytes / 2**30:.1f} GiB: inrcodec stores chunks of at "
                          f"most {MAX_BYTES / 2**30:.0f} GiB; use smaller chunks")
