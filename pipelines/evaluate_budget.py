@@ -71,7 +71,7 @@ def main() -> None:
                             point(test, INRCodec(model, bits_per_value=b), per_chunk))
                            for b in args.budgets]
                 budget_mode.LINEAR_GATES = True
-                solved += [(r, w[2]) for (_, _, r), w in zip(rows, without)]
+                solved += [(r, w[2], b) for (_, b, r), w in zip(rows, without)]
                 rows += without
             rows += [(f"b = {b}", None,
                       point(test, INRCodec(model, latent_bits=b, min_psnr=None), per_chunk))
@@ -103,7 +103,7 @@ def main() -> None:
                 both.append({"bits_per_value": trip.bits_per_value, "psnr_db": trip.psnr(),
                              "encode_s": trip.encode_seconds})
             budget_mode.LINEAR_GATES = True
-            solved.append(tuple(both))
+            solved.append((*both, b))
             (a, w) = both
             lines.append(f"| {dataset} | B = {b} | {a['bits_per_value']:.4f} | "
                          f"{a['bits_per_value'] / b:.1%} | {a['psnr_db']:.2f} | "
@@ -113,14 +113,17 @@ def main() -> None:
     lines[0] += load_text(loads + [load_average()])
     if solved:  # the encoder's choice beside rounding alone, setting by setting
         same = sum(a["bits_per_value"] == b["bits_per_value"] and a["psnr_db"] == b["psnr_db"]
-                   for a, b in solved)
-        ratios = [a["encode_s"] / b["encode_s"] for a, b in solved if b["encode_s"] > 0]
-        better = [a["psnr_db"] - b["psnr_db"] for a, b in solved if a["psnr_db"] > b["psnr_db"]]
+                   for a, b, _ in solved)
+        ratios = [a["encode_s"] / b["encode_s"] for a, b, _ in solved if b["encode_s"] > 0]
+        better = [a["psnr_db"] - b["psnr_db"] for a, b, _ in solved if a["psnr_db"] > b["psnr_db"]]
+        fits = sum(a["bits_per_value"] <= budget < b["bits_per_value"] for a, b, budget in solved)
         lines[0] += (f" A linear model without its gated candidates ('no gates', "
                      f"budget.LINEAR_GATES = False): the same bits and PSNR as with them "
                      f"at {same} of {len(solved)} settings, the gates {len(better)} of them higher"
                      + (f" (by {min(better):.2f}-{max(better):.2f} dB)" if better else "")
-                     + f"; with them, {min(ratios):.1f}-{max(ratios):.1f}x the encode time.")
+                     + f", and {fits} where only with them the chunks fit their budget (a chunk "
+                     "over it is stored with a BudgetWarning); with them, "
+                     f"{min(ratios):.1f}-{max(ratios):.1f}x the encode time.")
     publish(lines, args.markdown)
     if args.plot:
         plot(curves, args.plot)
