@@ -43,8 +43,8 @@ GATE_START = 3.0  # gate log-odds (deterministic gate 1) for a model trained wit
 LATENT_LR, GATE_LR, MULTIPLIER_LR = 0.05, 0.2, 20.0
 # A linear model's latents may be dropped too (gated): on held-out A1B, which it knows, rounding
 # alone matched that at every budget, but on fields it does not know dropping pays (GloSea4's
-# test fields at 0.5 bits a value: 31.9 against 31.5 dB). docs/budget.md measures both; False
-# leaves the gated candidates out.
+# test chunks at 0.1-0.4 bits a value: up to 0.87 dB; OSTIA's fit a budget only so).
+# docs/budget.md measures both; False leaves the gated candidates out.
 LINEAR_GATES = True
 GATE_DOUBLINGS, GATE_HALVINGS = 40, 12  # the multiplier's search: up from RATE_WEIGHT, then back
 _LEVELS = [(bits, f) for bits in range(MIN_BITS, MAX_BITS + 1) for f in range(FRACTIONS)]
