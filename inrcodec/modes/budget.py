@@ -194,9 +194,9 @@ def _gated_by_rounding(latents: np.ndarray, quantizer: LatentQuantizer,
     The rate-constrained problem the seeds' L0 gates pose (nn/gates.py, ``_solve``) is, for an
     orthonormal basis, separable coefficient by coefficient: its Lagrangian is minimised in
     closed form at each multiplier, so the multiplier is found by bisection, where cooper's
-    gradient ascent would take 50 steps of the whole model. Against that solve, on six test
+    gradient ascent would take 50 steps of the whole model. Against that solve, on 6-8 test
     chunks each of GloSea4, OSTIA, hybrid height and A1B at 0.1-0.5 bits a value, it stored as
-    well or better (0.5 dB better on GloSea4 at 0.2), 4-10x faster, before it replaced it;
+    well or better (0.5 dB better on GloSea4 at 0.2), 3-10x faster, before it replaced it;
     docs/budget.md measures it against rounding alone."""
     lengths = code_lengths(quantizer)
     x = quantizer.coefficients(latents) / quantizer.step
