@@ -51,8 +51,7 @@ def logistic_cdf(x: np.ndarray) -> np.ndarray:
 def _tables(std: tuple[float, ...], step: float, low: int, size: int) -> np.ndarray:
     from . import kernels  # (kernels imports tables, which imports this)
 
-    # the logistic scales in steps
-    scales = [max(sigma, 1e-6 * step) * math.sqrt(3.0) / math.pi / step for sigma in std]
+    scales = _scales(std, step)
     compiled = kernels.logistic_tables(scales, low, size, MIN_PROBABILITY, (_LN2, _LN2_HI, _LN2_LO))
     if compiled is not None:
         return compiled
@@ -62,6 +61,11 @@ def _tables(std: tuple[float, ...], step: float, low: int, size: int) -> np.ndar
         p = np.maximum(np.diff(np.concatenate([[0.0], edges, [1.0]])), MIN_PROBABILITY)
         tables[d] = p / sum(p.tolist())  # a sequential sum: the same total on every machine
     return tables
+
+
+def _scales(std: tuple[float, ...], step: float) -> list[float]:
+    """Each dimension's logistic scale, in quantizer steps (a spread under 1e-6 steps floored)."""
+    return [max(sigma, 1e-6 * step) * math.sqrt(3.0) / math.pi / step for sigma in std]
 
 
 @lru_cache(maxsize=4)
@@ -187,7 +191,7 @@ def _untabled(quantizer: LatentQuantizer, symbols: np.ndarray) -> np.ndarray:
     """``_tabled`` from ``_tables``' logistic at ``symbols`` alone, before its floor and
     normalisation."""
     std, step, low, size = quantizer.tables_key
-    s = np.maximum(np.array(std), 1e-6 * step) * math.sqrt(3.0) / math.pi / step
+    s = np.array(_scales(std, step))
     upper = np.where(symbols >= low + size - 1, 1.0, logistic_cdf((symbols + 0.5) / s))
     lower = np.where(symbols <= low, 0.0, logistic_cdf((symbols - 0.5) / s))
     return np.maximum(upper - lower, MIN_PROBABILITY)
