@@ -37,7 +37,7 @@ if args.crop:
     start = [(n - args.crop) // 2 for n in volume.shape]
     volume = volume[tuple(slice(s, s + args.crop) for s in start)]
 
-codec = INRCodec("default-3d", max_error=args.max_error)
+codec = INRCodec("linear-3d", max_error=args.max_error)
 array = zarr.create_array(store=out / "mni.zarr", shape=volume.shape, dtype=volume.dtype,
                           chunks=(64, 64, 64), zarr_format=2, compressors=codec, overwrite=True)
 array[:] = volume

@@ -36,6 +36,6 @@ if __name__ == "__main__":
     source = out / "turbulence.nc"
     turbulence_dataset(args.n, out).to_netcdf(source)
     shutil.rmtree(out / "turbulence.zarr", ignore_errors=True)  # a new field: start afresh
-    report = compress(source, out / "turbulence.zarr", model="default-3d", n_workers=args.workers,
+    report = compress(source, out / "turbulence.zarr", model="linear-3d", n_workers=args.workers,
                       relative_error=args.relative_error)
     print(report.table())

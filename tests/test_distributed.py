@@ -94,6 +94,7 @@ def single_process_write(source, store, chunks):
     return zarr.open_array(store, path=A1B_VARIABLE)[:]
 
 
+@pytest.mark.slow  # ~40 s; test_cluster_processes.py kills a worker in the default suite
 def test_a_worker_killed_mid_run_loses_nothing(a1b_netcdf, tmp_path):
     from distributed import Client, LocalCluster
 
