@@ -78,7 +78,7 @@ def compress(args) -> None:
                      zarr_format=args.zarr_format, chunks=chunks, scheduler=args.scheduler,
                      n_workers=args.workers, torch_threads=args.torch_threads, plots=args.plots,
                      adapt=args.adapt, learn=not args.no_adapt, promises=promises,
-                     append_dim=args.append_dim,
+                     append_dim=args.append_dim, group=args.group,
                      latent_bits=args.latent_bits, inner_steps=args.inner_steps, **everywhere)
     except AlreadyAppended as done:  # a finished append run again: nothing wrong, nothing to do
         print(f"inrcodec compress: {done}")
@@ -137,12 +137,17 @@ def info(store: str, sample: int = 1000) -> None:
 
     if not Path(store).exists() and "://" not in store:
         raise FileNotFoundError(f"no such store: {store}")
-    group = zarr.open_group(store, mode="r")
+    try:  # a group of variables (inrcodec compress), or one array at the root (zarr.create_array)
+        node = zarr.open(store, mode="r")
+    except (FileNotFoundError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{store} is not a Zarr store that this Zarr can read ({e})") from None
+    group = node if isinstance(node, zarr.Group) else None
+    arrays = sorted(group.arrays()) if group is not None else [(Path(store).name, node)]
     print(f"{'variable':20} {'shape':>18} {'chunks':>14} {'promise':>14} {'bits':>5} {'steps':>5} "
           f"{'model':>12} {'kB chunks':>9} {'kB meta':>7} {'ratio':>7} {'bits/val':>8} "
           f"{'network':>9}")
     details, values, seen = [], 0, set()
-    for name, array in sorted(group.arrays()):
+    for name, array in arrays:
         codec = inrcodec_of(array)
         if codec is None:
             continue
@@ -171,13 +176,13 @@ def info(store: str, sample: int = 1000) -> None:
     print("\n".join(details))
     if seen & set(Kind.__members__):
         print(f"kinds: {kinds_legend(seen)}")
-    pending = group.get(PENDING)
+    pending = None if group is None else group.get(PENDING)
     for key, array in sorted(pending.arrays()) if pending is not None else []:
         if (rows := originals_of(key)) is not None:
             print(f"  {rows[0]}: the originals of rows {rows[1]}-{rows[2] - 1} (its last chunk) "
                   f"are kept, uncompressed ({stored_bytes(array)[0] / 1e3:.1f} kB), until an "
                   "append with --append-dim fills it")
-    whole, files = store_size(group.store)
+    whole, files = store_size(node.store)
     per_value = (f"{8 * whole / values:.3f} bits per value of the inrcodec variables" if values
                  else "no variable of it is compressed by inrcodec")
     print(f"whole store: {whole / 1e3:.1f} kB in {files} files, {per_value}")
@@ -328,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
                         "store written with the same options, or starts one that will grow; no "
                         "stored chunk is decoded and re-encoded (the originals of a partial last "
                         "chunk are kept in the store until it fills)")
+    p.add_argument("--group", metavar="NAME",
+                   help="compress this group of a netCDF-4 file or Zarr store ('/': its root); "
+                        "a source with groups is refused without it (a store each)")
     p.add_argument("--zarr-format", type=int, choices=[2, 3], default=2)
     p.add_argument("--chunks", action="append", metavar="VAR=N,N,N",
                    help="Zarr chunks of a variable (default: aligned with the model's patches)")

@@ -9,7 +9,6 @@ installed and the source and destination paths reachable; the codec config in th
 metadata names the model (a bundled one by its hash; any other travels inside it).
 """
 
-import glob
 import logging
 import math
 import os
@@ -29,6 +28,7 @@ from .destination import (
     check_lossless,
     check_resumable,
     check_writable,
+    fingerprint,
     provenance,
     started,
     stored_chunks,
@@ -39,7 +39,7 @@ from .destination import (
 from .measure import rms
 from .model import DEFAULT, resolve
 from .store import chunk_kind, inrcodec_of, stored_chunk
-from .training_windows import open_source
+from .training_windows import open_source, source_paths, subgroups
 from .xarray import check_chunks, chunks_for, codec_of, compressible, encoding_for, settings_per_variable
 
 __all__ = ["Report", "VariableReport", "compress"]
@@ -49,7 +49,7 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
              chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
              torch_threads: int = 1, progress: bool = True, plots: str | None = None,
              adapt: float | None = None, learn: bool = True, promises: dict | None = None,
-             append_dim: str | None = None, **settings) -> Report:
+             append_dim: str | None = None, group: str | None = None, **settings) -> Report:
     """Compress ``source`` into the Zarr store ``dest`` on a dask cluster, resuming if it exists.
 
     ``scheduler`` is the address of a running scheduler; without it a LocalCluster of
@@ -68,7 +68,8 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
     after writing, and the report lists them and why. ``append_dim`` extends an existing store
     along that dimension with the source's rows (append.py: no stored chunk is decoded and
     re-encoded; the originals of a partial last chunk are kept for the next append), or starts
-    a store that will grow so.
+    a store that will grow so. ``group``: compress that group of a netCDF-4 file or Zarr store
+    ("/": its root); a source with groups is refused without it, since one run compresses one.
     """
     try:
         from distributed import Client
@@ -82,7 +83,7 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
     check_writable(dest)
     if plots is not None:
         error_plots.check()
-    ds = _open(source)
+    ds = _open(source, group)
     named = model if model is not None else DEFAULT
     resolved = resolve(named)
     names = compressible(ds, resolved, variables)
@@ -127,7 +128,9 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
     for name in names:
         encoding.update(encoding_for(ds, models[name], zarr_format=zarr_format, variables=[name],
                                      chunks=chunks, warn_partial=False, **settings_of[name]))
-    ds = ds.assign({name: ds[name].assign_attrs(provenance(codec_of(encoding[name])))
+    ds = ds.assign({name: ds[name].assign_attrs(provenance(codec_of(encoding[name]),
+                                                           ds[name].attrs),
+                                                **fingerprint(ds[name], chunks[name]))
                     for name in encoding})
     lossless = uncompressed(ds, encoding, resolved)
     tails, grow = {}, False
@@ -230,20 +233,30 @@ def _cluster(scheduler: str | None, n_workers: int):
         cluster.close()
 
 
-def _open(source):
-    """The source as one Dataset; files that cannot be combined into one are refused in a line
-    that says what they disagree on."""
+def _open(source, group: str | None = None):
+    """The source as one Dataset (its ``group``: "/" for the root); files that cannot be combined
+    into one are refused in a line that says what they disagree on, and so are groups the
+    command would leave out (a netCDF-4 file's groups had been dropped without a word)."""
     import xarray as xr
+
+    paths = [] if isinstance(source, xr.Dataset) else source_paths(source)
+    if paths and group is None and (inside := subgroups(paths[0])):
+        raise ValueError(f"{paths[0]} holds groups ({', '.join(inside)}) beside its root, which "
+                         "one run does not compress together: give --group / for the root's "
+                         "variables alone, or --group NAME for a group's (a store each)")
+    group = None if group in (None, "/", "") else group.strip("/")
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "In a future version of xarray", FutureWarning)
         warnings.filterwarnings("ignore", "Increasing number of chunks")
         try:
-            return without_storage(open_source(source))
+            return without_storage(open_source(source, group))
+        except FileNotFoundError:
+            raise
+        except OSError as e:  # netCDF's "[Errno 22] Invalid argument" for a damaged file
+            raise ValueError(f"cannot read {e.filename or ', '.join(paths)}: xarray cannot open "
+                             f"it as netCDF, GRIB or Zarr ({e.strerror or e})") from None
         except (xr.MergeError, ValueError) as e:
-            paths = [] if isinstance(source, xr.Dataset) else sorted(
-                p for pattern in ([source] if isinstance(source, str | Path) else source)
-                for p in (glob.glob(str(pattern)) or [str(pattern)]))
             if len(paths) < 2:
                 raise
             raise ValueError(_disagreement(paths, e)) from None

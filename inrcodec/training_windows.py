@@ -17,24 +17,54 @@ from .patches import to_patches
 MIN_FINITE = 1 / 8  # of a patch's points: emptier patches (land, padding) teach a model little
 
 
-def open_source(source):
-    """An xarray Dataset from a Dataset, a Zarr store, a netCDF file, or a list or glob of them."""
+def open_source(source, group: str | None = None):
+    """An xarray Dataset from a Dataset, a Zarr store, a netCDF file, or a list or glob of them;
+    ``group``: that group of each (a path such as "ocean" or "ocean/deep"), not the root."""
     import xarray as xr
 
     if isinstance(source, xr.Dataset):
         return source
-    paths = [str(p) for p in source] if isinstance(source, list | tuple) else [str(source)]
-    expanded = sorted(p for pattern in paths for p in (glob.glob(pattern) or [pattern]))
+    expanded = source_paths(source)
     missing = [p for p in expanded if not Path(p).exists()]
     if missing:
         raise FileNotFoundError(f"no such source: {', '.join(missing)}")
-    if len(expanded) == 1 and (Path(expanded[0]).is_dir() or expanded[0].endswith(".zarr")):
-        return xr.open_zarr(expanded[0])
+    if len(expanded) == 1 and is_zarr(expanded[0]):
+        return xr.open_zarr(expanded[0], group=group)
     if len(expanded) == 1:
-        return xr.open_dataset(expanded[0], chunks={})
+        return xr.open_dataset(expanded[0], chunks={}, group=group)
     # join="exact": files on other grids are refused, not laid on the union of their grids
     # (xarray's outer join filled two 37-row grids 0.01 degrees apart into 74 rows of NaN).
-    return xr.open_mfdataset(expanded, combine="by_coords", join="exact")
+    return xr.open_mfdataset(expanded, combine="by_coords", join="exact", group=group)
+
+
+def source_paths(source) -> list[str]:
+    """The files a source names (paths, lists of them, globs), sorted."""
+    paths = [str(p) for p in source] if isinstance(source, list | tuple) else [str(source)]
+    return sorted(p for pattern in paths for p in (glob.glob(pattern) or [pattern]))
+
+
+def is_zarr(path: str) -> bool:
+    return Path(path).is_dir() or path.endswith(".zarr")
+
+
+def subgroups(path: str, group: str | None = None) -> list[str]:
+    """The groups inside a netCDF-4 file or a Zarr store (inside ``group``, else its root),
+    which xarray does not read with it; none where the file has no groups or is not one of
+    those (GRIB, netCDF-3)."""
+    try:
+        if is_zarr(path):
+            import zarr
+
+            found = zarr.open_group(path, path=group or "", mode="r")
+            return sorted(name for name, _ in found.groups())
+        import netCDF4
+
+        with netCDF4.Dataset(path) as found:
+            for part in filter(None, (group or "").split("/")):
+                found = found.groups[part]
+            return sorted(found.groups)
+    except Exception:  # noqa: BLE001 (xarray says what is wrong with a file it cannot open)
+        return []
 
 
 @dataclass

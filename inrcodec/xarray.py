@@ -81,8 +81,12 @@ def compressible(ds, model: Model, variables=None) -> list[str]:
     if variables is None:
         bounds = cell_bounds(ds)
         return [name for name, v in ds.data_vars.items()
-                if np.dtype(v.dtype).kind == "f" and v.ndim >= model.ndim and name not in bounds]
+                if np.dtype(v.dtype).kind == "f" and not integer_on_disk(v)
+                and v.ndim >= model.ndim and name not in bounds]
     for name in variables:
+        if name in ds.coords:
+            raise ValueError(f"{name!r} is a coordinate, which is stored exactly; the data "
+                             f"variables are {sorted(ds.data_vars)}")
         if name not in ds.data_vars:
             raise ValueError(f"no variable {name!r}; the dataset has {sorted(ds.data_vars)}")
         var = ds[name]
@@ -92,6 +96,18 @@ def compressible(ds, model: Model, variables=None) -> list[str]:
             raise ValueError(f"variable {name!r} has {var.ndim} dimensions; the model fits "
                              f"{model.ndim}-D patches")
     return list(variables)
+
+
+def integer_on_disk(var) -> str | None:
+    """The integer dtype a variable has in its source file where xarray decoded it to floats
+    only to mask its ``_FillValue`` (classes, counts, flags: not packed floats, which have a
+    ``scale_factor`` or ``add_offset``), else None. Like any integer variable, it is stored
+    exactly unless named (an int8 land-cover class had come back as 3.035)."""
+    dtype = var.encoding.get("dtype")
+    if dtype is None or np.dtype(dtype).kind not in "iu" or \
+            {"scale_factor", "add_offset"} & (var.encoding.keys() | var.attrs.keys()):
+        return None
+    return str(np.dtype(dtype))
 
 
 def cell_bounds(ds) -> set[str]:
@@ -159,11 +175,14 @@ def _warn_about(name, var) -> None:
                       stacklevel=3)
     compressors = var.encoding.get("compressors") or ()
     serializer = var.encoding.get("serializer")
+    # The attributes say so where the storage encoding is gone (``compress`` drops a source
+    # store's: it had recompressed an inrcodec store without a word).
     if any(getattr(c, "codec_id", None) == INRCodec.codec_id for c in compressors) or (
-            type(serializer).__name__ == "INRSerializer"):
-        warnings.warn(f"{name!r} was read from an inrcodec store: compressing it again adds a "
-                      "second round of error. Drop the old encoding (ds[name].encoding = {}) if "
-                      "that is what you want", EncodingWarning, stacklevel=3)
+            type(serializer).__name__ == "INRSerializer") or var.attrs.get("lossy_compression"):
+        warnings.warn(f"{name!r} was read from a lossily compressed store (its encoding or its "
+                      "lossy_compression attributes say so): compressing it again adds a second "
+                      "round of error, and the new promise is about the values as decoded, not as "
+                      "first written", EncodingWarning, stacklevel=3)
 
 
 def _warn_about_a_partial_end(name, var, chunks) -> None:

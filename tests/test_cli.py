@@ -84,3 +84,35 @@ def test_usage_errors_are_one_line_with_status_1(tmp_path, capsys):
         [line] = capsys.readouterr().err.strip().splitlines()
         assert line.startswith("inrcodec") and expected in line, line
     assert not Path(dest).exists()
+
+def test_info_reads_an_array_at_a_store_s_root_and_refuses_what_is_no_store(a1b_netcdf, tmp_path,
+                                                                            capsys):
+    """The README's zarr.create_array makes an array, not a group, at the root."""
+    import numpy as np
+    import zarr
+
+    from inrcodec import INRSerializer
+
+    path = tmp_path / "root.zarr"
+    array = zarr.create_array(path, shape=(2, 37, 49), chunks=(1, 37, 49), dtype="f4",
+                              serializer=INRSerializer(max_error=0.01), compressors=None,
+                              fill_value=np.nan)
+    array[:] = xr.open_dataset(a1b_netcdf).air_temperature.values[:2]
+    assert main(["info", str(path)]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("root.zarr"))
+    assert "(2, 37, 49)" in row and "+-0.01" in row
+    assert main(["info", str(a1b_netcdf)]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"inrcodec info: error: {a1b_netcdf} is not a Zarr store")
+
+
+def test_a_damaged_file_and_a_coordinate_named_by_var_are_said_so(a1b_netcdf, tmp_path, capsys):
+    damaged = tmp_path / "damaged.nc"
+    damaged.write_bytes(b"CDF\x01garbage" * 10)
+    for args, expected in [
+            ([str(damaged)], f"cannot read {damaged}: xarray cannot open it as netCDF, GRIB or Zarr"),
+            ([str(a1b_netcdf), "--var", "latitude"],
+             "'latitude' is a coordinate, which is stored exactly; the data variables are")]:
+        assert main(["compress", *args, str(tmp_path / "out.zarr")]) == 1
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"inrcodec compress: error: {expected}"), line

@@ -11,6 +11,7 @@ import zarr
 from helpers import smooth_field
 from inrcodec import cli
 from inrcodec.distributed import compress
+from inrcodec.xarray import EncodingWarning
 
 HOURS = 6
 
@@ -19,7 +20,8 @@ HOURS = 6
 def hourly(tmp_path_factory):
     """A netCDF file as a reanalysis ships one: hourly fields of temperature (K) and geopotential
     (m2/s2) on two pressure levels, a non-index time coordinate, a 2-D coordinate, a land mask of
-    integers and a 1-D series."""
+    integers, precipitation types (int8 classes, -1 missing: xarray reads them as floats) and a
+    1-D series."""
     time = pd.date_range("2021-07-01", periods=HOURS, freq="h")
     lat, lon = np.linspace(60, 20, 37), np.linspace(-30, 30, 49)
     t = np.stack([[smooth_field((37, 49), 10 * i + k) - 10 * k for k in range(2)] for i in range(HOURS)])
@@ -29,12 +31,14 @@ def hourly(tmp_path_factory):
         {"t": (("time", "level", "lat", "lon"), t.astype("f4"), {"units": "K"}),
          "z": (("time", "level", "lat", "lon"), z.astype("f4"), {"units": "m2 s-2"}),
          "lsm": (("lat", "lon"), (t[0, 0] > 280).astype("i1")),
-         "co2": (("time",), np.linspace(410, 411, HOURS))},
+         "co2": (("time",), np.linspace(410, 411, HOURS)),
+         "ptype": (("time", "lat", "lon"), (t[:, 0] // 3 % 4).astype("i1"))},
         coords={"time": time, "level": [850, 500], "lat": lat, "lon": lon,
                 "valid_time": (("time",), time + pd.Timedelta("3h")),
                 "lat2d": (("lat", "lon"), np.repeat(lat[:, None], 49, axis=1))})
+    ds.ptype[:, :5, :5] = -1
     path = tmp_path_factory.mktemp("source") / "hourly.nc"
-    ds.to_netcdf(path)
+    ds.to_netcdf(path, encoding={"ptype": {"_FillValue": -1, "dtype": "i1"}})
     return path
 
 
@@ -50,11 +54,15 @@ def test_every_coordinate_and_uncompressed_variable_reads_back_equal(hourly, wri
     dest, report = written
     source, back = xr.open_dataset(hourly), xr.open_zarr(dest)
     assert set(back.variables) == set(source.variables)
-    for name in ("time", "level", "lat", "lon", "valid_time", "lat2d", "lsm", "co2"):
+    for name in ("time", "level", "lat", "lon", "valid_time", "lat2d", "lsm", "co2", "ptype"):
         assert back[name].dtype == source[name].dtype, name
-        assert np.array_equal(back[name].values, source[name].values), name
+        assert np.array_equal(back[name].values, source[name].values, equal_nan=name == "ptype"), name
     assert report.lossless["valid_time"] == "coordinate"
     assert "integer" in report.lossless["lsm"] and "1-D" in report.lossless["co2"]
+    # Classes with a _FillValue, which xarray decodes to floats, are integers: kept exact (an
+    # int8 land-cover class had come back as 3.035), and on disk as they were.
+    assert report.lossless["ptype"].startswith("integer on disk (int8, with a _FillValue)")
+    assert back.ptype.encoding["dtype"] == np.int8 and np.isnan(back.ptype.values[:, :5, :5]).all()
     assert "stored losslessly: " in report.table() and "valid_time" in report.table()
 
 
@@ -159,3 +167,48 @@ def test_a_zarr_source_goes_into_the_other_zarr_format(hourly, tmp_path, cluster
     assert set(back.variables) == set(original.variables)
     assert np.array_equal(back.lsm.values, original.lsm.values)
     assert float(np.abs(back.t.values - original.t.values).max()) <= 0.05
+
+
+def test_compressing_a_store_again_warns_and_carries_the_first_promise(written, tmp_path, cluster):
+    """Its storage encoding dropped, a store's attributes still say it was lossily compressed."""
+    dest, _ = written
+    with pytest.warns(EncodingWarning, match="second round of error"):
+        compress(dest, tmp_path / "again.zarr", scheduler=cluster, progress=False, variables=["t"],
+                 max_error=0.1)
+    promise = xr.open_zarr(tmp_path / "again.zarr").t.attrs["lossy_compression_promise"]
+    assert promise == ("every finite value within 0.1 of the original (that original was itself "
+                       "decoded from lossy compression: every finite value within 0.05 of the "
+                       "original)")
+
+
+def test_a_run_resumed_from_another_source_is_refused(hourly, tmp_path, cluster):
+    dest = tmp_path / "d.zarr"
+    compress(hourly, dest, scheduler=cluster, progress=False, variables=["t"], max_error=0.05)
+    for chunk in sorted((dest / "t").glob("[0-9]*"))[1:]:  # as if it had stopped after one
+        chunk.unlink()
+    other = tmp_path / "other.nc"
+    ds = xr.open_dataset(hourly)
+    ds.assign(t=ds.t + 1).to_netcdf(other)
+    with pytest.raises(ValueError, match="was started from another source: the first chunk of 't'"):
+        compress(other, dest, scheduler=cluster, progress=False, variables=["t"], max_error=0.05)
+    again = compress(hourly, dest, scheduler=cluster, progress=False, variables=["t"],
+                     max_error=0.05)  # the same source resumes
+    assert 0 < again.variables["t"].encoded < again.variables["t"].chunks
+
+
+def test_a_source_with_groups_is_refused_and_compressed_a_group_at_a_time(hourly, tmp_path,
+                                                                          cluster, capsys):
+    """xarray reads a netCDF-4 file's root group only: its other groups had been dropped."""
+    source = tmp_path / "groups.nc"
+    ds = xr.open_dataset(hourly)
+    ds[["t"]].to_netcdf(source)
+    ds[["z"]].rename(z="geopotential").to_netcdf(source, mode="a", group="upper")
+    assert cli.main(["compress", str(source), str(tmp_path / "all.zarr")]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"inrcodec compress: error: {source} holds groups (upper) beside its root, which one run "
+        "does not compress together: give --group / for the root's variables alone, or --group "
+        "NAME for a group's (a store each)"]
+    for group, name in (("/", "t"), ("upper", "geopotential")):
+        dest = tmp_path / f"{name}.zarr"
+        compress(source, dest, scheduler=cluster, progress=False, group=group, max_error=10.0)
+        assert list(xr.open_zarr(dest).data_vars) == [name]

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import zarr
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
@@ -28,6 +29,7 @@ def test_medical_volume_holds_its_bound_and_plots_a_slice(tmp_path):
     assert int(out.split("max error ")[1].split()[0]) <= 2
 
 
-def test_turbulence_on_a_local_cluster(tmp_path):
+@pytest.mark.slow  # 20-35 s of a simulation and a cluster's start; the cluster's own tests
+def test_turbulence_on_a_local_cluster(tmp_path):  # are in test_distributed.py
     out = run("turbulence_cluster.py", "--n", 32, "--out", tmp_path)
     assert "chunks/s" in out and all(name in out for name in ("vx", "vy", "vz"))
