@@ -38,23 +38,24 @@ class Adaptation:
     seconds: float
     budget_s: float
     patches: int = 0  # the windows cut into patches as the codec cuts chunks
+    unpaid: str | None = None  # why the adapted model, embedded, would not pay for its bytes
 
     def describe(self) -> str:
         text = (f"adapted in {self.seconds:.0f} s of a {self.budget_s:.0f} s budget (margin "
                 f"{MARGIN_S:.0f} s): {self.outer_steps} outer steps on {self.patches} patches of "
                 f"{self.windows.describe()}")
-        if not self.kept and self.after is None:
-            return f"{text}; the training diverged, so the starting model is kept"
-        if self.after is None:
-            return text
-        after = f"{self.after['psnr_db']:.2f} dB at {self.after['bits_per_value']:.3f} bits/value"
-        if self.before is None:
-            return f"{text}; held-out windows, plain latents at {REPORT_LATENT_BITS:g} bits: {after}"
-        text = (f"{text}; held-out windows, plain latents at {REPORT_LATENT_BITS:g} bits: "
-                f"{self.before['psnr_db']:.2f} dB at {self.before['bits_per_value']:.3f} bits/value "
-                f"before, {after} after")
+        if self.after is not None:
+            after = f"{self.after['psnr_db']:.2f} dB at {self.after['bits_per_value']:.3f} bits/value"
+            before = "" if self.before is None else (
+                f"{self.before['psnr_db']:.2f} dB at {self.before['bits_per_value']:.3f} "
+                "bits/value before, ")
+            text += (f"; held-out windows, plain latents at {REPORT_LATENT_BITS:g} bits: {before}"
+                     f"{after}{'' if self.before is None else ' after'}")
+        if self.unpaid is not None:
+            return f"{text}; {self.unpaid}, so the starting model is kept"
         if not self.kept:
-            text += "; that is worse, so the starting model is kept"
+            why = "the training diverged" if self.after is None else "that is worse"
+            return f"{text}; {why}, so the starting model is kept"
         return text
 
 

@@ -9,6 +9,7 @@ installed and the source and destination paths reachable; the codec config in th
 metadata names the model (a bundled one by its hash; any other travels inside it).
 """
 
+import dataclasses
 import logging
 import math
 import os
@@ -107,11 +108,15 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
                                  "out to resume with it)")
     elif adapt is not None:
         from .adapt import adapt as fine_tune
+        from .learn import embedding_pays
 
         for name in names:
-            adaptations[name] = fine_tune(ds, name, adapt / len(names), init=resolved,
-                                      chunks=chunks[name], progress=progress)
-            models[name] = adaptations[name].model
+            adapted = fine_tune(ds, name, adapt / len(names), init=resolved, chunks=chunks[name],
+                                progress=progress)
+            if adapted.kept and (unpaid := embedding_pays(ds[name], chunks[name], settings_of[name],
+                                                          resolved, adapted.model)):
+                adapted = dataclasses.replace(adapted, model=resolved, kept=False, unpaid=unpaid)
+            adaptations[name], models[name] = adapted, adapted.model
     elif learn:
         from .learn import learn_archive
 

@@ -122,13 +122,7 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
     choose, judge = (arrays[0::2], arrays[1::2]) if len(arrays) > 1 else (arrays,) * 2
 
     def projected(model, sample: list) -> float:
-        """The variable's bytes with ``model``, projected from ``sample``, and the model's own
-        as the store holds them: in its codec config, in each array's metadata and again in
-        the consolidated metadata."""
-        codec = INRCodec(model, **settings)
-        stored = codec_round_trip(codec, sample).stored_bytes
-        config = len(json.dumps(codec.get_config()))
-        return stored / sum(a.size for a in sample) * var.size + METADATA_COPIES * config
+        return projected_bytes(model, settings, sample, var.size)
 
     best, best_bytes = None, math.inf
     for k in sorted({min(k, full.latent_dim) for k in LATENTS}):
@@ -152,6 +146,47 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
     return best, True, f"{text}: {saving:.1%} fewer bytes", numbers
 
 
+def projected_bytes(model, settings: dict, sample: list, values: int) -> float:
+    """A variable of ``values`` values' bytes with ``model``, projected from the chunks in
+    ``sample``, and the model's own as the store holds them: in its codec config, in each array's
+    metadata and again in the consolidated metadata."""
+    from .codecs.numcodecs import INRCodec
+
+    codec = INRCodec(model, **settings)
+    stored = codec_round_trip(codec, sample).stored_bytes
+    config = len(json.dumps(codec.get_config()))
+    return stored / sum(a.size for a in sample) * values + METADATA_COPIES * config
+
+
+def embedding_pays(var, chunks: tuple[int, ...], settings: dict, start, model) -> str | None:
+    """None where the variable, with ``model`` embedded in its metadata, would take fewer
+    bytes than with ``start`` (projected from its held-out chunks, else from chunks across
+    it); else why not. A model fine-tuned by ``--adapt`` (169 kB) had been embedded for a
+    variable of 0.4 kB. Under a budget, or without a promise, bytes cannot judge a model: None."""
+    from .codecs.numcodecs import INRCodec
+    from .modes import Latents
+    from .modes.budget import Budget
+
+    mode = INRCodec(start, **settings).mode
+    if isinstance(mode, Budget) or isinstance(mode, Latents) and not mode.floored:
+        return None
+    where = held_out_chunks(var, chunks) or _spread_chunks(var, chunks)
+    sample = [np.asarray(var[w].values) for w in where]
+    before, after = (projected_bytes(m, settings, sample, var.size) for m in (start, model))
+    if after < before:
+        return None
+    return (f"the variable would take {after / 1e3:,.1f} kB with it embedded (its metadata "
+            f"included) against {before / 1e3:,.1f} kB without")
+
+
+def _spread_chunks(var, chunks: tuple[int, ...]) -> list[tuple]:
+    """Up to ``HELD_OUT`` chunks of the store's grid, evenly spread over all of it."""
+    grid = list(itertools.product(*[range(0, m, c) for m, c in zip(var.shape, chunks)]))
+    even = np.unique(np.linspace(0, len(grid) - 1, HELD_OUT).round().astype(int))
+    return [tuple(slice(a, min(a + c, m)) for a, c, m in zip(grid[i], chunks, var.shape))
+            for i in even]
+
+
 def held_out_chunks(var, chunks: tuple[int, ...]) -> list[tuple]:
     """Up to ``HELD_OUT`` chunks of the store's grid (as index tuples) from the end of the first
     axis, at least its last tenth, evenly spread over the other axes: what learning is judged
@@ -168,4 +203,4 @@ def held_out_chunks(var, chunks: tuple[int, ...]) -> list[tuple]:
             for i in even]
 
 
-__all__ = ["Learning", "learn_archive", "learn_model"]
+__all__ = ["Learning", "embedding_pays", "learn_archive", "learn_model"]

@@ -74,10 +74,12 @@ def test_an_adaptation_that_does_worse_gives_way_to_the_model_it_started_from(a1
 
 def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_path, tiny_model,
                                                                 cluster):
+    """Under a size budget, where bytes cannot judge a model, the adapted one is embedded
+    (under a promise on the error it must pay for its bytes: the next test)."""
     init = tiny_model((16, 16))
     dest = tmp_path / "a.zarr"
     run = subprocess.run([sys.executable, "-m", "inrcodec.cli", "compress", str(a1b_netcdf),
-                          str(dest), "--model", init, "--adapt", "0.12", "--min-psnr", "20",
+                          str(dest), "--model", init, "--adapt", "0.12", "--bits-per-value", "2",
                           "--scheduler", cluster],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
@@ -97,6 +99,22 @@ def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_
     again = subprocess.run(run.args, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     assert "adapted in" not in again.stdout and "0 chunks encoded" in again.stdout
+
+
+def test_a_model_whose_embedded_bytes_outweigh_what_it_saves_is_not_kept(a1b_netcdf):
+    """A fine-tuned model (169 kB) had been embedded for a 0.4 kB variable: its bytes, twice in
+    the store's metadata, are weighed against what it saves, as learning by default weighs them."""
+    from inrcodec.learn import embedding_pays
+    from inrcodec.linear import learn
+    from inrcodec.model import resolve
+
+    var = xr.open_dataset(a1b_netcdf)[A1B_VARIABLE].isel(time=slice(0, 4))
+    fields = var.values.reshape(4, -1).astype(np.float64)
+    big = learn(np.tile(fields, (8, 1)) + np.random.default_rng(0).normal(size=(32, fields.shape[1])),
+                np.ones((32, fields.shape[1]), bool), (37, 49), 16)
+    why = embedding_pays(var, (1, 37, 49), {"min_psnr": 30}, resolve("linear-2d"), big)
+    assert why is not None and why.startswith("the variable would take") and "kB without" in why
+    assert embedding_pays(var, (1, 37, 49), {"bits_per_value": 2}, resolve("linear-2d"), big) is None
 
 
 def test_windows_of_a_variable_without_leading_axes_are_distinct_and_cover_it():
