@@ -125,6 +125,7 @@ class Report:
     adaptations: dict = field(default_factory=dict)  # by variable: adapt.Adaptation
     learnings: dict = field(default_factory=dict)  # by variable: learn.Learning
     lossless: dict = field(default_factory=dict)  # stored as they are: name -> why
+    unpacked: dict = field(default_factory=dict)  # by variable: its source's packing, not kept
     created: bool = True  # a new store (else one resumed or appended to)
     appended: dict = field(default_factory=dict)  # by variable: (rows appended, the dimension)
     held: dict = field(default_factory=dict)  # by variable: (shape, chunk bytes) the store holds
@@ -166,6 +167,8 @@ class Report:
                              f"run's chunks); the store now holds {shape} in {chunk_bytes / 1e3:.1f} "
                              f"kB of chunks, {8 * chunk_bytes / max(math.prod(shape), 1):.3f} bits "
                              "per value")
+            if name in self.unpacked:
+                lines.append(f"  {name}: {self.unpacked[name]}")
             if name in self.adaptations:
                 lines.append(f"  {name}: {self.adaptations[name].describe()}")
             if name in self.learnings:

@@ -41,7 +41,15 @@ from .measure import rms
 from .model import DEFAULT, resolve
 from .store import chunk_kind, inrcodec_of, stored_chunk
 from .training_windows import open_source, source_paths, subgroups
-from .xarray import check_chunks, chunks_for, codec_of, compressible, encoding_for, settings_per_variable
+from .xarray import (
+    check_chunks,
+    chunks_for,
+    codec_of,
+    compressible,
+    encoding_for,
+    settings_per_variable,
+    unpacked,
+)
 
 __all__ = ["Report", "VariableReport", "compress"]
 
@@ -138,6 +146,7 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
                                                 **fingerprint(ds[name], chunks[name]))
                     for name in encoding})
     lossless = uncompressed(ds, encoding, resolved)
+    packed = {name: note for name in encoding if (note := unpacked(ds[name])) is not None}
     tails, grow = {}, False
     if append_dim is not None and resuming:
         tails, grow = append.plan(ds, dest, append_dim, encoding)
@@ -189,6 +198,7 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
     report.adaptations = adaptations
     report.learnings = learnings
     report.lossless = lossless
+    report.unpacked = packed
     report.created = not resuming
     if append_dim is not None and resuming:
         report.appended = {name: (ds.sizes[append_dim], append_dim) for name in reports}

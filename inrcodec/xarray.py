@@ -110,6 +110,21 @@ def integer_on_disk(var) -> str | None:
     return str(np.dtype(dtype))
 
 
+def unpacked(var) -> str | None:
+    """What a compressed variable that its source packs (integers with a ``scale_factor`` or
+    ``add_offset``) is stored as instead, for the report; None where it is not packed. The codec
+    compresses the values xarray unpacks them to: the packing is not kept (a netCDF written
+    from the store holds floats)."""
+    enc = var.encoding
+    packing = {k: enc[k] for k in ("scale_factor", "add_offset", "_FillValue") if k in enc}
+    if not {"scale_factor", "add_offset"} & packing.keys():
+        return None
+    given = ", ".join(f"{k} {v:g}" if isinstance(v, int | float | np.number) else f"{k} {v}"
+                      for k, v in packing.items())
+    return (f"packed in the source as {np.dtype(enc.get('dtype', var.dtype))} ({given}): "
+            f"compressed as the {var.dtype} values it unpacks to, and stored so")
+
+
 def cell_bounds(ds) -> set[str]:
     """The variables a variable names as its CF ``bounds`` (or ``climatology``), in its
     attributes or its encoding (where xarray moves a decoded time's): the edges of coordinate

@@ -32,13 +32,16 @@ def hourly(tmp_path_factory):
          "z": (("time", "level", "lat", "lon"), z.astype("f4"), {"units": "m2 s-2"}),
          "lsm": (("lat", "lon"), (t[0, 0] > 280).astype("i1")),
          "co2": (("time",), np.linspace(410, 411, HOURS)),
-         "ptype": (("time", "lat", "lon"), (t[:, 0] // 3 % 4).astype("i1"))},
+         "ptype": (("time", "lat", "lon"), (t[:, 0] // 3 % 4).astype("i1")),
+         "msl": (("time", "lat", "lon"), 1e5 + 100 * (t[:, 0] - 280))},
         coords={"time": time, "level": [850, 500], "lat": lat, "lon": lon,
                 "valid_time": (("time",), time + pd.Timedelta("3h")),
                 "lat2d": (("lat", "lon"), np.repeat(lat[:, None], 49, axis=1))})
     ds.ptype[:, :5, :5] = -1
     path = tmp_path_factory.mktemp("source") / "hourly.nc"
-    ds.to_netcdf(path, encoding={"ptype": {"_FillValue": -1, "dtype": "i1"}})
+    ds.to_netcdf(path, encoding={"ptype": {"_FillValue": -1, "dtype": "i1"},
+                                 "msl": {"dtype": "i2", "scale_factor": 1.0, "add_offset": 1e5,
+                                         "_FillValue": -32767}})
     return path
 
 
@@ -63,6 +66,11 @@ def test_every_coordinate_and_uncompressed_variable_reads_back_equal(hourly, wri
     # int8 land-cover class had come back as 3.035), and on disk as they were.
     assert report.lossless["ptype"].startswith("integer on disk (int8, with a _FillValue)")
     assert back.ptype.encoding["dtype"] == np.int8 and np.isnan(back.ptype.values[:, :5, :5]).all()
+    # A packed variable is compressed as the floats it unpacks to, and the report says so.
+    assert report.unpacked == {"msl": "packed in the source as int16 (scale_factor 1, add_offset "
+                                      "100000, _FillValue -32767): compressed as the float64 "
+                                      "values it unpacks to, and stored so"}
+    assert "  msl: packed in the source as int16" in report.table()
     assert "stored losslessly: " in report.table() and "valid_time" in report.table()
 
 
