@@ -26,9 +26,12 @@ import safetensors.numpy
 
 from .coding import kernels
 from .coding.quantize import HEADROOM, LatentQuantizer
-from .patches import from_patches
+from .patches import count_patches, from_patches, to_patches
 
 FORMAT = "inrcodec-model/3"
+# A model with positional parts (``home``): format 4, which a reader of format 3 refuses rather
+# than decode its chunks with the shared basis alone.
+FORMAT_POSITIONS = "inrcodec-model/4"
 TABLE_BITS = 15  # int16 entries: the basis to ~1e-5 of its largest value
 # A sum of K products of a symbol (under 2^16: 12 bits, a fraction and 3 of headroom) by a
 # table entry (under 2^15) stays below 2^53, and so exact in float64, for K up to 2^21.
@@ -44,6 +47,7 @@ MIN_PATCHES_PER_LATENT = 2  # whole patches the EOFs need per latent, at least
 # fixed land mask gives every time step's chunks the same ones. A model keeps the latest this
 # many (a latent's square each: 32 kB at 64 latents), and starts over when they are full.
 KEPT_GRAMS = 512
+MAX_POSITIONS = 4096  # a field's patches a model may have parts for (a file's size bound)
 
 
 class LinearModelError(ValueError):
@@ -58,6 +62,12 @@ class LinearModel:
     exponent: int
     latent_std: np.ndarray  # (latents,) float32: each latent's spread in training
     card: dict = field(default_factory=dict)
+    # Absolute coordinates: in a chunk whose fields (its patch axes) are ``home``, each of a
+    # field's patch positions has its own mean and basis (an archive's geography: land and
+    # sea, orography, the coast), in place of the shared ones, which other chunks use.
+    home: tuple[int, ...] | None = None
+    position_mean: np.ndarray | None = None  # (positions, points) float32
+    position_table: np.ndarray | None = None  # (positions, latents, points) int16, ``exponent``
     _quantizers: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _grams: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -73,8 +83,17 @@ class LinearModel:
         self.exponent = int(self.exponent)
         check_shapes(self.patch_shape, self.mean.shape, self.table.shape, self.latent_std.shape,
                      self.exponent)
+        if self.home is not None:
+            self.home = tuple(int(n) for n in self.home)
+            self.position_mean = np.ascontiguousarray(self.position_mean, dtype=np.float32)
+            self.position_table = np.ascontiguousarray(self.position_table, dtype=np.int16)
+            check_positions(self.patch_shape, self.home, self.table.shape,
+                            self.position_mean.shape, self.position_table.shape)
+        elif self.position_mean is not None or self.position_table is not None:
+            raise LinearModelError("linear model with positional parts but no home shape")
         if not (np.isfinite(self.mean).all() and np.isfinite(self.latent_std).all()
-                and (self.latent_std >= 0).all()):
+                and (self.latent_std >= 0).all() and (self.home is None
+                                                      or np.isfinite(self.position_mean).all())):
             raise LinearModelError("linear model with non-finite values or negative spreads")
         self.hash = self._hash()
 
@@ -118,11 +137,40 @@ class LinearModel:
         decoder's own (integer-rounded) basis."""
         return np.linalg.solve(self._gram, self.basis).T  # near-orthonormal
 
-    def project(self, target: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    def positions(self, shape: tuple[int, ...]) -> np.ndarray | None:
+        """Each patch's position in its field, as ``patches.to_patches`` cuts a chunk of
+        ``shape`` (field by field), where the chunk's fields are ``home``; else None: the
+        shared mean and basis serve every patch."""
+        if self.home is None or tuple(shape[-self.ndim:]) != self.home:
+            return None
+        fields = math.prod(shape[:-self.ndim])
+        return np.tile(np.arange(len(self.position_mean)), fields)
+
+    @functools.cached_property
+    def _parts(self) -> list["LinearModel"]:
+        """Each position's mean and basis as a model of its own (its latents' spread is the
+        shared one: the quantizer and the tables are the model's)."""
+        return [LinearModel(self.patch_shape, mean, table, self.exponent, self.latent_std)
+                for mean, table in zip(self.position_mean, self.position_table)]
+
+    def _by_position(self, positions: np.ndarray, rows: np.ndarray, method, *arrays) -> np.ndarray:
+        """``method`` (a part's) applied to each position's ``arrays`` rows, into one array."""
+        out = np.empty((len(positions), rows))
+        for p, part in enumerate(self._parts):
+            where = positions == p
+            if where.any():
+                out[where] = method(part, *(a[where] for a in arrays))
+        return out
+
+    def project(self, target: np.ndarray, weight: np.ndarray,
+                positions: np.ndarray | None = None) -> np.ndarray:
         """Latents (patches, latents) float64 of normalised patches ``target`` whose points
         weigh ``weight`` (1 valid, 0 padding or NaN): each patch's least-squares fit over its
         valid points (where some are missing, the prior holds a latent the points cannot tell
-        towards zero)."""
+        towards zero); with ``positions``, each in its position's basis."""
+        if positions is not None:
+            return self._by_position(positions, self.latent_dim, LinearModel.project,
+                                     np.asarray(target), np.asarray(weight))
         x = (np.asarray(target, np.float64) - self.mean) * weight
         latents = x @ self._whole_projection
         partial = np.flatnonzero(np.asarray(weight).min(-1) < 1)
@@ -169,16 +217,31 @@ class LinearModel:
         """Each latent's largest |table entry| (float64)."""
         return np.abs(self.table.astype(np.float64)).max(1, initial=0.0)
 
-    def values(self, symbols: np.ndarray, step: float) -> np.ndarray:
+    def reconstruct(self, latents: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
+        """(patches, points) float64: the patches of unquantized ``latents``."""
+        if positions is not None:
+            return self._by_position(positions, math.prod(self.patch_shape),
+                                     LinearModel.reconstruct, np.asarray(latents))
+        return self.mean + np.asarray(latents, np.float64) @ self.basis
+
+    def values(self, symbols: np.ndarray, step: float,
+               positions: np.ndarray | None = None) -> np.ndarray:
         """(patches, points) float64 of integer ``symbols`` (patches, latents) quantized by
         ``step``: bit-identical on every machine (see the module's docstring)."""
+        if positions is not None:
+            return self._by_position(positions, math.prod(self.patch_shape),
+                                     lambda part, s: part.values(s, step), np.asarray(symbols))
         return self._scaled(self._products(symbols), step)
 
     def chunk_values(self, symbols: np.ndarray, step: float, shape: tuple[int, ...],
                      norm) -> np.ndarray:
         """``values`` put back into a chunk of ``shape`` and un-normalised by ``norm``
         (coding/normalise.py): float64, the same numbers, in one compiled pass where the
-        kernels are at hand (a decoder's)."""
+        kernels are at hand (a decoder's; a chunk of ``home`` fields takes numpy's, whose
+        numbers are the same)."""
+        if (positions := self.positions(shape)) is not None:
+            patches = self.values(symbols, step, positions)
+            return norm.invert(from_patches(patches, shape, self.patch_shape), in_place=True)
         products = self._products(symbols)
         chunk = kernels.linear_chunk(products, math.ldexp(step, -self.exponent), self._mean64,
                                      shape, self.patch_shape, norm.scale, norm.offset)
@@ -211,14 +274,27 @@ class LinearModel:
     def truncated(self, latents: int, table_bits: int = TABLE_BITS) -> "LinearModel":
         """This model with its first ``latents`` basis functions, tabulated to ``table_bits``
         bits (a smaller model to store, a coarser basis)."""
-        return LinearModel(self.patch_shape, self.mean, *_tabulate(self.basis[:latents], table_bits),
-                           self.latent_std[:latents], dict(self.card, table_bits=table_bits))
+        if self.home is None:
+            return LinearModel(self.patch_shape, self.mean, *_tabulate(self.basis[:latents], table_bits),
+                               self.latent_std[:latents], dict(self.card, table_bits=table_bits))
+        bases = np.concatenate([self.basis[None], np.stack([p.basis for p in self._parts])])
+        table, exponent = _tabulate(bases[:, :latents].reshape(-1, bases.shape[-1]), table_bits)
+        table = table.reshape(len(bases), -1, bases.shape[-1])
+        return LinearModel(self.patch_shape, self.mean, table[0], exponent, self.latent_std[:latents],
+                           dict(self.card, table_bits=table_bits), self.home, self.position_mean,
+                           table[1:])
 
     def _tensors(self) -> dict[str, np.ndarray]:
-        return {"mean": self.mean, "table": self.table, "latent_std": self.latent_std}
+        tensors = {"mean": self.mean, "table": self.table, "latent_std": self.latent_std}
+        if self.home is not None:
+            tensors.update(position_mean=self.position_mean, position_table=self.position_table)
+        return tensors
 
     def _decoding_header(self) -> dict:
-        return {"format": FORMAT, "patch_shape": list(self.patch_shape), "exponent": self.exponent}
+        if self.home is None:
+            return {"format": FORMAT, "patch_shape": list(self.patch_shape), "exponent": self.exponent}
+        return {"format": FORMAT_POSITIONS, "patch_shape": list(self.patch_shape),
+                "exponent": self.exponent, "home": list(self.home)}
 
     def _hash(self) -> str:
         h = hashlib.sha256(json.dumps(self._decoding_header(), sort_keys=True).encode())
@@ -245,8 +321,11 @@ class LinearModel:
             tensors = safetensors.numpy.load(data)
         except Exception as e:  # safetensors raises several types for a bad file
             raise LinearModelError(f"not an inrcodec model file: {e}") from e
+        home = header.get("home")
         model = cls(tuple(header["patch_shape"]), tensors["mean"], tensors["table"],
-                    header["exponent"], tensors["latent_std"], header.get("card", {}))
+                    header["exponent"], tensors["latent_std"], header.get("card", {}),
+                    None if home is None else tuple(home), tensors.get("position_mean"),
+                    tensors.get("position_table"))
         stored = header.get("hash")
         if stored is not None and (not isinstance(stored, str) or stored != model.hash):
             raise LinearModelError(f"model file is damaged: its content hashes to "
@@ -255,6 +334,7 @@ class LinearModel:
 
 
 TENSOR_TYPES = {"mean": ("F32", 4), "table": ("I16", 2), "latent_std": ("F32", 4)}
+POSITION_TYPES = {"position_mean": ("F32", 4), "position_table": ("I16", 2)}
 
 
 def check_file(header: dict, entries: dict) -> int:
@@ -265,17 +345,35 @@ def check_file(header: dict, entries: dict) -> int:
             and type(exponent) is int):
         raise LinearModelError(f"linear model with patch shape {patch!r:.100} and exponent "
                                f"{exponent!r:.50}")
-    if set(entries) != set(TENSOR_TYPES) or not all(
+    home = header.get("home")
+    types = TENSOR_TYPES if header.get("format") == FORMAT else {**TENSOR_TYPES, **POSITION_TYPES}
+    if types is not TENSOR_TYPES and not (isinstance(home, list) and len(home) == len(patch) and
+                                          all(type(n) is int and n >= 1 for n in home)):
+        raise LinearModelError(f"linear model with positions in fields of shape {home!r:.100}")
+    if set(entries) != set(types) or not all(
             isinstance(e, dict) and isinstance(e.get("shape"), list)
             and all(type(n) is int and n >= 0 for n in e["shape"]) for e in entries.values()):
-        raise LinearModelError(f"linear model file holds {sorted(entries)!r:.200}, not mean, "
-                               "table and latent_std")
+        raise LinearModelError(f"linear model file holds {sorted(entries)!r:.200}, not "
+                               f"{', '.join(types)}")
     dtypes = {name: e.get("dtype") for name, e in entries.items()}
-    if dtypes != {name: kind for name, (kind, _) in TENSOR_TYPES.items()}:
+    if dtypes != {name: kind for name, (kind, _) in types.items()}:
         raise LinearModelError(f"linear model tensors of types {dtypes!r:.200}")
     shapes = {name: tuple(e["shape"]) for name, e in entries.items()}
     check_shapes(tuple(patch), shapes["mean"], shapes["table"], shapes["latent_std"], exponent)
-    return sum(size * math.prod(shapes[name]) for name, (_, size) in TENSOR_TYPES.items())
+    if types is not TENSOR_TYPES:
+        check_positions(tuple(patch), tuple(home), shapes["table"], shapes["position_mean"],
+                        shapes["position_table"])
+    return sum(size * math.prod(shapes[name]) for name, (_, size) in types.items())
+
+
+def check_positions(patch_shape, home, table_shape, mean_shape, position_table_shape) -> None:
+    """Refuses positional parts that do not match the fields they serve."""
+    positions = count_patches(home, patch_shape)
+    if positions > MAX_POSITIONS or mean_shape != (positions, math.prod(patch_shape)) or \
+            position_table_shape != (positions, *table_shape):
+        raise LinearModelError(f"linear model with positional tensors of shapes {mean_shape} and "
+                               f"{position_table_shape} for the {positions} patches of a "
+                               f"{home} field (at most {MAX_POSITIONS})")
 
 
 def check_shapes(patch_shape, mean_shape, table_shape, std_shape, exponent) -> None:
@@ -314,6 +412,46 @@ def learn(target: np.ndarray, weight: np.ndarray, patch_shape: tuple[int, ...], 
     std = singular[:latents] / math.sqrt(len(whole))
     return LinearModel(patch_shape, mean.astype(np.float32), *_tabulate(basis, TABLE_BITS),
                        std.astype(np.float32), dict(card or {}, patches=len(whole)))
+
+
+def learn_positions(fields: np.ndarray, patch_shape: tuple[int, ...], latents: int,
+                    card: dict | None = None) -> LinearModel:
+    """A model with absolute coordinates: the EOFs of each patch position of normalised
+    ``fields`` (n, *home; NaN where a value is missing), as the codec cuts a field of that
+    shape, beside the shared EOFs of every whole patch (``learn``), which serve chunks of other
+    shapes. Each position keeps up to ``latents`` EOFs (fewer where its fields are too few:
+    MIN_PATCHES_PER_LATENT each), its latents coded with the positions' pooled spreads."""
+    fields = np.asarray(fields, np.float64)
+    home, d = tuple(fields.shape[1:]), len(patch_shape)
+    if len(home) != d:
+        raise ValueError(f"fields of shape {home} for patches of {d} axes")
+    patches = np.stack([to_patches(f, patch_shape, pad_value=np.nan) for f in fields], axis=1)
+    valid = np.isfinite(patches)  # (positions, fields, points)
+    shared = learn(np.nan_to_num(patches.reshape(-1, patches.shape[-1])),
+                   valid.reshape(-1, patches.shape[-1]), patch_shape, latents)
+    latents = shared.latent_dim
+    means, bases, spreads = [], [], []
+    for rows, known in zip(patches, valid):
+        points = known.any(0)
+        whole = rows[(known == points).all(1)][:, points]  # every field with all of them known
+        mean, basis, spread = np.zeros(rows.shape[1]), np.zeros((latents, rows.shape[1])), np.zeros(latents)
+        if len(whole):
+            mean[points] = whole.mean(0)
+            k = min(latents, len(whole) // MIN_PATCHES_PER_LATENT, int(points.sum()))
+            if k:
+                _, singular, eofs = np.linalg.svd(whole - mean[points], full_matrices=False)
+                basis[:k, points] = eofs[:k]
+                spread[:k] = singular[:k] / math.sqrt(len(whole))
+        means.append(mean)
+        bases.append(basis)
+        spreads.append(spread)
+    std = np.sqrt(np.mean(np.square(spreads), 0))
+    every = np.concatenate([shared.basis[None], np.stack(bases)])
+    table, exponent = _tabulate(every.reshape(-1, every.shape[-1]), TABLE_BITS)
+    table = table.reshape(every.shape)
+    return LinearModel(patch_shape, shared.mean, table[0], exponent, std.astype(np.float32),
+                       dict(card or {}, patches=int(valid.all(-1).sum()), fields=len(fields)),
+                       home, np.stack(means).astype(np.float32), table[1:])
 
 
 def from_network(network, target: np.ndarray, weight: np.ndarray, card: dict | None = None) -> LinearModel:

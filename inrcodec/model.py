@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .coding.quantize import HEADROOM, LatentQuantizer
-from .linear import FORMAT as FORMAT_LINEAR, LinearModel, LinearModelError, check_file
+from .linear import FORMAT as FORMAT_LINEAR, FORMAT_POSITIONS, LinearModel, LinearModelError, check_file
 
 if TYPE_CHECKING:  # torch is imported where a SIREN is built: a linear model's reader needs none
     import torch
@@ -184,7 +184,7 @@ class Model:
         if size != len(data) - 8 - n:
             raise ModelError(f"model file with {len(data) - 8 - n:,} bytes of tensors, but its "
                              f"header says {size:,}")
-        if header["format"] == FORMAT_LINEAR:
+        if header["format"] in (FORMAT_LINEAR, FORMAT_POSITIONS):
             try:
                 return LinearModel.from_parts(header, data)
             except LinearModelError as e:
@@ -263,17 +263,17 @@ def _read_header(data: bytes) -> tuple[dict, dict, int]:
         raise ModelError(f"not an inrcodec model file: {e}") from e
     if not isinstance(header, dict):
         raise ModelError("not an inrcodec model file: its header is not a JSON object")
-    if header.get("format") not in (FORMAT, FORMAT_WITH_BASIS, FORMAT_LINEAR):
+    if header.get("format") not in (FORMAT, FORMAT_WITH_BASIS, FORMAT_LINEAR, FORMAT_POSITIONS):
         raise ModelError(f"unsupported model format {header.get('format')!r:.100}; this "
-                         f"inrcodec reads {FORMAT}, {FORMAT_WITH_BASIS} and {FORMAT_LINEAR}: "
-                         "upgrade inrcodec")
+                         f"inrcodec reads {FORMAT}, {FORMAT_WITH_BASIS}, {FORMAT_LINEAR} and "
+                         f"{FORMAT_POSITIONS}: upgrade inrcodec")
     return entries, header, n
 
 
 def _check_sizes(header: dict, entries: dict) -> int:
     """The bytes of tensors that a file's header declares, once every size in it is within the
     limits and consistent with its architecture."""
-    if header["format"] == FORMAT_LINEAR:
+    if header["format"] in (FORMAT_LINEAR, FORMAT_POSITIONS):
         return _linear_sizes(header, entries)
     from .nn.network import ModulatedSiren
 

@@ -299,3 +299,96 @@ def test_a_linear_model_is_learned_not_fine_tuned(tmp_path, capsys):
     assert main(["train", str(path), "--var", "t", "--init", "linear-2d", "--linear", "4",
                  "--out", str(tmp_path / "m.safetensors")]) == 0
     assert Model.load(tmp_path / "m.safetensors").latent_dim == 4
+
+
+# --- absolute coordinates: a basis per patch position (model format 4) ------------------------
+
+@pytest.fixture(scope="module")
+def placed(a1b):
+    """Each 19 x 25 patch position of A1B's 37 x 49 fields with EOFs of its own (fields 0-191)."""
+    from inrcodec.coding.normalise import normalised
+    from inrcodec.linear import learn_positions
+
+    fields = np.stack([normalised(f[None])[0][0] for f in a1b[:192]])
+    return learn_positions(fields, (19, 25), 24)
+
+
+def test_positions_are_each_field_s_patches_in_order_and_only_in_home_fields(placed):
+    assert placed.home == (37, 49) and len(placed.position_mean) == 4
+    assert placed.positions((3, 37, 49)).tolist() == [0, 1, 2, 3] * 3
+    assert placed.positions((37, 49)).tolist() == [0, 1, 2, 3]
+    assert placed.positions((3, 30, 49)) is None and placed.positions((37, 50)) is None
+
+
+def test_a_model_with_positions_is_a_format_4_file(placed, tmp_path):
+    path = tmp_path / "placed.safetensors"
+    placed.save(path)
+    loaded = Model.load(path)
+    assert loaded.hash == placed.hash and loaded.home == placed.home
+    assert np.array_equal(loaded.position_table, placed.position_table)
+    header = json.loads(json.loads(path.read_bytes()[8:8 + int.from_bytes(
+        path.read_bytes()[:8], "little")])["__metadata__"]["inrcodec"])
+    assert header["format"] == "inrcodec-model/4" and header["home"] == [37, 49]
+    shared = LinearModel(placed.patch_shape, placed.mean, placed.table, placed.exponent,
+                         placed.latent_std)
+    assert shared.hash != placed.hash  # its positions decode differently: another model
+
+
+def test_each_position_is_projected_and_decoded_in_its_own_basis(placed, a1b):
+    """What a model of that position's parts alone gives, patch by patch (to BLAS's rounding
+    of a product of one row against several; decoding, integer sums, exactly)."""
+    from inrcodec.patches import to_patches
+
+    chunk = a1b[200:203].astype(np.float64)
+    patches = to_patches(chunk, (19, 25), pad_value=np.nan)
+    weight = np.isfinite(patches).astype(np.float64)
+    positions = placed.positions(chunk.shape)
+    latents = placed.project(np.nan_to_num(patches), weight, positions)
+    for i, p in enumerate(positions):
+        part = placed._parts[p]
+        alone = part.project(np.nan_to_num(patches[i:i + 1]), weight[i:i + 1])
+        np.testing.assert_allclose(latents[i:i + 1], alone, rtol=1e-10, atol=1e-9)
+    symbols = np.rint(latents * 20).astype(np.int64)
+    values = placed.values(symbols, 0.05, positions)
+    for i, p in enumerate(positions):
+        assert np.array_equal(values[i], placed._parts[p].values(symbols[i:i + 1], 0.05)[0])
+
+
+@pytest.mark.parametrize("settings", [
+    dict(min_psnr=None, latent_bits=6), dict(max_error=0.05), dict(min_psnr=45),
+    dict(bits_per_value=0.3)], ids=lambda s: next(iter(s)))
+def test_every_mode_keeps_its_promise_with_positions_and_elsewhere(placed, a1b, settings):
+    """Home fields (one, several, with a masked corner) in their positions' bases; a chunk of
+    other fields in the shared one."""
+    masked = a1b[230:232].copy()
+    masked[:, 5:15, 10:30] = np.nan
+    codec = INRCodec(placed, **settings)
+    for chunk in (a1b[192:204], a1b[205:206], masked, a1b[210:214, :30, :40]):
+        encoded = codec.encode(chunk)
+        decoded = numcodecs.get_codec(codec.get_config()).decode(encoded)
+        assert np.array_equal(decoded, codec.decode(encoded), equal_nan=True)  # exact
+        finite = np.isfinite(chunk)
+        assert np.array_equal(np.isfinite(decoded), finite)
+        error = np.abs(decoded[finite].astype(np.float64) - chunk[finite])
+        if "max_error" in settings:
+            assert error.max() <= settings["max_error"]
+        if settings.get("min_psnr"):
+            rms = math.sqrt(np.mean(error ** 2))
+            assert 20 * math.log10(np.ptp(chunk[finite]) / rms) >= settings["min_psnr"] - 1e-9
+        if "bits_per_value" in settings:
+            assert 8 * len(encoded) <= settings["bits_per_value"] * chunk.size
+
+
+def test_positions_learn_an_archive_s_geography_that_one_basis_cannot(placed, a1b):
+    """Held-out A1B, 12 fields a chunk: at the same latents a patch, bases of their own
+    positions reconstruct the fields better than one basis of every patch (docs/compare-
+    models.md measures it against the PCA control)."""
+    from inrcodec.measure import codec_round_trip
+
+    chunks = [a1b[i:i + 12] for i in range(192, 240, 12)]
+    shared = LinearModel(placed.patch_shape, placed.mean, placed.table, placed.exponent,
+                         placed.latent_std)
+    trips = {name: codec_round_trip(INRCodec(m, min_psnr=None, latent_bits=8), chunks)
+             for name, m in (("placed", placed), ("shared", shared))}
+    assert trips["placed"].psnr() > trips["shared"].psnr() + 3
+    assert trips["placed"].stored_bytes < 1.2 * trips["shared"].stored_bytes

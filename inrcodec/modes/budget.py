@@ -89,8 +89,9 @@ class Budget(Mode):
         try:
             if budget_bytes - overhead < 1:
                 raise BudgetError("nothing is left for the data")
-            quantizer, payload, gated = fit_to_budget(model, grid(model.patch_shape), target, weight,
-                                                      inner_steps, budget_bytes - overhead)
+            quantizer, payload, gated = fit_to_budget(
+                model, grid(model.patch_shape), target, weight, inner_steps, budget_bytes - overhead,
+                model.positions(chunk.array.shape) if model.linear else None)
         except BudgetError:
             return self._over_budget(chunk, model, inner_steps, budget_bytes, overhead)
         return Container(kind=Kind.LATENTS, gated=gated, latent_bits=quantizer.bits,
@@ -135,12 +136,14 @@ class _RateConstraint(cooper.ConstrainedMinimizationProblem):
 
 
 def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
-                  inner_steps: int, payload_bytes: int) -> tuple[LatentQuantizer, bytes, bool]:
+                  inner_steps: int, payload_bytes: int, positions: np.ndarray | None = None
+                  ) -> tuple[LatentQuantizer, bytes, bool]:
     """The latent quantizer chosen, the coded latents (at most ``payload_bytes`` long), and
-    whether they are gated (coded with which latents each patch kept)."""
+    whether they are gated (coded with which latents each patch kept). ``positions``: a linear
+    model's patch positions (``LinearModel.positions``), where it has parts for them."""
     generator = torch.Generator().manual_seed(0)  # the same chunk always gives the same bytes
     if model.linear:  # its projection is the fit; the gates start open, as for a plain SIREN
-        latents = torch.from_numpy(model.project(target.numpy(), weight.numpy())).float()
+        latents = torch.from_numpy(model.project(target.numpy(), weight.numpy(), positions)).float()
         log_alpha = torch.full_like(latents, GATE_START)
         kept = np.ones(latents.shape, bool)
     elif model.gated:
@@ -178,7 +181,7 @@ def fit_to_budget(model: Model, coords: torch.Tensor, target: torch.Tensor, weig
     if not candidates:
         raise BudgetError(f"{payload_bytes} bytes cannot say even that this chunk's "
                           f"{len(target)} patches dropped every latent: give a larger budget")
-    errors = [_error(model, coords, target, weight, *c) for c in candidates]
+    errors = [_error(model, coords, target, weight, *c, positions=positions) for c in candidates]
     quantizer, payload, _, _, gated = candidates[int(np.argmin(errors))]
     return quantizer, payload, gated
 
@@ -289,15 +292,20 @@ def _finest(fits) -> int | None:
     return low
 
 
-def _error(model, coords, target, weight, quantizer, payload, symbols, kept, gated) -> float:
+def _error(model, coords, target, weight, quantizer, payload, symbols, kept, gated,
+           positions: np.ndarray | None = None) -> float:
     latents = np.where(kept, quantizer.dequantize(symbols), np.float32(0))
     with torch.no_grad():
-        return float(masked_mse(_evaluate(model, coords, torch.from_numpy(latents)), target,
-                                weight).sum())
+        return float(masked_mse(_evaluate(model, coords, torch.from_numpy(latents), positions),
+                                target, weight).sum())
 
 
-def _evaluate(model, coords: torch.Tensor, latents: torch.Tensor) -> torch.Tensor:
-    """The model's normalised values (patches, points) of ``latents``, differentiably."""
+def _evaluate(model, coords: torch.Tensor, latents: torch.Tensor,
+              positions: np.ndarray | None = None) -> torch.Tensor:
+    """The model's normalised values (patches, points) of ``latents``, differentiably (but
+    for a linear model's positional parts, which only the linear family's rounding reaches)."""
+    if positions is not None:
+        return torch.from_numpy(model.reconstruct(latents.double().numpy(), positions)).to(latents.dtype)
     if model.linear:
         basis = torch.from_numpy(model.basis).to(latents.dtype)
         return torch.from_numpy(model.mean).to(latents.dtype) + latents @ basis

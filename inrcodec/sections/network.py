@@ -110,25 +110,32 @@ def _project(chunk: Chunk, model, bound: float | None) -> np.ndarray | None:
     patch by patch, costs about as much as coding it without the network (where every patch
     is whole it is one matrix product, and the sample would only add to it)."""
     target, weight = chunk.patch_arrays(model.patch_shape)
+    positions = model.positions(chunk.array.shape)  # None but in a learned archive's own chunks
     if bound is None or hopeless_rms(bound) == math.inf:
-        return model.project(target, weight)
+        return model.project(target, weight, positions)
     spatial = functools.cache(lambda: cubic_residual_rms(chunk))
     sample = _sample_of(weight.sum(-1))
     if sample is not None and weight.min() < 1:
-        rms = _projected_rms_of(model, target[sample], weight[sample]) * chunk.norm.scale
-        if _network_loses(rms * 10 ** (-SAMPLE_MARGIN_DB / 20), bound, spatial, sampled=True):
+        rms = _projected_rms_of(model, target[sample], weight[sample],
+                                positions=None if positions is None else positions[sample])
+        if _network_loses(rms * chunk.norm.scale * 10 ** (-SAMPLE_MARGIN_DB / 20), bound, spatial,
+                          sampled=True):
             return None
-    latents = model.project(target, weight)
-    rms = _projected_rms_of(model, target, weight, latents) * chunk.norm.scale
+    latents = model.project(target, weight, positions)
+    rms = _projected_rms_of(model, target, weight, latents, positions) * chunk.norm.scale
     return None if _network_loses(rms, bound, spatial, sample is not None) else latents
 
 
 def _projected_rms_of(model, target: np.ndarray, weight: np.ndarray,
-                      latents: np.ndarray | None = None) -> float:
+                      latents: np.ndarray | None = None,
+                      positions: np.ndarray | None = None) -> float:
     """A linear model's rms error over the valid points of these patches (normalised units),
     at their projection (``latents``, made here where not given)."""
-    latents = model.project(target, weight) if latents is None else latents
-    residual = (target - model.mean - latents @ model.basis) * weight
+    latents = model.project(target, weight, positions) if latents is None else latents
+    if positions is None:
+        residual = (target - model.mean - latents @ model.basis) * weight
+    else:
+        residual = (target - model.reconstruct(latents, positions)) * weight
     return math.sqrt(float((residual ** 2).sum() / max(weight.sum(), 1)))
 
 
