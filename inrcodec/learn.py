@@ -18,12 +18,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .linear import LinearModel, learn
+from .coding.normalise import normalised
+from .linear import LinearModel, learn, learn_positions
 from .measure import codec_round_trip
 from .patches import count_patches
 from .training_windows import codec_patches, open_source, sample_patches
 
 SAMPLE_PATCHES = 4096  # patches the EOFs are computed from, at most (a choice, not tuned)
+# Absolute coordinates (each patch position of a whole field with EOFs of its own): learned from
+# at most this many fields, cut in halves of at most this many points (seconds of SVDs).
+POSITION_FIELDS, MAX_POSITION_POINTS = 1024, 4096
 # How many EOFs a model keeps (the measured best of these, in 8-bit tables), then whether a
 # finer table pays: a model embedded in a small store must be small.
 LATENTS = (8, 16, 32, 64, 128)
@@ -63,17 +67,37 @@ def learn_model(source, variable: str, patch_shape: tuple[int, ...], latents: in
 
 def _eofs(ds, variable: str, chunks: tuple[int, ...], patch_shape: tuple[int, ...], latents: int,
           samples: int, seed: int, progress: bool, name: str,
-          validation_fraction: float = 0.1) -> LinearModel:
+          validation_fraction: float = 0.1, positions: bool = False) -> LinearModel:
     """The EOFs of patches of distinct windows (one field of a chunk each) from the first
-    ``1 - validation_fraction`` of the first axis."""
+    ``1 - validation_fraction`` of the first axis; with ``positions``, where a chunk's fields
+    are the variable's whole fields, those of each patch position of a field (absolute
+    coordinates, ``linear.learn_positions``), else None."""
     var, d = ds[variable], len(patch_shape)
     window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
+    card = {"name": name}
+    if positions:
+        # The model's own patches where a field holds several, else the field's halves (a
+        # whole-field patch has one position, which the shared EOFs already learn).
+        cut = patch_shape if count_patches(window, patch_shape) > 1 else \
+            tuple(-(-n // 2) for n in window)
+        if window != tuple(var.shape[-d:]) or math.prod(cut) > MAX_POSITION_POINTS:
+            return None  # tiles of a larger field, or parts too large to learn in seconds
+        windows = sample_patches(ds, variable, window, POSITION_FIELDS, seed=seed,
+                                 validation_fraction=validation_fraction, progress=progress)
+        fields = [np.asarray(w, np.float32) for w in windows.train]
+        fields = [np.where(np.isfinite(w), normalised(w)[0], np.nan) for w in fields
+                  if np.isfinite(w).sum() > 1 and np.ptp(w[np.isfinite(w)]) > 0]
+        try:
+            return learn_positions(np.stack(fields), cut, latents,
+                                   card={**card, "data": f"{variable}: {windows.describe()}"})
+        except ValueError:  # too few whole fields to learn from: the shared EOFs' candidates only
+            return None
     windows = sample_patches(ds, variable, window, -(-samples // count_patches(window, patch_shape)),
                              seed=seed, validation_fraction=validation_fraction,
                              progress=progress)
     patches = codec_patches(windows.train, patch_shape).reshape(-1, math.prod(patch_shape))
     return learn(np.nan_to_num(patches), np.isfinite(patches), patch_shape, latents,
-                 card={"name": name, "data": f"{variable}: {windows.describe()}"})
+                 card={**card, "data": f"{variable}: {windows.describe()}"})
 
 
 def learn_archive(source, variable: str, start, chunks: tuple[int, ...], settings: dict,
@@ -114,8 +138,11 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
     if not held_out:
         return None, False, "its first axis is too short to hold chunks out", None
     first_held = min(where[0].start for where in held_out)
+    fraction = 1 - first_held / var.shape[0]
     full = _eofs(ds, variable, chunks, shape, max(LATENTS), SAMPLE_PATCHES, seed, progress,
-                 name=f"learned-{variable}", validation_fraction=1 - first_held / var.shape[0])
+                 name=f"learned-{variable}", validation_fraction=fraction)
+    placed = _eofs(ds, variable, chunks, shape, max(LATENTS), SAMPLE_PATCHES, seed, progress,
+                   name=f"learned-{variable}", validation_fraction=fraction, positions=True)
     arrays = [np.asarray(var[where].values) for where in held_out]
     # The candidates are chosen on half the held-out chunks and the choice judged on the other
     # half: judged where it was chosen, the best of several would look better than it is.
@@ -124,20 +151,25 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
     def projected(model, sample: list) -> float:
         return projected_bytes(model, settings, sample, var.size)
 
-    best, best_bytes = None, math.inf
-    for k in sorted({min(k, full.latent_dim) for k in LATENTS}):
-        candidate = full.truncated(k, min(TABLE_BITS))
-        if (size := projected(candidate, choose)) < best_bytes:
-            best, best_bytes = candidate, size
+    best, best_bytes, source = None, math.inf, full
+    for learned in (full, placed) if placed is not None else (full,):
+        for k in sorted({min(k, learned.latent_dim) for k in LATENTS}):
+            candidate = learned.truncated(k, min(TABLE_BITS))
+            if (size := projected(candidate, choose)) < best_bytes:
+                best, best_bytes, source = candidate, size, learned
     for bits in sorted(TABLE_BITS)[1:]:
-        candidate = full.truncated(best.latent_dim, bits)
+        candidate = source.truncated(best.latent_dim, bits)
         if (size := projected(candidate, choose)) < best_bytes:
             best, best_bytes = candidate, size
     before, best_bytes = projected(start, judge), projected(best, judge)
     numbers = {"start": round(before), "learned": round(best_bytes)}
     saving = 1 - best_bytes / before if before > 0 else 0.0
-    text = (f"{best.latent_dim} EOFs of {full.card['patches']} patches in "
-            f"{best.card['table_bits']}-bit tables (chosen on {len(choose)} held-out chunks); "
+    what = (f"{best.latent_dim} EOFs of {full.card['patches']} patches" if best.home is None else
+            f"{best.latent_dim} EOFs for each of the {len(best.position_mean)} "
+            f"{' x '.join(map(str, best.patch_shape))} patch positions of a field (absolute "
+            f"coordinates, from {best.card['fields']} fields)")
+    text = (f"{what} in {best.card['table_bits']}-bit tables (chosen on {len(choose)} held-out "
+            "chunks); "
             f"on {len(judge)} others the variable would take {best_bytes / 1e3:,.1f} kB with it "
             f"(its metadata included) against {before / 1e3:,.1f} kB with {start_name}")
     if saving < MIN_GAIN:

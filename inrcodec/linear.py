@@ -419,39 +419,43 @@ def learn_positions(fields: np.ndarray, patch_shape: tuple[int, ...], latents: i
     """A model with absolute coordinates: the EOFs of each patch position of normalised
     ``fields`` (n, *home; NaN where a value is missing), as the codec cuts a field of that
     shape, beside the shared EOFs of every whole patch (``learn``), which serve chunks of other
-    shapes. Each position keeps up to ``latents`` EOFs (fewer where its fields are too few:
-    MIN_PATCHES_PER_LATENT each), its latents coded with the positions' pooled spreads."""
+    shapes. Every position keeps the same number of EOFs, at most ``latents``, as many as its
+    fields with every point known allow (MIN_PATCHES_PER_LATENT each) at the position with the
+    fewest; its latents are coded with the positions' pooled spreads."""
     fields = np.asarray(fields, np.float64)
-    home, d = tuple(fields.shape[1:]), len(patch_shape)
-    if len(home) != d:
-        raise ValueError(f"fields of shape {home} for patches of {d} axes")
+    home = tuple(fields.shape[1:])
+    if len(home) != len(patch_shape):
+        raise ValueError(f"fields of shape {home} for patches of {len(patch_shape)} axes")
     patches = np.stack([to_patches(f, patch_shape, pad_value=np.nan) for f in fields], axis=1)
     valid = np.isfinite(patches)  # (positions, fields, points)
+    parts = []
+    for rows, known in zip(patches, valid):
+        points = known.any(0)  # the position's points inside the field
+        whole = rows[(known == points).all(1)][:, points]  # its fields with every one known
+        if not len(whole):
+            raise ValueError(f"a {patch_shape} patch position has no field with every point known")
+        mean = whole.mean(0)
+        _, singular, eofs = np.linalg.svd(whole - mean, full_matrices=False)
+        parts.append((points, mean, eofs, singular / math.sqrt(len(whole)), len(whole)))
+    latents = min([latents, MAX_LATENTS] + [min(n // MIN_PATCHES_PER_LATENT, len(e))
+                                            for _, _, e, _, n in parts])
+    if latents < 1:
+        raise ValueError(f"too few whole fields ({len(fields)}) to learn each patch position from")
     shared = learn(np.nan_to_num(patches.reshape(-1, patches.shape[-1])),
                    valid.reshape(-1, patches.shape[-1]), patch_shape, latents)
     latents = shared.latent_dim
-    means, bases, spreads = [], [], []
-    for rows, known in zip(patches, valid):
-        points = known.any(0)
-        whole = rows[(known == points).all(1)][:, points]  # every field with all of them known
-        mean, basis, spread = np.zeros(rows.shape[1]), np.zeros((latents, rows.shape[1])), np.zeros(latents)
-        if len(whole):
-            mean[points] = whole.mean(0)
-            k = min(latents, len(whole) // MIN_PATCHES_PER_LATENT, int(points.sum()))
-            if k:
-                _, singular, eofs = np.linalg.svd(whole - mean[points], full_matrices=False)
-                basis[:k, points] = eofs[:k]
-                spread[:k] = singular[:k] / math.sqrt(len(whole))
-        means.append(mean)
-        bases.append(basis)
-        spreads.append(spread)
-    std = np.sqrt(np.mean(np.square(spreads), 0))
-    every = np.concatenate([shared.basis[None], np.stack(bases)])
+    means = np.zeros((len(parts), patches.shape[-1]))
+    bases = np.zeros((len(parts), latents, patches.shape[-1]))
+    for p, (points, mean, eofs, _, _) in enumerate(parts):
+        means[p, points] = mean
+        bases[p][:, points] = eofs[:latents]
+    std = np.sqrt(np.mean([spread[:latents] ** 2 for *_, spread, _ in parts], 0))
+    every = np.concatenate([shared.basis[None], bases])
     table, exponent = _tabulate(every.reshape(-1, every.shape[-1]), TABLE_BITS)
     table = table.reshape(every.shape)
     return LinearModel(patch_shape, shared.mean, table[0], exponent, std.astype(np.float32),
                        dict(card or {}, patches=int(valid.all(-1).sum()), fields=len(fields)),
-                       home, np.stack(means).astype(np.float32), table[1:])
+                       home, means.astype(np.float32), table[1:])
 
 
 def from_network(network, target: np.ndarray, weight: np.ndarray, card: dict | None = None) -> LinearModel:

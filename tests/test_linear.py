@@ -392,3 +392,28 @@ def test_positions_learn_an_archive_s_geography_that_one_basis_cannot(placed, a1
              for name, m in (("placed", placed), ("shared", shared))}
     assert trips["placed"].psnr() > trips["shared"].psnr() + 3
     assert trips["placed"].stored_bytes < 1.2 * trips["shared"].stored_bytes
+
+
+def _quadrant_archive(fields: int, seed: int, modes: int = 12) -> np.ndarray:
+    """Fields whose four quarters vary each in patterns of their own: geography that one basis
+    for every patch of a field would spend its latents (and the model its bytes) on."""
+    rng = np.random.default_rng(seed)
+    out = np.full((fields, 37, 49), 280.0)
+    for ys, xs in [(slice(0, 19), slice(0, 25)), (slice(0, 19), slice(25, 49)),
+                   (slice(19, 37), slice(0, 25)), (slice(19, 37), slice(25, 49))]:
+        patterns = np.stack([smooth_field((37, 49), 1000 * seed + 37 * m + ys.start + xs.start)[ys, xs]
+                             - 280 for m in range(modes)])
+        weights = rng.normal(size=(fields, modes)) * np.linspace(3, 0.3, modes)
+        out[:, ys, xs] += np.einsum("tm,mij->tij", weights, patterns)
+    return out.astype(np.float32)
+
+
+@pytest.mark.slow  # 10 s of learning from 600 fields
+def test_an_archive_whose_quarters_differ_learns_a_basis_for_each():
+    from inrcodec.learn import learn_archive
+    from inrcodec.model import resolve
+
+    learned = learn_archive(_dataset(_quadrant_archive(600, 0)), "t", resolve("linear-2d"),
+                            (12, 37, 49), {"min_psnr": 50})
+    assert learned.kept and learned.model.home == (37, 49), learned.reason
+    assert "for each of the 4 19 x 25 patch positions of a field" in learned.reason
