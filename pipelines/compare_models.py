@@ -123,16 +123,17 @@ def learned(windows: list[np.ndarray], patch_shape: tuple, latents: int) -> tupl
     return model, time.perf_counter() - start
 
 
-def placed(windows: list[np.ndarray], latents: int = POSITION_K) -> tuple:
+def placed(windows: list[np.ndarray], latents: int = POSITION_K,
+           patch_shape: tuple = POSITION_PATCH) -> tuple:
     """(the model with absolute coordinates of ``windows``' fields, each window normalised as
     the codec normalises a chunk; seconds)."""
     from inrcodec.coding.normalise import normalised
     from inrcodec.linear import learn_positions
 
     start = time.perf_counter()
-    fields = np.concatenate([normalised(np.asarray(w, np.float32))[0].reshape(-1, *w.shape[-2:])
-                             for w in windows])
-    return learn_positions(fields, POSITION_PATCH, latents), time.perf_counter() - start
+    fields = np.concatenate([np.where(np.isfinite(w), normalised(np.asarray(w, np.float32))[0], np.nan)
+                             .reshape(-1, *w.shape[-2:]) for w in windows])
+    return learn_positions(fields, patch_shape, latents), time.perf_counter() - start
 
 
 def placed_label(model) -> str:
@@ -306,6 +307,11 @@ def tenth(name: str, floors: tuple, fractions: tuple, max_fields: int | None) ->
     cut = math.ceil(SHARE * len(array))
     patch_shape, latents = LEARNED[name]
     model, seconds = learned([f[None] for f in array[:cut]], patch_shape, latents)
+    try:  # absolute coordinates: EOFs of each patch position of the tenth's fields
+        positions, placed_s = placed([f[None] for f in array[:cut]], latents, patch_shape)
+        positions = positions.truncated(positions.latent_dim, TABLE_BITS)
+    except ValueError:  # a position without a whole field
+        positions, placed_s = None, 0.0
     chunks = [f[None] for f in array[cut:]][:max_fields]
     values = int(sum(c.size for c in chunks))
     finite = np.concatenate([c[np.isfinite(c)] for c in chunks]).astype(np.float64)
@@ -313,11 +319,15 @@ def tenth(name: str, floors: tuple, fractions: tuple, max_fields: int | None) ->
     out = {"description": ds.description, "shape": list(array.shape), "learned_from": cut,
            "encoded": len(chunks), "values": values, "patch_shape": list(patch_shape),
            "latents": model.latent_dim, "patches": model.card["patches"], "learn_s": seconds,
-           "model_bytes": own, "floors": {}}
+           "model_bytes": own, "floors": {},
+           "placed": None if positions is None else {
+               "latents": positions.latent_dim, "positions": len(positions.position_mean),
+               "learn_s": placed_s, "model_bytes": model_bytes(positions)}}
     for floor in floors:
         got, trips = {}, {}
         # "linear": the model learned from the tenth; "default": the bundled linear-2d
-        for label, m in (("linear", model), ("siren", SIREN), ("default", DEFAULT)):
+        networks = (("linear", model), ("siren", SIREN), ("default", DEFAULT))
+        for label, m in networks + ((("placed", positions),) if positions is not None else ()):
             start = time.perf_counter()
             trips[label] = codec_round_trip(INRCodec(m, min_psnr=floor), chunks)
             got[label] = {**point(trips[label]), "seconds": time.perf_counter() - start}
@@ -328,13 +338,18 @@ def tenth(name: str, floors: tuple, fractions: tuple, max_fields: int | None) ->
                     trips[one].encoded, trips[other].encoded, trips[one].decoded,
                     trips[other].decoded))
         got["linear"]["with_model"] = got["linear"]["bits_per_value"] + 8 * own / values
+        if positions is not None:
+            got["placed"]["with_model"] = (got["placed"]["bits_per_value"]
+                                           + 8 * out["placed"]["model_bytes"] / values)
         out["floors"][str(floor)] = got
     out["peers"] = peers_front(chunks, float(np.ptp(finite)), fractions)
     for floor, got in out["floors"].items():
         for peer, rows in out["peers"].items():
             got[peer] = rate_at(rows, got["linear"]["psnr_db"])
+            if "placed" in got:
+                got["placed"][peer] = rate_at(rows, got["placed"]["psnr_db"])
         print(f"  {name} {floor} dB | " + ", ".join(
-            f"{k}: {v['bits_per_value']:.3f} b/v {v['psnr_db']:.2f} dB" if isinstance(v, dict)
+            f"{k}: {v['bits_per_value']:.4f} b/v {v['psnr_db']:.2f} dB" if isinstance(v, dict)
             else f"{k}: {v}" for k, v in got.items()), flush=True)
     out["stored_alike"] = {f: g.pop("same_linear_siren") for f, g in out["floors"].items()}
     out["stored_alike_default"] = {f: g.pop("same_linear_default") for f, g in out["floors"].items()}
@@ -560,7 +575,33 @@ def tenth_lines(results: dict) -> list[str]:
                         f"{t['stored_alike_default'][f]} of {t['encoded']}",
                         f"{t['default_alike_siren'][f]} of {t['encoded']}"]
                        for f, g in t["floors"].items()]), ""]
+        if t.get("placed"):
+            pl = t["placed"]
+            lines += [f"With absolute coordinates (`linear.learn_positions` on the same fields: "
+                      f"{pl['positions']} patch positions of a field, K = {pl['latents']} each, "
+                      f"learned in {pl['learn_s']:.2f} s; the model file is "
+                      f"{pl['model_bytes']:,} bytes after zlib, "
+                      f"{8 * pl['model_bytes'] / t['values']:.3f} bits per value over the fields "
+                      "encoded):", "", *table(
+                          ["floor dB", "b/v", "dB", "b/v with its model",
+                           *[f"{p} b/v at its dB" for p in peers], "/ the better peer",
+                           f"/ {DEFAULT} bits"],
+                          [[f, f"{g['placed']['bits_per_value']:.4f}", f"{g['placed']['psnr_db']:.2f}",
+                            f"{g['placed']['with_model']:.3f}",
+                            *[rate(g["placed"][p]) for p in peers], placed_to_peer(g),
+                            f"{g['placed']['bits_per_value'] / g['default']['bits_per_value']:.2f}"]
+                           for f, g in t["floors"].items()]), ""]
     return lines
+
+
+def placed_to_peer(g: dict) -> str:
+    """The model with absolute coordinates' bits over the better of SZ3 and SPERR at its PSNR
+    (their bits read off their fronts; '-' where neither is read)."""
+    hits = [g["placed"][p] for p in ("SZ3", "SPERR") if g["placed"].get(p) is not None]
+    if not hits:
+        return "-"
+    best = min(hits, key=lambda hit: hit[0])  # '&le;' x: the peer needs x bits or fewer there
+    return f"{'&ge; ' if best[1] else ''}{g['placed']['bits_per_value'] / best[0]:.2f}"
 
 
 def tenth_ratios(t: dict, other: str, with_model: bool = False) -> list[float]:
@@ -683,6 +724,12 @@ def summary(results: dict) -> list[str]:
                          f"({linear['bits_per_value']:.3f} against {siren['bits_per_value']:.3f} "
                          f"bits per value).")
     for name, t in results["tenth"].items():
+        if t.get("placed"):
+            said = ", ".join(f"{f} dB {placed_to_peer(g)}" for f, g in t["floors"].items())
+            lines.append(f"- Learned with absolute coordinates from 10% of {name}, bits over the "
+                         f"better of SZ3 and SPERR at its PSNR (issue 30: at most 0.5 at 30-40 dB, "
+                         f"0.8 at 40-50), before the model's own {t['placed']['model_bytes']:,} "
+                         f"bytes: {said}.")
         ratios = tenth_ratios(t, "siren")
         lines.append(f"- Learned from 10% of {name}: {min(ratios):.2f}-{max(ratios):.2f} of "
                      f"{SIREN}'s bits over the floors {', '.join(t['floors'])} dB, before the "
