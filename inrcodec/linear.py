@@ -47,7 +47,10 @@ MIN_PATCHES_PER_LATENT = 2  # whole patches the EOFs need per latent, at least
 # fixed land mask gives every time step's chunks the same ones. A model keeps the latest this
 # many (a latent's square each: 32 kB at 64 latents), and starts over when they are full.
 KEPT_GRAMS = 512
-MAX_POSITIONS = 4096  # a field's patches a model may have parts for (a file's size bound)
+MAX_POSITIONS = 4096  # a field's patches a model may have parts for
+# A file's positional table holds at most as many entries as the largest shared one may (128 MB):
+# a config that claims more is refused before anything is inflated or allocated.
+MAX_POSITION_ENTRIES = MAX_LATENTS * MAX_POINTS
 
 
 class LinearModelError(ValueError):
@@ -370,10 +373,12 @@ def check_positions(patch_shape, home, table_shape, mean_shape, position_table_s
     """Refuses positional parts that do not match the fields they serve."""
     positions = count_patches(home, patch_shape)
     if positions > MAX_POSITIONS or mean_shape != (positions, math.prod(patch_shape)) or \
-            position_table_shape != (positions, *table_shape):
+            position_table_shape != (positions, *table_shape) or \
+            math.prod(position_table_shape) > MAX_POSITION_ENTRIES:
         raise LinearModelError(f"linear model with positional tensors of shapes {mean_shape} and "
                                f"{position_table_shape} for the {positions} patches of a "
-                               f"{home} field (at most {MAX_POSITIONS})")
+                               f"{home} field (at most {MAX_POSITIONS} positions and "
+                               f"{MAX_POSITION_ENTRIES:,} table entries)")
 
 
 def check_shapes(patch_shape, mean_shape, table_shape, std_shape, exponent) -> None:

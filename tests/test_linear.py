@@ -334,6 +334,22 @@ def test_a_model_with_positions_is_a_format_4_file(placed, tmp_path):
     assert shared.hash != placed.hash  # its positions decode differently: another model
 
 
+def test_a_format_4_header_claiming_huge_positions_is_refused_before_allocating(placed):
+    from inrcodec.linear import LinearModelError, check_file
+
+    header = {"format": "inrcodec-model/4", "patch_shape": [64, 64], "exponent": 10,
+              "home": [4096, 4096]}
+    entries = {"mean": {"dtype": "F32", "shape": [4096]},
+               "table": {"dtype": "I16", "shape": [1024, 4096]},
+               "latent_std": {"dtype": "F32", "shape": [1024]},
+               "position_mean": {"dtype": "F32", "shape": [4096, 4096]},
+               "position_table": {"dtype": "I16", "shape": [4096, 1024, 4096]}}
+    with pytest.raises(LinearModelError, match="at most 4096 positions"):
+        check_file(header, entries)
+    with pytest.raises(LinearModelError, match="positions in fields of shape"):
+        check_file({**header, "home": None}, entries)
+
+
 def test_each_position_is_projected_and_decoded_in_its_own_basis(placed, a1b):
     """What a model of that position's parts alone gives, patch by patch (to BLAS's rounding
     of a product of one row against several; decoding, integer sums, exactly)."""
