@@ -26,8 +26,9 @@ from .training_windows import codec_patches, open_source, sample_patches
 
 SAMPLE_PATCHES = 4096  # patches the EOFs are computed from, at most (a choice, not tuned)
 # Absolute coordinates (each patch position of a whole field with EOFs of its own): learned from
-# at most this many fields, cut in halves of at most this many points (seconds of SVDs).
-POSITION_FIELDS, MAX_POSITION_POINTS = 1024, 4096
+# the same windows' fields, in parts of at most this many points (seconds of SVDs).
+MAX_POSITION_POINTS = 4096
+POSITION_LATENTS = (16, 64)  # the sizes tried (a choice, not tuned)
 # How many EOFs a model keeps (the measured best of these, in 8-bit tables), then whether a
 # finer table pays: a model embedded in a small store must be small.
 LATENTS = (8, 16, 32, 64, 128)
@@ -62,42 +63,36 @@ def learn_model(source, variable: str, patch_shape: tuple[int, ...], latents: in
     var = ds[variable]
     chunks = chunks_for(var.shape, var.dtype.itemsize, patch_shape, var.dims)
     return _eofs(ds, variable, chunks, patch_shape, latents, samples, seed, progress,
-                 name=f"linear-{variable}")
+                 name=f"linear-{variable}")[0]
 
 
 def _eofs(ds, variable: str, chunks: tuple[int, ...], patch_shape: tuple[int, ...], latents: int,
           samples: int, seed: int, progress: bool, name: str,
-          validation_fraction: float = 0.1, positions: bool = False) -> LinearModel:
-    """The EOFs of patches of distinct windows (one field of a chunk each) from the first
+          validation_fraction: float = 0.1, positions: bool = False) -> tuple:
+    """(the EOFs of patches of distinct windows (one field of a chunk each) from the first
     ``1 - validation_fraction`` of the first axis; with ``positions``, where a chunk's fields
-    are the variable's whole fields, those of each patch position of a field (absolute
-    coordinates, ``linear.learn_positions``), else None."""
+    are the variable's whole fields, those of each patch position of the same windows' fields
+    (absolute coordinates, ``linear.learn_positions``), else None)."""
     var, d = ds[variable], len(patch_shape)
     window = tuple(min(c, n) for c, n in zip(chunks[-d:], var.shape[-d:]))
-    card = {"name": name}
-    if positions:
-        # The model's own patches where a field holds several, else the field's halves (a
-        # whole-field patch has one position, which the shared EOFs already learn).
-        cut = patch_shape if count_patches(window, patch_shape) > 1 else \
-            tuple(-(-n // 2) for n in window)
-        if window != tuple(var.shape[-d:]) or math.prod(cut) > MAX_POSITION_POINTS:
-            return None  # tiles of a larger field, or parts too large to learn in seconds
-        windows = sample_patches(ds, variable, window, POSITION_FIELDS, seed=seed,
-                                 validation_fraction=validation_fraction, progress=progress)
-        fields = [np.asarray(w, np.float32) for w in windows.train]
-        fields = [np.where(np.isfinite(w), normalised(w)[0], np.nan) for w in fields
-                  if np.isfinite(w).sum() > 1 and np.ptp(w[np.isfinite(w)]) > 0]
-        try:
-            return learn_positions(np.stack(fields), cut, latents,
-                                   card={**card, "data": f"{variable}: {windows.describe()}"})
-        except ValueError:  # too few whole fields to learn from: the shared EOFs' candidates only
-            return None
     windows = sample_patches(ds, variable, window, -(-samples // count_patches(window, patch_shape)),
                              seed=seed, validation_fraction=validation_fraction,
                              progress=progress)
+    card = {"name": name, "data": f"{variable}: {windows.describe()}"}
     patches = codec_patches(windows.train, patch_shape).reshape(-1, math.prod(patch_shape))
-    return learn(np.nan_to_num(patches), np.isfinite(patches), patch_shape, latents,
-                 card={**card, "data": f"{variable}: {windows.describe()}"})
+    shared = learn(np.nan_to_num(patches), np.isfinite(patches), patch_shape, latents, card=card)
+    # The model's own patches where a field holds several, else the field's halves (a
+    # whole-field patch has one position, which the shared EOFs already learn).
+    cut = patch_shape if count_patches(window, patch_shape) > 1 else tuple(-(-n // 2) for n in window)
+    if not positions or window != tuple(var.shape[-d:]) or math.prod(cut) > MAX_POSITION_POINTS:
+        return shared, None  # tiles of a larger field, or parts too large to learn in seconds
+    fields = [np.asarray(w, np.float32) for w in windows.train]
+    fields = [np.where(np.isfinite(w), normalised(w)[0], np.nan) for w in fields
+              if np.isfinite(w).sum() > 1 and np.ptp(w[np.isfinite(w)]) > 0]
+    try:
+        return shared, learn_positions(np.stack(fields), cut, latents, card=card)
+    except ValueError:  # too few whole fields to learn from: the shared EOFs' candidates only
+        return shared, None
 
 
 def learn_archive(source, variable: str, start, chunks: tuple[int, ...], settings: dict,
@@ -139,10 +134,8 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
         return None, False, "its first axis is too short to hold chunks out", None
     first_held = min(where[0].start for where in held_out)
     fraction = 1 - first_held / var.shape[0]
-    full = _eofs(ds, variable, chunks, shape, max(LATENTS), SAMPLE_PATCHES, seed, progress,
-                 name=f"learned-{variable}", validation_fraction=fraction)
-    placed = _eofs(ds, variable, chunks, shape, max(LATENTS), SAMPLE_PATCHES, seed, progress,
-                   name=f"learned-{variable}", validation_fraction=fraction, positions=True)
+    full, placed = _eofs(ds, variable, chunks, shape, max(LATENTS), SAMPLE_PATCHES, seed, progress,
+                         name=f"learned-{variable}", validation_fraction=fraction, positions=True)
     arrays = [np.asarray(var[where].values) for where in held_out]
     # The candidates are chosen on half the held-out chunks and the choice judged on the other
     # half: judged where it was chosen, the best of several would look better than it is.
@@ -152,11 +145,21 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
         return projected_bytes(model, settings, sample, var.size)
 
     best, best_bytes, source = None, math.inf, full
-    for learned in (full, placed) if placed is not None else (full,):
-        for k in sorted({min(k, learned.latent_dim) for k in LATENTS}):
-            candidate = learned.truncated(k, min(TABLE_BITS))
+    for k in sorted({min(k, full.latent_dim) for k in LATENTS}):
+        candidate = full.truncated(k, min(TABLE_BITS))
+        if (size := projected(candidate, choose)) < best_bytes:
+            best, best_bytes, source = candidate, size, full
+    if placed is not None:
+        # A few sizes only, and none whose own bytes outweigh the start model's whole variable
+        # (the positional EOFs took A1B's learning from 0.9 to 6.6 s when every size was tried).
+        ceiling = projected(start, choose)
+        for k in sorted({min(k, placed.latent_dim) for k in POSITION_LATENTS}):
+            candidate = placed.truncated(k, min(TABLE_BITS))
+            codec = INRCodec(candidate, **settings)
+            if METADATA_COPIES * len(json.dumps(codec.get_config())) >= ceiling:
+                continue
             if (size := projected(candidate, choose)) < best_bytes:
-                best, best_bytes, source = candidate, size, learned
+                best, best_bytes, source = candidate, size, placed
     for bits in sorted(TABLE_BITS)[1:]:
         candidate = source.truncated(best.latent_dim, bits)
         if (size := projected(candidate, choose)) < best_bytes:
