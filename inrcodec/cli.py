@@ -204,6 +204,8 @@ def train(args) -> None:
         raise ValueError("give --patch (a new model's patch shape) or --init (a model to adapt)")
     if args.init is not None and args.resume is not None:
         raise ValueError("--init and --resume both give the starting model: give one")
+    if args.positions and args.linear is None:
+        raise ValueError("--positions learns a linear model: give --linear K too")
     if args.linear is not None:
         _train_linear(args)
         return
@@ -249,10 +251,15 @@ def _train_linear(args) -> None:
     began = time.monotonic()
     shape = (resolve(args.init).patch_shape if args.init is not None
              else tuple(int(n) for n in args.patch.split(",")))
-    model = learn_model(args.source, args.var, shape, args.linear, args.samples)
+    model = learn_model(args.source, args.var, shape, args.linear, args.samples,
+                        positions=args.positions)
     model.save(args.out)
-    print(f"saved {args.out}: hash {model.hash[:12]}; a linear model of {model.latent_dim} EOFs "
-          f"of {model.card['patches']} patches of {shape}, learned in "
+    what = (f"{model.latent_dim} EOFs of {model.card['patches']} patches of {shape}"
+            if model.home is None else
+            f"{model.latent_dim} EOFs for each of the {len(model.position_mean)} "
+            f"{' x '.join(map(str, model.patch_shape))} patch positions of its "
+            f"{' x '.join(map(str, model.home))} fields")
+    print(f"saved {args.out}: hash {model.hash[:12]}; a linear model of {what}, learned in "
           f"{time.monotonic() - began:.1f} s")
 
 
@@ -365,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--linear", type=int, metavar="K",
                    help="learn a linear model of K EOFs instead (seconds, no training): the "
                         "patch shape from --patch or --init")
+    p.add_argument("--positions", action="store_true",
+                   help="with --linear: EOFs of their own for each patch position of a field "
+                        "(absolute coordinates; the variable's chunks must hold whole fields)")
     p.add_argument("--samples", type=int, default=4096,
                    help="training patches: by time, cut from distinct windows of the variable's "
                         "chunks; by steps, distinct windows of the patch shape")

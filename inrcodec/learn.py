@@ -51,10 +51,12 @@ class Learning:
 
 
 def learn_model(source, variable: str, patch_shape: tuple[int, ...], latents: int = 64,
-                samples: int = SAMPLE_PATCHES, seed: int = 0, progress: bool = False) -> LinearModel:
+                samples: int = SAMPLE_PATCHES, seed: int = 0, progress: bool = False,
+                positions: bool = False) -> LinearModel:
     """A linear model of ``latents`` EOFs of ``variable``'s patches, cut from distinct windows of
     the chunks ``compress`` would choose, each normalised as the codec normalises a chunk
-    (``inrcodec train --linear``)."""
+    (``inrcodec train --linear``); with ``positions``, EOFs of its own for each patch position
+    of a field (``--positions``: the chunks must hold whole fields)."""
     from .xarray import chunks_for
 
     ds = open_source(source)
@@ -62,8 +64,14 @@ def learn_model(source, variable: str, patch_shape: tuple[int, ...], latents: in
         raise ValueError(f"no variable {variable!r} in the source; it has {sorted(ds.data_vars)}")
     var = ds[variable]
     chunks = chunks_for(var.shape, var.dtype.itemsize, patch_shape, var.dims)
-    return _eofs(ds, variable, chunks, patch_shape, latents, samples, seed, progress,
-                 name=f"linear-{variable}")[0]
+    shared, placed = _eofs(ds, variable, chunks, patch_shape, latents, samples, seed, progress,
+                           name=f"linear-{variable}", positions=positions)
+    if positions and placed is None:
+        raise ValueError(f"no EOFs for each patch position of {variable!r}: its chunks hold "
+                         f"parts of its {var.shape[-len(patch_shape):]} fields, its parts are "
+                         f"over {MAX_POSITION_POINTS:,} points, or a position has no field with "
+                         "every point known")
+    return placed if positions else shared
 
 
 def _eofs(ds, variable: str, chunks: tuple[int, ...], patch_shape: tuple[int, ...], latents: int,

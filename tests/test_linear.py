@@ -433,3 +433,28 @@ def test_an_archive_whose_quarters_differ_learns_a_basis_for_each():
                             (12, 37, 49), {"min_psnr": 50})
     assert learned.kept and learned.model.home == (37, 49), learned.reason
     assert "for each of the 4 19 x 25 patch positions of a field" in learned.reason
+
+
+def test_train_writes_a_model_with_positions_that_a_codec_config_encodes_with(a1b_netcdf, tmp_path,
+                                                                             capsys):
+    """``inrcodec train --linear K --positions``: a format-4 file; a codec config naming it
+    encodes and decodes a chunk of the archive's fields with it."""
+    from inrcodec.cli import main
+    from inrcodec.sample_data import A1B_VARIABLE
+
+    out = tmp_path / "placed.safetensors"
+    assert main(["train", str(a1b_netcdf), "--var", A1B_VARIABLE, "--init", "linear-2d",
+                 "--linear", "8", "--positions", "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "a linear model of 8 EOFs for each of the 4 19 x 25 patch positions of its 37 x 49 " \
+           "fields" in said
+    model = Model.load(out)
+    assert model.home == (37, 49) and model.latent_dim == 8
+    assert main(["train", str(a1b_netcdf), "--var", A1B_VARIABLE, "--init", "linear-2d",
+                 "--positions", "--out", str(out)]) == 1
+    assert "--positions learns a linear model: give --linear K" in capsys.readouterr().err
+    import xarray as xr
+
+    chunk = xr.open_dataset(a1b_netcdf)[A1B_VARIABLE].values[:2]
+    codec = numcodecs.get_codec(INRCodec(model, max_error=0.1).get_config())
+    assert np.abs(codec.decode(codec.encode(chunk)) - chunk).max() <= 0.1
