@@ -9,16 +9,17 @@ Without model arguments (the bake-off, docs/compare-models.md):
    chunk and one field a chunk: SIREN ``default-2d`` (meta-learned on A1B 0-191), ``linear-2d``
    (``pipelines/linear_models.py``: default-2d at a zero latent plus its Jacobian's 64 columns,
    rotated to principal axes, coefficient spreads from A1B 0-191), the linear family learned
-   as EOFs of A1B 0-191's patches (``linear.learn``, K = 32, 64, 128 asked, 15-bit tables) and
-   the benchmark's PCA control (``bench/pca.py``: EOFs of whole train chunks), each
+   as EOFs of A1B 0-191's patches (``linear.learn``, K = 32, 64, 128 asked, 15-bit tables), the
+   same with absolute coordinates (``linear.learn_positions``: 48 EOFs for each 19 x 25 quarter
+   of a field, model format 4) and the benchmark's PCA control (``bench/pca.py``: EOFs of whole train chunks), each
    as plain latents (``INRCodec(model, min_psnr=None, latent_bits=b)``; the control at its own
    bits and EOF counts). PSNR is the repository's usual (``RoundTrip.psnr``: over the range of
    all test values), read off each model's rate-distortion front at 0.05-0.3 bits per value
    (``bench/fronts.psnr_at``: linear in log rate between measured points, never extrapolated).
 2. Speed, one thread (torch and BLAS; inrcodec's compiled kernels loaded from the start, as
    in a process compressing an archive): encode and decode of the four 12-field A1B chunks with
-   ``max_error`` = 1% of their range for SIREN, ``linear-2d``, the learned linear model (K = 64)
-   and SZ3 at the same bound, and plain latents at 7 bits for the three networks; the median of
+   ``max_error`` = 1% of their range for SIREN, ``linear-2d``, the learned linear model (K = 64),
+   the one with absolute coordinates and SZ3 at the same bound, and plain latents at 7 bits for the three networks; the median of
    ``--repeats`` rounds, the codecs taking turns in every round.
    Decode FLOPs per value from the architectures.
 3. Learned from the first 10% of a dataset's leading axis (GloSea4, OSTIA, hybrid height): the
@@ -27,7 +28,10 @@ Without model arguments (the bake-off, docs/compare-models.md):
    with ``linear-2d`` (the default the user gets from ``INRCodec(min_psnr=x)``), and
    SZ3 and SPERR at the PSNR the linear model reached (each peer swept over absolute bounds,
    its bits read off its front by ``bench/fronts.rate_at``). The learned model's own bytes
-   (zlib level 9 of its file) are counted apart and amortised over the 90%.
+   (zlib level 9 of its file) are counted apart and amortised over the 90%. Beside it, a model
+   with absolute coordinates learned from the same fields, against the better of SZ3 and SPERR
+   at its own PSNR (the issue's learning target: at most 0.5 of their bits at 30-40 dB, 0.8 at
+   40-50).
 
     python pipelines/compare_models.py [--quick] [--markdown docs/compare-models.md]
 
