@@ -11,16 +11,16 @@ Without model arguments (the bake-off, docs/compare-models.md):
    rotated to principal axes, coefficient spreads from A1B 0-191), the linear family learned
    as EOFs of A1B 0-191's patches (``linear.learn``, K = 32, 64, 128 asked, 15-bit tables), the
    same with absolute coordinates (``linear.learn_positions``: 48 EOFs for each 19 x 25 quarter
-   of a field, model format 4) and the benchmark's PCA control (``bench/pca.py``: EOFs of whole train chunks), each
-   as plain latents (``INRCodec(model, min_psnr=None, latent_bits=b)``; the control at its own
+   of a field, model format 4) and the benchmark's PCA control (``bench/pca.py``: EOFs of whole
+   train chunks), each as plain latents (``INRCodec(model, min_psnr=None, latent_bits=b)``; the control at its own
    bits and EOF counts). PSNR is the repository's usual (``RoundTrip.psnr``: over the range of
    all test values), read off each model's rate-distortion front at 0.05-0.3 bits per value
    (``bench/fronts.psnr_at``: linear in log rate between measured points, never extrapolated).
 2. Speed, one thread (torch and BLAS; inrcodec's compiled kernels loaded from the start, as
    in a process compressing an archive): encode and decode of the four 12-field A1B chunks with
    ``max_error`` = 1% of their range for SIREN, ``linear-2d``, the learned linear model (K = 64),
-   the one with absolute coordinates and SZ3 at the same bound, and plain latents at 7 bits for the three networks; the median of
-   ``--repeats`` rounds, the codecs taking turns in every round.
+   the one with absolute coordinates and SZ3 at the same bound, and plain latents at 7 bits for
+   the networks; the median of ``--repeats`` rounds, the codecs taking turns in every round.
    Decode FLOPs per value from the architectures.
 3. Learned from the first 10% of a dataset's leading axis (GloSea4, OSTIA, hybrid height): the
    EOFs of those fields' patches, the other 90% encoded one field a chunk with
