@@ -13,8 +13,8 @@ Without model arguments (the bake-off, docs/compare-models.md):
    same with absolute coordinates (``linear.learn_positions``: 48 EOFs for each 19 x 25 quarter
    of a field, model format 4) and the benchmark's PCA control (``bench/pca.py``: EOFs of whole
    train chunks), each as plain latents (``INRCodec(model, min_psnr=None, latent_bits=b)``; the
-   control at its own bits and EOF counts). PSNR is the repository's usual (``RoundTrip.psnr``: over the range of
-   all test values), read off each model's rate-distortion front at 0.05-0.3 bits per value
+   control at its own bits and EOF counts). PSNR is the repository's usual (``RoundTrip.psnr``:
+   over the range of all test values), read off each model's rate-distortion front at 0.05-0.3 bits per value
    (``bench/fronts.psnr_at``: linear in log rate between measured points, never extrapolated).
 2. Speed, one thread (torch and BLAS; inrcodec's compiled kernels loaded from the start, as
    in a process compressing an archive): encode and decode of the four 12-field A1B chunks with
