@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .coding.normalise import normalised
 from .linear import LinearModel, learn, learn_positions
 from .measure import codec_round_trip
 from .patches import count_patches
-from .training_windows import codec_patches, open_source, sample_patches
+from .training_windows import codec_patches, codec_windows, open_source, sample_patches
 
 SAMPLE_PATCHES = 4096  # patches the EOFs are computed from, at most (a choice, not tuned)
 # Absolute coordinates (each patch position of a whole field with EOFs of its own): learned from
@@ -94,11 +93,9 @@ def _eofs(ds, variable: str, chunks: tuple[int, ...], patch_shape: tuple[int, ..
     cut = patch_shape if count_patches(window, patch_shape) > 1 else tuple(-(-n // 2) for n in window)
     if not positions or window != tuple(var.shape[-d:]) or math.prod(cut) > MAX_POSITION_POINTS:
         return shared, None  # tiles of a larger field, or parts too large to learn in seconds
-    fields = [np.asarray(w, np.float32) for w in windows.train]
-    fields = [np.where(np.isfinite(w), normalised(w)[0], np.nan) for w in fields
-              if np.isfinite(w).sum() > 1 and np.ptp(w[np.isfinite(w)]) > 0]
     try:
-        return shared, learn_positions(np.stack(fields), cut, latents, card=card)
+        return shared, learn_positions(np.stack(list(codec_windows(windows.train))), cut, latents,
+                                       card=card)
     except ValueError:  # too few whole fields to learn from: the shared EOFs' candidates only
         return shared, None
 
@@ -120,14 +117,7 @@ def learn_archive(source, variable: str, start, chunks: tuple[int, ...], setting
 
 
 def _learn(source, variable, start, chunks, settings, seed, progress, start_name) -> tuple:
-    from .codecs.numcodecs import INRCodec
-    from .modes import Latents
-    from .modes.budget import Budget
-
-    mode = INRCodec(start, **settings).mode
-    if isinstance(mode, Budget) or isinstance(mode, Latents) and not mode.floored:
-        # A budget fills every chunk, and without a promise nothing bounds the error: bytes
-        # alone cannot say whether a model pays.
+    if not bytes_judge(start, settings):
         return None, False, "no promise on the error to judge a model's bytes by", None
     ds = open_source(source)
     var, shape = ds[variable], start.patch_shape
@@ -152,11 +142,11 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
     def projected(model, sample: list) -> float:
         return projected_bytes(model, settings, sample, var.size)
 
-    best, best_bytes, source = None, math.inf, full
+    best, best_bytes, family = None, math.inf, full
     for k in sorted({min(k, full.latent_dim) for k in LATENTS}):
         candidate = full.truncated(k, min(TABLE_BITS))
         if (size := projected(candidate, choose)) < best_bytes:
-            best, best_bytes, source = candidate, size, full
+            best, best_bytes, family = candidate, size, full
     if placed is not None:
         # A few sizes (each a trial coding of the held-out chunks: on A1B, warm, learning takes
         # 2.6 s with them and 0.9 s without), and none whose own bytes outweigh the start
@@ -164,13 +154,12 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
         ceiling = projected(start, choose)
         for k in sorted({min(k, placed.latent_dim) for k in POSITION_LATENTS}):
             candidate = placed.truncated(k, min(TABLE_BITS))
-            codec = INRCodec(candidate, **settings)
-            if METADATA_COPIES * len(json.dumps(codec.get_config())) >= ceiling:
+            if embedded_bytes(candidate, settings) >= ceiling:
                 continue
             if (size := projected(candidate, choose)) < best_bytes:
-                best, best_bytes, source = candidate, size, placed
+                best, best_bytes, family = candidate, size, placed
     for bits in sorted(TABLE_BITS)[1:]:
-        candidate = source.truncated(best.latent_dim, bits)
+        candidate = family.truncated(best.latent_dim, bits)
         if (size := projected(candidate, choose)) < best_bytes:
             best, best_bytes = candidate, size
     before, best_bytes = projected(start, judge), projected(best, judge)
@@ -190,16 +179,33 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
     return best, True, f"{text}: {saving:.1%} fewer bytes", numbers
 
 
+def bytes_judge(start, settings: dict) -> bool:
+    """Whether bytes can say if a model pays under ``settings``: not under a budget, which fills
+    every chunk, nor without a promise, where nothing bounds the error."""
+    from .codecs.numcodecs import INRCodec
+    from .modes import Latents
+    from .modes.budget import Budget
+
+    mode = INRCodec(start, **settings).mode
+    return not (isinstance(mode, Budget) or isinstance(mode, Latents) and not mode.floored)
+
+
+def embedded_bytes(model, settings: dict) -> int:
+    """A model's bytes as a store holds them: in its codec config, in each array's metadata and
+    again in the consolidated metadata."""
+    from .codecs.numcodecs import INRCodec
+
+    return METADATA_COPIES * len(json.dumps(INRCodec(model, **settings).get_config()))
+
+
 def projected_bytes(model, settings: dict, sample: list, values: int) -> float:
     """A variable of ``values`` values' bytes with ``model``, projected from the chunks in
     ``sample``, and the model's own as the store holds them: in its codec config, in each array's
     metadata and again in the consolidated metadata."""
     from .codecs.numcodecs import INRCodec
 
-    codec = INRCodec(model, **settings)
-    stored = codec_round_trip(codec, sample).stored_bytes
-    config = len(json.dumps(codec.get_config()))
-    return stored / sum(a.size for a in sample) * values + METADATA_COPIES * config
+    stored = codec_round_trip(INRCodec(model, **settings), sample).stored_bytes
+    return stored / sum(a.size for a in sample) * values + embedded_bytes(model, settings)
 
 
 def embedding_pays(var, chunks: tuple[int, ...], settings: dict, start, model) -> str | None:
@@ -207,12 +213,7 @@ def embedding_pays(var, chunks: tuple[int, ...], settings: dict, start, model) -
     bytes than with ``start`` (projected from its held-out chunks, else from chunks across
     it); else why not. A model fine-tuned by ``--adapt`` (169 kB) had been embedded for a
     variable of 0.4 kB. Under a budget, or without a promise, bytes cannot judge a model: None."""
-    from .codecs.numcodecs import INRCodec
-    from .modes import Latents
-    from .modes.budget import Budget
-
-    mode = INRCodec(start, **settings).mode
-    if isinstance(mode, Budget) or isinstance(mode, Latents) and not mode.floored:
+    if not bytes_judge(start, settings):
         return None
     where = held_out_chunks(var, chunks) or _spread_chunks(var, chunks)
     sample = [np.asarray(var[w].values) for w in where]

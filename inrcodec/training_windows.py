@@ -155,6 +155,17 @@ def _distinct(rng: np.random.Generator, total: int, count: int) -> np.ndarray:
     return np.fromiter(chosen, dtype=np.int64)
 
 
+def codec_windows(windows):
+    """Each window (float32) normalised as the codec normalises a chunk, NaN where a value is
+    missing; windows with fewer than two distinct finite values left out."""
+    for window in windows:
+        window = np.asarray(window, dtype=np.float32)
+        finite = np.isfinite(window)
+        if finite.sum() < 2 or np.ptp(window[finite]) == 0:
+            continue
+        yield np.where(finite, normalised(window)[0], np.nan).astype(np.float32)
+
+
 def codec_patches(windows, patch_shape: tuple[int, ...]) -> np.ndarray:
     """The patches the codec would fit in ``windows`` (arrays of any shape, as chunks): each
     window normalised as a whole, as the codec normalises a chunk, then cut as the codec cuts
@@ -162,12 +173,7 @@ def codec_patches(windows, patch_shape: tuple[int, ...]) -> np.ndarray:
     their points finite, or a single value, are left out. (n, *patch_shape) float32, NaN where
     nothing counts: what ``meta_train(..., normalise=False)`` takes."""
     out = []
-    for window in windows:
-        window = np.asarray(window, dtype=np.float32)
-        finite = np.isfinite(window)
-        if finite.sum() < 2 or np.ptp(window[finite]) == 0:
-            continue
-        values = np.where(finite, normalised(window)[0], np.nan).astype(np.float32)
+    for values in codec_windows(windows):
         for patch in to_patches(values, patch_shape, pad_value=np.nan):
             kept = patch[np.isfinite(patch)]
             if len(kept) >= MIN_FINITE * len(patch) and np.ptp(kept) > 0:
