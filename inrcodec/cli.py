@@ -385,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda")
     p.add_argument("--resume", help="continue from this model or checkpoint")
     p = commands.add_parser("bench", help="benchmark against peer compressors on real data")
-    from .bench.run import add_arguments
+    from .bench.options import add_arguments
 
     add_arguments(p)
     args = parser.parse_args(argv)
@@ -397,7 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "train":
             train(args)
         elif args.command == "bench":
-            from .bench.run import options_from, run_and_report
+            from .bench.options import options_from
+            from .bench.run import run_and_report
 
             run_and_report(options_from(args))
         else:

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -317,12 +318,21 @@ def _compress_block(block, dest, name, torch_threads, chunk_coords, dims):
                                                           chunk_coords, tuple(map(str, dims)))
 
 
+def _limit_torch_threads(threads: int) -> None:
+    """torch's threads in this worker: set now where torch is loaded, else when it is (torch
+    reads OMP_NUM_THREADS as it loads). A worker encoding with a linear model never loads
+    torch, which takes seconds and hundreds of MB a worker."""
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    else:
+        os.environ["OMP_NUM_THREADS"] = str(threads)
+
+
 def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads: int,
                         chunk_coords: tuple[int, ...], dims: tuple = ()) -> dict:
-    import torch
     import zarr
 
-    torch.set_num_threads(torch_threads)
+    _limit_torch_threads(torch_threads)
     array = zarr.open_array(dest, path=name, mode="r+")
     region = tuple(slice(c * n, c * n + s) for c, n, s in zip(chunk_coords, array.chunks, values.shape))
     stored = stored_chunk(array, chunk_coords)

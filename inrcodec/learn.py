@@ -184,10 +184,9 @@ def bytes_judge(start, settings: dict) -> bool:
     every chunk, nor without a promise, where nothing bounds the error."""
     from .codecs.numcodecs import INRCodec
     from .modes import Latents
-    from .modes.budget import Budget
 
     mode = INRCodec(start, **settings).mode
-    return not (isinstance(mode, Budget) or isinstance(mode, Latents) and not mode.floored)
+    return not (mode.sized or isinstance(mode, Latents) and not mode.floored)
 
 
 def embedded_bytes(model, settings: dict) -> int:

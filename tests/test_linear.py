@@ -219,6 +219,30 @@ assert 'torch' not in sys.modules, 'torch imported'
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
 
 
+def test_encoding_with_a_linear_model_and_the_cli_s_start_import_no_torch(a1b, tmp_path):
+    """A worker compressing with a linear model, or the client of ``inrcodec compress``, never
+    loads torch (3-4 s and hundreds of MB a process); torch loaded later keeps the worker's
+    thread limit."""
+    np.save(tmp_path / "fields.npy", a1b[200:212])
+    script = f"""
+import sys, numpy
+from inrcodec import INRCodec
+from inrcodec.cli import main
+from inrcodec.distributed import _limit_torch_threads
+fields = numpy.load({str(tmp_path / 'fields.npy')!r})
+for settings in ({{}}, {{"max_error": 0.4}}, {{"relative_error": 0.01}}, {{"min_psnr": None}},
+                 {{"max_rmse": 0.05}}, {{"pointwise_relative_error": 0.01}}):
+    for chunk in (fields, fields[:2, :18]):  # whole patches, and fields under a patch
+        INRCodec(**settings).encode(numpy.ascontiguousarray(chunk))
+main(["info", {str(tmp_path)!r}])  # builds every command's parser, then refuses the folder
+assert 'torch' not in sys.modules, 'torch imported'
+_limit_torch_threads(1)
+import torch
+assert torch.get_num_threads() == 1
+"""
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
 def test_learning_needs_enough_whole_patches():
     few = np.stack([smooth_field((8, 8), seed).reshape(-1) for seed in range(1)])
     with pytest.raises(ValueError, match="too few"):

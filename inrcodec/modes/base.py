@@ -19,6 +19,7 @@ class Mode(ABC):
     absolute_bound: float | None = None  # set by modes that promise one (the bench groups by it)
     higher_is_better = False  # whether a larger measure (a PSNR) is a better chunk
     pointwise = False  # whether it promises something of every value (a -0.0 is then kept)
+    sized = False  # whether it fills every chunk to a size (a budget): bytes cannot judge a model
 
     @abstractmethod
     def settings(self) -> dict:

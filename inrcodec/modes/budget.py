@@ -58,6 +58,8 @@ class Budget(Mode):
     """Every chunk at most ``bits_per_value`` bits per value, its header, mask and checksum
     included; the latents' resolution (and, for a gated model, which latents) chosen per chunk."""
 
+    sized = True
+
     def __init__(self, bits_per_value: float):
         self.bits_per_value = positive("bits_per_value", bits_per_value)
 

@@ -74,10 +74,10 @@ def fit(chunk: Chunk, model, inner_steps: int, quantizer: LatentQuantizer,
     many patches fits an even sample of them; where either shows the network cannot pay
     (``hopeless_rms``, ``cubic_residual_rms``), returns None without fitting the rest: the
     caller stores the chunk without the network, in a fraction of the time."""
+    if model.linear:  # (numpy's products: a worker encoding with a linear model never loads torch)
+        return _project(chunk, model, bound)
     import torch
 
-    if model.linear:
-        return _project(chunk, model, bound)
     target, weight = chunk.patches(model.patch_shape)
     give_up_above = None if bound is None else hopeless_rms(bound)
     gated = give_up_above is not None and give_up_above < math.inf
