@@ -17,6 +17,7 @@ one says there is nothing to append.
 """
 
 import itertools
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,13 +167,19 @@ def _check_encodable(ds, stored, dim: str) -> None:
         calendar = stored[name].encoding.get("calendar", "proleptic_gregorian")
         if units is None:
             continue
-        values = var.values
-        numbers, _, _ = encode_cf_datetime(values, units, calendar)
+        values, dtype = var.values, stored[name].encoding.get("dtype")
+        with warnings.catch_warnings():  # (floats where the units are too coarse: refused below)
+            warnings.simplefilter("ignore")
+            numbers, used, _ = encode_cf_datetime(values, units, calendar, dtype)
         back = decode_cf_datetime(np.asarray(numbers), units, calendar)
-        if not np.array_equal(np.asarray(back, dtype=values.dtype), values):
+        # xarray writes integer times in finer units where the store's cannot hold them, into
+        # an array that says the store's: sub-second times in seconds came back 1000x too late.
+        if used != units or not np.array_equal(np.asarray(back, dtype=values.dtype), values):
+            need = used.split()[0] if used != units else "finer units"
+            hint = ("; compress the series again with --append-dim (it keeps times in seconds)"
+                    if not units.startswith("seconds") else "")
             raise ValueError(f"cannot append: the store keeps {name!r} in {units!r}, which cannot "
-                             f"hold the source's times exactly; compress the series again with "
-                             "--append-dim (it keeps times in seconds)")
+                             f"hold the source's times exactly (they need {need}){hint}")
 
 
 def _originals_name(name: str, start: int, end: int) -> str:

@@ -343,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--group", metavar="NAME",
                    help="compress this group of a netCDF-4 file or Zarr store ('/': its root); "
                         "a source with groups is refused without it (a store each)")
-    p.add_argument("--zarr-format", type=int, choices=[2, 3], default=2)
+    p.add_argument("--zarr-format", type=int, choices=[2, 3],
+                   help="of a new store (default 2); a resumed one keeps its own")
     p.add_argument("--chunks", action="append", metavar="VAR=N,N,N",
                    help="Zarr chunks of a variable (default: aligned with the model's patches)")
     p.add_argument("--scheduler", help="address of a running dask scheduler (default: start a "

@@ -18,6 +18,21 @@ def started(dest: str) -> bool:
     return path.exists() and (not path.is_dir() or any(path.iterdir()))
 
 
+def resumed_format(dest: str, asked: int | None) -> int:
+    """The Zarr format a run into the started store ``dest`` writes: the store's own. Another
+    one asked for is refused: the run carried on in the store's and said nothing."""
+    import zarr
+
+    try:
+        found = zarr.open_group(dest, mode="r").metadata.zarr_format
+    except Exception:  # not a Zarr store: check_resumable says so, in its own words
+        return asked or 2
+    if asked is not None and asked != found:
+        raise ValueError(f"{dest} is a Zarr format {found} store: resume it without "
+                         f"--zarr-format (or with {found}), or delete it to start over")
+    return found
+
+
 def check_writable(dest: str) -> None:
     """Refuse, in a line, a local destination this process cannot write (before any worker
     starts and fails on it)."""
@@ -161,6 +176,14 @@ def check_resumable(ds, dest: str, encoding: dict) -> None:
             raise ValueError(f"{dest} was started from another source: the first chunk of "
                              f"{name!r} (its values or coordinates) differs; resume with the same "
                              "source, or delete it to start over")
+    # A variable the store compresses that this run does not name (a narrower --var): the
+    # report would call it stored losslessly, though its chunks are the first run's lossy ones.
+    group = zarr.open_group(dest, mode="r", use_consolidated=False)
+    for name, array in group.arrays():
+        if name not in encoding and inrcodec_of(array) is not None:
+            raise ValueError(f"{dest} was started compressing {name!r} too, which this run does "
+                             "not name: resume with the same variables (--var), or delete it to "
+                             "start over")
 
 
 # A digest of each compressed variable's first chunk, kept in its attributes: a run resumed from

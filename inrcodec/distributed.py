@@ -32,6 +32,7 @@ from .destination import (
     check_writable,
     fingerprint,
     provenance,
+    resumed_format,
     started,
     stored_chunks,
     stored_models,
@@ -55,7 +56,7 @@ from .xarray import (
 __all__ = ["Report", "VariableReport", "compress"]
 
 
-def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
+def compress(source, dest, *, variables=None, model=None, zarr_format: int | None = None,
              chunks: dict | None = None, scheduler: str | None = None, n_workers: int = 2,
              torch_threads: int = 1, progress: bool = True, plots: str | None = None,
              adapt: float | None = None, learn: bool = True, promises: dict | None = None,
@@ -100,6 +101,7 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int = 2,
     check_chunks(ds, names, chunks or {})
     settings_of = settings_per_variable(names, settings, promises or {})
     resuming = started(dest)
+    zarr_format = resumed_format(dest, zarr_format) if resuming else zarr_format or 2
     kept = stored_chunks(dest, names) if resuming else {}
     # Adapting keeps the patch shape, so the chunks can be chosen first (and adapted to).
     chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(

@@ -86,6 +86,16 @@ def test_what_cannot_be_appended_is_refused_and_a_rerun_finishes_an_append(serie
     with pytest.raises(ValueError, match="not after the store's last"):
         compress(pieces["earlier"], dest, scheduler=cluster, progress=False, append_dim="time",
                  max_error=0.1)
+    # Times a store kept in whole seconds cannot hold: xarray had written them in milliseconds
+    # into the seconds array (year 31969) after growing it, then failed (probe 3).
+    fine = series.isel(time=slice(30, 32)).assign_coords(
+        time=series["time"].values[29] + np.array([250, 500], "timedelta64[ms]"))
+    fine.to_netcdf(tmp_path / "fine.nc")
+    before = xr.open_zarr(dest).load()
+    with pytest.raises(ValueError, match="cannot hold the source's times exactly"):
+        compress(tmp_path / "fine.nc", dest, scheduler=cluster, progress=False, append_dim="time",
+                 max_error=0.1)
+    xr.testing.assert_identical(xr.open_zarr(dest).load(), before)
     # An append interrupted after the store grew, before its chunks were written: the same
     # command again finishes it; once finished, it says there is nothing to append.
     encoding = {name: {"chunks": zarr.open_array(dest, path=name).chunks,

@@ -130,3 +130,15 @@ def test_resuming_with_other_settings_is_refused(a1b_netcdf, tmp_path):
     with pytest.raises(ValueError, match="other settings: model linear-2d"):
         compress(a1b_netcdf, started, chunks={A1B_VARIABLE: CHUNKS}, model="default-2d",
                  progress=False)
+    # Probe 3: another Zarr format was silently ignored, and a narrower --var had the report
+    # call the variables left out "stored losslessly", though the store held them lossy.
+    with pytest.raises(ValueError, match="is a Zarr format 2 store"):
+        compress(a1b_netcdf, started, chunks={A1B_VARIABLE: CHUNKS}, zarr_format=3, progress=False)
+    two = ds.assign(doubled=2 * ds[A1B_VARIABLE])
+    both = tmp_path / "both.zarr"
+    write_metadata(two, str(both), encoding_for(two, chunks={A1B_VARIABLE: CHUNKS,
+                                                             "doubled": CHUNKS}), 2)
+    two.to_netcdf(tmp_path / "two.nc")
+    with pytest.raises(ValueError, match="started compressing 'doubled' too"):
+        compress(tmp_path / "two.nc", both, variables=[A1B_VARIABLE], chunks={A1B_VARIABLE: CHUNKS},
+                 progress=False)
