@@ -31,6 +31,11 @@ def test_chunks_are_whole_fields_grouped_along_time():
     (("level", "time", "lat", "lon"), (7, 6, 37, 49), (1, 3, 37, 49)),
     (("member", "level", "lat", "lon"), (10, 7, 37, 49), (1, 1, 37, 49)),
     (None, (5, 7, 37, 49), (3, 1, 37, 49)),  # without names: the first axis is grouped
+    (("dim_0", "dim_1", "dim_2"), (6, 37, 49), (3, 37, 49)),  # xarray's for a numpy array's
+    # Probe 3: levels and members under names no list holds (cfgrib, WRF, ROMS) were stacked.
+    (("hybrid", "latitude", "longitude"), (20, 37, 49), (1, 37, 49)),
+    (("bottom_top", "south_north", "west_east"), (20, 37, 49), (1, 37, 49)),
+    (("valid_time", "s_rho", "eta", "xi"), (6, 5, 37, 49), (3, 1, 37, 49)),
 ])
 def test_levels_members_and_variables_are_never_stacked_in_a_chunk(dims, shape, expected):
     assert chunks_for(shape, 8, (37, 49), dims) == expected
