@@ -7,10 +7,13 @@ runs on an event loop of its own.
 """
 
 import asyncio
+import math
 import os
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import numpy as np
 
 from .coding.container import peek_kind
 from .coding.kinds import NETWORK_KINDS, Kind
@@ -130,19 +133,54 @@ def chunk_kinds(array, limit: int | None = 1000) -> tuple[Counter, int]:
     from zarr.buffer import default_buffer_prototype
 
     store, prefix = array.store, _key(array, "")
+    inner = _shard_index_bytes(array)
+
+    async def head(key: str, start: int = 0):
+        return await store.get(key, prototype=default_buffer_prototype(),
+                               byte_range=RangeByteRequest(start, start + HEADER_BYTES))
 
     async def look() -> tuple[Counter, int]:
         keys = [k async for k in store.list_prefix(prefix)
                 if k.rsplit("/", 1)[-1] not in METADATA_KEYS and not k.endswith(".partial")]
         keys.sort()
+        if inner is not None:  # each key a shard: its chunks' places read from its index
+            return await look_in_shards(keys)
         chosen = keys if limit is None or len(keys) <= limit else [
             keys[i * len(keys) // limit] for i in range(limit)]
-        heads = await asyncio.gather(*(store.get(k, prototype=default_buffer_prototype(),
-                                                 byte_range=RangeByteRequest(0, HEADER_BYTES))
-                                       for k in chosen))
+        heads = await asyncio.gather(*(head(k) for k in chosen))
         return Counter(chunk_kind(h.to_bytes()) or "other" for h in heads if h is not None), len(keys)
 
+    async def look_in_shards(keys: list[str]) -> tuple[Counter, int]:
+        from zarr.abc.store import SuffixByteRequest
+
+        indexes = await asyncio.gather(*(store.get(k, prototype=default_buffer_prototype(),
+                                                   byte_range=SuffixByteRequest(inner))
+                                         for k in keys))
+        places = [(k, int(o)) for k, index in zip(keys, indexes) if index is not None
+                  for o in np.frombuffer(index.to_bytes()[:inner - 4], "<u8")[0::2]
+                  if o != np.iinfo(np.uint64).max]  # (an empty chunk's offset)
+        chosen = places if limit is None or len(places) <= limit else [
+            places[i * len(places) // limit] for i in range(limit)]
+        heads = await asyncio.gather(*(head(k, o) for k, o in chosen))
+        return Counter(chunk_kind(h.to_bytes()) or "other" for h in heads if h is not None), len(places)
+
     return _wait(look())
+
+
+def _shard_index_bytes(array) -> int | None:
+    """The bytes of each shard's index (Zarr 3 sharding: an offset and a length a chunk, then
+    a crc32c, at the shard's end), where the array is sharded so; else None."""
+    codecs = getattr(array.metadata, "codecs", ())
+    sharding = next((c for c in codecs if type(c).__name__ == "ShardingCodec"), None)
+    if sharding is None:
+        return None
+    config = sharding.to_dict()["configuration"]
+    names = [c["name"] for c in config["index_codecs"]]
+    if config["index_location"] != "end" or names != ["bytes", "crc32c"]:
+        raise ValueError("a sharded array whose shard index is not the default (at the end, "
+                         "with a crc32c): its chunks' kinds cannot be read")
+    chunks_per_shard = math.prod(s // c for s, c in zip(array.shards, array.chunks))
+    return 16 * chunks_per_shard + 4
 
 
 def describe_kinds(kinds: Counter) -> str:

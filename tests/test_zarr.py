@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ import xarray as xr
 import zarr
 
 from inrcodec.sample_data import A1B_VARIABLE, open_a1b
+from inrcodec.store import chunk_kind, chunk_kinds
 
 
 def psnr(x, y):
@@ -76,6 +78,12 @@ def test_zarr_format_3_serializer_in_sharded_store_read_in_a_fresh_process(codec
               f"np.save({str(tmp_path / 'fresh.npy')!r}, z[:])\n")
     subprocess.run([sys.executable, "-c", script], check=True)
     assert np.array_equal(np.load(tmp_path / "fresh.npy"), here)
+    # Each chunk's kind is read from its own place in its shard: info had read a shard's first
+    # bytes alone and counted 2 chunks of 4 (probe 3).
+    kinds, held = chunk_kinds(z)
+    expected = Counter(chunk_kind(codec.encode(f[None])[:6]) for f in data)
+    assert held == 4 and kinds == expected
+    assert chunk_kinds(z, limit=3)[0].total() == 3
 
 
 def test_xarray_zarr_format_3(tmp_path):
