@@ -126,6 +126,23 @@ def same_values(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")
 
 
+def _missing(dest: str, name: str) -> str:
+    """Why a store this run resumes lacks ``name``: it was started without it (what it does
+    compress), or not by this command at all."""
+    import zarr
+
+    try:
+        held = sorted(n for n, a in zarr.open_group(dest, mode="r").arrays()
+                      if inrcodec_of(a) is not None)
+    except Exception:  # noqa: BLE001 (not a Zarr store: said below)
+        held = []
+    if held:
+        return (f"{dest} was started without {name!r} (it compresses {', '.join(held)}): name "
+                "those with --var, or choose another destination for the rest")
+    return (f"{dest} exists but holds no array {name!r}: it was not started by this command; "
+            "choose another destination")
+
+
 def stored_models(dest: str, names: list[str]) -> dict:
     """The model each variable of an existing store was written with, by name."""
     import zarr
@@ -135,8 +152,7 @@ def stored_models(dest: str, names: list[str]) -> dict:
         try:
             codec = inrcodec_of(zarr.open_array(dest, path=name, mode="r"))
         except (FileNotFoundError, KeyError, ValueError) as e:
-            raise ValueError(f"{dest} exists but holds no array {name!r}: it was not started by "
-                             "this command; choose another destination") from e
+            raise ValueError(_missing(dest, name)) from e
         if codec is None:
             raise ValueError(f"{dest} holds {name!r} without inrcodec: choose another destination")
         models[name] = codec.model
@@ -164,8 +180,7 @@ def check_resumable(ds, dest: str, encoding: dict) -> None:
         try:
             array = zarr.open_array(dest, path=name, mode="r")
         except (FileNotFoundError, KeyError, ValueError) as e:
-            raise ValueError(f"{dest} exists but holds no array {name!r}: it was not started by "
-                             "this command; choose another destination") from e
+            raise ValueError(_missing(dest, name)) from e
         codec = inrcodec_of(array)
         if (codec is None or codec.get_config() != codec_of(entry).get_config()
                 or array.shape != ds[name].shape or tuple(array.chunks) != entry["chunks"]):

@@ -263,6 +263,11 @@ def _open(source, group: str | None = None):
                          "one run does not compress together: give --group / for the root's "
                          "variables alone, or --group NAME for a group's (a store each)")
     group = None if group in (None, "/", "") else group.strip("/")
+    if paths and group is not None:  # (xarray's word for a group a file lacks is its name alone)
+        parent, _, leaf = group.rpartition("/")
+        if leaf not in (inside := subgroups(paths[0], parent or None)):
+            raise ValueError(f"{paths[0]} has no group {group!r}: "
+                             + (f"its groups are {', '.join(inside)}" if inside else "it has none"))
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "In a future version of xarray", FutureWarning)
@@ -302,13 +307,14 @@ def _disagreement(paths: list, error: Exception) -> str:
 
     quoted = (re.findall(r"variable '([^']+)'", str(error))  # (a merge's, an exact join's)
               or re.findall(r"coordinates \(dimensions\): '([^']+)'", str(error)))
-    what = f"{quoted[0]!r}" if quoted else str(error).splitlines()[0]
+    what = (f"they disagree on {quoted[0]!r}" if quoted
+            else f"xarray says: {str(error).splitlines()[0].rstrip('.')}")
     held = []
     for path in paths[:4]:
         with xr.open_dataset(path) as ds:
             held.append(f"{Path(path).name} has {', '.join(sorted(map(str, ds.data_vars)))}")
     more = f" (and {len(paths) - 4} more)" if len(paths) > 4 else ""
-    return (f"the source files cannot be combined into one dataset: they disagree on {what} "
+    return (f"the source files cannot be combined into one dataset: {what} "
             f"({'; '.join(held)}{more}); compress each file, or each set of files that "
             "share their coordinates, into a store of its own")
 

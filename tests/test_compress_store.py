@@ -220,3 +220,6 @@ def test_a_source_with_groups_is_refused_and_compressed_a_group_at_a_time(hourly
         dest = tmp_path / f"{name}.zarr"
         compress(source, dest, scheduler=cluster, progress=False, group=group, max_error=10.0)
         assert list(xr.open_zarr(dest).data_vars) == [name]
+    # A group the file lacks: xarray's word for it was its name alone (probe 3).
+    with pytest.raises(ValueError, match="has no group 'lower': its groups are upper"):
+        compress(source, tmp_path / "lower.zarr", scheduler=cluster, progress=False, group="lower")

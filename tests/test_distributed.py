@@ -142,3 +142,6 @@ def test_resuming_with_other_settings_is_refused(a1b_netcdf, tmp_path):
     with pytest.raises(ValueError, match="started compressing 'doubled' too"):
         compress(tmp_path / "two.nc", both, variables=[A1B_VARIABLE], chunks={A1B_VARIABLE: CHUNKS},
                  progress=False)
+    with pytest.raises(ValueError, match=f"started without 'doubled' \\(it compresses {A1B_VARIABLE}\\)"):
+        compress(tmp_path / "two.nc", started, chunks={A1B_VARIABLE: CHUNKS, "doubled": CHUNKS},
+                 progress=False)

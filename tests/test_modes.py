@@ -2,6 +2,7 @@
 prediction alone, a pointwise relative bound, the default PSNR floor, and raw storage."""
 
 import json
+import warnings
 from pathlib import Path
 
 import numcodecs
@@ -201,3 +202,17 @@ def test_no_way_carrying_the_latents_is_tried_where_they_outweigh_spatial_predic
     tried.clear()
     INRCodec("linear-2d", max_error=0.1).encode(a1b[:12])
     assert {"value by value", "by spatial prediction"} <= set(tried)
+
+
+def test_nan_latent_bits_and_a_range_past_float64_are_refused_in_words():
+    """Probe 3: 'cannot convert float NaN to integer', and 'the half step must be positive and
+    finite, not inf' with an overflow warning."""
+    from inrcodec.coding.quantize import LatentQuantizer
+
+    with pytest.raises(ValueError, match="latent bits must be a multiple of 1/16 .* not nan"):
+        LatentQuantizer.resolution(float("nan"))
+    huge = (np.linspace(-1, 1, 37 * 49) * 1e308).reshape(1, 37, 49)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="values too large for inrcodec"):
+            INRCodec(relative_error=0.01).encode(huge)

@@ -86,6 +86,14 @@ def test_zarr_format_3_serializer_in_sharded_store_read_in_a_fresh_process(codec
     assert chunk_kinds(z, limit=3)[0].total() == 3
 
 
+def test_a_0_d_array_is_refused_by_the_serializer_in_words_that_fit_it(tmp_path):
+    from inrcodec import INRSerializer
+
+    with pytest.raises(ValueError, match="this array has 0 dimensions \\(or store it without"):
+        zarr.create_array(store=tmp_path / "0d.zarr", shape=(), dtype="f4",
+                          serializer=INRSerializer(), compressors=None, fill_value=np.nan)
+
+
 def test_xarray_zarr_format_3(tmp_path):
     from inrcodec import INRSerializer
 

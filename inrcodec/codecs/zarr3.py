@@ -66,8 +66,10 @@ class INRSerializer(ArrayBytesCodec):
             raise TypeError(f"inrcodec stores float16/32/64 and integer arrays, not {native}")
         if len(shape) < self.codec.model.ndim:
             raise ValueError(f"inrcodec's model fits {self.codec.model.ndim}-D patches; this "
-                             f"array has {len(shape)} dimensions: use a model of at most "
-                             f"{len(shape)}")
+                             f"array has {len(shape)} dimensions"
+                             + (f": use a model of at most {len(shape)}" if shape else "")
+                             + " (or store it without inrcodec, losslessly, as inrcodec "
+                             "compress does)")
 
     def _encode_sync(self, chunk_array, chunk_spec):
         return chunk_spec.prototype.buffer.from_bytes(

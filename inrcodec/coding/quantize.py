@@ -17,6 +17,7 @@ every chunk do the same: a resolution such as 6.375 bits is ``bits=6, fraction=6
 """
 
 import functools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,8 @@ class LatentQuantizer:
     @classmethod
     def resolution(cls, latent_bits: float) -> tuple[int, int]:
         """(bits, fraction) of a resolution given in bits, a multiple of 1/16 such as 6.375."""
-        number = isinstance(latent_bits, int | float) and not isinstance(latent_bits, bool)
+        number = isinstance(latent_bits, int | float) and not isinstance(latent_bits, bool) \
+            and math.isfinite(latent_bits)
         sixteenths = latent_bits * FRACTIONS if number else 0.5
         if not (number and sixteenths == int(sixteenths) and MIN_BITS <= latent_bits <= MAX_BITS):
             raise ValueError(f"latent bits must be a multiple of 1/{FRACTIONS} from {MIN_BITS} to "

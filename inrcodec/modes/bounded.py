@@ -69,7 +69,12 @@ class Bounded(Mode):
         if self.max_error is not None:
             return self.max_error
         exact = values.astype(np.float64)
-        return self.relative_error * float(exact.max() - exact.min())
+        with np.errstate(over="ignore"):  # refused just below, as Normalisation.fit refuses
+            spread = float(exact.max() - exact.min())
+        if not math.isfinite(spread):
+            raise ValueError("values too large for inrcodec (their range overflows float64): "
+                             "rescale the data first")
+        return self.relative_error * spread
 
     def encode(self, chunk: Chunk, model, inner_steps: int) -> Container:
         bound = self.bound(chunk.values)
