@@ -6,6 +6,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import xarray as xr
 
 from inrcodec import Model
@@ -72,6 +73,8 @@ def test_an_adaptation_that_does_worse_gives_way_to_the_model_it_started_from(a1
         assert worse.describe().endswith("that is worse, so the starting model is kept")
 
 
+@pytest.mark.slow  # ~40 s (a SIREN fine-tuned, then budgets fitted); the default suite keeps
+# test_a_model_whose_embedded_bytes_outweigh_what_it_saves_is_not_kept and the adaptation tests below
 def test_compress_adapt_embeds_the_adapted_model_and_reports_it(a1b_netcdf, tmp_path, tiny_model,
                                                                 cluster):
     """Under a size budget, where bytes cannot judge a model, the adapted one is embedded

@@ -89,7 +89,7 @@ def test_a_store_cannot_make_its_reader_read_a_local_file(tmp_path, a1b, monkeyp
     assert numcodecs.get_codec(config).decode(chunk).shape == (1, 37, 49)
 
 
-@pytest.mark.parametrize("model", ["linear-2d", "default-2d"])
+@pytest.mark.parametrize("model", ["linear-2d", pytest.param("default-2d", marks=pytest.mark.slow)])
 def test_opening_a_store_imports_no_torch_and_loads_no_model(tmp_path, model):
     """Opening never imports torch; reading a SIREN's chunks does, a linear model's never."""
     ds = open_a1b()[[A1B_VARIABLE]].isel(time=slice(200, 202))

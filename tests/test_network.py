@@ -89,6 +89,7 @@ def test_decoding_gives_the_same_bits_on_one_thread_and_on_two(a1b):
 
 
 
+@pytest.mark.slow  # ~7 s of fresh processes: the SIREN's grid (a linear model has none)
 def test_the_grid_is_the_same_on_every_cpu_path():
     """Issue 32: torch.linspace's values depend on the CPU kernel torch picks; the grid must not."""
     script = ("import hashlib; from inrcodec.nn.coords import grid; print(hashlib.sha256("

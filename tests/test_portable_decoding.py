@@ -93,6 +93,8 @@ def decoded_on(folder: Path, names: list[str]) -> dict:
     return {name: json.loads(out.read_text()) for name, out in outs.items()}
 
 
+@pytest.mark.slow  # ~20 s; test_safeguards.py reads the default (linear) model's store back on
+# every CPU path in the default suite
 def test_every_path_decodes_the_same_bytes_but_mkl_s_products_in_network_chunks(cases):
     folder, found, originals = cases
     results = decoded_on(folder, list(PATHS))
