@@ -79,6 +79,8 @@ def uncompressed(ds, encoding: dict, model) -> dict:
             why[name] = "coordinate"
         elif kind not in "fiu":
             why[name] = f"{var.dtype}: not numbers inrcodec compresses"
+        elif var.size == 0:
+            why[name] = "no values"
         elif var.ndim < model.ndim:
             why[name] = f"{var.ndim}-D, fewer dimensions than the model's {model.ndim}-D patches"
         elif kind in "iu":

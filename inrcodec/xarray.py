@@ -86,7 +86,7 @@ def compressible(ds, model: Model, variables=None) -> list[str]:
         bounds = cell_bounds(ds)
         return [name for name, v in ds.data_vars.items()
                 if np.dtype(v.dtype).kind == "f" and not integer_on_disk(v)
-                and v.ndim >= model.ndim and name not in bounds]
+                and v.ndim >= model.ndim and v.size and name not in bounds]
     for name in variables:
         if name in ds.coords:
             raise ValueError(f"{name!r} is a coordinate, which is stored exactly; the data "

@@ -33,7 +33,8 @@ def hourly(tmp_path_factory):
          "lsm": (("lat", "lon"), (t[0, 0] > 280).astype("i1")),
          "co2": (("time",), np.linspace(410, 411, HOURS)),
          "ptype": (("time", "lat", "lon"), (t[:, 0] // 3 % 4).astype("i1")),
-         "msl": (("time", "lat", "lon"), 1e5 + 100 * (t[:, 0] - 280))},
+         "msl": (("time", "lat", "lon"), 1e5 + 100 * (t[:, 0] - 280)),
+         "soundings": (("launch", "lat", "lon"), np.zeros((0, 37, 49), "f4"))},
         coords={"time": time, "level": [850, 500], "lat": lat, "lon": lon,
                 "valid_time": (("time",), time + pd.Timedelta("3h")),
                 "lat2d": (("lat", "lon"), np.repeat(lat[:, None], 49, axis=1))})
@@ -57,11 +58,14 @@ def test_every_coordinate_and_uncompressed_variable_reads_back_equal(hourly, wri
     dest, report = written
     source, back = xr.open_dataset(hourly), xr.open_zarr(dest)
     assert set(back.variables) == set(source.variables)
-    for name in ("time", "level", "lat", "lon", "valid_time", "lat2d", "lsm", "co2", "ptype"):
+    for name in ("time", "level", "lat", "lon", "valid_time", "lat2d", "lsm", "co2", "ptype",
+                 "soundings"):
         assert back[name].dtype == source[name].dtype, name
         assert np.array_equal(back[name].values, source[name].values, equal_nan=name == "ptype"), name
     assert report.lossless["valid_time"] == "coordinate"
     assert "integer" in report.lossless["lsm"] and "1-D" in report.lossless["co2"]
+    # A variable without values: it had been "compressed" at 8,136 bits a value, PSNR nan.
+    assert report.lossless["soundings"] == "no values" and back.soundings.shape == (0, 37, 49)
     # Classes with a _FillValue, which xarray decodes to floats, are integers: kept exact (an
     # int8 land-cover class had come back as 3.035), and on disk as they were.
     assert report.lossless["ptype"].startswith("integer on disk (int8, with a _FillValue)")
