@@ -72,6 +72,10 @@ def plan(ds, dest: str, dim: str, encoding: dict) -> tuple[dict[str, Tail], bool
         if extend and len(held) and len(new) and not new[0] > held[-1]:
             raise ValueError(f"cannot append: the source's {dim} starts at {new[0]}, not after the "
                              f"store's last {held[-1]}")
+        if extend and len(new) > 1 and not (new[1:] > new[:-1]).all():
+            at = int(np.argmin(new[1:] > new[:-1])) + 1  # the first that does not go on
+            raise ValueError(f"cannot append: the source's {dim} does not increase ({new[at]} "
+                             f"after {new[at - 1]}), and a store's {dim} must")
         if extend:
             _check_encodable(ds, stored, dim)
         end = len(held) if extend else len(held) - len(new)  # the rows stored before this append

@@ -258,6 +258,12 @@ def _open(source, group: str | None = None):
     import xarray as xr
 
     paths = [] if isinstance(source, xr.Dataset) else source_paths(source)
+    for path in paths:  # (Zarr's word for a folder of files was "No group found in store")
+        folder = Path(path)
+        if folder.is_dir() and not any((folder / key).exists()
+                                       for key in ("zarr.json", ".zgroup", ".zarray")):
+            raise ValueError(f"{path} is a folder, not a Zarr store: give its files (such as "
+                             f"'{folder / '*.nc'}', quoted) or a store")
     if paths and group is None and (inside := subgroups(paths[0])):
         raise ValueError(f"{paths[0]} holds groups ({', '.join(inside)}) beside its root, which "
                          "one run does not compress together: give --group / for the root's "

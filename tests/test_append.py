@@ -96,6 +96,15 @@ def test_what_cannot_be_appended_is_refused_and_a_rerun_finishes_an_append(serie
         compress(tmp_path / "fine.nc", dest, scheduler=cluster, progress=False, append_dim="time",
                  max_error=0.1)
     xr.testing.assert_identical(xr.open_zarr(dest).load(), before)
+    # A source that starts after the store but goes back (a time it holds already): the store
+    # had ended with that time twice, and slicing it by time failed (probe 4).
+    back = series.isel(time=slice(30, 33)).assign_coords(
+        time=series["time"].values[[30, 31, 5]])
+    back.to_netcdf(tmp_path / "back.nc")
+    with pytest.raises(ValueError, match="does not increase"):
+        compress(tmp_path / "back.nc", dest, scheduler=cluster, progress=False, append_dim="time",
+                 max_error=0.1)
+    xr.testing.assert_identical(xr.open_zarr(dest).load(), before)
     # An append interrupted after the store grew, before its chunks were written: the same
     # command again finishes it; once finished, it says there is nothing to append.
     encoding = {name: {"chunks": zarr.open_array(dest, path=name).chunks,

@@ -1,3 +1,4 @@
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -33,6 +34,16 @@ def test_an_unwritable_destination_is_one_line_before_any_worker_starts(a1b_netc
         [line] = capsys.readouterr().err.strip().splitlines()
         assert line.startswith(f"inrcodec compress: error: cannot write to {dest}: ")
         assert reason in line
+
+
+def test_a_folder_of_files_is_refused_with_what_to_give(a1b_netcdf, tmp_path, capsys):
+    (tmp_path / "files").mkdir()
+    shutil.copy(a1b_netcdf, tmp_path / "files")
+    assert main(["compress", str(tmp_path / "files"), str(tmp_path / "out.zarr")]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (f"inrcodec compress: error: {tmp_path / 'files'} is a folder, not a Zarr "
+                    f"store: give its files (such as '{tmp_path / 'files' / '*.nc'}', quoted) or "
+                    "a store")
 
 
 def test_files_that_disagree_are_refused_in_one_line(a1b_netcdf, tmp_path, capsys):
