@@ -27,6 +27,22 @@ RESERVE = 1.5  # the outer loop stops this many times the estimated rest before 
 PROBE_PATCHES = 64  # patches the statistics are timed on
 
 
+class NoTimeToTrain(ValueError):
+    """A budget that reading the windows and measuring would take whole."""
+
+
+@dataclass
+class NotAdapted:
+    """A variable left with its starting model: the budget's share left it no time."""
+
+    model: Model
+    why: str
+    kept: bool = False
+
+    def describe(self) -> str:
+        return f"not adapted: {self.why}, so the starting model is kept"
+
+
 @dataclass
 class Adaptation:
     model: Model
@@ -119,8 +135,8 @@ def adapt(source, variable: str, minutes: float, *, init: "Model | str | None" =
     train_s = budget - (time.monotonic() - began) - RESERVE * rest
     if train_s <= 0:
         needed = (time.monotonic() - began + RESERVE * rest) / 60
-        raise ValueError(f"a budget of {minutes:g} minutes leaves no time to train: reading "
-                         f"the windows and measuring take {needed:.1f} minutes here; give more")
+        raise NoTimeToTrain(f"a budget of {minutes:g} minutes leaves no time to train: reading "
+                            f"the windows and measuring take {needed:.1f} minutes here; give more")
     if start is not None:  # fine-tuning: a smaller rate, and the starting model's own data mix
         trained = start.card.get("recipe") or start.card.get("training", {})  # older cards
         mix = trained.get("mix", 0.0)
@@ -187,4 +203,4 @@ def _statistics(model: Model, windows: np.ndarray) -> None:
                       3, with_basis=True)
 
 
-__all__ = ["Adaptation", "MARGIN_S", "adapt", "measure"]
+__all__ = ["Adaptation", "MARGIN_S", "NoTimeToTrain", "NotAdapted", "adapt", "measure"]

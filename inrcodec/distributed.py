@@ -118,15 +118,32 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int | Non
                                  f"{stored.card.get('name', stored.hash[:12])} (leave --model "
                                  "out to resume with it)")
     elif adapt is not None:
-        from .adapt import adapt as fine_tune
+        from .adapt import NotAdapted, NoTimeToTrain, adapt as fine_tune
         from .learn import embedding_pays
 
-        for name in names:
-            adapted = fine_tune(ds, name, adapt / len(names), init=resolved, chunks=chunks[name],
-                                progress=progress)
+        # Each variable gets an even share of what is left, less the longest time judging an
+        # adapted model took so far: what one overran (by up to adapt.MARGIN_S) or spent
+        # judging is taken from the later shares, so the whole keeps the budget and a margin
+        # (each variable had had a fixed share, and the judging came on top: probe 4).
+        deadline, judging = time.monotonic() + 60 * adapt, 0.0
+        for i, name in enumerate(names):
+            share = (deadline - time.monotonic() - judging) / 60 / (len(names) - i)
+            try:
+                if share <= 0:
+                    raise NoTimeToTrain("the variables before it took the whole budget")
+                adapted = fine_tune(ds, name, share, init=resolved, chunks=chunks[name],
+                                    progress=progress)
+            except NoTimeToTrain as e:
+                if i == 0:  # too small a budget for any: said before anything is spent
+                    raise ValueError(f"--adapt {adapt:g} minutes, a share of {share:.2g} for each "
+                                     f"of {len(names)} variables: {e}") from None
+                adaptations[name] = NotAdapted(resolved, str(e))
+                continue
+            clock = time.monotonic()
             if adapted.kept and (unpaid := embedding_pays(ds[name], chunks[name], settings_of[name],
                                                           resolved, adapted.model)):
                 adapted = dataclasses.replace(adapted, model=resolved, kept=False, unpaid=unpaid)
+            judging = max(judging, time.monotonic() - clock)
             adaptations[name], models[name] = adapted, adapted.model
     elif learn:
         from .learn import learn_archive

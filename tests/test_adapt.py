@@ -12,6 +12,7 @@ import xarray as xr
 from inrcodec import Model
 from inrcodec.adapt import MARGIN_S, adapt
 from inrcodec.cli import main
+from inrcodec.distributed import compress
 from inrcodec.sample_data import A1B_VARIABLE, a1b_path
 from inrcodec.training_windows import sample_patches
 
@@ -51,6 +52,26 @@ def test_train_init_keeps_its_budget_and_says_what_adapting_bought(a1b_netcdf, t
     before, after = adaptation["before"], adaptation["after"]
     assert f"{before['psnr_db']:.2f} dB at {before['bits_per_value']:.3f} bits/value before" in printed
     assert f"{after['psnr_db']:.2f} dB" in printed
+
+
+@pytest.mark.slow  # ~40 s: three variables fine-tuned
+def test_several_variables_adapt_within_the_budget_and_one_margin(a1b_netcdf, tmp_path, tiny_model,
+                                                                  cluster):
+    """Each variable had had a fixed share, overrun by a margin each, with the judging of its
+    model on top; and a later variable left no time failed the run after the first had spent
+    theirs (probe 4)."""
+    init, source = tiny_model((16, 16)), tmp_path / "three.nc"
+    ds = xr.open_dataset(a1b_netcdf).isel(time=slice(0, 24))
+    ds.assign(second=ds[A1B_VARIABLE] + 1.0, third=ds[A1B_VARIABLE] * 0.5).to_netcdf(source)
+    budget = 0.3
+    begun = time.monotonic()
+    report = compress(source, tmp_path / "three.zarr", model=init, adapt=budget,
+                      scheduler=cluster, progress=False, max_error=0.5)
+    assert report.setup_seconds <= 60 * budget + MARGIN_S, report.setup_seconds
+    assert time.monotonic() - begun > report.setup_seconds
+    assert set(report.adaptations) == {A1B_VARIABLE, "second", "third"}
+    described = [a.describe() for a in report.adaptations.values()]
+    assert all(d.startswith(("adapted in", "not adapted: ")) for d in described), described
 
 
 def test_a_budget_too_small_to_train_is_refused_in_a_line(a1b_netcdf, tmp_path, capsys, tiny_model):
