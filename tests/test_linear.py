@@ -292,6 +292,33 @@ def test_an_archive_with_something_to_learn_is_learned_and_its_store_is_smaller(
     assert sizes["learned"] < sizes["start"], sizes
 
 
+def test_an_end_unlike_the_rest_does_not_keep_a_model_the_rest_would_pay_for():
+    """Probe 4: an archive whose last tenth was clean (an instrument changed) and the rest noise
+    kept a model judged on that end alone, and the store took 15% more bytes than without it."""
+    from inrcodec.learn import learn_archive
+    from inrcodec.model import resolve
+    from inrcodec.xarray import chunks_for
+
+    rng = np.random.default_rng(1)  # the probe's archive: a fixed field and 4 modes, 200 days
+
+    def blurred(sigma: float) -> np.ndarray:  # white noise under a Gaussian blur (periodic)
+        f = np.meshgrid(np.fft.fftfreq(64), np.fft.fftfreq(144), indexing="ij")
+        blur = np.exp(-2 * np.pi ** 2 * sigma ** 2 * (f[0] ** 2 + f[1] ** 2))
+        return np.fft.ifft2(np.fft.fft2(rng.standard_normal((64, 144))) * blur).real
+
+    geo, modes = 30 * blurred(1.0), np.array([10 * blurred(2.0) for _ in range(4)])
+    fields = 280 + geo + np.einsum("tk,kij->tij", rng.standard_normal((200, 4)), modes)
+    fields[:170] += 2.0 * rng.standard_normal((170, 64, 144))
+    fields[170:] += 0.01 * rng.standard_normal((30, 64, 144))
+    fields = fields.astype(np.float32)
+    start = resolve("linear-2d")
+    learned = learn_archive(_dataset(fields), "t", start,
+                            chunks_for(fields.shape, 4, start.patch_shape, ("time", "y", "x")),
+                            {"min_psnr": 40})
+    assert not learned.kept, learned.reason
+    assert "fewer bytes there, but" in learned.reason and "across the variable" in learned.reason
+
+
 def test_an_archive_without_anything_to_learn_keeps_the_start_model_and_says_why():
     from inrcodec.learn import learn_archive
     from inrcodec.model import resolve
