@@ -59,6 +59,9 @@ def test_an_hourly_series_appended_day_by_day_and_in_ragged_pieces(series, tmp_p
             assert cli.main(["info", str(dest)]) == 0
             assert "(its last chunk) are kept" in capsys.readouterr().out
     assert "appended 18 along time" in report.table()
+    held = stored_bytes(group["t2m"])  # chunks and metadata, as every bits/val counts (probe 4)
+    assert (f"kB of chunks and {held[1] / 1e3:.1f} kB of metadata, "
+            f"{8 * sum(held) / group['t2m'].size:.3f} bits per value") in report.table()
     script = (f"import xarray, numpy\nds = xarray.open_zarr({str(dest)!r})\n"
               f"numpy.savez({str(tmp_path / 'back.npz')!r}, **{{n: ds[n].values for n in ds.variables}})")
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
