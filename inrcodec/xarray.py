@@ -167,15 +167,23 @@ def encoding_for(ds, model: "Model | str" = "linear-2d", zarr_format: int = 2,
 
             entry["serializer"] = INRSerializer(model, **settings)
             entry["compressors"] = None
+        if warn_partial:
+            _warn_about_a_partial_end(name, var, entry["chunks"])
+        encoding[name] = entry
+    # One rechunking that suits every variable: along each dimension, a multiple of each of
+    # their Zarr chunks (each variable's own advice had broken the others' writes: probe 4).
+    along = {}
+    for name, entry in encoding.items():
+        for dim, n, size in zip(ds[name].dims, entry["chunks"], ds[name].shape):
+            along[dim] = min(math.lcm(along.get(dim, 1), n), size)
+    for name, entry in encoding.items():
+        var = ds[name]
         if var.chunks is not None and not _aligned(var.chunks, entry["chunks"]):
             warnings.warn(f"{name!r}: dask chunks {tuple(c[0] for c in var.chunks)} straddle the "
                           f"Zarr chunks {entry['chunks']}: a partial write decodes, merges and "
                           "re-encodes a chunk, adding error each time. Rechunk with "
-                          f"ds.chunk({dict(zip(var.dims, entry['chunks']))}) first",
+                          f"ds.chunk({ {dim: along[dim] for dim in var.dims} }) first",
                           EncodingWarning, stacklevel=2)
-        if warn_partial:
-            _warn_about_a_partial_end(name, var, entry["chunks"])
-        encoding[name] = entry
     return encoding
 
 

@@ -1,6 +1,7 @@
 """The encoding helper: sensible chunks, and warnings about what silently breaks a lossy store."""
 
 import subprocess
+import warnings
 
 import numpy as np
 import pytest
@@ -78,6 +79,19 @@ def test_a_netcdf_sources_fill_value_is_dropped_and_its_nans_come_back(ds, tmp_p
 def test_dask_chunks_straddling_zarr_chunks_warn(ds):
     with pytest.warns(EncodingWarning, match="straddle"):
         encoding_for(ds.chunk(time=3), chunks={A1B_VARIABLE: (2, 37, 49)})
+    # Variables that share time, chunked unlike: one rechunking suits both, and writes (each
+    # variable's own advice had broken the other's write: probe 4).
+    two = ds.assign(doubled=2 * ds[A1B_VARIABLE])
+    with pytest.warns(EncodingWarning, match=r"ds.chunk\(\{'time': 6, 'latitude': 37, "
+                                             r"'longitude': 49\}\)") as warned:
+        encoding_for(two.chunk(time=1), chunks={A1B_VARIABLE: (2, 37, 49), "doubled": (3, 37, 49)},
+                     warn_partial=False)
+    assert len(warned) == 2
+    advised = two.chunk(time=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", EncodingWarning)
+        encoding_for(advised, chunks={A1B_VARIABLE: (2, 37, 49), "doubled": (3, 37, 49)},
+                     warn_partial=False)
 
 
 def test_a_partial_last_chunk_along_time_warns_that_an_xarray_append_would_re_encode_it(ds):
