@@ -128,17 +128,21 @@ def same_values(a: np.ndarray, b: np.ndarray) -> bool:
     return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fcmM")
 
 
-def _missing(dest: str, name: str) -> str:
-    """Why a store this run resumes lacks ``name``: it was started without it (what it does
-    compress), or not by this command at all."""
+def compressed_arrays(dest: str) -> list[str]:
+    """The names of the arrays a store compresses with inrcodec (none where it is no store)."""
     import zarr
 
     try:
-        held = sorted(n for n, a in zarr.open_group(dest, mode="r").arrays()
-                      if inrcodec_of(a) is not None)
-    except Exception:  # noqa: BLE001 (not a Zarr store: said below)
-        held = []
-    if held:
+        group = zarr.open_group(dest, mode="r", use_consolidated=False)
+    except Exception:  # noqa: BLE001 (not a Zarr store: its callers say so in their words)
+        return []
+    return sorted(name for name, array in group.arrays() if inrcodec_of(array) is not None)
+
+
+def _missing(dest: str, name: str) -> str:
+    """Why a store this run resumes lacks ``name``: it was started without it (what it does
+    compress), or not by this command at all."""
+    if held := compressed_arrays(dest):
         return (f"{dest} was started without {name!r} (it compresses {', '.join(held)}): name "
                 "those with --var, or choose another destination for the rest")
     return (f"{dest} exists but holds no array {name!r}: it was not started by this command; "
@@ -195,9 +199,8 @@ def check_resumable(ds, dest: str, encoding: dict) -> None:
                              "source, or delete it to start over")
     # A variable the store compresses that this run does not name (a narrower --var): the
     # report would call it stored losslessly, though its chunks are the first run's lossy ones.
-    group = zarr.open_group(dest, mode="r", use_consolidated=False)
-    for name, array in group.arrays():
-        if name not in encoding and inrcodec_of(array) is not None:
+    for name in compressed_arrays(dest):
+        if name not in encoding:
             raise ValueError(f"{dest} was started compressing {name!r} too, which this run does "
                              "not name: resume with the same variables (--var), or delete it to "
                              "start over")

@@ -184,7 +184,7 @@ def _learn(source, variable, start, chunks, settings, seed, progress, start_name
     across = [np.asarray(var[where].values) for where in _spread_chunks(var, chunks, HELD_OUT // 2)
               if where not in held_out]
     if across:
-        there = 1 - projected(best, across) / max(projected(start, across), 1e-300)
+        there = 1 - projected(best, across) / projected(start, across)  # (metadata: never 0)
         if there < MIN_GAIN:
             return best, False, (f"{text}: {saving:.1%} fewer bytes there, but {there:+.1%} on "
                                  f"{len(across)} chunks across the variable, under the "

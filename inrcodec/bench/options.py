@@ -57,5 +57,3 @@ def options_from(args: argparse.Namespace) -> Options:
     return Options(datasets=args.datasets or [], quick=args.quick,
                    codecs=[c for group in args.codec for c in group], out=args.out,
                    threads=args.threads)
-
-
