@@ -9,6 +9,11 @@ part of it fixed through ``interp.encode``'s own arguments: bytes of every secti
 is the same whatever the settings, and left out) and encode CPU time, best of ``--repeats``.
 A restriction that costs few bytes and saves much time is where a cheaper search starts.
 
+Then the same on what the bounded modes' BOUNDED_SPATIAL chunks code: the residual a model's
+prediction leaves (its latents projected at the codec's latent bits, quantized, as the encoder
+makes them), with the dataset's bundled model and with the universal one of its dimension: the
+full search against the residual's own (``sections/spatial.RESIDUAL_SEARCH``).
+
     python pipelines/interp_search.py [--markdown docs/interp-search.md] [--quick]
 """
 
@@ -28,7 +33,14 @@ from evaluate_interp import bounds_for, half_step  # noqa: E402 (the coder's bou
 from inrcodec.bench.datasets import DATASETS  # noqa: E402
 from inrcodec.bench.machine import machine  # noqa: E402
 from inrcodec.bench.stamp import stamp, stamped  # noqa: E402
-from inrcodec.coding import interp, kernels  # noqa: E402
+from inrcodec.chunk import Chunk  # noqa: E402
+from inrcodec.coding import interp, kernels, residual  # noqa: E402
+from inrcodec.coding.quantize import LatentQuantizer  # noqa: E402
+from inrcodec.model import resolve  # noqa: E402
+from inrcodec.modes.bounded import Bounded  # noqa: E402
+from inrcodec.sections.bounds import Prediction  # noqa: E402
+from inrcodec.sections.network import fit  # noqa: E402
+from inrcodec.sections.spatial import RESIDUAL_SEARCH  # noqa: E402
 
 RESTRICTIONS = {  # interp.encode's arguments that fix a part of the search
     "full search": {},
@@ -41,6 +53,56 @@ RESTRICTIONS = {  # interp.encode's arguments that fix a part of the search
     "first sweep only": {"bound_mode": 1, "reverse": False, "batch_axes": 0},
 }
 QUICK = ("a1b", "ostia")
+RESIDUAL_RESTRICTIONS = {"full search": {}, "the residual's search": RESIDUAL_SEARCH}
+
+
+def residuals(model_name: str, chunks: list[np.ndarray], bound: float) -> list[tuple]:
+    """(residual, half step, missing) of each chunk under ``bound``: the chunk less the model's
+    prediction from latents projected and quantized as the bounded encoder makes them (before
+    its gate: every chunk's)."""
+    model, mode = resolve(model_name), Bounded(max_error=bound)
+    quantizer = model.quantizer(*LatentQuantizer.resolution(mode.latent_bits))
+    out = []
+    for c in chunks:
+        finite = np.isfinite(c) if c.dtype.kind == "f" else c != 0
+        chunk = Chunk(c, finite, {"dtype": c.dtype, "shape": c.shape, "fortran_order": False,
+                                  "mask": None})
+        prediction = Prediction.of(chunk, model, quantizer, fit(chunk, model, 0, quantizer))
+        target = np.where(finite, c.astype(np.float64) - prediction.values, 0.0)
+        out.append((target, residual.half_step(bound, c.dtype, chunk.norm),
+                    None if finite.all() else ~finite))
+    return out
+
+
+def measure_residuals(name: str, model_names: list[str], chunks: list[np.ndarray],
+                      repeats: int) -> list[dict]:
+    finite = np.concatenate([c[np.isfinite(c)].ravel() for c in chunks]).astype(np.float64)
+    rows = []
+    for model_name in model_names:
+        for fraction, bound in bounds_for(float(np.ptp(finite)), chunks[0].dtype):
+            prepared = residuals(model_name, chunks, bound)
+            row = {"dataset": name, "model": model_name, "fraction": fraction, "bound": bound,
+                   "values": sum(c.size for c in chunks),
+                   "megabytes": sum(c.nbytes for c in chunks) / 1e6}
+            for label, fixed in RESIDUAL_RESTRICTIONS.items():
+                row[label] = _timed_sizes(prepared, fixed, repeats)
+            rows.append(row)
+            full, own = row["full search"], row["the residual's search"]
+            print(f"  residual {name:14} {model_name} {fraction:g}: {own['bytes'] / full['bytes']:.4f}, "
+                  f"{full['seconds'] / own['seconds']:.2f}x", flush=True)
+    return rows
+
+
+def _timed_sizes(prepared: list[tuple], fixed: dict, repeats: int) -> dict:
+    """Bytes of each of ``prepared``'s (values, half, missing) coded with ``fixed``, and the
+    best CPU time of ``repeats``."""
+    interp.encode(*prepared[0], **fixed)  # first-call costs
+    best = math.inf
+    for _ in range(repeats):
+        start = time.process_time()
+        sizes = [len(interp.encode(v, h, m, **fixed)[0]) for v, h, m in prepared]
+        best = min(best, time.process_time() - start)
+    return {"bytes": sum(sizes), "seconds": best, "chunks": sizes}
 
 
 def measure_dataset(name: str, chunks: list[np.ndarray], repeats: int) -> list[dict]:
@@ -57,13 +119,7 @@ def measure_dataset(name: str, chunks: list[np.ndarray], repeats: int) -> list[d
         row = {"dataset": name, "fraction": fraction, "bound": bound,
                "values": sum(c.size for c in chunks), "megabytes": sum(c.nbytes for c in chunks) / 1e6}
         for label, fixed in RESTRICTIONS.items():
-            interp.encode(prepared[0][0], half, prepared[0][1], **fixed)  # first-call costs
-            best = math.inf
-            for _ in range(repeats):
-                start = time.process_time()
-                sizes = [len(interp.encode(v, half, m, **fixed)[0]) for v, m in prepared]
-                best = min(best, time.process_time() - start)
-            row[label] = {"bytes": sum(sizes), "seconds": best, "chunks": sizes}
+            row[label] = _timed_sizes([(v, half, m) for v, m in prepared], fixed, repeats)
         rows.append(row)
         full = row["full search"]
         print(f"  {name:14} {fraction:g}: " + " ".join(
@@ -73,7 +129,8 @@ def measure_dataset(name: str, chunks: list[np.ndarray], repeats: int) -> list[d
     return rows
 
 
-def markdown(rows: list[dict], seconds: float, machine_line: str, date: str, **_) -> str:
+def markdown(rows: list[dict], residual_rows: list[dict], seconds: float, machine_line: str,
+             date: str, **_) -> str:
     others = [label for label in RESTRICTIONS if label != "full search"]
     lines = ["# The interpolation coder's settings search: what each part buys", "",
              f"Produced by `python pipelines/interp_search.py` ({date}, {seconds / 60:.1f} minutes) "
@@ -110,7 +167,38 @@ def markdown(rows: list[dict], seconds: float, machine_line: str, date: str, **_
                      f"{r['megabytes'] / full['seconds']:.3g} | " + " | ".join(
                          f"{r[label]['bytes'] / full['bytes']:.3f}, "
                          f"{full['seconds'] / r[label]['seconds']:.2f}x" for label in others) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + residual_markdown(residual_rows)) + "\n"
+
+
+def residual_markdown(rows: list[dict]) -> list[str]:
+    own = "the residual's search"
+    ratio = [r[own]["bytes"] / r["full search"]["bytes"] for r in rows]
+    speed = [r["full search"]["seconds"] / r[own]["seconds"] for r in rows]
+    total = sum(r[own]["bytes"] for r in rows) / sum(r["full search"]["bytes"] for r in rows)
+    worst = max(range(len(rows)), key=lambda i: ratio[i])
+    chunk, at = max(((a / b, r) for r in rows
+                     for a, b in zip(r[own]["chunks"], r["full search"]["chunks"])),
+                    key=lambda pair: pair[0])
+    fixed = ", ".join(f"{k}={v}" for k, v in RESIDUAL_SEARCH.items())
+    lines = ["", "## The network's residual", "",
+             "The residual each test chunk leaves under the dataset's bundled model and the "
+             "universal model of its dimension (latents projected and quantized as the bounded "
+             "encoder makes them, before its gate), coded alone at each bound: the full search "
+             f"against the residual's own (`{fixed}`: one trial sweep, of the interpolant and any "
+             "batch axes). Bytes over the full search's: total "
+             f"{total:.4f}, median {np.median(ratio):.4f}, worst pair {ratio[worst]:.3f} "
+             f"({rows[worst]['dataset']}, {rows[worst]['model']} at {rows[worst]['fraction']:g}), "
+             f"worst chunk {chunk:.3f} ({at['dataset']}, {at['model']} at {at['fraction']:g}); "
+             f"speed over the full search's: median {np.median(speed):.2f}x, least "
+             f"{min(speed):.2f}x.", "",
+             "| dataset | model | bound (of range) | full search b/v | enc MB/s | the residual's "
+             "search: bytes, speed |", "|---|---|---|---|---|---|"]
+    for r, bytes_ratio, faster in zip(rows, ratio, speed):
+        full = r["full search"]
+        lines.append(f"| {r['dataset']} | {r['model']} | {r['fraction']:g} | "
+                     f"{8 * full['bytes'] / r['values']:.3f} | "
+                     f"{r['megabytes'] / full['seconds']:.3g} | {bytes_ratio:.3f}, {faster:.2f}x |")
+    return lines
 
 
 def main() -> None:
@@ -131,7 +219,7 @@ def main() -> None:
     # its coders have passed 8 million points: that second would land in one pair's time).
     kernels.compiled()
     kernels.LOAD_AFTER_WORK = 0
-    start, rows = time.perf_counter(), []
+    start, rows, residual_rows = time.perf_counter(), [], []
     for name in args.datasets:
         ds = DATASETS[name]
         try:
@@ -139,8 +227,12 @@ def main() -> None:
         except Exception as e:  # a dataset whose extra is not installed is skipped
             print(f"skipped dataset {name}: {e}", flush=True)
             continue
-        rows += measure_dataset(name, ds.test_chunks(array), args.repeats)
-    results = {"rows": rows, "seconds": time.perf_counter() - start, "machine_line": machine(),
+        chunks = ds.test_chunks(array)
+        rows += measure_dataset(name, chunks, args.repeats)
+        universal = "universal-" + ds.model.rsplit("-", 1)[1]
+        residual_rows += measure_residuals(name, [ds.model, universal], chunks, args.repeats)
+    results = {"rows": rows, "residual_rows": residual_rows,
+               "seconds": time.perf_counter() - start, "machine_line": machine(),
                "date": time.strftime("%Y-%m-%d")}
     made = stamp()
     with open(args.markdown.rsplit(".", 1)[0] + ".json", "w") as f:

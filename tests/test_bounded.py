@@ -97,3 +97,27 @@ def test_bounded_encoding_is_deterministic_across_threads(a1b):
     with ThreadPoolExecutor(8) as pool:
         parallel = list(pool.map(codec.encode, chunks))
     assert parallel == [codec.encode(c) for c in chunks]
+
+
+
+def test_the_networks_residual_is_searched_in_one_trial_sweep(a1b, monkeypatch):
+    """A BOUNDED_SPATIAL residual is planned with uniform level steps in the first axis order
+    (spatial.RESIDUAL_SEARCH): one trial sweep of both interpolants, where the whole search of
+    a 12-field chunk takes three; the settings it finds are those a bound search reuses."""
+    from inrcodec.chunk import Chunk
+    from inrcodec.coding import interp
+    from inrcodec.sections import spatial
+
+    batch, sweeps = interp.Batch, []
+    monkeypatch.setattr(interp, "Batch", lambda *a: sweeps.append(a[3]) or batch(*a))
+    values = a1b[192:204]
+    finite = np.ones(values.shape, bool)
+    noise = np.random.default_rng(0).normal(0, 0.3, values.shape)  # a residual of noise
+    prediction = values.astype(np.float64) + noise
+    norm = Chunk(values, finite, {}).norm
+    planned = spatial.plan_residual(values, finite, prediction, 0.4, norm)
+    assert sweeps == [[(True, 0), (False, 0)]]
+    assert (planned.settings["bound_mode"], planned.settings["reverse"]) == (0, False)
+    sweeps.clear()
+    interp.plan(noise, 0.39)
+    assert len(sweeps) == 3  # the whole search: both interpolants, the other modes, the other order
