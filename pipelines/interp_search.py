@@ -12,7 +12,7 @@ A restriction that costs few bytes and saves much time is where a cheaper search
 Then the same on what the bounded modes' BOUNDED_SPATIAL chunks code: the residual a model's
 prediction leaves (its latents projected at the codec's latent bits, quantized, as the encoder
 makes them), with the dataset's bundled model and with the universal one of its dimension: the
-full search against the residual's own (``sections/spatial.RESIDUAL_SEARCH``).
+full search against the residual's own (``sections/spatial.search_residual``).
 
     python pipelines/interp_search.py [--markdown docs/interp-search.md] [--quick]
 """
@@ -40,7 +40,7 @@ from inrcodec.model import resolve  # noqa: E402
 from inrcodec.modes.bounded import Bounded  # noqa: E402
 from inrcodec.sections.bounds import Prediction  # noqa: E402
 from inrcodec.sections.network import fit  # noqa: E402
-from inrcodec.sections.spatial import RESIDUAL_SEARCH  # noqa: E402
+from inrcodec.sections.spatial import RESIDUAL_SEARCH, search_residual  # noqa: E402
 
 RESTRICTIONS = {  # interp.encode's arguments that fix a part of the search
     "full search": {},
@@ -53,18 +53,20 @@ RESTRICTIONS = {  # interp.encode's arguments that fix a part of the search
     "first sweep only": {"bound_mode": 1, "reverse": False, "batch_axes": 0},
 }
 QUICK = ("a1b", "ostia")
-RESIDUAL_RESTRICTIONS = {"full search": {}, "the residual's search": RESIDUAL_SEARCH}
+RESIDUAL_SEARCHES = {"full search": interp.plan, "the residual's search": search_residual}
 
 
 def residuals(model_name: str, chunks: list[np.ndarray], bound: float) -> list[tuple]:
     """(residual, half step, missing) of each chunk under ``bound``: the chunk less the model's
     prediction from latents projected and quantized as the bounded encoder makes them (before
-    its gate: every chunk's)."""
+    its gate: every chunk the network could code)."""
     model, mode = resolve(model_name), Bounded(max_error=bound)
     quantizer = model.quantizer(*LatentQuantizer.resolution(mode.latent_bits))
     out = []
     for c in chunks:
         finite = np.isfinite(c) if c.dtype.kind == "f" else c != 0
+        if not finite.any() or c[finite].min() == c[finite].max():
+            continue  # stored EMPTY or CONSTANT (core.encode), without the network
         chunk = Chunk(c, finite, {"dtype": c.dtype, "shape": c.shape, "fortran_order": False,
                                   "mask": None})
         prediction = Prediction.of(chunk, model, quantizer, fit(chunk, model, 0, quantizer))
@@ -84,8 +86,9 @@ def measure_residuals(name: str, model_names: list[str], chunks: list[np.ndarray
             row = {"dataset": name, "model": model_name, "fraction": fraction, "bound": bound,
                    "values": sum(c.size for c in chunks),
                    "megabytes": sum(c.nbytes for c in chunks) / 1e6}
-            for label, fixed in RESIDUAL_RESTRICTIONS.items():
-                row[label] = _timed_sizes(prepared, fixed, repeats)
+            for label, search in RESIDUAL_SEARCHES.items():
+                row[label] = _timed_sizes(prepared, lambda *a, search=search: search(*a).finish(),
+                                          repeats)
             rows.append(row)
             full, own = row["full search"], row["the residual's search"]
             print(f"  residual {name:14} {model_name} {fraction:g}: {own['bytes'] / full['bytes']:.4f}, "
@@ -93,14 +96,14 @@ def measure_residuals(name: str, model_names: list[str], chunks: list[np.ndarray
     return rows
 
 
-def _timed_sizes(prepared: list[tuple], fixed: dict, repeats: int) -> dict:
-    """Bytes of each of ``prepared``'s (values, half, missing) coded with ``fixed``, and the
-    best CPU time of ``repeats``."""
-    interp.encode(*prepared[0], **fixed)  # first-call costs
+def _timed_sizes(prepared: list[tuple], encode, repeats: int) -> dict:
+    """Bytes of each of ``prepared``'s (values, half, missing) coded by ``encode`` (interp.encode's
+    arguments, its (section, reconstruction)), and the best CPU time of ``repeats``."""
+    encode(*prepared[0])  # first-call costs
     best = math.inf
     for _ in range(repeats):
         start = time.process_time()
-        sizes = [len(interp.encode(v, h, m, **fixed)[0]) for v, h, m in prepared]
+        sizes = [len(encode(*p)[0]) for p in prepared]
         best = min(best, time.process_time() - start)
     return {"bytes": sum(sizes), "seconds": best, "chunks": sizes}
 
@@ -119,7 +122,8 @@ def measure_dataset(name: str, chunks: list[np.ndarray], repeats: int) -> list[d
         row = {"dataset": name, "fraction": fraction, "bound": bound,
                "values": sum(c.size for c in chunks), "megabytes": sum(c.nbytes for c in chunks) / 1e6}
         for label, fixed in RESTRICTIONS.items():
-            row[label] = _timed_sizes([(v, half, m) for v, m in prepared], fixed, repeats)
+            row[label] = _timed_sizes([(v, half, m) for v, m in prepared],
+                                      lambda *a, fixed=fixed: interp.encode(*a, **fixed), repeats)
         rows.append(row)
         full = row["full search"]
         print(f"  {name:14} {fraction:g}: " + " ".join(
@@ -184,8 +188,10 @@ def residual_markdown(rows: list[dict]) -> list[str]:
              "The residual each test chunk leaves under the dataset's bundled model and the "
              "universal model of its dimension (latents projected and quantized as the bounded "
              "encoder makes them, before its gate), coded alone at each bound: the full search "
-             f"against the residual's own (`{fixed}`: one trial sweep, of the interpolant and any "
-             "batch axes). Bytes over the full search's: total "
+             "against the residual's own (`sections/spatial.search_residual`: on a residual "
+             f"larger than a small trial block ({interp.SMALL_TRIAL} values), one trial sweep with "
+             f"`{fixed}`, of the interpolant and any batch axes; on a smaller one the full "
+             "search). Bytes over the full search's: total "
              f"{total:.4f}, median {np.median(ratio):.4f}, worst pair {ratio[worst]:.3f} "
              f"({rows[worst]['dataset']}, {rows[worst]['model']} at {rows[worst]['fraction']:g}), "
              f"worst chunk {chunk:.3f} ({at['dataset']}, {at['model']} at {at['fraction']:g}); "

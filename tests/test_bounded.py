@@ -101,9 +101,10 @@ def test_bounded_encoding_is_deterministic_across_threads(a1b):
 
 
 def test_the_networks_residual_is_searched_in_one_trial_sweep(a1b, monkeypatch):
-    """A BOUNDED_SPATIAL residual is planned with uniform level steps in the first axis order
-    (spatial.RESIDUAL_SEARCH): one trial sweep of both interpolants, where the whole search of
-    a 12-field chunk takes three; the settings it finds are those a bound search reuses."""
+    """A BOUNDED_SPATIAL residual larger than a small trial block is planned with uniform level
+    steps in the first axis order (spatial.RESIDUAL_SEARCH): one trial sweep of both
+    interpolants, where the whole search of a 12-field chunk takes three; the settings it finds
+    are those a bound search reuses. A one-field residual is searched whole (two sweeps)."""
     from inrcodec.chunk import Chunk
     from inrcodec.coding import interp
     from inrcodec.sections import spatial
@@ -121,3 +122,6 @@ def test_the_networks_residual_is_searched_in_one_trial_sweep(a1b, monkeypatch):
     sweeps.clear()
     interp.plan(noise, 0.39)
     assert len(sweeps) == 3  # the whole search: both interpolants, the other modes, the other order
+    sweeps.clear()
+    spatial.plan_residual(values[:1], finite[:1], prediction[:1], 0.4, norm)
+    assert len(sweeps) == 2 and len(sweeps[0]) == 8  # every setting at once, then the other order

@@ -23,11 +23,12 @@ from ..coding import exceptions, interp, residual
 from ..coding.bytes import ContainerError, Reader, varint
 
 MAX_SHRINK = 60
-# A network's residual is searched in one trial sweep (the interpolant, and batch axes where its
-# slices look unlike), with uniform level steps and the first axis order fixed: a residual the
-# network leaves is close to white, where QoZ's finer coarse levels and the other order buy
-# little (docs/interp-search.md, "the network's residual": the whole search's three sweeps
-# saved at most a percent of a chunk's bytes).
+# A network's residual larger than a small trial block is searched in one trial sweep (the
+# interpolant, and batch axes where its slices look unlike) with uniform level steps in the
+# first axis order: where the network pays, its residual is close to white, and QoZ's finer
+# coarse levels and the other order bought a chunk nothing on the benchmark's datasets (a small
+# block sweeps every setting at once, and is searched whole). docs/interp-search.md, "the
+# network's residual", measures what the rest of the search buys on any residual.
 RESIDUAL_SEARCH = {"bound_mode": 0, "reverse": False}
 
 
@@ -110,11 +111,12 @@ def encode_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarra
 def plan_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarray, bound: float,
                   norm, settings: dict | None = None) -> interp.Planned:
     """``encode_residual`` with its settings chosen (or ``settings``, interp.plan's) and its
-    bits estimated, not yet made. The search is ``RESIDUAL_SEARCH``'s: one trial sweep."""
+    bits estimated, not yet made."""
     half = residual.half_step(bound, array.dtype, norm)
     values = array[finite]
     target = np.where(finite, array.astype(np.float64) - prediction, 0.0)
-    planned = interp.plan(target, half, ~finite, **(settings or RESIDUAL_SEARCH))
+    planned = (interp.plan(target, half, ~finite, **settings) if settings
+               else search_residual(target, half, ~finite))
 
     def finish() -> tuple[bytes, np.ndarray]:
         section, recon = planned.finish()
@@ -129,6 +131,13 @@ def plan_residual(array: np.ndarray, finite: np.ndarray, prediction: np.ndarray,
         return _with_exceptions(section, missed, values[missed]), decoded
 
     return dataclasses.replace(planned, finish=finish)
+
+
+def search_residual(target: np.ndarray, half: float, missing: np.ndarray | None) -> interp.Planned:
+    """interp.plan of a network's residual ``target``: ``RESIDUAL_SEARCH``'s one sweep, or the
+    whole search where it is at most a small trial block."""
+    fixed = RESIDUAL_SEARCH if target.size > interp.SMALL_TRIAL else {}
+    return interp.plan(target, half, missing, **fixed)
 
 
 def decode_residual(data: bytes, prediction: np.ndarray, dtype: np.dtype, finite: np.ndarray,
