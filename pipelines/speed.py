@@ -15,7 +15,7 @@ of this machine's float32 matmul rate they run at, the peak resident memory of a
 whether decoding gives the same bytes twice and with 2 threads (the error bounds and wrappers
 such as numcodecs-safeguards rely on it).
 
-    python pipelines/speed.py [--repeats 3] [--quick] [--markdown docs/speed.md --json docs/speed.json]
+    python pipelines/speed.py [--repeats 7] [--quick] [--markdown docs/speed.md --json docs/speed.json]
 """
 # ruff: noqa: E402 (the thread count is set before numpy loads its BLAS)
 
@@ -186,10 +186,11 @@ def architectures(repeats: int, compile_default: bool) -> list[dict]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="A1B cases only, 12 single fields")
-    p.add_argument("--models", nargs="+", default=["default-2d"],
-                   help="inrcodec's models to measure, each beside the same peers")
+    p.add_argument("--models", nargs="+", default=["linear-2d", "default-2d", "universal-2d"],
+                   help="inrcodec's models to measure, each beside the same peers (the "
+                        "default, the SIREN it came from, the universal one)")
     p.add_argument("--markdown")
     p.add_argument("--json")
     args = p.parse_args()
