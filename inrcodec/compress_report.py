@@ -131,7 +131,7 @@ class Report:
     adaptations: dict = field(default_factory=dict)  # by variable: adapt.Adaptation
     learnings: dict = field(default_factory=dict)  # by variable: learn.Learning
     lossless: dict = field(default_factory=dict)  # stored as they are: name -> why
-    unpacked: dict = field(default_factory=dict)  # by variable: its source's packing, not kept
+    notes: dict = field(default_factory=dict)  # by variable: xarray.source_notes
     created: bool = True  # a new store (else one resumed or appended to)
     appended: dict = field(default_factory=dict)  # by variable: (rows appended, the dimension)
     held: dict = field(default_factory=dict)  # by variable: (shape, chunk bytes) the store holds
@@ -176,8 +176,7 @@ class Report:
                              f"run's chunks); the store now holds {shape} in {chunk_bytes / 1e3:.1f} "
                              f"kB of chunks and {v.metadata_bytes / 1e3:.1f} kB of metadata, "
                              f"{8 * held / max(math.prod(shape), 1):.3f} bits per value")
-            if name in self.unpacked:
-                lines.append(f"  {name}: {self.unpacked[name]}")
+            lines += [f"  {name}: {note}" for note in self.notes.get(name, [])]
             if name in self.adaptations:
                 lines.append(f"  {name}: {self.adaptations[name].describe()}")
             if name in self.learnings:

@@ -111,10 +111,12 @@ def provenance(codec, attrs: dict | None = None) -> dict:
 
 def check_lossless(ds, dest: str, names) -> None:
     """Read back every variable stored as it is: nothing a user wrote is dropped or changed
-    silently (a lazy coordinate once came back as all NaT)."""
+    silently (a lazy coordinate once came back as all NaT). Characters are read as stored:
+    xarray joins an array of single characters along its last dimension into strings when it
+    reads a Zarr store (``concat_characters``), but not when it reads the netCDF it came from."""
     import xarray as xr
 
-    with xr.open_zarr(dest) as back:
+    with xr.open_zarr(dest, concat_characters=False) as back:
         for name in names:
             if name not in back.variables:
                 raise OSError(f"{dest}: {name!r} was not written; delete the store and report this")

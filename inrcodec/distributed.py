@@ -50,7 +50,8 @@ from .xarray import (
     compressible,
     encoding_for,
     settings_per_variable,
-    unpacked,
+    source_notes,
+    within_shape,
 )
 
 __all__ = ["Report", "VariableReport", "compress"]
@@ -104,8 +105,10 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int | Non
     zarr_format = resumed_format(dest, zarr_format) if resuming else zarr_format or 2
     kept = stored_chunks(dest, names) if resuming else {}
     # Adapting keeps the patch shape, so the chunks can be chosen first (and adapted to).
-    chunks = {name: tuple((chunks or {}).get(name) or kept.get(name) or chunks_for(
-        ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape, ds[name].dims))
+    chunks = {name: kept.get(name) if name in kept and not (chunks or {}).get(name) else
+              within_shape(tuple((chunks or {}).get(name) or chunks_for(
+                  ds[name].shape, ds[name].dtype.itemsize, resolved.patch_shape, ds[name].dims)),
+                  ds[name], append_dim)
               for name in names}
     models, adaptations, learnings = {name: resolved for name in names}, {}, {}
     if resuming:
@@ -166,7 +169,7 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int | Non
                                                 **fingerprint(ds[name], chunks[name]))
                     for name in encoding})
     lossless = uncompressed(ds, encoding, resolved)
-    packed = {name: note for name in encoding if (note := unpacked(ds[name])) is not None}
+    notes = {name: found for name in encoding if (found := source_notes(ds[name], resolved.ndim))}
     tails, grow = {}, False
     if append_dim is not None and resuming:
         tails, grow = append.plan(ds, dest, append_dim, encoding)
@@ -187,6 +190,8 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int | Non
             bar.set_description("writing metadata")
             grows = append.time_encoding(ds, append_dim) if append_dim is not None else {}
             write_metadata(ds, dest, {**encoding, **grows}, zarr_format)
+            check_lossless(ds, dest, lossless)
+        elif append_dim is None:  # resumed: what an interrupted or refused run left is checked again
             check_lossless(ds, dest, lossless)
         elif tails:
             bar.set_description("appending")
@@ -218,7 +223,7 @@ def compress(source, dest, *, variables=None, model=None, zarr_format: int | Non
     report.adaptations = adaptations
     report.learnings = learnings
     report.lossless = lossless
-    report.unpacked = packed
+    report.notes = notes
     report.created = not resuming
     if append_dim is not None and resuming:
         report.appended = {name: (ds.sizes[append_dim], append_dim) for name in reports}
@@ -373,8 +378,11 @@ def _compress_in_worker(values: np.ndarray, dest: str, name: str, torch_threads:
             array[region] = values
         except ValueError as e:  # (an Inf, say): which variable and where, and what is left
             where = ", ".join(f"{d} {r.start}-{r.stop - 1}" for d, r in zip(dims, region))
+            then = ("fix the source and run the same command again to resume" if any(chunk_coords)
+                    else f"fix the source, delete {dest} (a resumed run knows its source by this "
+                         "first chunk) and run the command again")
             raise ValueError(f"{name!r} at {where}: {e}. Other chunks may be stored already: "
-                             "fix the source and run the same command again to resume") from None
+                             f"{then}") from None
         stored = stored_chunk(array, chunk_coords) or b""
     decoded = array[region].astype(np.float64)
     original = np.asarray(values, dtype=np.float64)

@@ -71,9 +71,9 @@ def test_every_coordinate_and_uncompressed_variable_reads_back_equal(hourly, wri
     assert report.lossless["ptype"].startswith("integer on disk (int8, with a _FillValue)")
     assert back.ptype.encoding["dtype"] == np.int8 and np.isnan(back.ptype.values[:, :5, :5]).all()
     # A packed variable is compressed as the floats it unpacks to, and the report says so.
-    assert report.unpacked == {"msl": "packed in the source as int16 (scale_factor 1, add_offset "
-                                      "100000, _FillValue -32767): compressed as the float64 "
-                                      "values it unpacks to, and stored so"}
+    assert report.notes == {"msl": ["packed in the source as int16 (scale_factor 1, add_offset "
+                                    "100000, _FillValue -32767): compressed as the float64 "
+                                    "values it unpacks to, and stored so"]}
     assert "  msl: packed in the source as int16" in report.table()
     assert "stored losslessly: " in report.table() and "valid_time" in report.table()
 
@@ -227,3 +227,55 @@ def test_a_source_with_groups_is_refused_and_compressed_a_group_at_a_time(hourly
     # A group the file lacks: xarray's word for it was its name alone (probe 3).
     with pytest.raises(ValueError, match="has no group 'lower': its groups are upper"):
         compress(source, tmp_path / "lower.zarr", scheduler=cluster, progress=False, group="lower")
+
+
+def test_what_a_cf_file_declares_is_kept_or_said(tmp_path, cluster):
+    """Probe 5: station names as netCDF characters had been refused as changed (xarray joins
+    characters it reads from Zarr), and a resumed run then kept them without the check; cell
+    areas (``cell_measures``) were stored at 40 dB; a fill value, a valid range a decoded value
+    may leave and fields across time went unsaid; chunks past the array's shape were coded
+    padded (258 s for 25,920 values)."""
+    lat, lon, time = np.linspace(-60, 60, 37), np.linspace(0, 360, 49, endpoint=False), range(4)
+    tas = np.stack([smooth_field((37, 49), k) for k in time]).astype("f4")
+    tas[:, :3, :3] = np.nan
+    ds = xr.Dataset(
+        {"tas": (("time", "lat", "lon"), tas,
+                 {"cell_measures": "area: areacella", "valid_range": [200.0, 330.0]}),
+         "areacella": (("lat", "lon"), 1e10 * np.cos(np.radians(lat))[:, None] * np.ones(49)),
+         "across": (("lat", "lon", "time"), tas.transpose(1, 2, 0).copy()),
+         "names": (("station", "nchar"), np.array([list("abc"), list("def")], "S1"))},
+        coords={"time": list(time), "lat": lat, "lon": lon})
+    source = tmp_path / "cf.nc"
+    ds.to_netcdf(source, encoding={"tas": {"_FillValue": 1e20}})
+    dest = tmp_path / "cf.zarr"
+    report = compress(source, dest, scheduler=cluster, progress=False, learn=False,
+                      chunks={"tas": (100, 100, 100)})
+    assert set(report.variables) == {"tas", "across"}
+    assert report.lossless["areacella"] and report.lossless["names"]
+    back = xr.open_zarr(dest, concat_characters=False)
+    assert np.array_equal(back.areacella.values, ds.areacella.values)
+    assert np.array_equal(back.names.values, ds.names.values)
+    assert zarr.open_array(dest, path="tas").chunks == (4, 37, 49)  # cut to the array's shape
+    table = report.table()
+    assert "tas: its missing values, marked _FillValue 1e+20 in the source, are stored as NaN" in table
+    assert "tas: its valid_range [200, 330] stays an attribute" in table
+    assert "across: its fields are its last 2 dimensions (lon x time), across time" in table
+    # A resumed run reads back what is stored as it is again: a changed one is refused.
+    zarr.open_array(dest, path="areacella", mode="r+")[0, 0] = 0.0
+    with pytest.raises(OSError, match="'areacella' reads back different from the source"):
+        compress(source, dest, scheduler=cluster, progress=False, learn=False,
+                 chunks={"tas": (100, 100, 100)})
+
+
+@pytest.mark.parametrize("row, advice", [(0, "fix the source, delete "),
+                                         (3, "fix the source and run the same command again")])
+def test_an_infinity_says_how_to_go_on(tmp_path, cluster, row, advice):
+    """Probe 5: "fix the source and run the same command again to resume" after an Inf in a
+    variable's first chunk met the resumed run's check of that chunk: the store must go."""
+    values = np.stack([smooth_field((37, 49), k) for k in range(4)]).astype("f4")
+    values[row, 5, 5] = np.inf
+    source = tmp_path / "inf.nc"
+    xr.Dataset({"v": (("time", "y", "x"), values)}).to_netcdf(source)
+    with pytest.raises(ValueError, match=advice):
+        compress(source, tmp_path / "inf.zarr", scheduler=cluster, progress=False, learn=False,
+                 chunks={"v": (2, 37, 49)})
