@@ -137,8 +137,7 @@ def source_notes(var, field_dims: int) -> list[str]:
     notes = [note] if (note := unpacked(var)) is not None else []
     enc = var.encoding
     markers = {k: enc.get(k, var.attrs.get(k)) for k in ("_FillValue", "missing_value")}
-    markers = {k: v for k, v in markers.items()
-               if v is not None and not np.isnan(np.asarray(v, np.float64)).all()}
+    markers = {k: v for k, v in markers.items() if v is not None and not _is_nan(v)}
     if markers and not notes:  # (a packing's note names its _FillValue)
         notes.append(f"its missing values, marked {_given(markers)} in the source, are stored as NaN "
                      "(the store keeps no marker: a netCDF written from it marks them NaN)")
@@ -158,10 +157,20 @@ def source_notes(var, field_dims: int) -> list[str]:
     return notes
 
 
+def _is_nan(value) -> bool:
+    try:
+        return bool(np.isnan(np.asarray(value, np.float64)).all())
+    except (TypeError, ValueError):  # a marker that is no number (a damaged file's) is one
+        return False
+
+
 def _given(attributes: dict) -> str:
     """"name value" pairs, numbers as %g ("valid_range [0, 1]", "_FillValue 1e+20")."""
     def text(value) -> str:
-        values = [f"{float(x):g}" for x in np.ravel(np.asarray(value, np.float64))]
+        try:
+            values = [f"{float(x):g}" for x in np.ravel(np.asarray(value, np.float64))]
+        except (TypeError, ValueError):
+            return repr(value)
         return values[0] if np.ndim(value) == 0 else f"[{', '.join(values)}]"
 
     return ", ".join(f"{k} {text(v)}" for k, v in attributes.items())
