@@ -134,19 +134,25 @@ def source_notes(var, field_dims: int) -> list[str]:
     """What the report says of a compressed variable whose source holds something the store
     keeps otherwise or a reader may trip on: its packing (``unpacked``), a missing-value marker
     other than NaN, a CF valid range that decoded values may leave, fields across time."""
-    notes = [note] if (note := unpacked(var)) is not None else []
+    packed = unpacked(var)
+    notes = [] if packed is None else [packed]
     enc = var.encoding
     markers = {k: enc.get(k, var.attrs.get(k)) for k in ("_FillValue", "missing_value")}
     markers = {k: v for k, v in markers.items() if v is not None and not _is_nan(v)}
-    if markers and not notes:  # (a packing's note names its _FillValue)
+    if markers and packed is None:  # (a packing's note names its _FillValue)
         notes.append(f"its missing values, marked {_given(markers)} in the source, are stored as NaN "
                      "(the store keeps no marker: a netCDF written from it marks them NaN)")
     valid = {k: var.attrs[k] for k in ("valid_range", "valid_min", "valid_max") if k in var.attrs}
-    if valid:
-        notes.append(f"its {_given(valid)} stays an attribute, but decoded values may lie outside it by "
-                     "up to the promise's error (a value at its edge, 0 in a fraction, comes "
-                     "back a little past it); CF readers that mask by it, such as "
-                     "netCDF4-python, hide those values: clip them where that matters")
+    if valid and packed is not None:  # CF gives a packed variable's valid range packed
+        notes.append(f"its valid range ({_given(valid)}) is in the source's packed units, "
+                     "which the store does not keep: the attribute no longer describes the "
+                     "stored floats")
+    elif valid:
+        notes.append(f"its valid range ({_given(valid)}) stays an attribute, but decoded "
+                     "values may lie outside it by up to the promise's error (a value at its "
+                     "edge, 0 in a fraction, comes back a little past it); CF readers that mask "
+                     "by it, such as netCDF4-python, hide those values: clip them where that "
+                     "matters")
     dims = [str(d).lower() for d in var.dims]
     timelike = [d for d in dims[-field_dims:] if "time" in d or d in TIME_NAMES]
     if timelike and len(dims) > field_dims:

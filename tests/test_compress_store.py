@@ -258,7 +258,7 @@ def test_what_a_cf_file_declares_is_kept_or_said(tmp_path, cluster):
     assert zarr.open_array(dest, path="tas").chunks == (4, 37, 49)  # cut to the array's shape
     table = report.table()
     assert "tas: its missing values, marked _FillValue 1e+20 in the source, are stored as NaN" in table
-    assert "tas: its valid_range [200, 330] stays an attribute" in table
+    assert "tas: its valid range (valid_range [200, 330]) stays an attribute" in table
     assert "across: its fields are its last 2 dimensions (lon x time), across time" in table
     # A resumed run reads back what is stored as it is again: a changed one is refused.
     zarr.open_array(dest, path="areacella", mode="r+")[0, 0] = 0.0

@@ -139,3 +139,21 @@ def test_cell_bounds_stay_exact_whatever_their_shape(ds):
     with_bounds.latitude.attrs["bounds"] = "lat_bnds"
     with_bounds[A1B_VARIABLE].attrs["bounds"] = "cell_corners"  # (named by a data variable)
     assert list(encoding_for(with_bounds)) == [A1B_VARIABLE]
+
+
+def test_a_packed_variable_s_valid_range_is_said_to_be_in_packed_units():
+    """CF gives a packed variable's valid range in its packed units (OSTIA: valid_max 4500 for
+    kelvins packed by 0.01): the store keeps the unpacked floats, so the report says the
+    attribute no longer describes them; an unpacked one's range may be left by the error."""
+    from inrcodec.xarray import source_notes
+
+    sst = xr.DataArray(np.zeros((2, 4, 5), np.float32), dims=("time", "lat", "lon"),
+                       attrs={"valid_min": -300, "valid_max": 4500})
+    sst.encoding.update(dtype=np.int16, scale_factor=0.01, add_offset=273.15, _FillValue=-32768)
+    notes = source_notes(sst, 2)
+    assert notes[0].startswith("packed in the source as int16") and len(notes) == 2
+    assert "(valid_min -300, valid_max 4500) is in the source's packed units" in notes[1]
+    fraction = xr.DataArray(np.zeros((2, 4, 5), np.float32), dims=("time", "lat", "lon"),
+                            attrs={"valid_range": [0.0, 1.0], "missing_value": "n/a"})
+    notes = source_notes(fraction, 2)
+    assert "marked missing_value 'n/a'" in notes[0] and "may lie outside it" in notes[1]
