@@ -163,13 +163,7 @@ def markdown(rows: list[dict], residual_rows: list[dict], seconds: float, machin
              "| fixed | bytes over the full search: total, median, worst pair | worst chunk | "
              "speed over the full search: median, least |", "|---|---|---|---|"]
     for label in others:
-        ratio = [r[label]["bytes"] / r["full search"]["bytes"] for r in rows]
-        speed = [r["full search"]["seconds"] / r[label]["seconds"] for r in rows]
-        total = sum(r[label]["bytes"] for r in rows) / sum(r["full search"]["bytes"] for r in rows)
-        worst = max(range(len(rows)), key=lambda i: ratio[i])
-        chunk, at = max(((a / b, r) for r in rows
-                         for a, b in zip(r[label]["chunks"], r["full search"]["chunks"])),
-                        key=lambda pair: pair[0])
+        ratio, speed, total, worst, (chunk, at) = _against_full(rows, label)
         lines.append(f"| {label} | {total:.4f}, {np.median(ratio):.4f}, {ratio[worst]:.3f} "
                      f"({rows[worst]['dataset']} at {rows[worst]['fraction']:g}) | "
                      f"{chunk:.3f} ({at['dataset']} at {at['fraction']:g}) | "
@@ -187,15 +181,22 @@ def markdown(rows: list[dict], residual_rows: list[dict], seconds: float, machin
     return "\n".join(lines + residual_markdown(residual_rows)) + "\n"
 
 
+def _against_full(rows: list[dict], label: str) -> tuple:
+    """``label``'s bytes and speed over the full search's in each row, its bytes over the
+    full search's in total, the row where they are worst, and the worst chunk (ratio, row)."""
+    ratio = [r[label]["bytes"] / r["full search"]["bytes"] for r in rows]
+    speed = [r["full search"]["seconds"] / r[label]["seconds"] for r in rows]
+    total = sum(r[label]["bytes"] for r in rows) / sum(r["full search"]["bytes"] for r in rows)
+    worst = max(range(len(rows)), key=lambda i: ratio[i])
+    chunk = max(((a / b, r) for r in rows
+                 for a, b in zip(r[label]["chunks"], r["full search"]["chunks"])),
+                key=lambda pair: pair[0])
+    return ratio, speed, total, worst, chunk
+
+
 def residual_markdown(rows: list[dict]) -> list[str]:
     own = "the residual's search"
-    ratio = [r[own]["bytes"] / r["full search"]["bytes"] for r in rows]
-    speed = [r["full search"]["seconds"] / r[own]["seconds"] for r in rows]
-    total = sum(r[own]["bytes"] for r in rows) / sum(r["full search"]["bytes"] for r in rows)
-    worst = max(range(len(rows)), key=lambda i: ratio[i])
-    chunk, at = max(((a / b, r) for r in rows
-                     for a, b in zip(r[own]["chunks"], r["full search"]["chunks"])),
-                    key=lambda pair: pair[0])
+    ratio, speed, total, worst, (chunk, at) = _against_full(rows, own)
     fixed = ", ".join(f"{k}={v}" for k, v in RESIDUAL_SEARCH.items())
     stored = [r["codec"][own] / r["codec"]["full search"] for r in rows]
     codec = sum(r["codec"][own] for r in rows) / sum(r["codec"]["full search"] for r in rows)
